@@ -1,0 +1,58 @@
+# Quorum developer commands. PostgreSQL and Redis are chosen (or started, embedded) by
+# config/devservices.py; see its docstring for the rules.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+LAUNCH := $(BIN)/python -m config.devservices
+PORT ?= 8000
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test bench lint stop clean
+
+help:
+	@echo "make run     start web (http://127.0.0.1:$(PORT)/), worker and beat with demo data"
+	@echo "make test    run the test suite (PYTEST_ARGS='-k claim' to narrow it)"
+	@echo "make bench   run bench/claim.py (BENCH_ARGS='...' to pass options)"
+	@echo "make lint    ruff check"
+	@echo "make stop    stop the embedded PostgreSQL and Redis (data in var/ is kept)"
+	@echo "make clean   remove the virtualenv (data in var/ is kept)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@$(LAUNCH) run -- sh -c '\
+		set -e; \
+		python manage.py migrate --noinput; \
+		python manage.py seed_demo; \
+		echo; \
+		echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"; \
+		echo "  Admin:     http://127.0.0.1:$(PORT)/admin/"; \
+		echo "  OpenAPI:   http://127.0.0.1:$(PORT)/api/schema/"; \
+		echo; \
+		exec honcho start -f Procfile -e /dev/null -p $(PORT)'
+
+test: $(STAMP)
+	$(LAUNCH) test -- $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(LAUNCH) test -- $(BIN)/python bench/claim.py $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+stop:
+	@if [ -x $(BIN)/python ]; then $(LAUNCH) stop; else echo "no $(VENV): nothing was started"; fi
+
+clean:
+	rm -rf $(VENV)

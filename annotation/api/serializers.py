@@ -1,0 +1,177 @@
+"""Input and output serializers of the native API. Inputs only parse shapes; services decide."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from annotation.models import Assignment, Batch, Domain, Project, TaskType
+from annotation.payloads import task_payload
+
+
+class ProjectIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    task_type = serializers.ChoiceField(choices=TaskType.choices)
+    domain = serializers.ChoiceField(choices=Domain.choices, default=Domain.OTHER)
+    params = serializers.JSONField(default=dict, help_text="Label schema shared by the project's tasks (e.g. categories, geometries).")
+    instructions = serializers.CharField(allow_blank=True, default="")
+    overlap = serializers.IntegerField(min_value=1, max_value=50, default=1, help_text="Answers per task.")
+    max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
+    priority = serializers.IntegerField(min_value=-100, max_value=100, default=0)
+    price_per_task = serializers.IntegerField(min_value=0, default=0, help_text="Minor units of the client's currency.")
+
+
+class ProjectPatch(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    domain = serializers.ChoiceField(choices=Domain.choices, required=False)
+    params = serializers.JSONField(required=False)
+    instructions = serializers.CharField(allow_blank=True, required=False)
+    overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
+    priority = serializers.IntegerField(min_value=-100, max_value=100, required=False)
+    price_per_task = serializers.IntegerField(min_value=0, required=False)
+
+
+class ProjectOut(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = [
+            "id", "name", "task_type", "domain", "params", "instructions", "overlap", "max_overlap", "consensus_method",
+            "lease_seconds", "priority", "price_per_task", "status", "created_at", "updated_at",
+        ]
+
+
+class BatchIn(serializers.Serializer):
+    project = serializers.UUIDField()
+    name = serializers.CharField(max_length=200)
+    callback_url = serializers.CharField(max_length=2000, allow_blank=True, default="")
+    metadata = serializers.DictField(default=dict)
+
+
+class BatchOut(serializers.ModelSerializer):
+    project = serializers.UUIDField(source="project_id")
+
+    class Meta:
+        model = Batch
+        fields = ["id", "name", "project", "status", "callback_url", "metadata", "created_at", "finalized_at"]
+
+
+class TaskSpec(serializers.Serializer):
+    """One task in a bulk create. Type-specific input goes in ``params``."""
+
+    params = serializers.DictField(required=False)
+    instruction = serializers.CharField(required=False, allow_blank=True)
+    metadata = serializers.DictField(required=False)
+    unique_id = serializers.CharField(required=False, max_length=200)
+    callback_url = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    priority = serializers.IntegerField(required=False, min_value=-100, max_value=100)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class TaskBulkIn(serializers.Serializer):
+    project = serializers.UUIDField()
+    batch = serializers.UUIDField(required=False, allow_null=True)
+    # Items are validated one by one by the service so an error names ``tasks[i].field``.
+    tasks = serializers.ListField(child=serializers.JSONField(), min_length=1, help_text="Up to 10,000 TaskSpec objects.")
+
+
+class TaskOut(serializers.Serializer):
+    """Scale's task object (SCALE_COMPAT.md §6), plus Quorum's counters."""
+
+    task_id = serializers.UUIDField()
+    type = serializers.CharField()
+    status = serializers.CharField()
+    project = serializers.CharField()
+    project_id = serializers.UUIDField()
+    batch = serializers.CharField(allow_null=True)
+    batch_id = serializers.UUIDField(allow_null=True)
+    instruction = serializers.CharField()
+    params = serializers.DictField()
+    metadata = serializers.DictField()
+    tags = serializers.ListField(child=serializers.CharField())
+    unique_id = serializers.CharField(required=False)
+    callback_url = serializers.CharField()
+    priority = serializers.IntegerField()
+    overlap = serializers.IntegerField()
+    answers_received = serializers.IntegerField()
+    response = serializers.DictField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+    is_test = serializers.BooleanField()
+    created_at = serializers.CharField()
+    updated_at = serializers.CharField()
+    completed_at = serializers.CharField(allow_null=True)
+
+    def to_representation(self, instance):
+        return task_payload(instance)
+
+
+class BulkResultItem(serializers.Serializer):
+    task_id = serializers.UUIDField()
+    unique_id = serializers.CharField(allow_null=True)
+    created = serializers.BooleanField()
+
+
+class BulkResultOut(serializers.Serializer):
+    created = serializers.IntegerField()
+    existing = serializers.IntegerField()
+    tasks = BulkResultItem(many=True)
+
+
+class CancelIn(serializers.Serializer):
+    clear_unique_id = serializers.BooleanField(default=False)
+
+
+class NextIn(serializers.Serializer):
+    project = serializers.UUIDField(required=False, allow_null=True)
+    resume = serializers.BooleanField(default=True, help_text="Return your live lease if you hold one.")
+
+
+class ClaimIn(serializers.Serializer):
+    claim_version = serializers.IntegerField(min_value=0, help_text="The fencing token from the claim.")
+
+
+class SubmitIn(ClaimIn):
+    answer = serializers.JSONField()
+
+
+class WorkTaskOut(serializers.Serializer):
+    """What an annotator sees of a task: what to label, never the client or other answers."""
+
+    id = serializers.UUIDField()
+    type = serializers.CharField()
+    instruction = serializers.CharField()
+    instructions = serializers.CharField(help_text="The project's instructions.")
+    params = serializers.DictField()
+
+
+class AssignmentOut(serializers.ModelSerializer):
+    task = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "status", "claim_version", "leased_until", "claimed_at", "task"]
+
+    @extend_schema_field(WorkTaskOut)
+    def get_task(self, obj):
+        from annotation.tasktypes import effective_params
+
+        return {
+            "id": str(obj.task_id),
+            "type": obj.task.task_type,
+            "instruction": obj.task.instruction,
+            "instructions": obj.project.instructions,
+            "params": effective_params(obj.project.params, obj.task.params),
+        }
+
+
+class NextOut(serializers.Serializer):
+    assignment = AssignmentOut(allow_null=True)
+    resumed = serializers.BooleanField()
+
+
+class SubmissionOut(serializers.Serializer):
+    submission_id = serializers.UUIDField()
+    assignment_id = serializers.UUIDField()
+    task_status = serializers.CharField()

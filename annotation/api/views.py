@@ -1,0 +1,242 @@
+"""Native REST API for projects, batches, tasks (client side) and work (annotator side)."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import selectors, services
+from annotation.api.serializers import (
+    AssignmentOut,
+    BatchIn,
+    BatchOut,
+    BulkResultOut,
+    CancelIn,
+    ClaimIn,
+    NextIn,
+    NextOut,
+    ProjectIn,
+    ProjectOut,
+    ProjectPatch,
+    SubmissionOut,
+    SubmitIn,
+    TaskBulkIn,
+    TaskOut,
+)
+from annotation.models import Task
+from clients.api.access import caller_client, caller_is_test_mode
+
+
+def _parse(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class IdCursor(CursorPagination):
+    """Newest first; ids are UUIDv7 (time-ordered), so ``-id`` is creation order and unique."""
+
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "limit"
+    max_page_size = 1000
+
+
+# --- projects ------------------------------------------------------------------------------------
+
+
+class ProjectListView(APIView):
+    @extend_schema(responses=ProjectOut(many=True), summary="List projects")
+    def get(self, request):
+        projects = selectors.project_list_for_client(client=caller_client(request))
+        return Response({"results": ProjectOut(projects, many=True).data})
+
+    @extend_schema(request=ProjectIn, responses={201: ProjectOut}, summary="Create a project")
+    def post(self, request):
+        data = _parse(ProjectIn, request.data)
+        project = services.project_create(client=caller_client(request), actor=request.user, **data)
+        return Response(ProjectOut(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailView(APIView):
+    @extend_schema(responses=ProjectOut, summary="Get a project")
+    def get(self, request, project_id):
+        return Response(ProjectOut(selectors.project_get_for_client(client=caller_client(request), project_id=project_id)).data)
+
+    @extend_schema(request=ProjectPatch, responses=ProjectOut, summary="Update a project (overlap and price apply to new tasks)")
+    def patch(self, request, project_id):
+        changes = _parse(ProjectPatch, request.data)
+        project = services.project_update(client=caller_client(request), actor=request.user, project_id=project_id, changes=changes)
+        return Response(ProjectOut(project).data)
+
+
+def _status_view(target: str, summary: str):
+    class ProjectStatusView(APIView):
+        @extend_schema(request=None, responses=ProjectOut, summary=summary)
+        def post(self, request, project_id):
+            project = services.project_set_status(client=caller_client(request), actor=request.user, project_id=project_id, status=target)
+            return Response(ProjectOut(project).data)
+
+    ProjectStatusView.__name__ = f"Project{target.title()}View"
+    return ProjectStatusView
+
+
+ProjectPauseView = _status_view("paused", "Pause a project (its tasks stop being served)")
+ProjectResumeView = _status_view("active", "Resume a paused project")
+ProjectArchiveView = _status_view("archived", "Archive a project")
+
+
+# --- batches ---------------------------------------------------------------------------------------
+
+
+class BatchListView(APIView):
+    @extend_schema(responses=BatchOut(many=True), summary="List batches")
+    def get(self, request):
+        return Response({"results": BatchOut(selectors.batch_list_for_client(client=caller_client(request)), many=True).data})
+
+    @extend_schema(request=BatchIn, responses={201: BatchOut}, summary="Create a batch (staging until finalized)")
+    def post(self, request):
+        client = caller_client(request)
+        data = _parse(BatchIn, request.data)
+        project = selectors.project_get_for_client(client=client, project_id=data.pop("project"))
+        batch = services.batch_create(client=client, actor=request.user, project=project, **data)
+        return Response(BatchOut(batch).data, status=status.HTTP_201_CREATED)
+
+
+class BatchDetailView(APIView):
+    @extend_schema(responses=BatchOut, summary="Get a batch")
+    def get(self, request, batch_id):
+        return Response(BatchOut(selectors.batch_get_for_client(client=caller_client(request), batch_id=batch_id)).data)
+
+
+class BatchFinalizeView(APIView):
+    @extend_schema(request=None, responses=BatchOut, summary="Finalize a batch: its tasks start being served")
+    def post(self, request, batch_id):
+        batch = services.batch_finalize(client=caller_client(request), actor=request.user, batch_id=batch_id)
+        return Response(BatchOut(batch).data)
+
+
+# --- tasks -----------------------------------------------------------------------------------------
+
+
+class TaskFilter(django_filters.FilterSet):
+    project = django_filters.UUIDFilter(field_name="project_id")
+    batch = django_filters.UUIDFilter(field_name="batch_id")
+    status = django_filters.ChoiceFilter(choices=Task.Status.choices)
+    unique_id = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+
+    class Meta:
+        model = Task
+        fields = ["project", "batch", "status", "unique_id"]
+
+
+class TaskBulkCreateView(APIView):
+    @extend_schema(
+        request=TaskBulkIn,
+        responses={200: BulkResultOut, 201: BulkResultOut},
+        summary="Create up to 10,000 tasks atomically; idempotent on unique_id",
+        description="201 when at least one task was created; 200 when every item already existed (a replay).",
+    )
+    def post(self, request):
+        client = caller_client(request)
+        data = _parse(TaskBulkIn, request.data)
+        project = selectors.project_get_for_client(client=client, project_id=data["project"])
+        batch = selectors.batch_get_for_client(client=client, batch_id=data["batch"]) if data.get("batch") else None
+        results = services.task_bulk_create(
+            client=client, actor=request.user, project=project, batch=batch, items=data["tasks"], is_test=caller_is_test_mode(request)
+        )
+        created = sum(r.created for r in results)
+        body = {
+            "created": created,
+            "existing": len(results) - created,
+            "tasks": [{"task_id": str(r.task.id), "unique_id": r.task.unique_id, "created": r.created} for r in results],
+        }
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class TaskListView(APIView):
+    filterset_class = TaskFilter
+
+    @extend_schema(
+        responses=TaskOut(many=True),
+        parameters=[OpenApiParameter("limit", int, description="Page size, 1 to 1,000 (default 100)")],
+        summary="List tasks (newest first, cursor pagination)",
+    )
+    def get(self, request):
+        qs = selectors.task_list_for_client(client=caller_client(request), is_test=caller_is_test_mode(request))
+        filterset = TaskFilter(request.query_params, queryset=qs)
+        if not filterset.is_valid():
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError(filterset.errors)
+        paginator = IdCursor()
+        page = paginator.paginate_queryset(filterset.qs, request, view=self)
+        return paginator.get_paginated_response(TaskOut(page, many=True).data)
+
+
+class TaskDetailView(APIView):
+    @extend_schema(responses=TaskOut, summary="Get a task")
+    def get(self, request, task_id):
+        task = selectors.task_get_for_client(client=caller_client(request), task_id=task_id, is_test=caller_is_test_mode(request))
+        return Response(TaskOut(task).data)
+
+
+class TaskCancelView(APIView):
+    @extend_schema(request=CancelIn, responses=TaskOut, summary="Cancel a pending task (409 otherwise)")
+    def post(self, request, task_id):
+        client = caller_client(request)
+        selectors.task_get_for_client(client=client, task_id=task_id, is_test=caller_is_test_mode(request))
+        data = _parse(CancelIn, request.data or {})
+        task = services.task_cancel(client=client, actor=request.user, task_id=task_id, **data)
+        return Response(TaskOut(task).data)
+
+
+# --- annotator work ----------------------------------------------------------------------------------
+
+
+class WorkNextView(APIView):
+    @extend_schema(request=NextIn, responses=NextOut, summary="Get work: your live lease, or a new claim (assignment null if none)")
+    def post(self, request):
+        annotator = selectors.annotator_for_user(user=request.user)
+        data = _parse(NextIn, request.data or {})
+        claim = services.assignment_claim(annotator=annotator, project_id=data.get("project"), resume=data["resume"])
+        if claim is None:
+            return Response({"assignment": None, "resumed": False})
+        assignment = selectors.assignment_get_for_annotator(annotator=annotator, assignment_id=claim.assignment.pk)
+        return Response({"assignment": AssignmentOut(assignment).data, "resumed": claim.resumed})
+
+
+class WorkSubmitView(APIView):
+    @extend_schema(request=SubmitIn, responses=SubmissionOut, summary="Submit an answer under your live lease (409 if stale)")
+    def post(self, request, assignment_id):
+        annotator = selectors.annotator_for_user(user=request.user)
+        data = _parse(SubmitIn, request.data)
+        submission = services.assignment_submit(annotator=annotator, assignment_id=assignment_id, **data)
+        task_status = Task.objects.values_list("status", flat=True).get(pk=submission.task_id)
+        return Response({"submission_id": submission.id, "assignment_id": submission.assignment_id, "task_status": task_status})
+
+
+def _lease_view(service, summary: str):
+    class LeaseView(APIView):
+        @extend_schema(request=ClaimIn, responses=AssignmentOut, summary=summary)
+        def post(self, request, assignment_id):
+            annotator = selectors.annotator_for_user(user=request.user)
+            data = _parse(ClaimIn, request.data)
+            service(annotator=annotator, assignment_id=assignment_id, **data)
+            assignment = selectors.assignment_get_for_annotator(annotator=annotator, assignment_id=assignment_id)
+            return Response(AssignmentOut(assignment).data)
+
+    LeaseView.__name__ = service.__name__.title().replace("_", "") + "View"
+    return LeaseView
+
+
+WorkSkipView = _lease_view(services.assignment_skip, "Skip the task: it goes back to the pool, never to you again")
+WorkReleaseView = _lease_view(services.assignment_release, "Release the task back to the pool")
+WorkHeartbeatView = _lease_view(services.assignment_heartbeat, "Keep your lease alive while you work")

@@ -1,0 +1,213 @@
+"""The assignment engine: who works on what, and the lease that fences them. See ``assignment.md``.
+
+Every function here runs in one short transaction. Lock order, kept everywhere to rule out
+deadlocks: annotator row → task rows (claim); assignment row → task row (submit, skip, release,
+expiry). Two guards make double assignment impossible, each enough on its own for the slot cap:
+
+1. ``SELECT … FOR UPDATE SKIP LOCKED`` picks a task nobody else is claiming right now;
+2. the ``UPDATE … WHERE slots_taken < overlap`` compare-and-set re-checks the cap on the locked,
+   current row version — and the ``task_slots_within_overlap`` CHECK constraint backs both.
+
+``UNIQUE(task, annotator)`` stops an annotator from getting a task twice; the annotator row lock
+serializes one annotator's own concurrent claims so the live-lease quota holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotation import events
+from annotation.models import Annotator, Assignment, Event, Project, Task
+from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests
+
+CLAIM_SQL = """
+WITH candidate AS (
+    SELECT t.id
+      FROM annotation_task t
+     WHERE t.project_id = %(project_id)s
+       AND t.status = 'pending'
+       AND t.released
+       AND t.slots_taken < t.overlap
+       AND NOT EXISTS (
+           SELECT 1 FROM annotation_assignment a
+            WHERE a.task_id = t.id AND a.annotator_id = %(annotator_id)s
+       )
+     ORDER BY t.priority DESC, t.slots_taken, t.created_at
+     LIMIT 1
+       FOR UPDATE OF t SKIP LOCKED
+)
+UPDATE annotation_task t
+   SET slots_taken = t.slots_taken + 1,
+       claim_seq = t.claim_seq + 1,
+       updated_at = %(now)s
+  FROM candidate
+ WHERE t.id = candidate.id
+   AND t.slots_taken < t.overlap
+   AND t.status = 'pending'
+RETURNING t.id, t.claim_seq
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    assignment: Assignment
+    resumed: bool  # True when the annotator's existing live lease was returned
+
+
+def _eligible_projects(annotator: Annotator, project_id=None) -> list[Project]:
+    """Active projects in serving order. Qualifications and budgets join this filter later."""
+    projects = Project.objects.filter(status=Project.Status.ACTIVE)
+    if project_id is not None:
+        projects = projects.filter(id=project_id)
+    return list(projects.order_by("-priority", "created_at").only("id", "lease_seconds", "client_id"))
+
+
+def live_leases(annotator: Annotator, now: datetime):
+    return Assignment.objects.filter(annotator=annotator, status=Assignment.Status.ACTIVE, leased_until__gt=now)
+
+
+@transaction.atomic
+def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: datetime | None = None) -> Claim | None:
+    """Give ``annotator`` work: their live lease if ``resume`` and they have one, else a new claim.
+
+    Returns None when no eligible task is open. Raises 403 for an annotator who is not active and
+    429 when the annotator already holds ``QUORUM_MAX_LIVE_LEASES`` live leases.
+    Precondition: none; this function takes the annotator row lock itself.
+    """
+    now = now or timezone.now()
+    locked = Annotator.objects.select_for_update().only("id", "status").get(pk=annotator.pk)
+    if locked.status != Annotator.Status.ACTIVE:
+        raise PermissionDenied(f"Annotator is {locked.status}; only active annotators can claim work.", code="annotator_not_active")
+    live = live_leases(annotator, now)
+    if project_id is not None:
+        live = live.filter(project_id=project_id)
+    if resume:
+        current = live.select_related("task").order_by("claimed_at").first()
+        if current is not None:
+            return Claim(current, resumed=True)
+    if live_leases(annotator, now).count() >= settings.QUORUM_MAX_LIVE_LEASES:
+        raise TooManyRequests(
+            f"You already hold {settings.QUORUM_MAX_LIVE_LEASES} live leases; submit, skip or release one first.",
+            code="lease_quota_exceeded",
+        )
+    with connection.cursor() as cursor:
+        for project in _eligible_projects(annotator, project_id):
+            cursor.execute(CLAIM_SQL, {"project_id": project.id, "annotator_id": annotator.pk, "now": now})
+            row = cursor.fetchone()
+            if row is None:
+                continue
+            task_id, claim_seq = row
+            assignment = Assignment.objects.create(
+                task_id=task_id,
+                annotator_id=annotator.pk,
+                project_id=project.id,
+                claim_version=claim_seq,
+                leased_until=now + timedelta(seconds=project.lease_seconds),
+                claimed_at=now,
+            )
+            events.record(
+                actor=f"user:{annotator.user_id}",
+                entity=assignment,
+                kind="assignment.claimed",
+                after={"task": str(task_id), "claim_version": claim_seq},
+                client_id=project.client_id,
+            )
+            return Claim(assignment, resumed=False)
+    return None
+
+
+def lock_live_assignment(*, annotator: Annotator, assignment_id, claim_version: int, now: datetime) -> Assignment:
+    """Lock the annotator's assignment and check the fence: still active, same claim, lease valid.
+
+    Raises 404 for someone else's assignment and 409 (changing nothing) for a stale or expired one.
+    Precondition: inside a transaction.
+    """
+    try:
+        assignment = (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("task", "project")
+            .get(pk=assignment_id, annotator_id=annotator.pk)
+        )
+    except (Assignment.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Assignment not found.") from exc
+    if assignment.status != Assignment.Status.ACTIVE:
+        raise Conflict(f"This assignment is {assignment.status}; it can no longer be changed.", code="lease_lost")
+    if assignment.claim_version != claim_version:
+        raise Conflict("Stale claim: the task was claimed again since this lease was issued.", code="stale_claim")
+    if assignment.leased_until <= now:
+        raise Conflict("The lease expired; the task may have gone to someone else.", code="lease_expired")
+    if assignment.task.status != Task.Status.PENDING:
+        raise Conflict(f"The task is {assignment.task.status}.", code="task_not_pending")
+    return assignment
+
+
+def end_assignment(*, assignment: Assignment, status: str, now: datetime, actor) -> None:
+    """Move an active assignment to skipped/released and give its slot back.
+    Precondition: the assignment row is locked (``lock_live_assignment``)."""
+    moved = Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE).update(status=status, finished_at=now)
+    if moved:
+        Task.objects.filter(pk=assignment.task_id).update(slots_taken=F("slots_taken") - 1, updated_at=now)
+        events.record(actor=actor, entity=assignment, kind=f"assignment.{status}", before={"status": "active"},
+                      after={"status": status}, client_id=assignment.project.client_id)
+
+
+@transaction.atomic
+def heartbeat(*, annotator: Annotator, assignment_id, claim_version: int, now: datetime | None = None) -> Assignment:
+    """Extend a live lease by the project's lease length (the workspace calls this while open)."""
+    now = now or timezone.now()
+    assignment = lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
+    assignment.leased_until = now + timedelta(seconds=assignment.project.lease_seconds)
+    assignment.save(update_fields=["leased_until"])
+    return assignment
+
+
+EXPIRE_SQL = """
+WITH due AS (
+    SELECT id FROM annotation_assignment
+     WHERE status = 'active' AND leased_until <= %(now)s
+     ORDER BY leased_until
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE annotation_assignment a
+   SET status = 'expired', finished_at = %(now)s
+  FROM due
+ WHERE a.id = due.id
+RETURNING a.id, a.task_id, a.project_id
+"""
+
+
+@transaction.atomic
+def expire_leases(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """The periodic sweep: expire leases that ran out and return their slots to the pool.
+
+    Safe to run concurrently and twice: rows are picked with SKIP LOCKED and moved by a guarded
+    UPDATE, so each expiry is counted once. Returns how many leases expired.
+    """
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(EXPIRE_SQL, {"now": now, "limit": limit})
+        rows = cursor.fetchall()
+    if not rows:
+        return 0
+    per_task: dict = {}
+    for _, task_id, _ in rows:
+        per_task[task_id] = per_task.get(task_id, 0) + 1
+    for task_id in sorted(per_task):
+        Task.objects.filter(pk=task_id).update(slots_taken=F("slots_taken") - per_task[task_id], updated_at=now)
+    client_of = dict(Project.objects.filter(id__in={r[2] for r in rows}).values_list("id", "client_id"))
+    Event.objects.bulk_create(
+        [
+            events.build(actor=None, entity_type="assignment", entity_id=aid, kind="assignment.expired",
+                         client_id=client_of.get(pid), before={"status": "active"}, after={"status": "expired"})
+            for aid, _, pid in rows
+        ]
+    )
+    return len(rows)

@@ -1,0 +1,38 @@
+"""The event log: every state change writes a row (actor, kind, before, after) in its transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from annotation.models import Event
+
+
+def actor_label(actor: Any) -> str:
+    """A stable text for who acted: ``apikey:<prefix>``, ``user:<id>`` or ``system``."""
+    if actor is None:
+        return "system"
+    if isinstance(actor, str):
+        return actor
+    api_key = getattr(actor, "api_key", None)
+    if api_key is not None:
+        return f"apikey:{api_key.prefix}"
+    return f"user:{actor.pk}"
+
+
+def record(*, actor: Any, entity: Any, kind: str, before: Any = None, after: Any = None, client_id=None) -> Event:
+    return Event.objects.create(
+        actor=actor_label(actor),
+        entity_type=type(entity).__name__.lower(),
+        entity_id=entity.pk,
+        kind=kind,
+        before=before,
+        after=after,
+        client_id=client_id if client_id is not None else getattr(entity, "client_id", None),
+    )
+
+
+def build(*, actor: Any, entity_type: str, entity_id, kind: str, client_id=None, before=None, after=None) -> Event:
+    """An unsaved event, for ``bulk_create`` in bulk operations."""
+    return Event(
+        actor=actor_label(actor), entity_type=entity_type, entity_id=entity_id, kind=kind, client_id=client_id, before=before, after=after
+    )

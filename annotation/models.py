@@ -1,0 +1,238 @@
+"""WORK: projects, batches, tasks, annotators, assignments, submissions and the event log.
+
+Counters on ``Task`` (``slots_taken``, ``answers_received``, ``claim_seq``) change only through
+``F()`` or compare-and-set updates in ``annotation.assignment`` / ``annotation.services``.
+Invariant kept by those modules: ``slots_taken`` equals the number of the task's assignments that
+are ``active`` or ``submitted``, and never exceeds ``overlap``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from clients.ids import uuid7
+from clients.models import Client
+
+
+class TaskType(models.TextChoices):
+    CATEGORIZATION = "categorization"
+    IMAGE_ANNOTATION = "imageannotation"
+
+
+class Domain(models.TextChoices):
+    AUTONOMOUS_DRIVING = "autonomous_driving"
+    GENERATIVE_AI = "generative_ai"
+    OTHER = "other"
+
+
+class Project(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE = "active"
+        PAUSED = "paused"
+        ARCHIVED = "archived"
+
+    class Consensus(models.TextChoices):
+        MAJORITY = "majority"
+        COLLECT = "collect"  # keep every answer (geometry until fusion lands)
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=200)
+    task_type = models.CharField(max_length=40, choices=TaskType.choices)
+    domain = models.CharField(max_length=40, choices=Domain.choices, default=Domain.OTHER)
+    params = models.JSONField(default=dict, blank=True)
+    instructions = models.TextField(blank=True)
+    overlap = models.PositiveSmallIntegerField(default=1)
+    max_overlap = models.PositiveSmallIntegerField(default=1)
+    consensus_method = models.CharField(max_length=20, choices=Consensus.choices, default=Consensus.MAJORITY)
+    gold_ratio = models.FloatField(default=0.0)
+    lease_seconds = models.PositiveIntegerField(default=900)
+    priority = models.SmallIntegerField(default=0)
+    # Price charged to the client per completed live task, in minor units of the client currency.
+    price_per_task = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "name"], name="project_client_name_uniq"),
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(condition=Q(max_overlap__gte=F("overlap")), name="project_max_overlap_gte"),
+            models.CheckConstraint(condition=Q(price_per_task__gte=0), name="project_price_nonneg"),
+        ]
+        indexes = [models.Index(fields=["status", "-priority"], name="project_status_prio_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Batch(models.Model):
+    class Status(models.TextChoices):
+        STAGING = "staging"
+        IN_PROGRESS = "in_progress"
+        COMPLETED = "completed"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="batches")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="batches")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.STAGING)
+    callback_url = models.CharField(max_length=2000, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "name"], name="batch_client_name_uniq")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Task(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        COMPLETED = "completed"
+        CANCELED = "canceled"
+        ERROR = "error"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="tasks")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    task_type = models.CharField(max_length=40, choices=TaskType.choices)
+    instruction = models.TextField(blank=True)
+    params = models.JSONField(default=dict)
+    metadata = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    unique_id = models.CharField(max_length=200, null=True, blank=True)
+    callback_url = models.CharField(max_length=2000, blank=True)
+    priority = models.SmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Served to annotators: false while its batch is staging, and always for test-mode tasks.
+    released = models.BooleanField(default=False)
+    is_test = models.BooleanField(default=False)
+    overlap = models.PositiveSmallIntegerField(default=1)
+    slots_taken = models.PositiveSmallIntegerField(default=0)
+    answers_received = models.PositiveSmallIntegerField(default=0)
+    # Fencing counter: bumped on every claim; an assignment carries the value it was claimed at.
+    claim_seq = models.PositiveIntegerField(default=0)
+    response = models.JSONField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    is_gold = models.BooleanField(default=False)
+    gold_answer = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "unique_id"], condition=Q(unique_id__isnull=False), name="task_client_unique_id_uniq"
+            ),
+            models.CheckConstraint(condition=Q(slots_taken__lte=F("overlap")), name="task_slots_within_overlap"),
+            models.CheckConstraint(condition=Q(answers_received__lte=F("slots_taken")), name="task_answers_within_slots"),
+        ]
+        indexes = [
+            # The claim path: open tasks of one project in serving order. Partial, so it holds
+            # only open work and does not grow with finished tasks.
+            models.Index(
+                F("project"),
+                F("priority").desc(),
+                F("slots_taken"),
+                F("created_at"),
+                name="task_open_queue_idx",
+                condition=Q(status="pending", released=True, slots_taken__lt=F("overlap")),
+            ),
+            models.Index(fields=["client", "-created_at"], name="task_client_created_idx"),
+            models.Index(fields=["project", "status"], name="task_project_status_idx"),
+            models.Index(fields=["batch"], name="task_batch_idx"),
+            # Tasks with all their answers but not yet completed (e.g. a crash between steps).
+            models.Index(
+                fields=["id"], name="task_ready_idx", condition=Q(status="pending", answers_received__gte=F("overlap"))
+            ),
+        ]
+
+
+class Annotator(models.Model):
+    class Status(models.TextChoices):
+        APPLICANT = "applicant"
+        ACTIVE = "active"
+        SUSPENDED = "suspended"
+        BANNED = "banned"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotator")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.APPLICANT)
+    is_reviewer = models.BooleanField(default=False)
+    skills = models.JSONField(default=list, blank=True)
+    domains = models.JSONField(default=list, blank=True)
+    locales = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        SUBMITTED = "submitted"
+        EXPIRED = "expired"
+        SKIPPED = "skipped"
+        RELEASED = "released"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="assignments")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    claim_version = models.PositiveIntegerField()
+    leased_until = models.DateTimeField()
+    claimed_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "annotator"], name="assignment_task_annotator_uniq")]
+        indexes = [
+            models.Index(fields=["annotator", "leased_until"], name="assignment_live_idx", condition=Q(status="active")),
+            models.Index(fields=["leased_until"], name="assignment_expiry_idx", condition=Q(status="active")),
+        ]
+
+
+class Submission(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="submission")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="submissions")
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="submissions")
+    answer = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class Event(models.Model):
+    """The audit log: one row per state change, written in the same transaction."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    actor = models.CharField(max_length=120)
+    entity_type = models.CharField(max_length=30)
+    entity_id = models.UUIDField()
+    kind = models.CharField(max_length=40)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["entity_type", "entity_id"], name="event_entity_idx")]

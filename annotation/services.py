@@ -1,0 +1,475 @@
+"""Writes for projects, batches, tasks and annotator work. Keyword-only, typed, atomic.
+
+Interfaces (API views, commands, Celery tasks) parse input, call one of these, and render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotation import assignment as engine
+from annotation import events, tasktypes
+from annotation.models import Annotator, Assignment, Batch, Event, Project, Submission, Task
+from annotation.payloads import task_payload
+from billing import services as billing
+from clients import outbound, webhooks
+from clients.errors import Conflict, NotFound, ValidationFailed
+from clients.models import Client, User, WebhookDelivery
+
+# --- projects --------------------------------------------------------------------------------------
+
+PROJECT_EDITABLE = {"name", "instructions", "params", "overlap", "max_overlap", "lease_seconds", "priority", "price_per_task", "domain"}
+
+
+def _check_project_numbers(*, overlap: int, max_overlap: int, lease_seconds: int, price_per_task: int) -> None:
+    if not 1 <= overlap <= 50:
+        raise ValidationFailed("overlap: must be between 1 and 50", code="invalid_overlap", details={"field": "overlap"})
+    if not overlap <= max_overlap <= 50:
+        raise ValidationFailed("max_overlap: must be between overlap and 50", code="invalid_overlap", details={"field": "max_overlap"})
+    if not 30 <= lease_seconds <= 86400:
+        raise ValidationFailed("lease_seconds: must be between 30 and 86400", code="invalid_lease", details={"field": "lease_seconds"})
+    if price_per_task < 0:
+        raise ValidationFailed("price_per_task: must not be negative", code="invalid_price", details={"field": "price_per_task"})
+
+
+@transaction.atomic
+def project_create(
+    *,
+    client: Client,
+    actor: Any,
+    name: str,
+    task_type: str,
+    domain: str = "other",
+    params: dict | None = None,
+    instructions: str = "",
+    overlap: int = 1,
+    max_overlap: int | None = None,
+    lease_seconds: int | None = None,
+    priority: int = 0,
+    price_per_task: int = 0,
+) -> Project:
+    name = (name or "").strip()
+    if not name or "/" in name:
+        raise ValidationFailed("name: required, and must not contain '/'", code="invalid_name", details={"field": "name"})
+    params = params or {}
+    tasktypes.check_project_params(task_type, params)
+    max_overlap = max_overlap or overlap
+    lease_seconds = lease_seconds or settings.QUORUM_DEFAULT_LEASE_SECONDS
+    _check_project_numbers(overlap=overlap, max_overlap=max_overlap, lease_seconds=lease_seconds, price_per_task=price_per_task)
+    if Project.objects.filter(client=client, name=name).exists():
+        raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name")
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(
+                client=client, name=name, task_type=task_type, domain=domain, params=params, instructions=instructions,
+                overlap=overlap, max_overlap=max_overlap, lease_seconds=lease_seconds, priority=priority,
+                price_per_task=price_per_task,
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name") from exc
+    events.record(actor=actor, entity=project, kind="project.created", after={"name": name, "task_type": task_type})
+    return project
+
+
+@transaction.atomic
+def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> Project:
+    """Change a project's settings. Overlap and price apply to tasks created afterwards."""
+    unknown = set(changes) - PROJECT_EDITABLE
+    if unknown:
+        raise ValidationFailed(f"{sorted(unknown)[0]}: cannot be changed", code="invalid_field")
+    project = _project_for_update(client=client, project_id=project_id)
+    before = {k: getattr(project, k) for k in changes}
+    if "name" in changes:
+        name = (changes["name"] or "").strip()
+        if not name or "/" in name:
+            raise ValidationFailed("name: required, and must not contain '/'", code="invalid_name", details={"field": "name"})
+        if Project.objects.filter(client=client, name=name).exclude(pk=project.pk).exists():
+            raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name")
+        changes["name"] = name
+    if "params" in changes:
+        tasktypes.check_project_params(project.task_type, changes["params"])
+    for key, value in changes.items():
+        setattr(project, key, value)
+    _check_project_numbers(
+        overlap=project.overlap, max_overlap=max(project.max_overlap, project.overlap),
+        lease_seconds=project.lease_seconds, price_per_task=project.price_per_task,
+    )
+    project.max_overlap = max(project.max_overlap, project.overlap)
+    project.save(update_fields=[*changes, "max_overlap", "updated_at"])
+    events.record(actor=actor, entity=project, kind="project.updated", before=_jsonable(before), after=_jsonable(changes))
+    return project
+
+
+def _jsonable(values: dict) -> dict:
+    return {k: (v if isinstance(v, (str, int, float, bool, dict, list, type(None))) else str(v)) for k, v in values.items()}
+
+
+def _project_for_update(*, client: Client, project_id) -> Project:
+    try:
+        return Project.objects.select_for_update().get(client=client, pk=project_id)
+    except (Project.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Project not found.") from exc
+
+
+@transaction.atomic
+def project_set_status(*, client: Client, actor: Any, project_id, status: str) -> Project:
+    """pause (active → paused), resume (paused → active), archive (any → archived)."""
+    allowed_from = {
+        Project.Status.PAUSED: {Project.Status.ACTIVE},
+        Project.Status.ACTIVE: {Project.Status.PAUSED, Project.Status.DRAFT},
+        Project.Status.ARCHIVED: {Project.Status.ACTIVE, Project.Status.PAUSED, Project.Status.DRAFT},
+    }
+    project = _project_for_update(client=client, project_id=project_id)
+    if status not in allowed_from:
+        raise ValidationFailed(f"status: cannot move a project to {status!r}", code="invalid_status")
+    if project.status not in allowed_from[status]:
+        raise Conflict(f"Project is {project.status}; it cannot become {status}.", code="invalid_transition")
+    before = project.status
+    project.status = status
+    project.save(update_fields=["status", "updated_at"])
+    events.record(actor=actor, entity=project, kind=f"project.{status}", before={"status": before}, after={"status": status})
+    return project
+
+
+# --- batches ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def batch_create(*, client: Client, actor: Any, project: Project, name: str, callback_url: str = "", metadata: dict | None = None) -> Batch:
+    name = (name or "").strip()
+    if not name or "/" in name:
+        raise ValidationFailed("name: required, and must not contain '/'", code="invalid_name", details={"field": "name"})
+    if project.client_id != client.id:
+        raise NotFound("Project not found.")
+    if callback_url:
+        outbound.validate_url(callback_url)
+    if Batch.objects.filter(client=client, name=name).exists():
+        raise Conflict(f"A batch named {name!r} already exists.", code="duplicate_batch_name")
+    try:
+        with transaction.atomic():
+            batch = Batch.objects.create(client=client, project=project, name=name, callback_url=callback_url, metadata=metadata or {})
+    except IntegrityError as exc:
+        raise Conflict(f"A batch named {name!r} already exists.", code="duplicate_batch_name") from exc
+    events.record(actor=actor, entity=batch, kind="batch.created", after={"name": name})
+    return batch
+
+
+@transaction.atomic
+def batch_finalize(*, client: Client, actor: Any, batch_id) -> Batch:
+    """staging → in_progress: the batch's live tasks become claimable. Finalizing twice is a no-op."""
+    try:
+        batch = Batch.objects.select_for_update().get(client=client, pk=batch_id)
+    except (Batch.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Batch not found.") from exc
+    if batch.status != Batch.Status.STAGING:
+        return batch
+    now = timezone.now()
+    batch.status, batch.finalized_at = Batch.Status.IN_PROGRESS, now
+    batch.save(update_fields=["status", "finalized_at"])
+    Task.objects.filter(batch=batch, status=Task.Status.PENDING, is_test=False).update(released=True, updated_at=now)
+    events.record(actor=actor, entity=batch, kind="batch.finalized", before={"status": "staging"}, after={"status": "in_progress"})
+    return batch
+
+
+# --- tasks -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkItemResult:
+    task: Task
+    created: bool
+
+
+def _clean_item(index: int, item: Any, project: Project, url_ok: dict[str, str | None]) -> dict:
+    """Validate one task spec; return the model fields. Raises ValidationFailed naming ``tasks[i].field``."""
+
+    def fail(field: str, message: str, code: str = "invalid_task"):
+        raise ValidationFailed(f"tasks[{index}].{field}: {message}", code=code, details={"index": index, "field": field})
+
+    if not isinstance(item, dict):
+        raise ValidationFailed(f"tasks[{index}]: must be an object", code="invalid_task", details={"index": index})
+    unknown = set(item) - {"params", "instruction", "metadata", "unique_id", "callback_url", "priority", "tags"}
+    if unknown:
+        fail(sorted(unknown)[0], "unknown field")
+    params = item.get("params") or {}
+    if not isinstance(params, dict):
+        fail("params", "must be an object")
+    try:
+        tasktypes.check_params(project.task_type, tasktypes.effective_params(project.params, params))
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"tasks[{index}].{exc.message}", code=exc.code, details={"index": index, **(exc.details or {})}) from exc
+    metadata = item.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        fail("metadata", "must be an object")
+    unique_id = item.get("unique_id")
+    if unique_id is not None and (not isinstance(unique_id, str) or not 1 <= len(unique_id) <= 200):
+        fail("unique_id", "must be a string of 1 to 200 characters")
+    callback_url = item.get("callback_url") or ""
+    if callback_url:
+        if not isinstance(callback_url, str):
+            fail("callback_url", "must be a URL")
+        if callback_url not in url_ok:
+            try:
+                outbound.validate_url(callback_url)
+                url_ok[callback_url] = None
+            except ValidationFailed as exc:
+                url_ok[callback_url] = exc.message
+        if url_ok[callback_url]:
+            fail("callback_url", url_ok[callback_url], code="invalid_callback_url")
+    priority = item.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool) or not -100 <= priority <= 100:
+        fail("priority", "must be an integer between -100 and 100")
+    tags = item.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        fail("tags", "must be a list of strings")
+    instruction = item.get("instruction") or ""
+    if not isinstance(instruction, str):
+        fail("instruction", "must be a string")
+    return {
+        "params": params, "metadata": metadata, "unique_id": unique_id, "callback_url": callback_url,
+        "priority": priority, "tags": tags, "instruction": instruction,
+    }
+
+
+@transaction.atomic
+def task_bulk_create(
+    *, client: Client, actor: Any, project: Project, items: Sequence[Any], batch: Batch | None = None, is_test: bool = False
+) -> list[BulkItemResult]:
+    """Create up to 10,000 tasks atomically: all are valid and created, or none is.
+
+    Idempotent on ``unique_id`` per client: an item whose ``unique_id`` already exists is not
+    created again; its existing task is returned with ``created=False``. Concurrent identical
+    requests are safe: the unique index makes one wait for the other, which then returns the rows
+    the first created.
+    """
+    if project.client_id != client.id:
+        raise NotFound("Project not found.")
+    if project.status == Project.Status.ARCHIVED:
+        raise Conflict("The project is archived.", code="project_archived")
+    if batch is not None and (batch.client_id != client.id or batch.project_id != project.id):
+        raise NotFound("Batch not found in this project.")
+    if batch is not None and batch.status == Batch.Status.COMPLETED:
+        raise Conflict("The batch is completed; add tasks to a new batch.", code="batch_completed")
+    if not items:
+        raise ValidationFailed("tasks: at least one task is required", code="invalid_task")
+    if len(items) > settings.QUORUM_BULK_CREATE_MAX:
+        raise ValidationFailed(
+            f"tasks: at most {settings.QUORUM_BULK_CREATE_MAX} tasks per request (got {len(items)})", code="too_many_tasks"
+        )
+    url_ok: dict[str, str | None] = {}
+    cleaned = [_clean_item(i, item, project, url_ok) for i, item in enumerate(items)]
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(cleaned):
+        uid = spec["unique_id"]
+        if uid is not None:
+            if uid in seen:
+                raise ValidationFailed(
+                    f"tasks[{i}].unique_id: {uid!r} repeats tasks[{seen[uid]}] in the same request",
+                    code="duplicate_unique_id", details={"index": i, "field": "unique_id"},
+                )
+            seen[uid] = i
+    released = not is_test and (batch is None or batch.status == Batch.Status.IN_PROGRESS)
+    for _attempt in range(3):
+        existing = {t.unique_id: t for t in Task.objects.filter(client=client, unique_id__in=list(seen))} if seen else {}
+        now = timezone.now()
+        new_tasks = [
+            Task(
+                client=client, project=project, batch=batch, task_type=project.task_type, is_test=is_test,
+                released=released, overlap=project.overlap, created_at=now, updated_at=now, **spec,
+            )
+            for spec in cleaned
+            if spec["unique_id"] is None or spec["unique_id"] not in existing
+        ]
+        try:
+            with transaction.atomic():
+                Task.objects.bulk_create(new_tasks, batch_size=2000)
+        except IntegrityError:
+            continue  # a concurrent request created some of these unique_ids; look again
+        break
+    else:
+        raise Conflict("Concurrent requests kept creating the same unique_id values; retry.", code="unique_id_race")
+    Event.objects.bulk_create(
+        [events.build(actor=actor, entity_type="task", entity_id=t.id, kind="task.created", client_id=client.id) for t in new_tasks],
+        batch_size=2000,
+    )
+    if is_test and new_tasks:
+        from annotation import tasks as celery_tasks
+
+        ids = [str(t.id) for t in new_tasks]
+        transaction.on_commit(lambda: celery_tasks.simulate_test_tasks.delay(ids))
+    created_iter = iter(new_tasks)
+    results = []
+    for spec in cleaned:
+        uid = spec["unique_id"]
+        if uid is not None and uid in existing:
+            results.append(BulkItemResult(existing[uid], created=False))
+        else:
+            results.append(BulkItemResult(next(created_iter), created=True))
+    return results
+
+
+@transaction.atomic
+def task_cancel(*, client: Client, actor: Any, task_id, clear_unique_id: bool = False) -> Task:
+    """pending → canceled. Any other status answers 409 ``task_not_pending`` and changes nothing."""
+    try:
+        task = Task.objects.select_for_update(of=("self",)).select_related("project", "batch").get(client=client, pk=task_id)
+    except (Task.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Task not found.") from exc
+    if task.status != Task.Status.PENDING:
+        raise Conflict(f"Only pending tasks can be canceled; this task is {task.status}.", code="task_not_pending")
+    now = timezone.now()
+    task.status, task.released, task.updated_at = Task.Status.CANCELED, False, now
+    fields = ["status", "released", "updated_at"]
+    if clear_unique_id:
+        task.unique_id = None
+        fields.append("unique_id")
+    task.save(update_fields=fields)
+    events.record(actor=actor, entity=task, kind="task.canceled", before={"status": "pending"}, after={"status": "canceled"})
+    return task
+
+
+def _complete(task: Task, *, response: dict, confidence: float | None, now: datetime, actor: Any) -> None:
+    """Mark a locked pending task completed, charge the client and queue its callback, atomically."""
+    task.status, task.response, task.confidence, task.completed_at, task.updated_at = (
+        Task.Status.COMPLETED, response, confidence, now, now,
+    )
+    task.save(update_fields=["status", "response", "confidence", "completed_at", "updated_at"])
+    events.record(actor=actor, entity=task, kind="task.completed", before={"status": "pending"},
+                  after={"status": "completed", "confidence": confidence})
+    if not task.is_test:
+        billing.charge_task_completion(client=task.client, task_id=task.id, amount=task.project.price_per_task)
+    if task.callback_url:
+        payload = task_payload(task)
+        webhooks.delivery_enqueue(
+            client=task.client,
+            kind=WebhookDelivery.Kind.TASK_CALLBACK,
+            event_type="task.completed",
+            url=task.callback_url,
+            payload={"task": payload, "response": task.response, "task_id": payload["task_id"], "status": task.status},
+            dedupe_key=f"task:{task.id}:completed:callback",
+        )
+
+
+@transaction.atomic
+def task_try_complete(*, task_id, actor: Any = None, now: datetime | None = None) -> Task | None:
+    """Complete a pending task that has ``overlap`` accepted answers: aggregate, charge, call back.
+
+    Idempotent: a completed task (or one still short of answers) is left as it is, so running
+    this twice posts one ledger transaction and writes one callback row.
+    """
+    now = now or timezone.now()
+    try:
+        task = Task.objects.select_for_update(of=("self",)).select_related("project", "client", "batch").get(pk=task_id)
+    except Task.DoesNotExist:
+        return None
+    if task.status != Task.Status.PENDING:
+        return task
+    answers = list(
+        Submission.objects.filter(task=task, status=Submission.Status.ACCEPTED).order_by("created_at").values_list("answer", flat=True)
+    )
+    if len(answers) < task.overlap:
+        return task
+    params = tasktypes.effective_params(task.project.params, task.params)
+    result = tasktypes.aggregate(task.task_type, params, answers)
+    _complete(task, response=result.response, confidence=result.confidence, now=now, actor=actor)
+    return task
+
+
+@transaction.atomic
+def task_simulate_complete(*, task_id) -> Task | None:
+    """Test mode: complete a sandbox task with a schema-valid answer, never charged, never shown
+    to a human. Idempotent."""
+    try:
+        task = Task.objects.select_for_update(of=("self",)).select_related("project", "client", "batch").get(pk=task_id, is_test=True)
+    except Task.DoesNotExist:
+        return None
+    if task.status != Task.Status.PENDING:
+        return task
+    params = tasktypes.effective_params(task.project.params, task.params)
+    answer = tasktypes.example_answer(task.task_type, params)
+    tasktypes.check_answer(task.task_type, params, answer)
+    result = tasktypes.aggregate(task.task_type, params, [answer] * task.overlap)
+    _complete(task, response=result.response, confidence=result.confidence, now=timezone.now(), actor="system:simulator")
+    return task
+
+
+# --- annotators and their work -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def annotator_create(*, user: User, actor: Any = None, active: bool = False, is_reviewer: bool = False,
+                     domains: list[str] | None = None) -> Annotator:
+    if Annotator.objects.filter(user=user).exists():
+        raise Conflict("This user is already an annotator.", code="annotator_exists")
+    annotator = Annotator.objects.create(
+        user=user, status=Annotator.Status.ACTIVE if active else Annotator.Status.APPLICANT, is_reviewer=is_reviewer,
+        domains=domains or [],
+    )
+    events.record(actor=actor, entity=annotator, kind="annotator.created", after={"status": annotator.status}, client_id=None)
+    return annotator
+
+
+def assignment_claim(*, annotator: Annotator, project_id=None, resume: bool = True) -> engine.Claim | None:
+    return engine.claim(annotator=annotator, project_id=project_id, resume=resume)
+
+
+@transaction.atomic
+def assignment_submit(*, annotator: Annotator, assignment_id, claim_version: int, answer: Any, now: datetime | None = None) -> Submission:
+    """Submit an answer under a live, current lease (the fence). A stale or expired claim answers
+    409 and changes nothing; an invalid answer answers 400 and changes nothing."""
+    now = now or timezone.now()
+    assignment = engine.lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
+    task = assignment.task
+    params = tasktypes.effective_params(assignment.project.params, task.params)
+    tasktypes.check_answer(task.task_type, params, answer)
+    moved = Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE, claim_version=claim_version).update(
+        status=Assignment.Status.SUBMITTED, finished_at=now
+    )
+    if not moved:  # unreachable while the row lock is held; kept as the compare-and-set guard
+        raise Conflict("The lease changed while submitting.", code="stale_claim")
+    duration_ms = max(0, int((now - assignment.claimed_at).total_seconds() * 1000))
+    submission = Submission.objects.create(
+        assignment=assignment, task=task, annotator=annotator, answer=answer, duration_ms=duration_ms, created_at=now
+    )
+    Task.objects.filter(pk=task.pk).update(answers_received=F("answers_received") + 1, updated_at=now)
+    events.record(actor=f"user:{annotator.user_id}", entity=assignment, kind="assignment.submitted",
+                  before={"status": "active"}, after={"status": "submitted"}, client_id=task.client_id)
+    task_try_complete(task_id=task.pk, actor="system:consensus", now=now)
+    return submission
+
+
+@transaction.atomic
+def assignment_skip(*, annotator: Annotator, assignment_id, claim_version: int) -> Assignment:
+    """Give the task back and never be served it again (the assignment row stays, as skipped)."""
+    now = timezone.now()
+    assignment = engine.lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
+    engine.end_assignment(assignment=assignment, status=Assignment.Status.SKIPPED, now=now, actor=f"user:{annotator.user_id}")
+    assignment.status = Assignment.Status.SKIPPED
+    return assignment
+
+
+@transaction.atomic
+def assignment_release(*, annotator: Annotator, assignment_id, claim_version: int) -> Assignment:
+    """Give the task back (e.g. the annotator is stopping for the day)."""
+    now = timezone.now()
+    assignment = engine.lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
+    engine.end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=f"user:{annotator.user_id}")
+    assignment.status = Assignment.Status.RELEASED
+    return assignment
+
+
+def assignment_heartbeat(*, annotator: Annotator, assignment_id, claim_version: int) -> Assignment:
+    return engine.heartbeat(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version)
+
+
+def leases_expire(*, limit: int = 1000) -> int:
+    return engine.expire_leases(limit=limit)

@@ -1,0 +1,52 @@
+"""Celery tasks: thin, take ids, idempotent, scheduled with ``transaction.on_commit``."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db.models import F
+
+from annotation import services
+from annotation.models import Task
+
+
+@shared_task
+def expire_leases() -> int:
+    """Beat: expire leases that ran out (batches of 1,000 until none is left)."""
+    total = 0
+    while True:
+        n = services.leases_expire(limit=1000)
+        total += n
+        if n < 1000:
+            return total
+
+
+@shared_task
+def task_try_complete(task_id: str) -> None:
+    services.task_try_complete(task_id=task_id, actor="system:worker")
+
+
+@shared_task
+def complete_ready_tasks() -> int:
+    """Beat, the relay for completion: tasks that hold all their answers but are still pending
+    (a crash between steps, or a lowered overlap) are completed here."""
+    ids = list(
+        Task.objects.filter(status=Task.Status.PENDING, answers_received__gte=F("overlap")).values_list("id", flat=True)[:1000]
+    )
+    for task_id in ids:
+        services.task_try_complete(task_id=task_id, actor="system:worker")
+    return len(ids)
+
+
+@shared_task
+def simulate_test_tasks(task_ids: list[str]) -> None:
+    for task_id in task_ids:
+        services.task_simulate_complete(task_id=task_id)
+
+
+@shared_task
+def simulate_pending_test_tasks() -> int:
+    """Beat: the relay for test mode, in case a simulate message was lost."""
+    ids = list(Task.objects.filter(is_test=True, status=Task.Status.PENDING).values_list("id", flat=True)[:1000])
+    for task_id in ids:
+        services.task_simulate_complete(task_id=task_id)
+    return len(ids)

@@ -1,0 +1,198 @@
+"""WHO: users, client organizations (tenants), memberships, API keys, access tokens, webhooks.
+
+Secrets (API keys, personal access tokens) are stored as a public prefix plus a SHA-256 hash of
+the whole key; the key itself is shown once at creation. Outbound messages (task callbacks and
+webhook events) are rows here: written in the same transaction as the state change that causes
+them and delivered by ``clients.tasks`` from ``next_attempt_at`` (RELIABILITY.md, outbox).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from clients.ids import uuid7
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra) -> "User":
+        if not email:
+            raise ValueError("email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> "User":
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> "User":
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person: a client member, an annotator, a reviewer or staff. Logs in with an email."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Client(models.Model):
+    """A buying organization: the tenant boundary of every client-owned object."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    currency = models.CharField(max_length=3, default="USD")
+    # Sent as the ``scale-callback-auth`` header on task callbacks (Scale's "Callback Auth Key").
+    callback_auth_key = models.CharField(max_length=64)
+    # Standard Webhooks secret (``whsec_`` + base64 of 32 random bytes) signing task callbacks.
+    callback_signing_secret = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        ADMIN = "admin"
+        MEMBER = "member"
+        VIEWER = "viewer"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "client"], name="membership_user_client_uniq")]
+
+
+class ApiKey(models.Model):
+    """A client's API key: ``qk_<mode>_<prefix>.<secret>``; only prefix and hash are stored."""
+
+    class Mode(models.TextChoices):
+        LIVE = "live"
+        TEST = "test"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.LIVE)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+
+class AccessToken(models.Model):
+    """A personal access token (``qp_<prefix>.<secret>``) for annotators and reviewers."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="access_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class WebhookEndpoint(models.Model):
+    """A client's subscription to events, signed with its own Standard Webhooks secret."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=100)
+    events = models.JSONField(default=list, blank=True)  # empty list = every event
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class WebhookDelivery(models.Model):
+    """One message to deliver (an outbox row), retried from ``next_attempt_at`` until done.
+
+    ``dedupe_key`` makes the enqueue idempotent: the same business event (e.g. task X completed)
+    writes at most one row per target. ``message_id`` is the Standard Webhooks ``webhook-id``,
+    stable across retries so receivers can de-duplicate.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"  # retries exhausted, or the target answered 410 Gone
+
+    class Kind(models.TextChoices):
+        TASK_CALLBACK = "task_callback"
+        WEBHOOK = "webhook"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    event_type = models.CharField(max_length=60)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    message_id = models.CharField(max_length=64, unique=True)
+    url = models.CharField(max_length=2000)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.IntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_due_idx", condition=Q(status="pending")
+            ),
+            models.Index(fields=["client", "-created_at"], name="delivery_client_idx"),
+        ]
+
+
+class DeliveryAttempt(models.Model):
+    """The delivery log: one row per HTTP attempt, with what the receiver answered."""
+
+    id = models.BigAutoField(primary_key=True)
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    attempted_at = models.DateTimeField(default=timezone.now)
+    status_code = models.IntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.CharField(max_length=500, blank=True)

@@ -1,0 +1,36 @@
+"""Reads for the clients app, with the caller's visibility applied."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from clients.errors import NotFound, PermissionDenied
+from clients.models import ApiKey, Client, Membership, User, WebhookDelivery
+
+
+def client_for_user(*, user: User, slug: str | None = None) -> Client:
+    """The client a signed-in person acts for: the one named by ``slug``, or their only one."""
+    memberships = Membership.objects.select_related("client").filter(user=user, client__is_active=True)
+    if slug:
+        memberships = memberships.filter(client__slug=slug)
+    found = list(memberships[:2])
+    if not found:
+        raise PermissionDenied("You are not a member of any client.", code="no_client")
+    if len(found) > 1:
+        raise PermissionDenied("You belong to several clients: name one with the X-Quorum-Client header.", code="ambiguous_client")
+    return found[0].client
+
+
+def api_key_list_for_client(*, client: Client) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(client=client).order_by("-created_at")
+
+
+def api_key_get_for_client(*, client: Client, api_key_id) -> ApiKey:
+    try:
+        return ApiKey.objects.get(client=client, id=api_key_id)
+    except (ApiKey.DoesNotExist, ValueError) as exc:
+        raise NotFound("API key not found.") from exc
+
+
+def delivery_list_for_client(*, client: Client) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(client=client).order_by("-created_at")

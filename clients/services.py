@@ -1,0 +1,100 @@
+"""Writes for users, clients, memberships, API keys and access tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from clients import secrets as keys
+from clients.errors import Conflict, NotFound, ValidationFailed
+from clients.models import AccessToken, ApiKey, Client, Membership, User
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly created key: ``key`` is the only time the secret is ever available."""
+
+    obj: ApiKey | AccessToken
+    key: str
+
+
+@transaction.atomic
+def user_create(*, email: str, password: str | None = None, name: str = "", is_staff: bool = False) -> User:
+    email = (email or "").strip().lower()
+    if not email or "@" not in email:
+        raise ValidationFailed("A valid email address is required.", code="invalid_email")
+    if User.objects.filter(email=email).exists():
+        raise Conflict(f"A user with email {email} already exists.", code="user_exists")
+    return User.objects.create_user(email=email, password=password, name=name, is_staff=is_staff)
+
+
+@transaction.atomic
+def client_create(*, name: str, slug: str | None = None, currency: str = "USD") -> Client:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("A client name is required.", code="invalid_name")
+    slug = slugify(slug or name)[:80]
+    if not slug:
+        raise ValidationFailed("The client name must contain letters or digits.", code="invalid_name")
+    currency = (currency or "").upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise ValidationFailed("currency must be an ISO 4217 code such as USD.", code="invalid_currency")
+    try:
+        with transaction.atomic():
+            return Client.objects.create(
+                name=name,
+                slug=slug,
+                currency=currency,
+                callback_auth_key=keys.new_callback_auth_key(),
+                callback_signing_secret=keys.new_webhook_secret(),
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"A client with slug {slug!r} already exists.", code="client_exists") from exc
+
+
+@transaction.atomic
+def membership_create(*, user: User, client: Client, role: str = Membership.Role.MEMBER) -> Membership:
+    if role not in Membership.Role.values:
+        raise ValidationFailed(f"role must be one of {', '.join(Membership.Role.values)}.", code="invalid_role")
+    membership, _ = Membership.objects.update_or_create(user=user, client=client, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def api_key_create(*, client: Client, name: str, mode: str = ApiKey.Mode.LIVE, created_by: User | None = None) -> IssuedKey:
+    if mode not in ApiKey.Mode.values:
+        raise ValidationFailed("mode must be 'live' or 'test'.", code="invalid_mode")
+    name = (name or "").strip()[:100] or "API key"
+    key, prefix, key_hash = keys.new_key(f"qk_{mode}")
+    api_key = ApiKey.objects.create(
+        client=client, name=name, mode=mode, prefix=prefix, key_hash=key_hash, created_by=created_by
+    )
+    return IssuedKey(obj=api_key, key=key)
+
+
+@transaction.atomic
+def api_key_revoke(*, client: Client, api_key_id) -> ApiKey:
+    moved = ApiKey.objects.filter(client=client, id=api_key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    try:
+        api_key = ApiKey.objects.get(client=client, id=api_key_id)
+    except ApiKey.DoesNotExist as exc:
+        raise NotFound("API key not found.") from exc
+    if not moved:
+        raise Conflict("This API key is already revoked.", code="already_revoked")
+    return api_key
+
+
+@transaction.atomic
+def access_token_create(*, user: User, name: str = "personal access token") -> IssuedKey:
+    key, prefix, key_hash = keys.new_key("qp")
+    token = AccessToken.objects.create(user=user, name=name[:100], prefix=prefix, key_hash=key_hash)
+    return IssuedKey(obj=token, key=key)
+
+
+@transaction.atomic
+def access_token_revoke(*, user: User, token_id) -> None:
+    if not AccessToken.objects.filter(user=user, id=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+        raise NotFound("Access token not found.")

@@ -1,0 +1,319 @@
+"""Outbound messages: Standard Webhooks signing, the delivery outbox and one delivery attempt.
+
+A message (a Scale-style task callback or a webhook event) is a ``WebhookDelivery`` row written in
+the same transaction as the change that causes it (``delivery_enqueue``). Celery messages are only
+wake-ups: ``clients.tasks.deliver`` runs ``delivery_attempt``, and the beat job
+``clients.tasks.dispatch_due_deliveries`` re-sends wake-ups for every row that is due, which also
+relays rows whose message was lost.
+
+One attempt is three steps, so no transaction stays open during the HTTP call:
+
+1. claim (short transaction): lock the row with ``SKIP LOCKED``, check it is pending and due,
+   bump ``attempts`` and push ``next_attempt_at`` past the request timeout (a lease: no other
+   worker finds it due while this one sends);
+2. send (no transaction): sign and POST through ``clients.outbound``;
+3. record (short transaction): write the ``DeliveryAttempt`` log row and move the delivery on,
+   guarded by ``attempts`` so a late outcome never overwrites a newer attempt.
+
+Delivery is at least once: receivers de-duplicate on ``webhook-id`` (stable across retries).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from clients import outbound
+from clients.errors import Conflict, ValidationFailed
+from clients.models import Client, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "Quorum-Webhooks/1.0"
+# The claim's lease outlives the request timeout by this much (clock skew, slow commits).
+LEASE_MARGIN_SECONDS = 30
+RETRY_JITTER = 0.10
+# A receiver's Retry-After is honoured up to a day, so it cannot park a message for ever.
+MAX_RETRY_AFTER_SECONDS = 86_400
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+# -- signing --------------------------------------------------------------------------------------
+
+
+def sign_headers(*, secret: str, message_id: str, timestamp: datetime, body: bytes) -> dict[str, str]:
+    """The three Standard Webhooks headers for ``body``, signed with ``secret`` (``whsec_…``).
+
+    The signature covers ``{message_id}.{unix seconds}.{body}``; ``body`` must be the exact bytes
+    that are sent (UTF-8). ``timestamp`` must be timezone-aware.
+    """
+    if timestamp.tzinfo is None:
+        raise ValueError("timestamp must be timezone-aware")
+    utc_timestamp = timestamp.astimezone(dt_timezone.utc)
+    signature = Webhook(secret).sign(msg_id=message_id, timestamp=utc_timestamp, data=body.decode("utf-8"))
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(math.floor(utc_timestamp.timestamp())),
+        "webhook-signature": signature,
+    }
+
+
+def message_body(payload: Any) -> bytes:
+    """The bytes sent (and signed) for ``payload``: compact UTF-8 JSON."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def new_message_id() -> str:
+    return "msg_" + uuid.uuid4().hex
+
+
+# -- enqueue --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def delivery_enqueue(
+    *,
+    client: Client,
+    kind: str,
+    event_type: str,
+    url: str,
+    payload: dict,
+    dedupe_key: str,
+    endpoint: WebhookEndpoint | None = None,
+) -> WebhookDelivery:
+    """Write the outbox row for one message and wake a worker once the transaction commits.
+
+    Precondition: call it inside the transaction that makes the business change (task completed,
+    …), so the message exists if and only if the change does. ``url`` should have been accepted
+    with ``outbound.validate_url`` already; it is checked again at send time.
+
+    Idempotent on ``dedupe_key``: if a row with that key exists it is returned and nothing is
+    created or scheduled.
+    """
+    if kind not in WebhookDelivery.Kind.values:
+        raise ValidationFailed(f"Unknown delivery kind {kind!r}.", code="invalid_kind")
+    if kind == WebhookDelivery.Kind.WEBHOOK and endpoint is None:
+        raise ValidationFailed("A webhook delivery needs an endpoint.", code="invalid_kind")
+    if endpoint is not None and endpoint.client_id != client.id:
+        raise ValidationFailed("The endpoint belongs to another client.", code="invalid_endpoint")
+    if not dedupe_key or len(dedupe_key) > 200:
+        raise ValidationFailed("dedupe_key must be 1 to 200 characters.", code="invalid_dedupe_key")
+    # get_or_create inserts inside a savepoint and re-reads on a unique violation, so a
+    # concurrent enqueue of the same key (which waits for the other insert) returns that row.
+    delivery, created = WebhookDelivery.objects.get_or_create(
+        dedupe_key=dedupe_key,
+        defaults={
+            "client": client,
+            "endpoint": endpoint,
+            "kind": kind,
+            "event_type": event_type,
+            "url": url,
+            "payload": payload,
+            "message_id": new_message_id(),
+        },
+    )
+    if delivery.client_id != client.id:
+        raise Conflict("dedupe_key is already used by another client.", code="dedupe_key_conflict")
+    if created:
+        # robust: a broker outage must not fail the caller's request; the dispatcher relays the row.
+        transaction.on_commit(partial(_wake_worker, delivery.id), robust=True)
+    return delivery
+
+
+@transaction.atomic
+def endpoint_event_enqueue(*, client: Client, event_type: str, payload: dict, dedupe_key: str) -> list[WebhookDelivery]:
+    """Fan ``event_type`` out to the client's enabled endpoints subscribed to it (an empty
+    ``events`` list means every event): one delivery per endpoint, keyed ``<dedupe_key>:<endpoint id>``.
+
+    The body is the Standard Webhooks envelope ``{"type", "timestamp", "data": payload}``.
+    Precondition: as ``delivery_enqueue``, inside the transaction of the change.
+    """
+    envelope = {
+        "type": event_type,
+        "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
+        "data": payload,
+    }
+    endpoints = WebhookEndpoint.objects.filter(client=client, enabled=True).order_by("id")
+    return [
+        delivery_enqueue(
+            client=client,
+            kind=WebhookDelivery.Kind.WEBHOOK,
+            event_type=event_type,
+            url=endpoint.url,
+            payload=envelope,
+            dedupe_key=f"{dedupe_key}:{endpoint.id}",
+            endpoint=endpoint,
+        )
+        for endpoint in endpoints
+        if not endpoint.events or event_type in endpoint.events
+    ]
+
+
+def _wake_worker(delivery_id: uuid.UUID) -> None:
+    from clients import tasks  # tasks imports this module
+
+    tasks.deliver.delay(str(delivery_id))
+
+
+# -- selectors ------------------------------------------------------------------------------------
+
+
+def deliveries_due(*, limit: int = 500) -> list[uuid.UUID]:
+    """Ids of pending deliveries whose ``next_attempt_at`` has passed, oldest first."""
+    return list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+# -- one attempt ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Claim:
+    delivery_id: uuid.UUID
+    attempt: int  # the value of ``attempts`` this claim set: the fencing token for the record step
+    endpoint_id: uuid.UUID | None
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def delivery_attempt(*, delivery_id: uuid.UUID | str) -> WebhookDelivery | None:
+    """Make one delivery attempt if the delivery is pending and due; otherwise do nothing.
+
+    Safe to run twice or concurrently: only the worker that claims the due attempt sends.
+    Call it outside any transaction (it opens two short ones around the HTTP call; inside an
+    outer transaction the row lock would be held for the whole request). Returns the delivery
+    as it is afterwards, or None if it does not exist.
+    """
+    claim = _delivery_claim(delivery_id=delivery_id)
+    if claim is not None:
+        result = outbound.post_json(claim.url, claim.body, claim.headers)
+        _delivery_record(claim=claim, result=result)
+    return WebhookDelivery.objects.filter(id=delivery_id).first()
+
+
+def retry_delay_seconds(*, attempt: int, status_code: int | None, retry_after_seconds: int | None) -> float | None:
+    """Seconds until the attempt after failed attempt number ``attempt`` (1-based), or None when
+    the schedule is exhausted. ±10 % jitter; a 429/503 ``Retry-After`` is a lower bound."""
+    schedule = settings.QUORUM_WEBHOOK_RETRY_SCHEDULE
+    if attempt < 1 or attempt > len(schedule):
+        return None
+    delay = schedule[attempt - 1] * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
+    if status_code in RETRY_AFTER_STATUSES and retry_after_seconds is not None:
+        delay = max(delay, float(min(retry_after_seconds, MAX_RETRY_AFTER_SECONDS)))
+    return delay
+
+
+@transaction.atomic
+def _delivery_claim(*, delivery_id: uuid.UUID | str) -> _Claim | None:
+    """Lock the row (skipping it if another worker holds it), and if it is pending and due, take
+    a lease on this attempt. Returns what to send, or None."""
+    now = timezone.now()
+    delivery = (
+        WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("client", "endpoint")
+        .filter(id=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .first()
+    )
+    if delivery is None:
+        return None
+    max_attempts = len(settings.QUORUM_WEBHOOK_RETRY_SCHEDULE) + 1
+    if delivery.attempts >= max_attempts:  # the last attempt's worker died before recording it
+        _delivery_fail(delivery, reason="retry schedule exhausted")
+        return None
+    endpoint = delivery.endpoint
+    if delivery.kind == WebhookDelivery.Kind.WEBHOOK and (endpoint is None or not endpoint.enabled):
+        _delivery_fail(delivery, reason="endpoint disabled")
+        return None
+
+    lease = timedelta(seconds=float(settings.QUORUM_OUTBOUND_TIMEOUT_SECONDS) + LEASE_MARGIN_SECONDS)
+    WebhookDelivery.objects.filter(id=delivery.id).update(
+        attempts=F("attempts") + 1, next_attempt_at=now + lease, last_attempt_at=now
+    )
+    if delivery.kind == WebhookDelivery.Kind.TASK_CALLBACK:
+        secret = delivery.client.callback_signing_secret
+    else:
+        secret = endpoint.secret
+    body = message_body(delivery.payload)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        **sign_headers(secret=secret, message_id=delivery.message_id, timestamp=now, body=body),
+    }
+    if delivery.kind == WebhookDelivery.Kind.TASK_CALLBACK:
+        headers["scale-callback-auth"] = delivery.client.callback_auth_key
+    return _Claim(
+        delivery_id=delivery.id,
+        attempt=delivery.attempts + 1,  # the row is locked: this is the value just written
+        endpoint_id=delivery.endpoint_id,
+        url=delivery.url,
+        body=body,
+        headers=headers,
+    )
+
+
+@transaction.atomic
+def _delivery_record(*, claim: _Claim, result: outbound.OutboundResult) -> None:
+    """Log the attempt and move the delivery on. Only the claim that set ``attempts`` may move
+    it, so a worker that overran its lease cannot overwrite a newer attempt's outcome."""
+    now = timezone.now()
+    status_code = result.status_code
+    error = result.error
+    if status_code is not None and 300 <= status_code < 400:
+        error = f"redirects are not followed ({status_code})"
+    DeliveryAttempt.objects.create(
+        delivery_id=claim.delivery_id,
+        attempted_at=now - timedelta(milliseconds=result.duration_ms),
+        status_code=status_code,
+        error=error[:500],
+        duration_ms=result.duration_ms,
+        response_excerpt=result.response_excerpt[:500],
+    )
+    changes: dict[str, Any] = {"last_status_code": status_code, "last_error": error[:500]}
+    if result.ok:
+        changes.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=now)
+    elif status_code == 410 or error.startswith("invalid_url"):
+        changes.update(status=WebhookDelivery.Status.FAILED)
+    else:
+        delay = retry_delay_seconds(
+            attempt=claim.attempt, status_code=status_code, retry_after_seconds=result.retry_after_seconds
+        )
+        if delay is None:
+            changes.update(status=WebhookDelivery.Status.FAILED)
+        else:
+            changes.update(next_attempt_at=now + timedelta(seconds=delay))
+    moved = WebhookDelivery.objects.filter(
+        id=claim.delivery_id, status=WebhookDelivery.Status.PENDING, attempts=claim.attempt
+    ).update(**changes)
+    if not moved:
+        logger.warning("delivery %s attempt %s finished after its lease; outcome logged only", claim.delivery_id, claim.attempt)
+        return
+    if status_code == 410 and claim.endpoint_id is not None:
+        WebhookEndpoint.objects.filter(id=claim.endpoint_id, enabled=True).update(
+            enabled=False,
+            disabled_reason=f"The endpoint answered 410 Gone at {now:%Y-%m-%d %H:%M:%S} UTC.",
+        )
+
+
+def _delivery_fail(delivery: WebhookDelivery, *, reason: str) -> None:
+    """Precondition: ``delivery`` is locked by the caller's transaction."""
+    WebhookDelivery.objects.filter(id=delivery.id, status=WebhookDelivery.Status.PENDING).update(
+        status=WebhookDelivery.Status.FAILED, last_error=reason
+    )

@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from billing.api import BalanceView
+from clients.api import views as client_views
+from config import views
+
+api_v1 = [
+    path("", include("annotation.api.urls")),
+    path("api-keys", client_views.ApiKeyListView.as_view(), name="api-key-list"),
+    path("api-keys/<str:key_id>/revoke", client_views.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
+    path("deliveries", client_views.DeliveryListView.as_view(), name="delivery-list"),
+    path("billing/balance", BalanceView.as_view(), name="billing-balance"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

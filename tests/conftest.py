@@ -1,0 +1,58 @@
+"""Shared fixtures. Every test runs against real PostgreSQL (and, where marked, Redis and a real
+Celery worker); ``make test`` picks the servers (see config/devservices.py)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from rest_framework.test import APIClient
+
+from clients import services as client_services
+from tests.clients.factories import ClientFactory
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self, address):
+    """Egress guard (RELIABILITY.md): no test may open a connection outside loopback."""
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        if not (host.startswith("127.") or host in ("::1", "localhost")):
+            raise ConnectionRefusedError(f"test egress guard: refusing to connect to {host!r}")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def egress_guard():
+    socket.socket.connect = _guarded_connect
+    yield
+    socket.socket.connect = _real_connect
+
+
+@pytest.fixture
+def client_a(db):
+    return ClientFactory(name="Acme Autonomy", slug="acme")
+
+
+@pytest.fixture
+def client_b(db):
+    return ClientFactory(name="Beta Labs", slug="beta")
+
+
+def api_for_key(key: str) -> APIClient:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return api
+
+
+@pytest.fixture
+def api_a(client_a):
+    issued = client_services.api_key_create(client=client_a, name="test key")
+    return api_for_key(issued.key)
+
+
+@pytest.fixture
+def api_b(client_b):
+    issued = client_services.api_key_create(client=client_b, name="test key")
+    return api_for_key(issued.key)
