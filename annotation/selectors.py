@@ -54,7 +54,7 @@ def task_get_for_client(*, client: Client, task_id, is_test: bool | None = None)
 
 
 def annotator_for_user(*, user: User) -> Annotator:
-    annotator = Annotator.objects.filter(user=user).first() if getattr(user, "pk", None) else None
+    annotator = Annotator.objects.filter(user=user).first() if isinstance(user, User) else None
     if annotator is None:
         raise PermissionDenied("This endpoint is for annotators; your account has no annotator profile.", code="not_an_annotator")
     return annotator

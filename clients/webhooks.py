@@ -73,8 +73,11 @@ def sign_headers(*, secret: str, message_id: str, timestamp: datetime, body: byt
 
 
 def message_body(payload: Any) -> bytes:
-    """The bytes sent (and signed) for ``payload``: compact UTF-8 JSON."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    """The bytes sent (and signed) for ``payload``: compact UTF-8 JSON with sorted keys, so the
+    bytes do not depend on how the database stored the object (jsonb reorders keys)."""
+    return json.dumps(
+        payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 def new_message_id() -> str:

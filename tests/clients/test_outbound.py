@@ -149,12 +149,12 @@ def test_forbidden_message_names_the_host_and_the_address(no_loopback):
 
 
 def test_validate_url_accepts_a_public_host(no_loopback):
-    target = outbound.validate_url("https://Hooks.Example.com/quorum/in?x=1&y=a b#frag")
+    target = outbound.validate_url("https://Hooks.Example.com/quorum/in?x=1&y=caf\u00e9#frag")
     assert target == ParsedTarget(
         scheme="https",
         host="hooks.example.com",
         port=443,
-        path="/quorum/in?x=1&y=a%20b",
+        path="/quorum/in?x=1&y=caf%C3%A9",
         host_header="hooks.example.com",
         addresses=(PUBLIC_IP,),
     )

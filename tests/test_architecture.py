@@ -1,0 +1,94 @@
+"""Project rules that are checked mechanically (DESIGN.md): call direction, migrations, settings."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# annotation may call billing and clients; billing may call clients; clients calls neither.
+ALLOWED = {"clients": set(), "billing": {"clients"}, "annotation": {"billing", "clients"}}
+
+
+def _imports(path: Path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module.split(".")[0]
+
+
+def test_apps_only_call_in_the_allowed_direction():
+    violations = []
+    for app, allowed in ALLOWED.items():
+        for path in (ROOT / app).rglob("*.py"):
+            for name in _imports(path):
+                if name in ALLOWED and name != app and name not in allowed:
+                    violations.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert violations == []
+
+
+def test_the_direction_check_can_fail(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from annotation import services\n")
+    assert "annotation" in set(_imports(bad))
+
+
+def test_no_floats_in_money_code():
+    for path in [ROOT / "billing" / "ledger.py", ROOT / "billing" / "services.py", ROOT / "billing" / "models.py"]:
+        source = path.read_text()
+        assert "FloatField" not in source and "float(" not in source, path
+
+
+def _manage(*args, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_makemigrations_check_is_clean():
+    result = _manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "DJANGO_SECRET_KEY": "k3Jq9-vXz2LwP8nRt5YbHc7MdA1sFe4GuQ6oIi0Ty_ZpNvBxWmElKrDhOj",
+    "DJANGO_ALLOWED_HOSTS": "quorum.example.com",
+}
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env_extra=PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [("DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY"), ("DJANGO_ALLOWED_HOSTS", "DJANGO_ALLOWED_HOSTS")],
+)
+def test_production_refuses_to_start_without_secrets(missing, message):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = _manage("check", env_extra={**env, missing: ""})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_refuses_an_insecure_secret_key():
+    result = _manage("check", env_extra={**PRODUCTION, "DJANGO_SECRET_KEY": "django-insecure-" + "a" * 50})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
+    out = tmp_path / "schema.yaml"
+    result = _manage("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = out.read_text()
+    for path in ("/api/v1/tasks/bulk:", "/api/v1/work/next:", "/api/v1/work/assignments/{assignment_id}/submit:"):
+        assert path in text
