@@ -250,7 +250,9 @@ def post_json(url: str, body: bytes, headers: dict[str, str]) -> OutboundResult:
     for address in target.addresses:
         # Fall back to the next address only when the connection could not be opened at all:
         # once bytes were sent, a retry could deliver the message twice.
-        result = _post_to_address(target, ipaddress.ip_address(address), body, request_headers, started, deadline)
+        result = _post_to_address(
+            target, ipaddress.ip_address(address), body, request_headers, started, deadline
+        )
         if result.status_code is not None or not result.error.startswith("connection_failed"):
             return result
         last_failure = result
@@ -302,7 +304,7 @@ def _post_to_address(
             status_code=status,
             error="",
             duration_ms=_elapsed_ms(started),
-            response_excerpt=data[:_EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:_EXCERPT_CHARS],
+            response_excerpt=data[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:_EXCERPT_CHARS],
             bytes_read=len(data),
             truncated=truncated or watchdog.fired,
             retry_after_seconds=retry_after,
@@ -310,7 +312,9 @@ def _post_to_address(
     except urllib3.exceptions.HTTPError as exc:
         return _failure(_error_kind(exc, watchdog), f"{type(exc).__name__}: {exc}", started)
     except OSError as exc:
-        return _failure("timeout" if watchdog.fired else "connection_failed", f"{type(exc).__name__}: {exc}", started)
+        return _failure(
+            "timeout" if watchdog.fired else "connection_failed", f"{type(exc).__name__}: {exc}", started
+        )
     finally:
         watchdog.cancel()
         if response is not None:
@@ -388,7 +392,9 @@ class _Watchdog:
 
     def arm(self, sock: socket.socket) -> None:
         with self._lock:
-            self._timer = threading.Timer(max(self.deadline - time.monotonic(), 0.0), self._fire, args=(sock,))
+            self._timer = threading.Timer(
+                max(self.deadline - time.monotonic(), 0.0), self._fire, args=(sock,)
+            )
             self._timer.daemon = True
             self._timer.start()
 

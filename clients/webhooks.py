@@ -26,8 +26,7 @@ import math
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -63,7 +62,7 @@ def sign_headers(*, secret: str, message_id: str, timestamp: datetime, body: byt
     """
     if timestamp.tzinfo is None:
         raise ValueError("timestamp must be timezone-aware")
-    utc_timestamp = timestamp.astimezone(dt_timezone.utc)
+    utc_timestamp = timestamp.astimezone(UTC)
     signature = Webhook(secret).sign(msg_id=message_id, timestamp=utc_timestamp, data=body.decode("utf-8"))
     return {
         "webhook-id": message_id,
@@ -138,7 +137,9 @@ def delivery_enqueue(
 
 
 @transaction.atomic
-def endpoint_event_enqueue(*, client: Client, event_type: str, payload: dict, dedupe_key: str) -> list[WebhookDelivery]:
+def endpoint_event_enqueue(
+    *, client: Client, event_type: str, payload: dict, dedupe_key: str
+) -> list[WebhookDelivery]:
     """Fan ``event_type`` out to the client's enabled endpoints subscribed to it (an empty
     ``events`` list means every event): one delivery per endpoint, keyed ``<dedupe_key>:<endpoint id>``.
 
@@ -178,7 +179,9 @@ def _wake_worker(delivery_id: uuid.UUID) -> None:
 def deliveries_due(*, limit: int = 500) -> list[uuid.UUID]:
     """Ids of pending deliveries whose ``next_attempt_at`` has passed, oldest first."""
     return list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+        )
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:limit]
     )
@@ -212,7 +215,9 @@ def delivery_attempt(*, delivery_id: uuid.UUID | str) -> WebhookDelivery | None:
     return WebhookDelivery.objects.filter(id=delivery_id).first()
 
 
-def retry_delay_seconds(*, attempt: int, status_code: int | None, retry_after_seconds: int | None) -> float | None:
+def retry_delay_seconds(
+    *, attempt: int, status_code: int | None, retry_after_seconds: int | None
+) -> float | None:
     """Seconds until the attempt after failed attempt number ``attempt`` (1-based), or None when
     the schedule is exhausted. ±10 % jitter; a 429/503 ``Retry-After`` is a lower bound."""
     schedule = settings.QUORUM_WEBHOOK_RETRY_SCHEDULE
@@ -306,7 +311,11 @@ def _delivery_record(*, claim: _Claim, result: outbound.OutboundResult) -> None:
         id=claim.delivery_id, status=WebhookDelivery.Status.PENDING, attempts=claim.attempt
     ).update(**changes)
     if not moved:
-        logger.warning("delivery %s attempt %s finished after its lease; outcome logged only", claim.delivery_id, claim.attempt)
+        logger.warning(
+            "delivery %s attempt %s finished after its lease; outcome logged only",
+            claim.delivery_id,
+            claim.attempt,
+        )
         return
     if status_code == 410 and claim.endpoint_id is not None:
         WebhookEndpoint.objects.filter(id=claim.endpoint_id, enabled=True).update(

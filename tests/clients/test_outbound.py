@@ -328,7 +328,9 @@ def test_retry_after_seconds_are_reported(loopback, header, seconds):
 
 
 def test_outbound_result_ok_means_2xx():
-    assert [OutboundResult(status_code=code, error="", duration_ms=0).ok for code in (200, 204, 302, 500)] == [
+    assert [
+        OutboundResult(status_code=code, error="", duration_ms=0).ok for code in (200, 204, 302, 500)
+    ] == [
         True,
         True,
         False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import factory
@@ -65,7 +65,9 @@ def enqueue_callback(client, url, *, dedupe_key="task:t_1:completed", payload=PA
 
 
 def make_due(delivery):
-    WebhookDelivery.objects.filter(id=delivery.id).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    WebhookDelivery.objects.filter(id=delivery.id).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
 
 
 # -- signing (T17) --------------------------------------------------------------------------------
@@ -73,7 +75,9 @@ def make_due(delivery):
 
 def test_signed_body_verifies_with_the_reference_library():
     secret = keys.new_webhook_secret()
-    headers = webhooks.sign_headers(secret=secret, message_id="msg_1", timestamp=timezone.now(), body=PAYLOAD_BYTES)
+    headers = webhooks.sign_headers(
+        secret=secret, message_id="msg_1", timestamp=timezone.now(), body=PAYLOAD_BYTES
+    )
     assert sorted(headers) == ["webhook-id", "webhook-signature", "webhook-timestamp"]
     assert headers["webhook-id"] == "msg_1"
     assert Webhook(secret).verify(PAYLOAD_BYTES, headers) == PAYLOAD
@@ -83,7 +87,7 @@ def test_signature_matches_the_published_test_vector():
     headers = webhooks.sign_headers(
         secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         message_id="msg_p5jXN8AQM9LWM0D4loKWxJek",
-        timestamp=datetime.fromtimestamp(1614265330, tz=dt_timezone.utc),
+        timestamp=datetime.fromtimestamp(1614265330, tz=UTC),
         body=b'{"test": 2432232314}',
     )
     assert headers == {
@@ -102,13 +106,18 @@ def _flip_last(text: str) -> str:
     [
         lambda body, headers: (body[:-2] + b"X" + body[-1:], headers),
         lambda body, headers: (body, {**headers, "webhook-id": _flip_last(headers["webhook-id"])}),
-        lambda body, headers: (body, {**headers, "webhook-timestamp": _flip_last(headers["webhook-timestamp"])}),
+        lambda body, headers: (
+            body,
+            {**headers, "webhook-timestamp": _flip_last(headers["webhook-timestamp"])},
+        ),
     ],
     ids=["body", "id", "timestamp"],
 )
 def test_a_one_byte_mutation_fails_verification(mutate):
     secret = keys.new_webhook_secret()
-    headers = webhooks.sign_headers(secret=secret, message_id="msg_1", timestamp=timezone.now(), body=PAYLOAD_BYTES)
+    headers = webhooks.sign_headers(
+        secret=secret, message_id="msg_1", timestamp=timezone.now(), body=PAYLOAD_BYTES
+    )
     body, headers = mutate(PAYLOAD_BYTES, headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(body, headers)
@@ -128,10 +137,12 @@ def test_receivers_accept_timestamps_within_five_minutes(offset, verifies):
 
 
 def test_sign_headers_uses_unix_time_whatever_the_timezone():
-    utc = datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt_timezone.utc)
+    utc = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     plus_two = utc.astimezone(dt_timezone(timedelta(hours=2)))
     secret = keys.new_webhook_secret()
-    signed = [webhooks.sign_headers(secret=secret, message_id="m", timestamp=t, body=b"{}") for t in (utc, plus_two)]
+    signed = [
+        webhooks.sign_headers(secret=secret, message_id="m", timestamp=t, body=b"{}") for t in (utc, plus_two)
+    ]
     assert signed[0] == signed[1]
     assert signed[0]["webhook-timestamp"] == "1767323045"
 
@@ -191,7 +202,10 @@ def test_endpoint_event_fans_out_to_enabled_subscribed_endpoints(client_a):
     WebhookEndpointFactory(events=[])  # another client's
     for _ in range(2):
         deliveries = webhooks.endpoint_event_enqueue(
-            client=client_a, event_type="task.completed", payload={"task_id": "t_1"}, dedupe_key="task:t_1:completed"
+            client=client_a,
+            event_type="task.completed",
+            payload={"task_id": "t_1"},
+            dedupe_key="task:t_1:completed",
         )
     assert sorted(d.endpoint_id for d in deliveries) == sorted([every.id, subscribed.id])
     rows = WebhookDelivery.objects.order_by("dedupe_key")
@@ -209,11 +223,19 @@ def test_attempt_delivers_the_signed_body(client_a):
         delivery = enqueue_callback(client_a, receiver.url + "callbacks")
         result = webhooks.delivery_attempt(delivery_id=delivery.id)
         requests = receiver.requests
-    assert (result.status, result.attempts, result.last_status_code, result.last_error) == ("delivered", 1, 200, "")
+    assert (result.status, result.attempts, result.last_status_code, result.last_error) == (
+        "delivered",
+        1,
+        200,
+        "",
+    )
     assert result.delivered_at is not None
     attempt = DeliveryAttempt.objects.get()
     assert (attempt.delivery_id, attempt.status_code, attempt.error, attempt.response_excerpt) == (
-        delivery.id, 200, "", "ok"
+        delivery.id,
+        200,
+        "",
+        "ok",
     )
     assert len(requests) == 1
     request = requests[0]
@@ -250,6 +272,7 @@ def test_running_the_deliver_task_twice_sends_once(client_a):
     assert WebhookDelivery.objects.get().status == "delivered"
 
 
+@pytest.mark.concurrency
 def test_concurrent_workers_send_a_due_attempt_once(transactional_db):
     # given one due delivery and four workers woken for it at the same moment
     client = ClientFactory()
@@ -354,7 +377,10 @@ def test_retry_after_delays_the_next_attempt_at_least_that_long(client_a, status
 
 
 def test_a_redirect_counts_as_failure_and_is_not_followed(client_a):
-    with Receiver() as canary, Receiver(default=Reply(status=302, headers={"Location": canary.url})) as origin:
+    with (
+        Receiver() as canary,
+        Receiver(default=Reply(status=302, headers={"Location": canary.url})) as origin,
+    ):
         delivery = enqueue_callback(client_a, origin.url)
         result = webhooks.delivery_attempt(delivery_id=delivery.id)
         canary_connections = canary.connections
