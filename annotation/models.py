@@ -110,7 +110,7 @@ class Task(models.Model):
     params = models.JSONField(default=dict)
     metadata = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=list, blank=True)
-    unique_id = models.CharField(max_length=200, null=True, blank=True)
+    unique_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL = none; unique when set
     callback_url = models.CharField(max_length=2000, blank=True)
     priority = models.SmallIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

@@ -1,0 +1,76 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from clients.models import (
+    AccessToken,
+    ApiKey,
+    Client,
+    DeliveryAttempt,
+    Membership,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "name", "is_staff", "is_active", "date_joined"]
+    search_fields = ["email", "name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password", "name"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "currency", "is_active", "created_at"]
+    search_fields = ["name", "slug"]
+    list_filter = ["is_active", "currency"]
+    readonly_fields = ["callback_auth_key", "callback_signing_secret"]
+    inlines = [MembershipInline]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "client", "mode", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["mode"]
+    search_fields = ["prefix", "name", "client__name"]
+    readonly_fields = ["prefix", "key_hash", "last_used_at"]
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "key_hash", "last_used_at"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["url", "client", "enabled", "created_at"]
+    list_filter = ["enabled"]
+
+
+class AttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ["attempted_at", "status_code", "error", "duration_ms", "response_excerpt"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["event_type", "client", "status", "attempts", "last_status_code", "next_attempt_at", "created_at"]
+    list_filter = ["status", "kind", "event_type"]
+    search_fields = ["message_id", "url"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    inlines = [AttemptInline]
