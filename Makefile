@@ -34,10 +34,7 @@ run: $(STAMP)
 	@$(LAUNCH) run -- sh -c '\
 		set -e; \
 		python manage.py migrate --noinput; \
-		python manage.py seed_demo; \
-		echo; \
-		echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"; \
-		echo "  Admin:     http://127.0.0.1:$(PORT)/admin/"; \
+		python manage.py seed_demo --base-url http://127.0.0.1:$(PORT); \
 		echo "  OpenAPI:   http://127.0.0.1:$(PORT)/api/schema/"; \
 		echo; \
 		exec honcho start -f Procfile -e /dev/null -p $(PORT)'

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -281,12 +281,14 @@ def task_bulk_create(
     for _attempt in range(3):
         existing = {t.unique_id: t for t in Task.objects.filter(client=client, unique_id__in=list(seen))} if seen else {}
         now = timezone.now()
+        # created_at grows by 1 µs per item so tasks are served in the order they were sent.
         new_tasks = [
             Task(
                 client=client, project=project, batch=batch, task_type=project.task_type, is_test=is_test,
-                released=released, overlap=project.overlap, created_at=now, updated_at=now, **spec,
+                released=released, overlap=project.overlap, created_at=now + timedelta(microseconds=i),
+                updated_at=now, **spec,
             )
-            for spec in cleaned
+            for i, spec in enumerate(cleaned)
             if spec["unique_id"] is None or spec["unique_id"] not in existing
         ]
         try:

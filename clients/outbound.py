@@ -110,15 +110,6 @@ def parse_url(url: str) -> ParsedTarget:
     return ParsedTarget(scheme=scheme, host=host, port=port, path=path, host_header=host_header)
 
 
-def address_allowed(address: str, *, allow_loopback: bool) -> bool:
-    """True if ``address`` is a public unicast address (or loopback, when allowed)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    return _ip_allowed(ip, allow_loopback=allow_loopback)
-
-
 def resolve(target: ParsedTarget) -> ParsedTarget:
     """Resolve ``target.host`` once and check every address; return the target with them.
 

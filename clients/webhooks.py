@@ -35,6 +35,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError
 
 from clients import outbound
 from clients.errors import Conflict, ValidationFailed
@@ -251,22 +252,24 @@ def _delivery_claim(*, delivery_id: uuid.UUID | str) -> _Claim | None:
         _delivery_fail(delivery, reason="endpoint disabled")
         return None
 
-    lease = timedelta(seconds=float(settings.QUORUM_OUTBOUND_TIMEOUT_SECONDS) + LEASE_MARGIN_SECONDS)
-    WebhookDelivery.objects.filter(id=delivery.id).update(
-        attempts=F("attempts") + 1, next_attempt_at=now + lease, last_attempt_at=now
-    )
     if delivery.kind == WebhookDelivery.Kind.TASK_CALLBACK:
         secret = delivery.client.callback_signing_secret
     else:
         secret = endpoint.secret
     body = message_body(delivery.payload)
-    headers = {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        **sign_headers(secret=secret, message_id=delivery.message_id, timestamp=now, body=body),
-    }
+    try:
+        signed = sign_headers(secret=secret, message_id=delivery.message_id, timestamp=now, body=body)
+    except (EmptyWebhookSecretError, ValueError):  # no secret, or not base64: it will never sign
+        _delivery_fail(delivery, reason="the signing secret is missing or invalid")
+        return None
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT, **signed}
     if delivery.kind == WebhookDelivery.Kind.TASK_CALLBACK:
         headers["scale-callback-auth"] = delivery.client.callback_auth_key
+
+    lease = timedelta(seconds=float(settings.QUORUM_OUTBOUND_TIMEOUT_SECONDS) + LEASE_MARGIN_SECONDS)
+    WebhookDelivery.objects.filter(id=delivery.id).update(
+        attempts=F("attempts") + 1, next_attempt_at=now + lease, last_attempt_at=now
+    )
     return _Claim(
         delivery_id=delivery.id,
         attempt=delivery.attempts + 1,  # the row is locked: this is the value just written

@@ -450,3 +450,10 @@ def test_project_update_validates_params(client_a):
         services.project_update(client=client_a, actor=None, project_id=project.id, changes={"params": {"categories": "x"}})
     updated = services.project_update(client=client_a, actor=None, project_id=project.id, changes={"overlap": 3})
     assert (updated.overlap, updated.max_overlap) == (3, 3)
+
+
+def test_tasks_of_one_bulk_request_are_served_in_the_order_sent(client_a):
+    project = ProjectFactory(client=client_a)
+    results = services.task_bulk_create(client=client_a, actor=None, project=project, items=items(4))
+    served = [claim(AnnotatorFactory()).task_id for _ in range(4)]
+    assert served == [r.task.id for r in results]

@@ -274,11 +274,12 @@ def test_running_the_deliver_task_twice_sends_once(client_a):
 
 @pytest.mark.concurrency
 def test_concurrent_workers_send_a_due_attempt_once(transactional_db):
-    # given one due delivery and four workers woken for it at the same moment
+    # given one due delivery, eight workers woken for it at the same moment (the row lock decides)
+    # and a fifth wake-up while the request is in flight (the lease decides)
     client = ClientFactory()
-    with Receiver(default=Reply(status=200, delay=0.5)) as receiver:
+    with Receiver(default=Reply(status=200, delay=1.0)) as receiver:
         delivery = enqueue_callback(client, receiver.url)
-        start = threading.Barrier(4)
+        start = threading.Barrier(8)
         errors: list[BaseException] = []
 
         def worker():
@@ -290,17 +291,20 @@ def test_concurrent_workers_send_a_due_attempt_once(transactional_db):
             finally:
                 connection.close()
 
-        threads = [threading.Thread(target=worker) for _ in range(4)]
+        threads = [threading.Thread(target=worker) for _ in range(8)]
         for thread in threads:
             thread.start()
+        assert receiver.wait_for(1, timeout=5)
+        late = webhooks.delivery_attempt(delivery_id=delivery.id)
         for thread in threads:
             thread.join(timeout=30)
         requests = len(receiver.requests)
     # then exactly one request was sent and logged
     assert errors == []
+    assert (late.status, late.attempts) == ("pending", 1)
     assert requests == 1
     assert DeliveryAttempt.objects.count() == 1
-    assert WebhookDelivery.objects.get().attempts == 1
+    assert WebhookDelivery.objects.values_list("status", "attempts").get() == ("delivered", 1)
 
 
 def test_a_500_keeps_the_delivery_pending_and_retries_in_5_seconds(client_a):
@@ -406,6 +410,22 @@ def test_an_invalid_url_fails_at_once(client_a):
     result = webhooks.delivery_attempt(delivery_id=delivery.id)
     assert (result.status, result.attempts) == ("failed", 1)
     assert result.last_error == "invalid_url: Only http and https URLs are accepted."
+
+
+@pytest.mark.parametrize("secret", ["", "whsec_not base64!"])
+def test_a_missing_signing_secret_fails_without_sending(db, secret):
+    client = ClientFactory(callback_signing_secret=secret)
+    with Receiver() as receiver:
+        delivery = enqueue_callback(client, receiver.url)
+        result = webhooks.delivery_attempt(delivery_id=delivery.id)
+        connections = receiver.connections
+    assert (result.status, result.attempts, result.last_error) == (
+        "failed",
+        0,
+        "the signing secret is missing or invalid",
+    )
+    assert connections == 0
+    assert DeliveryAttempt.objects.count() == 0
 
 
 def test_an_outcome_after_a_newer_claim_is_logged_but_not_applied(client_a, monkeypatch):

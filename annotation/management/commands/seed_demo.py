@@ -19,6 +19,7 @@ from django.db import transaction
 from annotation import selectors, services
 from annotation.management.commands._demo_images import DEMO_IMAGE_COUNT, ensure_demo_images, image_name
 from annotation.models import Annotator, Domain, TaskType
+from clients import selectors as client_selectors
 from clients import services as client_services
 from clients.errors import DomainError, NotFound
 from clients.models import ApiKey, Client, Membership, User
@@ -185,7 +186,9 @@ class Command(BaseCommand):
         seeded.note(created, f"user {owner.email}, owner of {client.slug}")
         seeded.logins.append((owner.email, f"owner of client {client.name} ({client.slug})"))
 
-        demo_keys = ApiKey.objects.filter(client=client, name=DEMO_KEY_NAME, mode=ApiKey.Mode.LIVE, revoked_at__isnull=True)
+        demo_keys = client_selectors.api_key_list_for_client(client=client).filter(
+            name=DEMO_KEY_NAME, mode=ApiKey.Mode.LIVE, revoked_at__isnull=True
+        )
         if not demo_keys.exists():
             seeded.api_key = client_services.api_key_create(client=client, name=DEMO_KEY_NAME, created_by=owner).key
         seeded.note(seeded.api_key is not None, f"live API key {DEMO_KEY_NAME!r} for {client.slug}")

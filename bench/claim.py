@@ -1,0 +1,1069 @@
+"""Claim-plus-submit throughput and latency: the HTTP API against the raw PostgreSQL rate.
+
+Run it through the launcher, which exports ``DATABASE_URL`` for the local server::
+
+    make bench                                        # sizes 10,000 and 1,000,000; 8 and 32 annotators
+    make bench BENCH_ARGS='--quick'                   # smoke run, about a minute
+    make bench BENCH_ARGS='--sizes 10000,1000000 --workers 2,4,8'
+
+What it does (README.md beside this file says how to read the output):
+
+1. Uses its own database (``quorum_bench`` on the server of ``DATABASE_URL``; ``--fresh`` drops
+   and recreates it), migrated with ``manage.py migrate``. Never the dev or the test database.
+2. Per size N: one client, one categorization project (overlap 1, price 0), ``max(concurrency)``
+   active annotators, N tasks of which ``--open`` (default 10,000, the same for every size) are
+   pending and the rest completed, each with a submitted assignment and an accepted submission
+   spread round-robin over the annotators. So at 1,000,000 tasks the finished tasks and every
+   annotator's history are large, and only the history differs between sizes. Built with
+   ``INSERT … SELECT generate_series`` in one transaction, then ``VACUUM (ANALYZE)``.
+3. Prints ``EXPLAIN (ANALYZE, BUFFERS)`` of one claim (``CLAIM_SQL``, rolled back) and the SQL
+   one claim and one submit run through the API (``CaptureQueriesContext``, in-process).
+4. Per concurrency K: the raw loop (K threads, one psycopg connection each, the same
+   ``CLAIM_SQL`` plus the same rows written as the app, see ``raw_cycle``), then the HTTP path
+   (gunicorn with ``--workers`` sync workers on 127.0.0.1, K threads each with a keep-alive
+   ``requests.Session``: ``POST /api/v1/work/next`` then ``POST …/submit``). Each measurement
+   runs ``--warmup`` + ``--duration`` seconds (or until 95 % of the open backlog is used), and
+   the touched tasks are reset (rows deleted, tasks back to pending, ``VACUUM``) before the next.
+5. Prints a table (cycles/s, p50/p99 of cycle, claim and submit, HTTP/raw ratio, CPU split),
+   the flatness of claim latency across sizes, and writes ``bench/results/claim-<time>.json``.
+
+It only talks to 127.0.0.1 (or a local unix socket) and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+import requests  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
+
+RESULTS_DIR = ROOT / "bench" / "results"
+CATEGORIES = ["cat", "dog", "bird", "other"]
+ANSWER = {"category": "dog"}
+CLIENT_SLUG = "bench-claim"
+PROJECT_NAME = "bench-claim"
+ANNOTATOR_EMAIL = "bench-annotator-{:03d}@bench.invalid"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+# --- arguments ------------------------------------------------------------------------------------
+
+
+def int_list(text: str) -> list[int]:
+    return [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int_list, default=None, help="total tasks per run, comma separated (default 10000,1000000)")
+    p.add_argument("--open", type=int, default=None, help="open (pending) tasks, the same at every size (default 10000, capped at the smallest size)")
+    p.add_argument("--concurrency", type=int_list, default=None, help="concurrent annotators (default 8,32)")
+    p.add_argument("--duration", type=float, default=None, help="seconds measured per run (default 15)")
+    p.add_argument("--warmup", type=float, default=None, help="seconds of unrecorded cycles before each run (default 2)")
+    p.add_argument("--workers", type=int_list, default=[4], help="gunicorn sync workers; a list runs the HTTP path once per value (default 4)")
+    p.add_argument("--quick", action="store_true", help="smoke run: sizes 2000,20000, open 2000, concurrency 8, 4 s")
+    p.add_argument("--fresh", action="store_true", help="drop and recreate the bench database first")
+    p.add_argument("--db-name", default="quorum_bench", help="bench database name (default quorum_bench)")
+    p.add_argument("--floor", action="store_true", help="also measure the HTTP floor: cycles of two GET /healthz (one SELECT 1 each, no DRF, no auth)")
+    p.add_argument("--skip-http", action="store_true", help="raw PostgreSQL loop only")
+    p.add_argument("--skip-raw", action="store_true", help="HTTP path only")
+    p.add_argument("--json", type=Path, default=None, help="result file (default bench/results/claim-<time>.json)")
+    a = p.parse_args(argv)
+    quick = a.quick
+    a.sizes = a.sizes or ([2000, 20000] if quick else [10000, 1000000])
+    a.concurrency = a.concurrency or ([8] if quick else [8, 32])
+    a.duration = a.duration if a.duration is not None else (4.0 if quick else 15.0)
+    a.warmup = a.warmup if a.warmup is not None else (1.0 if quick else 2.0)
+    a.open = min(a.open or (2000 if quick else 10000), min(a.sizes))
+    a.sizes = sorted(set(a.sizes))
+    if a.open < max(a.concurrency) * 4:
+        p.error("--open must be at least 4 x the largest concurrency")
+    return a
+
+
+# --- where we run -----------------------------------------------------------------------------------
+
+
+def db_urls(base: str, name: str) -> tuple[str, str]:
+    """(bench URL, admin URL on database ``postgres``) on the server of ``base``; local only."""
+    parts = urlsplit(base)
+    host = unquote(parts.hostname or "") if parts.hostname else ""
+    if host not in {"127.0.0.1", "localhost", "::1"} and not host.startswith("/"):
+        sys.exit(f"bench: refusing to run against a non-local database host {host!r} (127.0.0.1 or a unix socket only)")
+    bench = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+    return bench, admin
+
+
+def hardware(conn: psycopg.Connection) -> dict:
+    model = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_gb = None
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    pg_settings = dict(
+        conn.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+            [["shared_buffers", "synchronous_commit", "fsync", "max_connections", "work_mem", "max_wal_size", "wal_level"]],
+        ).fetchall()
+    )
+    import django
+    import gunicorn
+
+    return {
+        "cpu_model": model,
+        "cpus": os.cpu_count(),
+        "ram_gb": mem_gb,
+        "kernel": platform.release(),
+        "loadavg_at_start": os.getloadavg(),
+        "postgresql": conn.execute("SHOW server_version").fetchone()[0],
+        "postgresql_settings": pg_settings,
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "gunicorn": gunicorn.__version__,
+        "psycopg": psycopg.__version__,
+        "requests": requests.__version__,
+    }
+
+
+# --- database, fixtures, data ----------------------------------------------------------------------
+
+
+def ensure_database(admin_url: str, name: str, fresh: bool) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and fresh:
+            log(f"bench: dropping database {name} (--fresh)")
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            log(f"bench: creating database {name}")
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def migrate(env: dict) -> None:
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if proc.returncode:
+        sys.exit(f"bench: migrate failed:\n{proc.stdout}\n{proc.stderr}")
+    log(f"bench: migrated ({time.perf_counter() - t0:.1f} s)")
+
+
+@dataclass
+class Fixtures:
+    client_id: uuid.UUID
+    project_id: uuid.UUID
+    annotator_ids: list[uuid.UUID]
+    user_ids: list[uuid.UUID]
+    tokens: list[str]
+
+
+def make_fixtures(n_annotators: int) -> Fixtures:
+    """Client, project and annotators through the app's own services (a handful of rows)."""
+    from annotation import services as work
+    from annotation.models import Annotator, Project
+    from clients import services as accounts
+    from clients.models import Client, User
+
+    client = Client.objects.filter(slug=CLIENT_SLUG).first() or accounts.client_create(name="Bench client", slug=CLIENT_SLUG)
+    project = Project.objects.filter(client=client, name=PROJECT_NAME).first() or work.project_create(
+        client=client, actor=None, name=PROJECT_NAME, task_type="categorization", params={"categories": CATEGORIES},
+        instructions="Pick the animal.", overlap=1, price_per_task=0,
+    )
+    annotators, tokens = [], []
+    for i in range(n_annotators):
+        email = ANNOTATOR_EMAIL.format(i)
+        user = User.objects.filter(email=email).first() or accounts.user_create(email=email, password=None)
+        annotator = Annotator.objects.filter(user=user).first() or work.annotator_create(user=user, active=True)
+        annotators.append(annotator)
+        tokens.append(accounts.access_token_create(user=user, name="bench").key)
+    return Fixtures(client.id, project.id, [a.id for a in annotators], [a.user_id for a in annotators], tokens)
+
+
+def _uuid_sql(ts: str, tag: str, g: str = "g") -> str:
+    """A deterministic UUIDv7-shaped id: 48 bits of ``ts`` in ms, version 7, ``tag``, variant, ``g``."""
+    return (
+        f"(lpad(to_hex(floor(extract(epoch FROM {ts}) * 1000)::bigint), 12, '0') || '7{tag}' || '8' "
+        f"|| lpad(to_hex({g}), 15, '0'))::uuid"
+    )
+
+
+META_DDL = "CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
+DATA_TABLES = ["annotation_submission", "annotation_assignment", "annotation_task", "annotation_event"]
+
+
+def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int) -> dict:
+    """Make the bench project hold ``size`` tasks, ``n_open`` of them pending; reuse when already so."""
+    shape = {"size": size, "open": n_open, "project": str(fx.project_id), "annotators": [str(a) for a in fx.annotator_ids]}
+    conn.execute(META_DDL)
+    row = conn.execute("SELECT shape, loaded_at FROM bench_meta WHERE id = 1").fetchone()
+    if row and row[0] == shape:
+        log(f"bench: data for {size:,} tasks already loaded; resetting it")
+        reset(conn, row[1])
+        return {"reused": True, "loaded_at": row[1], "seconds": 0.0}
+
+    history = size - n_open
+    log(f"bench: loading {size:,} tasks ({history:,} completed with history, {n_open:,} open) ...")
+    t0 = time.perf_counter()
+    loaded_at = datetime.now(UTC).replace(microsecond=0)
+    p = {
+        "n": size, "h": history, "loaded": loaded_at, "client": fx.client_id, "project": fx.project_id,
+        "annotators": fx.annotator_ids, "na": len(fx.annotator_ids),
+    }
+    with conn.transaction():
+        conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)}")
+        # The rows are consistent by construction; skip the deferred per-row FK triggers (3 M
+        # checks at commit) when we are allowed to. Superuser only; otherwise they just run.
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            with conn.transaction():
+                conn.execute("SET LOCAL session_replication_role = replica")
+        series = (
+            "SELECT g, %(loaded)s::timestamptz - interval '1 hour' - (%(n)s - g) * interval '1 second' AS ca "
+            "FROM generate_series(1, %(n)s::bigint) g"
+        )
+        hseries = series.replace("generate_series(1, %(n)s::bigint)", "generate_series(1, %(h)s::bigint)")
+        conn.execute(
+            f"""
+            INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id, callback_url,
+                priority, status, released, is_test, overlap, slots_taken, answers_received, claim_seq, response,
+                confidence, is_gold, gold_answer, created_at, updated_at, completed_at, batch_id, client_id, project_id)
+            SELECT {_uuid_sql("ca", "a01")}, 'categorization', '',
+                   jsonb_build_object('attachment', 'https://example.com/img/' || g || '.jpg', 'attachment_type', 'image'),
+                   '{{}}', '[]', NULL, '', 0,
+                   CASE WHEN g <= %(h)s THEN 'completed' ELSE 'pending' END, true, false, 1,
+                   (g <= %(h)s)::int, (g <= %(h)s)::int, (g <= %(h)s)::int,
+                   CASE WHEN g <= %(h)s THEN '{{"category": "dog"}}'::jsonb END,
+                   CASE WHEN g <= %(h)s THEN 1.0 END, false, NULL, ca,
+                   CASE WHEN g <= %(h)s THEN ca + interval '90 seconds' ELSE ca END,
+                   CASE WHEN g <= %(h)s THEN ca + interval '90 seconds' END,
+                   NULL, %(client)s, %(project)s
+              FROM ({series}) s
+            """,
+            p,
+        )
+        if history:
+            annotator = "(%(annotators)s::uuid[])[1 + (g - 1) %% %(na)s]"
+            conn.execute(
+                f"""
+                INSERT INTO annotation_assignment (id, status, claim_version, leased_until, claimed_at, finished_at,
+                    annotator_id, project_id, task_id)
+                SELECT {_uuid_sql("ca + interval '60 seconds'", "a02")}, 'submitted', 1, ca + interval '960 seconds',
+                       ca + interval '60 seconds', ca + interval '90 seconds', {annotator}, %(project)s, {_uuid_sql("ca", "a01")}
+                  FROM ({hseries}) s
+                """,
+                p,
+            )
+            conn.execute(
+                f"""
+                INSERT INTO annotation_submission (id, answer, status, duration_ms, created_at, annotator_id,
+                    assignment_id, task_id)
+                SELECT {_uuid_sql("ca + interval '90 seconds'", "a03")}, '{{"category": "dog"}}', 'accepted', 30000,
+                       ca + interval '90 seconds', {annotator}, {_uuid_sql("ca + interval '60 seconds'", "a02")},
+                       {_uuid_sql("ca", "a01")}
+                  FROM ({hseries}) s
+                """,
+                p,
+            )
+        conn.execute(
+            "INSERT INTO bench_meta (id, shape, loaded_at) VALUES (1, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET shape = EXCLUDED.shape, loaded_at = EXCLUDED.loaded_at",
+            [Jsonb(shape), loaded_at],
+        )
+    t_insert = time.perf_counter() - t0
+    vacuum(conn)
+    with contextlib.suppress(psycopg.Error):  # so the load's WAL is not flushed during a measurement
+        conn.execute("CHECKPOINT")
+    seconds = time.perf_counter() - t0
+    log(f"bench: loaded in {seconds:.1f} s (insert {t_insert:.1f} s, vacuum analyze + checkpoint {seconds - t_insert:.1f} s)")
+    return {"reused": False, "loaded_at": loaded_at, "seconds": round(seconds, 1), "insert_seconds": round(t_insert, 1)}
+
+
+def vacuum(conn: psycopg.Connection) -> None:
+    """``conn`` is in autocommit mode (VACUUM cannot run in a transaction block)."""
+    conn.execute(f"VACUUM (ANALYZE) {', '.join(DATA_TABLES)}")
+
+
+def reset(conn: psycopg.Connection, loaded_at: datetime) -> float:
+    """Undo every cycle run since the load: its rows go, its tasks are pending again. Then VACUUM."""
+    t0 = time.perf_counter()
+    with conn.transaction():
+        m = {"mark": loaded_at}
+        conn.execute("DELETE FROM annotation_submission WHERE created_at >= %(mark)s", m)
+        conn.execute(
+            """
+            UPDATE annotation_task t
+               SET status = 'pending', slots_taken = 0, answers_received = 0, claim_seq = 0, response = NULL,
+                   confidence = NULL, completed_at = NULL, updated_at = t.created_at
+             WHERE t.id IN (SELECT task_id FROM annotation_assignment WHERE claimed_at >= %(mark)s)
+            """,
+            m,
+        )
+        conn.execute("DELETE FROM annotation_assignment WHERE claimed_at >= %(mark)s", m)
+        conn.execute("DELETE FROM annotation_event WHERE created_at >= %(mark)s", m)
+    vacuum(conn)
+    return time.perf_counter() - t0
+
+
+def table_stats(conn: psycopg.Connection, fx: Fixtures) -> dict:
+    q = conn.execute(
+        """
+        SELECT (SELECT count(*) FROM annotation_task),
+               (SELECT count(*) FROM annotation_task WHERE status = 'pending'),
+               (SELECT count(*) FROM annotation_assignment),
+               (SELECT count(*) FROM annotation_assignment WHERE annotator_id = %s),
+               pg_total_relation_size('annotation_task'), pg_total_relation_size('annotation_assignment'),
+               pg_relation_size('task_open_queue_idx')
+        """,
+        [fx.annotator_ids[0]],
+    ).fetchone()
+    keys = ["tasks", "open_tasks", "assignments", "history_per_annotator", "task_table_bytes", "assignment_table_bytes",
+            "open_queue_index_bytes"]
+    return dict(zip(keys, q, strict=True))
+
+
+# --- the raw loop ---------------------------------------------------------------------------------
+
+RAW_CLAIM = [
+    # Same rows as annotation.assignment.claim, minimum statements: annotator row lock (status),
+    # live-lease quota count, CLAIM_SQL, the assignment row, its event.
+    "SELECT status FROM annotation_annotator WHERE id = %(annotator)s FOR UPDATE",
+    "SELECT count(*) FROM annotation_assignment WHERE annotator_id = %(annotator)s AND status = 'active' AND leased_until > %(now)s",
+]
+RAW_INSERT_ASSIGNMENT = """
+INSERT INTO annotation_assignment (id, status, claim_version, leased_until, claimed_at, finished_at, annotator_id, project_id, task_id)
+VALUES (%(id)s, 'active', %(version)s, %(until)s, %(now)s, NULL, %(annotator)s, %(project)s, %(task)s)
+"""
+RAW_EVENT = """
+INSERT INTO annotation_event (created_at, actor, entity_type, entity_id, kind, before, after, client_id)
+VALUES (%(now)s, %(actor)s, %(etype)s, %(eid)s, %(kind)s, %(before)s, %(after)s, %(client)s)
+"""
+RAW_SUBMIT_ASSIGNMENT = """
+UPDATE annotation_assignment SET status = 'submitted', finished_at = %(now)s
+ WHERE id = %(id)s AND annotator_id = %(annotator)s AND status = 'active' AND claim_version = %(version)s
+   AND leased_until > %(now)s
+RETURNING task_id, claimed_at
+"""
+RAW_INSERT_SUBMISSION = """
+INSERT INTO annotation_submission (id, answer, status, duration_ms, created_at, annotator_id, assignment_id, task_id)
+VALUES (%(sid)s, %(answer)s, 'accepted', %(ms)s, %(now)s, %(annotator)s, %(id)s, %(task)s)
+"""
+RAW_COMPLETE_TASK = """
+UPDATE annotation_task SET answers_received = answers_received + 1, status = 'completed', response = %(answer)s,
+       confidence = 1.0, completed_at = %(now)s, updated_at = %(now)s
+ WHERE id = %(task)s AND status = 'pending'
+"""
+
+
+def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None:
+    """One claim transaction and one submit transaction; returns their latencies, None when empty."""
+    from annotation.assignment import CLAIM_SQL
+    from clients.ids import uuid7
+
+    t0 = time.perf_counter()
+    now = datetime.now(UTC)
+    a = {"annotator": ctx["annotator"], "now": now, "project_id": ctx["project"], "annotator_id": ctx["annotator"]}
+    with conn.cursor() as cur:
+        for sql in RAW_CLAIM:
+            cur.execute(sql, a)
+        cur.execute(CLAIM_SQL, a)
+        row = cur.fetchone()
+        if row is None:
+            conn.rollback()
+            return None
+        task_id, seq = row
+        aid = uuid7()
+        cur.execute(RAW_INSERT_ASSIGNMENT, {**a, "id": aid, "version": seq, "until": now + timedelta(seconds=900),
+                                            "project": ctx["project"], "task": task_id})
+        cur.execute(RAW_EVENT, {"now": now, "actor": ctx["actor"], "etype": "assignment", "eid": aid, "kind": "assignment.claimed",
+                                "before": None, "after": Jsonb({"task": str(task_id), "claim_version": seq}), "client": ctx["client"]})
+    conn.commit()
+    t1 = time.perf_counter()
+    now2 = datetime.now(UTC)
+    s = {"now": now2, "id": aid, "annotator": ctx["annotator"], "version": seq}
+    with conn.cursor() as cur:
+        cur.execute(RAW_SUBMIT_ASSIGNMENT, s)
+        got = cur.fetchone()
+        if got is None:
+            conn.rollback()
+            raise RuntimeError("raw submit lost its lease")
+        ms = max(0, int((now2 - got[1]).total_seconds() * 1000))
+        answer = Jsonb(ANSWER)
+        cur.execute(RAW_INSERT_SUBMISSION, {**s, "sid": uuid7(), "answer": answer, "ms": ms, "task": task_id})
+        cur.execute(RAW_COMPLETE_TASK, {"now": now2, "answer": answer, "task": task_id})
+        cur.execute(RAW_EVENT, {"now": now2, "actor": ctx["actor"], "etype": "assignment", "eid": aid, "kind": "assignment.submitted",
+                                "before": Jsonb({"status": "active"}), "after": Jsonb({"status": "submitted"}), "client": ctx["client"]})
+        cur.execute(RAW_EVENT, {"now": now2, "actor": "system:consensus", "etype": "task", "eid": task_id, "kind": "task.completed",
+                                "before": Jsonb({"status": "pending"}), "after": Jsonb({"status": "completed", "confidence": 1.0}),
+                                "client": ctx["client"]})
+    conn.commit()
+    t2 = time.perf_counter()
+    return t1 - t0, t2 - t1
+
+
+# --- measurement machinery --------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """Shared state of one measurement: the clock, the cap on cycles, the stop flag."""
+
+    warmup: float
+    duration: float
+    cap: int
+    t_start: float = math.inf  # set by begin(), once every worker is ready
+    t_end: float = math.inf
+    stop_at: float | None = None
+    started: int = 0
+    drained: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sampled: threading.Event = field(default_factory=threading.Event)  # workers keep connections open until set
+
+    def begin(self) -> None:
+        now = time.perf_counter()
+        self.t_start = now + self.warmup
+        self.t_end = self.t_start + self.duration
+
+    def take(self) -> bool:
+        now = time.perf_counter()
+        with self.lock:
+            if self.stop_at is not None:
+                return False
+            if now >= self.t_end or self.started >= self.cap:
+                self.stop_at = now
+                return False
+            self.started += 1
+            return True
+
+    def halt(self, drained: bool = False) -> None:
+        with self.lock:
+            self.drained = self.drained or drained
+            if self.stop_at is None:
+                self.stop_at = time.perf_counter()
+
+
+@dataclass
+class Recorder:
+    cycles: list = field(default_factory=list)  # (start, end, claim_s, submit_s)
+    errors: dict = field(default_factory=dict)
+    samples: list = field(default_factory=list)
+
+    def error(self, what: str, detail: str) -> None:
+        key = f"{what}: {detail}"
+        self.errors[key] = self.errors.get(key, 0) + 1
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
+
+
+def summary_ms(values: list[float]) -> dict:
+    if not values:
+        return {"p50": None, "p99": None, "mean": None, "max": None}
+    return {
+        "p50": round(pct(values, 0.50) * 1000, 2),
+        "p99": round(pct(values, 0.99) * 1000, 2),
+        "mean": round(sum(values) / len(values) * 1000, 2),
+        "max": round(max(values) * 1000, 2),
+    }
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine."""
+    vals = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    total = sum(vals[:8])
+    return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+class CpuProbe:
+    """CPU seconds spent by: this process (load generator), gunicorn workers, PostgreSQL backends
+    of the bench database, and the whole machine (the rest is other work on the box)."""
+
+    def __init__(self, admin_url: str, db_name: str, gunicorn_pid: int | None):
+        self.admin_url, self.db_name, self.gunicorn_pid = admin_url, db_name, gunicorn_pid
+
+    def _pids(self) -> tuple[list[int], list[int]]:
+        with psycopg.connect(self.admin_url, autocommit=True) as c:
+            pg = [r[0] for r in c.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'", [self.db_name]
+            ).fetchall()]
+        web = children(self.gunicorn_pid) + [self.gunicorn_pid] if self.gunicorn_pid else []
+        return pg, web
+
+    def sample(self) -> dict:
+        pg, web = self._pids()
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        busy, total = machine_cpu()
+        return {
+            "t": time.perf_counter(),
+            "client": ru.ru_utime + ru.ru_stime,
+            "web": {p: proc_cpu_seconds(p) for p in web},
+            "pg": {p: proc_cpu_seconds(p) for p in pg},
+            "busy": busy,
+            "total": total,
+        }
+
+    @staticmethod
+    def delta(a: dict, b: dict, cycles: int) -> dict:
+        wall = b["t"] - a["t"]
+
+        def group(key):
+            return sum(max(0.0, b[key][p] - a[key].get(p, 0.0)) for p in b[key] if p in a[key])
+
+        parts = {"client": b["client"] - a["client"], "web": group("web"), "pg": group("pg")}
+        machine = b["busy"] - a["busy"]
+        parts["other"] = max(0.0, machine - sum(parts.values()))
+        out = {"wall_s": round(wall, 2), "machine_busy_pct": round(100 * machine / (b["total"] - a["total"]) * 1, 1)
+               if b["total"] > a["total"] else None}
+        for k, v in parts.items():
+            out[f"{k}_cores"] = round(v / wall, 2) if wall else None
+            out[f"{k}_ms_per_cycle"] = round(v / cycles * 1000, 2) if cycles else None
+        return out
+
+
+def measure(kind: str, workers_fn, k: int, run: Run, probe: CpuProbe) -> dict:
+    recs = [Recorder() for _ in range(k)]
+    barrier = threading.Barrier(k + 1)
+    threads = [threading.Thread(target=workers_fn, args=(i, recs[i], run, barrier), daemon=True) for i in range(k)]
+    for t in threads:
+        t.start()
+    barrier.wait(timeout=120)  # every worker is connected; the clock starts now
+    run.begin()
+    time.sleep(max(0.0, run.t_start - time.perf_counter()))
+    cpu0 = probe.sample()
+    while run.stop_at is None and (left := run.t_end - time.perf_counter()) > 0:
+        time.sleep(min(0.05, left))
+    cpu1 = probe.sample()
+    run.halt()
+    run.sampled.set()
+    deadline = time.perf_counter() + 60
+    for t in threads:
+        t.join(timeout=max(0.1, deadline - time.perf_counter()))
+    stop = min(run.stop_at or run.t_end, run.t_end)
+    cycles = [c for r in recs for c in r.cycles if run.t_start <= c[0] < stop]
+    errors: dict = {}
+    for r in recs:
+        for key, n in r.errors.items():
+            errors[key] = errors.get(key, 0) + n
+    elapsed = (max(c[1] for c in cycles) - run.t_start) if cycles else 0.0
+    result = {
+        "path": kind,
+        "concurrency": k,
+        "cycles": len(cycles),
+        "elapsed_s": round(elapsed, 2),
+        "cycles_per_s": round(len(cycles) / elapsed, 1) if elapsed else 0.0,
+        "cycle_ms": summary_ms([c[1] - c[0] for c in cycles]),
+        "claim_ms": summary_ms([c[2] for c in cycles]),
+        "submit_ms": summary_ms([c[3] for c in cycles]),
+        "stopped_early": bool(run.stop_at and run.stop_at < run.t_end - 0.5),
+        "drained": run.drained,
+        "errors": errors,
+        "cpu": CpuProbe.delta(cpu0, cpu1, sum(1 for c in cycles if c[1] <= cpu1["t"])),
+    }
+    return result
+
+
+def raw_workers(bench_url: str, fx: Fixtures):
+    def work(i: int, rec: Recorder, run: Run, barrier: threading.Barrier) -> None:
+        ctx = {"annotator": fx.annotator_ids[i], "project": fx.project_id, "client": fx.client_id,
+               "actor": f"user:{fx.user_ids[i]}"}
+        # Client-side binding, as Django's PostgreSQL backend does by default.
+        conn = psycopg.connect(bench_url, cursor_factory=psycopg.ClientCursor, options="-c statement_timeout=30000")
+        try:
+            barrier.wait(timeout=120)
+            while run.take():
+                t0 = time.perf_counter()
+                try:
+                    got = raw_cycle(conn, ctx)
+                except psycopg.Error as exc:
+                    conn.rollback()
+                    rec.error("raw", type(exc).__name__)
+                    continue
+                if got is None:
+                    run.halt(drained=True)
+                    break
+                rec.cycles.append((t0, time.perf_counter(), got[0], got[1]))
+            run.sampled.wait(timeout=120)
+        finally:
+            conn.close()
+
+    return work
+
+
+def http_workers(base: str, fx: Fixtures):
+    def work(i: int, rec: Recorder, run: Run, barrier: threading.Barrier) -> None:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {fx.tokens[i]}"
+        session.headers["Content-Type"] = "application/json"
+        next_url = f"{base}/api/v1/work/next"
+        try:
+            session.get(f"{base}/healthz", timeout=30)  # open the keep-alive connection before the clock
+        except requests.RequestException:
+            pass
+        barrier.wait(timeout=120)
+        while run.take():
+            t0 = time.perf_counter()
+            try:
+                r = session.post(next_url, data=b"{}", timeout=30)
+                t1 = time.perf_counter()
+                if r.status_code != 200:
+                    rec.error("next", f"{r.status_code} {r.text[:120]}")
+                    continue
+                assignment = r.json()["assignment"]
+                if assignment is None:
+                    run.halt(drained=True)
+                    break
+                body = json.dumps({"claim_version": assignment["claim_version"], "answer": ANSWER})
+                r = session.post(f"{base}/api/v1/work/assignments/{assignment['id']}/submit", data=body, timeout=30)
+                t2 = time.perf_counter()
+                if r.status_code != 200:
+                    rec.error("submit", f"{r.status_code} {r.text[:120]}")
+                    continue
+            except requests.RequestException as exc:
+                rec.error("http", type(exc).__name__)
+                continue
+            rec.cycles.append((t0, t2, t1 - t0, t2 - t1))
+        session.close()
+
+    return work
+
+
+def floor_workers(base: str):
+    """The same gunicorn and client, two trivial requests per cycle: what the stack costs by itself."""
+
+    def work(i: int, rec: Recorder, run: Run, barrier: threading.Barrier) -> None:
+        session = requests.Session()
+        url = f"{base}/healthz"
+        with contextlib.suppress(requests.RequestException):
+            session.get(url, timeout=30)
+        barrier.wait(timeout=120)
+        while run.take():
+            t0 = time.perf_counter()
+            try:
+                r1 = session.get(url, timeout=30)
+                t1 = time.perf_counter()
+                r2 = session.get(url, timeout=30)
+                t2 = time.perf_counter()
+            except requests.RequestException as exc:
+                rec.error("http", type(exc).__name__)
+                continue
+            if r1.status_code != 200 or r2.status_code != 200:
+                rec.error("healthz", str(r1.status_code))
+                continue
+            rec.cycles.append((t0, t2, t1 - t0, t2 - t1))
+        session.close()
+
+    return work
+
+
+# --- gunicorn --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict, workers: int):
+    exe = Path(sys.executable).parent / "gunicorn"
+    exe = str(exe) if exe.exists() else shutil.which("gunicorn")
+    if not exe:
+        sys.exit("bench: gunicorn not found (make install)")
+    port = free_port()
+    logf = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    cmd = [exe, "config.wsgi", "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+           "--timeout", "60", "--graceful-timeout", "5"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                sys.exit(f"bench: gunicorn exited ({proc.returncode}); log:\n{Path(logf.name).read_text()[-3000:]}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200 and len(children(proc.pid)) >= workers:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not become ready in 60 s")
+            time.sleep(0.2)
+        yield base, proc.pid
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        logf.close()
+        text = Path(logf.name).read_text()
+        Path(logf.name).unlink(missing_ok=True)
+        if "Traceback" in text or "[ERROR]" in text:
+            log("bench: gunicorn log had errors:\n" + text[-3000:])
+
+
+# --- explain and query count -------------------------------------------------------------------------
+
+
+def explain_claim(bench_url: str, fx: Fixtures) -> str:
+    from annotation.assignment import CLAIM_SQL
+
+    params = {"project_id": fx.project_id, "annotator_id": fx.annotator_ids[0], "now": datetime.now(UTC)}
+    with psycopg.connect(bench_url, cursor_factory=psycopg.ClientCursor) as conn:
+        text = ""
+        for _ in range(2):  # the first one warms the cache; print the second
+            rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + CLAIM_SQL, params).fetchall()
+            conn.rollback()  # EXPLAIN ANALYZE really runs the UPDATE
+            text = "\n".join(r[0] for r in rows)
+    return text
+
+
+def claim_sql_profile(bench_url: str, fx: Fixtures, n: int = 200) -> dict:
+    """``CLAIM_SQL`` alone, one connection, no concurrency, each run rolled back: the server-side
+    execution time and the buffers it touches (a count that machine noise does not change), and
+    the client-side round trip of the plain statement."""
+    from annotation.assignment import CLAIM_SQL
+
+    exec_ms, buffers, rtt = [], [], []
+    with psycopg.connect(bench_url, cursor_factory=psycopg.ClientCursor) as conn:
+        for i in range(n):
+            params = {"project_id": fx.project_id, "annotator_id": fx.annotator_ids[i % len(fx.annotator_ids)],
+                      "now": datetime.now(UTC)}
+            doc = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIM_SQL, params).fetchone()[0][0]
+            conn.rollback()
+            exec_ms.append(doc["Execution Time"])
+            buffers.append(doc["Plan"]["Shared Hit Blocks"] + doc["Plan"]["Shared Read Blocks"])
+            t0 = time.perf_counter()
+            conn.execute(CLAIM_SQL, params).fetchone()
+            rtt.append(time.perf_counter() - t0)
+            conn.rollback()
+    return {
+        "runs": n,
+        "exec_ms_p50": round(pct(exec_ms, 0.5), 3), "exec_ms_p99": round(pct(exec_ms, 0.99), 3),
+        "buffers_p50": pct(buffers, 0.5), "buffers_max": max(buffers),
+        "roundtrip_ms_p50": round(pct(rtt, 0.5) * 1000, 3), "roundtrip_ms_p99": round(pct(rtt, 0.99) * 1000, 3),
+    }
+
+
+def count_queries(fx: Fixtures) -> dict:
+    """One claim and one submit through the full Django stack in-process, with the SQL they run."""
+    from django.db import connection
+    from django.test import Client as TestClient
+    from django.test.utils import CaptureQueriesContext
+
+    client = TestClient(HTTP_AUTHORIZATION=f"Bearer {fx.tokens[0]}")
+
+    def cycle():
+        r1 = client.post("/api/v1/work/next", data={}, content_type="application/json")
+        a = r1.json()["assignment"]
+        r2 = client.post(f"/api/v1/work/assignments/{a['id']}/submit",
+                         data={"claim_version": a["claim_version"], "answer": ANSWER}, content_type="application/json")
+        assert r2.status_code == 200, r2.content
+        return a
+
+    cycle()  # warm: the first request of a token also writes last_used_at
+    out = {}
+    with CaptureQueriesContext(connection) as q1:
+        a = client.post("/api/v1/work/next", data={}, content_type="application/json").json()["assignment"]
+    with CaptureQueriesContext(connection) as q2:
+        client.post(f"/api/v1/work/assignments/{a['id']}/submit", data={"claim_version": a["claim_version"], "answer": ANSWER},
+                    content_type="application/json")
+    for name, q in (("next", q1), ("submit", q2)):
+        out[name] = [" ".join(x["sql"].split())[:220] for x in q.captured_queries]
+        out[f"{name}_select_buffers"] = select_buffers([x["sql"] for x in q.captured_queries])
+    connection.close()
+    return out
+
+
+def select_buffers(statements: list[str]) -> list[int]:
+    """Buffers each captured SELECT touches when run again (EXPLAIN ANALYZE, rolled back): a
+    statement whose count grows with the table size would be a scan that grows with history."""
+    from django.db import connection
+
+    counts = []
+    with connection.cursor() as cursor:
+        for sql in statements:
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            cursor.execute("BEGIN")
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)
+            doc = cursor.fetchone()[0]
+            doc = json.loads(doc) if isinstance(doc, str) else doc
+            cursor.execute("ROLLBACK")
+            counts.append(doc[0]["Plan"]["Shared Hit Blocks"] + doc[0]["Plan"]["Shared Read Blocks"])
+    return counts
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+
+def fmt(v, spec=".1f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def print_table(results: list[dict]) -> None:
+    head = (f"{'tasks':>9} {'path':<10} {'K':>3} {'cyc/s':>7} {'cycle p50/p99 ms':>17} {'claim p50/p99':>15} "
+            f"{'submit p50/p99':>15} {'http/raw':>8}  cpu ms/cycle client/web/pg/other  busy%  errors")
+    log(head)
+    log("-" * len(head))
+    for r in results:
+        c = r["cpu"]
+        path = r["path"] if r["path"] == "raw" else f"{r['path']} w{r['workers']}"
+        log(
+            f"{r['size']:>9,} {path:<10} {r['concurrency']:>3} {r['cycles_per_s']:>7.1f} "
+            f"{fmt(r['cycle_ms']['p50']):>8}/{fmt(r['cycle_ms']['p99']):<8} "
+            f"{fmt(r['claim_ms']['p50']):>7}/{fmt(r['claim_ms']['p99']):<7} "
+            f"{fmt(r['submit_ms']['p50']):>7}/{fmt(r['submit_ms']['p99']):<7} "
+            f"{fmt(r.get('http_over_raw'), '.2f'):>8}  "
+            f"{fmt(c['client_ms_per_cycle'], '.2f')}/{fmt(c['web_ms_per_cycle'], '.2f')}/{fmt(c['pg_ms_per_cycle'], '.2f')}/"
+            f"{fmt(c['other_ms_per_cycle'], '.2f'):<6} {fmt(c['machine_busy_pct'], '.0f'):>5}  "
+            f"{sum(r['errors'].values()) or ''}{' (stopped early: backlog cap)' if r['stopped_early'] else ''}"
+        )
+
+
+def flatness(results: list[dict], sizes: list[int]) -> list[dict]:
+    if len(sizes) < 2:
+        return []
+    small, large = sizes[0], sizes[-1]
+    rows = []
+    for r in results:
+        if r["size"] != small or r["path"] == "floor":
+            continue
+        twin = next((x for x in results if x["size"] == large and x["path"] == r["path"] and x["concurrency"] == r["concurrency"]
+                     and x.get("workers") == r.get("workers")), None)
+        if twin is None:
+            continue
+        row = {"path": r["path"], "workers": r.get("workers"), "concurrency": r["concurrency"], "small": small, "large": large}
+        for key in ("claim_ms", "cycle_ms"):
+            for q in ("p50", "p99"):
+                a, b = r[key][q], twin[key][q]
+                row[f"{key}_{q}_small"], row[f"{key}_{q}_large"] = a, b
+                row[f"{key}_{q}_ratio"] = round(b / a, 2) if a and b else None
+        row["cycles_per_s_ratio"] = round(twin["cycles_per_s"] / r["cycles_per_s"], 2) if r["cycles_per_s"] else None
+        rows.append(row)
+    return rows
+
+
+def print_claim_sql(per_size: dict) -> None:
+    sizes = sorted(per_size)
+    log("\nCLAIM_SQL alone (one connection, rolled back; server execution time and buffers touched per claim):")
+    log(f"{'tasks':>9} {'exec p50/p99 ms':>16} {'buffers p50/max':>16} {'round trip p50/p99 ms':>22}")
+    for size in sizes:
+        c = per_size[size].get("claim_sql")
+        if c:
+            log(f"{size:>9,} {c['exec_ms_p50']:>7.3f}/{c['exec_ms_p99']:<8.3f} {c['buffers_p50']:>7}/{c['buffers_max']:<8} "
+                f"{c['roundtrip_ms_p50']:>10.3f}/{c['roundtrip_ms_p99']:<8.3f}")
+    for size in sizes:
+        q = per_size[size].get("queries") or {}
+        if "next_select_buffers" in q:
+            log(f"{size:>9,} buffers per SELECT of the API path: next {q['next_select_buffers']} (sum "
+                f"{sum(q['next_select_buffers'])}), submit {q['submit_select_buffers']} (sum {sum(q['submit_select_buffers'])})")
+    if len(sizes) >= 2 and all(per_size[s].get("claim_sql") for s in (sizes[0], sizes[-1])):
+        a, b = per_size[sizes[0]]["claim_sql"], per_size[sizes[-1]]["claim_sql"]
+        log(f"  ratio large/small: exec p50 {b['exec_ms_p50'] / a['exec_ms_p50']:.2f}, buffers p50 {b['buffers_p50'] / a['buffers_p50']:.2f}")
+
+
+def print_flatness(rows: list[dict]) -> None:
+    if not rows:
+        return
+    log(f"\nFlatness: claim latency at {rows[0]['large']:,} tasks vs {rows[0]['small']:,} tasks (ratio large/small; 1.0 = flat)")
+    head = f"{'path':<10} {'K':>3} {'claim p50 ms small→large':>26} {'ratio':>6} {'claim p99 ms small→large':>26} {'ratio':>6} {'cyc/s ratio':>11}"
+    log(head)
+    log("-" * len(head))
+    for r in rows:
+        path = r["path"] if r["path"] == "raw" else f"http w{r['workers']}"
+        log(
+            f"{path:<10} {r['concurrency']:>3} {fmt(r['claim_ms_p50_small']):>12} → {fmt(r['claim_ms_p50_large']):<11} "
+            f"{fmt(r['claim_ms_p50_ratio'], '.2f'):>6} {fmt(r['claim_ms_p99_small']):>12} → {fmt(r['claim_ms_p99_large']):<11} "
+            f"{fmt(r['claim_ms_p99_ratio'], '.2f'):>6} {fmt(r['cycles_per_s_ratio'], '.2f'):>11}"
+        )
+
+
+# --- main ------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    base_url = os.environ.get("DATABASE_URL")
+    if not base_url:
+        sys.exit("bench: DATABASE_URL is not set; run it as `make bench` (python -m config.devservices test -- python bench/claim.py)")
+    bench_url, admin_url = db_urls(base_url, args.db_name)
+    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_ENV": "test", "DJANGO_SETTINGS_MODULE": "config.settings",
+           "DJANGO_DEBUG": "0", "LOG_LEVEL": "WARNING"}
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_ENV", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "LOG_LEVEL")})
+
+    ensure_database(admin_url, args.db_name, args.fresh)
+    migrate(env)
+    import django
+
+    django.setup()
+
+    started = datetime.now(UTC)
+    conn = psycopg.connect(bench_url, cursor_factory=psycopg.ClientCursor, autocommit=True)
+    hw = hardware(conn)
+    params = {
+        "sizes": args.sizes, "open_tasks": args.open, "concurrency": args.concurrency, "duration_s": args.duration,
+        "warmup_s": args.warmup, "workers": args.workers, "database": args.db_name, "project_overlap": 1,
+        "price_per_task": 0, "http_body_next": "{} (resume defaults to true)", "quick": args.quick,
+    }
+    log("\n== Hardware ==")
+    for k, v in hw.items():
+        log(f"  {k}: {v}")
+    log("== Parameters ==")
+    for k, v in params.items():
+        log(f"  {k}: {v}")
+
+    fx = make_fixtures(max(args.concurrency))
+    from django.db import connection as django_conn
+
+    django_conn.close()
+
+    results: list[dict] = []
+    per_size: dict = {}
+    cap = int(args.open * 0.95) - max(args.concurrency)
+    for size in args.sizes:
+        log(f"\n== {size:,} tasks ==")
+        load = load_data(conn, fx, size, args.open)
+        loaded_at = load["loaded_at"]
+        stats = table_stats(conn, fx)
+        log("  " + ", ".join(f"{k}={v:,}" for k, v in stats.items()))
+        plan = explain_claim(bench_url, fx)
+        log(f"\nEXPLAIN (ANALYZE, BUFFERS) of one claim at {size:,} tasks (rolled back):\n{plan}\n")
+        sql_profile = claim_sql_profile(bench_url, fx)
+        log(f"CLAIM_SQL alone, {sql_profile['runs']} runs rolled back: " + ", ".join(f"{k}={v}" for k, v in sql_profile.items() if k != "runs"))
+        queries = count_queries(fx) if not args.skip_http else {}
+        for name in ("next", "submit"):
+            if name not in queries:
+                continue
+            qs = queries[name]
+            log(f"SQL run by POST {'/api/v1/work/next' if name == 'next' else '…/submit'} ({len(qs)} statements; "
+                f"buffers per SELECT re-run: {queries[name + '_select_buffers']}):")
+            for q in qs:
+                log(f"    {q}")
+        reset(conn, loaded_at)
+        per_size[size] = {"load": {**load, "loaded_at": loaded_at.isoformat()}, "tables": stats, "explain": plan,
+                          "claim_sql": sql_profile, "queries": queries}
+        for k in args.concurrency:
+            raw = None
+            if not args.skip_raw:
+                log(f"-- raw psycopg loop, {k} connections ...")
+                run = Run(args.warmup, args.duration, cap)
+                raw = measure("raw", raw_workers(bench_url, fx), k, run, CpuProbe(admin_url, args.db_name, None))
+                raw.update(size=size, workers=None, claim_sql_after=claim_sql_profile(bench_url, fx, 20))
+                results.append(raw)
+                log(f"   {raw['cycles_per_s']} cycles/s, cycle p50 {raw['cycle_ms']['p50']} ms p99 {raw['cycle_ms']['p99']} ms"
+                    f"{'; errors ' + str(raw['errors']) if raw['errors'] else ''}; claim right after: "
+                    f"{raw['claim_sql_after']['buffers_p50']} buffers, {raw['claim_sql_after']['exec_ms_p50']} ms")
+                reset(conn, loaded_at)
+            if not args.skip_http:
+                for w in args.workers:
+                    with gunicorn(env, w) as (base, pid):
+                        log(f"-- HTTP, gunicorn {w} workers, {k} annotators ...")
+                        run = Run(args.warmup, args.duration, cap)
+                        res = measure("http", http_workers(base, fx), k, run, CpuProbe(admin_url, args.db_name, pid))
+                        res.update(size=size, workers=w, claim_sql_after=claim_sql_profile(bench_url, fx, 20))
+                        floor = None
+                        if args.floor:
+                            reset(conn, loaded_at)
+                            log(f"-- HTTP floor (2 x GET /healthz per cycle), gunicorn {w} workers, {k} clients ...")
+                            floor = measure("floor", floor_workers(base), k, Run(args.warmup, args.duration, 10**9),
+                                            CpuProbe(admin_url, args.db_name, pid))
+                    if raw and raw["cycles_per_s"]:
+                        res["http_over_raw"] = round(res["cycles_per_s"] / raw["cycles_per_s"], 2)
+                    results.append(res)
+                    log(f"   {res['cycles_per_s']} cycles/s, cycle p50 {res['cycle_ms']['p50']} ms p99 {res['cycle_ms']['p99']} ms"
+                        f", http/raw {res.get('http_over_raw')}{'; errors ' + str(res['errors']) if res['errors'] else ''}"
+                        f"; claim right after: {res['claim_sql_after']['buffers_p50']} buffers, {res['claim_sql_after']['exec_ms_p50']} ms")
+                    if floor:
+                        floor.update(size=size, workers=w)
+                        if raw and raw["cycles_per_s"]:
+                            floor["http_over_raw"] = round(floor["cycles_per_s"] / raw["cycles_per_s"], 2)
+                        results.append(floor)
+                        log(f"   floor {floor['cycles_per_s']} cycles/s, cycle p50 {floor['cycle_ms']['p50']} ms, floor/raw "
+                            f"{floor.get('http_over_raw')}")
+                    reset(conn, loaded_at)
+    conn.close()
+
+    flat = flatness(results, args.sizes)
+    log("\n== Results (cycle = POST next + POST submit, or the raw claim + submit transactions) ==")
+    print_table(results)
+    print_claim_sql(per_size)
+    print_flatness(flat)
+    https = [r for r in results if r["path"] == "http" and r.get("http_over_raw") is not None]
+    if https:
+        worst = min(r["http_over_raw"] for r in https)
+        log(f"\nGoal HTTP >= 0.5 x raw: worst ratio {worst:.2f} -> {'met' if worst >= 0.5 else 'NOT met'}")
+    if flat:
+        worst_flat = max((r["claim_ms_p50_ratio"] or 0) for r in flat)
+        log(f"Goal flat claim latency: worst p50 ratio large/small {worst_flat:.2f}")
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = args.json or RESULTS_DIR / f"claim-{started.strftime('%Y%m%d-%H%M%S')}.json"
+    doc = {"benchmark": "bench/claim.py", "started": started.isoformat(), "finished": datetime.now(UTC).isoformat(),
+           "argv": argv, "hardware": hw, "parameters": params, "sizes": {str(k): v for k, v in per_size.items()},
+           "results": results, "flatness": flat}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    tmp.replace(path)
+    log(f"\nbench: results written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
