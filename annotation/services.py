@@ -143,7 +143,6 @@ def project_set_status(*, client: Client, actor: Any, project_id, status: str) -
 # --- batches ---------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def batch_create(*, client: Client, actor: Any, project: Project, name: str, callback_url: str = "", metadata: dict | None = None) -> Batch:
     name = (name or "").strip()
     if not name or "/" in name:
@@ -151,7 +150,12 @@ def batch_create(*, client: Client, actor: Any, project: Project, name: str, cal
     if project.client_id != client.id:
         raise NotFound("Project not found.")
     if callback_url:
-        outbound.validate_url(callback_url)
+        outbound.validate_url(callback_url)  # resolves DNS: before the transaction, not inside it
+    return _batch_insert(client=client, actor=actor, project=project, name=name, callback_url=callback_url, metadata=metadata)
+
+
+@transaction.atomic
+def _batch_insert(*, client: Client, actor: Any, project: Project, name: str, callback_url: str, metadata: dict | None) -> Batch:
     if Batch.objects.filter(client=client, name=name).exists():
         raise Conflict(f"A batch named {name!r} already exists.", code="duplicate_batch_name")
     try:
@@ -240,7 +244,6 @@ def _clean_item(index: int, item: Any, project: Project, url_ok: dict[str, str |
     }
 
 
-@transaction.atomic
 def task_bulk_create(
     *, client: Client, actor: Any, project: Project, items: Sequence[Any], batch: Batch | None = None, is_test: bool = False
 ) -> list[BulkItemResult]:
@@ -277,6 +280,16 @@ def task_bulk_create(
                     code="duplicate_unique_id", details={"index": i, "field": "unique_id"},
                 )
             seen[uid] = i
+    # Validation (including DNS for callback URLs) is done; the writes get a short transaction.
+    return _task_bulk_insert(client=client, actor=actor, project=project, batch=batch, cleaned=cleaned, seen=seen, is_test=is_test)
+
+
+@transaction.atomic
+def _task_bulk_insert(
+    *, client: Client, actor: Any, project: Project, batch: Batch | None, cleaned: list[dict], seen: dict[str, int], is_test: bool
+) -> list[BulkItemResult]:
+    if batch is not None:
+        batch = Batch.objects.select_for_update().get(pk=batch.pk)  # a concurrent finalize must not miss these tasks
     released = not is_test and (batch is None or batch.status == Batch.Status.IN_PROGRESS)
     for _attempt in range(3):
         existing = {t.unique_id: t for t in Task.objects.filter(client=client, unique_id__in=list(seen))} if seen else {}

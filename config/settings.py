@@ -186,6 +186,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Deliveries wait on clients' servers (up to the outbound timeout): their own queue and worker,
+# so a slow receiver cannot starve lease expiry or completion (RELIABILITY.md §c).
+CELERY_TASK_ROUTES = {"clients.tasks.deliver": {"queue": "webhooks"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.tasks.expire_leases", "schedule": timedelta(seconds=env_int("QUORUM_SWEEP_SECONDS", 15))},
     "dispatch-webhooks": {"task": "clients.tasks.dispatch_due_deliveries", "schedule": timedelta(seconds=5)},
