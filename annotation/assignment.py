@@ -14,6 +14,7 @@ serializes one annotator's own concurrent claims so the live-lease quota holds.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,7 +52,7 @@ UPDATE annotation_task t
  WHERE t.id = candidate.id
    AND t.slots_taken < t.overlap
    AND t.status = 'pending'
-RETURNING t.id, t.claim_seq
+RETURNING t.id, t.claim_seq, t.task_type, t.instruction, t.params
 """
 
 
@@ -66,7 +67,9 @@ def _eligible_projects(annotator: Annotator, project_id=None) -> list[Project]:
     projects = Project.objects.filter(status=Project.Status.ACTIVE)
     if project_id is not None:
         projects = projects.filter(id=project_id)
-    return list(projects.order_by("-priority", "created_at").only("id", "lease_seconds", "client_id"))
+    return list(
+        projects.order_by("-priority", "created_at").only("id", "lease_seconds", "client_id", "params", "instructions")
+    )
 
 
 def live_leases(annotator: Annotator, now: datetime):
@@ -85,17 +88,16 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
     locked = Annotator.objects.select_for_update().only("id", "status").get(pk=annotator.pk)
     if locked.status != Annotator.Status.ACTIVE:
         raise PermissionDenied(f"Annotator is {locked.status}; only active annotators can claim work.", code="annotator_not_active")
-    live = live_leases(annotator, now)
-    if project_id is not None:
-        live = live.filter(project_id=project_id)
+    # One query serves both the resume and the quota: at most QUORUM_MAX_LIVE_LEASES rows.
+    quota = settings.QUORUM_MAX_LIVE_LEASES
+    live = list(live_leases(annotator, now).select_related("task", "project").order_by("claimed_at")[:quota])
     if resume:
-        current = live.select_related("task").order_by("claimed_at").first()
+        current = next((a for a in live if project_id is None or str(a.project_id) == str(project_id)), None)
         if current is not None:
             return Claim(current, resumed=True)
-    if live_leases(annotator, now).count() >= settings.QUORUM_MAX_LIVE_LEASES:
+    if len(live) >= quota:
         raise TooManyRequests(
-            f"You already hold {settings.QUORUM_MAX_LIVE_LEASES} live leases; submit, skip or release one first.",
-            code="lease_quota_exceeded",
+            f"You already hold {quota} live leases; submit, skip or release one first.", code="lease_quota_exceeded"
         )
     with connection.cursor() as cursor:
         for project in _eligible_projects(annotator, project_id):
@@ -103,7 +105,7 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
             row = cursor.fetchone()
             if row is None:
                 continue
-            task_id, claim_seq = row
+            task_id, claim_seq, task_type, instruction, params = row
             assignment = Assignment.objects.create(
                 task_id=task_id,
                 annotator_id=annotator.pk,
@@ -112,6 +114,10 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
                 leased_until=now + timedelta(seconds=project.lease_seconds),
                 claimed_at=now,
             )
+            # What the annotator needs to see came back with the claim: no second read.
+            params = json.loads(params) if isinstance(params, str) else params
+            assignment.task = Task(id=task_id, project_id=project.id, task_type=task_type, instruction=instruction, params=params)
+            assignment.project = project
             events.record(
                 actor=f"user:{annotator.user_id}",
                 entity=assignment,
@@ -132,7 +138,7 @@ def lock_live_assignment(*, annotator: Annotator, assignment_id, claim_version: 
     try:
         assignment = (
             Assignment.objects.select_for_update(of=("self",))
-            .select_related("task", "project")
+            .select_related("task", "task__client", "task__batch", "project")
             .get(pk=assignment_id, annotator_id=annotator.pk)
         )
     except (Assignment.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:

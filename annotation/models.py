@@ -102,9 +102,11 @@ class Task(models.Model):
         ERROR = "error"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="tasks")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
-    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    # No single-column FK indexes: every update of a task row writes each index, and the
+    # composite indexes below start with these columns already.
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     task_type = models.CharField(max_length=40, choices=TaskType.choices)
     instruction = models.TextField(blank=True)
     params = models.JSONField(default=dict)
@@ -188,7 +190,7 @@ class Assignment(models.Model):
         RELEASED = "released"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments", db_index=False)  # UNIQUE(task, annotator) leads with it
     annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="assignments")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)

@@ -12,8 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation import assignment as engine
@@ -386,17 +385,22 @@ def task_try_complete(*, task_id, actor: Any = None, now: datetime | None = None
         task = Task.objects.select_for_update(of=("self",)).select_related("project", "client", "batch").get(pk=task_id)
     except Task.DoesNotExist:
         return None
-    if task.status != Task.Status.PENDING:
-        return task
+    _complete_if_ready(task, actor=actor, now=now)
+    return task
+
+
+def _complete_if_ready(task: Task, *, actor: Any, now: datetime) -> None:
+    """Precondition: ``task`` is locked by this transaction and its counters are current."""
+    if task.status != Task.Status.PENDING or task.answers_received < task.overlap:
+        return
     answers = list(
         Submission.objects.filter(task=task, status=Submission.Status.ACCEPTED).order_by("created_at").values_list("answer", flat=True)
     )
     if len(answers) < task.overlap:
-        return task
+        return
     params = tasktypes.effective_params(task.project.params, task.params)
     result = tasktypes.aggregate(task.task_type, params, answers)
     _complete(task, response=result.response, confidence=result.confidence, now=now, actor=actor)
-    return task
 
 
 @transaction.atomic
@@ -455,10 +459,20 @@ def assignment_submit(*, annotator: Annotator, assignment_id, claim_version: int
     submission = Submission.objects.create(
         assignment=assignment, task=task, annotator=annotator, answer=answer, duration_ms=duration_ms, created_at=now
     )
-    Task.objects.filter(pk=task.pk).update(answers_received=F("answers_received") + 1, updated_at=now)
+    # The counter moves in SQL (never read-modify-write); RETURNING gives the current values, and
+    # the row lock taken here is held until commit, so the completion below sees a stable task.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE annotation_task SET answers_received = answers_received + 1, updated_at = %s "
+            "WHERE id = %s RETURNING answers_received, overlap, status",
+            [now, task.pk],
+        )
+        task.answers_received, task.overlap, task.status = cursor.fetchone()
     events.record(actor=f"user:{annotator.user_id}", entity=assignment, kind="assignment.submitted",
                   before={"status": "active"}, after={"status": "submitted"}, client_id=task.client_id)
-    task_try_complete(task_id=task.pk, actor="system:consensus", now=now)
+    task.project = assignment.project
+    _complete_if_ready(task, actor="system:consensus", now=now)
+    submission.task = task  # carries the task's status after this submit
     return submission
 
 

@@ -406,7 +406,7 @@ def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None
         if row is None:
             conn.rollback()
             return None
-        task_id, seq = row
+        task_id, seq = row[:2]
         aid = uuid7()
         cur.execute(RAW_INSERT_ASSIGNMENT, {**a, "id": aid, "version": seq, "until": now + timedelta(seconds=900),
                                             "project": ctx["project"], "task": task_id})

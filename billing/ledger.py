@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from billing.models import Account, LedgerEntry, LedgerTransaction
@@ -43,30 +43,45 @@ def _check_balanced(legs: Sequence[Leg]) -> None:
         raise ValidationFailed("Ledger entries must sum to zero per currency.", code="ledger_unbalanced")
 
 
-@transaction.atomic
+INSERT_TRANSACTION_SQL = """
+INSERT INTO billing_ledgertransaction (id, idempotency_key, kind, client_id, reference, description, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id
+"""
+
+
 def post(
     *, idempotency_key: str, kind: str, legs: Sequence[Leg], client_id=None, reference: str = "", description: str = ""
 ) -> tuple[LedgerTransaction, bool]:
     """Post a balanced transaction once. Returns ``(transaction, created)``.
 
-    A second call with the same key returns the first transaction and writes nothing. Concurrent
-    callers with one key serialize on the unique index: the loser's insert waits for the winner's
-    commit, then fails and returns the winner's row.
+    A second call with the same key returns the first transaction and writes nothing. The insert
+    is ``ON CONFLICT DO NOTHING``: concurrent callers with one key serialize on the unique index
+    (the second waits for the first to commit, then inserts nothing) without raising, so no
+    savepoint is needed and the caller's transaction stays usable.
     """
-    _check_balanced(legs)
-    existing = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            ltx = LedgerTransaction.objects.create(
-                idempotency_key=idempotency_key, kind=kind, client_id=client_id, reference=reference, description=description
-            )
-            LedgerEntry.objects.bulk_create(
-                [LedgerEntry(transaction=ltx, account=leg.account, amount=leg.amount, currency=leg.account.currency) for leg in legs]
-            )
-    except IntegrityError:
+    _check_balanced(legs)  # before the atomic block: a refusal leaves the caller's transaction usable
+    return _insert(idempotency_key=idempotency_key, kind=kind, legs=legs, client_id=client_id, reference=reference, description=description)
+
+
+@transaction.atomic(savepoint=False)
+def _insert(*, idempotency_key: str, kind: str, legs: Sequence[Leg], client_id, reference: str, description: str) -> tuple[LedgerTransaction, bool]:
+    ltx = LedgerTransaction(
+        idempotency_key=idempotency_key, kind=kind, client_id=client_id, reference=reference, description=description
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT_TRANSACTION_SQL,
+            [ltx.id, idempotency_key, kind, client_id, reference, description, ltx.created_at],
+        )
+        inserted = cursor.fetchone() is not None
+    if not inserted:
         return LedgerTransaction.objects.get(idempotency_key=idempotency_key), False
+    LedgerEntry.objects.bulk_create(
+        [LedgerEntry(transaction=ltx, account=leg.account, amount=leg.amount, currency=leg.account.currency) for leg in legs]
+    )
+    ltx._state.adding = False
     return ltx, True
 
 

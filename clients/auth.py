@@ -48,6 +48,8 @@ class ClientPrincipal:
 
 def _touch(model, obj) -> None:
     now = timezone.now()
+    if obj.last_used_at is not None and obj.last_used_at >= now - LAST_USED_RESOLUTION:
+        return  # fresh enough: no write on the hot path
     model.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION), pk=obj.pk).update(
         last_used_at=now
     )

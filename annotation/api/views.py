@@ -209,8 +209,7 @@ class WorkNextView(APIView):
         claim = services.assignment_claim(annotator=annotator, project_id=data.get("project"), resume=data["resume"])
         if claim is None:
             return Response({"assignment": None, "resumed": False})
-        assignment = selectors.assignment_get_for_annotator(annotator=annotator, assignment_id=claim.assignment.pk)
-        return Response({"assignment": AssignmentOut(assignment).data, "resumed": claim.resumed})
+        return Response({"assignment": AssignmentOut(claim.assignment).data, "resumed": claim.resumed})
 
 
 class WorkSubmitView(APIView):
@@ -219,8 +218,7 @@ class WorkSubmitView(APIView):
         annotator = selectors.annotator_for_user(user=request.user)
         data = _parse(SubmitIn, request.data)
         submission = services.assignment_submit(annotator=annotator, assignment_id=assignment_id, **data)
-        task_status = Task.objects.values_list("status", flat=True).get(pk=submission.task_id)
-        return Response({"submission_id": submission.id, "assignment_id": submission.assignment_id, "task_status": task_status})
+        return Response({"submission_id": submission.id, "assignment_id": submission.assignment_id, "task_status": submission.task.status})
 
 
 def _lease_view(service, summary: str):

@@ -3,6 +3,13 @@
 The worker is a separate OS process (``celery -A config worker``), so it sees only what the test
 has committed: use it with ``@pytest.mark.django_db(transaction=True)``. pytest-django renames the
 database for the session (``test_…``); the worker is pointed at that name through ``DATABASE_URL``.
+
+Each worker consumes private copies of the app's queues (``e2e-<random>.default``,
+``e2e-<random>.webhooks``, …), and for the duration of the test this process routes every message
+to the copy of the queue it would have gone to. Several test runs share Redis db 15 (developers,
+CI jobs): a worker of another run consuming ``default`` would take this run's wake-ups to its own
+database, where the ids do not exist, and they would be lost for this run. Messages a task
+publishes from inside the worker still go to the real queues; no test here relies on those.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,13 +92,42 @@ def _other_sessions(db_name: str) -> int:
         return cursor.fetchone()[0]
 
 
+class _PrivateQueues:
+    """A Celery router that sends each message to ``<prefix>.<the queue the app's router picks>``."""
+
+    def __init__(self, inner, prefix: str) -> None:
+        self.inner = inner
+        self.prefix = prefix
+
+    def queue_for(self, name: str) -> str:
+        return f"{self.prefix}.{self.inner.route({}, name)['queue'].name}"
+
+    def route(self, options, name, args=(), kwargs=None, task_type=None):
+        routed = self.inner.route(options, name, args, kwargs, task_type)
+        private = self.inner.queues[f"{self.prefix}.{routed['queue'].name}"]
+        return {**{k: v for k, v in routed.items() if k not in ("exchange", "routing_key")}, "queue": private}
+
+
+def _delete_queue(celery_app, queue: str) -> None:
+    """Drop the queue, its messages and its bindings from the broker (declare first: kombu's
+    virtual transports only delete the bindings a channel knows about)."""
+    with celery_app.connection_for_write() as conn:
+        bound = celery_app.amqp.queues[queue].bind(conn.default_channel)
+        bound.declare()
+        bound.delete()
+
+
 @pytest.fixture
 def celery_worker_process(transactional_db, tmp_path) -> Iterator[WorkerProcess]:
-    """Start ``celery -A config worker`` (prefork, 2 children, queue ``default``) on the test
-    database; purge the queue first (Redis db 15 is test-only); stop the process group after."""
+    """Start ``celery -A config worker`` (prefork, 2 children) on the test database, consuming
+    private copies of the app's queues that this process publishes to; stop the process group and
+    delete the queues after."""
     from config.celery import app as celery_app
 
     db_name = connection.settings_dict["NAME"]
+    app_router = celery_app.amqp.router
+    private = _PrivateQueues(app_router, prefix=f"e2e-{uuid.uuid4().hex[:12]}")
+    queues = sorted({private.queue_for(name) for name in celery_app.tasks if not name.startswith("celery.")})
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -101,19 +138,19 @@ def celery_worker_process(transactional_db, tmp_path) -> Iterator[WorkerProcess]
         "QUORUM_OUTBOUND_ALLOW_LOOPBACK": "1",
         "PYTHONUNBUFFERED": "1",
     }
-    celery_app.control.purge()  # stale wake-ups from earlier runs would only be no-ops, but noisy
     log_path = tmp_path / "celery-worker.log"
     command = [
         sys.executable, "-m", "celery", "-A", "config", "worker",
         "--pool", "prefork", "--concurrency", "2",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "--loglevel", "INFO", "-Q", "default", "-n", f"e2e-{os.getpid()}@%h",
+        "--loglevel", "INFO", "-Q", ",".join(queues), "-n", f"{private.prefix}@%h",
     ]  # fmt: skip
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
     worker = WorkerProcess(process=process, log_path=log_path)
+    celery_app.amqp.router = private  # send_task() asks amqp.router for every message
     try:
         ready = wait_until(
             lambda: process.poll() is not None or re.search(r"\bready\.", worker.log()), timeout=WORKER_READY_TIMEOUT
@@ -122,8 +159,11 @@ def celery_worker_process(transactional_db, tmp_path) -> Iterator[WorkerProcess]
             pytest.fail(f"the Celery worker did not become ready (exit code {process.poll()}):\n{worker.log()}")
         yield worker
     finally:
+        celery_app.amqp.router = app_router
         _stop(process)
         # Shown by pytest only when the test fails (captured teardown output).
         print(f"----- Celery worker log (exit code {process.returncode}) -----\n{worker.log()}")
         # The database is flushed and later dropped: wait for the worker's sessions to go away.
         wait_until(lambda: _other_sessions(db_name) == 0, timeout=10)
+        for queue in queues:
+            _delete_queue(celery_app, queue)
