@@ -457,3 +457,23 @@ def test_tasks_of_one_bulk_request_are_served_in_the_order_sent(client_a):
     results = services.task_bulk_create(client=client_a, actor=None, project=project, items=items(4))
     served = [claim(AnnotatorFactory()).task_id for _ in range(4)]
     assert served == [r.task.id for r in results]
+
+
+def test_test_mode_simulator_run_twice_completes_once_with_one_callback_row(client_a, settings):
+    from annotation import tasks as celery_tasks
+
+    settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK = True
+    project = BoxProjectFactory(client=client_a, overlap=2, price_per_task=50)
+    results = services.task_bulk_create(
+        client=client_a, actor=None, project=project, is_test=True,
+        items=[{"params": {"attachment": "https://img.example.test/a.jpg"}, "callback_url": "http://127.0.0.1:9/cb"}],
+    )
+    task_id = str(results[0].task.id)
+    celery_tasks.simulate_test_tasks.apply(args=[[task_id]])
+    celery_tasks.simulate_test_tasks.apply(args=[[task_id]])
+    assert celery_tasks.simulate_pending_test_tasks.apply().get() == 0
+    task = Task.objects.get(pk=task_id)
+    assert task.status == Task.Status.COMPLETED
+    assert len(task.response["answers"]) == 2
+    assert WebhookDelivery.objects.filter(dedupe_key=f"task:{task_id}:completed:callback").count() == 1
+    assert LedgerTransaction.objects.count() == 0
