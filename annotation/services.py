@@ -468,6 +468,10 @@ def assignment_submit(*, annotator: Annotator, assignment_id, claim_version: int
             [now, task.pk],
         )
         task.answers_received, task.overlap, task.status = cursor.fetchone()
+    if task.status != Task.Status.PENDING:
+        # Canceled (or completed) after the fence was checked: the UPDATE waited for that commit
+        # and now sees it. Raising rolls back this whole submit.
+        raise Conflict(f"The task is {task.status}.", code="task_not_pending")
     events.record(actor=f"user:{annotator.user_id}", entity=assignment, kind="assignment.submitted",
                   before={"status": "active"}, after={"status": "submitted"}, client_id=task.client_id)
     task.project = assignment.project

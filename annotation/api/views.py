@@ -202,7 +202,16 @@ class TaskCancelView(APIView):
 
 
 class WorkNextView(APIView):
-    @extend_schema(request=NextIn, responses=NextOut, summary="Get work: your live lease, or a new claim (assignment null if none)")
+    @extend_schema(
+        request=NextIn,
+        responses=NextOut,
+        summary="Get work: your live lease, or a new claim",
+        description=(
+            "`assignment` is null when nothing is claimable right now. Tasks that other annotators are "
+            "claiming at this very moment are skipped rather than waited for, so near the end of a queue "
+            "null can be momentary: poll again after a short pause."
+        ),
+    )
     def post(self, request):
         annotator = selectors.annotator_for_user(user=request.user)
         data = _parse(NextIn, request.data or {})

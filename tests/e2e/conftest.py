@@ -127,7 +127,9 @@ def celery_worker_process(transactional_db, tmp_path) -> Iterator[WorkerProcess]
     db_name = connection.settings_dict["NAME"]
     app_router = celery_app.amqp.router
     private = _PrivateQueues(app_router, prefix=f"e2e-{uuid.uuid4().hex[:12]}")
+    celery_app.loader.import_default_modules()  # autodiscovery: register every app's tasks here too
     queues = sorted({private.queue_for(name) for name in celery_app.tasks if not name.startswith("celery.")})
+    assert queues, "no Celery tasks were discovered"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",

@@ -1,0 +1,58 @@
+"""Races between two transactions, made deterministic with an event (real connections)."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from annotation import services
+from annotation.models import Submission, Task
+from clients.errors import Conflict
+from tests.annotation.factories import AnnotatorFactory, ProjectFactory, TaskFactory
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submit_racing_a_cancel_is_refused_and_changes_nothing(client_a):
+    task = TaskFactory(project=ProjectFactory(client=client_a))
+    annotator = AnnotatorFactory()
+    assignment = services.assignment_claim(annotator=annotator).assignment
+    canceled, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def cancel_and_hold():
+        try:
+            with transaction.atomic():
+                services.task_cancel(client=client_a, actor=None, task_id=task.id)
+                canceled.set()
+                release.wait(10)  # keep the canceled row uncommitted while the submit starts
+        finally:
+            connection.close()
+
+    def submit():
+        try:
+            services.assignment_submit(
+                annotator=annotator, assignment_id=assignment.pk, claim_version=assignment.claim_version,
+                answer={"category": "car"},
+            )
+            outcome["result"] = "accepted"
+        except Conflict as exc:
+            outcome["result"] = exc.code
+        finally:
+            connection.close()
+
+    canceller = threading.Thread(target=cancel_and_hold)
+    canceller.start()
+    assert canceled.wait(10)
+    submitter = threading.Thread(target=submit)
+    submitter.start()
+    time.sleep(0.5)  # the submit passes the fence (it reads the committed 'pending') and waits on the task row
+    release.set()
+    canceller.join(10)
+    submitter.join(10)
+
+    assert outcome["result"] == "task_not_pending"
+    task.refresh_from_db()
+    assert (task.status, task.answers_received) == ("canceled", 0)
+    assert Submission.objects.count() == 0
+    assert Task.objects.get(pk=task.pk).slots_taken == 1
