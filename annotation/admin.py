@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from annotation.models import Annotator, Assignment, Batch, Event, Project, Submission, Task
+from annotation.models import Annotator, Assignment, Batch, Project, Submission, Task
 
 
 @admin.register(Project)
@@ -49,17 +49,3 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_display = ["id", "task", "annotator", "status", "created_at"]
     list_filter = ["status"]
     readonly_fields = [f.name for f in Submission._meta.fields]
-
-
-@admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor", "entity_type", "kind"]
-    list_filter = ["entity_type", "kind"]
-    readonly_fields = [f.name for f in Event._meta.fields]
-    show_full_result_count = False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

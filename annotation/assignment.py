@@ -24,9 +24,10 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotation import events
-from annotation.models import Annotator, Assignment, Event, Project, Task
+from annotation.models import Annotator, Assignment, Project, Task
+from clients import events
 from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests
+from clients.models import Event
 
 CLAIM_SQL = """
 WITH candidate AS (
@@ -64,7 +65,7 @@ class Claim:
 
 def _eligible_projects(annotator: Annotator, project_id=None) -> list[Project]:
     """Active projects in serving order. Qualifications and budgets join this filter later."""
-    projects = Project.objects.filter(status=Project.Status.ACTIVE)
+    projects = Project.objects.filter(status=Project.Status.ACTIVE, client__is_active=True)
     if project_id is not None:
         projects = projects.filter(id=project_id)
     return list(
@@ -169,8 +170,12 @@ def heartbeat(*, annotator: Annotator, assignment_id, claim_version: int, now: d
     """Extend a live lease by the project's lease length (the workspace calls this while open)."""
     now = now or timezone.now()
     assignment = lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
+    before = assignment.leased_until
     assignment.leased_until = now + timedelta(seconds=assignment.project.lease_seconds)
     assignment.save(update_fields=["leased_until"])
+    events.record(actor=f"user:{annotator.user_id}", entity=assignment, kind="assignment.extended",
+                  before={"leased_until": before.isoformat()}, after={"leased_until": assignment.leased_until.isoformat()},
+                  client_id=assignment.project.client_id)
     return assignment
 
 

@@ -115,6 +115,8 @@ class Task(models.Model):
     unique_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL = none; unique when set
     callback_url = models.CharField(max_length=2000, blank=True)
     priority = models.SmallIntegerField(default=0)
+    # The project's price when the task was created: a later price change applies to new tasks only.
+    price = models.BigIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     # Served to annotators: false while its batch is staging, and always for test-mode tasks.
     released = models.BooleanField(default=False)
@@ -134,11 +136,13 @@ class Task(models.Model):
 
     class Meta:
         constraints = [
+            # Test-mode and live tasks are separate worlds: the same unique_id may exist in each.
             models.UniqueConstraint(
-                fields=["client", "unique_id"], condition=Q(unique_id__isnull=False), name="task_client_unique_id_uniq"
+                fields=["client", "is_test", "unique_id"], condition=Q(unique_id__isnull=False), name="task_client_unique_id_uniq"
             ),
             models.CheckConstraint(condition=Q(slots_taken__lte=F("overlap")), name="task_slots_within_overlap"),
             models.CheckConstraint(condition=Q(answers_received__lte=F("slots_taken")), name="task_answers_within_slots"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="task_price_nonneg"),
         ]
         indexes = [
             # The claim path: open tasks of one project in serving order. Partial, so it holds
@@ -221,20 +225,3 @@ class Submission(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
     duration_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
-
-
-class Event(models.Model):
-    """The audit log: one row per state change, written in the same transaction."""
-
-    id = models.BigAutoField(primary_key=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    actor = models.CharField(max_length=120)
-    entity_type = models.CharField(max_length=30)
-    entity_id = models.UUIDField()
-    kind = models.CharField(max_length=40)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["entity_type", "entity_id"], name="event_entity_idx")]

@@ -16,13 +16,13 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation import assignment as engine
-from annotation import events, tasktypes
-from annotation.models import Annotator, Assignment, Batch, Event, Project, Submission, Task
+from annotation import tasktypes
+from annotation.models import Annotator, Assignment, Batch, Project, Submission, Task
 from annotation.payloads import task_payload
 from billing import services as billing
-from clients import outbound, webhooks
+from clients import events, outbound, webhooks
 from clients.errors import Conflict, NotFound, ValidationFailed
-from clients.models import Client, User, WebhookDelivery
+from clients.models import Client, Event, User, WebhookDelivery
 
 # --- projects --------------------------------------------------------------------------------------
 
@@ -186,6 +186,9 @@ def batch_finalize(*, client: Client, actor: Any, batch_id) -> Batch:
 # --- tasks -----------------------------------------------------------------------------------------
 
 
+MAX_CALLBACK_URLS_PER_REQUEST = 20
+
+
 @dataclass(frozen=True)
 class BulkItemResult:
     task: Task
@@ -221,6 +224,9 @@ def _clean_item(index: int, item: Any, project: Project, url_ok: dict[str, str |
         if not isinstance(callback_url, str):
             fail("callback_url", "must be a URL")
         if callback_url not in url_ok:
+            if len(url_ok) >= MAX_CALLBACK_URLS_PER_REQUEST:
+                fail("callback_url", f"at most {MAX_CALLBACK_URLS_PER_REQUEST} distinct callback URLs per request "
+                     "(each is resolved and checked)", code="too_many_callback_urls")
             try:
                 outbound.validate_url(callback_url)
                 url_ok[callback_url] = None
@@ -237,9 +243,11 @@ def _clean_item(index: int, item: Any, project: Project, url_ok: dict[str, str |
     instruction = item.get("instruction") or ""
     if not isinstance(instruction, str):
         fail("instruction", "must be a string")
+    # The task keeps its effective params (the project's label schema overlaid with its own), as
+    # Scale's task object does: a later change of the project's params cannot break open work.
     return {
-        "params": params, "metadata": metadata, "unique_id": unique_id, "callback_url": callback_url,
-        "priority": priority, "tags": tags, "instruction": instruction,
+        "params": tasktypes.effective_params(project.params, params), "metadata": metadata, "unique_id": unique_id,
+        "callback_url": callback_url, "priority": priority, "tags": tags, "instruction": instruction,
     }
 
 
@@ -291,13 +299,22 @@ def _task_bulk_insert(
         batch = Batch.objects.select_for_update().get(pk=batch.pk)  # a concurrent finalize must not miss these tasks
     released = not is_test and (batch is None or batch.status == Batch.Status.IN_PROGRESS)
     for _attempt in range(3):
-        existing = {t.unique_id: t for t in Task.objects.filter(client=client, unique_id__in=list(seen))} if seen else {}
+        existing = (
+            {t.unique_id: t for t in Task.objects.filter(client=client, is_test=is_test, unique_id__in=list(seen))} if seen else {}
+        )
+        for uid, task in existing.items():
+            if task.project_id != project.id:
+                raise Conflict(
+                    f"tasks[{seen[uid]}].unique_id: {uid!r} already names a task of another project",
+                    code="unique_id_conflict", details={"index": seen[uid], "field": "unique_id", "task_id": str(task.id)},
+                )
         now = timezone.now()
         # created_at grows by 1 µs per item so tasks are served in the order they were sent.
         new_tasks = [
             Task(
                 client=client, project=project, batch=batch, task_type=project.task_type, is_test=is_test,
-                released=released, overlap=project.overlap, created_at=now + timedelta(microseconds=i),
+                released=released, overlap=project.overlap, price=project.price_per_task,
+                created_at=now + timedelta(microseconds=i),
                 updated_at=now, **spec,
             )
             for i, spec in enumerate(cleaned)
@@ -319,7 +336,8 @@ def _task_bulk_insert(
         from annotation import tasks as celery_tasks
 
         ids = [str(t.id) for t in new_tasks]
-        transaction.on_commit(lambda: celery_tasks.simulate_test_tasks.delay(ids))
+        # robust: a broker outage must not fail a committed request; the beat relay simulates them.
+        transaction.on_commit(lambda: celery_tasks.simulate_test_tasks.delay(ids), robust=True)
     created_iter = iter(new_tasks)
     results = []
     for spec in cleaned:
@@ -348,6 +366,10 @@ def task_cancel(*, client: Client, actor: Any, task_id, clear_unique_id: bool = 
         fields.append("unique_id")
     task.save(update_fields=fields)
     events.record(actor=actor, entity=task, kind="task.canceled", before={"status": "pending"}, after={"status": "canceled"})
+    # Whoever holds a lease on it is let go at once (not left waiting for the lease to run out).
+    for assignment in Assignment.objects.select_for_update().filter(task=task, status=Assignment.Status.ACTIVE).order_by("pk"):
+        assignment.project = task.project
+        engine.end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=actor)
     return task
 
 
@@ -360,7 +382,7 @@ def _complete(task: Task, *, response: dict, confidence: float | None, now: date
     events.record(actor=actor, entity=task, kind="task.completed", before={"status": "pending"},
                   after={"status": "completed", "confidence": confidence})
     if not task.is_test:
-        billing.charge_task_completion(client=task.client, task_id=task.id, amount=task.project.price_per_task)
+        billing.charge_task_completion(client=task.client, task_id=task.id, amount=task.price)
     if task.callback_url:
         payload = task_payload(task)
         webhooks.delivery_enqueue(
@@ -370,6 +392,7 @@ def _complete(task: Task, *, response: dict, confidence: float | None, now: date
             url=task.callback_url,
             payload={"task": payload, "response": task.response, "task_id": payload["task_id"], "status": task.status},
             dedupe_key=f"task:{task.id}:completed:callback",
+            is_test=task.is_test,
         )
 
 

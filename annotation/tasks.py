@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.db.models import F
 
 from annotation import services
 from annotation.models import Task
+
+logger = logging.getLogger(__name__)
+
+
+def _each(task_ids, service, what: str) -> None:
+    """Run ``service`` per task; one task's failure is logged and does not stop the others."""
+    for task_id in task_ids:
+        try:
+            service(task_id=task_id)
+        except Exception:
+            logger.exception("%s failed for task %s", what, task_id)
 
 
 @shared_task
@@ -28,25 +41,22 @@ def task_try_complete(task_id: str) -> None:
 @shared_task
 def complete_ready_tasks() -> int:
     """Beat, the relay for completion: tasks that hold all their answers but are still pending
-    (a crash between steps, or a lowered overlap) are completed here."""
+    (a crash between steps) are completed here."""
     ids = list(
         Task.objects.filter(status=Task.Status.PENDING, answers_received__gte=F("overlap")).values_list("id", flat=True)[:1000]
     )
-    for task_id in ids:
-        services.task_try_complete(task_id=task_id, actor="system:worker")
+    _each(ids, lambda task_id: services.task_try_complete(task_id=task_id, actor="system:worker"), "completion relay")
     return len(ids)
 
 
 @shared_task
 def simulate_test_tasks(task_ids: list[str]) -> None:
-    for task_id in task_ids:
-        services.task_simulate_complete(task_id=task_id)
+    _each(task_ids, services.task_simulate_complete, "test-mode simulator")
 
 
 @shared_task
 def simulate_pending_test_tasks() -> int:
     """Beat: the relay for test mode, in case a simulate message was lost."""
     ids = list(Task.objects.filter(is_test=True, status=Task.Status.PENDING).values_list("id", flat=True)[:1000])
-    for task_id in ids:
-        services.task_simulate_complete(task_id=task_id)
+    _each(ids, services.task_simulate_complete, "test-mode simulator")
     return len(ids)

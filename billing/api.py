@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.selectors import client_balance
-from clients.api.access import caller_client
+from clients.api.access import ADMIN, caller_client
 
 
 class BalanceView(APIView):
@@ -15,4 +15,4 @@ class BalanceView(APIView):
         summary="What the client owes for completed live tasks, in minor units",
     )
     def get(self, request):
-        return Response(client_balance(client=caller_client(request)))
+        return Response(client_balance(client=caller_client(request, ADMIN)))

@@ -3,7 +3,7 @@
 ``post(...)`` writes one balanced transaction, idempotently: the idempotency key is derived from
 the business event (e.g. ``task:<id>:charge``), so a retried Celery task, a re-run of a service
 or a double click posts once. PostgreSQL enforces the rest (append-only rows, balance at commit;
-see migration 0002).
+see migration 0003).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Amounts are signed integers in minor units: positive = debit, negative = credit. Every
 transaction's entries sum to zero per currency, and ledger rows are never updated or deleted —
-PostgreSQL itself refuses both (triggers in migration 0002); corrections are reversing
+PostgreSQL itself refuses both (triggers in migration 0003); corrections are reversing
 transactions. Balances are sums of entries. Only ``billing/ledger.py`` writes these tables.
 """
 

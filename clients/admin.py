@@ -6,6 +6,7 @@ from clients.models import (
     ApiKey,
     Client,
     DeliveryAttempt,
+    Event,
     Membership,
     User,
     WebhookDelivery,
@@ -74,3 +75,17 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     search_fields = ["message_id", "url"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
     inlines = [AttemptInline]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "entity_type", "kind"]
+    list_filter = ["entity_type", "kind"]
+    readonly_fields = [f.name for f in Event._meta.fields]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -91,6 +91,17 @@ class Membership(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "client"], name="membership_user_client_uniq")]
 
+    # What each role may do: "write" (work: projects, batches, tasks), "admin" (keys, credentials, billing).
+    PERMISSIONS = {
+        Role.OWNER: {"write", "admin"},
+        Role.ADMIN: {"write", "admin"},
+        Role.MEMBER: {"write"},
+        Role.VIEWER: set(),
+    }
+
+    def can(self, permission: str) -> bool:
+        return permission in self.PERMISSIONS.get(self.role, set())
+
 
 class ApiKey(models.Model):
     """A client's API key: ``qk_<mode>_<prefix>.<secret>``; only prefix and hash are stored."""
@@ -169,9 +180,13 @@ class WebhookDelivery(models.Model):
     url = models.CharField(max_length=2000)
     payload = models.JSONField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    is_test = models.BooleanField(default=False)  # about a test-mode object: shown to test keys only
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When the dispatcher last sent a wake-up for this row: it does not send another while one
+    # may still be queued, so a backlog does not multiply messages in Redis.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.IntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -196,3 +211,21 @@ class DeliveryAttempt(models.Model):
     error = models.CharField(max_length=500, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     response_excerpt = models.CharField(max_length=500, blank=True)
+
+
+class Event(models.Model):
+    """The audit log of every app: one row per state change (actor, kind, before, after), written in
+    the same transaction. It lives in ``clients`` because that app is the bottom of the call graph."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    actor = models.CharField(max_length=120)
+    entity_type = models.CharField(max_length=30)
+    entity_id = models.UUIDField()
+    kind = models.CharField(max_length=40)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["entity_type", "entity_id"], name="event_entity_idx")]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 
 from clients.errors import NotFound, PermissionDenied
 from clients.models import ApiKey, Client, Membership, User, WebhookDelivery
 
 
-def client_for_user(*, user: User, slug: str | None = None) -> Client:
-    """The client a signed-in person acts for: the one named by ``slug``, or their only one."""
+def membership_for_user(*, user: User, slug: str | None = None) -> Membership:
+    """The membership a signed-in person acts through: for the client named by ``slug``, or
+    their only one."""
     memberships = Membership.objects.select_related("client").filter(user=user, client__is_active=True)
     if slug:
         memberships = memberships.filter(client__slug=slug)
@@ -18,7 +20,7 @@ def client_for_user(*, user: User, slug: str | None = None) -> Client:
         raise PermissionDenied("You are not a member of any client.", code="no_client")
     if len(found) > 1:
         raise PermissionDenied("You belong to several clients: name one with the X-Quorum-Client header.", code="ambiguous_client")
-    return found[0].client
+    return found[0]
 
 
 def api_key_list_for_client(*, client: Client) -> QuerySet[ApiKey]:
@@ -28,9 +30,9 @@ def api_key_list_for_client(*, client: Client) -> QuerySet[ApiKey]:
 def api_key_get_for_client(*, client: Client, api_key_id) -> ApiKey:
     try:
         return ApiKey.objects.get(client=client, id=api_key_id)
-    except (ApiKey.DoesNotExist, ValueError) as exc:
+    except (ApiKey.DoesNotExist, ValueError, DjangoValidationError) as exc:
         raise NotFound("API key not found.") from exc
 
 
-def delivery_list_for_client(*, client: Client) -> QuerySet[WebhookDelivery]:
-    return WebhookDelivery.objects.filter(client=client).order_by("-created_at")
+def delivery_list_for_client(*, client: Client, is_test: bool = False) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(client=client, is_test=is_test).order_by("-created_at")

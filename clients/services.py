@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from clients import events
 from clients import secrets as keys
 from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import AccessToken, ApiKey, Client, Membership, User
@@ -32,7 +35,7 @@ def user_create(*, email: str, password: str | None = None, name: str = "", is_s
 
 
 @transaction.atomic
-def client_create(*, name: str, slug: str | None = None, currency: str = "USD") -> Client:
+def client_create(*, name: str, slug: str | None = None, currency: str = "USD", actor: Any = None) -> Client:
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("A client name is required.", code="invalid_name")
@@ -44,7 +47,7 @@ def client_create(*, name: str, slug: str | None = None, currency: str = "USD") 
         raise ValidationFailed("currency must be an ISO 4217 code such as USD.", code="invalid_currency")
     try:
         with transaction.atomic():
-            return Client.objects.create(
+            client = Client.objects.create(
                 name=name,
                 slug=slug,
                 currency=currency,
@@ -53,18 +56,24 @@ def client_create(*, name: str, slug: str | None = None, currency: str = "USD") 
             )
     except IntegrityError as exc:
         raise Conflict(f"A client with slug {slug!r} already exists.", code="client_exists") from exc
+    events.record(actor=actor, entity=client, kind="client.created", after={"name": name, "slug": slug}, client_id=client.id)
+    return client
 
 
 @transaction.atomic
-def membership_create(*, user: User, client: Client, role: str = Membership.Role.MEMBER) -> Membership:
+def membership_create(*, user: User, client: Client, role: str = Membership.Role.MEMBER, actor: Any = None) -> Membership:
     if role not in Membership.Role.values:
         raise ValidationFailed(f"role must be one of {', '.join(Membership.Role.values)}.", code="invalid_role")
-    membership, _ = Membership.objects.update_or_create(user=user, client=client, defaults={"role": role})
+    membership, created = Membership.objects.update_or_create(user=user, client=client, defaults={"role": role})
+    events.record(actor=actor, entity=membership, kind="membership.created" if created else "membership.changed",
+                  after={"user": str(user.pk), "role": role}, client_id=client.id)
     return membership
 
 
 @transaction.atomic
-def api_key_create(*, client: Client, name: str, mode: str = ApiKey.Mode.LIVE, created_by: User | None = None) -> IssuedKey:
+def api_key_create(
+    *, client: Client, name: str, mode: str = ApiKey.Mode.LIVE, created_by: User | None = None, actor: Any = None
+) -> IssuedKey:
     if mode not in ApiKey.Mode.values:
         raise ValidationFailed("mode must be 'live' or 'test'.", code="invalid_mode")
     name = (name or "").strip()[:100] or "API key"
@@ -72,29 +81,39 @@ def api_key_create(*, client: Client, name: str, mode: str = ApiKey.Mode.LIVE, c
     api_key = ApiKey.objects.create(
         client=client, name=name, mode=mode, prefix=prefix, key_hash=key_hash, created_by=created_by
     )
+    events.record(actor=actor or created_by, entity=api_key, kind="api_key.created", after={"prefix": prefix, "mode": mode})
     return IssuedKey(obj=api_key, key=key)
 
 
 @transaction.atomic
-def api_key_revoke(*, client: Client, api_key_id) -> ApiKey:
-    moved = ApiKey.objects.filter(client=client, id=api_key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def api_key_revoke(*, client: Client, api_key_id, actor: Any = None) -> ApiKey:
+    """Revoke a key: 401 from its next request on. Revoking twice answers 409."""
     try:
-        api_key = ApiKey.objects.get(client=client, id=api_key_id)
-    except ApiKey.DoesNotExist as exc:
+        api_key = ApiKey.objects.select_for_update().get(client=client, id=api_key_id)
+    except (ApiKey.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
         raise NotFound("API key not found.") from exc
-    if not moved:
+    if api_key.revoked_at is not None:
         raise Conflict("This API key is already revoked.", code="already_revoked")
+    api_key.revoked_at = timezone.now()
+    api_key.save(update_fields=["revoked_at"])
+    events.record(actor=actor, entity=api_key, kind="api_key.revoked", after={"prefix": api_key.prefix})
     return api_key
 
 
 @transaction.atomic
-def access_token_create(*, user: User, name: str = "personal access token") -> IssuedKey:
+def access_token_create(*, user: User, name: str = "personal access token", actor: Any = None) -> IssuedKey:
     key, prefix, key_hash = keys.new_key("qp")
     token = AccessToken.objects.create(user=user, name=name[:100], prefix=prefix, key_hash=key_hash)
+    events.record(actor=actor or user, entity=token, kind="access_token.created", after={"prefix": prefix, "user": str(user.pk)})
     return IssuedKey(obj=token, key=key)
 
 
 @transaction.atomic
-def access_token_revoke(*, user: User, token_id) -> None:
-    if not AccessToken.objects.filter(user=user, id=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now()):
-        raise NotFound("Access token not found.")
+def access_token_revoke(*, user: User, token_id, actor: Any = None) -> None:
+    try:
+        token = AccessToken.objects.select_for_update().get(user=user, id=token_id, revoked_at__isnull=True)
+    except (AccessToken.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Access token not found.") from exc
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    events.record(actor=actor or user, entity=token, kind="access_token.revoked", after={"prefix": token.prefix})

@@ -20,7 +20,7 @@ def deliver(delivery_id: str) -> None:
 def dispatch_due_deliveries() -> int:
     """Beat, every 5 s: wake a worker for every due delivery. This is also the outbox relay: a
     wake-up lost in the broker is sent again from the row."""
-    due = webhooks.deliveries_due(limit=500)
+    due = webhooks.deliveries_dispatch(limit=500)
     for delivery_id in due:
         deliver.delay(str(delivery_id))
     return len(due)

@@ -31,7 +31,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
@@ -97,6 +97,7 @@ def delivery_enqueue(
     payload: dict,
     dedupe_key: str,
     endpoint: WebhookEndpoint | None = None,
+    is_test: bool = False,
 ) -> WebhookDelivery:
     """Write the outbox row for one message and wake a worker once the transaction commits.
 
@@ -127,6 +128,8 @@ def delivery_enqueue(
             "url": url,
             "payload": payload,
             "message_id": new_message_id(),
+            "is_test": is_test,
+            "dispatched_at": timezone.now(),  # the on-commit wake-up below is this row's dispatch
         },
     )
     if delivery.client_id != client.id:
@@ -177,15 +180,31 @@ def _wake_worker(delivery_id: uuid.UUID) -> None:
 # -- selectors ------------------------------------------------------------------------------------
 
 
-def deliveries_due(*, limit: int = 500) -> list[uuid.UUID]:
-    """Ids of pending deliveries whose ``next_attempt_at`` has passed, oldest first."""
-    return list(
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
-        )
-        .order_by("next_attempt_at")
-        .values_list("id", flat=True)[:limit]
-    )
+DISPATCH_AGAIN_AFTER = timedelta(seconds=60)
+
+DISPATCH_SQL = """
+WITH due AS (
+    SELECT id FROM clients_webhookdelivery
+     WHERE status = 'pending' AND next_attempt_at <= %(now)s
+       AND (dispatched_at IS NULL OR dispatched_at < %(stale)s)
+     ORDER BY next_attempt_at
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE clients_webhookdelivery d SET dispatched_at = %(now)s FROM due WHERE d.id = due.id RETURNING d.id
+"""
+
+
+@transaction.atomic
+def deliveries_dispatch(*, limit: int = 500) -> list[uuid.UUID]:
+    """Mark due deliveries as dispatched and return their ids, for the dispatcher to wake a worker
+    for each. A row whose wake-up was sent less than a minute ago and not consumed yet (an attempt
+    clears ``dispatched_at``) is left alone, so a slow queue is not flooded with duplicates; after
+    a minute it is sent again, which is the relay for a wake-up lost in the broker."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(DISPATCH_SQL, {"now": now, "stale": now - DISPATCH_AGAIN_AFTER, "limit": limit})
+        return [row[0] for row in cursor.fetchall()]
 
 
 # -- one attempt ----------------------------------------------------------------------------------
@@ -268,7 +287,7 @@ def _delivery_claim(*, delivery_id: uuid.UUID | str) -> _Claim | None:
 
     lease = timedelta(seconds=float(settings.QUORUM_OUTBOUND_TIMEOUT_SECONDS) + LEASE_MARGIN_SECONDS)
     WebhookDelivery.objects.filter(id=delivery.id).update(
-        attempts=F("attempts") + 1, next_attempt_at=now + lease, last_attempt_at=now
+        attempts=F("attempts") + 1, next_attempt_at=now + lease, last_attempt_at=now, dispatched_at=None
     )
     return _Claim(
         delivery_id=delivery.id,

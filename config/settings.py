@@ -206,7 +206,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
@@ -236,8 +236,9 @@ QUORUM_BULK_CREATE_MAX = 10_000
 QUORUM_OUTBOUND_ALLOW_LOOPBACK = env_bool("QUORUM_OUTBOUND_ALLOW_LOOPBACK", False)
 QUORUM_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("QUORUM_OUTBOUND_TIMEOUT_SECONDS", "15"))
 QUORUM_OUTBOUND_MAX_RESPONSE_BYTES = env_int("QUORUM_OUTBOUND_MAX_RESPONSE_BYTES", 64 * 1024)
-# Webhook retry schedule in seconds after the first attempt (Standard Webhooks' example, ~1 day).
-QUORUM_WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+# Webhook retries: the delay before each retry, in seconds (±10 % jitter). Nine attempts over
+# about a day (23.6 h), as the foundation issue asks; Standard Webhooks' example spans ~3 days.
+QUORUM_WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 3600, 7200, 14400, 21600, 36000]
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,7 @@ api_v1 = [
     path("api-keys", client_views.ApiKeyListView.as_view(), name="api-key-list"),
     path("api-keys/<str:key_id>/revoke", client_views.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("deliveries", client_views.DeliveryListView.as_view(), name="delivery-list"),
+    path("client", client_views.ClientCredentialsView.as_view(), name="client-credentials"),
     path("billing/balance", BalanceView.as_view(), name="billing-balance"),
 ]
 

@@ -92,3 +92,10 @@ def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
     text = out.read_text()
     for path in ("/api/v1/tasks/bulk:", "/api/v1/work/next:", "/api/v1/work/assignments/{assignment_id}/submit:"):
         assert path in text
+
+
+def test_webhook_retries_span_about_a_day():
+    from django.conf import settings
+
+    total = sum(settings.QUORUM_WEBHOOK_RETRY_SCHEDULE)
+    assert 20 * 3600 <= total <= 26 * 3600

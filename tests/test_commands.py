@@ -12,8 +12,8 @@ from django.core.management.base import CommandError
 from django.test import Client as BrowserClient
 
 from annotation.management.commands import _demo_images
-from annotation.models import Annotator, Batch, Event, Project, Task
-from clients.models import AccessToken, ApiKey, Client, Membership, User
+from annotation.models import Annotator, Batch, Project, Task
+from clients.models import AccessToken, ApiKey, Client, Event, Membership, User
 from tests.annotation.factories import ProjectFactory, TaskFactory
 from tests.conftest import api_for_key
 
@@ -232,7 +232,9 @@ def test_seed_demo_data_is_usable(db):
     assert (chat.task_type, chat.domain, chat.overlap, chat.price_per_task) == ("categorization", "generative_ai", 3, 15)
     assert Task.objects.filter(project=street).count() == 20 and Task.objects.filter(project=chat).count() == 20
     assert Task.objects.filter(released=True, is_test=False).count() == 40
-    assert Task.objects.get(unique_id="demo-street-01").params == {"attachment": "/static/demo/street-01.png", "attachment_type": "image"}
+    assert Task.objects.get(unique_id="demo-street-01").params == {
+        "attachment": "/static/demo/street-01.png", "attachment_type": "image", **street.params
+    }
     assert Task.objects.get(unique_id="demo-chat-01").params["attachment_type"] == "text"
     assert sorted(Annotator.objects.values_list("user__email", "status", "is_reviewer")) == [
         ("ann1@quorum.local", "active", False),

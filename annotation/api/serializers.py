@@ -8,6 +8,8 @@ from rest_framework import serializers
 from annotation.models import Assignment, Batch, Domain, Project, TaskType
 from annotation.payloads import task_payload
 
+MAX_PRICE = 10**12  # minor units; far above any real task price, well inside PostgreSQL's bigint
+
 
 class ProjectIn(serializers.Serializer):
     name = serializers.CharField(max_length=200)
@@ -19,7 +21,9 @@ class ProjectIn(serializers.Serializer):
     max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
     priority = serializers.IntegerField(min_value=-100, max_value=100, default=0)
-    price_per_task = serializers.IntegerField(min_value=0, default=0, help_text="Minor units of the client's currency.")
+    price_per_task = serializers.IntegerField(
+        min_value=0, max_value=MAX_PRICE, default=0, help_text="Minor units of the client's currency."
+    )
 
 
 class ProjectPatch(serializers.Serializer):
@@ -31,7 +35,7 @@ class ProjectPatch(serializers.Serializer):
     max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
     priority = serializers.IntegerField(min_value=-100, max_value=100, required=False)
-    price_per_task = serializers.IntegerField(min_value=0, required=False)
+    price_per_task = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False)
 
 
 class ProjectOut(serializers.ModelSerializer):
@@ -47,7 +51,12 @@ class BatchIn(serializers.Serializer):
     project = serializers.UUIDField()
     name = serializers.CharField(max_length=200)
     callback_url = serializers.CharField(max_length=2000, allow_blank=True, default="")
-    metadata = serializers.DictField(default=dict)
+    metadata = serializers.JSONField(default=dict)
+
+    def validate_metadata(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be an object")
+        return value
 
 
 class BatchOut(serializers.ModelSerializer):

@@ -28,7 +28,7 @@ from annotation.api.serializers import (
     TaskOut,
 )
 from annotation.models import Task
-from clients.api.access import caller_client, caller_is_test_mode
+from clients.api.access import LIVE_CONFIG, WRITE, caller_client, caller_is_test_mode
 
 
 def _parse(serializer_class, data):
@@ -50,15 +50,20 @@ class IdCursor(CursorPagination):
 
 
 class ProjectListView(APIView):
-    @extend_schema(responses=ProjectOut(many=True), summary="List projects")
+    @extend_schema(
+        responses=ProjectOut(many=True),
+        parameters=[OpenApiParameter("limit", int, description="Page size, 1 to 1,000 (default 100)")],
+        summary="List projects (newest first, cursor pagination)",
+    )
     def get(self, request):
-        projects = selectors.project_list_for_client(client=caller_client(request))
-        return Response({"results": ProjectOut(projects, many=True).data})
+        paginator = IdCursor()
+        page = paginator.paginate_queryset(selectors.project_list_for_client(client=caller_client(request)), request, view=self)
+        return paginator.get_paginated_response(ProjectOut(page, many=True).data)
 
     @extend_schema(request=ProjectIn, responses={201: ProjectOut}, summary="Create a project")
     def post(self, request):
         data = _parse(ProjectIn, request.data)
-        project = services.project_create(client=caller_client(request), actor=request.user, **data)
+        project = services.project_create(client=caller_client(request, WRITE), actor=request.user, **data)
         return Response(ProjectOut(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -70,7 +75,9 @@ class ProjectDetailView(APIView):
     @extend_schema(request=ProjectPatch, responses=ProjectOut, summary="Update a project (overlap and price apply to new tasks)")
     def patch(self, request, project_id):
         changes = _parse(ProjectPatch, request.data)
-        project = services.project_update(client=caller_client(request), actor=request.user, project_id=project_id, changes=changes)
+        project = services.project_update(
+            client=caller_client(request, LIVE_CONFIG), actor=request.user, project_id=project_id, changes=changes
+        )
         return Response(ProjectOut(project).data)
 
 
@@ -78,7 +85,9 @@ def _status_view(target: str, summary: str):
     class ProjectStatusView(APIView):
         @extend_schema(request=None, responses=ProjectOut, summary=summary)
         def post(self, request, project_id):
-            project = services.project_set_status(client=caller_client(request), actor=request.user, project_id=project_id, status=target)
+            project = services.project_set_status(
+                client=caller_client(request, LIVE_CONFIG), actor=request.user, project_id=project_id, status=target
+            )
             return Response(ProjectOut(project).data)
 
     ProjectStatusView.__name__ = f"Project{target.title()}View"
@@ -94,13 +103,19 @@ ProjectArchiveView = _status_view("archived", "Archive a project")
 
 
 class BatchListView(APIView):
-    @extend_schema(responses=BatchOut(many=True), summary="List batches")
+    @extend_schema(
+        responses=BatchOut(many=True),
+        parameters=[OpenApiParameter("limit", int, description="Page size, 1 to 1,000 (default 100)")],
+        summary="List batches (newest first, cursor pagination)",
+    )
     def get(self, request):
-        return Response({"results": BatchOut(selectors.batch_list_for_client(client=caller_client(request)), many=True).data})
+        paginator = IdCursor()
+        page = paginator.paginate_queryset(selectors.batch_list_for_client(client=caller_client(request)), request, view=self)
+        return paginator.get_paginated_response(BatchOut(page, many=True).data)
 
     @extend_schema(request=BatchIn, responses={201: BatchOut}, summary="Create a batch (staging until finalized)")
     def post(self, request):
-        client = caller_client(request)
+        client = caller_client(request, WRITE)
         data = _parse(BatchIn, request.data)
         project = selectors.project_get_for_client(client=client, project_id=data.pop("project"))
         batch = services.batch_create(client=client, actor=request.user, project=project, **data)
@@ -116,7 +131,7 @@ class BatchDetailView(APIView):
 class BatchFinalizeView(APIView):
     @extend_schema(request=None, responses=BatchOut, summary="Finalize a batch: its tasks start being served")
     def post(self, request, batch_id):
-        batch = services.batch_finalize(client=caller_client(request), actor=request.user, batch_id=batch_id)
+        batch = services.batch_finalize(client=caller_client(request, WRITE), actor=request.user, batch_id=batch_id)
         return Response(BatchOut(batch).data)
 
 
@@ -145,7 +160,7 @@ class TaskBulkCreateView(APIView):
         description="201 when at least one task was created; 200 when every item already existed (a replay).",
     )
     def post(self, request):
-        client = caller_client(request)
+        client = caller_client(request, WRITE)
         data = _parse(TaskBulkIn, request.data)
         project = selectors.project_get_for_client(client=client, project_id=data["project"])
         batch = selectors.batch_get_for_client(client=client, batch_id=data["batch"]) if data.get("batch") else None
@@ -191,7 +206,7 @@ class TaskDetailView(APIView):
 class TaskCancelView(APIView):
     @extend_schema(request=CancelIn, responses=TaskOut, summary="Cancel a pending task (409 otherwise)")
     def post(self, request, task_id):
-        client = caller_client(request)
+        client = caller_client(request, WRITE)
         selectors.task_get_for_client(client=client, task_id=task_id, is_test=caller_is_test_mode(request))
         data = _parse(CancelIn, request.data or {})
         task = services.task_cancel(client=client, actor=request.user, task_id=task_id, **data)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from clients.models import ApiKey, WebhookDelivery
+from clients.models import ApiKey, Client, WebhookDelivery
 
 
 class ApiKeyOut(serializers.ModelSerializer):
@@ -28,3 +28,9 @@ class DeliveryOut(serializers.ModelSerializer):
             "id", "kind", "event_type", "message_id", "url", "status", "attempts", "next_attempt_at",
             "last_attempt_at", "last_status_code", "last_error", "delivered_at", "created_at", "payload",
         ]
+
+
+class ClientCredentialsOut(serializers.ModelSerializer):
+    class Meta:
+        model = Client
+        fields = ["id", "name", "slug", "currency", "callback_auth_key", "callback_signing_secret"]

@@ -9,8 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients import selectors, services
-from clients.api.access import caller_client
-from clients.api.serializers import ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, DeliveryOut
+from clients.api.access import ADMIN, caller_client, caller_is_test_mode
+from clients.api.serializers import ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ClientCredentialsOut, DeliveryOut
 
 
 class CreatedCursor(CursorPagination):
@@ -23,16 +23,18 @@ class CreatedCursor(CursorPagination):
 class ApiKeyListView(APIView):
     @extend_schema(responses=ApiKeyOut(many=True), summary="List the client's API keys (secrets are never shown again)")
     def get(self, request):
-        keys = selectors.api_key_list_for_client(client=caller_client(request))
-        return Response({"results": ApiKeyOut(keys, many=True).data})
+        paginator = CreatedCursor()
+        keys = selectors.api_key_list_for_client(client=caller_client(request, ADMIN))
+        page = paginator.paginate_queryset(keys, request, view=self)
+        return paginator.get_paginated_response(ApiKeyOut(page, many=True).data)
 
     @extend_schema(request=ApiKeyIn, responses={201: ApiKeyCreatedOut}, summary="Create an API key (the key is shown once)")
     def post(self, request):
-        client = caller_client(request)
+        client = caller_client(request, ADMIN)
         data = ApiKeyIn(data=request.data)
         data.is_valid(raise_exception=True)
         creator = None if getattr(request.user, "api_key", None) else request.user
-        issued = services.api_key_create(client=client, created_by=creator, **data.validated_data)
+        issued = services.api_key_create(client=client, created_by=creator, actor=request.user, **data.validated_data)
         body = ApiKeyOut(issued.obj).data | {"key": issued.key}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -40,7 +42,7 @@ class ApiKeyListView(APIView):
 class ApiKeyRevokeView(APIView):
     @extend_schema(request=None, responses=ApiKeyOut, summary="Revoke an API key (401 from the next request on)")
     def post(self, request, key_id):
-        api_key = services.api_key_revoke(client=caller_client(request), api_key_id=key_id)
+        api_key = services.api_key_revoke(client=caller_client(request, ADMIN), actor=request.user, api_key_id=key_id)
         return Response(ApiKeyOut(api_key).data)
 
 
@@ -48,5 +50,19 @@ class DeliveryListView(APIView):
     @extend_schema(responses=DeliveryOut(many=True), summary="The delivery log: task callbacks and webhooks, newest first")
     def get(self, request):
         paginator = CreatedCursor()
-        page = paginator.paginate_queryset(selectors.delivery_list_for_client(client=caller_client(request)), request, view=self)
+        deliveries = selectors.delivery_list_for_client(client=caller_client(request), is_test=caller_is_test_mode(request))
+        page = paginator.paginate_queryset(deliveries, request, view=self)
         return paginator.get_paginated_response(DeliveryOut(page, many=True).data)
+
+
+class ClientCredentialsView(APIView):
+    @extend_schema(
+        responses=ClientCredentialsOut,
+        summary="The calling client and its callback credentials (live keys, owners and admins)",
+        description=(
+            "`callback_signing_secret` verifies the Standard Webhooks signature of task callbacks; "
+            "`callback_auth_key` is sent as the `scale-callback-auth` header."
+        ),
+    )
+    def get(self, request):
+        return Response(ClientCredentialsOut(caller_client(request, ADMIN)).data)

@@ -37,6 +37,7 @@ class TaskFactory(factory.django.DjangoModelFactory):
     task_type = factory.SelfAttribute("project.task_type")
     params = factory.LazyFunction(lambda: {"attachment": "Is this a car?", "attachment_type": "text"})
     overlap = factory.SelfAttribute("project.overlap")
+    price = factory.SelfAttribute("project.price_per_task")
     released = True
 
 

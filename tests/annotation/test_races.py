@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, transaction
 
 from annotation import services
-from annotation.models import Submission, Task
+from annotation.models import Assignment, Submission, Task
 from clients.errors import Conflict
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory, TaskFactory
 
@@ -46,13 +46,14 @@ def test_a_submit_racing_a_cancel_is_refused_and_changes_nothing(client_a):
     assert canceled.wait(10)
     submitter = threading.Thread(target=submit)
     submitter.start()
-    time.sleep(0.5)  # the submit passes the fence (it reads the committed 'pending') and waits on the task row
+    time.sleep(0.5)  # the submit is now waiting on the assignment row the cancel holds
     release.set()
     canceller.join(10)
     submitter.join(10)
 
-    assert outcome["result"] == "task_not_pending"
+    # the cancel released the lease; the submit waited on the assignment row, then found it gone
+    assert outcome["result"] == "lease_lost"
     task.refresh_from_db()
-    assert (task.status, task.answers_received) == ("canceled", 0)
+    assert (task.status, task.answers_received, task.slots_taken) == ("canceled", 0, 0)
     assert Submission.objects.count() == 0
-    assert Task.objects.get(pk=task.pk).slots_taken == 1
+    assert Assignment.objects.get(pk=assignment.pk).status == "released"

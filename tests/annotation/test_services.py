@@ -6,10 +6,10 @@ import pytest
 from django.utils import timezone
 
 from annotation import services
-from annotation.models import Assignment, Event, Submission, Task
+from annotation.models import Assignment, Submission, Task
 from billing.models import LedgerEntry, LedgerTransaction
 from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
-from clients.models import WebhookDelivery
+from clients.models import Event, WebhookDelivery
 from tests.annotation.factories import AnnotatorFactory, BoxProjectFactory, ProjectFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -416,14 +416,18 @@ def test_cancel_of_another_clients_task_is_404(client_a, client_b):
     assert task.status == "pending"
 
 
-def test_a_canceled_tasks_live_lease_cannot_submit(client_a):
+def test_cancel_releases_live_leases_and_their_submit_is_409(client_a):
     task = TaskFactory(project=ProjectFactory(client=client_a))
     annotator = AnnotatorFactory()
     assignment = claim(annotator)
     services.task_cancel(client=client_a, actor=None, task_id=task.id)
+    assignment.refresh_from_db()
+    task.refresh_from_db()
+    assert (assignment.status, task.slots_taken) == ("released", 0)
     with pytest.raises(Conflict) as err:
         submit(annotator, assignment)
-    assert err.value.code == "task_not_pending"
+    assert err.value.code == "lease_lost"
+    assert services.assignment_claim(annotator=annotator) is None  # not trapped on the dead lease
 
 
 def test_project_pause_resume_and_bad_transitions(client_a):

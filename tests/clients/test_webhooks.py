@@ -459,9 +459,20 @@ def test_dispatcher_wakes_a_worker_for_each_due_pending_delivery(client_a, woken
     WebhookDelivery.objects.filter(id=done.id).update(status=WebhookDelivery.Status.DELIVERED)
     for delivery in due:
         make_due(delivery)
+    # the on-commit wake-ups were sent more than a minute ago and never consumed (lost in the broker)
+    WebhookDelivery.objects.update(dispatched_at=timezone.now() - timedelta(minutes=2))
 
-    assert webhooks.deliveries_due(limit=1) == [due[0].id]
-    assert sorted(webhooks.deliveries_due()) == sorted(d.id for d in due)
-    # run twice: each run re-sends the wake-ups (the relay); the claim makes extra ones no-ops
-    assert [tasks.dispatch_due_deliveries(), tasks.dispatch_due_deliveries()] == [2, 2]
-    assert sorted(woken) == sorted([str(d.id) for d in due] * 2)
+    assert [tasks.dispatch_due_deliveries(), tasks.dispatch_due_deliveries()] == [2, 0]
+    assert sorted(woken) == sorted(str(d.id) for d in due)
+
+
+def test_dispatcher_does_not_flood_a_backlog_and_an_attempt_clears_the_mark(client_a, woken):
+    delivery = enqueue_callback(client_a, "https://hooks.example.com/cb", dedupe_key="backlog")
+    make_due(delivery)
+    # given the row's wake-up was just sent (at enqueue) and not consumed yet
+    assert tasks.dispatch_due_deliveries() == 0
+    # when a minute passes without an attempt, the relay sends one more
+    WebhookDelivery.objects.filter(id=delivery.id).update(dispatched_at=timezone.now() - timedelta(seconds=61))
+    assert tasks.dispatch_due_deliveries() == 1
+    assert tasks.dispatch_due_deliveries() == 0
+    assert woken == [str(delivery.id)]

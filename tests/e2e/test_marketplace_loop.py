@@ -17,10 +17,10 @@ from rest_framework.test import APIClient
 from standardwebhooks import Webhook
 
 from annotation import services as annotation_services
-from annotation.models import Assignment, Event, Task
+from annotation.models import Assignment, Task
 from billing.models import Account, LedgerEntry, LedgerTransaction
 from clients import services as client_services
-from clients.models import WebhookDelivery
+from clients.models import Event, WebhookDelivery
 from tests.clients.receiver import Receiver
 from tests.e2e.conftest import wait_until
 

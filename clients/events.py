@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from annotation.models import Event
+from clients.models import Event
 
 
 def actor_label(actor: Any) -> str:

@@ -66,6 +66,6 @@ DROP FUNCTION IF EXISTS ledger_refuse_change();
 
 
 class Migration(migrations.Migration):
-    dependencies = [("billing", "0001_initial")]
+    dependencies = [("billing", "0002_initial")]
 
     operations = [migrations.RunSQL(FORWARD, BACKWARD)]

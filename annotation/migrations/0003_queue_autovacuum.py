@@ -22,6 +22,6 @@ BACKWARD = [
 
 
 class Migration(migrations.Migration):
-    dependencies = [("annotation", "0001_initial")]
+    dependencies = [("annotation", "0002_initial")]
 
     operations = [migrations.RunSQL(FORWARD, BACKWARD)]

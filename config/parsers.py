@@ -1,0 +1,62 @@
+"""JSON request parsing that refuses what PostgreSQL's jsonb cannot store.
+
+Python's ``json`` accepts ``NaN``, ``Infinity`` and numbers like ``1e400`` (read as infinity),
+and strings holding ``\\u0000``; jsonb refuses all of them, which would surface as a 500 deep in
+a service. Refusing them here gives the client a 400 ``parse_error`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _refuse_constant(name: str):
+    raise _Refused(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"number {text} is out of range")
+    return value
+
+
+def _check_strings(value) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise _Refused("strings must not contain \\u0000")
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in key:
+                    raise _Refused("keys must not contain \\u0000")
+                stack.append(inner)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def loads_strict(text: str):
+    """Parse JSON text the way the API accepts it; raise ``ValueError`` on anything refused."""
+    data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    _check_strings(data)
+    return data
+
+
+class StrictJSONParser(JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return loads_strict(stream.read().decode(encoding))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"JSON parse error - {exc}") from exc
