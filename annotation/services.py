@@ -186,7 +186,7 @@ def batch_finalize(*, client: Client, actor: Any, batch_id) -> Batch:
 # --- tasks -----------------------------------------------------------------------------------------
 
 
-MAX_CALLBACK_URLS_PER_REQUEST = 20
+MAX_CALLBACK_HOSTS_PER_REQUEST = 20
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ class BulkItemResult:
     created: bool
 
 
-def _clean_item(index: int, item: Any, project: Project, url_ok: dict[str, str | None]) -> dict:
+def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str | None]) -> dict:
     """Validate one task spec; return the model fields. Raises ValidationFailed naming ``tasks[i].field``."""
 
     def fail(field: str, message: str, code: str = "invalid_task"):
@@ -223,17 +223,21 @@ def _clean_item(index: int, item: Any, project: Project, url_ok: dict[str, str |
     if callback_url:
         if not isinstance(callback_url, str):
             fail("callback_url", "must be a URL")
-        if callback_url not in url_ok:
-            if len(url_ok) >= MAX_CALLBACK_URLS_PER_REQUEST:
-                fail("callback_url", f"at most {MAX_CALLBACK_URLS_PER_REQUEST} distinct callback URLs per request "
-                     "(each is resolved and checked)", code="too_many_callback_urls")
+        try:
+            host = outbound.parse_url(callback_url).host  # syntax: per URL, no I/O
+        except ValidationFailed as exc:
+            fail("callback_url", exc.message, code="invalid_callback_url")
+        if host not in host_ok:  # DNS and the address check: once per distinct host
+            if len(host_ok) >= MAX_CALLBACK_HOSTS_PER_REQUEST:
+                fail("callback_url", f"at most {MAX_CALLBACK_HOSTS_PER_REQUEST} distinct callback hosts per request "
+                     "(each is resolved and checked)", code="too_many_callback_hosts")
             try:
                 outbound.validate_url(callback_url)
-                url_ok[callback_url] = None
+                host_ok[host] = None
             except ValidationFailed as exc:
-                url_ok[callback_url] = exc.message
-        if url_ok[callback_url]:
-            fail("callback_url", url_ok[callback_url], code="invalid_callback_url")
+                host_ok[host] = exc.message
+        if host_ok[host]:
+            fail("callback_url", host_ok[host], code="invalid_callback_url")
     priority = item.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool) or not -100 <= priority <= 100:
         fail("priority", "must be an integer between -100 and 100")
@@ -275,8 +279,8 @@ def task_bulk_create(
         raise ValidationFailed(
             f"tasks: at most {settings.QUORUM_BULK_CREATE_MAX} tasks per request (got {len(items)})", code="too_many_tasks"
         )
-    url_ok: dict[str, str | None] = {}
-    cleaned = [_clean_item(i, item, project, url_ok) for i, item in enumerate(items)]
+    host_ok: dict[str, str | None] = {}
+    cleaned = [_clean_item(i, item, project, host_ok) for i, item in enumerate(items)]
     seen: dict[str, int] = {}
     for i, spec in enumerate(cleaned):
         uid = spec["unique_id"]

@@ -223,12 +223,31 @@ def test_client_b_gets_404_for_every_object_of_client_a(world_a, api_b, method, 
     assert _state() == snapshot
 
 
-def test_client_b_lists_none_of_client_a(world_a, api_b):
-    for path in ("/api/v1/projects", "/api/v1/batches", "/api/v1/tasks", "/api/v1/api-keys", "/api/v1/deliveries"):
-        assert api_b.get(path).json()["results"] == [] or all(
-            item.get("id") != str(world_a["key_id"]) for item in api_b.get(path).json()["results"]
-        ), path
-    assert api_b.get("/api/v1/tasks?unique_id=x").json()["results"] == []
+def test_client_b_lists_none_of_client_a(world_a, api_b, client_b):
+    for path in ("/api/v1/projects", "/api/v1/batches", "/api/v1/tasks", "/api/v1/deliveries", "/api/v1/tasks?unique_id=x"):
+        assert api_b.get(path).json()["results"] == [], path
+    keys = api_b.get("/api/v1/api-keys").json()["results"]
+    assert {k["id"] for k in keys} == {str(k.id) for k in client_b.api_keys.all()}
+    assert str(world_a["key_id"]) not in {k["id"] for k in keys}
+    assert api_b.get("/api/v1/client").json()["slug"] == "beta"
+
+
+@pytest.mark.parametrize("path", [p for m, p, b in FOREIGN_CALLS if "{" in p and m == "get"])
+def test_malformed_ids_are_a_404_not_a_500(api_a, path):
+    url = path.replace("{project_id}", "nope").replace("{batch_id}", "1").replace("{task_id}", "x" * 40)
+    assert_error(api_a.get(url), 404, "not_found")
+
+
+def test_malformed_ids_in_writes_are_a_404(api_a):
+    assert_error(api_a.post("/api/v1/api-keys/not-a-uuid/revoke"), 404, "not_found")
+    assert_error(api_a.post("/api/v1/tasks/not-a-uuid/cancel", {}, format="json"), 404, "not_found")
+
+
+def test_bulk_create_into_own_project_with_a_foreign_batch_is_404(world_a, client_b, api_b):
+    own = ProjectFactory(client=client_b)
+    body = {"project": str(own.id), "batch": str(world_a["batch_id"]), "tasks": [{"params": {"attachment": "x"}}]}
+    assert_error(api_b.post("/api/v1/tasks/bulk", body, format="json"), 404, "not_found")
+    assert Task.objects.filter(client=client_b).count() == 0
 
 
 def test_the_isolation_matrix_covers_every_client_endpoint_with_an_id():

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, transaction
 
 from annotation import services
-from annotation.models import Assignment, Submission, Task
+from annotation.models import Assignment, Submission
 from clients.errors import Conflict
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory, TaskFactory
 
