@@ -1,0 +1,53 @@
+"""Writes for projects, batches, tasks and annotator work. Keyword-only, typed, atomic.
+
+Interfaces (API views, commands, Celery tasks) parse input, call one of these, and render.
+The package re-exports every public service, so callers write ``services.task_bulk_create``.
+"""
+
+from annotation.services.projects import (
+    PROJECT_EDITABLE,
+    batch_create,
+    batch_finalize,
+    project_create,
+    project_set_status,
+    project_update,
+)
+from annotation.services.tasks import (
+    MAX_CALLBACK_HOSTS_PER_REQUEST,
+    BulkItemResult,
+    task_bulk_create,
+    task_cancel,
+    task_simulate_complete,
+    task_try_complete,
+)
+from annotation.services.work import (
+    annotator_create,
+    assignment_claim,
+    assignment_heartbeat,
+    assignment_release,
+    assignment_skip,
+    assignment_submit,
+    leases_expire,
+)
+
+__all__ = [
+    "MAX_CALLBACK_HOSTS_PER_REQUEST",
+    "PROJECT_EDITABLE",
+    "BulkItemResult",
+    "annotator_create",
+    "assignment_claim",
+    "assignment_heartbeat",
+    "assignment_release",
+    "assignment_skip",
+    "assignment_submit",
+    "batch_create",
+    "batch_finalize",
+    "leases_expire",
+    "project_create",
+    "project_set_status",
+    "project_update",
+    "task_bulk_create",
+    "task_cancel",
+    "task_simulate_complete",
+    "task_try_complete",
+]

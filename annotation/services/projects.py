@@ -1,0 +1,174 @@
+"""Writes for projects and batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotation import tasktypes
+from annotation.models import Batch, Project, Task
+from clients import events, outbound
+from clients.errors import Conflict, NotFound, ValidationFailed
+from clients.models import Client
+
+# --- projects --------------------------------------------------------------------------------------
+
+PROJECT_EDITABLE = {"name", "instructions", "params", "overlap", "max_overlap", "lease_seconds", "priority", "price_per_task", "domain"}
+
+
+def _check_project_numbers(*, overlap: int, max_overlap: int, lease_seconds: int, price_per_task: int) -> None:
+    if not 1 <= overlap <= 50:
+        raise ValidationFailed("overlap: must be between 1 and 50", code="invalid_overlap", details={"field": "overlap"})
+    if not overlap <= max_overlap <= 50:
+        raise ValidationFailed("max_overlap: must be between overlap and 50", code="invalid_overlap", details={"field": "max_overlap"})
+    if not 30 <= lease_seconds <= 86400:
+        raise ValidationFailed("lease_seconds: must be between 30 and 86400", code="invalid_lease", details={"field": "lease_seconds"})
+    if price_per_task < 0:
+        raise ValidationFailed("price_per_task: must not be negative", code="invalid_price", details={"field": "price_per_task"})
+
+
+@transaction.atomic
+def project_create(
+    *,
+    client: Client,
+    actor: Any,
+    name: str,
+    task_type: str,
+    domain: str = "other",
+    params: dict | None = None,
+    instructions: str = "",
+    overlap: int = 1,
+    max_overlap: int | None = None,
+    lease_seconds: int | None = None,
+    priority: int = 0,
+    price_per_task: int = 0,
+) -> Project:
+    name = (name or "").strip()
+    if not name or "/" in name:
+        raise ValidationFailed("name: required, and must not contain '/'", code="invalid_name", details={"field": "name"})
+    params = params or {}
+    tasktypes.check_project_params(task_type, params)
+    max_overlap = max_overlap or overlap
+    lease_seconds = lease_seconds or settings.QUORUM_DEFAULT_LEASE_SECONDS
+    _check_project_numbers(overlap=overlap, max_overlap=max_overlap, lease_seconds=lease_seconds, price_per_task=price_per_task)
+    if Project.objects.filter(client=client, name=name).exists():
+        raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name")
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(
+                client=client, name=name, task_type=task_type, domain=domain, params=params, instructions=instructions,
+                overlap=overlap, max_overlap=max_overlap, lease_seconds=lease_seconds, priority=priority,
+                price_per_task=price_per_task,
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name") from exc
+    events.record(actor=actor, entity=project, kind="project.created", after={"name": name, "task_type": task_type})
+    return project
+
+
+@transaction.atomic
+def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> Project:
+    """Change a project's settings. Overlap and price apply to tasks created afterwards."""
+    unknown = set(changes) - PROJECT_EDITABLE
+    if unknown:
+        raise ValidationFailed(f"{sorted(unknown)[0]}: cannot be changed", code="invalid_field")
+    project = _project_for_update(client=client, project_id=project_id)
+    before = {k: getattr(project, k) for k in changes}
+    if "name" in changes:
+        name = (changes["name"] or "").strip()
+        if not name or "/" in name:
+            raise ValidationFailed("name: required, and must not contain '/'", code="invalid_name", details={"field": "name"})
+        if Project.objects.filter(client=client, name=name).exclude(pk=project.pk).exists():
+            raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name")
+        changes["name"] = name
+    if "params" in changes:
+        tasktypes.check_project_params(project.task_type, changes["params"])
+    for key, value in changes.items():
+        setattr(project, key, value)
+    _check_project_numbers(
+        overlap=project.overlap, max_overlap=max(project.max_overlap, project.overlap),
+        lease_seconds=project.lease_seconds, price_per_task=project.price_per_task,
+    )
+    project.max_overlap = max(project.max_overlap, project.overlap)
+    project.save(update_fields=[*changes, "max_overlap", "updated_at"])
+    events.record(actor=actor, entity=project, kind="project.updated", before=_jsonable(before), after=_jsonable(changes))
+    return project
+
+
+def _jsonable(values: dict) -> dict:
+    return {k: (v if isinstance(v, (str, int, float, bool, dict, list, type(None))) else str(v)) for k, v in values.items()}
+
+
+def _project_for_update(*, client: Client, project_id) -> Project:
+    try:
+        return Project.objects.select_for_update().get(client=client, pk=project_id)
+    except (Project.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Project not found.") from exc
+
+
+@transaction.atomic
+def project_set_status(*, client: Client, actor: Any, project_id, status: str) -> Project:
+    """pause (active → paused), resume (paused → active), archive (any → archived)."""
+    allowed_from = {
+        Project.Status.PAUSED: {Project.Status.ACTIVE},
+        Project.Status.ACTIVE: {Project.Status.PAUSED, Project.Status.DRAFT},
+        Project.Status.ARCHIVED: {Project.Status.ACTIVE, Project.Status.PAUSED, Project.Status.DRAFT},
+    }
+    project = _project_for_update(client=client, project_id=project_id)
+    if status not in allowed_from:
+        raise ValidationFailed(f"status: cannot move a project to {status!r}", code="invalid_status")
+    if project.status not in allowed_from[status]:
+        raise Conflict(f"Project is {project.status}; it cannot become {status}.", code="invalid_transition")
+    before = project.status
+    project.status = status
+    project.save(update_fields=["status", "updated_at"])
+    events.record(actor=actor, entity=project, kind=f"project.{status}", before={"status": before}, after={"status": status})
+    return project
+
+
+# --- batches ---------------------------------------------------------------------------------------
+
+
+def batch_create(*, client: Client, actor: Any, project: Project, name: str, callback_url: str = "", metadata: dict | None = None) -> Batch:
+    name = (name or "").strip()
+    if not name or "/" in name:
+        raise ValidationFailed("name: required, and must not contain '/'", code="invalid_name", details={"field": "name"})
+    if project.client_id != client.id:
+        raise NotFound("Project not found.")
+    if callback_url:
+        outbound.validate_url(callback_url)  # resolves DNS: before the transaction, not inside it
+    return _batch_insert(client=client, actor=actor, project=project, name=name, callback_url=callback_url, metadata=metadata)
+
+
+@transaction.atomic
+def _batch_insert(*, client: Client, actor: Any, project: Project, name: str, callback_url: str, metadata: dict | None) -> Batch:
+    if Batch.objects.filter(client=client, name=name).exists():
+        raise Conflict(f"A batch named {name!r} already exists.", code="duplicate_batch_name")
+    try:
+        with transaction.atomic():
+            batch = Batch.objects.create(client=client, project=project, name=name, callback_url=callback_url, metadata=metadata or {})
+    except IntegrityError as exc:
+        raise Conflict(f"A batch named {name!r} already exists.", code="duplicate_batch_name") from exc
+    events.record(actor=actor, entity=batch, kind="batch.created", after={"name": name})
+    return batch
+
+
+@transaction.atomic
+def batch_finalize(*, client: Client, actor: Any, batch_id) -> Batch:
+    """staging → in_progress: the batch's live tasks become claimable. Finalizing twice is a no-op."""
+    try:
+        batch = Batch.objects.select_for_update().get(client=client, pk=batch_id)
+    except (Batch.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Batch not found.") from exc
+    if batch.status != Batch.Status.STAGING:
+        return batch
+    now = timezone.now()
+    batch.status, batch.finalized_at = Batch.Status.IN_PROGRESS, now
+    batch.save(update_fields=["status", "finalized_at"])
+    Task.objects.filter(batch=batch, status=Task.Status.PENDING, is_test=False).update(released=True, updated_at=now)
+    events.record(actor=actor, entity=batch, kind="batch.finalized", before={"status": "staging"}, after={"status": "in_progress"})
+    return batch

@@ -1,0 +1,103 @@
+"""Writes for annotators and their work: claim, fenced submit, skip, release, heartbeat, expiry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from annotation import assignment as engine
+from annotation import tasktypes
+from annotation.models import Annotator, Assignment, Submission, Task
+from annotation.services.tasks import _complete_if_ready
+from clients import events
+from clients.errors import Conflict
+from clients.models import User
+
+# --- annotators and their work -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def annotator_create(*, user: User, actor: Any = None, active: bool = False, is_reviewer: bool = False,
+                     domains: list[str] | None = None) -> Annotator:
+    if Annotator.objects.filter(user=user).exists():
+        raise Conflict("This user is already an annotator.", code="annotator_exists")
+    annotator = Annotator.objects.create(
+        user=user, status=Annotator.Status.ACTIVE if active else Annotator.Status.APPLICANT, is_reviewer=is_reviewer,
+        domains=domains or [],
+    )
+    events.record(actor=actor, entity=annotator, kind="annotator.created", after={"status": annotator.status}, client_id=None)
+    return annotator
+
+
+def assignment_claim(*, annotator: Annotator, project_id=None, resume: bool = True) -> engine.Claim | None:
+    return engine.claim(annotator=annotator, project_id=project_id, resume=resume)
+
+
+@transaction.atomic
+def assignment_submit(*, annotator: Annotator, assignment_id, claim_version: int, answer: Any, now: datetime | None = None) -> Submission:
+    """Submit an answer under a live, current lease (the fence). A stale or expired claim answers
+    409 and changes nothing; an invalid answer answers 400 and changes nothing."""
+    now = now or timezone.now()
+    assignment = engine.lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
+    task = assignment.task
+    params = tasktypes.effective_params(assignment.project.params, task.params)
+    tasktypes.check_answer(task.task_type, params, answer)
+    moved = Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE, claim_version=claim_version).update(
+        status=Assignment.Status.SUBMITTED, finished_at=now
+    )
+    if not moved:  # unreachable while the row lock is held; kept as the compare-and-set guard
+        raise Conflict("The lease changed while submitting.", code="stale_claim")
+    duration_ms = max(0, int((now - assignment.claimed_at).total_seconds() * 1000))
+    submission = Submission.objects.create(
+        assignment=assignment, task=task, annotator=annotator, answer=answer, duration_ms=duration_ms, created_at=now
+    )
+    # The counter moves in SQL (never read-modify-write); RETURNING gives the current values, and
+    # the row lock taken here is held until commit, so the completion below sees a stable task.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE annotation_task SET answers_received = answers_received + 1, updated_at = %s "
+            "WHERE id = %s RETURNING answers_received, overlap, status",
+            [now, task.pk],
+        )
+        task.answers_received, task.overlap, task.status = cursor.fetchone()
+    if task.status != Task.Status.PENDING:
+        # Canceled (or completed) after the fence was checked: the UPDATE waited for that commit
+        # and now sees it. Raising rolls back this whole submit.
+        raise Conflict(f"The task is {task.status}.", code="task_not_pending")
+    events.record(actor=f"user:{annotator.user_id}", entity=assignment, kind="assignment.submitted",
+                  before={"status": "active"}, after={"status": "submitted"}, client_id=task.client_id)
+    task.project = assignment.project
+    _complete_if_ready(task, actor="system:consensus", now=now)
+    submission.task = task  # carries the task's status after this submit
+    return submission
+
+
+@transaction.atomic
+def assignment_skip(*, annotator: Annotator, assignment_id, claim_version: int) -> Assignment:
+    """Give the task back and never be served it again (the assignment row stays, as skipped)."""
+    now = timezone.now()
+    assignment = engine.lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
+    engine.end_assignment(assignment=assignment, status=Assignment.Status.SKIPPED, now=now, actor=f"user:{annotator.user_id}")
+    assignment.status = Assignment.Status.SKIPPED
+    return assignment
+
+
+@transaction.atomic
+def assignment_release(*, annotator: Annotator, assignment_id, claim_version: int) -> Assignment:
+    """Give the task back (e.g. the annotator is stopping for the day)."""
+    now = timezone.now()
+    assignment = engine.lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
+    engine.end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=f"user:{annotator.user_id}")
+    assignment.status = Assignment.Status.RELEASED
+    return assignment
+
+
+def assignment_heartbeat(*, annotator: Annotator, assignment_id, claim_version: int) -> Assignment:
+    return engine.heartbeat(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version)
+
+
+def leases_expire(*, limit: int = 1000) -> int:
+    return engine.expire_leases(limit=limit)
