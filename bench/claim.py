@@ -225,7 +225,7 @@ def _uuid_sql(ts: str, tag: str, g: str = "g") -> str:
 
 
 META_DDL = "CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
-DATA_TABLES = ["annotation_submission", "annotation_assignment", "annotation_task", "annotation_event"]
+DATA_TABLES = ["annotation_submission", "annotation_assignment", "annotation_task", "clients_event"]
 
 
 def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int) -> dict:
@@ -261,11 +261,11 @@ def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int) ->
         conn.execute(
             f"""
             INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id, callback_url,
-                priority, status, released, is_test, overlap, slots_taken, answers_received, claim_seq, response,
+                priority, price, status, released, is_test, overlap, slots_taken, answers_received, claim_seq, response,
                 confidence, is_gold, gold_answer, created_at, updated_at, completed_at, batch_id, client_id, project_id)
             SELECT {_uuid_sql("ca", "a01")}, 'categorization', '',
                    jsonb_build_object('attachment', 'https://example.com/img/' || g || '.jpg', 'attachment_type', 'image'),
-                   '{{}}', '[]', NULL, '', 0,
+                   '{{}}', '[]', NULL, '', 0, 0,
                    CASE WHEN g <= %(h)s THEN 'completed' ELSE 'pending' END, true, false, 1,
                    (g <= %(h)s)::int, (g <= %(h)s)::int, (g <= %(h)s)::int,
                    CASE WHEN g <= %(h)s THEN '{{"category": "dog"}}'::jsonb END,
@@ -335,7 +335,7 @@ def reset(conn: psycopg.Connection, loaded_at: datetime) -> float:
             m,
         )
         conn.execute("DELETE FROM annotation_assignment WHERE claimed_at >= %(mark)s", m)
-        conn.execute("DELETE FROM annotation_event WHERE created_at >= %(mark)s", m)
+        conn.execute("DELETE FROM clients_event WHERE created_at >= %(mark)s", m)
     vacuum(conn)
     return time.perf_counter() - t0
 
@@ -370,7 +370,7 @@ INSERT INTO annotation_assignment (id, status, claim_version, leased_until, clai
 VALUES (%(id)s, 'active', %(version)s, %(until)s, %(now)s, NULL, %(annotator)s, %(project)s, %(task)s)
 """
 RAW_EVENT = """
-INSERT INTO annotation_event (created_at, actor, entity_type, entity_id, kind, before, after, client_id)
+INSERT INTO clients_event (created_at, actor, entity_type, entity_id, kind, before, after, client_id)
 VALUES (%(now)s, %(actor)s, %(etype)s, %(eid)s, %(kind)s, %(before)s, %(after)s, %(client)s)
 """
 RAW_SUBMIT_ASSIGNMENT = """
