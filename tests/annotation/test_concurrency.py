@@ -17,10 +17,11 @@ from collections import Counter
 
 import pytest
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Sum
 
 from annotation import services
 from annotation.models import Annotator, Assignment, Submission, Task
+from billing.models import Account, LedgerEntry, LedgerTransaction
 from clients import services as client_services
 from tests.annotation.factories import CATEGORIES, ProjectFactory
 
@@ -28,6 +29,7 @@ pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
 N_TASKS = 2_000
 OVERLAP = 3
+PRICE = 7
 N_ANNOTATORS = 16
 MONITOR_INTERVAL = 0.05
 DEADLINE_SECONDS = 240  # a thread that is still busy then records a failure instead of hanging
@@ -68,7 +70,9 @@ def _open_for(annotator: Annotator, project_id) -> bool:
 
 def test_sixteen_annotators_never_over_assign_two_thousand_tasks():
     # given: 2,000 released tasks that each need 3 answers, and 16 active annotators
-    project = ProjectFactory(overlap=OVERLAP, max_overlap=OVERLAP, price_per_task=0)
+    # A price, so completions post ledger transactions concurrently too (accounts created on first
+    # use by racing connections; the deferred balance trigger at every commit).
+    project = ProjectFactory(overlap=OVERLAP, max_overlap=OVERLAP, price_per_task=PRICE)
     services.task_bulk_create(
         client=project.client,
         actor=None,
@@ -166,3 +170,9 @@ def test_sixteen_annotators_never_over_assign_two_thousand_tasks():
     assert sum(cycles.values()) == N_TASKS * OVERLAP, report
     assert Submission.objects.filter(task__project=project).count() == N_TASKS * OVERLAP
     assert not Assignment.objects.filter(project=project).exclude(status=Assignment.Status.SUBMITTED).exists()
+    # and the money: one charge per task, balanced, the receivable equal to tasks x price
+    assert LedgerTransaction.objects.filter(kind="task_charge").count() == N_TASKS
+    assert LedgerEntry.objects.aggregate(total=Sum("amount"))["total"] == 0
+    receivable = LedgerEntry.objects.filter(account__kind="client_receivable", account__client=project.client)
+    assert receivable.aggregate(total=Sum("amount"))["total"] == N_TASKS * PRICE
+    assert Account.objects.filter(kind="platform_revenue").count() == 1
