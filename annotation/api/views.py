@@ -5,7 +5,6 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -29,21 +28,13 @@ from annotation.api.serializers import (
 )
 from annotation.models import Task
 from clients.api.access import LIVE_CONFIG, WRITE, caller_client, caller_is_test_mode
+from clients.api.pagination import paginated_response
 
 
 def _parse(serializer_class, data):
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-class IdCursor(CursorPagination):
-    """Newest first; ids are UUIDv7 (time-ordered), so ``-id`` is creation order and unique."""
-
-    ordering = "-id"
-    page_size = 100
-    page_size_query_param = "limit"
-    max_page_size = 1000
 
 
 # --- projects ------------------------------------------------------------------------------------
@@ -56,9 +47,8 @@ class ProjectListView(APIView):
         summary="List projects (newest first, cursor pagination)",
     )
     def get(self, request):
-        paginator = IdCursor()
-        page = paginator.paginate_queryset(selectors.project_list_for_client(client=caller_client(request)), request, view=self)
-        return paginator.get_paginated_response(ProjectOut(page, many=True).data)
+        projects = selectors.project_list_for_client(client=caller_client(request))
+        return paginated_response(request=request, view=self, queryset=projects, serializer_class=ProjectOut)
 
     @extend_schema(request=ProjectIn, responses={201: ProjectOut}, summary="Create a project")
     def post(self, request):
@@ -109,9 +99,8 @@ class BatchListView(APIView):
         summary="List batches (newest first, cursor pagination)",
     )
     def get(self, request):
-        paginator = IdCursor()
-        page = paginator.paginate_queryset(selectors.batch_list_for_client(client=caller_client(request)), request, view=self)
-        return paginator.get_paginated_response(BatchOut(page, many=True).data)
+        batches = selectors.batch_list_for_client(client=caller_client(request))
+        return paginated_response(request=request, view=self, queryset=batches, serializer_class=BatchOut)
 
     @extend_schema(request=BatchIn, responses={201: BatchOut}, summary="Create a batch (staging until finalized)")
     def post(self, request):
@@ -191,9 +180,7 @@ class TaskListView(APIView):
             from rest_framework.exceptions import ValidationError
 
             raise ValidationError(filterset.errors)
-        paginator = IdCursor()
-        page = paginator.paginate_queryset(filterset.qs, request, view=self)
-        return paginator.get_paginated_response(TaskOut(page, many=True).data)
+        return paginated_response(request=request, view=self, queryset=filterset.qs, serializer_class=TaskOut)
 
 
 class TaskDetailView(APIView):

@@ -4,29 +4,20 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients import selectors, services
 from clients.api.access import ADMIN, caller_client, caller_is_test_mode
+from clients.api.pagination import paginated_response
 from clients.api.serializers import ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ClientCredentialsOut, DeliveryOut
-
-
-class CreatedCursor(CursorPagination):
-    ordering = "-created_at"
-    page_size = 100
-    page_size_query_param = "limit"
-    max_page_size = 1000
 
 
 class ApiKeyListView(APIView):
     @extend_schema(responses=ApiKeyOut(many=True), summary="List the client's API keys (secrets are never shown again)")
     def get(self, request):
-        paginator = CreatedCursor()
         keys = selectors.api_key_list_for_client(client=caller_client(request, ADMIN))
-        page = paginator.paginate_queryset(keys, request, view=self)
-        return paginator.get_paginated_response(ApiKeyOut(page, many=True).data)
+        return paginated_response(request=request, view=self, queryset=keys, serializer_class=ApiKeyOut)
 
     @extend_schema(request=ApiKeyIn, responses={201: ApiKeyCreatedOut}, summary="Create an API key (the key is shown once)")
     def post(self, request):
@@ -49,10 +40,8 @@ class ApiKeyRevokeView(APIView):
 class DeliveryListView(APIView):
     @extend_schema(responses=DeliveryOut(many=True), summary="The delivery log: task callbacks and webhooks, newest first")
     def get(self, request):
-        paginator = CreatedCursor()
         deliveries = selectors.delivery_list_for_client(client=caller_client(request), is_test=caller_is_test_mode(request))
-        page = paginator.paginate_queryset(deliveries, request, view=self)
-        return paginator.get_paginated_response(DeliveryOut(page, many=True).data)
+        return paginated_response(request=request, view=self, queryset=deliveries, serializer_class=DeliveryOut)
 
 
 class ClientCredentialsView(APIView):
