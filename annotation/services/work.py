@@ -75,23 +75,22 @@ def assignment_submit(*, annotator: Annotator, assignment_id, claim_version: int
     return submission
 
 
-@transaction.atomic
 def assignment_skip(*, annotator: Annotator, assignment_id, claim_version: int) -> Assignment:
     """Give the task back and never be served it again (the assignment row stays, as skipped)."""
-    now = timezone.now()
-    assignment = engine.lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
-    engine.end_assignment(assignment=assignment, status=Assignment.Status.SKIPPED, now=now, actor=f"user:{annotator.user_id}")
-    assignment.status = Assignment.Status.SKIPPED
-    return assignment
+    return _give_back(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, status=Assignment.Status.SKIPPED)
+
+
+def assignment_release(*, annotator: Annotator, assignment_id, claim_version: int) -> Assignment:
+    """Give the task back (e.g. the annotator is stopping for the day)."""
+    return _give_back(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, status=Assignment.Status.RELEASED)
 
 
 @transaction.atomic
-def assignment_release(*, annotator: Annotator, assignment_id, claim_version: int) -> Assignment:
-    """Give the task back (e.g. the annotator is stopping for the day)."""
+def _give_back(*, annotator: Annotator, assignment_id, claim_version: int, status: str) -> Assignment:
     now = timezone.now()
     assignment = engine.lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
-    engine.end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=f"user:{annotator.user_id}")
-    assignment.status = Assignment.Status.RELEASED
+    engine.end_assignment(assignment=assignment, status=status, now=now, actor=f"user:{annotator.user_id}")
+    assignment.status = status
     return assignment
 
 
