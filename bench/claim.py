@@ -245,6 +245,7 @@ def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int) ->
     p = {
         "n": size, "h": history, "loaded": loaded_at, "client": fx.client_id, "project": fx.project_id,
         "annotators": fx.annotator_ids, "na": len(fx.annotator_ids),
+        "categories": json.dumps(CATEGORIES),
     }
     with conn.transaction():
         conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)}")
@@ -264,7 +265,8 @@ def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int) ->
                 priority, price, status, released, is_test, overlap, slots_taken, answers_received, claim_seq, response,
                 confidence, is_gold, gold_answer, created_at, updated_at, completed_at, batch_id, client_id, project_id)
             SELECT {_uuid_sql("ca", "a01")}, 'categorization', '',
-                   jsonb_build_object('attachment', 'https://example.com/img/' || g || '.jpg', 'attachment_type', 'image'),
+                   jsonb_build_object('attachment', 'https://example.com/img/' || g || '.jpg', 'attachment_type', 'image',
+                                      'categories', %(categories)s::jsonb),
                    '{{}}', '[]', NULL, '', 0, 0,
                    CASE WHEN g <= %(h)s THEN 'completed' ELSE 'pending' END, true, false, 1,
                    (g <= %(h)s)::int, (g <= %(h)s)::int, (g <= %(h)s)::int,

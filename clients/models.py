@@ -219,7 +219,7 @@ class Event(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now)
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.PROTECT, related_name="+")  # keep the audit trail
     actor = models.CharField(max_length=120)
     entity_type = models.CharField(max_length=30)
     entity_id = models.UUIDField()

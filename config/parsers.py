@@ -1,7 +1,8 @@
 """JSON request parsing that refuses what PostgreSQL's jsonb cannot store.
 
 Python's ``json`` accepts ``NaN``, ``Infinity`` and numbers like ``1e400`` (read as infinity),
-and strings holding ``\\u0000``; jsonb refuses all of them, which would surface as a 500 deep in
+strings holding ``\\u0000`` or a lone surrogate, and nesting deep enough to exhaust Python's
+recursion limit; jsonb (or the parser itself) fails on all of them, which would surface as a 500 deep in
 a service. Refusing them here gives the client a 400 ``parse_error`` and changes nothing.
 """
 
@@ -30,17 +31,24 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _check_text(text: str, what: str) -> None:
+    if "\x00" in text:
+        raise _Refused(f"{what} must not contain \\u0000")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate such as \ud800
+        raise _Refused(f"{what} must be valid Unicode (no lone surrogates)") from exc
+
+
 def _check_strings(value) -> None:
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                raise _Refused("strings must not contain \\u0000")
+            _check_text(item, "strings")
         elif isinstance(item, dict):
             for key, inner in item.items():
-                if "\x00" in key:
-                    raise _Refused("keys must not contain \\u0000")
+                _check_text(key, "keys")
                 stack.append(inner)
         elif isinstance(item, list):
             stack.extend(item)
@@ -60,3 +68,5 @@ class StrictJSONParser(JSONParser):
             return loads_strict(stream.read().decode(encoding))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - nested too deeply") from exc

@@ -164,14 +164,12 @@ class AssignmentOut(serializers.ModelSerializer):
 
     @extend_schema_field(WorkTaskOut)
     def get_task(self, obj):
-        from annotation.tasktypes import effective_params
-
         return {
             "id": str(obj.task_id),
             "type": obj.task.task_type,
             "instruction": obj.task.instruction,
             "instructions": obj.project.instructions,
-            "params": effective_params(obj.project.params, obj.task.params),
+            "params": obj.task.params,
         }
 
 

@@ -120,7 +120,8 @@ class BatchDetailView(APIView):
 class BatchFinalizeView(APIView):
     @extend_schema(request=None, responses=BatchOut, summary="Finalize a batch: its tasks start being served")
     def post(self, request, batch_id):
-        batch = services.batch_finalize(client=caller_client(request, WRITE), actor=request.user, batch_id=batch_id)
+        # Finalizing releases live tasks to annotators (and so to charges): live keys only.
+        batch = services.batch_finalize(client=caller_client(request, LIVE_CONFIG), actor=request.user, batch_id=batch_id)
         return Response(BatchOut(batch).data)
 
 

@@ -193,11 +193,20 @@ def _task_bulk_insert(
 
 @transaction.atomic
 def task_cancel(*, client: Client, actor: Any, task_id, clear_unique_id: bool = False) -> Task:
-    """pending → canceled. Any other status answers 409 ``task_not_pending`` and changes nothing."""
+    """pending → canceled, releasing any live lease on it. Any other status answers 409
+    ``task_not_pending`` and changes nothing.
+
+    Lock order as everywhere else: the task's active assignments (by pk), then the task. A claim
+    that slips in between cannot happen afterwards (the task row is locked, and the claim skips
+    locked rows); one that got in before the task lock is caught by the second, skip-locked pass.
+    """
     try:
-        task = Task.objects.select_for_update(of=("self",)).select_related("project", "batch").get(client=client, pk=task_id)
+        Task.objects.filter(client=client).only("pk").get(pk=task_id)
     except (Task.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
         raise NotFound("Task not found.") from exc
+    live = Assignment.objects.filter(task_id=task_id, status=Assignment.Status.ACTIVE).order_by("pk")
+    leases = list(live.select_for_update())
+    task = Task.objects.select_for_update(of=("self",)).select_related("project", "batch").get(pk=task_id)
     if task.status != Task.Status.PENDING:
         raise Conflict(f"Only pending tasks can be canceled; this task is {task.status}.", code="task_not_pending")
     now = timezone.now()
@@ -209,7 +218,9 @@ def task_cancel(*, client: Client, actor: Any, task_id, clear_unique_id: bool = 
     task.save(update_fields=fields)
     events.record(actor=actor, entity=task, kind="task.canceled", before={"status": "pending"}, after={"status": "canceled"})
     # Whoever holds a lease on it is let go at once (not left waiting for the lease to run out).
-    for assignment in Assignment.objects.select_for_update().filter(task=task, status=Assignment.Status.ACTIVE).order_by("pk"):
+    seen = {a.pk for a in leases}
+    leases += [a for a in live.select_for_update(skip_locked=True) if a.pk not in seen]
+    for assignment in leases:
         assignment.project = task.project
         engine.end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=actor)
     return task
@@ -263,7 +274,7 @@ def _complete_if_ready(task: Task, *, actor: Any, now: datetime) -> None:
     )
     if len(answers) < task.overlap:
         return
-    params = tasktypes.effective_params(task.project.params, task.params)
+    params = task.params  # fixed at creation: a later change of the project's params does not apply
     result = tasktypes.aggregate(task.task_type, params, answers)
     _complete(task, response=result.response, confidence=result.confidence, now=now, actor=actor)
 
@@ -278,7 +289,7 @@ def task_simulate_complete(*, task_id) -> Task | None:
         return None
     if task.status != Task.Status.PENDING:
         return task
-    params = tasktypes.effective_params(task.project.params, task.params)
+    params = task.params  # fixed at creation: a later change of the project's params does not apply
     answer = tasktypes.example_answer(task.task_type, params)
     tasktypes.check_answer(task.task_type, params, answer)
     result = tasktypes.aggregate(task.task_type, params, [answer] * task.overlap)

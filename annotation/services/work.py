@@ -43,7 +43,7 @@ def assignment_submit(*, annotator: Annotator, assignment_id, claim_version: int
     now = now or timezone.now()
     assignment = engine.lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
     task = assignment.task
-    params = tasktypes.effective_params(assignment.project.params, task.params)
+    params = task.params  # the effective params, fixed when the task was created
     tasktypes.check_answer(task.task_type, params, answer)
     moved = Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE, claim_version=claim_version).update(
         status=Assignment.Status.SUBMITTED, finished_at=now

@@ -4,8 +4,9 @@ from rest_framework.pagination import CursorPagination
 
 
 class NewestFirstCursor(CursorPagination):
-    """Newest first. Ids are UUIDv7 (time-ordered and unique), so ``-id`` is creation order with
-    no ties: a cursor never skips or repeats a row even when many share a timestamp."""
+    """Newest first. Ids are UUIDv7: unique and ordered by their millisecond, so ``-id`` is
+    creation order to the millisecond (random within one) with no ties, and a cursor never skips
+    or repeats a row even when many share a timestamp."""
 
     ordering = "-id"
     page_size = 100

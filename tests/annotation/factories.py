@@ -35,7 +35,8 @@ class TaskFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     client = factory.SelfAttribute("project.client")
     task_type = factory.SelfAttribute("project.task_type")
-    params = factory.LazyFunction(lambda: {"attachment": "Is this a car?", "attachment_type": "text"})
+    # A task stores its effective params: the project's label schema overlaid with its own.
+    params = factory.LazyAttribute(lambda o: {**o.project.params, "attachment": "Is this a car?", "attachment_type": "text"})
     overlap = factory.SelfAttribute("project.overlap")
     price = factory.SelfAttribute("project.price_per_task")
     released = True

@@ -57,15 +57,20 @@ def test_a_unique_id_reused_in_another_project_is_409(client_a, api_a):
         ("patch", "/api/v1/projects/{project}", {"price_per_task": 1}),
         ("post", "/api/v1/projects/{project}/pause", None),
         ("post", "/api/v1/projects/{project}/archive", None),
+        ("post", "/api/v1/batches/{batch}/finalize", None),
     ],
 )
 def test_test_mode_keys_cannot_touch_live_configuration_keys_or_money(client_a, test_api, method, path, body):
     project = ProjectFactory(client=client_a, price_per_task=25)
+    batch = services.batch_create(client=client_a, actor=None, project=project, name="live batch")
+    services.task_bulk_create(client=client_a, actor=None, project=project, batch=batch, items=[{"params": {"attachment": "x"}}])
     keys_before = ApiKey.objects.count()
-    response = getattr(test_api, method)(path.format(project=project.id), body, format="json")
+    response = getattr(test_api, method)(path.format(project=project.id, batch=batch.id), body, format="json")
     assert_error(response, 403, "live_key_required")
     project.refresh_from_db()
+    batch.refresh_from_db()
     assert (project.status, project.price_per_task, ApiKey.objects.count()) == ("active", 25, keys_before)
+    assert (batch.status, Task.objects.get().released) == ("staging", False)
 
 
 def test_test_mode_keys_can_build_a_sandbox(client_a, test_api):
@@ -175,6 +180,9 @@ def test_a_deactivated_clients_work_is_not_served(client_a):
         '{"name": "x\\u0000", "task_type": "categorization"}',
         '{"name": "x", "task_type": "categorization", "params": {"categories": ["a\\u0000", "b"]}}',
         '{"name": "x", "task_type": "categorization", "price_per_task": 100000000000000000000000}',
+        '{"name": "x", "task_type": "categorization", "params": {"a": "\\ud800"}}',
+        '{"name": "x", "task_type": "categorization", "params": {"\\udfff": 1}}',
+        '{"name": "x", "task_type": "categorization", "params": ' + "[" * 100_000 + "]" * 100_000 + "}",
     ],
 )
 def test_values_postgres_cannot_store_are_a_400(api_a, raw):

@@ -57,3 +57,50 @@ def test_a_submit_racing_a_cancel_is_refused_and_changes_nothing(client_a):
     assert (task.status, task.answers_received, task.slots_taken) == ("canceled", 0, 0)
     assert Submission.objects.count() == 0
     assert Assignment.objects.get(pk=assignment.pk).status == "released"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_during_a_submit_waits_instead_of_deadlocking(client_a, monkeypatch):
+    from annotation import tasktypes
+
+    task = TaskFactory(project=ProjectFactory(client=client_a))
+    annotator = AnnotatorFactory()
+    assignment = services.assignment_claim(annotator=annotator).assignment
+    locked, go = threading.Event(), threading.Event()
+    real_check = tasktypes.check_answer
+
+    def check_then_pause(*args, **kwargs):
+        locked.set()  # the submit holds the assignment row here, and has not touched the task yet
+        go.wait(10)
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(tasktypes, "check_answer", check_then_pause)
+    outcome = {}
+
+    def run(name, fn):
+        try:
+            fn()
+            outcome[name] = "ok"
+        except Conflict as exc:
+            outcome[name] = exc.code
+        except Exception as exc:  # noqa: BLE001 - a deadlock surfaces here; the assertion names it
+            outcome[name] = type(exc).__name__
+        finally:
+            connection.close()
+
+    submitter = threading.Thread(target=run, args=("submit", lambda: services.assignment_submit(
+        annotator=annotator, assignment_id=assignment.pk, claim_version=assignment.claim_version,
+        answer={"category": "car"})))
+    canceller = threading.Thread(target=run, args=("cancel", lambda: services.task_cancel(
+        client=client_a, actor=None, task_id=task.id)))
+    submitter.start()
+    assert locked.wait(10)
+    canceller.start()
+    time.sleep(1.5)  # longer than PostgreSQL's deadlock_timeout (1 s): a lock cycle would be found now
+    go.set()
+    submitter.join(15)
+    canceller.join(15)
+
+    assert outcome == {"submit": "ok", "cancel": "task_not_pending"}
+    task.refresh_from_db()
+    assert task.status == "completed"
