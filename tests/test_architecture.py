@@ -99,3 +99,14 @@ def test_webhook_retries_span_about_a_day():
 
     total = sum(settings.QUORUM_WEBHOOK_RETRY_SCHEDULE)
     assert 20 * 3600 <= total <= 26 * 3600
+
+
+def test_celery_visibility_timeout_covers_twice_the_longest_task():
+    """RELIABILITY.md T7 (celery#7651): a message is redelivered after the visibility timeout, so
+    it must exceed twice the hard time limit, and be set where kombu reads it."""
+    from django.conf import settings
+
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == settings.CELERY_VISIBILITY_TIMEOUT
+    assert settings.CELERY_VISIBILITY_TIMEOUT >= 2 * settings.CELERY_TASK_TIME_LIMIT
+    assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
+    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
