@@ -92,6 +92,7 @@ def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
     text = out.read_text()
     for path in ("/api/v1/tasks/bulk:", "/api/v1/work/next:", "/api/v1/work/assignments/{assignment_id}/submit:"):
         assert path in text
+    assert "#/components/schemas/Error" in text  # every operation documents the error object
 
 
 def test_webhook_retries_span_about_a_day():
