@@ -15,7 +15,7 @@ class ProjectIn(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     task_type = serializers.ChoiceField(choices=TaskType.choices)
     domain = serializers.ChoiceField(choices=Domain.choices, default=Domain.OTHER)
-    params = serializers.JSONField(default=dict, help_text="Label schema shared by the project's tasks (e.g. categories, geometries).")
+    params = serializers.DictField(default=dict, help_text="Label schema shared by the project's tasks (e.g. categories, geometries).")
     instructions = serializers.CharField(allow_blank=True, default="")
     overlap = serializers.IntegerField(min_value=1, max_value=50, default=1, help_text="Answers per task.")
     max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
@@ -29,7 +29,7 @@ class ProjectIn(serializers.Serializer):
 class ProjectPatch(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     domain = serializers.ChoiceField(choices=Domain.choices, required=False)
-    params = serializers.JSONField(required=False)
+    params = serializers.DictField(required=False)
     instructions = serializers.CharField(allow_blank=True, required=False)
     overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
@@ -51,12 +51,7 @@ class BatchIn(serializers.Serializer):
     project = serializers.UUIDField()
     name = serializers.CharField(max_length=200)
     callback_url = serializers.CharField(max_length=2000, allow_blank=True, default="")
-    metadata = serializers.JSONField(default=dict)
-
-    def validate_metadata(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("must be an object")
-        return value
+    metadata = serializers.DictField(default=dict)
 
 
 class BatchOut(serializers.ModelSerializer):
@@ -79,11 +74,17 @@ class TaskSpec(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
 
 
+@extend_schema_field(TaskSpec(many=True))
+class TaskItemsField(serializers.ListField):
+    """Items are validated one by one by the service, so an error names ``tasks[i].field``."""
+
+    child = serializers.JSONField()
+
+
 class TaskBulkIn(serializers.Serializer):
     project = serializers.UUIDField()
     batch = serializers.UUIDField(required=False, allow_null=True)
-    # Items are validated one by one by the service so an error names ``tasks[i].field``.
-    tasks = serializers.ListField(child=serializers.JSONField(), min_length=1, help_text="Up to 10,000 TaskSpec objects.")
+    tasks = TaskItemsField(min_length=1, help_text="Up to 10,000 tasks (more answers 400 too_many_tasks).")
 
 
 class TaskOut(serializers.Serializer):
@@ -142,7 +143,7 @@ class ClaimIn(serializers.Serializer):
 
 
 class SubmitIn(ClaimIn):
-    answer = serializers.JSONField()
+    answer = serializers.DictField(help_text="The answer, in the task type's shape (e.g. {\"category\": \"car\"}).")
 
 
 class WorkTaskOut(serializers.Serializer):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import django_filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import selectors, services
+from annotation.api.filters import TaskFilter
 from annotation.api.serializers import (
     AssignmentOut,
     BatchIn,
@@ -28,7 +29,7 @@ from annotation.api.serializers import (
 )
 from annotation.models import Task
 from clients.api.access import LIVE_CONFIG, WRITE, caller_client, caller_is_test_mode
-from clients.api.pagination import paginated_response
+from clients.api.pagination import NewestFirstCursor, paginated_response
 
 
 def _parse(serializer_class, data):
@@ -41,9 +42,9 @@ def _parse(serializer_class, data):
 
 
 class ProjectListView(APIView):
+    pagination_class = NewestFirstCursor
     @extend_schema(
         responses=ProjectOut(many=True),
-        parameters=[OpenApiParameter("limit", int, description="Page size, 1 to 1,000 (default 100)")],
         summary="List projects (newest first, cursor pagination)",
     )
     def get(self, request):
@@ -93,9 +94,9 @@ ProjectArchiveView = _status_view("archived", "Archive a project")
 
 
 class BatchListView(APIView):
+    pagination_class = NewestFirstCursor
     @extend_schema(
         responses=BatchOut(many=True),
-        parameters=[OpenApiParameter("limit", int, description="Page size, 1 to 1,000 (default 100)")],
         summary="List batches (newest first, cursor pagination)",
     )
     def get(self, request):
@@ -128,20 +129,6 @@ class BatchFinalizeView(APIView):
 # --- tasks -----------------------------------------------------------------------------------------
 
 
-class TaskFilter(django_filters.FilterSet):
-    project = django_filters.UUIDFilter(field_name="project_id")
-    batch = django_filters.UUIDFilter(field_name="batch_id")
-    status = django_filters.ChoiceFilter(choices=Task.Status.choices)
-    unique_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-
-    class Meta:
-        model = Task
-        fields = ["project", "batch", "status", "unique_id"]
-
-
 class TaskBulkCreateView(APIView):
     @extend_schema(
         request=TaskBulkIn,
@@ -167,11 +154,20 @@ class TaskBulkCreateView(APIView):
 
 
 class TaskListView(APIView):
+    pagination_class = NewestFirstCursor
     filterset_class = TaskFilter
 
     @extend_schema(
         responses=TaskOut(many=True),
-        parameters=[OpenApiParameter("limit", int, description="Page size, 1 to 1,000 (default 100)")],
+        parameters=[
+            OpenApiParameter("project", OpenApiTypes.UUID, description="Only this project's tasks"),
+            OpenApiParameter("batch", OpenApiTypes.UUID, description="Only this batch's tasks"),
+            OpenApiParameter("status", str, enum=Task.Status.values),
+            OpenApiParameter("unique_id", str),
+            OpenApiParameter("created_after", OpenApiTypes.DATETIME, description="ISO 8601; offsets up to ±15:59"),
+            OpenApiParameter("created_before", OpenApiTypes.DATETIME),
+            OpenApiParameter("updated_after", OpenApiTypes.DATETIME),
+        ],
         summary="List tasks (newest first, cursor pagination)",
     )
     def get(self, request):

@@ -9,11 +9,12 @@ from rest_framework.views import APIView
 
 from clients import selectors, services
 from clients.api.access import ADMIN, caller_client, caller_is_test_mode
-from clients.api.pagination import paginated_response
+from clients.api.pagination import NewestFirstCursor, paginated_response
 from clients.api.serializers import ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ClientCredentialsOut, DeliveryOut
 
 
 class ApiKeyListView(APIView):
+    pagination_class = NewestFirstCursor
     @extend_schema(responses=ApiKeyOut(many=True), summary="List the client's API keys (secrets are never shown again)")
     def get(self, request):
         keys = selectors.api_key_list_for_client(client=caller_client(request, ADMIN))
@@ -38,6 +39,7 @@ class ApiKeyRevokeView(APIView):
 
 
 class DeliveryListView(APIView):
+    pagination_class = NewestFirstCursor
     @extend_schema(responses=DeliveryOut(many=True), summary="The delivery log: task callbacks and webhooks, newest first")
     def get(self, request):
         deliveries = selectors.delivery_list_for_client(client=caller_client(request), is_test=caller_is_test_mode(request))

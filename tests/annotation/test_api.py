@@ -294,3 +294,33 @@ def test_annotator_cannot_touch_another_annotators_assignment(client_a):
     for action, body in [("submit", {"claim_version": 1, "answer": {"category": "car"}}), ("skip", {"claim_version": 1}),
                          ("release", {"claim_version": 1}), ("heartbeat", {"claim_version": 1})]:
         assert_error(thief_api.post(f"/api/v1/work/assignments/{assignment['id']}/{action}", body, format="json"), 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/projects", "/api/v1/batches", "/api/v1/tasks", "/api/v1/api-keys", "/api/v1/deliveries"])
+@pytest.mark.parametrize("position", ["x", "notauuid", "%00"])
+def test_a_forged_cursor_is_a_404_not_a_500(api_a, path, position):
+    import base64
+    from urllib.parse import quote
+
+    cursor = base64.b64encode(f"p={position}".encode()).decode()
+    assert_error(api_a.get(f"{path}?cursor={quote(cursor)}"), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "value", ["2020-01-01T00:00:00+16:00", "0001-01-01T00:00:00-23:59", "9999-12-31T23:59:59-23:00", "yesterday"]
+)
+def test_dates_postgres_cannot_take_are_a_400(api_a, value):
+    from urllib.parse import quote
+
+    assert_error(api_a.get(f"/api/v1/tasks?created_after={quote(value)}"), 400, "validation_error")
+
+
+def test_a_date_with_an_offset_filters_in_utc(api_a, client_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    task = TaskFactory(project=ProjectFactory(client=client_a))
+    just_before = (task.created_at - timedelta(seconds=1)).astimezone(timezone.get_fixed_timezone(15 * 60 + 59))
+    results = api_a.get("/api/v1/tasks", {"created_after": just_before.isoformat()}).json()["results"]
+    assert [t["task_id"] for t in results] == [str(task.id)]
