@@ -233,3 +233,50 @@ def test_the_worker_expires_a_lapsed_lease_and_frees_its_slot(celery_worker_proc
     reclaimed = second.post("/api/v1/work/next", {}, format="json").json()["assignment"]
     assert reclaimed["task"]["id"] == task_id
     assert reclaimed["claim_version"] == assignment["claim_version"] + 1
+
+
+def test_lost_wake_ups_are_relayed_from_the_outbox_rows(celery_worker_process, monkeypatch):
+    """The broker holds nothing that cannot be rebuilt: when every on-commit wake-up is lost
+    (Redis down or the web process dying right after the commit), the dispatcher re-sends them
+    from the delivery rows and the real worker delivers every callback once it does."""
+    from clients import tasks as client_tasks
+
+    client = client_services.client_create(name="Outbox Labs")
+    api = bearer(client_services.api_key_create(client=client, name="e2e").key)
+    project_id = create_project(api, name="Outbox", overlap=1, price=PRICE)
+    worker = new_annotator("outbox-worker@example.test")
+    n = 12
+
+    with Receiver() as receiver:
+        api.post(
+            "/api/v1/tasks/bulk",
+            {"project": project_id, "tasks": [
+                {"params": {"attachment": f"t{i}"}, "callback_url": receiver.url + "cb"} for i in range(n)]},
+            format="json",
+        )
+        # given: every wake-up published after a commit is lost
+        real_delay = client_tasks.deliver.delay
+        monkeypatch.setattr(client_tasks.deliver, "delay", lambda *args, **kwargs: None)
+        for _ in range(n):
+            assignment = worker.post("/api/v1/work/next", {}, format="json").json()["assignment"]
+            done = worker.post(
+                f"/api/v1/work/assignments/{assignment['id']}/submit",
+                {"claim_version": assignment["claim_version"], "answer": {"category": "car"}},
+                format="json",
+            )
+            assert done.json()["task_status"] == "completed"
+        assert WebhookDelivery.objects.filter(client=client, status="pending").count() == n
+        assert not wait_until(lambda: receiver.requests, timeout=2.0), "a callback arrived without a wake-up"
+
+        # when: the dispatcher runs (beat, every 5 s) after its re-send interval has passed
+        monkeypatch.setattr(client_tasks.deliver, "delay", real_delay)
+        assert client_tasks.dispatch_due_deliveries() == 0  # wake-ups count as sent for a minute
+        WebhookDelivery.objects.filter(client=client).update(dispatched_at=timezone.now() - timedelta(minutes=2))
+        assert client_tasks.dispatch_due_deliveries() == n
+
+        # then: the real worker delivers every callback
+        assert wait_until(lambda: len(receiver.requests) >= n, timeout=CALLBACK_TIMEOUT, interval=0.2), celery_worker_process.log()[-3000:]
+        assert len({json.loads(r.body)["task_id"] for r in receiver.requests}) == n
+        assert wait_until(
+            lambda: WebhookDelivery.objects.filter(client=client, status="delivered").count() == n, timeout=10
+        )
