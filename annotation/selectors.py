@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 
-from annotation.models import Annotator, Assignment, Batch, Project, Task
+from annotation.models import Annotator, Batch, Project, Task
 from clients.errors import NotFound, PermissionDenied
 from clients.models import Client, User
 
@@ -58,7 +58,3 @@ def annotator_for_user(*, user: User) -> Annotator:
     if annotator is None:
         raise PermissionDenied("This endpoint is for annotators; your account has no annotator profile.", code="not_an_annotator")
     return annotator
-
-
-def assignment_get_for_annotator(*, annotator: Annotator, assignment_id) -> Assignment:
-    return _get(Assignment.objects.filter(annotator=annotator).select_related("task", "project"), assignment_id, "Assignment")

@@ -132,17 +132,12 @@ def _labels(descriptions: list) -> list[str]:
 class TaskTypeSpec:
     name: str
     params_schema: dict
-    check_params: Callable[[dict], None]
     check_answer: Callable[[dict, Any], None]
     aggregate: Callable[[dict, list], quality.Aggregate]
     example_answer: Callable[[dict], dict]  # a schema-valid answer: the test-mode simulator's
 
 
 # --- categorization ------------------------------------------------------------------------------
-
-
-def _categorization_params(params: dict) -> None:
-    pass  # the schema says it all
 
 
 def _categorization_answer(params: dict, answer: Any) -> None:
@@ -177,11 +172,6 @@ def _categorization_example(params: dict) -> dict:
 
 
 # --- imageannotation (box) -------------------------------------------------------------------------
-
-
-def _image_params(params: dict) -> None:
-    if "box" not in params["geometries"]:
-        raise ValidationFailed("geometries.box: required (the box geometry is the one supported)", code="invalid_params")
 
 
 def _image_answer(params: dict, answer: Any) -> None:
@@ -225,13 +215,12 @@ TASK_TYPES: dict[str, TaskTypeSpec] = {
     "categorization": TaskTypeSpec(
         "categorization",
         CATEGORIZATION_PARAMS,
-        _categorization_params,
         _categorization_answer,
         _categorization_aggregate,
         _categorization_example,
     ),
     "imageannotation": TaskTypeSpec(
-        "imageannotation", IMAGE_PARAMS, _image_params, _image_answer, _image_aggregate, _image_example
+        "imageannotation", IMAGE_PARAMS, _image_answer, _image_aggregate, _image_example
     ),
 }
 
@@ -255,7 +244,6 @@ def check_params(task_type: str, params: Any, *, prefix: str = "params") -> None
     if not isinstance(params, dict):
         raise ValidationFailed(f"{prefix}: must be an object", code="invalid_params", details={"field": prefix})
     _validate(spec.params_schema, params, what=prefix, code="invalid_params", prefix=prefix)
-    spec.check_params(params)
 
 
 def check_project_params(task_type: str, params: Any) -> None:

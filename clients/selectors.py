@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 
-from clients.errors import NotFound, PermissionDenied
+from clients.errors import PermissionDenied
 from clients.models import ApiKey, Client, Membership, User, WebhookDelivery
 
 
@@ -25,13 +24,6 @@ def membership_for_user(*, user: User, slug: str | None = None) -> Membership:
 
 def api_key_list_for_client(*, client: Client) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(client=client).order_by("-created_at")
-
-
-def api_key_get_for_client(*, client: Client, api_key_id) -> ApiKey:
-    try:
-        return ApiKey.objects.get(client=client, id=api_key_id)
-    except (ApiKey.DoesNotExist, ValueError, DjangoValidationError) as exc:
-        raise NotFound("API key not found.") from exc
 
 
 def delivery_list_for_client(*, client: Client, is_test: bool = False) -> QuerySet[WebhookDelivery]:

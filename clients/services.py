@@ -106,14 +106,3 @@ def access_token_create(*, user: User, name: str = "personal access token", acto
     token = AccessToken.objects.create(user=user, name=name[:100], prefix=prefix, key_hash=key_hash)
     events.record(actor=actor or user, entity=token, kind="access_token.created", after={"prefix": prefix, "user": str(user.pk)})
     return IssuedKey(obj=token, key=key)
-
-
-@transaction.atomic
-def access_token_revoke(*, user: User, token_id, actor: Any = None) -> None:
-    try:
-        token = AccessToken.objects.select_for_update().get(user=user, id=token_id, revoked_at__isnull=True)
-    except (AccessToken.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
-        raise NotFound("Access token not found.") from exc
-    token.revoked_at = timezone.now()
-    token.save(update_fields=["revoked_at"])
-    events.record(actor=actor or user, entity=token, kind="access_token.revoked", after={"prefix": token.prefix})

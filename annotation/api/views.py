@@ -190,10 +190,10 @@ class TaskDetailView(APIView):
 class TaskCancelView(APIView):
     @extend_schema(request=CancelIn, responses=TaskOut, summary="Cancel a pending task (409 otherwise)")
     def post(self, request, task_id):
-        client = caller_client(request, WRITE)
-        selectors.task_get_for_client(client=client, task_id=task_id, is_test=caller_is_test_mode(request))
         data = _parse(CancelIn, request.data or {})
-        task = services.task_cancel(client=client, actor=request.user, task_id=task_id, **data)
+        task = services.task_cancel(
+            client=caller_client(request, WRITE), actor=request.user, task_id=task_id, is_test=caller_is_test_mode(request), **data
+        )
         return Response(TaskOut(task).data)
 
 
@@ -235,8 +235,7 @@ def _lease_view(service, summary: str):
         def post(self, request, assignment_id):
             annotator = selectors.annotator_for_user(user=request.user)
             data = _parse(ClaimIn, request.data)
-            service(annotator=annotator, assignment_id=assignment_id, **data)
-            assignment = selectors.assignment_get_for_annotator(annotator=annotator, assignment_id=assignment_id)
+            assignment = service(annotator=annotator, assignment_id=assignment_id, **data)  # task and project loaded
             return Response(AssignmentOut(assignment).data)
 
     LeaseView.__name__ = service.__name__.title().replace("_", "") + "View"

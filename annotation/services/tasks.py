@@ -192,7 +192,7 @@ def _task_bulk_insert(
 
 
 @transaction.atomic
-def task_cancel(*, client: Client, actor: Any, task_id, clear_unique_id: bool = False) -> Task:
+def task_cancel(*, client: Client, actor: Any, task_id, is_test: bool = False, clear_unique_id: bool = False) -> Task:
     """pending → canceled, releasing any live lease on it. Any other status answers 409
     ``task_not_pending`` and changes nothing.
 
@@ -201,7 +201,7 @@ def task_cancel(*, client: Client, actor: Any, task_id, clear_unique_id: bool = 
     locked rows); one that got in before the task lock is caught by the second, skip-locked pass.
     """
     try:
-        Task.objects.filter(client=client).only("pk").get(pk=task_id)
+        Task.objects.filter(client=client, is_test=is_test).only("pk").get(pk=task_id)  # another mode's task: 404
     except (Task.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
         raise NotFound("Task not found.") from exc
     live = Assignment.objects.filter(task_id=task_id, status=Assignment.Status.ACTIVE).order_by("pk")

@@ -31,6 +31,6 @@ class NewestFirstCursor(CursorPagination):
 def paginated_response(*, request, view, queryset, serializer_class):
     """List views set ``pagination_class = NewestFirstCursor`` (so the OpenAPI schema shows the
     page object and the ``cursor``/``limit`` parameters) and answer through this."""
-    paginator = NewestFirstCursor()
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)

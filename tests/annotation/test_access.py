@@ -73,6 +73,13 @@ def test_test_mode_keys_cannot_touch_live_configuration_keys_or_money(client_a, 
     assert (batch.status, Task.objects.get().released) == ("staging", False)
 
 
+def test_test_mode_keys_cannot_cancel_live_tasks(client_a, test_api):
+    task = TaskFactory(project=ProjectFactory(client=client_a))
+    assert_error(test_api.post(f"/api/v1/tasks/{task.id}/cancel", {}, format="json"), 404, "not_found")
+    task.refresh_from_db()
+    assert task.status == "pending"
+
+
 def test_test_mode_keys_can_build_a_sandbox(client_a, test_api):
     created = test_api.post("/api/v1/projects", {"name": "Sandbox", "task_type": "categorization",
                                                   "params": {"categories": ["a", "b"]}}, format="json")

@@ -44,24 +44,18 @@ def test_unbalanced_or_bad_amounts_are_refused_in_python(client_a, amounts):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_postgres_refuses_an_unbalanced_transaction_at_commit(client_a):
-    receivable, revenue = _accounts(client_a)
-    with pytest.raises(IntegrityError, match="does not balance"):
+@pytest.mark.parametrize(
+    ("amounts", "message"), [((10, -9), "does not balance"), ((10,), "at least 2")], ids=["unbalanced", "one-entry"]
+)
+def test_postgres_refuses_a_bad_transaction_at_commit(client_a, amounts, message):
+    """Written around ledger.post, straight to the tables: the database itself says no."""
+    accounts = _accounts(client_a)
+    with pytest.raises(IntegrityError, match=message):
         with transaction.atomic():
             ltx = LedgerTransaction.objects.create(idempotency_key="raw", kind="task_charge")
-            LedgerEntry.objects.create(transaction=ltx, account=receivable, amount=10, currency="USD")
-            LedgerEntry.objects.create(transaction=ltx, account=revenue, amount=-9, currency="USD")
-    assert LedgerTransaction.objects.count() == 0
-
-
-@pytest.mark.django_db(transaction=True)
-def test_postgres_refuses_a_transaction_with_one_entry(client_a):
-    receivable, _ = _accounts(client_a)
-    with pytest.raises(IntegrityError, match="at least 2"):
-        with transaction.atomic():
-            ltx = LedgerTransaction.objects.create(idempotency_key="one", kind="task_charge")
-            LedgerEntry.objects.create(transaction=ltx, account=receivable, amount=10, currency="USD")
-    assert LedgerEntry.objects.count() == 0
+            for account, amount in zip(accounts, amounts, strict=False):
+                LedgerEntry.objects.create(transaction=ltx, account=account, amount=amount, currency="USD")
+    assert (LedgerTransaction.objects.count(), LedgerEntry.objects.count()) == (0, 0)
 
 
 @pytest.mark.django_db
