@@ -25,13 +25,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation.models import Annotator, Assignment, Project, Task
+from billing import services as billing
 from clients import events
 from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests
 from clients.models import Event
 
 CLAIM_SQL = """
 WITH candidate AS (
-    SELECT t.id
+    SELECT t.id, t.spend_reserved AS was_reserved
       FROM annotation_task t
      WHERE t.project_id = %(project_id)s
        AND t.status = 'pending'
@@ -48,12 +49,20 @@ WITH candidate AS (
 UPDATE annotation_task t
    SET slots_taken = t.slots_taken + 1,
        claim_seq = t.claim_seq + 1,
+       spend_reserved = true,
        updated_at = %(now)s
   FROM candidate
  WHERE t.id = candidate.id
    AND t.slots_taken < t.overlap
    AND t.status = 'pending'
-RETURNING t.id, t.claim_seq, t.task_type, t.instruction, t.params
+RETURNING t.id, t.claim_seq, t.task_type, t.instruction, t.params, t.price, candidate.was_reserved
+"""
+
+# The first claim of a task commits its price against the project's budget and the client's
+# credit (billing.spend_reserve). When there is no room, the claim is undone on the still-locked
+# task row — cheaper than a savepoint around every claim — and the project is passed over.
+UNDO_CLAIM_SQL = """
+UPDATE annotation_task SET slots_taken = slots_taken - 1, spend_reserved = false WHERE id = %s
 """
 
 
@@ -64,7 +73,8 @@ class Claim:
 
 
 def _eligible_projects(annotator: Annotator, project_id=None) -> list[Project]:
-    """Active projects in serving order. Qualifications and budgets join this filter later."""
+    """Active projects in serving order. Qualifications join this filter later; budgets are checked
+    per claim (``billing.spend_reserve``)."""
     projects = Project.objects.filter(status=Project.Status.ACTIVE, client__is_active=True)
     if project_id is not None:
         projects = projects.filter(id=project_id)
@@ -106,7 +116,12 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
             row = cursor.fetchone()
             if row is None:
                 continue
-            task_id, claim_seq, task_type, instruction, params = row
+            task_id, claim_seq, task_type, instruction, params, price, was_reserved = row
+            if not was_reserved and price > 0 and not billing.spend_reserve(
+                client_id=project.client_id, project_id=project.id, amount=price
+            ):
+                cursor.execute(UNDO_CLAIM_SQL, [task_id])
+                continue  # over the project's budget or the client's funds plus credit: not served
             assignment = Assignment.objects.create(
                 task_id=task_id,
                 annotator_id=annotator.pk,

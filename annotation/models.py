@@ -52,8 +52,12 @@ class Project(models.Model):
     gold_ratio = models.FloatField(default=0.0)
     lease_seconds = models.PositiveIntegerField(default=900)
     priority = models.SmallIntegerField(default=0)
-    # Price charged to the client per completed live task, in minor units of the client currency.
-    price_per_task = models.BigIntegerField(default=0)
+    # Per-project overrides of the rate card (billing.RateCard), in minor units of the client's
+    # currency: the price charged per completed live task and the pay per accepted answer. NULL =
+    # use the client's (or the default) rate card for the task type. Tasks snapshot both figures
+    # when they are created, so a change applies to work created after it.
+    price_per_task = models.BigIntegerField(null=True, blank=True)
+    pay_per_answer = models.BigIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -64,6 +68,7 @@ class Project(models.Model):
             models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
             models.CheckConstraint(condition=Q(max_overlap__gte=F("overlap")), name="project_max_overlap_gte"),
             models.CheckConstraint(condition=Q(price_per_task__gte=0), name="project_price_nonneg"),
+            models.CheckConstraint(condition=Q(pay_per_answer__gte=0), name="project_pay_nonneg"),
         ]
         indexes = [models.Index(fields=["status", "-priority"], name="project_status_prio_idx")]
 
@@ -115,8 +120,13 @@ class Task(models.Model):
     unique_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL = none; unique when set
     callback_url = models.CharField(max_length=2000, blank=True)
     priority = models.SmallIntegerField(default=0)
-    # The project's price when the task was created: a later price change applies to new tasks only.
+    # The price and the pay per answer in force when the task was created (project override or
+    # rate card): a later change applies to new tasks only.
     price = models.BigIntegerField(default=0)
+    pay = models.BigIntegerField(default=0)
+    # Set by the first claim of a live task: its price then counts as committed spend against the
+    # client's credit and the project's budget (billing.ClientCredit / ProjectBudget), once.
+    spend_reserved = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     # Served to annotators: false while its batch is staging, and always for test-mode tasks.
     released = models.BooleanField(default=False)
@@ -143,6 +153,7 @@ class Task(models.Model):
             models.CheckConstraint(condition=Q(slots_taken__lte=F("overlap")), name="task_slots_within_overlap"),
             models.CheckConstraint(condition=Q(answers_received__lte=F("slots_taken")), name="task_answers_within_slots"),
             models.CheckConstraint(condition=Q(price__gte=0), name="task_price_nonneg"),
+            models.CheckConstraint(condition=Q(pay__gte=0), name="task_pay_nonneg"),
         ]
         indexes = [
             # The claim path: open tasks of one project in serving order. Partial, so it holds

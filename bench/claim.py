@@ -262,12 +262,12 @@ def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int) ->
         conn.execute(
             f"""
             INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id, callback_url,
-                priority, price, status, released, is_test, overlap, slots_taken, answers_received, claim_seq, response,
+                priority, price, pay, spend_reserved, status, released, is_test, overlap, slots_taken, answers_received, claim_seq, response,
                 confidence, is_gold, gold_answer, created_at, updated_at, completed_at, batch_id, client_id, project_id)
             SELECT {_uuid_sql("ca", "a01")}, 'categorization', '',
                    jsonb_build_object('attachment', 'https://example.com/img/' || g || '.jpg', 'attachment_type', 'image',
                                       'categories', %(categories)s::jsonb),
-                   '{{}}', '[]', NULL, '', 0, 0,
+                   '{{}}', '[]', NULL, '', 0, 0, 0, g <= %(h)s,
                    CASE WHEN g <= %(h)s THEN 'completed' ELSE 'pending' END, true, false, 1,
                    (g <= %(h)s)::int, (g <= %(h)s)::int, (g <= %(h)s)::int,
                    CASE WHEN g <= %(h)s THEN '{{"category": "dog"}}'::jsonb END,

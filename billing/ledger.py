@@ -44,15 +44,30 @@ def _check_balanced(legs: Sequence[Leg]) -> None:
 
 
 INSERT_TRANSACTION_SQL = """
-INSERT INTO billing_ledgertransaction (id, idempotency_key, kind, client_id, reference, description, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO billing_ledgertransaction (id, idempotency_key, kind, client_id, reference, description,
+                                       project_id, project_name, task_type, user_id, reverses_id, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id
 """
 
 
+@dataclass(frozen=True)
+class Dimensions:
+    """What a transaction is about, for invoices and reports (copied, never joined)."""
+
+    project_id: object = None
+    project_name: str = ""
+    task_type: str = ""
+    user_id: object = None
+
+
+NO_DIMENSIONS = Dimensions()
+
+
 def post(
-    *, idempotency_key: str, kind: str, legs: Sequence[Leg], client_id=None, reference: str = "", description: str = ""
+    *, idempotency_key: str, kind: str, legs: Sequence[Leg], client_id=None, reference: str = "", description: str = "",
+    dims: Dimensions = NO_DIMENSIONS, reverses: LedgerTransaction | None = None,
 ) -> tuple[LedgerTransaction, bool]:
     """Post a balanced transaction once. Returns ``(transaction, created)``.
 
@@ -60,29 +75,62 @@ def post(
     is ``ON CONFLICT DO NOTHING``: concurrent callers with one key serialize on the unique index
     (the second waits for the first to commit, then inserts nothing) without raising, so no
     savepoint is needed and the caller's transaction stays usable.
+
+    Accounts of ``Account.CACHED_KINDS`` get their cached ``balance`` moved in the same
+    transaction, in ascending account id order (one lock order everywhere: no deadlocks). The
+    ``account_no_overdraft`` CHECK refuses a payable or funds account going into debit; services
+    check first, under the account's row lock, so that a refusal is a clear error and not this.
     """
     _check_balanced(legs)  # before the atomic block: a refusal leaves the caller's transaction usable
-    return _insert(idempotency_key=idempotency_key, kind=kind, legs=legs, client_id=client_id, reference=reference, description=description)
+    return _insert(idempotency_key=idempotency_key, kind=kind, legs=legs, client_id=client_id, reference=reference,
+                   description=description, dims=dims, reverses=reverses)
 
 
 @transaction.atomic(savepoint=False)
-def _insert(*, idempotency_key: str, kind: str, legs: Sequence[Leg], client_id, reference: str, description: str) -> tuple[LedgerTransaction, bool]:
+def _insert(*, idempotency_key: str, kind: str, legs: Sequence[Leg], client_id, reference: str, description: str,
+            dims: Dimensions, reverses: LedgerTransaction | None) -> tuple[LedgerTransaction, bool]:
     ltx = LedgerTransaction(
-        idempotency_key=idempotency_key, kind=kind, client_id=client_id, reference=reference, description=description
+        idempotency_key=idempotency_key, kind=kind, client_id=client_id, reference=reference, description=description,
+        project_id=dims.project_id, project_name=dims.project_name[:200], task_type=dims.task_type, user_id=dims.user_id,
+        reverses=reverses,
     )
     with connection.cursor() as cursor:
         cursor.execute(
             INSERT_TRANSACTION_SQL,
-            [ltx.id, idempotency_key, kind, client_id, reference, description, ltx.created_at],
+            [ltx.id, idempotency_key, kind, client_id, reference, description, dims.project_id, ltx.project_name,
+             dims.task_type, dims.user_id, reverses.pk if reverses else None, ltx.created_at],
         )
         inserted = cursor.fetchone() is not None
-    if not inserted:
-        return LedgerTransaction.objects.get(idempotency_key=idempotency_key), False
-    LedgerEntry.objects.bulk_create(
-        [LedgerEntry(transaction=ltx, account=leg.account, amount=leg.amount, currency=leg.account.currency) for leg in legs]
-    )
+        if not inserted:
+            return LedgerTransaction.objects.get(idempotency_key=idempotency_key), False
+        LedgerEntry.objects.bulk_create(
+            [LedgerEntry(transaction=ltx, account=leg.account, amount=leg.amount, currency=leg.account.currency) for leg in legs]
+        )
+        moves: dict = defaultdict(int)
+        for leg in legs:
+            if leg.account.kind in Account.CACHED_KINDS:
+                moves[leg.account.pk] += leg.amount
+        for account_id in sorted(moves):
+            cursor.execute("UPDATE billing_account SET balance = balance + %s WHERE id = %s", [moves[account_id], account_id])
     ltx._state.adding = False
     return ltx, True
+
+
+def reverse(*, original: LedgerTransaction, idempotency_key: str, description: str = "") -> tuple[LedgerTransaction, bool]:
+    """Post the mirror image of ``original`` (every entry negated), linked to it. Idempotent by key;
+    a transaction can be reversed once (``reverses`` is unique)."""
+    legs = [Leg(entry.account, -entry.amount) for entry in original.entries.select_related("account").order_by("id")]
+    dims = Dimensions(project_id=original.project_id, project_name=original.project_name, task_type=original.task_type,
+                      user_id=original.user_id)
+    return post(idempotency_key=idempotency_key, kind=LedgerTransaction.Kind.REVERSAL, legs=legs, client_id=original.client_id,
+                reference=original.reference, description=description or f"Reversal of {original.kind}", dims=dims,
+                reverses=original)
+
+
+def account_lock(*, kind: str, currency: str, client_id=None, user_id=None) -> Account:
+    """Fetch or create an account and lock its row until the end of the transaction."""
+    account = account_get(kind=kind, currency=currency, client_id=client_id, user_id=user_id)
+    return Account.objects.select_for_update().get(pk=account.pk)
 
 
 def balance(account: Account) -> int:

@@ -244,6 +244,12 @@ QUORUM_OUTBOUND_MAX_RESPONSE_BYTES = env_int("QUORUM_OUTBOUND_MAX_RESPONSE_BYTES
 # Webhook retries: the delay before each retry, in seconds (±10 % jitter). Nine attempts over
 # about a day (23.6 h), as the foundation issue asks; Standard Webhooks' example spans ~3 days.
 QUORUM_WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 3600, 7200, 14400, 21600, 36000]
+# Billing. Amounts in minor units of the currency concerned.
+QUORUM_PAYOUT_MINIMUM = env_int("QUORUM_PAYOUT_MINIMUM", 1000)  # e.g. 10.00: smaller payables wait for the next period
+# The fair-pay floor that annotators' effective hourly earnings are flagged against (per hour).
+QUORUM_FAIR_PAY_FLOOR_PER_HOUR = env_int("QUORUM_FAIR_PAY_FLOOR_PER_HOUR", 1500)
+# Idempotency-Key records are kept this long; an older key starts a new operation (IETF draft -07).
+QUORUM_IDEMPOTENCY_TTL_HOURS = env_int("QUORUM_IDEMPOTENCY_TTL_HOURS", 24)
 
 LOGGING = {
     "version": 1,

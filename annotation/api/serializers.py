@@ -22,7 +22,12 @@ class ProjectIn(serializers.Serializer):
     lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
     priority = serializers.IntegerField(min_value=-100, max_value=100, default=0)
     price_per_task = serializers.IntegerField(
-        min_value=0, max_value=MAX_PRICE, default=0, help_text="Minor units of the client's currency."
+        min_value=0, max_value=MAX_PRICE, required=False, allow_null=True,
+        help_text="Price per completed task in minor units of the client's currency; null or absent: the rate card's.",
+    )
+    budget = serializers.IntegerField(
+        min_value=0, max_value=MAX_PRICE, required=False, allow_null=True,
+        help_text="Cap on the project's committed spend (minor units): tasks are not served once it would be passed.",
     )
 
 
@@ -35,7 +40,8 @@ class ProjectPatch(serializers.Serializer):
     max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
     priority = serializers.IntegerField(min_value=-100, max_value=100, required=False)
-    price_per_task = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False)
+    price_per_task = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False, allow_null=True)
+    budget = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False, allow_null=True)
 
 
 class ProjectOut(serializers.ModelSerializer):
@@ -43,7 +49,7 @@ class ProjectOut(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "name", "task_type", "domain", "params", "instructions", "overlap", "max_overlap", "consensus_method",
-            "lease_seconds", "priority", "price_per_task", "status", "created_at", "updated_at",
+            "lease_seconds", "priority", "price_per_task", "pay_per_answer", "status", "created_at", "updated_at",
         ]
 
 

@@ -11,24 +11,31 @@ from django.utils import timezone
 
 from annotation import tasktypes
 from annotation.models import Batch, Project, Task
+from billing import services as billing
 from clients import events, outbound
 from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client
 
 # --- projects --------------------------------------------------------------------------------------
 
-PROJECT_EDITABLE = {"name", "instructions", "params", "overlap", "max_overlap", "lease_seconds", "priority", "price_per_task", "domain"}
+PROJECT_EDITABLE = {
+    "name", "instructions", "params", "overlap", "max_overlap", "lease_seconds", "priority", "price_per_task", "pay_per_answer",
+    "domain", "budget",
+}
 
 
-def _check_project_numbers(*, overlap: int, max_overlap: int, lease_seconds: int, price_per_task: int) -> None:
+def _check_project_numbers(*, overlap: int, max_overlap: int, lease_seconds: int, price_per_task: int | None,
+                           pay_per_answer: int | None = None) -> None:
     if not 1 <= overlap <= 50:
         raise ValidationFailed("overlap: must be between 1 and 50", code="invalid_overlap", details={"field": "overlap"})
     if not overlap <= max_overlap <= 50:
         raise ValidationFailed("max_overlap: must be between overlap and 50", code="invalid_overlap", details={"field": "max_overlap"})
     if not 30 <= lease_seconds <= 86400:
         raise ValidationFailed("lease_seconds: must be between 30 and 86400", code="invalid_lease", details={"field": "lease_seconds"})
-    if price_per_task < 0:
-        raise ValidationFailed("price_per_task: must not be negative", code="invalid_price", details={"field": "price_per_task"})
+    for field, value in (("price_per_task", price_per_task), ("pay_per_answer", pay_per_answer)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ValidationFailed(f"{field}: must be a non-negative integer (minor units) or null", code="invalid_price",
+                                   details={"field": field})
 
 
 @transaction.atomic
@@ -45,8 +52,12 @@ def project_create(
     max_overlap: int | None = None,
     lease_seconds: int | None = None,
     priority: int = 0,
-    price_per_task: int = 0,
+    price_per_task: int | None = None,
+    pay_per_answer: int | None = None,
+    budget: int | None = None,
 ) -> Project:
+    """Create a project. ``price_per_task`` / ``pay_per_answer`` override the rate card for its
+    tasks (None: the card applies); ``budget`` caps its committed spend (None: no budget)."""
     name = (name or "").strip()
     if not name or "/" in name:
         raise ValidationFailed("name: required, and must not contain '/'", code="invalid_name", details={"field": "name"})
@@ -54,7 +65,8 @@ def project_create(
     tasktypes.check_project_params(task_type, params)
     max_overlap = max_overlap or overlap
     lease_seconds = lease_seconds or settings.QUORUM_DEFAULT_LEASE_SECONDS
-    _check_project_numbers(overlap=overlap, max_overlap=max_overlap, lease_seconds=lease_seconds, price_per_task=price_per_task)
+    _check_project_numbers(overlap=overlap, max_overlap=max_overlap, lease_seconds=lease_seconds, price_per_task=price_per_task,
+                           pay_per_answer=pay_per_answer)
     if Project.objects.filter(client=client, name=name).exists():
         raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name")
     try:
@@ -62,11 +74,13 @@ def project_create(
             project = Project.objects.create(
                 client=client, name=name, task_type=task_type, domain=domain, params=params, instructions=instructions,
                 overlap=overlap, max_overlap=max_overlap, lease_seconds=lease_seconds, priority=priority,
-                price_per_task=price_per_task,
+                price_per_task=price_per_task, pay_per_answer=pay_per_answer,
             )
     except IntegrityError as exc:
         raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name") from exc
     events.record(actor=actor, entity=project, kind="project.created", after={"name": name, "task_type": task_type})
+    if budget is not None:
+        billing.project_budget_set(client=client, project_id=project.id, limit=budget, actor=actor)
     return project
 
 
@@ -77,6 +91,9 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
     if unknown:
         raise ValidationFailed(f"{sorted(unknown)[0]}: cannot be changed", code="invalid_field")
     project = _project_for_update(client=client, project_id=project_id)
+    changes = dict(changes)
+    if "budget" in changes:  # kept by billing, not on the project row
+        billing.project_budget_set(client=client, project_id=project.id, limit=changes.pop("budget"), actor=actor)
     before = {k: getattr(project, k) for k in changes}
     if "name" in changes:
         name = (changes["name"] or "").strip()
@@ -91,7 +108,7 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
         setattr(project, key, value)
     _check_project_numbers(
         overlap=project.overlap, max_overlap=max(project.max_overlap, project.overlap),
-        lease_seconds=project.lease_seconds, price_per_task=project.price_per_task,
+        lease_seconds=project.lease_seconds, price_per_task=project.price_per_task, pay_per_answer=project.pay_per_answer,
     )
     project.max_overlap = max(project.max_overlap, project.overlap)
     project.save(update_fields=[*changes, "max_overlap", "updated_at"])

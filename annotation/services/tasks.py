@@ -16,6 +16,7 @@ from annotation import assignment as engine
 from annotation import tasktypes
 from annotation.models import Assignment, Batch, Project, Submission, Task
 from annotation.payloads import task_payload
+from billing import selectors as billing_selectors
 from billing import services as billing
 from clients import events, outbound, webhooks
 from clients.errors import Conflict, NotFound, ValidationFailed
@@ -133,6 +134,22 @@ def task_bulk_create(
     return _task_bulk_insert(client=client, actor=actor, project=project, batch=batch, cleaned=cleaned, seen=seen, is_test=is_test)
 
 
+def task_rates(*, client: Client, project: Project, at: datetime) -> tuple[int, int]:
+    """(price per task, pay per answer) for tasks created now: the project's override, else the
+    rate card in force. The task keeps both, so a later change applies to new work only."""
+    if project.price_per_task is not None and project.pay_per_answer is not None:
+        return project.price_per_task, project.pay_per_answer
+    rate = billing_selectors.rate_for(client=client, task_type=project.task_type, at=at)
+    price = project.price_per_task if project.price_per_task is not None else rate.price_per_task
+    pay = project.pay_per_answer if project.pay_per_answer is not None else rate.pay_per_answer
+    return price, pay
+
+
+def billing_work(task: Task) -> billing.Work:
+    """What the ledger records about a task (``task.project`` loaded)."""
+    return billing.Work(task_id=task.id, project_id=task.project_id, project_name=task.project.name, task_type=task.task_type)
+
+
 @transaction.atomic
 def _task_bulk_insert(
     *, client: Client, actor: Any, project: Project, batch: Batch | None, cleaned: list[dict], seen: dict[str, int], is_test: bool
@@ -151,11 +168,12 @@ def _task_bulk_insert(
                     code="unique_id_conflict", details={"index": seen[uid], "field": "unique_id", "task_id": str(task.id)},
                 )
         now = timezone.now()
+        price, pay = task_rates(client=client, project=project, at=now)
         # created_at grows by 1 µs per item so tasks are served in the order they were sent.
         new_tasks = [
             Task(
                 client=client, project=project, batch=batch, task_type=project.task_type, is_test=is_test,
-                released=released, overlap=project.overlap, price=project.price_per_task,
+                released=released, overlap=project.overlap, price=price, pay=pay,
                 created_at=now + timedelta(microseconds=i),
                 updated_at=now, **spec,
             )
@@ -217,6 +235,8 @@ def task_cancel(*, client: Client, actor: Any, task_id, is_test: bool = False, c
         fields.append("unique_id")
     task.save(update_fields=fields)
     events.record(actor=actor, entity=task, kind="task.canceled", before={"status": "pending"}, after={"status": "canceled"})
+    if task.spend_reserved:  # started, never to be charged: its committed spend comes back
+        billing.spend_release(client_id=task.client_id, project_id=task.project_id, amount=task.price)
     # Whoever holds a lease on it is let go at once (not left waiting for the lease to run out).
     seen = {a.pk for a in leases}
     leases += [a for a in live.select_for_update(skip_locked=True) if a.pk not in seen]
@@ -235,7 +255,7 @@ def _complete(task: Task, *, response: dict, confidence: float | None, now: date
     events.record(actor=actor, entity=task, kind="task.completed", before={"status": "pending"},
                   after={"status": "completed", "confidence": confidence})
     if not task.is_test:
-        billing.charge_task_completion(client=task.client, task_id=task.id, amount=task.price)
+        billing.charge_task_completion(client=task.client, task_id=task.id, amount=task.price, work=billing_work(task))
     if task.callback_url:
         payload = task_payload(task)
         webhooks.delivery_enqueue(

@@ -11,7 +11,8 @@ from django.utils import timezone
 from annotation import assignment as engine
 from annotation import tasktypes
 from annotation.models import Annotator, Assignment, Submission, Task
-from annotation.services.tasks import _complete_if_ready
+from annotation.services.tasks import _complete_if_ready, billing_work
+from billing import services as billing
 from clients import events
 from clients.errors import Conflict
 from clients.models import User
@@ -70,6 +71,10 @@ def assignment_submit(*, annotator: Annotator, assignment_id, claim_version: int
     events.record(actor=f"user:{annotator.user_id}", entity=assignment, kind="assignment.submitted",
                   before={"status": "active"}, after={"status": "submitted"}, client_id=task.client_id)
     task.project = assignment.project
+    if not task.is_test and submission.status == Submission.Status.ACCEPTED:
+        # The annotator earns the pay the task was created with; gold work is the platform's cost.
+        billing.answer_pay(submission_id=submission.pk, user_id=annotator.user_id, client=task.client, amount=task.pay,
+                           work=billing_work(task), platform_cost=task.is_gold)
     _complete_if_ready(task, actor="system:consensus", now=now)
     submission.task = task  # carries the task's status after this submit
     return submission

@@ -63,7 +63,8 @@ def test_full_loop_through_the_api(api_a, client_a):
     assert task["response"] == {"category": "pedestrian"}
     assert task["unique_id"] == "s-1"
     assert task["completed_at"].endswith("Z")
-    assert api_a.get("/api/v1/billing/balance").json() == {"currency": "USD", "receivable": 12}
+    balance = api_a.get("/api/v1/billing/balance").json()
+    assert (balance["currency"], balance["receivable"], balance["committed"], balance["available"]) == ("USD", 12, 12, None)
     assert worker.post("/api/v1/work/next", {}, format="json").json() == {"assignment": None, "resumed": False}
 
 
