@@ -248,7 +248,7 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
-    body = models.JSONField()
+    body = models.TextField()  # the rendered JSON, replayed byte for byte
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

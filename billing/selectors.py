@@ -80,3 +80,10 @@ def payable_balance(*, user_id, currency: str) -> int:
     """What the platform owes an annotator (a positive figure), from the cached balance."""
     account = Account.objects.filter(kind=Account.Kind.ANNOTATOR_PAYABLE, user_id=user_id, currency=currency).first()
     return -account.balance if account else 0
+
+
+def client_project_budgets(*, client: Client) -> list[dict]:
+    return [
+        {"project_id": row.project_id, "budget": row.limit, "committed": row.committed}
+        for row in ProjectBudget.objects.filter(client=client).order_by("project_id")
+    ]

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from billing.api import BalanceView
+from billing.urls import billing_urls, staff_urls
 from clients.api import views as client_views
 from config import views
 
@@ -12,7 +12,8 @@ api_v1 = [
     path("api-keys/<str:key_id>/revoke", client_views.ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("deliveries", client_views.DeliveryListView.as_view(), name="delivery-list"),
     path("client", client_views.ClientCredentialsView.as_view(), name="client-credentials"),
-    path("billing/balance", BalanceView.as_view(), name="billing-balance"),
+    path("billing/", include(billing_urls)),
+    path("staff/", include(staff_urls)),
 ]
 
 urlpatterns = [

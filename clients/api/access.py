@@ -38,3 +38,11 @@ def caller_client(request: Request, access: str = READ) -> Client:
 def caller_is_test_mode(request: Request) -> bool:
     user = request.user
     return isinstance(user, ClientPrincipal) and user.is_test_mode
+
+
+def caller_staff(request: Request):
+    """The staff user behind a request (signed in, or a staff member's personal access token)."""
+    user = request.user
+    if isinstance(user, ClientPrincipal) or not getattr(user, "is_staff", False) or not user.is_active:
+        raise PermissionDenied("This endpoint is for Quorum staff.", code="staff_only")
+    return user
