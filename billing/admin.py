@@ -1,8 +1,16 @@
-"""The ledger in the admin: read-only (PostgreSQL refuses edits anyway)."""
+"""The ledger in the admin: read-only (PostgreSQL refuses edits anyway). Invoices change through
+their services (admin actions); revenue reports at /admin/billing/invoice/reports/."""
 
-from django.contrib import admin
+from datetime import date
 
-from billing.models import Account, LedgerEntry, LedgerTransaction
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+
+from billing import invoices, reports
+from billing.models import Account, Invoice, InvoiceLine, LedgerEntry, LedgerTransaction
+from clients.errors import DomainError
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -38,3 +46,73 @@ class LedgerTransactionAdmin(ReadOnly):
     list_filter = ["kind"]
     search_fields = ["idempotency_key", "reference"]
     inlines = [EntryInline]
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ["project_name", "project_id", "task_type", "kind", "quantity", "amount"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _invoice_action(service, done: str):
+    def action(modeladmin, request, queryset):
+        moved = 0
+        for invoice in queryset.order_by("pk"):
+            try:
+                service(invoice_id=invoice.pk, actor=request.user)
+                moved += 1
+            except DomainError as exc:
+                modeladmin.message_user(request, f"{invoice.number}: {exc.message}", level=messages.ERROR)
+        if moved:
+            modeladmin.message_user(request, f"{moved} invoice(s) {done}.", level=messages.SUCCESS)
+
+    return action
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnly):
+    """Invoices change only through the services (actions below); reports at ``reports/``."""
+
+    list_display = ["number", "client", "period_start", "status", "currency", "subtotal", "refunds", "total", "issued_at", "paid_at"]
+    list_filter = ["status", "period_start", "currency"]
+    search_fields = ["number", "client__name", "client__slug"]
+    inlines = [InvoiceLineInline]
+    actions = ["issue", "mark_paid", "void"]
+    change_list_template = "admin/billing/invoice/change_list.html"
+
+    @admin.action(description="Issue the selected draft invoices (applies client funds)")
+    def issue(self, request, queryset):
+        _invoice_action(invoices.invoice_issue, "issued")(self, request, queryset)
+
+    @admin.action(description="Mark the selected issued invoices paid")
+    def mark_paid(self, request, queryset):
+        _invoice_action(invoices.invoice_mark_paid, "marked paid")(self, request, queryset)
+
+    @admin.action(description="Void the selected invoices (funds applied go back)")
+    def void(self, request, queryset):
+        _invoice_action(invoices.invoice_void, "voided")(self, request, queryset)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.reports_view)
+        return [path("reports/", view, name="billing_reports"), *super().get_urls()]
+
+    def reports_view(self, request):
+        """Revenue, margin and concentration for ``?from=YYYY-MM&to=YYYY-MM`` (default: the last 12 months)."""
+        this_month = timezone.now().date().replace(day=1)
+        first = request.GET.get("from") or f"{date(this_month.year - 1, this_month.month, 1):%Y-%m}"
+        last = request.GET.get("to") or f"{this_month:%Y-%m}"
+        context = {**self.admin_site.each_context(request), "title": "Revenue reports", "from": first, "to": last}
+        try:
+            period = reports.period_parse(first=first, last=last)
+            currency = reports.currency_parse(request.GET.get("currency"))
+        except DomainError as exc:
+            context["error"] = exc.message
+        else:
+            context.update(currency=currency, margin=reports.margin_by_month(period=period, currency=currency),
+                           concentration=reports.concentration(period=period, currency=currency),
+                           revenue=reports.revenue_by_client_month(period=period, currency=currency))
+        return TemplateResponse(request, "admin/billing/reports.html", context)

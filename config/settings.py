@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -195,6 +196,11 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-webhooks": {"task": "clients.tasks.dispatch_due_deliveries", "schedule": timedelta(seconds=5)},
     "complete-ready-tasks": {"task": "annotation.tasks.complete_ready_tasks", "schedule": timedelta(seconds=60)},
     "simulate-test-tasks": {"task": "annotation.tasks.simulate_pending_test_tasks", "schedule": timedelta(seconds=30)},
+    # Billing (UTC): last month's invoice drafts on the 1st at 02:00, payouts on Mondays, expired keys hourly.
+    "generate-monthly-invoices": {"task": "billing.tasks.generate_monthly_invoices",
+                                  "schedule": crontab(minute=0, hour=2, day_of_month=1)},
+    "run-payouts": {"task": "billing.tasks.run_payouts", "schedule": crontab(minute=0, hour=3, day_of_week=1)},
+    "prune-idempotency-keys": {"task": "billing.tasks.prune_idempotency_keys", "schedule": crontab(minute=17)},
 }
 
 REST_FRAMEWORK = {

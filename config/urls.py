@@ -14,6 +14,7 @@ api_v1 = [
     path("client", client_views.ClientCredentialsView.as_view(), name="client-credentials"),
     path("billing/", include(billing_urls)),
     path("staff/", include(staff_urls)),
+    path("staff/reports/annotator-pay", include("annotation.api.reports")),
 ]
 
 urlpatterns = [
