@@ -170,9 +170,10 @@ def _next_number(period_start: date) -> str:
     return f"{prefix}{seq:04d}"
 
 
-def _fill(invoice: Invoice, lines: list[dict]) -> None:
+def _fill(invoice: Invoice, lines: list[dict], *, new: bool = False) -> None:
     """Replace the invoice's lines and totals with ``lines`` (a draft only)."""
-    InvoiceLine.objects.filter(invoice=invoice).delete()
+    if not new:
+        InvoiceLine.objects.filter(invoice=invoice).delete()
     InvoiceLine.objects.bulk_create([
         InvoiceLine(invoice=invoice, project_id=row["project_id"], project_name=row["project_name"] or "",
                     task_type=row["task_type"] or "", kind=row["line_kind"], quantity=row["quantity"], amount=row["amount"])
@@ -207,7 +208,7 @@ def invoice_generate(*, client: Client, period_start: date, actor: Any = None) -
         before, kind = None, "invoice.generated"
     else:
         before, kind = _totals(invoice), "invoice.regenerated"
-    _fill(invoice, lines)
+    _fill(invoice, lines, new=before is None)
     events.record(actor=actor, entity=invoice, kind=kind, client_id=client.id, before=before,
                   after={**_totals(invoice), "number": invoice.number, "lines": len(lines)})
     return invoice
@@ -258,9 +259,7 @@ def invoice_issue(*, invoice_id, actor: Any = None) -> Invoice:
         raise Conflict(f"Invoice {invoice.number} covers a month that has not ended (it ends {invoice.period_end}).",
                        code="invoice_period_open", details={"period_end": invoice.period_end.isoformat()})
     _fill(invoice, ledger_lines(client=invoice.client, period_start=invoice.period_start, period_end=invoice.period_end))
-    updated = Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.DRAFT).update(
-        status=Invoice.Status.ISSUED, issued_at=timezone.now())
-    assert updated == 1  # the row lock above makes this certain
+    Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.DRAFT).update(status=Invoice.Status.ISSUED, issued_at=timezone.now())
     invoice.refresh_from_db()
     if invoice.total > 0:
         services.funds_apply(client=invoice.client, amount=invoice.total, reference=f"invoice:{invoice.number}",

@@ -328,12 +328,16 @@ def payment_record(*, client: Client, amount: int, reference: str, key: str, act
 
 @transaction.atomic
 def funds_apply(*, client: Client, amount: int, reference: str, key: str, actor: Any = None) -> LedgerTransaction | None:
-    """Settle part of what the client owes from its funds: at most the funds there are."""
+    """Settle part of what the client owes from its funds: at most the funds there are, and at
+    most what it owes now (funds are not turned into credit on the receivable)."""
+    existing = LedgerTransaction.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
     funds = ledger.account_lock(kind=Account.Kind.CLIENT_FUNDS, currency=client.currency, client_id=client.id)
-    amount = min(amount, -funds.balance)
+    receivable = ledger.account_get(kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id)
+    amount = min(amount, -funds.balance, ledger.balance(receivable))
     if amount <= 0:
         return None
-    receivable = ledger.account_get(kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id)
     ltx, created = ledger.post(idempotency_key=key, kind=LedgerTransaction.Kind.FUNDS_APPLIED, client_id=client.id,
                                reference=reference[:200], description="Paid from funds",
                                legs=[ledger.Leg(funds, amount), ledger.Leg(receivable, -amount)])
