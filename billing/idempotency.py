@@ -33,6 +33,7 @@ from rest_framework.renderers import JSONRenderer
 
 from billing.models import IdempotencyRecord
 from clients.auth import ClientPrincipal
+from clients.ids import uuid7
 from clients.errors import Conflict, DomainError, ValidationFailed
 
 HEADER = "Idempotency-Key"
@@ -72,8 +73,8 @@ def read_key(request) -> str:
 
 
 def idempotent(view_method):
-    """Decorate a DRF view method that moves money. The view receives ``idempotency_key`` (the
-    caller's key, scoped) to derive its ledger idempotency key from."""
+    """Decorate a DRF view method that moves money. The view receives ``idempotency_key``, unique
+    to this operation, to derive its ledger idempotency keys from."""
 
     @functools.wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
@@ -95,7 +96,9 @@ def idempotent(view_method):
                 replay = HttpResponse(record.body, status=record.status_code, content_type="application/json")
                 replay["Idempotent-Replayed"] = "true"
                 return replay
-            response = view_method(self, request, *args, idempotency_key=f"{scope}:{key}", **kwargs)
+            # The ledger key names this operation: a key that expired and is used again starts a
+            # new operation, which must not collide with the old one's ledger key.
+            response = view_method(self, request, *args, idempotency_key=f"{scope}:{key}:{uuid7()}", **kwargs)
             if not 200 <= response.status_code < 300:
                 return response
             # Rendered here, once, so that the original and every replay are the same bytes.
