@@ -45,6 +45,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(LAUNCH) test -- $(BIN)/python bench/claim.py $(BENCH_ARGS)
 
+bench-billing: $(STAMP)
+	$(LAUNCH) test -- $(BIN)/python bench/billing.py $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

@@ -330,3 +330,20 @@ def test_staff_void_through_the_api(staff_api, jan_invoice):
     assert response.status_code == 200 and response.json()["status"] == "void"
     missing = staff_api.post(f"/api/v1/staff/invoices/{uuid.uuid4()}/void", {}, format="json", HTTP_IDEMPOTENCY_KEY="void-2")
     assert missing.status_code == 404
+
+
+# --- admin -------------------------------------------------------------------------------------------
+
+
+def test_admin_actions_call_the_services(client, jan_invoice):
+    admin_user = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+    url = "/admin/billing/invoice/"
+    response = client.post(url, {"action": "mark_paid", "_selected_action": [str(jan_invoice.pk)]}, follow=True)
+    assert "only issued invoices can be marked paid" in response.content.decode()
+    assert Invoice.objects.get(pk=jan_invoice.pk).status == "draft"
+    client.post(url, {"action": "issue", "_selected_action": [str(jan_invoice.pk)]}, follow=True)
+    assert Invoice.objects.get(pk=jan_invoice.pk).status == "issued"
+    assert Event.objects.filter(entity_id=jan_invoice.pk, kind="invoice.issued", actor=f"user:{admin_user.pk}").exists()
+    page = client.get(url)
+    assert page.status_code == 200 and "Revenue reports" in page.content.decode()

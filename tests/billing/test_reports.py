@@ -212,3 +212,12 @@ def test_bad_report_queries_are_400(staff_api, name, query):
 def test_reports_are_staff_only(api_a, name):
     response = api_a.get(f"/api/v1/staff/reports/{name}?from=2025-03&to=2025-03")
     assert response.status_code == 403 and response.json()["error"]["code"] == "staff_only"
+
+
+def test_admin_reports_page_is_staff_only_and_shows_the_figures(client, book):
+    assert client.get("/admin/billing/invoice/reports/?from=2025-03&to=2025-03").status_code == 302  # to the login page
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get("/admin/billing/invoice/reports/?from=2025-03&to=2025-03").content.decode()
+    assert "Herfindahl–Hirschman index: 3800" in page and "5000 bp" in page and "<td>5300</td>" in page
+    bad = client.get("/admin/billing/invoice/reports/?from=2025-03&to=2025-01").content.decode()
+    assert "to: must not be before from" in bad
