@@ -2,9 +2,11 @@
 
 import pytest
 from django.urls import get_resolver
+from django.utils import timezone
 
 from annotation import services
 from annotation.models import Task
+from billing import invoices
 from clients import services as client_services
 from clients.models import ApiKey
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory, TaskFactory
@@ -193,7 +195,8 @@ def world_a(client_a):
     batch = services.batch_create(client=client_a, actor=None, project=project, name="a-batch")
     task = TaskFactory(project=project, batch=batch)
     key = client_services.api_key_create(client=client_a, name="a")
-    return {"project_id": project.id, "batch_id": batch.id, "task_id": task.id, "key_id": key.obj.id}
+    invoice = invoices.invoice_generate(client=client_a, period_start=timezone.now().date().replace(day=1))
+    return {"project_id": project.id, "batch_id": batch.id, "task_id": task.id, "key_id": key.obj.id, "invoice_id": invoice.id}
 
 
 # Every client endpoint that takes an object id, with the method and body to call it with.
@@ -210,6 +213,9 @@ FOREIGN_CALLS = [
     ("post", "/api/v1/api-keys/{key_id}/revoke", None),
     ("post", "/api/v1/tasks/bulk", {"project": "{project_id}", "tasks": [{"params": {"attachment": "x"}}]}),
     ("post", "/api/v1/batches", {"project": "{project_id}", "name": "steal"}),
+    ("get", "/api/v1/billing/invoices/{invoice_id}", None),
+    ("get", "/api/v1/billing/invoices/{invoice_id}/csv", None),
+    ("get", "/api/v1/billing/invoices/{invoice_id}/html", None),
 ]
 
 
@@ -264,7 +270,8 @@ def test_the_isolation_matrix_covers_every_client_endpoint_with_an_id():
             if "<" in route and not route.startswith(("work/", "staff/")):
                 patterns.add("/api/v1/" + route)
     covered = {path.replace("{project_id}", "<str:project_id>").replace("{batch_id}", "<str:batch_id>")
-               .replace("{task_id}", "<str:task_id>").replace("{key_id}", "<str:key_id>") for _, path, _ in FOREIGN_CALLS}
+               .replace("{task_id}", "<str:task_id>").replace("{key_id}", "<str:key_id>")
+               .replace("{invoice_id}", "<uuid:invoice_id>") for _, path, _ in FOREIGN_CALLS}
     assert patterns <= covered, patterns - covered
 
 

@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from annotation import selectors, services
 from annotation.management.commands._demo_images import DEMO_IMAGE_COUNT, ensure_demo_images, image_name
 from annotation.models import Annotator, Domain, TaskType
+from billing import selectors as billing_selectors
+from billing import services as billing
 from clients import selectors as client_selectors
 from clients import services as client_services
 from clients.errors import DomainError, NotFound
@@ -47,7 +50,7 @@ STREET_PROJECT = {
         "Box the visible part of partly hidden objects. A cyclist's box covers the rider and the bicycle."
     ),
     "overlap": 2,
-    "price_per_task": 40,
+    "budget": 5_000,  # 50.00: room for every demo task at the rate card's 0.40
 }
 CHAT_PROJECT = {
     "name": "Chatbot answer quality",
@@ -59,8 +62,11 @@ CHAT_PROJECT = {
         "unhelpful: wrong, vague or off-topic, but not dangerous. harmful: could hurt the user or others if followed."
     ),
     "overlap": 3,
-    "price_per_task": 15,
 }
+# Default rate cards (USD, minor units): what a task costs the client and what each accepted
+# answer pays the annotator. Projects above take these; a project may override them.
+RATE_CARDS = [(TaskType.IMAGE_ANNOTATION, 40, 12), (TaskType.CATEGORIZATION, 15, 4)]
+DEMO_TOPUP, DEMO_CREDIT_LIMIT = 10_000, 5_000  # 100.00 deposited, 50.00 of credit
 
 # Each prompt with two answers: one good, one unhelpful or harmful.
 CHAT_PAIRS = [
@@ -173,6 +179,7 @@ class Command(BaseCommand):
 
     def _seed(self) -> Seeded:
         seeded = Seeded()
+        self.started = timezone.now()
         admin, created = self._user(ADMIN_EMAIL, superuser=True)
         seeded.note(created, f"staff superuser {admin.email}")
         seeded.logins.append((admin.email, "staff superuser: admin console"))
@@ -192,6 +199,17 @@ class Command(BaseCommand):
         if not demo_keys.exists():
             seeded.api_key = client_services.api_key_create(client=client, name=DEMO_KEY_NAME, created_by=owner).key
         seeded.note(seeded.api_key is not None, f"live API key {DEMO_KEY_NAME!r} for {client.slug}")
+
+        for task_type, price, pay in RATE_CARDS:
+            exists = billing_selectors.rate_for(client=client, task_type=task_type, at=timezone.now()).card_id is not None
+            if not exists:
+                billing.rate_card_set(task_type=task_type, currency=client.currency, price_per_task=price, pay_per_answer=pay,
+                                      actor=ACTOR)
+            seeded.note(not exists, f"rate card {task_type}: price {price}, pay {pay} per answer (minor units)")
+        topup = billing.topup_record(client=client, amount=DEMO_TOPUP, reference="seed_demo", key="seed_demo:topup", actor=ACTOR)
+        if billing_selectors.client_balance(client=client)["credit_limit"] is None:
+            billing.credit_limit_set(client=client, credit_limit=DEMO_CREDIT_LIMIT, actor=ACTOR)
+        seeded.note(topup.created_at >= self.started, f"top-up {DEMO_TOPUP} and credit limit {DEMO_CREDIT_LIMIT} for {client.slug}")
 
         for spec, batch_name, items in (
             (STREET_PROJECT, "Street scenes — demo batch", street_tasks()),
