@@ -47,6 +47,8 @@ class TaskView(ScaleView):
             raise fail("batch", f"batch {batch.name!r} belongs to project {batch.project.name!r}, not {project.name!r}")
         if project.task_type != key:
             raise fail("project", f"project {project.name!r} runs {project.task_type} tasks, not {key}")
+        if not isinstance(body.get("metadata", {}), dict | None):
+            raise fail("metadata", "must be an object")  # the bulk service reads an empty list as {}
         nested = body.get("params")
         if nested is not None and not isinstance(nested, dict):
             raise fail("params", "must be an object")
