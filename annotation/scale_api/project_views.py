@@ -79,7 +79,6 @@ class BatchMetadataView(ScaleView):
         batch = selectors.batch_get_by_name_for_client(client=client, name=name)
         metadata = body_object(request.data, "metadata")
         batch = services.batch_set_metadata(client=client, actor=request.user, batch_id=batch.id, metadata=metadata)
-        batch.project = selectors.project_get_for_client(client=client, project_id=batch.project_id)
         return self.ok(batch_doc(batch))
 
 
@@ -128,6 +127,10 @@ class ProjectSetParamsView(ScaleView):
         if not isinstance(patch, bool):
             raise fail("patch", "must be true or false")
         instruction = body.pop("instruction", None)
+        nested = body.pop("params", None)
+        if nested is not None and not isinstance(nested, dict):
+            raise fail("params", "must be an object")
+        body = {**(nested or {}), **body}  # top-level keys, as Scale documents; a nested "params" too
         project = services.project_set_params(
             client=client, actor=request.user, project_id=project.id, params=body, instructions=instruction, patch=patch
         )

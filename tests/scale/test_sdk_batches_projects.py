@@ -105,13 +105,15 @@ def test_project_create_get_list_update_and_template(tenant_a, sdk):
     assert replaced.version == 2
     assert "allow_multiple" not in replaced.params and replaced.params["categories"] == ["cyan", "magenta"]
     assert replaced.instruction == "Pick the main colour."  # instructions unchanged when not sent
+    nested = scale.update_project("Colours", params={"categories": ["cyan", "magenta"]})  # a nested params object
+    assert nested.version == 3 and "params" not in nested.params
     history = scale.get_project("Colours").as_dict()["param_history"]
-    assert [h["version"] for h in history] == [0, 1, 2]
+    assert [h["version"] for h in history] == [0, 1, 2, 3]
     # new tasks start from the latest params
     assert categorization_task(scale, attachment="sky").params["categories"] == ["cyan", "magenta"]
 
     template = scale.get_project_template("Colours")
-    assert template.version == 2
+    assert template.version == 3
     assert template.template_variables["categories"] == ["cyan", "magenta"]
     assert project.get_template().id == template.id
 
