@@ -4,7 +4,7 @@ answers 404, never 403, so existence does not leak); an annotator sees only thei
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from annotation.models import Annotator, Batch, Project, ProjectParamVersion, Task, TaskAudit
 from clients.errors import NotFound, PermissionDenied
@@ -55,6 +55,12 @@ def batch_task_counts(*, batch: Batch, is_test: bool = False) -> dict[str, int]:
     rows = Task.objects.filter(batch=batch, is_test=is_test).values_list("status").annotate(n=Count("id")).order_by()
     counts.update(dict(rows))
     return counts
+
+
+def project_list_with_versions_for_client(*, client: Client) -> list[Project]:
+    """Oldest first, each with ``param_versions_ordered`` loaded (two queries in all)."""
+    versions = Prefetch("param_versions", queryset=ProjectParamVersion.objects.order_by("version"), to_attr="param_versions_ordered")
+    return list(Project.objects.filter(client=client).order_by("created_at", "id").prefetch_related(versions))
 
 
 def project_param_versions(*, project: Project) -> list[ProjectParamVersion]:

@@ -87,8 +87,8 @@ class BatchMetadataView(ScaleView):
 
 class ProjectListView(ScaleView):
     def get(self, request):
-        projects = selectors.project_list_for_client(client=self.client()).order_by("created_at", "id")
-        return self.ok([project_doc(p) for p in projects])
+        projects = selectors.project_list_with_versions_for_client(client=self.client())
+        return self.ok([project_doc(p, p.param_versions_ordered) for p in projects])
 
     def post(self, request):
         body = body_object(request.data)

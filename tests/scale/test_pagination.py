@@ -75,3 +75,18 @@ def test_an_offset_works_without_a_token(client_a):
     TaskFactory.create_batch(5, project=project)
     page = basic(client_a).get("/v1/tasks", {"offset": 3}).json()
     assert (len(page["docs"]), page["offset"], page["has_more"], page["next_token"]) == (2, 3, False, None)
+
+
+@pytest.mark.parametrize("count", [1, 12])
+def test_lists_cost_the_same_queries_for_one_object_or_many(client_a, count, django_assert_num_queries):
+    """auth (key lookup, last_used_at written once a minute) + the page's own reads, whatever the count."""
+    project = ProjectFactory(client=client_a, name="P")
+    for i in range(count):
+        services.project_create(client=client_a, actor=None, name=f"Q{i}", task_type="categorization")
+        TaskFactory(project=project, tags=["t"])
+    api = basic(client_a)
+    api.get("/v1/projects")  # warm: last_used_at
+    with django_assert_num_queries(3):  # key, projects, versions
+        assert len(api.get("/v1/projects").json()) == count + 1
+    with django_assert_num_queries(5):  # key, count, page, audits, callback outcomes
+        assert len(api.get("/v1/tasks").json()["docs"]) == count
