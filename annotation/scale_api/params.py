@@ -115,3 +115,21 @@ def string(body: dict, name: str, *, required: bool = False) -> str | None:
     if not isinstance(value, str):
         raise fail(name, "must be a string")
     return value
+
+
+# Top-level keys of a Scale create body that are not type-specific; every other key is a param.
+GENERAL_KEYS = frozenset({"instruction", "callback_url", "metadata", "unique_id", "tags", "priority"})
+TARGET_KEYS = frozenset({"project", "batch", "params"})
+
+
+def task_item(body: dict) -> dict:
+    """A Scale create body as one item of ``task_bulk_create``: the general keys as they are, and
+    every type-specific top-level key (``attachment``, ``geometries``, …) under ``params``, as
+    Scale stores them. A nested ``params`` object is accepted too (top-level keys win)."""
+    if not isinstance(body.get("metadata", {}), dict | None):
+        raise fail("metadata", "must be an object")  # the bulk service would read an empty list as {}
+    nested = body.get("params")
+    if nested is not None and not isinstance(nested, dict):
+        raise fail("params", "must be an object")
+    params = {**(nested or {}), **{k: v for k, v in body.items() if k not in GENERAL_KEYS | TARGET_KEYS}}
+    return {**{k: body[k] for k in GENERAL_KEYS if body.get(k) is not None}, "params": params}

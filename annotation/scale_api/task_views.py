@@ -9,13 +9,21 @@ from annotation.models import Task, TaskAudit
 from annotation.scale_api.base import ScaleView, supported_task_types
 from annotation.scale_api.errors import NotEnabled
 from annotation.scale_api.pagination import task_page
-from annotation.scale_api.params import body_list, body_object, boolean, fail, many, one, string, timestamp
+from annotation.scale_api.params import (
+    body_list,
+    body_object,
+    boolean,
+    fail,
+    many,
+    one,
+    string,
+    task_item,
+    timestamp,
+)
 from annotation.scale_api.payloads import task_doc, task_docs
 from clients.api.access import WRITE
 from clients.errors import Conflict, DomainError
 
-# Top-level keys of a Scale create body that are not type-specific; every other key is a param.
-GENERAL_KEYS = frozenset({"instruction", "callback_url", "metadata", "unique_id", "tags", "priority"})
 REVIEW_STATUSES = ("accepted", "fixed", "commented", "rejected", "pending")
 
 
@@ -47,16 +55,10 @@ class TaskView(ScaleView):
             raise fail("batch", f"batch {batch.name!r} belongs to project {batch.project.name!r}, not {project.name!r}")
         if project.task_type != key:
             raise fail("project", f"project {project.name!r} runs {project.task_type} tasks, not {key}")
-        if not isinstance(body.get("metadata", {}), dict | None):
-            raise fail("metadata", "must be an object")  # the bulk service reads an empty list as {}
-        nested = body.get("params")
-        if nested is not None and not isinstance(nested, dict):
-            raise fail("params", "must be an object")
-        params = {**(nested or {}), **{k: v for k, v in body.items() if k not in GENERAL_KEYS | {"project", "batch", "params"}}}
-        item = {k: body[k] for k in GENERAL_KEYS if body.get(k) is not None}
+        item = task_item(body)
         try:
             [result] = services.task_bulk_create(
-                client=client, actor=request.user, project=project, batch=batch, items=[{**item, "params": params}], is_test=self.is_test
+                client=client, actor=request.user, project=project, batch=batch, items=[item], is_test=self.is_test
             )
         except DomainError as exc:
             raise _strip_index(exc) from None
