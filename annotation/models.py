@@ -236,3 +236,34 @@ class Submission(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
     duration_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+
+
+class ProjectParamVersion(models.Model):
+    """One version of a project's label schema and instructions (Scale's ``param_history``):
+    version 0 at creation, one more each time params or instructions change."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="param_versions")
+    version = models.PositiveIntegerField()
+    params = models.JSONField(default=dict, blank=True)
+    instructions = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "version"], name="param_version_project_uniq")]
+
+
+class TaskAudit(models.Model):
+    """A client's audit of a completed task (Scale's ``audits``): accepted or rejected, with a
+    comment. Recorded and exposed; what a rejection does to billing and rework is not decided here."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="audits")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    accepted = models.BooleanField()
+    comments = models.TextField(blank=True)
+    audited_by = models.CharField(max_length=120)  # the actor label, as on events
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["task", "created_at"], name="task_audit_task_idx")]

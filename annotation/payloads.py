@@ -46,3 +46,14 @@ def task_payload(task: Task) -> dict:
     if task.unique_id is not None:
         body["unique_id"] = task.unique_id
     return body
+
+
+def audit_payload(audit) -> dict:
+    """One entry of the task's ``audits`` array (Scale's audit object; the client is the auditor)."""
+    return {
+        "audited_by": audit.audited_by,
+        "audited_at": iso(audit.created_at),
+        "audit_result": "accepted" if audit.accepted else "rejected",
+        "audit_source": "customer",
+        "comments": audit.comments or None,
+    }

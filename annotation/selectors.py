@@ -4,11 +4,11 @@ answers 404, never 403, so existence does not leak); an annotator sees only thei
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
-from annotation.models import Annotator, Batch, Project, Task
+from annotation.models import Annotator, Batch, Project, ProjectParamVersion, Task, TaskAudit
 from clients.errors import NotFound, PermissionDenied
-from clients.models import Client, User
+from clients.models import Client, User, WebhookDelivery
 
 
 def _get(qs: QuerySet, pk, what: str):
@@ -42,6 +42,39 @@ def batch_get_for_client(*, client: Client, batch_id) -> Batch:
     return _get(Batch.objects.filter(client=client).select_related("project"), batch_id, "Batch")
 
 
+def batch_get_by_name_for_client(*, client: Client, name: str) -> Batch:
+    try:
+        return Batch.objects.select_related("project").get(client=client, name=name)
+    except Batch.DoesNotExist as exc:
+        raise NotFound(f"Batch {name!r} not found.") from exc
+
+
+def batch_task_counts(*, batch: Batch, is_test: bool = False) -> dict[str, int]:
+    """The batch's tasks of one mode, counted by status (every status present, 0 when none)."""
+    counts = dict.fromkeys(Task.Status.values, 0)
+    rows = Task.objects.filter(batch=batch, is_test=is_test).values_list("status").annotate(n=Count("id")).order_by()
+    counts.update(dict(rows))
+    return counts
+
+
+def project_list_with_versions_for_client(*, client: Client) -> list[Project]:
+    """Oldest first, each with ``param_versions_ordered`` loaded (two queries in all)."""
+    versions = Prefetch("param_versions", queryset=ProjectParamVersion.objects.order_by("version"), to_attr="param_versions_ordered")
+    return list(Project.objects.filter(client=client).order_by("created_at", "id").prefetch_related(versions))
+
+
+def project_param_versions(*, project: Project) -> list[ProjectParamVersion]:
+    return list(ProjectParamVersion.objects.filter(project=project).order_by("version"))
+
+
+def task_audits_by_task(*, task_ids) -> dict:
+    """``{task_id: [TaskAudit, …]}`` oldest first, in one query (for a page of tasks)."""
+    out: dict = {}
+    for audit in TaskAudit.objects.filter(task_id__in=list(task_ids)).order_by("created_at", "id"):
+        out.setdefault(audit.task_id, []).append(audit)
+    return out
+
+
 def task_list_for_client(*, client: Client, is_test: bool = False) -> QuerySet[Task]:
     return Task.objects.filter(client=client, is_test=is_test).select_related("project", "batch")
 
@@ -58,3 +91,17 @@ def annotator_for_user(*, user: User) -> Annotator:
     if annotator is None:
         raise PermissionDenied("This endpoint is for annotators; your account has no annotator profile.", code="not_an_annotator")
     return annotator
+
+
+def task_callback_outcomes(*, task_ids) -> dict:
+    """``{task_id: bool}``: whether each task's completion callback was delivered (True) or has
+    failed at least once (False). Tasks with no callback, or one not yet attempted, are absent."""
+    keys = {f"task:{task_id}:completed:callback": task_id for task_id in task_ids}
+    rows = WebhookDelivery.objects.filter(dedupe_key__in=list(keys), kind=WebhookDelivery.Kind.TASK_CALLBACK)
+    out = {}
+    for dedupe_key, status, attempts in rows.values_list("dedupe_key", "status", "attempts"):
+        if status == WebhookDelivery.Status.DELIVERED:
+            out[keys[dedupe_key]] = True
+        elif attempts:
+            out[keys[dedupe_key]] = False
+    return out

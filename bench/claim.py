@@ -225,7 +225,7 @@ def _uuid_sql(ts: str, tag: str, g: str = "g") -> str:
 
 
 META_DDL = "CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
-DATA_TABLES = ["annotation_submission", "annotation_assignment", "annotation_task", "clients_event"]
+DATA_TABLES = ["annotation_taskaudit", "annotation_submission", "annotation_assignment", "annotation_task", "clients_event"]
 
 
 def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int) -> dict:

@@ -24,13 +24,22 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+def _scale_error(status: int, message: str) -> JsonResponse:
+    """The Scale-compatible API's error shape (SCALE_COMPAT.md §3): a JSON object the SDK reads."""
+    return JsonResponse({"status_code": status, "error": message}, status=status)
+
+
 def not_found(request, exception=None):
+    if request.path.startswith("/v1/"):
+        return _scale_error(404, f"No endpoint at {request.path}.")
     if request.path.startswith(API_PREFIXES):
         return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
     return HttpResponse("<!doctype html><title>Not found</title><h1>Not found</h1>", status=404)
 
 
 def server_error(request):
+    if request.path.startswith("/v1/"):
+        return _scale_error(500, "Internal server error; it has been logged.")
     if request.path.startswith(API_PREFIXES):
         return JsonResponse(error_body("server_error", "Internal server error; it has been logged."), status=500)
     return HttpResponse("<!doctype html><title>Server error</title><h1>Server error</h1>", status=500)

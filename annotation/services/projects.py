@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation import tasktypes
-from annotation.models import Batch, Project, Task
+from annotation.models import Batch, Project, ProjectParamVersion, Task
 from billing import services as billing
 from clients import events, outbound
 from clients.errors import Conflict, NotFound, ValidationFailed
@@ -79,9 +79,19 @@ def project_create(
     except IntegrityError as exc:
         raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name") from exc
     events.record(actor=actor, entity=project, kind="project.created", after={"name": name, "task_type": task_type})
+    _record_param_version(project)
     if budget is not None:
         billing.project_budget_set(client=client, project_id=project.id, limit=budget, actor=actor)
     return project
+
+
+def _record_param_version(project: Project) -> ProjectParamVersion:
+    """Append the project's current params and instructions as its next version (0 first).
+    Precondition: the project row is locked, or was created, by this transaction."""
+    last = ProjectParamVersion.objects.filter(project=project).order_by("-version").values_list("version", flat=True).first()
+    return ProjectParamVersion.objects.create(
+        project=project, version=0 if last is None else last + 1, params=project.params, instructions=project.instructions
+    )
 
 
 @transaction.atomic
@@ -113,7 +123,26 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
     project.max_overlap = max(project.max_overlap, project.overlap)
     project.save(update_fields=[*changes, "max_overlap", "updated_at"])
     events.record(actor=actor, entity=project, kind="project.updated", before=_jsonable(before), after=_jsonable(changes))
+    if "params" in changes or "instructions" in changes:
+        _record_param_version(project)
     return project
+
+
+@transaction.atomic
+def project_set_params(
+    *, client: Client, actor: Any, project_id, params: dict, instructions: str | None = None, patch: bool = False
+) -> Project:
+    """Set the project's params (the per-task defaults), replacing them, or merging into them when
+    ``patch``; and its instructions when given. Records a new param version (Scale's setParams)."""
+    if not isinstance(params, dict):
+        raise ValidationFailed("params: must be an object", code="invalid_params", details={"field": "params"})
+    if instructions is not None and not isinstance(instructions, str):
+        raise ValidationFailed("instruction: must be a string", code="invalid_params", details={"field": "instruction"})
+    project = _project_for_update(client=client, project_id=project_id)
+    changes: dict[str, Any] = {"params": {**project.params, **params} if patch else params}
+    if instructions is not None:
+        changes["instructions"] = instructions
+    return project_update(client=client, actor=actor, project_id=project.pk, changes=changes)
 
 
 def _jsonable(values: dict) -> dict:
@@ -188,4 +217,20 @@ def batch_finalize(*, client: Client, actor: Any, batch_id) -> Batch:
     batch.save(update_fields=["status", "finalized_at"])
     Task.objects.filter(batch=batch, status=Task.Status.PENDING, is_test=False).update(released=True, updated_at=now)
     events.record(actor=actor, entity=batch, kind="batch.finalized", before={"status": "staging"}, after={"status": "in_progress"})
+    return batch
+
+
+@transaction.atomic
+def batch_set_metadata(*, client: Client, actor: Any, batch_id, metadata: Any) -> Batch:
+    """Replace the batch's metadata with ``metadata`` (an object)."""
+    if not isinstance(metadata, dict):
+        raise ValidationFailed("metadata: must be an object", code="invalid_metadata", details={"field": "metadata"})
+    try:
+        batch = Batch.objects.select_for_update().get(client=client, pk=batch_id)
+    except (Batch.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Batch not found.") from exc
+    before = batch.metadata
+    batch.metadata = metadata
+    batch.save(update_fields=["metadata"])
+    events.record(actor=actor, entity=batch, kind="batch.metadata_set", before={"metadata": before}, after={"metadata": metadata})
     return batch
