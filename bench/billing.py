@@ -221,12 +221,25 @@ def rss_mb() -> dict:
 
 
 def timed(fn, *, traced: bool) -> tuple[object, dict]:
+    from django.db import connection
+
+    statements = [0]
+
+    def count(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
     if traced:
         tracemalloc.start()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    result = fn()
+    with connection.execute_wrapper(count):
+        result = fn()
     seconds = time.perf_counter() - t0
-    figures = {"seconds": round(seconds, 3)}
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    # Wall time includes waiting for PostgreSQL and for the CPU; this process's own CPU time does not.
+    figures = {"seconds": round(seconds, 3), "python_cpu_seconds": round(cpu, 3), "sql_statements": statements[0]}
     if traced:
         figures["tracemalloc_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 1024 / 1024, 2)
         tracemalloc.stop()
