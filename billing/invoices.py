@@ -142,14 +142,14 @@ def invoice_get_for_client(*, client: Client, invoice_id) -> Invoice:
     try:
         return Invoice.objects.get(pk=invoice_id, client=client)
     except (Invoice.DoesNotExist, ValueError, ValidationError) as exc:
-        raise NotFound("Invoice not found.", code="invoice_not_found") from exc
+        raise NotFound("Invoice not found.") from exc
 
 
 def invoice_get(*, invoice_id) -> Invoice:
     try:
         return Invoice.objects.select_related("client").get(pk=invoice_id)
     except (Invoice.DoesNotExist, ValueError, ValidationError) as exc:
-        raise NotFound("Invoice not found.", code="invoice_not_found") from exc
+        raise NotFound("Invoice not found.") from exc
 
 
 # --- writes ----------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ def _locked(invoice_id) -> Invoice:
     try:
         return Invoice.objects.select_for_update(of=("self",)).select_related("client").get(pk=invoice_id)
     except (Invoice.DoesNotExist, ValueError, ValidationError) as exc:
-        raise NotFound("Invoice not found.", code="invoice_not_found") from exc
+        raise NotFound("Invoice not found.") from exc
 
 
 def _refuse(invoice: Invoice, action: str, allowed: tuple[str, ...]) -> None:

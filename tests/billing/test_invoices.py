@@ -273,7 +273,7 @@ def test_client_reads_its_invoice_as_json_csv_and_html(api_a, jan_invoice):
 def test_another_client_gets_404_for_the_invoice(api_b, jan_invoice, suffix):
     response = api_b.get(f"/api/v1/billing/invoices/{jan_invoice.pk}{suffix}")
     assert response.status_code == 404
-    assert response.json()["error"]["code"] == "invoice_not_found"
+    assert response.json()["error"]["code"] == "not_found"
     assert api_b.get("/api/v1/billing/invoices").json()["results"] == []
 
 
