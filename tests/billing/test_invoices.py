@@ -1,15 +1,17 @@
 """Invoices: totals equal the ledger, lines by project and task type, months in UTC, the state
 machine, funds at issue, CSV/HTML, tenant isolation, staff-only and idempotent endpoints."""
 
+import threading
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
 from billing import invoices, services, tasks
-from billing.models import Account, Invoice, LedgerEntry, LedgerTransaction
+from billing.models import Account, IdempotencyRecord, Invoice, LedgerEntry, LedgerTransaction, Payout
 from clients import services as client_services
 from clients.errors import Conflict, ValidationFailed
 from clients.models import Event
@@ -347,3 +349,51 @@ def test_admin_actions_call_the_services(client, jan_invoice):
     assert Event.objects.filter(entity_id=jan_invoice.pk, kind="invoice.issued", actor=f"user:{admin_user.pk}").exists()
     page = client.get(url)
     assert page.status_code == 200 and "Revenue reports" in page.content.decode()
+
+
+# --- concurrency and the other beat jobs -------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_generation_makes_one_invoice(client_a):
+    """Eight connections generate the same client's month at once: the (client, month) advisory
+    lock makes them take turns, so there is one invoice, not a unique-constraint error."""
+    charge(client_a, "c-1", 500, BOXES, utc(2025, 1, 9))
+    barrier = threading.Barrier(8)
+    numbers, errors = [], []
+
+    def worker():
+        try:
+            barrier.wait()
+            numbers.append(invoices.invoice_generate(client=client_a, period_start=JAN).number)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert numbers == ["Q-202501-0001"] * 8
+    assert list(Invoice.objects.values_list("number", "total")) == [("Q-202501-0001", 500)]
+
+
+def test_run_payouts_twice_pays_once(client_a, settings):
+    settings.QUORUM_PAYOUT_MINIMUM = 1000
+    user = UserFactory()
+    services.answer_pay(submission_id="p-1", user_id=user.pk, client=client_a, amount=1500, work=BOXES)
+    assert tasks.run_payouts() == 1
+    assert tasks.run_payouts() == 0
+    assert list(Payout.objects.values_list("user_id", "amount")) == [(user.pk, 1500)]
+
+
+def test_prune_idempotency_keys_twice(settings):
+    settings.QUORUM_IDEMPOTENCY_TTL_HOURS = 24
+    old = timezone.now() - timedelta(hours=25)
+    IdempotencyRecord.objects.create(scope="user:x", key="old", fingerprint="f", status_code=200, body="{}", created_at=old)
+    IdempotencyRecord.objects.create(scope="user:x", key="new", fingerprint="f", status_code=200, body="{}")
+    assert (tasks.prune_idempotency_keys(), tasks.prune_idempotency_keys()) == (1, 0)
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
