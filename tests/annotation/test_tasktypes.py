@@ -28,7 +28,7 @@ def test_valid_params_pass():
         ("categorization", {k: v for k, v in CAT.items() if k != "attachment"}, "params"),
         ("categorization", {**CAT, "allow_multiple": "yes"}, "params.allow_multiple"),
         ("imageannotation", {**BOX, "attachment": "ftp://x"}, "params.attachment"),
-        ("imageannotation", {**BOX, "geometries": {"polygon": {"objects_to_annotate": ["car"]}}}, "params.geometries"),
+        ("imageannotation", {**BOX, "geometries": {"hexagon": {"objects_to_annotate": ["car"]}}}, "params.geometries"),
         ("imageannotation", {**BOX, "geometries": {"box": {"objects_to_annotate": []}}}, "params.geometries.box.objects_to_annotate"),
     ],
 )
@@ -42,9 +42,9 @@ def test_invalid_params_name_the_field(task_type, params, field):
 
 def test_unsupported_type_lists_the_supported_ones():
     with pytest.raises(ValidationFailed) as err:
-        tasktypes.check_params("lidarannotation", {})
+        tasktypes.check_params("pointcloudsegmentation", {})
     assert err.value.code == "unsupported_task_type"
-    assert "categorization, imageannotation" in err.value.message
+    assert ", ".join(tasktypes.supported_types()) in err.value.message
 
 
 @pytest.mark.parametrize(
