@@ -81,4 +81,4 @@ def aggregate_form(fields: Sequence[dict], answers: Sequence[dict]) -> Aggregate
             confidences.append(sum(1 for v in values if _numbers_agree(float(v), float(median))) / len(values))
     if has_text:
         return Aggregate({"annotations": out, "answers": [{"annotations": a} for a in answers]}, None)
-    return Aggregate({"annotations": out}, sum(confidences) / len(confidences) if confidences else 1.0)
+    return Aggregate({"annotations": out}, math.fsum(confidences) / len(confidences) if confidences else 1.0)

@@ -143,7 +143,7 @@ def consensus_objects(per_annotator: Sequence[Sequence[Any]], *, group: GroupKey
             agreement.append(confidence)
         else:
             agreement.append(1.0 - share)
-    return kept, (sum(agreement) / len(agreement) if agreement else 1.0)
+    return kept, (math.fsum(agreement) / len(agreement) if agreement else 1.0)
 
 
 def mean_angle(angles: Sequence[float]) -> float:

@@ -107,6 +107,8 @@ def iou(p: Sequence[Point], q: Sequence[Point]) -> float:
 
 def iou_aabb(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
     """IoU of axis-aligned boxes given as (left, top, width, height)."""
+    if a == b:  # exact for identical boxes (left + width − left may round)
+        return 1.0 if a[2] * a[3] > 0 else 0.0
     w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
     h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
     inter = max(0.0, w) * max(0.0, h)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Hashable, Sequence
 
@@ -50,7 +51,7 @@ def borda_aggregate(rankings: Sequence[Sequence[Hashable]], *, items: Sequence[H
     if not rankings:
         raise ValueError("borda needs at least one ranking")
     order, points = borda(rankings, items=items)
-    agreement = sum(score_ranking(r, order) for r in rankings) / len(rankings)
+    agreement = math.fsum(score_ranking(r, order) for r in rankings) / len(rankings)  # fsum: order-free
     return Aggregate({"ranking": order, "borda_points": points}, agreement)
 
 

@@ -5,6 +5,7 @@ string indices)."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 
@@ -41,4 +42,4 @@ def span_vote(per_annotator: Sequence[Sequence[dict]], *, quorum: int | None = N
     kept_set = set(kept)
     agreement = [(votes[k] if k in kept_set else n - votes[k]) / n for k in votes]
     spans = [{"start": s, "end": e, "label": label} for s, e, label in sorted(kept)]
-    return Aggregate({"annotations": spans}, sum(agreement) / len(agreement) if agreement else 1.0)
+    return Aggregate({"annotations": spans}, math.fsum(agreement) / len(agreement) if agreement else 1.0)

@@ -81,8 +81,19 @@ def validate(schema: dict, value: Any, *, what: str, code: str, prefix: str = ""
                     key=lambda e: [(0, p, "") if isinstance(p, int) else (1, 0, p) for p in e.absolute_path])
     if errors:
         error = errors[0]
-        field_name = path([*filter(None, [prefix]), *error.absolute_path]) or what
-        raise ValidationFailed(f"{field_name}: {error.message}", code=code, details={"field": field_name})
+        parts, message = [*filter(None, [prefix]), *error.absolute_path], error.message
+        # Name the missing or unknown key itself, not the object that lacks or carries it.
+        if error.validator == "required" and isinstance(error.instance, dict):
+            missing = [k for k in error.validator_value if k not in error.instance]
+            if missing:
+                parts, message = [*parts, missing[0]], "required"
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict) and error.validator_value is False:
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            if extra:
+                allowed = sorted(error.schema.get("properties", {}))
+                parts, message = [*parts, extra[0]], f"unknown field (allowed: {', '.join(allowed)})"
+        field_name = path(parts) or what
+        raise ValidationFailed(f"{field_name}: {message}", code=code, details={"field": field_name})
 
 
 def fail_answer(field_name: str, message: str) -> None:

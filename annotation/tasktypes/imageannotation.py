@@ -107,6 +107,10 @@ def _item_schema(kind: str, geometry: dict) -> dict:
 
 def check_params(params: dict) -> None:
     geometries = params.get("geometries") or {}
+    for kind, g in geometries.items():
+        for key, limit in (("min_width", params.get("attachment_width")), ("min_height", params.get("attachment_height"))):
+            if limit is not None and g.get(key, 0) > limit:
+                fail_params(f"geometries.{kind}.{key}", f"{g[key]} is larger than the image ({limit} px)")
     for kind in ("polygon", "line"):
         g = geometries.get(kind) or {}
         if kind == "polygon" and g.get("min_vertices", 3) < 3:
