@@ -9,7 +9,7 @@ whose confidence is in [0, 1], or None where no agreement is measured, e.g. free
 - ``ranking``: Kendall's tau, Borda count, Bradley-Terry.   ``spans`` (NER): span F1, span vote.
 - ``forms`` (text collection): per-field scores and consensus; free text goes to review.
 
-See ``quality.md`` beside this package for the choices and their reasons.
+See ``annotation/quality.md`` for the choices and their reasons.
 """
 
 from annotation.quality.categorical import (

@@ -9,6 +9,7 @@ one frame and one label.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from annotation.quality import matching, polygons
@@ -33,6 +34,13 @@ def iou_3d(a: dict, b: dict) -> float:
     volume = lambda c: float(c["size"]["x"]) * float(c["size"]["y"]) * float(c["size"]["z"])  # noqa: E731
     union = volume(a) + volume(b) - inter
     return 0.0 if union <= 0 else max(0.0, min(1.0, inter / union))
+
+
+def extent(c: dict) -> tuple[float, float, float, float]:
+    """Bird's-eye-view box around the cuboid at any yaw (for the matching sweep)."""
+    r = math.hypot(float(c["size"]["x"]), float(c["size"]["y"])) / 2
+    x, y = float(c["center"]["x"]), float(c["center"]["y"])
+    return x - r, y - r, x + r, y + r
 
 
 def group(c: dict) -> tuple[int, str]:
@@ -62,6 +70,6 @@ def fuse(members: Sequence[dict]) -> dict:
 def consensus_cuboids(per_annotator: Sequence[Sequence[dict]], *, quorum: int | None = None,
                       threshold: float = matching.MATCH_THRESHOLD) -> tuple[list[dict], float]:
     kept, confidence = matching.consensus_objects(
-        per_annotator, group=group, similarity=iou_3d, fuse=fuse, quorum=quorum, threshold=threshold
+        per_annotator, group=group, similarity=iou_3d, fuse=fuse, quorum=quorum, threshold=threshold, extent=extent
     )
     return [c | {"confidence": round(conf, 6)} for c, conf in kept], confidence

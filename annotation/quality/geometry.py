@@ -61,6 +61,24 @@ def similarity(a: dict, b: dict, *, point_distance: float = POINT_DISTANCE) -> f
     return max(0.0, 1.0 - d / (2.0 * point_distance))
 
 
+def extent(shape: dict, *, point_distance: float = POINT_DISTANCE) -> tuple[float, float, float, float]:
+    """A box outside which the shape's similarity to any other is 0 (for the matching sweep)."""
+    kind = shape["type"]
+    if kind == "box":
+        w, h = float(shape["width"]), float(shape["height"])
+        if shape.get("rotation"):
+            r = math.hypot(w, h) / 2
+            cx, cy = float(shape["left"]) + w / 2, float(shape["top"]) + h / 2
+            return cx - r, cy - r, cx + r, cy + r
+        return float(shape["left"]), float(shape["top"]), float(shape["left"]) + w, float(shape["top"]) + h
+    if kind in ("ellipse", "point"):
+        r = max(float(shape.get("rx", 0)), float(shape.get("ry", 0))) if kind == "ellipse" else 2 * point_distance
+        return float(shape["x"]) - r, float(shape["y"]) - r, float(shape["x"]) + r, float(shape["y"]) + r
+    xs, ys = [float(v["x"]) for v in shape["vertices"]], [float(v["y"]) for v in shape["vertices"]]
+    pad = 2 * point_distance if kind == "line" else 0.0
+    return min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad
+
+
 def group(shape: dict) -> tuple[str, str]:
     return shape["type"], shape["label"]
 
@@ -126,5 +144,6 @@ def consensus_shapes(per_annotator: Sequence[Sequence[dict]], *, quorum: int | N
         per_annotator, group=group, quorum=quorum, threshold=threshold,
         similarity=lambda x, y: similarity(x, y, point_distance=point_distance),
         fuse=lambda ms: fuse(ms, point_distance=point_distance),
+        extent=lambda shape: extent(shape, point_distance=point_distance),
     )
     return [shape | {"confidence": round(c, 6)} for shape, c in kept], confidence

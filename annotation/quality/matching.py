@@ -23,6 +23,7 @@ MATCH_THRESHOLD = 0.5
 
 Similarity = Callable[[Any, Any], float]
 GroupKey = Callable[[Any], Hashable]
+Extent = Callable[[Any], tuple[float, float, float, float]]
 
 
 def greedy_match(a: Sequence[Any], b: Sequence[Any], similarity: Similarity, threshold: float = MATCH_THRESHOLD) -> list[tuple[int, int, float]]:
@@ -76,20 +77,40 @@ class Cluster:
         return len(self.members)
 
 
+def _candidate_pairs(bucket: list, obj: dict, extent: Extent | None):
+    """Pairs of nodes of different annotators that may be similar at all. With ``extent`` (a box
+    (x0, y0, x1, y1) outside which an object's similarity to anything is 0), a sweep along x skips
+    the pairs far apart: a scene of hundreds of objects compares each with its neighbours only."""
+    if extent is None:
+        for x, u in enumerate(bucket):
+            for v in bucket[x + 1:]:
+                if u[0] != v[0]:
+                    yield u, v
+        return
+    ext = {node: extent(obj[node]) for node in bucket}
+    order = sorted(bucket, key=lambda node: (ext[node][0], node))
+    for x, u in enumerate(order):
+        for v in order[x + 1:]:
+            if ext[v][0] > ext[u][2]:
+                break
+            if u[0] != v[0] and ext[v][1] <= ext[u][3] and ext[u][1] <= ext[v][3]:
+                yield (u, v) if u < v else (v, u)
+
+
 def cluster(per_annotator: Sequence[Sequence[Any]], *, group: GroupKey, similarity: Similarity,
-            threshold: float = MATCH_THRESHOLD) -> list[Cluster]:
+            threshold: float = MATCH_THRESHOLD, extent: Extent | None = None) -> list[Cluster]:
     """Objects of different annotators that match (similarity ≥ threshold, same group), linked
     highest pair first; a cluster never holds two objects of one annotator."""
     nodes = [(a, i) for a, objs in enumerate(per_annotator) for i in range(len(objs))]
     obj = {node: per_annotator[node[0]][node[1]] for node in nodes}
-    sims: dict[tuple, float] = {}
-    for x in range(len(nodes)):
-        for y in range(x + 1, len(nodes)):
-            u, v = nodes[x], nodes[y]
-            if u[0] != v[0] and group(obj[u]) == group(obj[v]):
-                s = similarity(obj[u], obj[v])
-                if s >= threshold:
-                    sims[(u, v)] = s
+    buckets: dict[Hashable, list] = defaultdict(list)
+    for node in nodes:
+        buckets[group(obj[node])].append(node)
+    computed: dict[tuple, float] = {}  # candidate pairs, computed once; any other pair is 0
+    for bucket in buckets.values():
+        for u, v in _candidate_pairs(bucket, obj, extent):
+            computed[(u, v)] = similarity(obj[u], obj[v])
+    sims = {pair: s for pair, s in computed.items() if s >= threshold}
     parent = {node: node for node in nodes}
     members = {node: {node} for node in nodes}
 
@@ -107,7 +128,7 @@ def cluster(per_annotator: Sequence[Sequence[Any]], *, group: GroupKey, similari
     out = []
     for ms in members.values():
         ordered = tuple(sorted(ms))
-        pair_sims = [similarity(obj[u], obj[v]) for k, u in enumerate(ordered) for v in ordered[k + 1:]]
+        pair_sims = [computed.get((u, v), 0.0) for k, u in enumerate(ordered) for v in ordered[k + 1:]]
         out.append(Cluster(ordered, sum(pair_sims) / len(pair_sims) if pair_sims else 1.0))
     return sorted(out, key=lambda c: c.members[0])
 
@@ -120,7 +141,7 @@ def medoid(objects: Sequence[Any], similarity: Similarity) -> int:
 
 def consensus_objects(per_annotator: Sequence[Sequence[Any]], *, group: GroupKey, similarity: Similarity,
                       fuse: Callable[[list[Any]], Any], quorum: int | None = None,
-                      threshold: float = MATCH_THRESHOLD) -> tuple[list[tuple[Any, float]], float]:
+                      threshold: float = MATCH_THRESHOLD, extent: Extent | None = None) -> tuple[list[tuple[Any, float]], float]:
     """Cluster the annotators' objects, keep the clusters that reach the quorum (⌈n/2⌉ of the
     ``n`` annotators by default) and fuse each into one object.
 
@@ -132,7 +153,7 @@ def consensus_objects(per_annotator: Sequence[Sequence[Any]], *, group: GroupKey
     if n == 0:
         raise ValueError("consensus needs at least one answer")
     need = quorum_for(n, quorum)
-    clusters = cluster(per_annotator, group=group, similarity=similarity, threshold=threshold)
+    clusters = cluster(per_annotator, group=group, similarity=similarity, threshold=threshold, extent=extent)
     kept, agreement = [], []
     for c in clusters:
         share = c.support / n
