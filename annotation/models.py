@@ -18,8 +18,15 @@ from clients.models import Client
 
 
 class TaskType(models.TextChoices):
+    """Scale's type names; each has its module in ``annotation.tasktypes``."""
+
     CATEGORIZATION = "categorization"
     IMAGE_ANNOTATION = "imageannotation"
+    LIDAR_ANNOTATION = "lidarannotation"
+    VIDEO_ANNOTATION = "videoannotation"
+    COMPARISON = "comparison"
+    TEXT_COLLECTION = "textcollection"
+    NAMED_ENTITY_RECOGNITION = "namedentityrecognition"
 
 
 class Domain(models.TextChoices):

@@ -379,21 +379,28 @@ def test_bulk_create_limits(client_a, settings):
     assert Task.objects.count() == 0
 
 
-def test_box_tasks_keep_every_answer(client_a):
+def test_box_tasks_complete_with_the_fused_boxes(client_a):
     project = BoxProjectFactory(client=client_a, overlap=2)
     services.task_bulk_create(
         client=client_a, actor=None, project=project, items=[{"params": {"attachment": "https://img.example.test/1.jpg"}}]
     )
     answers = [
         {"annotations": [{"type": "box", "label": "car", "left": 1, "top": 1, "width": 10, "height": 10}]},
-        {"annotations": [{"type": "box", "label": "pedestrian", "left": 5, "top": 5, "width": 3, "height": 8}]},
+        {"annotations": [{"type": "box", "label": "car", "left": 3, "top": 1, "width": 10, "height": 10},
+                         {"type": "box", "label": "pedestrian", "left": 30, "top": 5, "width": 3, "height": 8}]},
     ]
     for answer in answers:
         annotator = AnnotatorFactory()
         submit(annotator, claim(annotator), answer)
     task = Task.objects.get()
     assert task.status == Task.Status.COMPLETED
-    assert task.response == {"answers": answers}
+    # the cars match (IoU 80/120) and fuse to their mean; the pedestrian meets the quorum of 1 of 2
+    car_iou = 80 / 120
+    assert task.response == {"annotations": [
+        {"type": "box", "label": "car", "left": 2.0, "top": 1.0, "width": 10.0, "height": 10.0, "confidence": round(car_iou, 6)},
+        {"type": "box", "label": "pedestrian", "left": 30.0, "top": 5.0, "width": 3.0, "height": 8.0, "confidence": 0.5},
+    ]}
+    assert task.confidence == pytest.approx((car_iou + 0.5) / 2)
 
 
 # --- cancel and projects ------------------------------------------------------------------------------
@@ -478,7 +485,11 @@ def test_test_mode_simulator_run_twice_completes_once_with_one_callback_row(clie
     assert celery_tasks.simulate_pending_test_tasks.apply().get() == 0
     task = Task.objects.get(pk=task_id)
     assert task.status == Task.Status.COMPLETED
-    assert len(task.response["answers"]) == 2
+    # two identical simulated answers fuse to that answer, with full confidence
+    assert task.response == {"annotations": [
+        {"type": "box", "label": "car", "left": 0, "top": 0, "width": 10, "height": 10, "confidence": 1.0}
+    ]}
+    assert task.confidence == 1.0
     assert WebhookDelivery.objects.filter(dedupe_key=f"task:{task_id}:completed:callback").count() == 1
     assert LedgerTransaction.objects.count() == 0
 

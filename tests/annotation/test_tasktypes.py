@@ -25,10 +25,10 @@ def test_valid_params_pass():
     ("task_type", "params", "field"),
     [
         ("categorization", {**CAT, "categories": ["only-one"]}, "params.categories"),
-        ("categorization", {k: v for k, v in CAT.items() if k != "attachment"}, "params"),
+        ("categorization", {k: v for k, v in CAT.items() if k != "attachment"}, "params.attachment"),
         ("categorization", {**CAT, "allow_multiple": "yes"}, "params.allow_multiple"),
         ("imageannotation", {**BOX, "attachment": "ftp://x"}, "params.attachment"),
-        ("imageannotation", {**BOX, "geometries": {"polygon": {"objects_to_annotate": ["car"]}}}, "params.geometries"),
+        ("imageannotation", {**BOX, "geometries": {"hexagon": {"objects_to_annotate": ["car"]}}}, "params.geometries.hexagon"),
         ("imageannotation", {**BOX, "geometries": {"box": {"objects_to_annotate": []}}}, "params.geometries.box.objects_to_annotate"),
     ],
 )
@@ -42,9 +42,9 @@ def test_invalid_params_name_the_field(task_type, params, field):
 
 def test_unsupported_type_lists_the_supported_ones():
     with pytest.raises(ValidationFailed) as err:
-        tasktypes.check_params("lidarannotation", {})
+        tasktypes.check_params("pointcloudsegmentation", {})
     assert err.value.code == "unsupported_task_type"
-    assert "categorization, imageannotation" in err.value.message
+    assert ", ".join(tasktypes.supported_types()) in err.value.message
 
 
 @pytest.mark.parametrize(
@@ -52,15 +52,15 @@ def test_unsupported_type_lists_the_supported_ones():
     [
         (CAT, {"category": "blue"}, "category"),
         (CAT, {"category": ["red"]}, "category"),
-        (CAT, {}, "answer"),
-        (CAT, {"category": "red", "extra": 1}, "answer"),
+        (CAT, {}, "category"),
+        (CAT, {"category": "red", "extra": 1}, "extra"),
         ({**CAT, "allow_multiple": True}, {"category": []}, "category"),
         ({**CAT, "allow_multiple": True}, {"category": ["red", "red"]}, "category"),
         (BOX, {"annotations": [box(label="truck")]}, "annotations[0].label"),
         (BOX, {"annotations": [box(width=-1)]}, "annotations[0].width"),
         (BOX, {"annotations": [box(), box(width=3)]}, "annotations[1]"),
         (BOX, {"annotations": [box(type="polygon")]}, "annotations[0].type"),
-        (BOX, {"boxes": []}, "answer"),
+        (BOX, {"boxes": []}, "annotations"),
     ],
 )
 def test_invalid_answers_are_refused_with_the_field(params, answer, field):

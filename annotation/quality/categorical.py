@@ -1,9 +1,5 @@
-"""Quality engine: pure functions on plain data (no ORM), so they are tested without a database.
-
-This issue's consensus methods: majority vote (single and multi choice) and "collect" (keep every
-answer, for geometry until IoU fusion lands). Every result carries a confidence in [0, 1] (or
-None where no agreement is measured).
-"""
+"""Categorical answers: majority vote (single and multi choice), "collect" (keep every answer),
+and gold scoring by exact match (single choice) or Jaccard similarity (multiple choice)."""
 
 from __future__ import annotations
 
@@ -45,3 +41,18 @@ def majority_vote_multi(votes: Sequence[Sequence[Hashable]], *, order: Sequence[
 def collect_answers(answers: Sequence[Any]) -> Aggregate:
     """Keep every answer, in arrival order (no automatic consensus)."""
     return Aggregate({"answers": list(answers)}, None)
+
+
+def quorum_for(n: int, quorum: int | None = None) -> int:
+    """Default quorum: ⌈n/2⌉ of the ``n`` answers (at least 1)."""
+    return max(1, quorum if quorum is not None else (n + 1) // 2)
+
+
+def score_exact(answer: Hashable, gold: Hashable) -> float:
+    return 1.0 if answer == gold else 0.0
+
+
+def score_jaccard(answer: Sequence[Hashable], gold: Sequence[Hashable]) -> float:
+    """|A ∩ G| / |A ∪ G|; two empty sets agree completely."""
+    a, g = set(answer), set(gold)
+    return 1.0 if not a | g else len(a & g) / len(a | g)

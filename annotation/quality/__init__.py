@@ -1,0 +1,75 @@
+"""Quality engine: pure functions on plain data (no ORM), so they are tested without a database.
+
+Per kind of answer, a gold scorer (a float in [0, 1]) and a consensus method (an ``Aggregate``
+whose confidence is in [0, 1], or None where no agreement is measured, e.g. free text):
+
+- ``categorical``: majority vote (single and multiple choice); exact match / Jaccard.
+- ``geometry`` (2D shapes, on ``polygons`` and ``matching``): IoU-matched F1; cluster and fuse.
+- ``cuboids`` (3D): the same with 3D IoU.   ``tracks`` (video): per-frame box IoU of tracks.
+- ``ranking``: Kendall's tau, Borda count, Bradley-Terry.   ``spans`` (NER): span F1, span vote.
+- ``forms`` (text collection): per-field scores and consensus; free text goes to review.
+
+See ``annotation/quality.md`` for the choices and their reasons.
+"""
+
+from annotation.quality.categorical import (
+    Aggregate,
+    collect_answers,
+    majority_vote,
+    majority_vote_multi,
+    quorum_for,
+    score_exact,
+    score_jaccard,
+)
+from annotation.quality.cuboids import consensus_cuboids, iou_3d, score_cuboids
+from annotation.quality.forms import aggregate_form, score_form
+from annotation.quality.geometry import consensus_shapes, score_shapes, shape_polygon, similarity
+from annotation.quality.matching import MATCH_THRESHOLD, cluster, consensus_objects, greedy_match, matched_f1
+from annotation.quality.polygons import iou, iou_aabb
+from annotation.quality.ranking import (
+    borda,
+    borda_aggregate,
+    bradley_terry,
+    kendall_tau,
+    pairwise_aggregate,
+    score_ranking,
+)
+from annotation.quality.spans import score_spans, span_vote
+from annotation.quality.tracks import consensus_tracks, score_tracks, track_similarity
+
+__all__ = [
+    "MATCH_THRESHOLD",
+    "Aggregate",
+    "aggregate_form",
+    "borda",
+    "borda_aggregate",
+    "bradley_terry",
+    "cluster",
+    "collect_answers",
+    "consensus_cuboids",
+    "consensus_objects",
+    "consensus_shapes",
+    "consensus_tracks",
+    "greedy_match",
+    "iou",
+    "iou_3d",
+    "iou_aabb",
+    "kendall_tau",
+    "majority_vote",
+    "majority_vote_multi",
+    "matched_f1",
+    "pairwise_aggregate",
+    "quorum_for",
+    "score_cuboids",
+    "score_exact",
+    "score_form",
+    "score_jaccard",
+    "score_ranking",
+    "score_shapes",
+    "score_spans",
+    "score_tracks",
+    "shape_polygon",
+    "similarity",
+    "span_vote",
+    "track_similarity",
+]
