@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0003_queue_autovacuum'),
+        ('annotation', '0005_scale_audit_param_history'),
     ]
 
     operations = [
