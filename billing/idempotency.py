@@ -72,12 +72,19 @@ def read_key(request) -> str:
     return key
 
 
-def idempotent(view_method):
+def idempotent(view_method=None, *, authorize=None):
     """Decorate a DRF view method that moves money. The view receives ``idempotency_key``, unique
-    to this operation, to derive its ledger idempotency keys from."""
+    to this operation, to derive its ledger idempotency keys from.
+
+    ``authorize(request)`` runs first, so that a caller who may not use the endpoint at all gets
+    its 403, not a 400 about the header."""
+    if view_method is None:
+        return functools.partial(idempotent, authorize=authorize)
 
     @functools.wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
+        if authorize is not None:
+            authorize(request)
         key = read_key(request)
         scope = _scope(request)
         fingerprint = _fingerprint(request)

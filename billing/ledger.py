@@ -104,7 +104,8 @@ def _insert(*, idempotency_key: str, kind: str, legs: Sequence[Leg], client_id, 
         if not inserted:
             return LedgerTransaction.objects.get(idempotency_key=idempotency_key), False
         LedgerEntry.objects.bulk_create(
-            [LedgerEntry(transaction=ltx, account=leg.account, amount=leg.amount, currency=leg.account.currency) for leg in legs]
+            [LedgerEntry(transaction=ltx, account=leg.account, amount=leg.amount, currency=leg.account.currency,
+                         created_at=ltx.created_at) for leg in legs]
         )
         moves: dict = defaultdict(int)
         for leg in legs:

@@ -13,6 +13,7 @@ from django.test import Client as BrowserClient
 
 from annotation.management.commands import _demo_images
 from annotation.models import Annotator, Batch, Project, Task
+from billing import selectors as billing_selectors
 from clients.models import AccessToken, ApiKey, Client, Event, Membership, User
 from tests.annotation.factories import ProjectFactory, TaskFactory
 from tests.conftest import api_for_key
@@ -227,9 +228,15 @@ def test_seed_demo_data_is_usable(db):
     assert Membership.objects.get().role == "owner"
     street = Project.objects.get(name="Street scenes — 2D boxes")
     chat = Project.objects.get(name="Chatbot answer quality")
-    assert (street.task_type, street.domain, street.overlap, street.price_per_task) == ("imageannotation", "autonomous_driving", 2, 40)
+    assert (street.task_type, street.domain, street.overlap) == ("imageannotation", "autonomous_driving", 2)
     assert street.params["geometries"]["box"]["objects_to_annotate"] == ["vehicle", "pedestrian", "cyclist", "traffic_light"]
-    assert (chat.task_type, chat.domain, chat.overlap, chat.price_per_task) == ("categorization", "generative_ai", 3, 15)
+    assert (chat.task_type, chat.domain, chat.overlap) == ("categorization", "generative_ai", 3)
+    # Prices and pay come from the demo's rate cards: the tasks keep the figures they were created with.
+    assert {(t.price, t.pay) for t in Task.objects.filter(project=street)} == {(40, 12)}
+    assert {(t.price, t.pay) for t in Task.objects.filter(project=chat)} == {(15, 4)}
+    assert billing_selectors.project_budget(client=street.client, project_id=street.id)["budget"] == 5_000
+    position = billing_selectors.client_balance(client=street.client)
+    assert (position["funds"], position["credit_limit"]) == (10_000, 5_000)
     assert Task.objects.filter(project=street).count() == 20 and Task.objects.filter(project=chat).count() == 20
     assert Task.objects.filter(released=True, is_test=False).count() == 40
     assert Task.objects.get(unique_id="demo-street-01").params == {

@@ -148,7 +148,7 @@ class ReasonIn(serializers.Serializer):
 class StaffInvoiceIssueView(APIView):
     @extend_schema(request=None, responses=InvoiceOut, parameters=[IDEMPOTENCY],
                    summary="Staff: issue a draft invoice (applies the client's funds)")
-    @idempotent
+    @idempotent(authorize=caller_staff)
     def post(self, request, invoice_id, idempotency_key):
         staff = caller_staff(request)
         return Response(invoice_data(invoices.invoice_issue(invoice_id=invoice_id, actor=staff)))
@@ -161,7 +161,7 @@ class PayIn(serializers.Serializer):
 class StaffInvoicePayView(APIView):
     @extend_schema(request=PayIn, responses=InvoiceOut, parameters=[IDEMPOTENCY],
                    summary="Staff: mark an issued invoice paid (records the payment of what is due)")
-    @idempotent
+    @idempotent(authorize=caller_staff)
     def post(self, request, invoice_id, idempotency_key):
         staff = caller_staff(request)
         data = _parse(PayIn, request)
@@ -171,7 +171,7 @@ class StaffInvoicePayView(APIView):
 class StaffInvoiceVoidView(APIView):
     @extend_schema(request=ReasonIn, responses=InvoiceOut, parameters=[IDEMPOTENCY],
                    summary="Staff: void a draft or issued invoice (funds applied go back)")
-    @idempotent
+    @idempotent(authorize=caller_staff)
     def post(self, request, invoice_id, idempotency_key):
         staff = caller_staff(request)
         data = _parse(ReasonIn, request)

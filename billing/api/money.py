@@ -12,7 +12,8 @@ from billing import selectors, services
 from billing.idempotency import HEADER, idempotent
 from billing.models import Payout
 from clients.api.access import ADMIN, caller_client, caller_staff
-from clients.errors import NotFound, ValidationFailed
+from clients.auth import ClientPrincipal
+from clients.errors import NotFound, PermissionDenied, ValidationFailed
 from clients.models import Client
 
 MAX = services.MAX_AMOUNT
@@ -62,7 +63,7 @@ class BalanceOut(serializers.Serializer):
 
 class StaffTopupView(APIView):
     @extend_schema(request=AmountIn, responses=TransactionOut, parameters=[IDEMPOTENCY], summary="Staff: record a client's top-up")
-    @idempotent
+    @idempotent(authorize=caller_staff)
     def post(self, request, client_id, idempotency_key):
         staff = caller_staff(request)
         data = _parse(AmountIn, request)
@@ -75,7 +76,7 @@ class StaffTopupView(APIView):
 class StaffPaymentView(APIView):
     @extend_schema(request=AmountIn, responses=TransactionOut, parameters=[IDEMPOTENCY],
                    summary="Staff: record a payment received from a client")
-    @idempotent
+    @idempotent(authorize=caller_staff)
     def post(self, request, client_id, idempotency_key):
         staff = caller_staff(request)
         data = _parse(AmountIn, request)
@@ -94,7 +95,7 @@ class RefundIn(serializers.Serializer):
 class StaffRefundView(APIView):
     @extend_schema(request=RefundIn, responses=TransactionOut, parameters=[IDEMPOTENCY],
                    summary="Staff: refund all or part of a task's charge")
-    @idempotent
+    @idempotent(authorize=caller_staff)
     def post(self, request, client_id, idempotency_key):
         staff = caller_staff(request)
         data = _parse(RefundIn, request)
@@ -147,6 +148,14 @@ class PayoutOut(serializers.ModelSerializer):
         fields = ["id", "amount", "currency", "status", "period_start", "period_end", "created_at"]
 
 
+def _annotator_user(request):
+    """The user behind a personal access token (or a session): never a client key."""
+    user = request.user
+    if isinstance(user, ClientPrincipal):
+        raise PermissionDenied("This endpoint is for annotators (a personal access token).", code="annotator_only")
+    return user
+
+
 class MyPayoutsView(APIView):
     """An annotator's payouts (personal access token)."""
 
@@ -157,7 +166,7 @@ class MyPayoutsView(APIView):
 
     @extend_schema(request=PayoutIn, responses=PayoutOut, parameters=[IDEMPOTENCY],
                    summary="Annotator: pay out my payable balance (or part of it)")
-    @idempotent
+    @idempotent(authorize=_annotator_user)
     def post(self, request, idempotency_key):
         user = _annotator_user(request)
         data = _parse(PayoutIn, request)
@@ -177,13 +186,3 @@ class MyEarningsView(APIView):
         if len(currency) != 3:
             raise ValidationFailed("currency: an ISO 4217 code", code="invalid_currency", details={"field": "currency"})
         return Response({"currency": currency, "payable": selectors.payable_balance(user_id=user.pk, currency=currency)})
-
-
-def _annotator_user(request):
-    from clients.auth import ClientPrincipal
-    from clients.errors import PermissionDenied
-
-    user = request.user
-    if isinstance(user, ClientPrincipal):
-        raise PermissionDenied("This endpoint is for annotators (a personal access token).", code="annotator_only")
-    return user

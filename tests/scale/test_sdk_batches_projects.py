@@ -128,7 +128,7 @@ def test_project_errors_change_nothing(tenant_a, sdk):
     with pytest.raises(ScaleInvalidRequest):
         scale.create_project("a/b", scaleapi.TaskType.Categorization)
     with pytest.raises(ScaleNotEnabled) as not_enabled:
-        scale.create_project("Lidar", scaleapi.TaskType.LidarAnnotation)
+        scale.create_project("Segments", scaleapi.TaskType.SegmentAnnotation)
     assert "categorization" in not_enabled.value.message
     with pytest.raises(ScaleInvalidRequest) as bad_params:
         scale.update_project("Colours", categories="not a list")

@@ -217,7 +217,7 @@ def test_error_mappings(tenant_a, sdk):
         categorization_task(scale, unique_id="dup")
     assert "dup" in dup.value.message
     with pytest.raises(ScaleNotEnabled) as not_enabled:
-        scale.create_task(scaleapi.TaskType.LidarAnnotation, project="Colours", attachments=[])
+        scale.create_task(scaleapi.TaskType.SegmentAnnotation, project="Colours", attachment="x")
     assert "categorization" in not_enabled.value.message and "imageannotation" in not_enabled.value.message
     with pytest.raises(ScaleInvalidRequest) as no_project:
         scale.create_task(scaleapi.TaskType.Categorization, attachment="x")
