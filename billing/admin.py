@@ -8,8 +8,18 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from billing import invoices, reports
-from billing.models import Account, Invoice, InvoiceLine, LedgerEntry, LedgerTransaction
+from billing import invoices, reports, services
+from billing.models import (
+    Account,
+    ClientCredit,
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    LedgerTransaction,
+    Payout,
+    ProjectBudget,
+    RateCard,
+)
 from clients.errors import DomainError
 
 
@@ -26,7 +36,7 @@ class ReadOnly(admin.ModelAdmin):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnly):
-    list_display = ["kind", "client", "user", "currency", "created_at"]
+    list_display = ["kind", "client", "user", "currency", "balance", "created_at"]
     list_filter = ["kind", "currency"]
 
 
@@ -116,3 +126,65 @@ class InvoiceAdmin(ReadOnly):
                            concentration=reports.concentration(period=period, currency=currency),
                            revenue=reports.revenue_by_client_month(period=period, currency=currency))
         return TemplateResponse(request, "admin/billing/reports.html", context)
+
+
+@admin.register(RateCard)
+class RateCardAdmin(admin.ModelAdmin):
+    """Rate cards are versioned: staff add a new version (it applies to work created after its
+    ``effective_from``); an existing version is never edited or deleted."""
+
+    list_display = ["task_type", "client", "currency", "price_per_task", "pay_per_answer", "effective_from", "created_by"]
+    list_filter = ["task_type", "currency"]
+    search_fields = ["client__name", "client__slug"]
+    fields = ["task_type", "client", "currency", "price_per_task", "pay_per_answer", "effective_from"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            card = services.rate_card_set(task_type=obj.task_type, currency=obj.currency, price_per_task=obj.price_per_task,
+                                          pay_per_answer=obj.pay_per_answer, client=obj.client, effective_from=obj.effective_from,
+                                          actor=request.user)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.pk, obj._state.adding = card.pk, False
+
+
+@admin.register(ClientCredit)
+class ClientCreditAdmin(admin.ModelAdmin):
+    """Credit limits: changed through ``credit_limit_set``; the counters are read-only."""
+
+    list_display = ["client", "credit_limit", "committed", "received", "updated_at"]
+    search_fields = ["client__name", "client__slug"]
+    fields = ["client", "credit_limit", "committed", "received"]
+    readonly_fields = ["client", "committed", "received"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            services.credit_limit_set(client=obj.client, credit_limit=obj.credit_limit, actor=request.user)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+
+@admin.register(ProjectBudget)
+class ProjectBudgetAdmin(ReadOnly):
+    list_display = ["project_id", "client", "limit", "committed", "updated_at"]
+    search_fields = ["client__name", "project_id"]
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnly):
+    list_display = ["created_at", "user", "amount", "currency", "status", "period_end"]
+    list_filter = ["status", "currency"]
+    search_fields = ["user__email"]

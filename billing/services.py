@@ -69,7 +69,7 @@ def rate_card_set(*, task_type: str, currency: str, price_per_task: int, pay_per
                                details={"field": "currency"})
     card = RateCard.objects.create(task_type=task_type, client=client, currency=currency, price_per_task=price_per_task,
                                    pay_per_answer=pay_per_answer, effective_from=effective_from or timezone.now(),
-                                   created_by=str(actor or "")[:120])
+                                   created_by=events.actor_label(actor)[:120])
     events.record(actor=actor, entity=card, kind="rate_card.created", client_id=client.id if client else None,
                   after={"task_type": task_type, "price_per_task": price_per_task, "pay_per_answer": pay_per_answer,
                          "currency": currency, "effective_from": card.effective_from.isoformat()})

@@ -281,3 +281,31 @@ def test_the_database_refuses_an_overdrawn_payable_even_past_the_service():
     account = Account.objects.get(kind="annotator_payable", user=user)
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE billing_account SET balance = balance + 11 WHERE id = %s", [account.pk])
+
+
+# --- admin ------------------------------------------------------------------------------------------
+
+
+def test_staff_add_rate_card_versions_and_set_credit_limits_in_the_admin_through_the_services(client):
+    from billing.models import RateCard
+    from clients.models import Event
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    acme = ClientFactory()
+    form = {"task_type": "categorization", "client": str(acme.pk), "currency": "USD", "price_per_task": "30",
+            "pay_per_answer": "9", "effective_from_0": "2026-01-01", "effective_from_1": "00:00:00"}
+    assert client.post("/admin/billing/ratecard/add/", form, follow=True).status_code == 200
+    card = RateCard.objects.get()
+    assert (card.price_per_task, card.pay_per_answer, card.created_by) == (30, 9, f"user:{staff.pk}")
+    assert Event.objects.filter(kind="rate_card.created", actor=f"user:{staff.pk}").count() == 1
+    assert client.get(f"/admin/billing/ratecard/{card.pk}/change/").status_code in (200, 403)  # viewable, never edited
+    refused = client.post("/admin/billing/ratecard/add/", {**form, "currency": "EUR"}, follow=True)
+    assert "this client is billed in USD" in refused.content.decode()
+    assert RateCard.objects.count() == 1
+
+    billing.credit_limit_set(client=acme, credit_limit=None)
+    response = client.post(f"/admin/billing/clientcredit/{acme.pk}/change/", {"credit_limit": "700"}, follow=True)
+    assert response.status_code == 200
+    assert ClientCredit.objects.get(client=acme).credit_limit == 700
+    assert Event.objects.filter(kind="client.credit_limit_set", actor=f"user:{staff.pk}").exists()
