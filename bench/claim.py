@@ -89,6 +89,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=None, help="seconds measured per run (default 15)")
     p.add_argument("--warmup", type=float, default=None, help="seconds of unrecorded cycles before each run (default 2)")
     p.add_argument("--workers", type=int_list, default=[4], help="gunicorn sync workers; a list runs the HTTP path once per value (default 4)")
+    p.add_argument("--price", type=int, default=0, help="task price in minor units: >0 adds the budget reservation at claim and the charge at completion (default 0)")
+    p.add_argument("--pay", type=int, default=0, help="annotator pay per answer: >0 adds the payable posting at submit (default 0)")
     p.add_argument("--quick", action="store_true", help="smoke run: sizes 2000,20000, open 2000, concurrency 8, 4 s")
     p.add_argument("--fresh", action="store_true", help="drop and recreate the bench database first")
     p.add_argument("--db-name", default="quorum_bench", help="bench database name (default quorum_bench)")
@@ -226,11 +228,15 @@ def _uuid_sql(ts: str, tag: str, g: str = "g") -> str:
 
 META_DDL = "CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
 DATA_TABLES = ["annotation_taskaudit", "annotation_submission", "annotation_assignment", "annotation_task", "clients_event"]
+# What a run with --price/--pay writes besides the work; the ledger refuses DELETE, not TRUNCATE.
+BILLING_TABLES = ["billing_payout", "billing_ledgerentry", "billing_ledgertransaction", "billing_clientcredit", "billing_projectbudget"]
 
 
-def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int) -> dict:
+def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int, price: int = 0, pay: int = 0) -> dict:
     """Make the bench project hold ``size`` tasks, ``n_open`` of them pending; reuse when already so."""
     shape = {"size": size, "open": n_open, "project": str(fx.project_id), "annotators": [str(a) for a in fx.annotator_ids]}
+    if price or pay:
+        shape["price"], shape["pay"] = price, pay
     conn.execute(META_DDL)
     row = conn.execute("SELECT shape, loaded_at FROM bench_meta WHERE id = 1").fetchone()
     if row and row[0] == shape:
@@ -243,12 +249,13 @@ def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int) ->
     t0 = time.perf_counter()
     loaded_at = datetime.now(UTC).replace(microsecond=0)
     p = {
-        "n": size, "h": history, "loaded": loaded_at, "client": fx.client_id, "project": fx.project_id,
+        "n": size, "h": history, "loaded": loaded_at, "client": fx.client_id, "project": fx.project_id, "price": price, "pay": pay,
         "annotators": fx.annotator_ids, "na": len(fx.annotator_ids),
         "categories": json.dumps(CATEGORIES),
     }
     with conn.transaction():
-        conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)}")
+        conn.execute(f"TRUNCATE {', '.join(DATA_TABLES + BILLING_TABLES)}")
+        conn.execute("UPDATE billing_account SET balance = 0 WHERE balance <> 0")
         # The rows are consistent by construction; skip the deferred per-row FK triggers (3 M
         # checks at commit) when we are allowed to. Superuser only; otherwise they just run.
         with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
@@ -267,7 +274,7 @@ def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int) ->
             SELECT {_uuid_sql("ca", "a01")}, 'categorization', '',
                    jsonb_build_object('attachment', 'https://example.com/img/' || g || '.jpg', 'attachment_type', 'image',
                                       'categories', %(categories)s::jsonb),
-                   '{{}}', '[]', NULL, '', 0, 0, 0, g <= %(h)s,
+                   '{{}}', '[]', NULL, '', 0, %(price)s, %(pay)s, g <= %(h)s,
                    CASE WHEN g <= %(h)s THEN 'completed' ELSE 'pending' END, true, false, 1,
                    (g <= %(h)s)::int, (g <= %(h)s)::int, (g <= %(h)s)::int,
                    CASE WHEN g <= %(h)s THEN '{{"category": "dog"}}'::jsonb END,
@@ -331,13 +338,15 @@ def reset(conn: psycopg.Connection, loaded_at: datetime) -> float:
             """
             UPDATE annotation_task t
                SET status = 'pending', slots_taken = 0, answers_received = 0, claim_seq = 0, response = NULL,
-                   confidence = NULL, completed_at = NULL, updated_at = t.created_at
+                   confidence = NULL, completed_at = NULL, updated_at = t.created_at, spend_reserved = false
              WHERE t.id IN (SELECT task_id FROM annotation_assignment WHERE claimed_at >= %(mark)s)
             """,
             m,
         )
         conn.execute("DELETE FROM annotation_assignment WHERE claimed_at >= %(mark)s", m)
         conn.execute("DELETE FROM clients_event WHERE created_at >= %(mark)s", m)
+        conn.execute(f"TRUNCATE {', '.join(BILLING_TABLES)}")
+        conn.execute("UPDATE billing_account SET balance = 0 WHERE balance <> 0")
     vacuum(conn)
     return time.perf_counter() - t0
 
@@ -962,7 +971,7 @@ def main(argv: list[str]) -> int:
     params = {
         "sizes": args.sizes, "open_tasks": args.open, "concurrency": args.concurrency, "duration_s": args.duration,
         "warmup_s": args.warmup, "workers": args.workers, "database": args.db_name, "project_overlap": 1,
-        "price_per_task": 0, "http_body_next": "{} (resume defaults to true)", "quick": args.quick,
+        "price_per_task": args.price, "pay_per_answer": args.pay, "http_body_next": "{} (resume defaults to true)", "quick": args.quick,
     }
     log("\n== Hardware ==")
     for k, v in hw.items():
@@ -981,7 +990,7 @@ def main(argv: list[str]) -> int:
     cap = int(args.open * 0.95) - max(args.concurrency)
     for size in args.sizes:
         log(f"\n== {size:,} tasks ==")
-        load = load_data(conn, fx, size, args.open)
+        load = load_data(conn, fx, size, args.open, args.price, args.pay)
         loaded_at = load["loaded_at"]
         stats = table_stats(conn, fx)
         log("  " + ", ".join(f"{k}={v:,}" for k, v in stats.items()))

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db.models import Q, Sum
 
-from billing.models import Account, ClientCredit, LedgerEntry, ProjectBudget, RateCard
+from billing.models import Account, ClientCredit, LedgerEntry, Payout, ProjectBudget, RateCard
 from clients.models import Client
 
 
@@ -87,3 +87,11 @@ def client_project_budgets(*, client: Client) -> list[dict]:
         {"project_id": row.project_id, "budget": row.limit, "committed": row.committed}
         for row in ProjectBudget.objects.filter(client=client).order_by("project_id")
     ]
+
+
+def payouts_between(*, start, end):
+    """Payouts made in [start, end) (UTC days), oldest first, with their payee."""
+    from datetime import UTC, datetime, time
+
+    return (Payout.objects.filter(created_at__gte=datetime.combine(start, time(), UTC), created_at__lt=datetime.combine(end, time(), UTC))
+            .select_related("user").order_by("created_at", "id"))

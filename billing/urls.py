@@ -16,6 +16,7 @@ billing_urls = [
 ]
 
 staff_urls = [
+    path("payouts.csv", money.StaffPayoutCsvView.as_view(), name="staff-payouts-csv"),
     path("clients/<uuid:client_id>/topups", money.StaffTopupView.as_view(), name="staff-topup"),
     path("clients/<uuid:client_id>/payments", money.StaffPaymentView.as_view(), name="staff-payment"),
     path("clients/<uuid:client_id>/refunds", money.StaffRefundView.as_view(), name="staff-refund"),

@@ -3,6 +3,11 @@ annotators request payouts. Each POST needs an ``Idempotency-Key``."""
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import date
+
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -10,6 +15,7 @@ from rest_framework.views import APIView
 
 from billing import selectors, services
 from billing.idempotency import HEADER, idempotent
+from billing.invoices import money_format
 from billing.models import Payout
 from clients.api.access import ADMIN, caller_client, caller_staff
 from clients.auth import ClientPrincipal
@@ -186,3 +192,37 @@ class MyEarningsView(APIView):
         if len(currency) != 3:
             raise ValidationFailed("currency: an ISO 4217 code", code="invalid_currency", details={"field": "currency"})
         return Response({"currency": currency, "payable": selectors.payable_balance(user_id=user.pk, currency=currency)})
+
+
+class StaffPayoutCsvView(APIView):
+    """The payouts of a period as CSV, for a payment provider's bulk upload."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("from", str, description="first day, YYYY-MM-DD (UTC)", required=True),
+                    OpenApiParameter("to", str, description="day after the last, YYYY-MM-DD (UTC)", required=True)],
+        responses={(200, "text/csv"): str}, summary="Staff: payouts made in [from, to) as CSV",
+    )
+    def get(self, request):
+        caller_staff(request)
+        start, end = _day(request, "from"), _day(request, "to")
+        if end <= start:
+            raise ValidationFailed("to: must be after from", code="invalid_period", details={"field": "to"})
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["payout_id", "created_at", "payee_email", "payee_id", "amount_minor", "amount", "currency", "status",
+                         "period_start", "period_end"])
+        for p in selectors.payouts_between(start=start, end=end):
+            writer.writerow([p.id, p.created_at.isoformat(), p.user.email, p.user_id, p.amount,
+                             money_format(p.amount, p.currency).split(" ")[0].replace(",", ""), p.currency, p.status,
+                             p.period_start or "", p.period_end or ""])
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="payouts-{start}-{end}.csv"'
+        return response
+
+
+def _day(request, name: str) -> date:
+    raw = request.query_params.get(name, "")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValidationFailed(f"{name}: a date as YYYY-MM-DD", code="invalid_period", details={"field": name}) from exc

@@ -8,7 +8,8 @@ reversals run through the real services on PostgreSQL. After every step:
 - cached balances equal the sums of entries;
 - no payable or funds account is in debit (negative where that is not allowed);
 - every balance equals what a plain-Python model of the same operations expects;
-- the client's ``received`` counter equals the money credited to it.
+- the client's ``received`` counter equals the money credited to it;
+- the client's invoice for the month (a draft, rebuilt) totals the charges less the refunds.
 
 Each example posts in its own made-up currency, so the examples' platform accounts never mix.
 """
@@ -22,6 +23,7 @@ from collections import defaultdict
 import pytest
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -33,7 +35,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from billing import ledger
+from billing import invoices, ledger
 from billing import services as billing
 from billing.models import Account, ClientCredit, LedgerEntry, LedgerTransaction
 from clients.errors import Conflict, ValidationFailed
@@ -58,6 +60,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.pays = {}  # submission_id -> (user index, amount, reversed)
         self.reversible = []  # (transaction id, legs as (kind, owner, amount)) of top-ups and payouts
         self.seq = itertools.count()
+        self.month = timezone.now().date().replace(day=1)
 
     # --- helpers -----------------------------------------------------------------------------------
 
@@ -192,6 +195,17 @@ class LedgerMachine(RuleBasedStateMachine):
             assert total == self.expected[(account.kind, owner)], (account.kind, owner)
         credit = ClientCredit.objects.filter(client=self.client).first()
         assert (credit.received if credit else 0) == self.received
+
+    @invariant()
+    def the_invoice_of_the_month_equals_the_ledger(self):
+        today = timezone.now().date()
+        if today.replace(day=1) != self.month:
+            return  # the example crossed midnight at a month's end: its postings span two invoices
+        invoice = invoices.invoice_generate(client=self.client, period_start=self.month)  # a draft: rebuilt each time
+        charged = sum(c for c, _ in self.charges.values())
+        refunded = sum(r for _, r in self.charges.values())
+        assert (invoice.subtotal, invoice.refunds, invoice.total) == (charged, refunded, charged - refunded)
+        assert sum(line.amount for line in invoice.lines.all()) == invoice.total
 
 
 @pytest.mark.django_db

@@ -135,3 +135,25 @@ def test_an_annotator_pays_out_their_payable_with_a_personal_token(settings):
 def test_a_client_key_cannot_ask_for_a_payout(api_a):
     _error(api_a.post("/api/v1/billing/payouts", {}, format="json", HTTP_IDEMPOTENCY_KEY="p"), 403, "annotator_only")
     _error(api_a.post("/api/v1/billing/payouts", {}, format="json"), 403, "annotator_only")
+
+
+def test_staff_download_the_payouts_of_a_period_as_csv_for_the_payment_provider(staff_api, settings):
+    import csv
+    import io
+
+    settings.QUORUM_PAYOUT_MINIMUM = 1
+    user = UserFactory(email="ann@example.test")
+    work = billing.Work(task_id="t", project_id=None, project_name="", task_type="categorization")
+    billing.answer_pay(submission_id="s", user_id=user.pk, client=ClientFactory(), amount=12_345, work=work)
+    payout = billing.payout_create(user_id=user.pk, currency="USD", amount=12_340, key="k")
+    today = timezone.now().date()
+    response = staff_api.get(f"/api/v1/staff/payouts.csv?from={today}&to={today + timedelta(days=1)}")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [(r["payout_id"], r["payee_email"], r["amount_minor"], r["amount"], r["currency"]) for r in rows] == [
+        (str(payout.pk), "ann@example.test", "12340", "123.40", "USD")
+    ]
+    empty = staff_api.get(f"/api/v1/staff/payouts.csv?from={today + timedelta(days=1)}&to={today + timedelta(days=2)}")
+    assert len(list(csv.DictReader(io.StringIO(empty.content.decode())))) == 0
+    _error(staff_api.get("/api/v1/staff/payouts.csv?from=2026-13-01&to=2027-01-01"), 400, "invalid_period")
+    _error(staff_api.get(f"/api/v1/staff/payouts.csv?from={today}&to={today}"), 400, "invalid_period")
