@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# Characters that some line readers (Python's str.splitlines, JavaScript before ES2019) take for a
+# line break. JSON may escape any character, so they are written escaped: one record, one line.
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
 
 def json_line(record: Any) -> bytes:
-    return (json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str) + "\n").encode()
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+    return (text.translate(_LINE_BREAKS) + "\n").encode()
 
 
 def single_answer(response: Any) -> dict | None:
