@@ -3,8 +3,11 @@ branch, set directly on the row) and their submissions, without going through cl
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import factory
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 
 from annotation.models import Assignment, Submission, Task
@@ -72,3 +75,9 @@ def run_export(project, export_format: str, options: dict | None = None, *, chun
     assert job.status == "ready", (job.status, job.error)
     with storage.open_for_read(job.file_name) as handle:
         return job, handle.read()
+
+
+def stored_files() -> list[Path]:
+    """Every file under the (test's private) MEDIA_ROOT."""
+    root = Path(django_settings.MEDIA_ROOT)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
