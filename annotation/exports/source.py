@@ -69,6 +69,7 @@ def task_chunks(*, queryset, chunk_size: int, include_answers: bool, anon_salt: 
     last_id = None
     while True:
         page = queryset if last_id is None else queryset.filter(id__gt=last_id)
+        rows = None  # drop the previous chunk before reading the next: one chunk in memory, not two
         rows = list(page.order_by("id").values(*TASK_FIELDS)[:chunk_size])
         if not rows:
             return
@@ -91,5 +92,7 @@ def task_chunks(*, queryset, chunk_size: int, include_answers: bool, anon_salt: 
 
 
 def iter_tasks(chunks: Iterator[list[dict]]) -> Iterator[dict]:
+    """The tasks of ``chunks`` one by one. Each chunk is released before the next is read."""
     for chunk in chunks:
         yield from chunk
+        del chunk
