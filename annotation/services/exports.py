@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -276,14 +277,16 @@ def exports_relay(*, limit: int = 100) -> list:
     stale = now - REDISPATCH_AFTER
     due = list(
         ExportJob.objects.select_for_update(skip_locked=True)
-        .filter(status__in=[ExportJob.Status.QUEUED, ExportJob.Status.RUNNING])
+        .filter(
+            Q(status=ExportJob.Status.QUEUED, dispatched_at__isnull=True)
+            | Q(status=ExportJob.Status.QUEUED, dispatched_at__lt=stale)
+            | Q(status=ExportJob.Status.RUNNING, lease_until__lt=now)
+        )
         .order_by("created_at")[:limit]
     )
     wake = []
     for job in due:
         if job.status == ExportJob.Status.RUNNING:
-            if job.lease_until is None or job.lease_until > now:
-                continue
             if job.attempts >= settings.QUORUM_EXPORT_MAX_ATTEMPTS:
                 _fail(job, attempt=job.attempts, error="export attempts exhausted (the worker stopped each time)", now=now)
                 continue
@@ -293,7 +296,7 @@ def exports_relay(*, limit: int = 100) -> list:
                 after={"status": "queued", "attempts": job.attempts},
             )  # fmt: skip
             wake.append(job.id)
-        elif job.dispatched_at is None or job.dispatched_at < stale:
+        else:
             ExportJob.objects.filter(id=job.id).update(dispatched_at=now)
             wake.append(job.id)
     return wake

@@ -162,3 +162,19 @@ def test_the_exporter_reads_tasks_in_chunks_of_the_configured_size(client_a):
     assert sum('"annotation_task"."id" >' in sql for sql in task_reads) == 2  # pages after the first start after the last id
     assert len(answer_reads) == 3 and all("IN (" in sql for sql in answer_reads)
     assert built.task_count == 5
+
+
+def test_the_relay_is_not_starved_by_jobs_that_are_running_fine(project):
+    # given: three exports running under live leases, and one queued whose wake-up was lost
+    running = [new_job(project) for _ in range(3)]
+    for job in running:
+        services.export_claim(export_id=job.id)
+    lost = new_job(project)
+    ExportJob.objects.filter(pk=lost.id).update(dispatched_at=timezone.now() - timedelta(minutes=2))
+
+    # when: the relay looks at no more than two jobs per run
+    woken = services.exports_relay(limit=2)
+
+    # then: it looked only at jobs that need it, so the lost one is woken; the running ones are untouched
+    assert woken == [lost.id]
+    assert set(ExportJob.objects.filter(pk__in=[j.id for j in running]).values_list("status", "attempts")) == {("running", 1)}
