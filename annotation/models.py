@@ -176,6 +176,8 @@ class Task(models.Model):
             models.Index(fields=["client", "-created_at"], name="task_client_created_idx"),
             models.Index(fields=["project", "status"], name="task_project_status_idx"),
             models.Index(fields=["batch"], name="task_batch_idx"),
+            # Exports walk one project's tasks in id order in chunks (keyset pagination).
+            models.Index(fields=["project", "id"], name="task_project_id_idx"),
             # Tasks with all their answers but not yet completed (e.g. a crash between steps).
             models.Index(
                 fields=["id"], name="task_ready_idx", condition=Q(status="pending", answers_received__gte=F("overlap"))
@@ -274,3 +276,62 @@ class TaskAudit(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["task", "created_at"], name="task_audit_task_idx")]
+
+
+class ExportJob(models.Model):
+    """One export of a project's tasks to a file (COCO, YOLO, JSON Lines, preference JSON Lines,
+    CSV), built by a Celery worker in constant memory (``annotation.exports``).
+
+    The row is the outbox: it is written with status ``queued`` and the worker is woken on commit;
+    the beat relay re-sends queued jobs whose wake-up was lost and re-queues running jobs whose
+    lease ran out (a worker died). ``attempts`` fences the outcome of an attempt that overran its
+    lease. ``anon_salt`` keys the anonymous annotator ids of this export (never shown).
+    """
+
+    class Format(models.TextChoices):
+        COCO = "coco"
+        YOLO = "yolo"
+        JSONL = "jsonl"
+        PREFERENCE_JSONL = "preference_jsonl"
+        CSV = "csv"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        READY = "ready"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="exports")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
+    is_test = models.BooleanField(default=False)  # exports the test-mode tasks; visible to test keys only
+    format = models.CharField(max_length=20, choices=Format.choices)
+    options = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL = none
+    anon_salt = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    file_name = models.CharField(max_length=500, blank=True)
+    file_size = models.BigIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    task_count = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=1000, blank=True)
+    created_by = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "idempotency_key"], condition=Q(idempotency_key__isnull=False), name="export_client_idem_uniq"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="export_project_created_idx"),
+            # The relay's scan: only unfinished jobs, so it does not grow with finished exports.
+            models.Index(fields=["created_at"], name="export_unfinished_idx", condition=Q(status__in=["queued", "running"])),
+        ]

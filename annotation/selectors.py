@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Prefetch, QuerySet
 
-from annotation.models import Annotator, Batch, Project, ProjectParamVersion, Task, TaskAudit
+from annotation.models import Annotator, Batch, ExportJob, Project, ProjectParamVersion, Task, TaskAudit
 from clients.errors import NotFound, PermissionDenied
 from clients.models import Client, User, WebhookDelivery
 
@@ -84,6 +84,20 @@ def task_get_for_client(*, client: Client, task_id, is_test: bool | None = None)
     if is_test is not None:
         qs = qs.filter(is_test=is_test)
     return _get(qs, task_id, "Task")
+
+
+def export_list_for_client(*, client: Client, project: Project, is_test: bool = False) -> QuerySet[ExportJob]:
+    return ExportJob.objects.filter(client=client, project=project, is_test=is_test).select_related("project")
+
+
+def export_get_for_client(*, client: Client, project_id, export_id, is_test: bool = False) -> ExportJob:
+    """Another tenant's export, another project's, or the other key mode's: 404."""
+    qs = ExportJob.objects.filter(client=client, is_test=is_test).select_related("project")
+    try:
+        qs = qs.filter(project_id=project_id)
+    except (ValueError, DjangoValidationError) as exc:
+        raise NotFound("Export not found.") from exc
+    return _get(qs, export_id, "Export")
 
 
 def annotator_for_user(*, user: User) -> Annotator:

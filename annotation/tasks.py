@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db.models import F
 
 from annotation import services
@@ -59,4 +60,25 @@ def simulate_pending_test_tasks() -> int:
     """Beat: the relay for test mode, in case a simulate message was lost."""
     ids = list(Task.objects.filter(is_test=True, status=Task.Status.PENDING).values_list("id", flat=True)[:1000])
     _each(ids, services.task_simulate_complete, "test-mode simulator")
+    return len(ids)
+
+
+@shared_task(
+    name="annotation.tasks.export_run",
+    time_limit=settings.QUORUM_EXPORT_TIME_LIMIT,
+    soft_time_limit=max(settings.QUORUM_EXPORT_TIME_LIMIT - 30, 1),
+)
+def export_run(export_id: str) -> str | None:
+    """Build an export's file (scheduled on commit, or by the relay). Idempotent: a job that is
+    ready, failed, or held by a live attempt is left alone. Returns the job's status."""
+    job = services.export_run(export_id=export_id)
+    return job.status if job else None
+
+
+@shared_task
+def relay_exports() -> int:
+    """Beat, every 30 s: the relay for exports (lost wake-ups, attempts whose worker died)."""
+    ids = services.exports_relay(limit=100)
+    for export_id in ids:
+        export_run.delay(str(export_id))
     return len(ids)

@@ -133,8 +133,32 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# Uploaded attachments and export files go through Django's storage API (annotation/storage.py):
+# the local filesystem under QUORUM_MEDIA_ROOT by default; S3-compatible object storage through
+# django-storages with QUORUM_STORAGE=s3 (install boto3, see README). Credentials are never
+# settings: boto3 reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or a role) from the environment.
+QUORUM_STORAGE = os.environ.get("QUORUM_STORAGE", "filesystem").strip().lower()
+MEDIA_ROOT = os.environ.get("QUORUM_MEDIA_ROOT") or str(BASE_DIR / "var" / "media")
+MEDIA_URL = os.environ.get("QUORUM_MEDIA_URL", "/media/")
+if QUORUM_STORAGE == "filesystem":
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif QUORUM_STORAGE == "s3":
+    AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("QUORUM_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None  # MinIO, R2, Ceph…: their URL
+    AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or None
+    AWS_S3_CUSTOM_DOMAIN = os.environ.get("AWS_S3_CUSTOM_DOMAIN") or None
+    AWS_LOCATION = os.environ.get("AWS_LOCATION", "")
+    AWS_DEFAULT_ACL = None  # the bucket's policy decides
+    AWS_QUERYSTRING_AUTH = env_bool("AWS_QUERYSTRING_AUTH", True)  # signed, expiring URLs for private buckets
+    AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 7 * 86400)
+    AWS_S3_FILE_OVERWRITE = False
+    _default_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
+else:
+    raise ImproperlyConfigured("QUORUM_STORAGE must be filesystem or s3")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION
@@ -190,7 +214,11 @@ CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Deliveries wait on clients' servers (up to the outbound timeout): their own queue and worker,
 # so a slow receiver cannot starve lease expiry or completion (RELIABILITY.md §c).
-CELERY_TASK_ROUTES = {"clients.tasks.deliver": {"queue": "webhooks"}}
+CELERY_TASK_ROUTES = {
+    "clients.tasks.deliver": {"queue": "webhooks"},
+    # Exports run for minutes: their own queue, so a big export cannot delay lease expiry.
+    "annotation.tasks.export_run": {"queue": "exports"},
+}
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.tasks.expire_leases", "schedule": timedelta(seconds=env_int("QUORUM_SWEEP_SECONDS", 15))},
     "dispatch-webhooks": {"task": "clients.tasks.dispatch_due_deliveries", "schedule": timedelta(seconds=5)},
@@ -201,6 +229,7 @@ CELERY_BEAT_SCHEDULE = {
                                   "schedule": crontab(minute=0, hour=2, day_of_month=1)},
     "run-payouts": {"task": "billing.tasks.run_payouts", "schedule": crontab(minute=0, hour=3, day_of_week=1)},
     "prune-idempotency-keys": {"task": "billing.tasks.prune_idempotency_keys", "schedule": crontab(minute=17)},
+    "relay-exports": {"task": "annotation.tasks.relay_exports", "schedule": timedelta(seconds=30)},
 }
 
 REST_FRAMEWORK = {
@@ -243,6 +272,20 @@ SPECTACULAR_SETTINGS = {
 QUORUM_DEFAULT_LEASE_SECONDS = env_int("QUORUM_DEFAULT_LEASE_SECONDS", 900)
 QUORUM_MAX_LIVE_LEASES = env_int("QUORUM_MAX_LIVE_LEASES", 3)
 QUORUM_BULK_CREATE_MAX = 10_000
+# Exports: tasks per keyset chunk (memory is bounded by one chunk, whatever the project's size);
+# the hard time limit of one attempt (below the broker's visibility timeout, so a running export
+# is never redelivered to a second worker); attempts before a job is marked failed.
+QUORUM_EXPORT_CHUNK_SIZE = env_int("QUORUM_EXPORT_CHUNK_SIZE", 1000)
+QUORUM_EXPORT_TIME_LIMIT = env_int("QUORUM_EXPORT_TIME_LIMIT", 600)
+QUORUM_EXPORT_MAX_ATTEMPTS = env_int("QUORUM_EXPORT_MAX_ATTEMPTS", 3)
+# Attachments uploaded through the API: size cap and the content types accepted (sniffed from the
+# bytes, never taken from the client's header). No SVG or HTML: they can carry scripts.
+QUORUM_ATTACHMENT_MAX_BYTES = env_int("QUORUM_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024)
+QUORUM_ATTACHMENT_TYPES = env_list(
+    "QUORUM_ATTACHMENT_TYPES", "image/png,image/jpeg,image/gif,image/webp,application/pdf,video/mp4,application/x-pcd"
+)
+# Absolute links in webhooks (export.ready download URL); without it they are paths.
+QUORUM_PUBLIC_URL = os.environ.get("QUORUM_PUBLIC_URL", "").rstrip("/")
 # Outbound HTTP (callbacks, webhooks): loopback and private targets are refused unless allowed.
 QUORUM_OUTBOUND_ALLOW_LOOPBACK = env_bool("QUORUM_OUTBOUND_ALLOW_LOOPBACK", False)
 QUORUM_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("QUORUM_OUTBOUND_TIMEOUT_SECONDS", "15"))

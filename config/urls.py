@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -27,6 +29,11 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
+
+if settings.QUORUM_STORAGE == "filesystem":
+    # Uploaded attachments on the local filesystem, served by Django in development only
+    # (``static()`` adds nothing unless DEBUG); production serves MEDIA_ROOT from the proxy or uses S3.
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 handler404 = "config.views.not_found"
 handler500 = "config.views.server_error"

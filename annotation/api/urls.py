@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.api import views
+from annotation.api import exports, views
 
 urlpatterns = [
     path("projects", views.ProjectListView.as_view(), name="project-list"),
@@ -8,6 +8,12 @@ urlpatterns = [
     path("projects/<str:project_id>/pause", views.ProjectPauseView.as_view(), name="project-pause"),
     path("projects/<str:project_id>/resume", views.ProjectResumeView.as_view(), name="project-resume"),
     path("projects/<str:project_id>/archive", views.ProjectArchiveView.as_view(), name="project-archive"),
+    path("projects/<str:project_id>/exports", exports.ExportListView.as_view(), name="export-list"),
+    path("projects/<str:project_id>/exports/<str:export_id>", exports.ExportDetailView.as_view(), name="export-detail"),
+    path(
+        "projects/<str:project_id>/exports/<str:export_id>/download", exports.ExportDownloadView.as_view(), name="export-download"
+    ),
+    path("projects/<str:project_id>/attachments", exports.AttachmentUploadView.as_view(), name="attachment-upload"),
     path("batches", views.BatchListView.as_view(), name="batch-list"),
     path("batches/<str:batch_id>", views.BatchDetailView.as_view(), name="batch-detail"),
     path("batches/<str:batch_id>/finalize", views.BatchFinalizeView.as_view(), name="batch-finalize"),

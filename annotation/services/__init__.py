@@ -4,6 +4,19 @@ Interfaces (API views, commands, Celery tasks) parse input, call one of these, a
 The package re-exports every public service, so callers write ``services.task_bulk_create``.
 """
 
+from annotation.services.exports import (
+    ExportCreated,
+    StoredAttachment,
+    attachment_upload,
+    check_export_request,
+    export_claim,
+    export_create,
+    export_download_name,
+    export_fail,
+    export_finish,
+    export_run,
+    exports_relay,
+)
 from annotation.services.projects import (
     PROJECT_EDITABLE,
     batch_create,
@@ -43,6 +56,17 @@ from annotation.services.work import (
 )
 
 __all__ = [
+    "ExportCreated",
+    "StoredAttachment",
+    "attachment_upload",
+    "check_export_request",
+    "export_claim",
+    "export_create",
+    "export_download_name",
+    "export_fail",
+    "export_finish",
+    "export_run",
+    "exports_relay",
     "MAX_CALLBACK_HOSTS_PER_REQUEST",
     "PROJECT_EDITABLE",
     "BulkItemResult",

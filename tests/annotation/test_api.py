@@ -196,7 +196,9 @@ def world_a(client_a):
     task = TaskFactory(project=project, batch=batch)
     key = client_services.api_key_create(client=client_a, name="a")
     invoice = invoices.invoice_generate(client=client_a, period_start=timezone.now().date().replace(day=1))
-    return {"project_id": project.id, "batch_id": batch.id, "task_id": task.id, "key_id": key.obj.id, "invoice_id": invoice.id}
+    export = services.export_create(client=client_a, actor=None, project=project, format="jsonl").job
+    return {"project_id": project.id, "batch_id": batch.id, "task_id": task.id, "key_id": key.obj.id, "invoice_id": invoice.id,
+            "export_id": export.id}
 
 
 # Every client endpoint that takes an object id, with the method and body to call it with.
@@ -216,6 +218,11 @@ FOREIGN_CALLS = [
     ("get", "/api/v1/billing/invoices/{invoice_id}", None),
     ("get", "/api/v1/billing/invoices/{invoice_id}/csv", None),
     ("get", "/api/v1/billing/invoices/{invoice_id}/html", None),
+    ("get", "/api/v1/projects/{project_id}/exports", None),
+    ("post", "/api/v1/projects/{project_id}/exports", {"format": "jsonl"}),
+    ("get", "/api/v1/projects/{project_id}/exports/{export_id}", None),
+    ("get", "/api/v1/projects/{project_id}/exports/{export_id}/download", None),
+    ("post", "/api/v1/projects/{project_id}/attachments", {}),
 ]
 
 
@@ -241,7 +248,7 @@ def test_client_b_lists_none_of_client_a(world_a, api_b, client_b):
 
 @pytest.mark.parametrize("path", [p for m, p, b in FOREIGN_CALLS if "{" in p and m == "get"])
 def test_malformed_ids_are_a_404_not_a_500(api_a, path):
-    url = path.replace("{project_id}", "nope").replace("{batch_id}", "1").replace("{task_id}", "x" * 40)
+    url = path.replace("{project_id}", "nope").replace("{batch_id}", "1").replace("{task_id}", "x" * 40).replace("{export_id}", "e")
     assert_error(api_a.get(url), 404, "not_found")
 
 
@@ -271,7 +278,8 @@ def test_the_isolation_matrix_covers_every_client_endpoint_with_an_id():
                 patterns.add("/api/v1/" + route)
     covered = {path.replace("{project_id}", "<str:project_id>").replace("{batch_id}", "<str:batch_id>")
                .replace("{task_id}", "<str:task_id>").replace("{key_id}", "<str:key_id>")
-               .replace("{invoice_id}", "<uuid:invoice_id>") for _, path, _ in FOREIGN_CALLS}
+               .replace("{invoice_id}", "<uuid:invoice_id>").replace("{export_id}", "<str:export_id>")
+               for _, path, _ in FOREIGN_CALLS}
     assert patterns <= covered, patterns - covered
 
 

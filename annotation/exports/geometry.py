@@ -1,0 +1,121 @@
+"""2D shapes in Scale's answer shapes, reduced to what COCO and YOLO store.
+
+Shapes (``{"annotations": [...]}``): box ``left, top, width, height`` (+ ``rotation`` in radians
+about the box centre), polygon / line ``vertices: [{x, y}]``, point ``x, y``, ellipse ``x, y, rx,
+ry`` (+ ``rotation``), cuboid ``vertices`` (8 points). Pure functions, tested without a database.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from annotation.exports.common import label_names, single_answer
+
+# Geometries whose labels become object categories, in this order (points become keypoints).
+OBJECT_GEOMETRIES = ("box", "polygon", "line", "ellipse", "cuboid")
+ELLIPSE_SEGMENTS = 32
+
+
+def categories(project_params: dict) -> list[str]:
+    """Object category names from the project's ``geometries.*.objects_to_annotate``, without
+    repeats, in geometry order (box, polygon, line, ellipse, cuboid, then any other but point)."""
+    geometries = (project_params or {}).get("geometries") or {}
+    order = [g for g in OBJECT_GEOMETRIES if g in geometries] + sorted(
+        g for g in geometries if g not in OBJECT_GEOMETRIES and g != "point"
+    )
+    names: list[str] = []
+    for geometry in order:
+        for name in label_names((geometries[geometry] or {}).get("objects_to_annotate")):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def keypoint_schema(project_params: dict) -> tuple[list[str], list[list[int]]]:
+    """(keypoint names, skeleton as 1-based index pairs) from ``geometries.point``: its labels and
+    its ``connections: [{"pair": [label, label]}]``."""
+    point = ((project_params or {}).get("geometries") or {}).get("point") or {}
+    names = label_names(point.get("objects_to_annotate"))
+    index = {name: i + 1 for i, name in enumerate(names)}
+    skeleton = []
+    for connection in point.get("connections") or []:
+        pair = connection.get("pair") if isinstance(connection, dict) else connection
+        if isinstance(pair, (list, tuple)) and len(pair) == 2 and pair[0] in index and pair[1] in index:
+            skeleton.append([index[pair[0]], index[pair[1]]])
+    return names, skeleton
+
+
+def shapes(task: dict, source: str) -> list[dict] | None:
+    """The shapes to export for ``task``: from its aggregated response (``source="response"``)
+    or its gold answer (``"gold"``). None when the response holds several unfused answers."""
+    value = task.get("gold_answer") if source == "gold" else task.get("response")
+    if value is None:
+        return []
+    answer = single_answer(value)
+    if answer is None:
+        return None
+    annotations = answer.get("annotations")
+    return [a for a in annotations if isinstance(a, dict)] if isinstance(annotations, list) else []
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _rotate(points: list[tuple[float, float]], cx: float, cy: float, angle: float) -> list[tuple[float, float]]:
+    if not angle:
+        return points
+    c, s = math.cos(angle), math.sin(angle)
+    return [(cx + (x - cx) * c - (y - cy) * s, cy + (x - cx) * s + (y - cy) * c) for x, y in points]
+
+
+def box_corners(shape: dict) -> list[tuple[float, float]] | None:
+    left, top, width, height = (_num(shape.get(k)) for k in ("left", "top", "width", "height"))
+    if None in (left, top, width, height) or width <= 0 or height <= 0:
+        return None
+    corners = [(left, top), (left + width, top), (left + width, top + height), (left, top + height)]
+    return _rotate(corners, left + width / 2, top + height / 2, _num(shape.get("rotation")) or 0.0)
+
+
+def vertices(shape: dict) -> list[tuple[float, float]] | None:
+    out = []
+    for vertex in shape.get("vertices") or []:
+        x, y = (_num(vertex.get("x")), _num(vertex.get("y"))) if isinstance(vertex, dict) else (None, None)
+        if x is None or y is None:
+            return None
+        out.append((x, y))
+    return out
+
+
+def ellipse_polygon(shape: dict) -> list[tuple[float, float]] | None:
+    x, y, rx, ry = (_num(shape.get(k)) for k in ("x", "y", "rx", "ry"))
+    if None in (x, y, rx, ry) or rx <= 0 or ry <= 0:
+        return None
+    points = [
+        (x + rx * math.cos(2 * math.pi * i / ELLIPSE_SEGMENTS), y + ry * math.sin(2 * math.pi * i / ELLIPSE_SEGMENTS))
+        for i in range(ELLIPSE_SEGMENTS)
+    ]
+    return _rotate(points, x, y, _num(shape.get("rotation")) or 0.0)
+
+
+def envelope(points: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    """(left, top, width, height) of the axis-aligned box around ``points``."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
+
+
+def polygon_area(points: list[tuple[float, float]]) -> float:
+    n = len(points)
+    return abs(sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n))) / 2
+
+
+def image_size(params: dict) -> tuple[int, int] | tuple[None, None]:
+    """(width, height) from ``attachment_width`` / ``attachment_height``, or (None, None) when
+    either is missing or not a positive number."""
+    w, h = _num(params.get("attachment_width")), _num(params.get("attachment_height"))
+    if w is None or h is None or w <= 0 or h <= 0:
+        return None, None
+    return (int(w) if w == int(w) else w), (int(h) if h == int(h) else h)

@@ -1,0 +1,55 @@
+"""Build one export job's file: read the tasks in chunks, write the format to a temporary file,
+store it through the storage API. No transaction is held while this runs (minutes for a large
+project); the job's state moves in ``annotation.services.exports`` before and after."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from annotation import storage
+from annotation.exports import FORMATS, source
+from annotation.models import ExportJob
+
+
+@dataclass(frozen=True)
+class Built:
+    file_name: str
+    file_size: int
+    content_type: str
+    task_count: int
+    report: dict
+
+
+def storage_name(job: ExportJob, attempt: int) -> str:
+    """Per attempt, so an attempt that overran its lease never overwrites the file of the one
+    that replaced it."""
+    return f"exports/{job.client_id}/{job.id}/attempt-{attempt}.{FORMATS[job.format].EXTENSION}"
+
+
+def build(job: ExportJob, *, attempt: int, chunk_size: int | None = None) -> Built:
+    writer = FORMATS[job.format]
+    ctx = source.ExportContext(
+        project_params=job.project.params or {}, task_type=job.project.task_type, options=job.options or {},
+        anon_salt=job.anon_salt,
+    )  # fmt: skip
+    chunks = source.task_chunks(
+        queryset=source.task_queryset(job),
+        chunk_size=chunk_size or settings.QUORUM_EXPORT_CHUNK_SIZE,
+        include_answers=ctx.include_answers,
+        anon_salt=job.anon_salt,
+    )
+    with tempfile.TemporaryDirectory(prefix="quorum-export-") as tmp:
+        workdir = Path(tmp)
+        path = workdir / f"export.{writer.EXTENSION}"
+        with open(path, "wb") as out:
+            count = writer.write(ctx, source.iter_tasks(chunks), out, workdir)
+        size = path.stat().st_size
+        with open(path, "rb") as content:
+            name = storage.save(storage_name(job, attempt), content)
+    return Built(
+        file_name=name, file_size=size, content_type=writer.CONTENT_TYPE, task_count=count, report=ctx.report
+    )
