@@ -130,10 +130,10 @@ class Task(models.Model):
     # The price and the pay per answer in force when the task was created (project override or
     # rate card): a later change applies to new tasks only.
     price = models.BigIntegerField(default=0)
-    pay = models.BigIntegerField(default=0)
+    pay = models.BigIntegerField(default=0, db_default=0)  # db_default: raw loaders (bench/) need not know it
     # Set by the first claim of a live task: its price then counts as committed spend against the
     # client's credit and the project's budget (billing.ClientCredit / ProjectBudget), once.
-    spend_reserved = models.BooleanField(default=False)
+    spend_reserved = models.BooleanField(default=False, db_default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     # Served to annotators: false while its batch is staging, and always for test-mode tasks.
     released = models.BooleanField(default=False)
