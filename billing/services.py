@@ -297,32 +297,31 @@ def task_refund(*, client: Client, task_id, amount: int, reason: str, key: str, 
     return ltx
 
 
-@transaction.atomic
 def topup_record(*, client: Client, amount: int, reference: str, key: str, actor: Any = None) -> LedgerTransaction:
     """Staff record money a client deposited in advance: it becomes client funds."""
-    _amount(amount, field="amount")
-    cash = ledger.account_get(kind=Account.Kind.CASH, currency=client.currency)
-    funds = ledger.account_get(kind=Account.Kind.CLIENT_FUNDS, currency=client.currency, client_id=client.id)
-    ltx, created = ledger.post(idempotency_key=key, kind=LedgerTransaction.Kind.TOPUP, client_id=client.id,
-                               reference=reference[:200], description="Top-up", legs=[ledger.Leg(cash, amount), ledger.Leg(funds, -amount)])
-    if created:
-        _credit_received(client, amount)
-        events.record(actor=actor, entity=ltx, kind="billing.topup", client_id=client.id, after={"amount": amount})
-    return ltx
+    return _money_in(client=client, amount=amount, reference=reference, key=key, actor=actor, kind=LedgerTransaction.Kind.TOPUP,
+                     into=Account.Kind.CLIENT_FUNDS, description="Top-up", event="billing.topup")
+
+
+def payment_record(*, client: Client, amount: int, reference: str, key: str, actor: Any = None) -> LedgerTransaction:
+    """Staff record a payment received against what the client owes (e.g. a bank transfer for an invoice)."""
+    return _money_in(client=client, amount=amount, reference=reference, key=key, actor=actor, kind=LedgerTransaction.Kind.PAYMENT,
+                     into=Account.Kind.CLIENT_RECEIVABLE, description="Payment received", event="billing.payment")
 
 
 @transaction.atomic
-def payment_record(*, client: Client, amount: int, reference: str, key: str, actor: Any = None) -> LedgerTransaction:
-    """Staff record a payment received against what the client owes (e.g. a bank transfer for an invoice)."""
+def _money_in(*, client: Client, amount: int, reference: str, key: str, actor: Any, kind: str, into: str, description: str,
+              event: str) -> LedgerTransaction:
+    """Cash came in from a client, credited to ``into`` (its funds or its receivable); more room
+    under its credit limit. Posted once per ``key``."""
     _amount(amount, field="amount")
     cash = ledger.account_get(kind=Account.Kind.CASH, currency=client.currency)
-    receivable = ledger.account_get(kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id)
-    ltx, created = ledger.post(idempotency_key=key, kind=LedgerTransaction.Kind.PAYMENT, client_id=client.id,
-                               reference=reference[:200], description="Payment received",
-                               legs=[ledger.Leg(cash, amount), ledger.Leg(receivable, -amount)])
+    credited = ledger.account_get(kind=into, currency=client.currency, client_id=client.id)
+    ltx, created = ledger.post(idempotency_key=key, kind=kind, client_id=client.id, reference=reference[:200], description=description,
+                               legs=[ledger.Leg(cash, amount), ledger.Leg(credited, -amount)])
     if created:
         _credit_received(client, amount)
-        events.record(actor=actor, entity=ltx, kind="billing.payment", client_id=client.id, after={"amount": amount})
+        events.record(actor=actor, entity=ltx, kind=event, client_id=client.id, after={"amount": amount})
     return ltx
 
 
