@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 
-from bench.claim import db_urls, ensure_database, hardware, log, migrate  # noqa: E402
+from bench.claim import hardware, log, open_bench_database  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
 TASK_TYPES = ["categorization", "imageannotation", "textcollection", "ranking", "cuboid"]
@@ -296,18 +296,7 @@ def report_figures(first: date, last: date) -> dict:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    base_url = os.environ.get("DATABASE_URL")
-    if not base_url:
-        sys.exit("bench: DATABASE_URL is not set; run it as `make bench-billing` (python -m config.devservices test -- …)")
-    bench_url, admin_url = db_urls(base_url, args.db_name)
-    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_ENV": "test", "DJANGO_SETTINGS_MODULE": "config.settings",
-           "DJANGO_DEBUG": "0", "LOG_LEVEL": "WARNING"}
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_ENV", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "LOG_LEVEL")})
-    ensure_database(admin_url, args.db_name, args.fresh)
-    migrate(env)
-    import django
-
-    django.setup()
+    bench_url, _admin_url, _env = open_bench_database(args.db_name, fresh=args.fresh, make_target="bench-billing")
 
     this_month = datetime.now(UTC).date().replace(day=1)
     first, last_month = months_back(this_month, args.months), months_back(this_month, 1)

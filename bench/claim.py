@@ -196,6 +196,26 @@ class Fixtures:
     tokens: list[str]
 
 
+
+def open_bench_database(db_name: str, *, fresh: bool, make_target: str, extra_env: dict | None = None) -> tuple[str, str, dict]:
+    """Every bench's set-up: its own database next to ``DATABASE_URL`` (created, or dropped and
+    created with ``fresh``), migrated, and Django set up on it in this process. Returns the bench
+    database URL, the maintenance database URL and the environment children should run with."""
+    base_url = os.environ.get("DATABASE_URL")
+    if not base_url:
+        sys.exit(f"bench: DATABASE_URL is not set; run it as `make {make_target}` (python -m config.devservices test -- …)")
+    bench_url, admin_url = db_urls(base_url, db_name)
+    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_ENV": "test", "DJANGO_SETTINGS_MODULE": "config.settings",
+           "DJANGO_DEBUG": "0", "LOG_LEVEL": "WARNING", **(extra_env or {})}
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_ENV", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "LOG_LEVEL",
+                                           *(extra_env or {}))})
+    ensure_database(admin_url, db_name, fresh)
+    migrate(env)
+    import django
+
+    django.setup()
+    return bench_url, admin_url, env
+
 def make_fixtures(n_annotators: int) -> Fixtures:
     """Client, project and annotators through the app's own services (a handful of rows)."""
     from annotation import services as work
@@ -951,19 +971,7 @@ def print_flatness(rows: list[dict]) -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    base_url = os.environ.get("DATABASE_URL")
-    if not base_url:
-        sys.exit("bench: DATABASE_URL is not set; run it as `make bench` (python -m config.devservices test -- python bench/claim.py)")
-    bench_url, admin_url = db_urls(base_url, args.db_name)
-    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_ENV": "test", "DJANGO_SETTINGS_MODULE": "config.settings",
-           "DJANGO_DEBUG": "0", "LOG_LEVEL": "WARNING"}
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_ENV", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "LOG_LEVEL")})
-
-    ensure_database(admin_url, args.db_name, args.fresh)
-    migrate(env)
-    import django
-
-    django.setup()
+    bench_url, admin_url, env = open_bench_database(args.db_name, fresh=args.fresh, make_target="bench")
 
     started = datetime.now(UTC)
     conn = psycopg.connect(bench_url, cursor_factory=psycopg.ClientCursor, autocommit=True)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -44,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 
-from bench.claim import _uuid_sql, db_urls, ensure_database, hardware, log, migrate  # noqa: E402
+from bench.claim import _uuid_sql, hardware, log, open_bench_database  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
 CLIENT_SLUG = "bench-export"
@@ -244,21 +243,10 @@ def main(argv: list[str]) -> int:
     if args.child or args.baseline:
         child(args)
         return 0
-    base_url = os.environ.get("DATABASE_URL")
-    if not base_url:
-        sys.exit("bench: DATABASE_URL is not set; run it as `make bench-export` (python -m config.devservices test -- …)")
-    bench_url, admin_url = db_urls(base_url, args.db_name)
     media = tempfile.mkdtemp(prefix="quorum-bench-export-")
-    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_ENV": "test", "DJANGO_SETTINGS_MODULE": "config.settings",
-           "DJANGO_DEBUG": "0", "LOG_LEVEL": "WARNING", "QUORUM_MEDIA_ROOT": media, "QUORUM_STORAGE": "filesystem"}
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_ENV", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG",
-                                           "LOG_LEVEL", "QUORUM_MEDIA_ROOT", "QUORUM_STORAGE")})
     try:
-        ensure_database(admin_url, args.db_name, args.fresh)
-        migrate(env)
-        import django
-
-        django.setup()
+        bench_url, _admin_url, env = open_bench_database(args.db_name, fresh=args.fresh, make_target="bench-export",
+                                             extra_env={"QUORUM_MEDIA_ROOT": media, "QUORUM_STORAGE": "filesystem"})
         from django.conf import settings
 
         conn = psycopg.connect(bench_url, autocommit=True)

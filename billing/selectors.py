@@ -71,11 +71,6 @@ def project_budget(*, client: Client, project_id) -> dict:
     return {"budget": limit, "committed": committed, "remaining": None if limit is None else max(limit - committed, 0)}
 
 
-def project_budgets(*, project_ids) -> dict:
-    """``{project_id: (limit, committed)}`` for the given projects (rows that exist)."""
-    return {row.project_id: (row.limit, row.committed) for row in ProjectBudget.objects.filter(project_id__in=list(project_ids))}
-
-
 def payable_balance(*, user_id, currency: str) -> int:
     """What the platform owes an annotator (a positive figure), from the cached balance."""
     account = Account.objects.filter(kind=Account.Kind.ANNOTATOR_PAYABLE, user_id=user_id, currency=currency).first()

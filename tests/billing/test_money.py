@@ -299,7 +299,10 @@ def test_staff_add_rate_card_versions_and_set_credit_limits_in_the_admin_through
     card = RateCard.objects.get()
     assert (card.price_per_task, card.pay_per_answer, card.created_by) == (30, 9, f"user:{staff.pk}")
     assert Event.objects.filter(kind="rate_card.created", actor=f"user:{staff.pk}").count() == 1
-    assert client.get(f"/admin/billing/ratecard/{card.pk}/change/").status_code in (200, 403)  # viewable, never edited
+    change_url = f"/admin/billing/ratecard/{card.pk}/change/"
+    assert client.get(change_url).status_code == 200  # viewable ...
+    assert client.post(change_url, {**form, "price_per_task": "99"}).status_code == 403  # ... never edited
+    assert RateCard.objects.get().price_per_task == 30
     refused = client.post("/admin/billing/ratecard/add/", {**form, "currency": "EUR"}, follow=True)
     assert "this client is billed in USD" in refused.content.decode()
     assert RateCard.objects.count() == 1
