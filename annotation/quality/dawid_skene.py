@@ -44,20 +44,23 @@ class DawidSkeneResult:
     log_likelihood: float  # of the answers under the returned model (final E-step)
 
 
-def confusion_from_counts(counts: np.ndarray, smoothing: float = 0.01) -> np.ndarray:
+def confusion_from_counts(counts: np.ndarray, smoothing: float = 0.01, *, diagonal: float = 0.0) -> np.ndarray:
     """Row-normalised confusion matrices from (soft) counts ``[..., true class, given label]``.
 
-    ``smoothing`` is added to every cell first (additive, Laplace-style), so a class an annotator
-    was never seen on gets a uniform row instead of 0/0, and no probability is exactly 0 (a single
-    unseen answer could otherwise veto a class). With ``smoothing=0`` an all-zero row is uniform."""
+    ``smoothing`` is added to every cell first (additive, Laplace-style), so no probability is
+    exactly 0 (a single unexpected answer could otherwise veto a class); ``diagonal`` is added to
+    the diagonal cells on top (a prior belief that answers are right). A row without counts
+    becomes uniform (``diagonal=0``) or leans to its diagonal; with both 0 it is uniform."""
     counts = np.asarray(counts, dtype=float)
     if counts.ndim < 2 or counts.shape[-1] != counts.shape[-2]:
         raise ValueError(f"counts must end in a square K × K matrix, got shape {counts.shape}")
-    if smoothing < 0 or not np.isfinite(smoothing):
-        raise ValueError("smoothing must be a finite number ≥ 0")
+    if smoothing < 0 or not np.isfinite(smoothing) or diagonal < 0 or not np.isfinite(diagonal):
+        raise ValueError("smoothing and diagonal must be finite numbers ≥ 0")
     if not np.all(np.isfinite(counts)) or np.any(counts < 0):
         raise ValueError("counts must be finite and non-negative")
     smoothed = counts + smoothing
+    if diagonal:
+        smoothed = smoothed + diagonal * np.eye(counts.shape[-1])
     totals = smoothed.sum(axis=-1, keepdims=True)
     k = counts.shape[-1]
     return np.divide(smoothed, totals, out=np.full_like(smoothed, 1.0 / k), where=totals > 0)
@@ -138,14 +141,15 @@ class _Answers:
         log_likelihood = float(np.sum(top) + np.sum(np.log(total)))
         return post, log_likelihood
 
-    def m_step(self, post: np.ndarray, smoothing: float) -> tuple[np.ndarray, np.ndarray]:
+    def m_step(self, post: np.ndarray, smoothing: float, diagonal: float) -> tuple[np.ndarray, np.ndarray]:
         """Confusion matrices (W × K × K) and priors (K) from class-major posteriors (K × T)."""
         k = self.k
         counts = np.empty((k, self.n_cells))
         for c in range(k):
             counts[c] = np.bincount(self.cells, weights=post[c].take(self.tasks), minlength=self.n_cells)
         # counts[c, w·K + l] → [w, c, l]
-        conf = confusion_from_counts(counts.reshape(k, self.n_workers, k).transpose(1, 0, 2), smoothing)
+        conf = confusion_from_counts(counts.reshape(k, self.n_workers, k).transpose(1, 0, 2), smoothing,
+                                     diagonal=diagonal)
         prior_counts = post.sum(axis=1) + smoothing
         return conf, prior_counts / prior_counts.sum()
 
@@ -160,7 +164,7 @@ class _Answers:
 
 def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *, n_tasks: int, n_workers: int,
                 n_classes: int, init_confusion: np.ndarray | None = None, init_priors=None, max_iter: int = 50,
-                tol: float = 1e-5, smoothing: float = 0.01) -> DawidSkeneResult:
+                tol: float = 1e-5, smoothing: float = 0.01, diagonal_prior: float = 1.0) -> DawidSkeneResult:
     """Dawid-Skene EM over parallel integer arrays, one row per answer: ``tasks[i]`` in
     [0, n_tasks), ``workers[i]`` in [0, n_workers), ``labels[i]`` in [0, n_classes).
 
@@ -176,8 +180,8 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *, n
     can be relabelled as a whole if most annotators are worse than chance."""
     if n_tasks < 0 or n_workers < 0 or n_classes < 1:
         raise ValueError("n_tasks and n_workers must be ≥ 0 and n_classes ≥ 1")
-    if max_iter < 1 or tol < 0 or smoothing < 0:
-        raise ValueError("max_iter must be ≥ 1, tol and smoothing ≥ 0")
+    if max_iter < 1 or tol < 0 or smoothing < 0 or diagonal_prior < 0:
+        raise ValueError("max_iter must be ≥ 1, tol, smoothing and diagonal_prior ≥ 0")
     tasks_arr = np.asarray(tasks)
     if tasks_arr.ndim != 1:
         raise ValueError("tasks must be a 1-D array")
@@ -206,7 +210,7 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *, n
     iterations = 0
     scale = max(n_tasks, 1)
     for iterations in range(1, max_iter + 1):  # noqa: B007 (read after the loop)
-        conf, priors = answers.m_step(post, smoothing)
+        conf, priors = answers.m_step(post, smoothing, diagonal_prior)
         post, new_ll = answers.e_step(_log(conf), _log(priors))
         if abs(new_ll - ll) / scale < tol:
             ll = new_ll
