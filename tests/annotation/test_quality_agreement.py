@@ -112,6 +112,26 @@ def test_alpha_matches_the_krippendorff_package(units, level):
     assert ours == pytest.approx(reference, abs=1e-9)
 
 
+def alpha_from_coincidences(units, level):
+    """The paper's formula over the explicit coincidence matrix."""
+    values, o = quality.coincidence_matrix(units, level)
+    n_c = {c: sum(w for (a, _), w in o.items() if a == c) for c in values}
+    n = sum(n_c.values())
+    delta = (lambda c, k: float(c != k)) if level == "nominal" else (lambda c, k: (c - k) ** 2)
+    observed = sum(w * delta(c, k) for (c, k), w in o.items())
+    expected = sum(n_c[c] * n_c[k] * delta(c, k) for c in values for k in values)
+    return 1 - (n - 1) * observed / expected
+
+
+@settings(deadline=None)  # timing belongs in bench/, and CI machines are shared
+@given(reliability_data, st.sampled_from(["nominal", "interval"]))
+def test_alpha_equals_the_formula_over_the_explicit_coincidence_matrix(units, level):
+    ours = quality.krippendorff_alpha(units, level)
+    if ours is not None:
+        assert ours == pytest.approx(alpha_from_coincidences(units, level), abs=1e-9)
+    assert alpha_from_coincidences(PAPER_UNITS, level) == pytest.approx(quality.krippendorff_alpha(PAPER_UNITS, level))
+
+
 # --- pairwise agreement and agreement with the consensus -----------------------------------------------
 
 
