@@ -6,8 +6,8 @@ label), independently of the other answers. EM alternates:
 
 - E-step: ``log P(z_t = k | answers) ∝ log priors[k] + Σ_{answers (w, l) of t} log confusion[w, k, l]``,
   normalised per task in log space (log-sum-exp), which is also the data's log-likelihood;
-- M-step: ``confusion[w, k, l] ∝ smoothing + Σ_{answers (w, l)} P(z_t = k)`` row by row, and
-  ``priors[k] ∝ smoothing + Σ_t P(z_t = k)``.
+- M-step: ``confusion[w, k, l] ∝ Σ_{answers (w, l)} P(z_t = k) + smoothing + diagonal_prior·[k = l]``
+  row by row, and ``priors[k] ∝ Σ_t P(z_t = k) + smoothing``.
 
 Vectorised over answers: the answers are flattened to one index per (annotator, label) pair, so
 the E-step gathers a row of a (W·K) × K log table per answer and sums per task with
@@ -172,12 +172,16 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *, n
     the first step is an E-step from it and ``init_priors`` (default uniform); otherwise the
     first M-step starts from the soft majority vote (each task's vote shares). Then M-step and
     E-step alternate until the mean log-likelihood per task changes by less than ``tol`` or
-    ``max_iter`` iterations have run. A task without answers gets the priors; every M-step
-    re-estimates every matrix from the answers, so an annotator without answers ends uniform.
+    ``max_iter`` iterations have run.
 
-    Limits: EM finds a local maximum; with few answers per annotator the matrices are noisy
-    (``smoothing`` pulls them towards uniform), and a class that annotators systematically swap
-    can be relabelled as a whole if most annotators are worse than chance."""
+    Each M-step adds ``smoothing`` to every cell of the soft counts (no probability is 0) and
+    ``diagonal_prior`` to the diagonal (one imaginary right answer per class and annotator, so a
+    class an annotator was never seen on does not explain any answer of theirs). A task without
+    answers gets the priors; an annotator without answers gets the prior matrix alone.
+
+    Limits (see annotation/quality.md): EM finds a local maximum; with few answers per annotator
+    the matrices are noisy; answers are assumed independent given the true class; a class that
+    most annotators systematically swap is learned swapped unless the start (warm) knows better."""
     if n_tasks < 0 or n_workers < 0 or n_classes < 1:
         raise ValueError("n_tasks and n_workers must be ≥ 0 and n_classes ≥ 1")
     if max_iter < 1 or tol < 0 or smoothing < 0 or diagonal_prior < 0:
@@ -209,13 +213,11 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *, n
     converged = False
     iterations = 0
     scale = max(n_tasks, 1)
-    for iterations in range(1, max_iter + 1):  # noqa: B007 (read after the loop)
+    while iterations < max_iter and not converged:
         conf, priors = answers.m_step(post, smoothing, diagonal_prior)
         post, new_ll = answers.e_step(_log(conf), _log(priors))
-        if abs(new_ll - ll) / scale < tol:
-            ll = new_ll
-            converged = True
-            break
+        iterations += 1
+        converged = abs(new_ll - ll) / scale < tol
         ll = new_ll
 
     posteriors = np.ascontiguousarray(post.T)
