@@ -100,6 +100,17 @@ def test_a_warm_start_from_stored_matrices_escapes_the_majority_that_is_always_w
     assert (warm.confusion[:, 0, 1] > 0.75).all()  # re-estimated: swaps (the diagonal prior pulls back a little)
 
 
+def test_a_warm_start_takes_its_priors_from_init_priors():
+    # one task, two annotators of the same default matrix who disagree: only the priors decide
+    tasks, workers, labels = np.array([0, 0]), np.array([0, 1]), np.array([0, 1])
+    stored = np.stack([quality.default_confusion(2)] * 2)
+    flat = quality.dawid_skene(tasks, workers, labels, n_tasks=1, n_workers=2, n_classes=2, init_confusion=stored)
+    skewed = quality.dawid_skene(tasks, workers, labels, n_tasks=1, n_workers=2, n_classes=2, init_confusion=stored,
+                                 init_priors=[1, 9])
+    assert flat.labels.tolist() == [0]  # a tie: the lowest class
+    assert skewed.labels.tolist() == [1]
+
+
 def test_max_iter_bounds_the_iterations_and_reports_not_converged():
     rng = np.random.default_rng(7)
     tasks = np.repeat(np.arange(50), 3)
@@ -180,7 +191,7 @@ def test_a_stored_expert_matrix_outweighs_two_unknown_annotators():
 
 
 def test_a_stored_matrix_that_always_swaps_is_decoded_and_rows_are_normalised():
-    swapper = np.array([[1.0, 9.0], [9.0, 1.0]])  # counts: given dog when it was a cat
+    swapper = [[1.0, 9.0], [9.0, 1.0]]  # counts, as stored (JSON lists): said dog when it was a cat
     result = quality.dawid_skene_single([("s", "dog")], classes=CLASSES, confusion={"s": swapper})
     assert result.response == {"category": "cat"}
     assert result.confidence == pytest.approx(0.9)
