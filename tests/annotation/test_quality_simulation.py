@@ -19,7 +19,7 @@ Why these settings:
   honest annotator's settles towards 0.55 or more. Binomial arithmetic: a spammer is removed
   within 40 gold answers with probability 0.995; over the 27 honest annotators about 1.4 removals
   are expected, mostly among the weakest (0.55-0.65). That is a price of any gold rule, so the
-  test bounds it loosely (at most 4 of 27: P(more) is about 2 %) and prints who was removed; with
+  test bounds it loosely (at most 4 of 27: P(more) is under 2 %) and prints who was removed; with
   this seed the figure is in the printed table. (An in-memory replay of the same decisions over
   seeds 1-12 removed 0 to 4 honest annotators and all 3 spammers every time.)
 - 60 gold tasks: an annotator sees about 40 gold questions in the fixed-overlap run, and a
@@ -27,7 +27,7 @@ Why these settings:
 - Dynamic overlap: 3 answers to start, up to 7, Dawid-Skene at submit time (each answer weighed by
   its annotator's stored confusion counts), one more answer while the posterior of the winning
   class is below 0.9. Tuned on an in-memory replay of the same decisions: over seeds 1-6 it used
-  72-74 % of fixed overlap 5's answers, with batch Dawid-Skene accuracy 0.7-1.7 points above
+  72-74 % of fixed overlap 5's answers, with batch Dawid-Skene accuracy 0.6-1.7 points above
   fixed overlap 5's. The counts start from gold answers only and the claim path serves breadth
   first, so at the first settle few tasks are confident yet: a stricter threshold (0.95) or a
   lower max overlap (5) misses either the saving or the accuracy.
