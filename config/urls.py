@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from billing.urls import billing_urls, staff_urls
 from clients.api import views as client_views
+from clients.web import auth as web_auth
 from config import views
 
 api_v1 = [
@@ -22,6 +23,8 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("login/", web_auth.SignInView.as_view(), name="login"),
+    path("logout/", web_auth.SignOutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("v1/", include("annotation.scale_api.urls")),  # the Scale-compatible API (SCALE_COMPAT.md)
