@@ -112,7 +112,7 @@
     resize();
     const view = Quorum.CanvasView(canvas, { flipY: true });
     view.onChange = draw;
-    view.fit(-40, -30, 40, 30);
+    view.fit(-25, -18, 25, 18);
 
     function goFrame(index) {
       if (index < 0 || index >= frames.length) return;
