@@ -4,10 +4,19 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from annotation.web import ops_urls as annotation_ops_urls
+from annotation.web import portal_urls as annotation_portal_urls
 from billing.urls import billing_urls, staff_urls
+from billing.web import urls as billing_web_urls
 from clients.api import views as client_views
 from clients.web import auth as web_auth
+from clients.web import urls as clients_web_urls
 from config import views
+
+# Pages (server-rendered): the client portal and the operators' dashboards; the annotator
+# workspace lives under /work/.
+portal_pages = [*annotation_portal_urls.urlpatterns, *clients_web_urls.urlpatterns, *billing_web_urls.portal_urls]
+ops_pages = [*annotation_ops_urls.urlpatterns, *billing_web_urls.ops_urls]
 
 api_v1 = [
     path("", include("annotation.api.urls")),
@@ -25,6 +34,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("login/", web_auth.SignInView.as_view(), name="login"),
     path("logout/", web_auth.SignOutView.as_view(), name="logout"),
+    path("portal/", include(portal_pages)),
+    path("ops/", include(ops_pages)),
     path("work/", include("annotation.web.workspace")),  # the annotator workspace
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -27,6 +27,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: 
 
 from clients.models import Client, Membership, User  # noqa: E402
 from tests.clients.factories import ClientFactory, MembershipFactory, UserFactory  # noqa: E402
+from tests.web.factories import NoPasswordUserFactory  # noqa: E402
 
 CHROMIUM = os.environ.get("QUORUM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -79,7 +80,9 @@ def screenshot(page: Page, name: str) -> Path:
 
 
 def make_user(email: str, *, can_sign_in: bool = True, **fields) -> User:
-    return UserFactory(email=email, password=PASSWORD if can_sign_in else None, **fields)
+    if not can_sign_in:
+        return NoPasswordUserFactory(email=email, **fields)
+    return UserFactory(email=email, password=PASSWORD, **fields)
 
 
 def make_member(client: Client | None = None, *, email: str, role: str = Membership.Role.OWNER,
