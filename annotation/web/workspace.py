@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation import selectors, services
-from annotation.models import Assignment
+from annotation.models import Assignment, TaskType
 from billing import selectors as billing_selectors
 from billing.invoices import money_format
 from clients.errors import Conflict, DomainError, TooManyRequests, ValidationFailed
@@ -60,6 +60,15 @@ TOOL_SHORTCUTS = {
     "categorization": [("1–9", "pick a category")],
     "textcollection": [],
 }
+
+
+def tool_context(task_type: str, data: dict, *, api_hint: str = "") -> dict:
+    """What ``workspace/_tool.html`` and the page's scripts need for one task type's tool."""
+    return {
+        "task_type": task_type, "task_type_label": TaskType(task_type).label if task_type in TaskType.values else task_type,
+        "has_tool": task_type in TOOLS, "data": data, "api_hint": api_hint,
+        "scripts": [f"annotation/tools/{name}" for name in TOOLS.get(task_type, [])],
+    }
 
 
 def annotator_page(view):
@@ -144,9 +153,8 @@ def assignment_page(request, annotator, assignment_id):
         },
     }
     return render(request, "workspace/assignment.html", {
-        "assignment": assignment, "task": task, "instructions": assignment.project.instructions, "data": data,
-        "scripts": [f"annotation/tools/{name}" for name in TOOLS.get(task.task_type, [])],
-        "has_tool": task.task_type in TOOLS, "ended": ended,
+        "assignment": assignment, "task": task, "instructions": assignment.project.instructions, "ended": ended,
+        **tool_context(task.task_type, data, api_hint=f"POST /api/v1/work/assignments/{assignment.pk}/submit"),
         "shortcuts": COMMON_SHORTCUTS + TOOL_SHORTCUTS.get(task.task_type, []),
     })
 

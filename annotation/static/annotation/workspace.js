@@ -57,7 +57,9 @@
     const submitButton = document.getElementById("submit-answer");
     const skipForm = document.getElementById("skip-form");
     let finished = false;
-    let leasedUntil = new Date(data.leased_until);
+    let leasedUntil = data.leased_until ? new Date(data.leased_until) : null;
+    // What the submit carries besides the answer: the lease's claim_version, or a question id.
+    const submitFields = data.submit_fields || { claim_version: data.claim_version };
 
     function showError(message) {
       errorBox.textContent = message;
@@ -69,7 +71,7 @@
       leaseText.textContent = LEASE_CODES[code] || message;
       leaseBox.hidden = false;
       submitButton.disabled = true;
-      const next = document.getElementById("next-task-button");
+      const next = leaseBox.querySelector("button");
       if (next) next.focus();
     }
 
@@ -86,13 +88,15 @@
       const seconds = Math.max(0, Math.round((leasedUntil - Date.now()) / 1000));
       leaseClock.textContent = seconds > 0 ? Math.floor(seconds / 60) + " min " + (seconds % 60) + " s" : "expired";
     }
-    tickClock();
-    setInterval(tickClock, 1000);
+    if (leasedUntil && leaseClock) {
+      tickClock();
+      setInterval(tickClock, 1000);
+    }
 
     // Heartbeat at a third of the lease, so two can be lost before the lease runs out.
     const every = Math.max(2, Math.floor(data.lease_seconds / 3)) * 1000;
     async function heartbeat() {
-      if (finished) return;
+      if (finished || !data.urls.heartbeat) return;
       try {
         const r = await postJSON(data.urls.heartbeat, { claim_version: data.claim_version });
         if (r.status === 200 && r.data) {
@@ -104,7 +108,7 @@
         /* offline for a moment: the next beat retries */
       }
     }
-    const heartbeatTimer = setInterval(heartbeat, every);
+    const heartbeatTimer = data.urls.heartbeat ? setInterval(heartbeat, every) : null;
 
     async function submit() {
       if (finished) return;
@@ -119,7 +123,7 @@
       submitButton.disabled = true;
       submitButton.setAttribute("aria-busy", "true");
       try {
-        const r = await postJSON(data.urls.submit, { claim_version: data.claim_version, answer: answer });
+        const r = await postJSON(data.urls.submit, Object.assign({}, submitFields, { answer: answer }));
         if (r.status === 200 && r.data && r.data.next_url) {
           finished = true;
           window.location.assign(r.data.next_url);
@@ -148,7 +152,7 @@
         if (event.target && (event.target.tagName === "BUTTON" || event.target.tagName === "A")) return;
         event.preventDefault();
         submit();
-      } else if ((event.key === "s" || event.key === "S") && !typing && !event.ctrlKey) {
+      } else if ((event.key === "s" || event.key === "S") && !typing && !event.ctrlKey && skipForm) {
         event.preventDefault();
         skipForm.requestSubmit();
       }
