@@ -28,7 +28,8 @@ from clients.errors import Conflict, DomainError, TooManyRequests, ValidationFai
 from config.exceptions import error_body
 
 # Static scripts of each task type's tool (annotation/static/annotation/tools/). A type without an
-# entry has no browser tool yet: the page says so and offers skip and release.
+# entry, or a task ``has_browser_tool`` refuses, has no browser tool: the page says so and offers
+# skip and release.
 TOOLS = {
     "imageannotation": ["canvas.js", "imageannotation.js"],
     "lidarannotation": ["canvas.js", "lidarannotation.js"],
@@ -36,6 +37,7 @@ TOOLS = {
     "textcollection": ["canvas.js", "textcollection.js"],
     "namedentityrecognition": ["canvas.js", "namedentityrecognition.js"],
     "categorization": ["canvas.js", "categorization.js"],
+    "videoannotation": ["canvas.js", "videoannotation.js"],  # frames given as images; not a video file
 }
 LEASE_CODES = {"lease_expired", "stale_claim", "lease_lost", "task_not_pending"}
 LEASE_MESSAGES = {
@@ -58,16 +60,28 @@ TOOL_SHORTCUTS = {
                    ("Alt+↑ / Alt+↓", "move the focused response up or down (ranking)")],
     "namedentityrecognition": [("1–9", "label the selected text")],
     "categorization": [("1–9", "pick a category")],
+    "videoannotation": [("[ / ]", "previous / next frame"), ("1–9", "pick a label (relabels the selected track)"),
+                        ("N", "start a new track (then draw)"), ("C", "copy the track's box from the previous frame"),
+                        ("Delete or Backspace", "remove the track's box on this frame"), ("Wheel, + / −", "zoom"),
+                        ("Space-drag, arrow keys", "pan")],
     "textcollection": [],
 }
 
 
+def has_browser_tool(task_type: str, params: dict) -> bool:
+    """A video given as one file (``attachment`` + ``frame_count``) has no frame images to draw on."""
+    if task_type == "videoannotation":
+        return bool(params.get("frames"))
+    return task_type in TOOLS
+
+
 def tool_context(task_type: str, data: dict, *, api_hint: str = "") -> dict:
     """What ``workspace/_tool.html`` and the page's scripts need for one task type's tool."""
+    has_tool = has_browser_tool(task_type, data["params"])
     return {
         "task_type": task_type, "task_type_label": TaskType(task_type).label if task_type in TaskType.values else task_type,
-        "has_tool": task_type in TOOLS, "data": data, "api_hint": api_hint,
-        "scripts": [f"annotation/tools/{name}" for name in TOOLS.get(task_type, [])],
+        "has_tool": has_tool, "data": data, "api_hint": api_hint,
+        "scripts": [f"annotation/tools/{name}" for name in TOOLS.get(task_type, [])] if has_tool else [],
     }
 
 

@@ -188,3 +188,33 @@ def test_image_polygon_line_point_ellipse_select_move_and_delete(page):
     assert abs(ellipse["x"] - 510) <= 2 * tol and abs(ellipse["y"] - 220) <= 2 * tol
     assert abs(ellipse["rx"] - 30) <= tol and abs(ellipse["ry"] - 20) <= tol
     assert re.fullmatch(r"[0-9a-f-]{36}", ellipse["uuid"])
+
+
+def test_video_tracks_are_drawn_frame_by_frame(page):
+    frames = ["/static/demo/street-01.png", "/static/demo/street-02.png", "/static/demo/street-03.png"]
+    params = {"labels": ["car", "cyclist"], "frames": frames, "attachment_width": 640, "attachment_height": 360}
+    TaskFactory(project=ProjectFactory(task_type="videoannotation", params={"labels": ["car", "cyclist"]}), params=params)
+    annotator("video@example.test")
+
+    start_working(page, "video@example.test")
+    tool = page.locator("#tool-root")
+    expect(tool).to_have_attribute("data-frame-loaded", "0")
+    canvas = page.get_by_test_id("video-canvas")
+    v = page.evaluate("() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: v.canvas.width}; }")
+    drag_on_canvas(page, canvas, v, (100, 100), (200, 160))  # track-1 (car) on frame 0
+    page.keyboard.press("]")
+    page.keyboard.press("c")  # the same box on frame 1
+    page.keyboard.press("]")
+    drag_on_canvas(page, canvas, v, (120, 100), (220, 160))  # moved on frame 2
+    page.keyboard.press("n")
+    page.keyboard.press("2")
+    drag_on_canvas(page, canvas, v, (400, 200), (440, 300))  # track-2 (cyclist) on frame 2 only
+    expect(tool).to_have_attribute("data-tracks", "2")
+    screenshot(page, "tracks")
+
+    answer = submit_and_get(page)
+    car, cyclist = answer["annotations"]
+    assert (car["track_id"], car["label"], [f["frame"] for f in car["frames"]]) == ("track-1", "car", [0, 1, 2])
+    assert car["frames"][0] | {"frame": 1} == car["frames"][1]
+    assert abs(car["frames"][2]["left"] - 120) <= 1.5 / v["scale"]
+    assert (cyclist["track_id"], cyclist["label"], [f["frame"] for f in cyclist["frames"]]) == ("track-2", "cyclist", [2])

@@ -157,15 +157,15 @@ def test_another_annotators_assignment_is_not_found(client, box_task):
     assert not Submission.objects.exists()
 
 
-def test_a_video_task_says_the_browser_cannot_label_it_yet(client):
+def test_a_video_file_task_says_the_browser_cannot_label_it_yet(client):
     project = ProjectFactory(task_type="videoannotation", params={"labels": ["car"]})
-    TaskFactory(project=project, params={"labels": ["car"], "frames": ["/static/demo/street-01.png"]})
+    TaskFactory(project=project, params={"labels": ["car"], "attachment": "/media/clip.mp4", "frame_count": 30})
     signed_in(client, AnnotatorFactory())
 
     assignment = start(client)
     page = client.get(f"/work/a/{assignment.pk}/").content.decode()
 
-    assert "not supported in the browser yet" in page
+    assert "Video Annotation tasks are not supported in the browser yet" in page
     assert f"/api/v1/work/assignments/{assignment.pk}/submit" in page
     assert "workspace.js" not in page
 
