@@ -153,3 +153,18 @@ def test_a_submit_after_the_lease_expired_shows_the_message_and_a_way_on(page):
     expect(page.get_by_role("button", name="Submit (Enter)")).to_be_disabled()
     screenshot(page, "lease-expired")
     assert not Submission.objects.exists()
+
+
+def test_a_submit_after_signing_out_says_so_and_keeps_the_work(page):
+    project = ProjectFactory(params={"categories": ["car", "truck"]})
+    TaskFactory(project=project, params={"categories": ["car", "truck"], "attachment": "A red hatchback", "attachment_type": "text"})
+    annotator("signedout@example.test")
+
+    start_working(page, "signedout@example.test")
+    page.context.clear_cookies()  # the session ended (signed out in another tab, or it expired)
+    page.get_by_role("radio", name="2 · truck").click()
+    page.get_by_role("button", name="Submit (Enter)").click()
+
+    expect(page.locator("#tool-error")).to_contain_text("Not saved: you are signed out.")
+    expect(page.get_by_role("radio", name="2 · truck")).to_have_attribute("aria-checked", "true")
+    assert not Submission.objects.exists()

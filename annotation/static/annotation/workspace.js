@@ -33,7 +33,7 @@
     });
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
-    return { status: response.status, data: data };
+    return { status: response.status, data: data, signedOut: response.redirected && /\/login\//.test(response.url) };
   }
   Quorum.postJSON = postJSON;
 
@@ -129,7 +129,14 @@
           window.location.assign(r.data.next_url);
           return;
         }
-        const error = (r.data && r.data.error) || { code: "error", message: "The server answered " + r.status + "." };
+        if (r.signedOut || (r.status === 403 && !(r.data && r.data.error))) {
+          // Signed out (the session ended or another tab signed out) or the security token is stale.
+          showError("Not saved: you are signed out. Sign in again in another tab (your work here is kept), then press Submit again.");
+          return;
+        }
+        const error = (r.data && r.data.error) || { code: "error", message: r.status >= 500
+          ? "The server had a problem (HTTP " + r.status + "); your work is kept here, press Submit again in a moment."
+          : "The server refused the request (HTTP " + r.status + ")." };
         if (r.status === 409 && LEASE_CODES[error.code]) {
           showLeaseLost(error.code, error.message);
         } else {
