@@ -85,6 +85,10 @@ def tool_context(task_type: str, data: dict, *, api_hint: str = "") -> dict:
     }
 
 
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(100 * value, 1)
+
+
 def annotator_page(view):
     """Signed in, with an annotator profile (else a readable 403 page); passes the annotator."""
 
@@ -247,8 +251,13 @@ def earnings(request, annotator):
 def accuracy(request, annotator):
     counts = selectors.submission_counts_for_annotator(annotator=annotator)
     decided = counts["accepted"] + counts["rejected"]
+    # Per project, without its name (it may name the client): the task type and domain say what the work was.
+    standings = [{"task_type": w.project.get_task_type_display(), "domain": w.project.get_domain_display(), "status": w.get_status_display(),
+                  "reason": w.reason, "answers": w.served_total, "gold_answers": w.gold_answers, "gold_accuracy": _percent(w.gold_accuracy),
+                  "agreement": _percent(w.agreement)}
+                 for w in selectors.project_standings_for_annotator(annotator=annotator)]
     return render(request, "workspace/accuracy.html", {
-        "annotator": annotator, "counts": counts,
+        "annotator": annotator, "counts": counts, "standings": standings,
         "acceptance": None if not decided else round(100 * counts["accepted"] / decided, 1),
     })
 
