@@ -58,9 +58,12 @@ def review_next(request, annotator):
 
 def _review_context(review, *, form: dict | None = None, error: str = "") -> dict:
     task = review.task
-    answers = [{**a, "overlay": drawing.overlay(task.params, a["answer"]), "text": json.dumps(a["answer"], indent=2, ensure_ascii=False)}
+    answers = [{**a, "caption": f"Answer {a['number']}", "overlay": drawing.overlay(task.params, a["answer"]),
+                "text": json.dumps(a["answer"], indent=2, ensure_ascii=False)}
                for a in services.review_answers(review=review)]
-    form = form or {"verdict": "", "comment": "", "corrected_answer": json.dumps(review.response, indent=2, ensure_ascii=False)}
+    # The fix starts from the first answer (a valid answer; the consensus carries extra keys such as confidence).
+    start = answers[0]["answer"] if answers else review.response
+    form = form or {"verdict": "", "comment": "", "corrected_answer": json.dumps(start, indent=2, ensure_ascii=False)}
     return {
         "review": review, "task": task, "answers": answers, "verdicts": VERDICTS, "form": form, "error": error,
         "params_text": json.dumps(task.params, indent=2, ensure_ascii=False),

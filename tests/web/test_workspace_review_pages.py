@@ -240,3 +240,15 @@ def test_review_and_qualification_pages_need_an_annotator(client, url):
     assert client.get(url).url == f"/login/?next={url}"
     client.force_login(UserFactory())
     assert client.get(url).status_code == 403
+
+
+def test_the_fix_form_starts_from_a_valid_answer_and_submits_unchanged(client, held_review):
+    reviewer(client)
+    review = take_review(client)
+    page = client.get(f"/work/review/{review.pk}/").content.decode()
+    start = page.split('name="corrected_answer"')[1].split(">", 1)[1].split("</textarea>")[0]
+
+    client.post(f"/work/review/{review.pk}/", {"verdict": "fix", "corrected_answer": start.replace("&quot;", '"')})
+
+    held_review.refresh_from_db()
+    assert (held_review.status, held_review.response) == (Task.Status.COMPLETED, BOX)
