@@ -290,6 +290,14 @@ def export_create(request, client, project_id):
 
 @require_GET
 @client_page()
+def export_row(request, client, project_id, export_id):
+    """One export's table row (htmx polls it while the export is queued or running)."""
+    job = selectors.export_get_for_client(client=client, project_id=project_id, export_id=export_id)
+    return render(request, "portal/_export_row.html", {"job": job, "show_project": request.GET.get("with_project") == "1"})
+
+
+@require_GET
+@client_page()
 def export_download(request, client, project_id, export_id):
     job = selectors.export_get_for_client(client=client, project_id=project_id, export_id=export_id)
     if job.status != ExportJob.Status.READY:

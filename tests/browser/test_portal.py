@@ -94,10 +94,13 @@ def test_the_client_downloads_the_export(page, media_root):
     page.get_by_label("Format").select_option("jsonl")
     page.get_by_role("button", name="Create export").click()
     expect(page.locator(".messages")).to_contain_text("Export jsonl queued")
+    page.get_by_role("link", name="Exports").click()
+    row = page.locator("tbody tr").first
+    expect(row).to_contain_text("queued")
     job = ExportJob.objects.get(project=project)
     services.export_run(export_id=job.id)  # what the Celery worker does with the queued job
-    page.get_by_role("link", name="Exports").click()
     link = page.get_by_role("link", name=re.compile(r"^Download jsonl"))
+    expect(link).to_be_visible()  # the row asked for itself again (htmx) and now links the file
     screenshot(page, "exports")
     with page.expect_download() as download_info:
         link.click()

@@ -129,7 +129,7 @@ def test_another_clients_objects_answer_the_not_found_page(member_pages, client_
     owner = member_pages(client_a, "owner")
     for url in [f"/portal/projects/{p}/", f"/portal/projects/{p}/upload/", f"/portal/projects/{p}/tasks/{t}/",
                 f"/portal/projects/{own.id}/tasks/{t}/", f"/portal/projects/{p}/exports/{e}/download",
-                f"/portal/projects/{own.id}/exports/{e}/download"]:
+                f"/portal/projects/{own.id}/exports/{e}/download", f"/portal/projects/{p}/exports/{e}/row"]:
         response = owner.get(url)
         assert response.status_code == 404, url
         assert "Not found" in text(response) and "beta" not in text(response).lower(), url
@@ -230,7 +230,11 @@ def test_an_export_is_created_and_downloaded_once_ready(member_pages, client_a):
     job = ExportJob.objects.get(project=project)
     not_ready = member.get(f"/portal/projects/{project.id}/exports/{job.id}/download")
     assert not_ready.status_code == 409 and "it can be downloaded once ready" in text(not_ready)
+    row = text(member.get(f"/portal/projects/{project.id}/exports/{job.id}/row"))
+    assert 'hx-trigger="every 3s"' in row and "not ready" in row
     services.export_run(export_id=job.id)
+    row = text(member.get(f"/portal/projects/{project.id}/exports/{job.id}/row"))
+    assert "hx-trigger" not in row and f"/portal/projects/{project.id}/exports/{job.id}/download" in row
     assert f"/portal/projects/{project.id}/exports/{job.id}/download" in text(member.get("/portal/exports/"))
     download = member.get(f"/portal/projects/{project.id}/exports/{job.id}/download")
     assert download.status_code == 200 and b"done-1" in b"".join(download.streaming_content)
