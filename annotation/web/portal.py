@@ -202,7 +202,7 @@ def _upload(request, client, project, form) -> dict | None:
     created = sum(r.created for r in results)
     existing = len(results) - created
     note = f" {existing} already existed (same unique_id) and were left as they were." if existing else ""
-    messages.success(request, f"{created} tasks created from {upload.name}.{note}")
+    messages.success(request, f"{created} task{'' if created == 1 else 's'} created from {upload.name}.{note}")
     return None
 
 

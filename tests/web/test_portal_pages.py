@@ -245,3 +245,17 @@ def test_an_unknown_export_format_is_refused_readably(member_pages, client_a):
     response = member_pages(client_a, "member").post(f"/portal/projects/{project.id}/exports/", {"format": "coco"}, follow=True)
     assert "coco" in text(response) and ExportJob.objects.count() == 0
     assert 'class="error"' in text(response)
+
+
+def test_a_unique_id_of_another_project_is_a_bad_row_and_existing_ones_are_left(member_pages, client_a):
+    project, other = BoxProjectFactory(client=client_a), BoxProjectFactory(client=client_a)
+    TaskFactory(project=other, unique_id="taken", params={**other.params, "attachment": "https://img.example.test/0.jpg"})
+    member = member_pages(client_a, "member")
+    refused = upload(member, project, "t.csv", b"unique_id,attachment\ntaken,https://img.example.test/1.jpg\n")
+    assert refused.status_code == 400
+    assert "unique_id: &#x27;taken&#x27; already names a task of another project" in text(refused)
+    assert upload(member, project, "t.csv", b"unique_id,attachment\nmine,https://img.example.test/1.jpg\n").status_code == 302
+    again = upload(member, project, "t.csv", b"unique_id,attachment\nmine,https://img.example.test/1.jpg\nnew,https://img.example.test/2.jpg\n")
+    page = member.get(again["Location"])
+    assert "1 task created from t.csv. 1 already existed (same unique_id) and were left as they were." in text(page)
+    assert Task.objects.filter(project=project).count() == 2
