@@ -127,8 +127,8 @@ def project_detail(request, client, project_id):
     counts = portal_selectors.project_status_counts(project=project)
     total = sum(counts.values())
     task_page = portal_selectors.project_task_page(client=client, project=project, status=status, page_number=request.GET.get("page"))
-    tasks = [{"task": t, "overlay": drawing.overlay(t.params, t.response), "answer_text": _answer_text(t.response)}
-             for t in task_page.object_list]
+    tasks = [{"task": t, "overlay": drawing.overlay(t.params, t.response), "answer_text": _answer_text(t.response),
+              "summary": _task_summary(t.params)} for t in task_page.object_list]
     return render(request, "portal/project_detail.html", {
         "project": project, "counts": counts, "total": total,
         "chart": charts.progress_chart(completed_by_day=portal_selectors.project_completed_by_day(project=project),
@@ -139,6 +139,22 @@ def project_detail(request, client, project_id):
         "exports": selectors.export_list_for_client(client=client, project=project).order_by("-created_at")[:10],
         "export_form": ExportForm(), "can_write": request.web_membership.can("write"),
     })
+
+
+def _task_summary(params: dict) -> str:
+    """The text a task is about (its prompt, text or text attachment), shortened for the list."""
+    text = ""
+    if params.get("attachment_type") == "text":
+        text = params.get("attachment", "")
+    elif "prompt" in params:
+        text = params["prompt"]
+    elif "text" in params:
+        text = params["text"]
+    elif params.get("attachments"):
+        first = params["attachments"][0]
+        text = first.get("content", "") if isinstance(first, dict) and first.get("type") == "text" else ""
+    text = text if isinstance(text, str) else ""
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def _answer_text(response) -> str:

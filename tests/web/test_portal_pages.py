@@ -53,6 +53,19 @@ def test_the_sign_in_page_has_labelled_fields_and_the_layout_landmarks(pages):
         assert needle in body
 
 
+def test_a_stale_form_gets_a_readable_page_and_changes_nothing(client_a):
+    from django.test import Client as PageClient
+
+    from tests.web.factories import MemberFactory
+
+    browser = PageClient(enforce_csrf_checks=True)
+    browser.force_login(MemberFactory(client=client_a).user)
+    response = browser.post("/portal/projects/new/", {"template": "genai-sft", "name": "Stale"})
+    assert response.status_code == 403
+    assert "Form expired" in text(response) and "Reload the page" in text(response)
+    assert not Project.objects.exists()
+
+
 # --- projects ----------------------------------------------------------------------------------------
 
 
@@ -109,6 +122,14 @@ def test_the_project_page_shows_progress_quality_and_answers_over_the_image(memb
     assert 'viewBox="0 0 640 360"' in body and '<rect x="10" y="20" width="30" height="40"' in body
     assert "80.0%" in body  # agreement: mean confidence of completed tasks
     assert "Cumulative completed tasks" in body
+
+
+def test_text_tasks_show_their_text_and_answer(member_pages, client_a):
+    project = ProjectFactory(client=client_a)
+    CompletedTaskFactory(project=project, response={"category": "pedestrian"},
+                         params={**project.params, "attachment": "A person crossing at night", "attachment_type": "text"})
+    body = text(member_pages(client_a, "viewer").get(f"/portal/projects/{project.id}/"))
+    assert "A person crossing at night" in body and "<pre>pedestrian</pre>" in body
 
 
 # --- isolation ------------------------------------------------------------------------------------
