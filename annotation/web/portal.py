@@ -138,6 +138,8 @@ def project_detail(request, client, project_id):
         "task_page": task_page, "tasks": tasks, "status": status, "statuses": Task.Status.values,
         "exports": selectors.export_list_for_client(client=client, project=project).order_by("-created_at")[:10],
         "export_form": ExportForm(), "can_write": request.web_membership.can("write"),
+        "status_actions": {"active": [("paused", "Pause"), ("archived", "Archive")], "paused": [("active", "Resume"), ("archived", "Archive")],
+                           "draft": [("active", "Start"), ("archived", "Archive")]}.get(project.status, []),
     })
 
 
@@ -155,6 +157,29 @@ def _task_summary(params: dict) -> str:
         text = first.get("content", "") if isinstance(first, dict) and first.get("type") == "text" else ""
     text = text if isinstance(text, str) else ""
     return text if len(text) <= 200 else text[:199] + "…"
+
+
+STATUS_CHANGES = {"paused": "paused", "active": "resumed", "archived": "archived"}
+
+
+@require_POST
+@client_page()
+def project_status(request, client, project_id):
+    """Pause, resume or archive a project (members and up, as ``live_config`` in the API)."""
+    _write(request)
+    target = request.POST.get("status")
+    if target not in STATUS_CHANGES:
+        messages.error(request, "Choose pause, resume or archive.")
+    else:
+        try:
+            project = services.project_set_status(client=client, actor=request.user, project_id=project_id, status=target)
+        except DomainError as exc:
+            if exc.status_code == 404:
+                raise
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Project {project.name} {STATUS_CHANGES[target]}.")
+    return redirect("portal-project", project_id=project_id)
 
 
 def _answer_text(response) -> str:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", portal.project_list, name="portal-projects"),
     path("projects/new/", portal.project_new, name="portal-project-new"),
     path("projects/<uuid:project_id>/", portal.project_detail, name="portal-project"),
+    path("projects/<uuid:project_id>/status", portal.project_status, name="portal-project-status"),
     path("projects/<uuid:project_id>/upload/", portal.project_upload, name="portal-project-upload"),
     path("projects/<uuid:project_id>/tasks/<uuid:task_id>/", portal.task_detail, name="portal-task"),
     path("projects/<uuid:project_id>/exports/", portal.export_create, name="portal-export-create"),

@@ -132,6 +132,21 @@ def test_text_tasks_show_their_text_and_answer(member_pages, client_a):
     assert "A person crossing at night" in body and "<pre>pedestrian</pre>" in body
 
 
+def test_a_member_pauses_and_resumes_a_project_and_a_viewer_cannot(member_pages, client_a):
+    project = ProjectFactory(client=client_a, name="Lanes")
+    assert member_pages(client_a, "viewer").post(f"/portal/projects/{project.id}/status", {"status": "paused"}).status_code == 403
+    member = member_pages(client_a, "member")
+    paused = member.post(f"/portal/projects/{project.id}/status", {"status": "paused"}, follow=True)
+    assert "Project Lanes paused." in text(paused)
+    project.refresh_from_db()
+    assert project.status == "paused"
+    member.post(f"/portal/projects/{project.id}/status", {"status": "active"})
+    project.refresh_from_db()
+    assert project.status == "active"
+    bad = member.post(f"/portal/projects/{project.id}/status", {"status": "deleted"}, follow=True)
+    assert "Choose pause, resume or archive." in text(bad)
+
+
 # --- isolation ------------------------------------------------------------------------------------
 
 
@@ -156,7 +171,10 @@ def test_another_clients_objects_answer_the_not_found_page(member_pages, client_
         assert "Not found" in text(response) and "beta" not in text(response).lower(), url
     audit = owner.post(f"/portal/projects/{p}/tasks/{t}/", {"decision": "reject", "comments": "x"})
     export = owner.post(f"/portal/projects/{p}/exports/", {"format": "jsonl"})
-    assert audit.status_code == 404 and export.status_code == 404
+    pause = owner.post(f"/portal/projects/{p}/status", {"status": "paused"})
+    assert audit.status_code == 404 and export.status_code == 404 and pause.status_code == 404
+    other_tenant["project"].refresh_from_db()
+    assert other_tenant["project"].status == "active"
     assert not TaskAudit.objects.exists() and ExportJob.objects.count() == 1
 
 
