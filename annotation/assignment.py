@@ -21,16 +21,17 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from annotation.models import Annotator, Assignment, Project, Task
+from annotation.models import Annotator, AnnotatorQualification, Assignment, Project, ProjectWorker, Task
 from billing import services as billing
 from clients import events
 from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests
+from clients.ids import uuid7
 from clients.models import Event
 
-CLAIM_SQL = """
+_CLAIM_SQL = """
 WITH candidate AS (
     SELECT t.id, t.spend_reserved AS was_reserved
       FROM annotation_task t
@@ -38,11 +39,12 @@ WITH candidate AS (
        AND t.status = 'pending'
        AND t.released
        AND t.slots_taken < t.overlap
+       AND {gold_filter}
        AND NOT EXISTS (
            SELECT 1 FROM annotation_assignment a
             WHERE a.task_id = t.id AND a.annotator_id = %(annotator_id)s
        )
-     ORDER BY t.priority DESC, t.slots_taken, t.created_at
+     ORDER BY {order}
      LIMIT 1
        FOR UPDATE OF t SKIP LOCKED
 )
@@ -56,6 +58,26 @@ UPDATE annotation_task t
    AND t.slots_taken < t.overlap
    AND t.status = 'pending'
 RETURNING t.id, t.claim_seq, t.task_type, t.instruction, t.params, t.price, candidate.was_reserved
+"""
+# Two statements rather than a parameter, so each keeps its own partial index in a prepared plan:
+# live work in serving order (task_open_queue_idx), and gold in breadth-first order (task_gold_queue_idx).
+CLAIM_SQL = _CLAIM_SQL.format(gold_filter="NOT t.is_gold", order="t.priority DESC, t.slots_taken, t.created_at")
+CLAIM_GOLD_SQL = _CLAIM_SQL.format(gold_filter="t.is_gold", order="t.slots_taken, t.created_at")
+
+# The annotator's standing in the project, created on the first claim: locks the row, so a removal
+# (``annotation.services.workforce``) and this claim are serialized, and returns the counters the
+# gold ratio reads. A removed or suspended worker gets no task of the project.
+WORKER_GATE_SQL = """
+INSERT INTO annotation_projectworker
+       (id, project_id, annotator_id, status, reason, served_total, served_gold, gold_answers, gold_score,
+        consensus_answers, consensus_score, flags, updated_at)
+VALUES (%(id)s, %(project_id)s, %(annotator_id)s, 'active', '', 0, 0, 0, 0, 0, 0, 0, %(now)s)
+ON CONFLICT (annotator_id, project_id) DO UPDATE SET updated_at = EXCLUDED.updated_at
+RETURNING id, status, served_total, served_gold
+"""
+
+WORKER_SERVED_SQL = """
+UPDATE annotation_projectworker SET served_total = served_total + 1, served_gold = served_gold + %(gold)s WHERE id = %(id)s
 """
 
 # The first claim of a task commits its price against the project's budget and the client's
@@ -73,13 +95,23 @@ class Claim:
 
 
 def _eligible_projects(annotator: Annotator, project_id=None) -> list[Project]:
-    """Active projects in serving order. Qualifications join this filter later; budgets are checked
-    per claim (``billing.spend_reserve``)."""
-    projects = Project.objects.filter(status=Project.Status.ACTIVE, client__is_active=True)
+    """Active projects in serving order whose required qualifications the annotator holds and from
+    which they were not removed or suspended. Budgets are checked per claim
+    (``billing.spend_reserve``); the standing is re-checked under its row lock (``WORKER_GATE_SQL``)."""
+    held = AnnotatorQualification.objects.filter(annotator_id=annotator.pk, revoked_at__isnull=True).values("qualification_id")
+    missing = Project.required_qualifications.through.objects.filter(project_id=OuterRef("pk")).exclude(
+        qualification_id__in=held
+    )
+    barred = ProjectWorker.objects.filter(project_id=OuterRef("pk"), annotator_id=annotator.pk).exclude(
+        status=ProjectWorker.Status.ACTIVE
+    )
+    projects = Project.objects.filter(status=Project.Status.ACTIVE, client__is_active=True).exclude(Exists(missing)).exclude(
+        Exists(barred)
+    )
     if project_id is not None:
         projects = projects.filter(id=project_id)
     return list(
-        projects.order_by("-priority", "created_at").only("id", "lease_seconds", "client_id", "params", "instructions")
+        projects.order_by("-priority", "created_at").only("id", "lease_seconds", "client_id", "params", "instructions", "gold_ratio")
     )
 
 
@@ -96,7 +128,7 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
     Precondition: none; this function takes the annotator row lock itself.
     """
     now = now or timezone.now()
-    locked = Annotator.objects.select_for_update().only("id", "status").get(pk=annotator.pk)
+    locked = Annotator.objects.select_for_update(no_key=True).only("id", "status").get(pk=annotator.pk)
     if locked.status != Annotator.Status.ACTIVE:
         raise PermissionDenied(f"Annotator is {locked.status}; only active annotators can claim work.", code="annotator_not_active")
     # One query serves both the resume and the quota: at most QUORUM_MAX_LIVE_LEASES rows.
@@ -112,8 +144,21 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
         )
     with connection.cursor() as cursor:
         for project in _eligible_projects(annotator, project_id):
-            cursor.execute(CLAIM_SQL, {"project_id": project.id, "annotator_id": annotator.pk, "now": now})
-            row = cursor.fetchone()
+            args = {"project_id": project.id, "annotator_id": annotator.pk, "now": now}
+            cursor.execute(WORKER_GATE_SQL, {**args, "id": uuid7()})
+            worker_id, standing, served_total, served_gold = cursor.fetchone()
+            if standing != ProjectWorker.Status.ACTIVE:
+                continue  # removed or suspended since the filter above ran
+            # Gold at the project's ratio of this annotator's claims: the next claim is gold while
+            # gold served so far is short of the ratio. Gold looks like any other task to them.
+            row, gold = None, project.gold_ratio > 0 and served_gold < project.gold_ratio * (served_total + 1)
+            if gold:
+                cursor.execute(CLAIM_GOLD_SQL, args)
+                row = cursor.fetchone()
+                gold = row is not None
+            if row is None:
+                cursor.execute(CLAIM_SQL, args)
+                row = cursor.fetchone()
             if row is None:
                 continue
             task_id, claim_seq, task_type, instruction, params, price, was_reserved = row
@@ -122,6 +167,7 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
             ):
                 cursor.execute(UNDO_CLAIM_SQL, [task_id])
                 continue  # over the project's budget or the client's funds plus credit: not served
+            cursor.execute(WORKER_SERVED_SQL, {"id": worker_id, "gold": int(gold)})
             assignment = Assignment.objects.create(
                 task_id=task_id,
                 annotator_id=annotator.pk,

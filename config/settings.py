@@ -280,6 +280,15 @@ SPECTACULAR_SETTINGS = {
 QUORUM_DEFAULT_LEASE_SECONDS = env_int("QUORUM_DEFAULT_LEASE_SECONDS", 900)
 QUORUM_MAX_LIVE_LEASES = env_int("QUORUM_MAX_LIVE_LEASES", 3)
 QUORUM_BULK_CREATE_MAX = 10_000
+# Workforce and quality (annotation.services.workforce / consensus / review).
+# Passing a qualification test makes an applicant active (else staff vet every applicant).
+QUORUM_ACTIVATE_ON_QUALIFICATION = env_bool("QUORUM_ACTIVATE_ON_QUALIFICATION", True)
+# Removed or suspended from this many projects → suspended platform-wide (0 = never).
+QUORUM_SUSPEND_AFTER_BARS = env_int("QUORUM_SUSPEND_AFTER_BARS", 3)
+# Gold tasks are served to many annotators and never complete: their overlap (slot cap).
+QUORUM_GOLD_OVERLAP = 10_000
+# A reviewer's lease on a review item, in seconds.
+QUORUM_REVIEW_LEASE_SECONDS = env_int("QUORUM_REVIEW_LEASE_SECONDS", 900)
 # Exports: tasks per keyset chunk (memory is bounded by one chunk, whatever the project's size);
 # the hard time limit of one attempt (below the broker's visibility timeout, so a running export
 # is never redelivered to a second worker); attempts before a job is marked failed.

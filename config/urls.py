@@ -27,6 +27,7 @@ api_v1 = [
     path("billing/", include(billing_urls)),
     path("staff/", include(staff_urls)),
     path("staff/reports/annotator-pay", include("annotation.api.reports")),
+    path("staff/", include("annotation.api.staff_urls")),
 ]
 
 urlpatterns = [

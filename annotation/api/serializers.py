@@ -29,6 +29,22 @@ class ProjectIn(serializers.Serializer):
         min_value=0, max_value=MAX_PRICE, required=False, allow_null=True,
         help_text="Cap on the project's committed spend (minor units): tasks are not served once it would be passed.",
     )
+    consensus_method = serializers.ChoiceField(choices=Project.Consensus.choices, required=False,
+                                               help_text="auto: the task type's own method; majority or dawid_skene: categorization.")
+    gold_ratio = serializers.FloatField(min_value=0, max_value=1, required=False, help_text="Share of each annotator's claims served gold.")
+    gold_min_answers = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    gold_accuracy_threshold = serializers.FloatField(
+        min_value=0, max_value=1, required=False,
+        help_text="Below this gold accuracy, after gold_min_answers gold answers, an annotator is removed (0: never).")
+    confidence_threshold = serializers.FloatField(
+        min_value=0, max_value=1, required=False,
+        help_text="Dynamic overlap: below this consensus confidence a task gets one more answer, up to max_overlap.")
+    review_enabled = serializers.BooleanField(required=False)
+    review_share = serializers.FloatField(min_value=0, max_value=1, required=False)
+    min_answer_ms = serializers.IntegerField(min_value=0, max_value=3_600_000, required=False,
+                                             help_text="Answers faster than this are flagged and not counted.")
+    fraud_flag_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+    required_qualifications = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=50)
 
 
 class ProjectPatch(serializers.Serializer):
@@ -42,6 +58,22 @@ class ProjectPatch(serializers.Serializer):
     priority = serializers.IntegerField(min_value=-100, max_value=100, required=False)
     price_per_task = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False, allow_null=True)
     budget = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False, allow_null=True)
+    consensus_method = serializers.ChoiceField(choices=Project.Consensus.choices, required=False,
+                                               help_text="auto: the task type's own method; majority or dawid_skene: categorization.")
+    gold_ratio = serializers.FloatField(min_value=0, max_value=1, required=False, help_text="Share of each annotator's claims served gold.")
+    gold_min_answers = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    gold_accuracy_threshold = serializers.FloatField(
+        min_value=0, max_value=1, required=False,
+        help_text="Below this gold accuracy, after gold_min_answers gold answers, an annotator is removed (0: never).")
+    confidence_threshold = serializers.FloatField(
+        min_value=0, max_value=1, required=False,
+        help_text="Dynamic overlap: below this consensus confidence a task gets one more answer, up to max_overlap.")
+    review_enabled = serializers.BooleanField(required=False)
+    review_share = serializers.FloatField(min_value=0, max_value=1, required=False)
+    min_answer_ms = serializers.IntegerField(min_value=0, max_value=3_600_000, required=False,
+                                             help_text="Answers faster than this are flagged and not counted.")
+    fraud_flag_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+    required_qualifications = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=50)
 
 
 class ProjectOut(serializers.ModelSerializer):
@@ -50,6 +82,8 @@ class ProjectOut(serializers.ModelSerializer):
         fields = [
             "id", "name", "task_type", "domain", "params", "instructions", "overlap", "max_overlap", "consensus_method",
             "lease_seconds", "priority", "price_per_task", "pay_per_answer", "status", "created_at", "updated_at",
+            "gold_ratio", "gold_min_answers", "gold_accuracy_threshold", "confidence_threshold", "review_enabled", "review_share",
+            "min_answer_ms", "fraud_flag_limit", "required_qualifications",
         ]
 
 
@@ -78,6 +112,9 @@ class TaskSpec(serializers.Serializer):
     callback_url = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     priority = serializers.IntegerField(required=False, min_value=-100, max_value=100)
     tags = serializers.ListField(child=serializers.CharField(), required=False)
+    gold_answer = serializers.DictField(
+        required=False, help_text="Makes this a gold task: its known answer (valid for the task type). Served at the project's "
+        "gold ratio, never charged, never completed.")
 
 
 @extend_schema_field(TaskSpec(many=True))

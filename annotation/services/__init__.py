@@ -4,6 +4,7 @@ Interfaces (API views, commands, Celery tasks) parse input, call one of these, a
 The package re-exports every public service, so callers write ``services.task_bulk_create``.
 """
 
+from annotation.services.consensus import project_consensus_recompute
 from annotation.services.exports import (
     ExportCreated,
     StoredAttachment,
@@ -27,6 +28,7 @@ from annotation.services.projects import (
     project_set_status,
     project_update,
 )
+from annotation.services.review import review_answers, review_decide, review_next
 from annotation.services.task_edits import (
     task_add_tags,
     task_audit,
@@ -55,8 +57,32 @@ from annotation.services.work import (
     assignment_submit,
     leases_expire,
 )
+from annotation.services.workforce import (
+    annotator_apply,
+    annotator_set_status,
+    qualification_attempt_answer,
+    qualification_attempt_start,
+    qualification_create,
+    qualification_grant,
+    qualification_revoke,
+    worker_remove,
+    worker_restore,
+)
 
 __all__ = [
+    "annotator_apply",
+    "annotator_set_status",
+    "project_consensus_recompute",
+    "qualification_attempt_answer",
+    "qualification_attempt_start",
+    "qualification_create",
+    "qualification_grant",
+    "qualification_revoke",
+    "review_answers",
+    "review_decide",
+    "review_next",
+    "worker_remove",
+    "worker_restore",
     "ExportCreated",
     "StoredAttachment",
     "attachment_upload",

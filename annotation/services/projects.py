@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from annotation import tasktypes
 from annotation.models import Batch, Project, ProjectParamVersion, Task
+from annotation.services import workforce
 from billing import services as billing
 from clients import events, outbound
 from clients.errors import Conflict, NotFound, ValidationFailed
@@ -18,10 +19,43 @@ from clients.models import Client
 
 # --- projects --------------------------------------------------------------------------------------
 
+# Quality control settings (issue 3): each with its check. Probabilities and thresholds in [0, 1].
+QUALITY_FIELDS = {
+    "consensus_method": "one of " + ", ".join(Project.Consensus.values),
+    "gold_ratio": "a number between 0 and 1",
+    "gold_min_answers": "an integer between 1 and 1000",
+    "gold_accuracy_threshold": "a number between 0 and 1 (0: never remove)",
+    "confidence_threshold": "a number between 0 and 1 (0: never ask for more answers)",
+    "review_enabled": "true or false",
+    "review_share": "a number between 0 and 1",
+    "min_answer_ms": "an integer between 0 and 3600000 (0: no minimum)",
+    "fraud_flag_limit": "an integer between 0 and 1000 (0: never suspend)",
+}
+
 PROJECT_EDITABLE = {
     "name", "instructions", "params", "overlap", "max_overlap", "lease_seconds", "priority", "price_per_task", "pay_per_answer",
-    "domain", "budget",
+    "domain", "budget", "required_qualifications", *QUALITY_FIELDS,
 }
+
+
+def _check_quality(values: dict) -> None:
+    def ok(field: str, value: Any) -> bool:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if field == "consensus_method":
+            return value in Project.Consensus.values
+        if field == "review_enabled":
+            return isinstance(value, bool)
+        if field in ("gold_min_answers",):
+            return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1000
+        if field == "min_answer_ms":
+            return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 3_600_000
+        if field == "fraud_flag_limit":
+            return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000
+        return number and 0 <= value <= 1
+
+    for field, value in values.items():
+        if field in QUALITY_FIELDS and not ok(field, value):
+            raise ValidationFailed(f"{field}: must be {QUALITY_FIELDS[field]}", code="invalid_quality_setting", details={"field": field})
 
 
 def _check_project_numbers(*, overlap: int, max_overlap: int, lease_seconds: int, price_per_task: int | None,
@@ -55,9 +89,17 @@ def project_create(
     price_per_task: int | None = None,
     pay_per_answer: int | None = None,
     budget: int | None = None,
+    required_qualifications: list | None = None,
+    **quality: Any,
 ) -> Project:
     """Create a project. ``price_per_task`` / ``pay_per_answer`` override the rate card for its
-    tasks (None: the card applies); ``budget`` caps its committed spend (None: no budget)."""
+    tasks (None: the card applies); ``budget`` caps its committed spend (None: no budget).
+    ``quality`` takes the ``QUALITY_FIELDS`` (gold ratio and rule, dynamic overlap, review,
+    anti-fraud, consensus method); ``required_qualifications`` are qualification ids."""
+    unknown = set(quality) - set(QUALITY_FIELDS)
+    if unknown:
+        raise TypeError(f"project_create() got unexpected keyword arguments {sorted(unknown)}")
+    _check_quality(quality)
     name = (name or "").strip()
     if not name or "/" in name:
         raise ValidationFailed("name: required, and must not contain '/'", code="invalid_name", details={"field": "name"})
@@ -74,7 +116,7 @@ def project_create(
             project = Project.objects.create(
                 client=client, name=name, task_type=task_type, domain=domain, params=params, instructions=instructions,
                 overlap=overlap, max_overlap=max_overlap, lease_seconds=lease_seconds, priority=priority,
-                price_per_task=price_per_task, pay_per_answer=pay_per_answer,
+                price_per_task=price_per_task, pay_per_answer=pay_per_answer, **quality,
             )
     except IntegrityError as exc:
         raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name") from exc
@@ -82,6 +124,8 @@ def project_create(
     _record_param_version(project)
     if budget is not None:
         billing.project_budget_set(client=client, project_id=project.id, limit=budget, actor=actor)
+    if required_qualifications:
+        workforce.project_set_qualifications(project=project, qualification_ids=required_qualifications)
     return project
 
 
@@ -104,6 +148,11 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
     changes = dict(changes)
     if "budget" in changes:  # kept by billing, not on the project row
         billing.project_budget_set(client=client, project_id=project.id, limit=changes.pop("budget"), actor=actor)
+    if "required_qualifications" in changes:  # a many-to-many, not a column
+        required = workforce.project_set_qualifications(project=project, qualification_ids=changes.pop("required_qualifications"))
+        events.record(actor=actor, entity=project, kind="project.qualifications_set",
+                      after={"required_qualifications": [str(q.pk) for q in required]})
+    _check_quality(changes)
     before = {k: getattr(project, k) for k in changes}
     if "name" in changes:
         name = (changes["name"] or "").strip()

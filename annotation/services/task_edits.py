@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from annotation.models import Task, TaskAudit
@@ -151,6 +152,20 @@ def task_clear_unique_id(*, client: Client, actor: Any, task_id, is_test: bool =
 # --- audit -----------------------------------------------------------------------------------------
 
 
+def _send_to_rework(task: Task, *, actor: Any) -> None:
+    """Precondition: the completed task is locked (``_lock_task``)."""
+    now = timezone.now()
+    before = {"status": task.status, "overlap": task.overlap, "rework_round": task.rework_round}
+    slots = task.project.overlap
+    Task.objects.filter(pk=task.pk).update(
+        status=Task.Status.PENDING, rework_round=F("rework_round") + 1, round_offset=F("answers_received"),
+        overlap=F("slots_taken") + slots, updated_at=now,
+    )
+    task.refresh_from_db(fields=["status", "rework_round", "round_offset", "overlap", "updated_at"])
+    events.record(actor=actor, entity=task, kind="task.rework", before=before,
+                  after={"status": task.status, "overlap": task.overlap, "rework_round": task.rework_round})
+
+
 def task_callback_body(task: Task, *, audits: list[TaskAudit]) -> dict:
     """A Scale-shaped callback body: ``{"task", "response", "task_id", "status"}``."""
     payload = {**task_payload(task), "audits": [audit_payload(a) for a in audits]}
@@ -162,7 +177,11 @@ def task_audit(*, client: Client, actor: Any, task_id, accepted: Any, comments: 
     """Record the client's audit of a completed task, and call the task's ``callback_url`` back
     (one callback per audit). Only completed tasks can be audited (400 otherwise).
 
-    Rework and billing consequences of a rejection are not applied here.
+    A rejection of a live task sends it back for rework at the platform's cost: the task is
+    pending again with a fresh round of ``project.overlap`` slots for annotators who have not
+    worked on it (``UNIQUE(task, annotator)``); only that round's answers make the new response;
+    the client is not charged again (the charge is keyed by task) and rework answers are paid as
+    platform cost. The last delivered response stays visible until the rework completes.
     """
     if not isinstance(accepted, bool):
         raise ValidationFailed("accepted: must be true or false", code="invalid_audit", details={"field": "accepted"})
@@ -177,6 +196,8 @@ def task_audit(*, client: Client, actor: Any, task_id, accepted: Any, comments: 
     )
     result = "accepted" if accepted else "rejected"
     events.record(actor=actor, entity=task, kind="task.audited", after={"audit_id": str(audit.id), "audit_result": result})
+    if not accepted and not task.is_test:
+        _send_to_rework(task, actor=actor)
     if task.callback_url:
         audits = list(TaskAudit.objects.filter(task=task).order_by("created_at", "id"))
         webhooks.delivery_enqueue(

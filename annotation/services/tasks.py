@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from annotation import assignment as engine
 from annotation import tasktypes
-from annotation.models import Assignment, Batch, Project, Submission, Task
+from annotation.models import Assignment, Batch, Project, Task
 from annotation.payloads import task_payload
+from annotation.services import consensus
 from billing import selectors as billing_selectors
 from billing import services as billing
 from clients import events, outbound, webhooks
@@ -42,7 +43,7 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
 
     if not isinstance(item, dict):
         raise ValidationFailed(f"tasks[{index}]: must be an object", code="invalid_task", details={"index": index})
-    unknown = set(item) - {"params", "instruction", "metadata", "unique_id", "callback_url", "priority", "tags"}
+    unknown = set(item) - {"params", "instruction", "metadata", "unique_id", "callback_url", "priority", "tags", "gold_answer"}
     if unknown:
         fail(sorted(unknown)[0], "unknown field")
     params = item.get("params") or {}
@@ -88,9 +89,18 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
         fail("instruction", "must be a string")
     # The task keeps its effective params (the project's label schema overlaid with its own), as
     # Scale's task object does: a later change of the project's params cannot break open work.
+    effective = tasktypes.effective_params(project.params, params)
+    # A gold task: its known answer must be a valid answer. Gold is served at the project's gold
+    # ratio, to many annotators, never completes and is never charged.
+    gold_answer = item.get("gold_answer")
+    if gold_answer is not None:
+        try:
+            tasktypes.check_answer(project.task_type, effective, gold_answer)
+        except ValidationFailed as exc:
+            fail("gold_answer", exc.message, code="invalid_gold_answer")
     return {
-        "params": tasktypes.effective_params(project.params, params), "metadata": metadata, "unique_id": unique_id,
-        "callback_url": callback_url, "priority": priority, "tags": tags, "instruction": instruction,
+        "params": effective, "metadata": metadata, "unique_id": unique_id, "callback_url": callback_url, "priority": priority,
+        "tags": tags, "instruction": instruction, "is_gold": gold_answer is not None, "gold_answer": gold_answer,
     }
 
 
@@ -214,9 +224,9 @@ def _task_bulk_insert(
         new_tasks = [
             Task(
                 client=client, project=project, batch=batch, task_type=project.task_type, is_test=is_test,
-                released=released, overlap=project.overlap, price=price, pay=pay,
-                created_at=now + timedelta(microseconds=i),
-                updated_at=now, **spec,
+                released=released, created_at=now + timedelta(microseconds=i), updated_at=now,
+                overlap=settings.QUORUM_GOLD_OVERLAP if spec["is_gold"] else project.overlap,
+                price=0 if spec["is_gold"] else price, pay=pay, **spec,
             )
             for i, spec in enumerate(cleaned)
             if spec["unique_id"] is None or spec["unique_id"] not in existing
@@ -305,7 +315,8 @@ def _complete(task: Task, *, response: dict, confidence: float | None, now: date
             event_type="task.completed",
             url=task.callback_url,
             payload={"task": payload, "response": task.response, "task_id": payload["task_id"], "status": task.status},
-            dedupe_key=f"task:{task.id}:completed:callback",
+            # A rework round (client audit rejection) delivers again, with its own callback.
+            dedupe_key=f"task:{task.id}:completed:callback" + (f":round{task.rework_round}" if task.rework_round else ""),
             is_test=task.is_test,
         )
 
@@ -326,18 +337,14 @@ def task_try_complete(*, task_id, actor: Any = None, now: datetime | None = None
     return task
 
 
-def _complete_if_ready(task: Task, *, actor: Any, now: datetime) -> None:
-    """Precondition: ``task`` is locked by this transaction and its counters are current."""
-    if task.status != Task.Status.PENDING or task.answers_received < task.overlap:
-        return
-    answers = list(
-        Submission.objects.filter(task=task, status=Submission.Status.ACCEPTED).order_by("created_at").values_list("answer", flat=True)
-    )
-    if len(answers) < task.overlap:
-        return
-    params = task.params  # fixed at creation: a later change of the project's params does not apply
-    result = tasktypes.aggregate(task.task_type, params, answers)
-    _complete(task, response=result.response, confidence=result.confidence, now=now, actor=actor)
+def _complete_if_ready(task: Task, *, actor: Any, now: datetime) -> str | None:
+    """All answers of the round in: ask for one more, hold for review, or complete
+    (``consensus.settle``). Gold tasks never complete; a task waiting for review waits.
+    Precondition: ``task`` is locked by this transaction, its counters are current and
+    ``task.project`` is loaded."""
+    if task.status != Task.Status.PENDING or task.is_gold or task.in_review or task.answers_received < task.overlap:
+        return None
+    return consensus.settle(task, actor=actor, now=now, complete=_complete)
 
 
 @transaction.atomic

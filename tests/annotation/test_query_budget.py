@@ -34,7 +34,9 @@ def test_claim_and_submit_statement_counts(client_a):
     # pairs; in production they are one BEGIN/COMMIT. Count the statements that do work.
     claim_sql = [q["sql"] for q in claim_q.captured_queries if "SAVEPOINT" not in q["sql"]]
     submit_sql = [q["sql"] for q in submit_q.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # auth, annotator, lock annotator, live leases, projects, CLAIM_SQL, insert assignment, event
-    assert len(claim_sql) == 8, claim_sql
-    # auth, annotator, lock assignment, fence CAS, submission, counter, event, answers, complete, event
-    assert len(submit_sql) == 10, submit_sql
+    # auth, annotator, lock annotator, live leases, projects (with the qualification and standing
+    # filters), the standing gate, CLAIM_SQL, the served counter, insert assignment, event
+    assert len(claim_sql) == 10, claim_sql
+    # auth, annotator, lock assignment, fence CAS, submission, counter, event, answers, complete, event,
+    # the annotator's agreement with the consensus, their confusion counts
+    assert len(submit_sql) == 12, submit_sql

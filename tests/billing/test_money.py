@@ -114,12 +114,14 @@ def test_completion_charges_the_client_and_each_accepted_answer_pays_its_annotat
 
 def test_gold_work_is_a_platform_cost_and_test_mode_posts_nothing():
     client = ClientFactory()
-    project = ProjectFactory(client=client, price_per_task=100, pay_per_answer=30)
-    (created,) = services.task_bulk_create(client=client, actor=None, project=project, items=_items(1))
-    Task.objects.filter(pk=created.task.pk).update(is_gold=True, gold_answer={"category": "car"})
+    project = ProjectFactory(client=client, price_per_task=100, pay_per_answer=30, gold_ratio=1.0)
+    (created,) = services.task_bulk_create(client=client, actor=None, project=project,
+                                           items=[{**_items(1)[0], "gold_answer": {"category": "car"}}])
+    assert created.task.is_gold and created.task.price == 0
     _work_one(AnnotatorFactory())
     assert _balance(Account.Kind.PLATFORM_COST) == 30
     assert _balance(Account.Kind.LABOR_COST) == 0
+    assert _balance(Account.Kind.PLATFORM_REVENUE) == 0  # gold is never charged
 
     services.task_bulk_create(client=client, actor=None, project=project, items=_items(2, "sandbox"), is_test=True)
     before = LedgerTransaction.objects.count()

@@ -43,8 +43,13 @@ class Project(models.Model):
         ARCHIVED = "archived"
 
     class Consensus(models.TextChoices):
+        """How several answers become one (``annotation.services.consensus``). ``auto`` is the task
+        type's own method (geometry fusion, Borda / Bradley-Terry, span vote, per-field votes);
+        ``majority`` and ``dawid_skene`` are for single-choice categorization."""
+
+        AUTO = "auto"
         MAJORITY = "majority"
-        COLLECT = "collect"  # keep every answer (geometry until fusion lands)
+        DAWID_SKENE = "dawid_skene"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="projects")
@@ -55,8 +60,25 @@ class Project(models.Model):
     instructions = models.TextField(blank=True)
     overlap = models.PositiveSmallIntegerField(default=1)
     max_overlap = models.PositiveSmallIntegerField(default=1)
-    consensus_method = models.CharField(max_length=20, choices=Consensus.choices, default=Consensus.MAJORITY)
+    consensus_method = models.CharField(max_length=20, choices=Consensus.choices, default=Consensus.AUTO)
+    # Quality control (issue 3). Gold tasks are served at ``gold_ratio`` of each annotator's claims
+    # in the project; after ``gold_min_answers`` gold answers an annotator whose gold accuracy is
+    # below ``gold_accuracy_threshold`` is removed from the project (0 = never).
     gold_ratio = models.FloatField(default=0.0)
+    gold_min_answers = models.PositiveSmallIntegerField(default=5)
+    gold_accuracy_threshold = models.FloatField(default=0.0)
+    # Dynamic overlap: a task whose consensus confidence is below this gets one more answer, up to
+    # ``max_overlap``; 0 = never ask for more.
+    confidence_threshold = models.FloatField(default=0.0)
+    # Review: when enabled, ``review_share`` of the tasks and every low-confidence one wait for a
+    # reviewer's verdict before they complete.
+    review_enabled = models.BooleanField(default=False)
+    review_share = models.FloatField(default=0.0)
+    # Anti-fraud: answers faster than this are flagged and not counted; ``fraud_flag_limit`` flags
+    # suspend the annotator from the project.
+    min_answer_ms = models.PositiveIntegerField(default=0)
+    fraud_flag_limit = models.PositiveSmallIntegerField(default=3)
+    required_qualifications = models.ManyToManyField("annotation.Qualification", blank=True, related_name="projects")
     lease_seconds = models.PositiveIntegerField(default=900)
     priority = models.SmallIntegerField(default=0)
     # Per-project overrides of the rate card (billing.RateCard), in minor units of the client's
@@ -76,6 +98,8 @@ class Project(models.Model):
             models.CheckConstraint(condition=Q(max_overlap__gte=F("overlap")), name="project_max_overlap_gte"),
             models.CheckConstraint(condition=Q(price_per_task__gte=0), name="project_price_nonneg"),
             models.CheckConstraint(condition=Q(pay_per_answer__gte=0), name="project_pay_nonneg"),
+            models.CheckConstraint(condition=Q(gold_ratio__gte=0, gold_ratio__lte=1), name="project_gold_ratio_range"),
+            models.CheckConstraint(condition=Q(review_share__gte=0, review_share__lte=1), name="project_review_share_range"),
         ]
         indexes = [models.Index(fields=["status", "-priority"], name="project_status_prio_idx")]
 
@@ -145,8 +169,16 @@ class Task(models.Model):
     claim_seq = models.PositiveIntegerField(default=0)
     response = models.JSONField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
+    # Gold: a task with a known answer, served to many annotators (``overlap`` = GOLD_OVERLAP) to
+    # measure them; it never completes and is never charged; its answers are the platform's cost.
     is_gold = models.BooleanField(default=False)
     gold_answer = models.JSONField(null=True, blank=True)
+    # Waiting for a reviewer's verdict (``Review``): all answers are in, but it must not complete.
+    in_review = models.BooleanField(default=False, db_default=False)
+    # Client audit rejections send a completed task back for rework: each round has its own answers
+    # (``Submission.round``); ``round_offset`` = answers received before the current round.
+    rework_round = models.PositiveSmallIntegerField(default=0, db_default=0)
+    round_offset = models.PositiveSmallIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -172,6 +204,14 @@ class Task(models.Model):
                 F("created_at"),
                 name="task_open_queue_idx",
                 condition=Q(status="pending", released=True, slots_taken__lt=F("overlap")),
+            ),
+            # Gold tasks of one project, for the claims that should get one (gold_ratio).
+            models.Index(
+                F("project"),
+                F("slots_taken"),
+                F("created_at"),
+                name="task_gold_queue_idx",
+                condition=Q(status="pending", released=True, is_gold=True),
             ),
             models.Index(fields=["client", "-created_at"], name="task_client_created_idx"),
             models.Index(fields=["project", "status"], name="task_project_status_idx"),
@@ -212,6 +252,9 @@ class Assignment(models.Model):
         EXPIRED = "expired"
         SKIPPED = "skipped"
         RELEASED = "released"
+        # The answer was not counted (flagged as too fast, or rejected by a reviewer); the slot went
+        # back to the pool, and UNIQUE(task, annotator) keeps this annotator off the task.
+        REJECTED = "rejected"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments", db_index=False)  # UNIQUE(task, annotator) leads with it
@@ -242,8 +285,13 @@ class Submission(models.Model):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="submissions")
     annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="submissions")
     answer = models.JSONField()
+    # Accepted at submit unless flagged (too fast: not counted, not paid); a reviewer's reject
+    # moves an accepted answer to rejected and takes its pay back.
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
     duration_ms = models.PositiveIntegerField(default=0)
+    flagged = models.BooleanField(default=False, db_default=False)
+    round = models.PositiveSmallIntegerField(default=0, db_default=0)  # Task.rework_round when submitted
+    gold_score = models.FloatField(null=True, blank=True)  # gold tasks: the score against the gold answer
     created_at = models.DateTimeField(default=timezone.now)
 
 
@@ -335,3 +383,21 @@ class ExportJob(models.Model):
             # The relay's scan: only unfinished jobs, so it does not grow with finished exports.
             models.Index(fields=["created_at"], name="export_unfinished_idx", condition=Q(status__in=["queued", "running"])),
         ]
+
+
+from annotation.models.workforce import (  # noqa: E402 - defined after the models they refer to
+    AnnotatorQualification,
+    ConfusionCount,
+    ProjectWorker,
+    Qualification,
+    QualificationAnswer,
+    QualificationAttempt,
+    QualificationQuestion,
+    Review,
+)
+
+__all__ = [
+    "Annotator", "AnnotatorQualification", "Assignment", "Batch", "ConfusionCount", "Domain", "ExportJob", "Project",
+    "ProjectParamVersion", "ProjectWorker", "Qualification", "QualificationAnswer", "QualificationAttempt",
+    "QualificationQuestion", "Review", "Submission", "Task", "TaskAudit", "TaskType",
+]
