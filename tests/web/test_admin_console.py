@@ -79,3 +79,64 @@ def test_run_payouts_from_the_list(admin_pages, client_a, settings):
     response = admin_pages.post("/admin/billing/payout/run/", follow=True)
     assert "1 payout(s) made." in text(response)
     assert billing_selectors.payable_balance(user_id=worker.pk, currency="USD") == 0
+
+
+# --- the workforce (issue 3's services) --------------------------------------------------------------
+
+
+def test_vetting_asks_for_a_reason_then_calls_the_service(admin_pages):
+    from annotation.models import Annotator
+    from clients.models import Event
+    from tests.annotation.factories import AnnotatorFactory
+
+    applicant = AnnotatorFactory(status=Annotator.Status.APPLICANT, user=NoPasswordUserFactory())
+    url = "/admin/annotation/annotator/"
+    asked = admin_pages.post(url, {"action": "vet_or_restore", "_selected_action": [str(applicant.pk)]})
+    assert asked.status_code == 200 and 'name="reason"' in text(asked)
+    applicant.refresh_from_db()
+    assert applicant.status == "applicant"
+    refused = admin_pages.post(url, {"action": "vet_or_restore", "_selected_action": [str(applicant.pk)], "apply": "1", "reason": ""})
+    assert "This field is required." in text(refused)
+    done = admin_pages.post(url, {"action": "vet_or_restore", "_selected_action": [str(applicant.pk)], "apply": "1",
+                                  "reason": "ID and sample work checked"}, follow=True)
+    assert "1 done." in text(done)
+    applicant.refresh_from_db()
+    assert applicant.status == "active"
+    assert Event.objects.get(entity_id=applicant.pk, kind="annotator.status_changed").after["reason"] == "ID and sample work checked"
+    again = admin_pages.post(url, {"action": "vet_or_restore", "_selected_action": [str(applicant.pk)], "apply": "1",
+                                   "reason": "twice"}, follow=True)
+    assert "An annotator who is active cannot become active." in text(again)
+
+
+def test_suspending_releases_the_annotators_leases(admin_pages, client_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotation.models import Assignment
+    from tests.annotation.factories import AnnotatorFactory, TaskFactory
+
+    annotator = AnnotatorFactory(user=NoPasswordUserFactory())
+    task = TaskFactory(project=ProjectFactory(client=client_a), slots_taken=1, claim_seq=1)
+    lease = Assignment.objects.create(task=task, annotator=annotator, project=task.project, claim_version=1,
+                                      leased_until=timezone.now() + timedelta(minutes=10))
+    admin_pages.post("/admin/annotation/annotator/", {"action": "suspend", "_selected_action": [str(annotator.pk)], "apply": "1",
+                                                      "reason": "copy-pasted answers"})
+    annotator.refresh_from_db()
+    lease.refresh_from_db()
+    assert annotator.status == "suspended" and lease.status == Assignment.Status.RELEASED
+
+
+def test_staff_grant_a_qualification_from_the_admin(admin_pages):
+    from annotation import services as annotation_services
+    from annotation.models import AnnotatorQualification
+    from tests.annotation.factories import AnnotatorFactory
+
+    qualification = annotation_services.qualification_create(
+        client=None, actor=None, name="Traffic lights", task_type="categorization", params={"categories": ["red", "green"]},
+        questions=[{"params": {"attachment": "Which light?", "attachment_type": "text"}, "gold_answer": {"category": "red"}}])
+    annotator = AnnotatorFactory(user=NoPasswordUserFactory())
+    admin_pages.post("/admin/annotation/annotator/", {"action": "grant_qualification", "_selected_action": [str(annotator.pk)],
+                                                      "apply": "1", "reason": "passed the paper test", "qualification": qualification.pk})
+    held = AnnotatorQualification.objects.get(annotator=annotator, qualification=qualification)
+    assert held.source == "staff" and held.revoked_at is None

@@ -124,6 +124,29 @@ def test_the_project_page_shows_progress_quality_and_answers_over_the_image(memb
     assert "Cumulative completed tasks" in body
 
 
+def test_quality_shows_agreement_and_annotators_under_pseudonyms(member_pages, client_a):
+    from annotation.models import ProjectWorker
+    from annotation.quality_selectors import pseudonym
+    from tests.annotation.export_factories import submit
+    from tests.annotation.factories import AnnotatorFactory
+
+    project = ProjectFactory(client=client_a, overlap=2)
+    ann1, ann2 = AnnotatorFactory(user__email="secret-one@example.test"), AnnotatorFactory(user__email="secret-two@example.test")
+    tasks = [CompletedTaskFactory(project=project, response={"category": "car"}, confidence=1.0) for _ in range(2)]
+    for task in tasks:
+        submit(task, ann1, answer={"category": "car"})
+        submit(task, ann2, answer={"category": "car"})
+    for annotator in (ann1, ann2):
+        ProjectWorker.objects.create(project=project, annotator=annotator, consensus_answers=2, consensus_score=2.0)
+    viewer = member_pages(client_a, "viewer")
+    body = text(viewer.get(f"/portal/projects/{project.id}/"))
+    assert "Krippendorff" in body and "<td>category</td>" in body
+    assert pseudonym(project.id, ann1.id) in body and pseudonym(project.id, ann2.id) in body
+    assert "secret-one" not in body and "secret-two" not in body
+    detail = text(viewer.get(f"/portal/projects/{project.id}/tasks/{tasks[0].id}/"))
+    assert pseudonym(project.id, ann1.id) in detail and "secret-one" not in detail
+
+
 def test_text_tasks_show_their_text_and_answer(member_pages, client_a):
     project = ProjectFactory(client=client_a)
     CompletedTaskFactory(project=project, response={"category": "pedestrian"},
