@@ -140,6 +140,7 @@ STATICFILES_DIRS = [BASE_DIR / "config" / "static"]  # the pages' shared CSS and
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+CSRF_FAILURE_VIEW = "clients.web.errors.csrf_failure"  # a readable page, not Django's debug text
 # Uploaded attachments and export files go through Django's storage API (annotation/storage.py):
 # the local filesystem under QUORUM_MEDIA_ROOT by default; S3-compatible object storage through
 # django-storages with QUORUM_STORAGE=s3 (install boto3, see README). Credentials are never

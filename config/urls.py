@@ -27,6 +27,7 @@ api_v1 = [
     path("billing/", include(billing_urls)),
     path("staff/", include(staff_urls)),
     path("staff/reports/annotator-pay", include("annotation.api.reports")),
+    path("staff/", include("annotation.api.staff_urls")),
 ]
 
 urlpatterns = [
@@ -50,5 +51,6 @@ if settings.QUORUM_STORAGE == "filesystem":
     # (``static()`` adds nothing unless DEBUG); production serves MEDIA_ROOT from the proxy or uses S3.
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
+handler403 = "clients.web.errors.permission_denied"
 handler404 = "config.views.not_found"
 handler500 = "config.views.server_error"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.api import exports, views
+from annotation.api import exports, quality, views
 
 urlpatterns = [
     path("projects", views.ProjectListView.as_view(), name="project-list"),
@@ -21,6 +21,18 @@ urlpatterns = [
     path("tasks/bulk", views.TaskBulkCreateView.as_view(), name="task-bulk-create"),
     path("tasks/<str:task_id>", views.TaskDetailView.as_view(), name="task-detail"),
     path("tasks/<str:task_id>/cancel", views.TaskCancelView.as_view(), name="task-cancel"),
+    path("projects/<str:project_id>/quality", quality.ProjectQualityView.as_view(), name="project-quality"),
+    path("projects/<str:project_id>/consensus/recompute", quality.ProjectRecomputeView.as_view(), name="project-consensus-recompute"),
+    path("tasks/<str:task_id>/audit", quality.TaskAuditView.as_view(), name="task-audit"),
+    path("qualifications", quality.QualificationListView.as_view(), name="qualification-list"),
+    path("work/apply", quality.ApplyView.as_view(), name="work-apply"),
+    path("work/profile", quality.ProfileView.as_view(), name="work-profile"),
+    path("work/qualifications", quality.MyQualificationsView.as_view(), name="work-qualifications"),
+    path("work/qualifications/<str:qualification_id>/attempts", quality.AttemptStartView.as_view(), name="work-attempt-start"),
+    path("work/qualification-attempts/<str:attempt_id>", quality.AttemptView.as_view(), name="work-attempt"),
+    path("work/qualification-attempts/<str:attempt_id>/answers", quality.AttemptAnswerView.as_view(), name="work-attempt-answer"),
+    path("review/next", quality.ReviewNextView.as_view(), name="review-next"),
+    path("review/<str:review_id>/verdict", quality.ReviewVerdictView.as_view(), name="review-verdict"),
     path("work/next", views.WorkNextView.as_view(), name="work-next"),
     path("work/assignments/<str:assignment_id>/submit", views.WorkSubmitView.as_view(), name="work-submit"),
     path("work/assignments/<str:assignment_id>/skip", views.WorkSkipView.as_view(), name="work-skip"),

@@ -111,8 +111,9 @@ def _release_live_leases(*, annotator_id, project_id=None, actor: Any, now: date
 
 
 @transaction.atomic
-def annotator_set_status(*, annotator_id, status: str, reason: Any, actor: Any) -> Annotator:
-    """Staff vet (applicant → active), suspend, ban or restore an annotator, with a reason. Taking
+def annotator_set_status(*, annotator_id, status: str, reason: Any, actor: Any, is_reviewer: bool | None = None) -> Annotator:
+    """Staff vet (applicant → active), suspend, ban or restore an annotator, with a reason, and may
+    grant or take the reviewer role (``is_reviewer``; the status may then stay as it is). Taking
     the annotator row lock serializes this with their claims: once it returns, a suspended or
     banned annotator holds no lease and gets no task."""
     reason = _reason(reason)
@@ -124,16 +125,21 @@ def annotator_set_status(*, annotator_id, status: str, reason: Any, actor: Any) 
     except (Annotator.DoesNotExist, ValueError, TypeError) as exc:
         raise NotFound("Annotator not found.") from exc
     before = annotator.status
-    if status not in STATUS_MOVES[before]:
+    if status not in STATUS_MOVES[before] and not (status == before and is_reviewer is not None):
         raise Conflict(f"An annotator who is {before} cannot become {status}.", code="invalid_status_change")
     now = timezone.now()
+    reviewer_before = annotator.is_reviewer
     annotator.status = status
-    annotator.save(update_fields=["status"])
+    if is_reviewer is not None:
+        annotator.is_reviewer = bool(is_reviewer)
+    annotator.save(update_fields=["status", "is_reviewer"])
     released = 0
     if status in (Annotator.Status.SUSPENDED, Annotator.Status.BANNED):
         released = _release_live_leases(annotator_id=annotator.pk, actor=actor, now=now)
-    events.record(actor=actor, entity=annotator, kind="annotator.status_changed", before={"status": before},
-                  after={"status": status, "reason": reason, "leases_released": released}, client_id=None)
+    events.record(actor=actor, entity=annotator, kind="annotator.status_changed",
+                  before={"status": before, "is_reviewer": reviewer_before},
+                  after={"status": status, "is_reviewer": annotator.is_reviewer, "reason": reason, "leases_released": released},
+                  client_id=None)
     return annotator
 
 

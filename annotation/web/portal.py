@@ -127,8 +127,8 @@ def project_detail(request, client, project_id):
     counts = portal_selectors.project_status_counts(project=project)
     total = sum(counts.values())
     task_page = portal_selectors.project_task_page(client=client, project=project, status=status, page_number=request.GET.get("page"))
-    tasks = [{"task": t, "overlay": drawing.overlay(t.params, t.response), "answer_text": _answer_text(t.response)}
-             for t in task_page.object_list]
+    tasks = [{"task": t, "overlay": drawing.overlay(t.params, t.response), "answer_text": _answer_text(t.response),
+              "summary": _task_summary(t.params)} for t in task_page.object_list]
     return render(request, "portal/project_detail.html", {
         "project": project, "counts": counts, "total": total,
         "chart": charts.progress_chart(completed_by_day=portal_selectors.project_completed_by_day(project=project),
@@ -138,7 +138,48 @@ def project_detail(request, client, project_id):
         "task_page": task_page, "tasks": tasks, "status": status, "statuses": Task.Status.values,
         "exports": selectors.export_list_for_client(client=client, project=project).order_by("-created_at")[:10],
         "export_form": ExportForm(), "can_write": request.web_membership.can("write"),
+        "status_actions": {"active": [("paused", "Pause"), ("archived", "Archive")], "paused": [("active", "Resume"), ("archived", "Archive")],
+                           "draft": [("active", "Start"), ("archived", "Archive")]}.get(project.status, []),
     })
+
+
+def _task_summary(params: dict) -> str:
+    """The text a task is about (its prompt, text or text attachment), shortened for the list."""
+    text = ""
+    if params.get("attachment_type") == "text":
+        text = params.get("attachment", "")
+    elif "prompt" in params:
+        text = params["prompt"]
+    elif "text" in params:
+        text = params["text"]
+    elif params.get("attachments"):
+        first = params["attachments"][0]
+        text = first.get("content", "") if isinstance(first, dict) and first.get("type") == "text" else ""
+    text = text if isinstance(text, str) else ""
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+STATUS_CHANGES = {"paused": "paused", "active": "resumed", "archived": "archived"}
+
+
+@require_POST
+@client_page()
+def project_status(request, client, project_id):
+    """Pause, resume or archive a project (members and up, as ``live_config`` in the API)."""
+    _write(request)
+    target = request.POST.get("status")
+    if target not in STATUS_CHANGES:
+        messages.error(request, "Choose pause, resume or archive.")
+    else:
+        try:
+            project = services.project_set_status(client=client, actor=request.user, project_id=project_id, status=target)
+        except DomainError as exc:
+            if exc.status_code == 404:
+                raise
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Project {project.name} {STATUS_CHANGES[target]}.")
+    return redirect("portal-project", project_id=project_id)
 
 
 def _answer_text(response) -> str:
@@ -202,7 +243,7 @@ def _upload(request, client, project, form) -> dict | None:
     created = sum(r.created for r in results)
     existing = len(results) - created
     note = f" {existing} already existed (same unique_id) and were left as they were." if existing else ""
-    messages.success(request, f"{created} tasks created from {upload.name}.{note}")
+    messages.success(request, f"{created} task{'' if created == 1 else 's'} created from {upload.name}.{note}")
     return None
 
 
@@ -286,6 +327,14 @@ def export_create(request, client, project_id):
     if request.POST.get("back") == "exports":
         return redirect("portal-exports")
     return redirect(f"/portal/projects/{project.id}/#exports")
+
+
+@require_GET
+@client_page()
+def export_row(request, client, project_id, export_id):
+    """One export's table row (htmx polls it while the export is queued or running)."""
+    job = selectors.export_get_for_client(client=client, project_id=project_id, export_id=export_id)
+    return render(request, "portal/_export_row.html", {"job": job, "show_project": request.GET.get("with_project") == "1"})
 
 
 @require_GET

@@ -1,26 +1,21 @@
 """Reads for the client portal's pages, each scoped to the caller's client (another tenant's
 object is never in a result; a single object is fetched through ``annotation.selectors``' ``*_for_client``
-getters, which answer 404). Annotators are shown to clients under stable anonymous labels only."""
+getters, which answer 404). Annotators are shown to clients under their per-project pseudonyms
+(``quality_selectors.pseudonym``) only."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import TruncDate
 
-from annotation import selectors
+from annotation import quality_selectors, selectors
 from annotation.models import ExportJob, Project, Submission, Task
 from clients.models import Client
 
 TASKS_PER_PAGE = 25
-
-
-def anonymous_label(project_id, annotator_id) -> str:
-    """The same annotator gets the same label within a project, and unrelated labels across projects."""
-    return "Annotator " + hashlib.sha256(f"{project_id}:{annotator_id}".encode()).hexdigest()[:6]
 
 
 def _status_counts(qs) -> dict[str, int]:
@@ -68,32 +63,12 @@ def project_completed_by_day(*, project: Project) -> dict[date, int]:
 
 
 def project_quality_figures(*, project: Project) -> dict:
-    """Agreement and per-annotator figures. ``annotation.selectors.project_quality`` (the quality
-    work of issue 3) is used when present; until then, what the data already holds: the mean
-    consensus confidence of completed tasks, and per annotator their answers, how many were
-    accepted or rejected, and their mean time per answer."""
-    quality = getattr(selectors, "project_quality", None)
-    if quality is not None:
-        return {"source": "project_quality", "figures": quality(project=project)}
-    tasks = Task.objects.filter(project=project, is_test=False, status=Task.Status.COMPLETED)
-    agreement = tasks.aggregate(mean=Avg("confidence"), scored=Count("id", filter=Q(confidence__isnull=False)))
-    per_annotator = (
-        Submission.objects.filter(task__project=project, task__is_test=False)
-        .values("annotator_id")
-        .annotate(
-            answers=Count("id"),
-            accepted=Count("id", filter=Q(status=Submission.Status.ACCEPTED)),
-            rejected=Count("id", filter=Q(status=Submission.Status.REJECTED)),
-            mean_ms=Avg("duration_ms"),
-        )
-        .order_by("-answers", "annotator_id")
-    )
-    annotators = [
-        {**row, "label": anonymous_label(project.id, row["annotator_id"]),
-         "mean_seconds": round((row["mean_ms"] or 0) / 1000, 1)}
-        for row in per_annotator
-    ]
-    return {"source": "basic", "agreement": agreement["mean"], "scored": agreement["scored"], "annotators": annotators}
+    """``quality_selectors.project_quality`` for a client (annotators under pseudonyms), with the
+    agreement figures as rows for the page."""
+    figures = quality_selectors.project_quality(project=project, reveal_annotators=False)
+    agreement = figures["agreement"]
+    rows = [{"name": name, **value} for name, value in agreement.items() if isinstance(value, dict)]
+    return {**figures, "agreement_rows": rows, "agreement_tasks": agreement.get("tasks", 0)}
 
 
 def project_task_page(*, client: Client, project: Project, status: str | None, page_number) -> Page:
@@ -106,7 +81,7 @@ def project_task_page(*, client: Client, project: Project, status: str | None, p
 def task_submissions(*, task: Task) -> list[dict]:
     submissions = Submission.objects.filter(task=task).order_by("created_at", "id")
     return [
-        {"submission": s, "label": anonymous_label(task.project_id, s.annotator_id), "answer": s.answer}
+        {"submission": s, "label": quality_selectors.pseudonym(task.project_id, s.annotator_id), "answer": s.answer}
         for s in submissions
     ]
 

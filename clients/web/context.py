@@ -9,7 +9,7 @@ PORTAL_NAV = [
     ("/portal/webhooks/", "Webhooks"),
     ("/portal/billing/", "Invoices & usage"),
 ]
-OPS_NAV = [("/ops/", "Dashboards"), ("/admin/", "Admin console")]
+OPS_NAV = [("/ops/", "Dashboards"), ("/ops/invoices/", "Invoices"), ("/admin/", "Admin console")]
 WORK_NAV = [("/work/", "Work")]
 
 

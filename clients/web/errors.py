@@ -47,3 +47,14 @@ class DomainErrorPageMiddleware:
         if not isinstance(exception, DomainError) or request.path.startswith(API_PREFIXES):
             return None
         return error_page(request, status=exception.status_code, message=exception.message, code=exception.code)
+
+
+def csrf_failure(request, reason: str = ""):
+    """A form sent without a valid CSRF token (typically a page left open past sign-out)."""
+    return error_page(request, status=403, title="Form expired", code="csrf_failed",
+                      message="This form is out of date (your session may have ended). Reload the page and send it again.")
+
+
+def permission_denied(request, exception=None):
+    """Django's own refusals on pages (the API renders its own)."""
+    return error_page(request, status=403, message="You are not allowed to do this.", code="permission_denied")

@@ -223,6 +223,9 @@ FOREIGN_CALLS = [
     ("get", "/api/v1/projects/{project_id}/exports/{export_id}", None),
     ("get", "/api/v1/projects/{project_id}/exports/{export_id}/download", None),
     ("post", "/api/v1/projects/{project_id}/attachments", {}),
+    ("get", "/api/v1/projects/{project_id}/quality", None),
+    ("post", "/api/v1/projects/{project_id}/consensus/recompute", {}),
+    ("post", "/api/v1/tasks/{task_id}/audit", {"accepted": False}),
 ]
 
 

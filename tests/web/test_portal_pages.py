@@ -53,6 +53,19 @@ def test_the_sign_in_page_has_labelled_fields_and_the_layout_landmarks(pages):
         assert needle in body
 
 
+def test_a_stale_form_gets_a_readable_page_and_changes_nothing(client_a):
+    from django.test import Client as PageClient
+
+    from tests.web.factories import MemberFactory
+
+    browser = PageClient(enforce_csrf_checks=True)
+    browser.force_login(MemberFactory(client=client_a).user)
+    response = browser.post("/portal/projects/new/", {"template": "genai-sft", "name": "Stale"})
+    assert response.status_code == 403
+    assert "Form expired" in text(response) and "Reload the page" in text(response)
+    assert not Project.objects.exists()
+
+
 # --- projects ----------------------------------------------------------------------------------------
 
 
@@ -111,6 +124,52 @@ def test_the_project_page_shows_progress_quality_and_answers_over_the_image(memb
     assert "Cumulative completed tasks" in body
 
 
+def test_quality_shows_agreement_and_annotators_under_pseudonyms(member_pages, client_a):
+    from annotation.models import ProjectWorker
+    from annotation.quality_selectors import pseudonym
+    from tests.annotation.export_factories import submit
+    from tests.annotation.factories import AnnotatorFactory
+
+    project = ProjectFactory(client=client_a, overlap=2)
+    ann1, ann2 = AnnotatorFactory(user__email="secret-one@example.test"), AnnotatorFactory(user__email="secret-two@example.test")
+    tasks = [CompletedTaskFactory(project=project, response={"category": "car"}, confidence=1.0) for _ in range(2)]
+    for task in tasks:
+        submit(task, ann1, answer={"category": "car"})
+        submit(task, ann2, answer={"category": "car"})
+    for annotator in (ann1, ann2):
+        ProjectWorker.objects.create(project=project, annotator=annotator, consensus_answers=2, consensus_score=2.0)
+    viewer = member_pages(client_a, "viewer")
+    body = text(viewer.get(f"/portal/projects/{project.id}/"))
+    assert "Krippendorff" in body and "<td>category</td>" in body
+    assert pseudonym(project.id, ann1.id) in body and pseudonym(project.id, ann2.id) in body
+    assert "secret-one" not in body and "secret-two" not in body
+    detail = text(viewer.get(f"/portal/projects/{project.id}/tasks/{tasks[0].id}/"))
+    assert pseudonym(project.id, ann1.id) in detail and "secret-one" not in detail
+
+
+def test_text_tasks_show_their_text_and_answer(member_pages, client_a):
+    project = ProjectFactory(client=client_a)
+    CompletedTaskFactory(project=project, response={"category": "pedestrian"},
+                         params={**project.params, "attachment": "A person crossing at night", "attachment_type": "text"})
+    body = text(member_pages(client_a, "viewer").get(f"/portal/projects/{project.id}/"))
+    assert "A person crossing at night" in body and "<pre>pedestrian</pre>" in body
+
+
+def test_a_member_pauses_and_resumes_a_project_and_a_viewer_cannot(member_pages, client_a):
+    project = ProjectFactory(client=client_a, name="Lanes")
+    assert member_pages(client_a, "viewer").post(f"/portal/projects/{project.id}/status", {"status": "paused"}).status_code == 403
+    member = member_pages(client_a, "member")
+    paused = member.post(f"/portal/projects/{project.id}/status", {"status": "paused"}, follow=True)
+    assert "Project Lanes paused." in text(paused)
+    project.refresh_from_db()
+    assert project.status == "paused"
+    member.post(f"/portal/projects/{project.id}/status", {"status": "active"})
+    project.refresh_from_db()
+    assert project.status == "active"
+    bad = member.post(f"/portal/projects/{project.id}/status", {"status": "deleted"}, follow=True)
+    assert "Choose pause, resume or archive." in text(bad)
+
+
 # --- isolation ------------------------------------------------------------------------------------
 
 
@@ -129,13 +188,16 @@ def test_another_clients_objects_answer_the_not_found_page(member_pages, client_
     owner = member_pages(client_a, "owner")
     for url in [f"/portal/projects/{p}/", f"/portal/projects/{p}/upload/", f"/portal/projects/{p}/tasks/{t}/",
                 f"/portal/projects/{own.id}/tasks/{t}/", f"/portal/projects/{p}/exports/{e}/download",
-                f"/portal/projects/{own.id}/exports/{e}/download"]:
+                f"/portal/projects/{own.id}/exports/{e}/download", f"/portal/projects/{p}/exports/{e}/row"]:
         response = owner.get(url)
         assert response.status_code == 404, url
         assert "Not found" in text(response) and "beta" not in text(response).lower(), url
     audit = owner.post(f"/portal/projects/{p}/tasks/{t}/", {"decision": "reject", "comments": "x"})
     export = owner.post(f"/portal/projects/{p}/exports/", {"format": "jsonl"})
-    assert audit.status_code == 404 and export.status_code == 404
+    pause = owner.post(f"/portal/projects/{p}/status", {"status": "paused"})
+    assert audit.status_code == 404 and export.status_code == 404 and pause.status_code == 404
+    other_tenant["project"].refresh_from_db()
+    assert other_tenant["project"].status == "active"
     assert not TaskAudit.objects.exists() and ExportJob.objects.count() == 1
 
 
@@ -230,7 +292,11 @@ def test_an_export_is_created_and_downloaded_once_ready(member_pages, client_a):
     job = ExportJob.objects.get(project=project)
     not_ready = member.get(f"/portal/projects/{project.id}/exports/{job.id}/download")
     assert not_ready.status_code == 409 and "it can be downloaded once ready" in text(not_ready)
+    row = text(member.get(f"/portal/projects/{project.id}/exports/{job.id}/row"))
+    assert 'hx-trigger="every 3s"' in row and "not ready" in row
     services.export_run(export_id=job.id)
+    row = text(member.get(f"/portal/projects/{project.id}/exports/{job.id}/row"))
+    assert "hx-trigger" not in row and f"/portal/projects/{project.id}/exports/{job.id}/download" in row
     assert f"/portal/projects/{project.id}/exports/{job.id}/download" in text(member.get("/portal/exports/"))
     download = member.get(f"/portal/projects/{project.id}/exports/{job.id}/download")
     assert download.status_code == 200 and b"done-1" in b"".join(download.streaming_content)
@@ -241,3 +307,17 @@ def test_an_unknown_export_format_is_refused_readably(member_pages, client_a):
     response = member_pages(client_a, "member").post(f"/portal/projects/{project.id}/exports/", {"format": "coco"}, follow=True)
     assert "coco" in text(response) and ExportJob.objects.count() == 0
     assert 'class="error"' in text(response)
+
+
+def test_a_unique_id_of_another_project_is_a_bad_row_and_existing_ones_are_left(member_pages, client_a):
+    project, other = BoxProjectFactory(client=client_a), BoxProjectFactory(client=client_a)
+    TaskFactory(project=other, unique_id="taken", params={**other.params, "attachment": "https://img.example.test/0.jpg"})
+    member = member_pages(client_a, "member")
+    refused = upload(member, project, "t.csv", b"unique_id,attachment\ntaken,https://img.example.test/1.jpg\n")
+    assert refused.status_code == 400
+    assert "unique_id: &#x27;taken&#x27; already names a task of another project" in text(refused)
+    assert upload(member, project, "t.csv", b"unique_id,attachment\nmine,https://img.example.test/1.jpg\n").status_code == 302
+    again = upload(member, project, "t.csv", b"unique_id,attachment\nmine,https://img.example.test/1.jpg\nnew,https://img.example.test/2.jpg\n")
+    page = member.get(again["Location"])
+    assert "1 task created from t.csv. 1 already existed (same unique_id) and were left as they were." in text(page)
+    assert Task.objects.filter(project=project).count() == 2
