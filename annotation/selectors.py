@@ -3,23 +3,17 @@ answers 404, never 403, so existence does not leak); an annotator sees only thei
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from annotation.models import (
     Annotator,
-    AnnotatorQualification,
     Assignment,
     Batch,
     ExportJob,
     Project,
     ProjectParamVersion,
-    ProjectWorker,
-    Qualification,
-    QualificationAttempt,
     Review,
     Submission,
     Task,
@@ -148,34 +142,6 @@ def submission_counts_for_annotator(*, annotator: Annotator) -> dict[str, int]:
     rows = Submission.objects.filter(annotator=annotator).values_list("status").annotate(n=Count("id")).order_by()
     counts.update(dict(rows))
     return counts
-
-
-@dataclass
-class QualificationStanding:
-    """One open qualification test as an annotator sees it: whether they hold it, and their latest attempt."""
-
-    qualification: Qualification
-    questions: int
-    held: AnnotatorQualification | None
-    last_attempt: QualificationAttempt | None
-
-
-def qualification_standings_for_annotator(*, annotator: Annotator) -> list[QualificationStanding]:
-    """The active qualification tests that have questions, by name, each with the annotator's own
-    standing (three queries, whatever the number of tests)."""
-    tests = list(Qualification.objects.filter(is_active=True).annotate(n_questions=Count("questions"))
-                 .filter(n_questions__gt=0).order_by("name", "id"))
-    held = {h.qualification_id: h for h in AnnotatorQualification.objects.filter(annotator=annotator, revoked_at__isnull=True)}
-    last: dict = {}
-    for attempt in QualificationAttempt.objects.filter(annotator=annotator).order_by("started_at", "id"):
-        last[attempt.qualification_id] = attempt  # the newest wins
-    return [QualificationStanding(q, q.n_questions, held.get(q.pk), last.get(q.pk)) for q in tests]
-
-
-def project_standings_for_annotator(*, annotator: Annotator) -> list[ProjectWorker]:
-    """The annotator's standing in each project they have worked in (gold accuracy, agreement),
-    with the project loaded for its task type; most recently active first."""
-    return list(ProjectWorker.objects.filter(annotator=annotator).select_related("project").order_by("-updated_at", "id"))
 
 
 def review_get_for_reviewer(*, reviewer: Annotator, review_id) -> Review:

@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation import selectors, services
+from annotation import quality_selectors, selectors, services
 from annotation.models import Assignment, TaskType
 from billing import selectors as billing_selectors
 from billing.invoices import money_format
@@ -251,11 +251,10 @@ def earnings(request, annotator):
 def accuracy(request, annotator):
     counts = selectors.submission_counts_for_annotator(annotator=annotator)
     decided = counts["accepted"] + counts["rejected"]
-    # Per project, without its name (it may name the client): the task type and domain say what the work was.
-    standings = [{"task_type": w.project.get_task_type_display(), "domain": w.project.get_domain_display(), "status": w.get_status_display(),
-                  "reason": w.reason, "answers": w.served_total, "gold_answers": w.gold_answers, "gold_accuracy": _percent(w.gold_accuracy),
-                  "agreement": _percent(w.agreement)}
-                 for w in selectors.project_standings_for_annotator(annotator=annotator)]
+    # Per project, without its name (it may name the client): the task type says what the work was.
+    standings = [row | {"task_type": TaskType(row["task_type"]).label, "gold_accuracy": _percent(row["gold_accuracy"]),
+                        "agreement": _percent(row["agreement"]), "status": row["status"].capitalize()}
+                 for row in quality_selectors.annotator_stats(annotator=annotator)]
     return render(request, "workspace/accuracy.html", {
         "annotator": annotator, "counts": counts, "standings": standings,
         "acceptance": None if not decided else round(100 * counts["accepted"] / decided, 1),

@@ -11,7 +11,7 @@ as real work (``services.qualification_attempt_answer``); the gold answers never
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime
 
 from django.contrib import messages
 from django.http import JsonResponse
@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotation import selectors, services, tasktypes
+from annotation import quality_selectors, selectors, services, tasktypes
 from annotation.models import TaskType
 from annotation.services import workforce
 from annotation.web import drawing
@@ -101,32 +101,32 @@ def review_item(request, annotator, review_id):
 
 # --- qualifications -------------------------------------------------------------------------------
 
-def _standing_row(standing, now) -> dict:
-    q, held, last = standing.qualification, standing.held, standing.last_attempt
-    row = {"id": q.pk, "name": q.name, "questions": standing.questions, "pass_mark_percent": round(100 * q.pass_mark),
-           "task_type_label": TaskType(q.task_type).label if q.task_type in TaskType.values else q.task_type,
-           "can_start": True, "action": "Take the test", "standing": "Not taken yet"}
-    if held is not None:
-        score = "" if held.score is None else f" (score {round(100 * held.score)} %)"
-        return row | {"can_start": False, "standing": f"Qualified{score}"}
-    if last is None:
-        return row
-    if last.status == last.Status.IN_PROGRESS:
+def _qualification_row(q: dict, now) -> dict:
+    """``quality_selectors.qualifications_for_annotator``'s row, worded for the page."""
+    score = "" if q["score"] is None else f"{round(100 * q['score'])} %"
+    row = q | {"task_type_label": TaskType(q["task_type"]).label if q["task_type"] in TaskType.values else q["task_type"],
+               "pass_mark_percent": round(100 * q["pass_mark"]), "can_start": True, "action": "Take the test",
+               "standing": "Not taken yet"}
+    if q["state"] == "held":
+        return row | {"can_start": False, "standing": f"Qualified (score {score})" if score else "Qualified"}
+    if q["state"] == "in_progress":
         return row | {"action": "Continue the test", "standing": "In progress"}
-    retry_at = last.finished_at + timedelta(seconds=q.retry_delay_seconds) if last.finished_at else now
-    score = "" if last.score is None else f" with {round(100 * last.score)} %"
-    if retry_at > now:
-        return row | {"can_start": False, "standing": f"Not passed{score}; you can retake it after {retry_at:%Y-%m-%d %H:%M} UTC"}
-    return row | {"action": "Retake the test", "standing": f"Not passed{score}"}
+    if q["state"] == "failed":
+        retry_at = datetime.fromisoformat(q["retry_at"])
+        failed = f"Not passed with {score}" if score else "Not passed"
+        if retry_at > now:
+            return row | {"can_start": False, "standing": f"{failed}; you can retake it after {retry_at:%Y-%m-%d %H:%M} UTC"}
+        return row | {"action": "Retake the test", "standing": failed}
+    return row
 
 
 @require_GET
 @annotator_page
 def qualification_list(request, annotator):
     now = timezone.now()
-    standings = selectors.qualification_standings_for_annotator(annotator=annotator)
+    rows = [q for q in quality_selectors.qualifications_for_annotator(annotator=annotator) if q["questions"]]
     return render(request, "workspace/qualifications.html", {
-        "annotator": annotator, "qualifications": [_standing_row(s, now) for s in standings],
+        "annotator": annotator, "qualifications": [_qualification_row(q, now) for q in rows],
     })
 
 

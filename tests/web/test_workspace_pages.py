@@ -319,3 +319,5 @@ def test_earnings_and_accuracy_show_the_annotators_own_work_only(client, box_tas
     assert SECRET_CLIENT not in earnings and SECRET_PROJECT not in earnings
     assert "<dt>Accepted</dt><dd>1</dd>" in accuracy
     assert "<dt>Acceptance rate</dt><dd>100.0 %</dd>" in accuracy
+    assert "<td>Image Annotation</td><td>Active</td>" in accuracy  # the project by its task type, never its name
+    assert SECRET_CLIENT not in accuracy and SECRET_PROJECT not in accuracy
