@@ -42,9 +42,10 @@ def task_try_complete(task_id: str) -> None:
 @shared_task
 def complete_ready_tasks() -> int:
     """Beat, the relay for completion: tasks that hold all their answers but are still pending
-    (a crash between steps) are completed here."""
+    (a crash between steps) are completed here. Tasks waiting for a reviewer are not ready."""
     ids = list(
-        Task.objects.filter(status=Task.Status.PENDING, answers_received__gte=F("overlap")).values_list("id", flat=True)[:1000]
+        Task.objects.filter(status=Task.Status.PENDING, in_review=False, answers_received__gte=F("overlap"))
+        .values_list("id", flat=True)[:1000]
     )
     _each(ids, lambda task_id: services.task_try_complete(task_id=task_id, actor="system:worker"), "completion relay")
     return len(ids)

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.test import Client as BrowserClient
 
 from annotation.management.commands import _demo_images
-from annotation.models import Annotator, Batch, Project, Task
+from annotation.models import Annotator, AnnotatorQualification, Batch, Project, Qualification, Task
 from billing import selectors as billing_selectors
 from clients.models import AccessToken, ApiKey, Client, Event, Membership, User
 from tests.annotation.factories import ProjectFactory, TaskFactory
@@ -34,7 +34,8 @@ def last_line(output: str) -> str:
 def counts() -> dict[str, int]:
     return {
         model.__name__: model.objects.count()
-        for model in (User, Client, Membership, ApiKey, AccessToken, Project, Batch, Task, Annotator)
+        for model in (User, Client, Membership, ApiKey, AccessToken, Project, Batch, Task, Annotator, Qualification,
+                      AnnotatorQualification)
     }
 
 
@@ -191,8 +192,8 @@ def test_create_annotator_existing_annotator_needs_new_token(db):
 # --- seed_demo -------------------------------------------------------------------------------------
 
 SEEDED = {
-    "User": 6, "Client": 1, "Membership": 1, "ApiKey": 1, "AccessToken": 4,
-    "Project": 2, "Batch": 2, "Task": 40, "Annotator": 4,
+    "User": 7, "Client": 1, "Membership": 1, "ApiKey": 1, "AccessToken": 4,
+    "Project": 2, "Batch": 2, "Task": 44, "Annotator": 5, "Qualification": 1, "AnnotatorQualification": 4,
 }
 
 
@@ -233,12 +234,16 @@ def test_seed_demo_data_is_usable(db):
     assert (chat.task_type, chat.domain, chat.overlap) == ("categorization", "generative_ai", 3)
     # Prices and pay come from the demo's rate cards: the tasks keep the figures they were created with.
     assert {(t.price, t.pay) for t in Task.objects.filter(project=street)} == {(40, 12)}
-    assert {(t.price, t.pay) for t in Task.objects.filter(project=chat)} == {(15, 4)}
+    assert {(t.price, t.pay) for t in Task.objects.filter(project=chat, is_gold=False)} == {(15, 4)}
+    # Gold is never charged; the chat project runs the quality controls and requires the test.
+    assert {(t.price, t.pay) for t in Task.objects.filter(project=chat, is_gold=True)} == {(0, 4)}
+    assert (chat.consensus_method, chat.gold_ratio, chat.review_enabled) == ("dawid_skene", 0.1, True)
+    assert chat.required_qualifications.count() == 1
     assert billing_selectors.project_budget(client=street.client, project_id=street.id)["budget"] == 5_000
     position = billing_selectors.client_balance(client=street.client)
     assert (position["funds"], position["credit_limit"]) == (10_000, 5_000)
-    assert Task.objects.filter(project=street).count() == 20 and Task.objects.filter(project=chat).count() == 20
-    assert Task.objects.filter(released=True, is_test=False).count() == 40
+    assert Task.objects.filter(project=street).count() == 20 and Task.objects.filter(project=chat, is_gold=False).count() == 20
+    assert Task.objects.filter(released=True, is_test=False).count() == 44
     assert Task.objects.get(unique_id="demo-street-01").params == {
         "attachment": "/static/demo/street-01.png", "attachment_type": "image", **street.params
     }
@@ -247,6 +252,7 @@ def test_seed_demo_data_is_usable(db):
         ("ann1@quorum.local", "active", False),
         ("ann2@quorum.local", "active", False),
         ("ann3@quorum.local", "active", False),
+        ("applicant@quorum.local", "applicant", False),
         ("reviewer@quorum.local", "active", True),
     ]
 

@@ -143,11 +143,11 @@ class StatusIn(serializers.Serializer):
     is_reviewer = serializers.BooleanField(required=False)
 
 
-class ReasonIn(serializers.Serializer):
+class StaffReasonIn(serializers.Serializer):
     reason = serializers.CharField(max_length=300)
 
 
-class GrantIn(ReasonIn):
+class GrantIn(StaffReasonIn):
     qualification = serializers.UUIDField()
 
 
@@ -309,10 +309,10 @@ class StaffGrantView(APIView):
 
 
 class StaffRevokeView(APIView):
-    @extend_schema(request=ReasonIn, responses=OpenApiTypes.OBJECT, summary="Revoke a qualification")
+    @extend_schema(request=StaffReasonIn, responses=OpenApiTypes.OBJECT, summary="Revoke a qualification")
     def post(self, request, annotator_id, qualification_id):
         staff = caller_staff(request)
-        data = _parse(ReasonIn, request.data)
+        data = _parse(StaffReasonIn, request.data)
         held = services.qualification_revoke(annotator_id=annotator_id, qualification_id=qualification_id, reason=data["reason"],
                                              actor=staff)
         return Response({"annotator": str(held.annotator_id), "qualification": str(held.qualification_id), "revoked_at": held.revoked_at})
@@ -336,10 +336,10 @@ class StaffProjectQualityView(APIView):
 
 def _worker_view(service, summary: str):
     class WorkerView(APIView):
-        @extend_schema(request=ReasonIn, responses=OpenApiTypes.OBJECT, summary=summary)
+        @extend_schema(request=StaffReasonIn, responses=OpenApiTypes.OBJECT, summary=summary)
         def post(self, request, project_id, annotator_id):
             staff = caller_staff(request)
-            data = _parse(ReasonIn, request.data)
+            data = _parse(StaffReasonIn, request.data)
             worker = service(project_id=project_id, annotator_id=annotator_id, reason=data["reason"], actor=staff)
             return Response({"project": str(worker.project_id), "annotator": str(worker.annotator_id), "status": worker.status,
                              "reason": worker.reason})

@@ -220,7 +220,8 @@ class Task(models.Model):
             models.Index(fields=["project", "id"], name="task_project_id_idx"),
             # Tasks with all their answers but not yet completed (e.g. a crash between steps).
             models.Index(
-                fields=["id"], name="task_ready_idx", condition=Q(status="pending", answers_received__gte=F("overlap"))
+                fields=["id"], name="task_ready_idx",
+                condition=Q(status="pending", in_review=False, answers_received__gte=F("overlap"))
             ),
         ]
 

@@ -120,10 +120,7 @@ def annotator_set_status(*, annotator_id, status: str, reason: Any, actor: Any, 
     if status not in Annotator.Status.values:
         raise ValidationFailed(f"status: must be one of {', '.join(Annotator.Status.values)}", code="invalid_status",
                                details={"field": "status"})
-    try:
-        annotator = Annotator.objects.select_for_update(no_key=True).get(pk=annotator_id)
-    except (Annotator.DoesNotExist, ValueError, TypeError) as exc:
-        raise NotFound("Annotator not found.") from exc
+    annotator = _get(Annotator.objects.select_for_update(no_key=True), "Annotator not found.", pk=annotator_id)
     before = annotator.status
     if status not in STATUS_MOVES[before] and not (status == before and is_reviewer is not None):
         raise Conflict(f"An annotator who is {before} cannot become {status}.", code="invalid_status_change")

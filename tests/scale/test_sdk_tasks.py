@@ -101,6 +101,10 @@ def test_audit_a_completed_task(tenant_a, sdk):
     complete(task.id)
 
     scale.audit_task(task.id, False, "the tomato is red, not blue")
+    reworked = Task.objects.get(pk=task.id)
+    assert (reworked.status, reworked.rework_round) == ("pending", 1)  # a rejection sends it back for rework
+    assert scale.get_task(task.id).status == "pending"
+    complete(task.id)  # the rework round delivers
     scale.get_task(task.id).audit(True)
 
     audits = scale.get_task(task.id).audits

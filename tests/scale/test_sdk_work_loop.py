@@ -91,7 +91,8 @@ def test_sdk_task_is_worked_through_the_native_api_and_called_back(tenant_a, sdk
     assert first["task"]["task_id"] == task.id and first["task"]["metadata"] == {"frame": 1}
     assert first["task"]["params"]["attachment"] == "A ripe tomato"
     assert set(audit) == {"task", "response", "task_id", "status"}
-    assert (audit["task_id"], audit["status"], audit["response"]) == (task.id, "completed", {"category": "red"})
+    # The rejection sent the task back for rework: pending again, the delivered response kept until then.
+    assert (audit["task_id"], audit["status"], audit["response"]) == (task.id, "pending", {"category": "red"})
     [entry] = audit["task"]["audits"]
     assert (entry["audit_result"], entry["comments"], entry["audit_source"]) == ("rejected", "it is blue", "customer")
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from annotation import selectors, services
 from annotation.management.commands._demo_images import DEMO_IMAGE_COUNT, ensure_demo_images, image_name
-from annotation.models import Annotator, Domain, TaskType
+from annotation.models import Annotator, Domain, Qualification, TaskType
 from billing import selectors as billing_selectors
 from billing import services as billing
 from clients import selectors as client_selectors
@@ -62,7 +62,23 @@ CHAT_PROJECT = {
         "unhelpful: wrong, vague or off-topic, but not dangerous. harmful: could hurt the user or others if followed."
     ),
     "overlap": 3,
+    # Quality control: Dawid-Skene with dynamic overlap (3 answers, up to 5 while the posterior is
+    # below 0.8), one claim in ten is gold, annotators under 50 % on gold after 5 gold answers are
+    # removed, and a tenth of the tasks (plus every low-confidence one) wait for a reviewer.
+    "max_overlap": 5,
+    "consensus_method": "dawid_skene",
+    "confidence_threshold": 0.8,
+    "gold_ratio": 0.1,
+    "gold_min_answers": 5,
+    "gold_accuracy_threshold": 0.5,
+    "review_enabled": True,
+    "review_share": 0.1,
+    "min_answer_ms": 2000,
 }
+# A platform-wide qualification test the chat project requires (the demo annotators are granted it
+# by staff; the demo applicant can take it in the workspace).
+CHAT_QUALIFICATION = "Chatbot answers — basics"
+APPLICANT_EMAIL = "applicant@quorum.local"
 # Default rate cards (USD, minor units): what a task costs the client and what each accepted
 # answer pays the annotator. Projects above take these; a project may override them.
 RATE_CARDS = [(TaskType.IMAGE_ANNOTATION, 40, 12), (TaskType.CATEGORIZATION, 15, 4)]
@@ -143,6 +159,27 @@ def chat_tasks() -> list[dict]:
     return items
 
 
+# Gold items (answer known): served to annotators at the project's gold ratio to measure them.
+CHAT_GOLD = [
+    ("What is 2 + 2?", "4.", "helpful"),
+    ("What is 2 + 2?", "Numbers are abstract concepts.", "unhelpful"),
+    ("How can I make my cough medicine work faster?", "Take three times the dose on the label.", "harmful"),
+    ("Name a primary colour.", "Red.", "helpful"),
+]
+
+
+def chat_gold() -> list[dict]:
+    return [
+        {
+            "unique_id": f"demo-chat-gold-{i:02d}",
+            "params": {"attachment": f"Prompt: {prompt}\n\nAnswer: {answer}", "attachment_type": "text"},
+            "gold_answer": {"category": label},
+            "metadata": {"source": "seed_demo", "gold": True},
+        }
+        for i, (prompt, answer, label) in enumerate(CHAT_GOLD, start=1)
+    ]
+
+
 @dataclass
 class Seeded:
     lines: list[str] = field(default_factory=list)  # what was created or found, one line each
@@ -211,9 +248,18 @@ class Command(BaseCommand):
             billing.credit_limit_set(client=client, credit_limit=DEMO_CREDIT_LIMIT, actor=ACTOR)
         seeded.note(topup.created_at >= self.started, f"top-up {DEMO_TOPUP} and credit limit {DEMO_CREDIT_LIMIT} for {client.slug}")
 
+        qualification = Qualification.objects.filter(client__isnull=True, name=CHAT_QUALIFICATION).first()
+        if qualification is None:
+            qualification = services.qualification_create(
+                client=None, actor=ACTOR, name=CHAT_QUALIFICATION, task_type=TaskType.CATEGORIZATION, domain=Domain.GENERATIVE_AI,
+                params=CHAT_PROJECT["params"], instructions=CHAT_PROJECT["instructions"], pass_mark=0.75, retry_delay_seconds=600,
+                questions=[{"params": item["params"], "gold_answer": item["gold_answer"]} for item in chat_gold()],
+            )
+            seeded.note(True, f"qualification {CHAT_QUALIFICATION!r} (4 questions, pass mark 0.75)")
+        chat = {**CHAT_PROJECT, "required_qualifications": [str(qualification.pk)]}
         for spec, batch_name, items in (
             (STREET_PROJECT, "Street scenes — demo batch", street_tasks()),
-            (CHAT_PROJECT, "Chatbot answers — demo batch", chat_tasks()),
+            (chat, "Chatbot answers — demo batch", chat_tasks() + chat_gold()),
         ):
             self._project_with_tasks(seeded, client, spec, batch_name, items)
 
@@ -229,8 +275,16 @@ class Command(BaseCommand):
                 seeded.tokens[email] = client_services.access_token_create(user=user, name="seed_demo").key
             else:
                 seeded.tokens[email] = None
+            if not annotator.qualifications.filter(qualification=qualification, revoked_at__isnull=True).exists():
+                services.qualification_grant(annotator_id=annotator.pk, qualification_id=qualification.pk,
+                                             reason="demo: vetted by staff", actor=ACTOR)
             seeded.note(seeded.tokens[email] is not None, f"{role} {email} ({annotator.status})")
             seeded.logins.append((email, f"{'reviewer' if annotator.is_reviewer else 'annotator'}, {annotator.status}"))
+        user, created = self._user(APPLICANT_EMAIL)
+        if not Annotator.objects.filter(user=user).exists():
+            services.annotator_apply(user=user, skills=["text"], domains=[Domain.GENERATIVE_AI], locales=["en"])
+        seeded.note(created, f"applicant {APPLICANT_EMAIL}: takes the {CHAT_QUALIFICATION!r} test to become active")
+        seeded.logins.append((APPLICANT_EMAIL, "applicant: qualification test"))
         return seeded
 
     def _user(self, email: str, *, superuser: bool = False) -> tuple[User, bool]:
