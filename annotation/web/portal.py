@@ -279,8 +279,11 @@ def task_detail(request, client, project_id, task_id):
             except DomainError as exc:
                 form_error(form, exc)
             else:
-                verdict = "accepted" if form.cleaned_data["decision"] == "accept" else "rejected"
-                messages.success(request, f"Task {verdict}.")
+                if form.cleaned_data["decision"] == "accept":
+                    messages.success(request, "Task accepted.")
+                else:
+                    messages.success(request, "Task rejected. It goes back to annotators for rework at no extra charge; "
+                                              "its last answer stays here until the rework is done.")
                 return redirect("portal-task", project_id=project.id, task_id=task.id)
         task.refresh_from_db()
     submissions = [{**s, "overlay": drawing.overlay(task.params, s["answer"]), "answer_text": _answer_text(s["answer"])}

@@ -1,16 +1,20 @@
 """Browser test harness: Playwright drives Debian's Chromium against pytest-django's live server.
 
-- ``browser`` (session): one Chromium for the run, started from ``/usr/bin/chromium`` (``.ci/run``
-  installs the ``chromium`` package when it is absent; ``playwright install`` is never used).
+- ``browser``: one Chromium for all the browser tests (package scope: the session of
+  ``tests/browser``), started from ``/usr/bin/chromium`` (``.ci/run`` installs the ``chromium``
+  package when it is absent; ``playwright install`` is never used).
 - ``page`` (per test): a fresh browser context (no cookies shared between tests) on the live
   server, with ``page.output_dir`` = ``tests/browser/output/<test name>/`` for screenshots.
 - ``login(page, email, password)``, ``screenshot(page, name)``: helpers.
 - ``make_user`` / ``make_member`` / ``make_staff``: users with a known password. Argon2 hashing is
   slow on purpose, so only people who sign in get a usable password; others get none.
 
-The Playwright sync API runs its own event loop in a greenlet; it is started once here, outside any
-asyncio loop. Django refuses ORM calls from a thread that has a running loop; the live server's
-thread does not, but the test thread does while Playwright waits, hence DJANGO_ALLOW_ASYNC_UNSAFE.
+The Playwright sync API runs its own asyncio loop in a greenlet of the test thread, started once
+here (outside any loop of pytest's). While it runs, Django sees a running loop in the test thread
+and refuses ORM calls there (the factories, the database flush); the live server's thread is not
+affected. So ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set for exactly as long as Playwright runs, and
+Playwright stops when the browser tests are done (package scope): the tests after them, and the
+subprocesses they start (``manage.py check --deploy`` refuses the variable), never see either.
 """
 
 from __future__ import annotations
@@ -20,14 +24,11 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
-
-from clients.models import Client, Membership, User  # noqa: E402
-from tests.clients.factories import ClientFactory, MembershipFactory, UserFactory  # noqa: E402
-from tests.web.factories import NoPasswordUserFactory  # noqa: E402
+from clients.models import Client, Membership, User
+from tests.clients.factories import ClientFactory, MembershipFactory, UserFactory
+from tests.web.factories import NoPasswordUserFactory
 
 CHROMIUM = os.environ.get("QUORUM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -38,14 +39,22 @@ LAPTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 820, "height": 1180}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Browser:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (.ci/run does)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def _test_folder(node_name: str) -> Path:

@@ -272,6 +272,10 @@ def test_a_member_audits_a_completed_task(member_pages, client_a):
     assert response.status_code == 302
     audit = TaskAudit.objects.get(task=task)
     assert audit.accepted is False and audit.comments == "The car is a bus."
+    task.refresh_from_db()
+    assert task.status == Task.Status.PENDING and task.rework_round == 1  # issue 3: a rejection sends it to rework
+    page = text(member_pages(client_a, "viewer").get(response["Location"]))
+    assert "pending (rework round 1)" in page and "Rejected" in page
 
 
 def test_auditing_a_pending_task_is_refused_on_the_page(member_pages, client_a):
