@@ -23,7 +23,6 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation import quality_selectors, selectors, services
 from annotation.models import Assignment, TaskType
 from billing import selectors as billing_selectors
-from billing.invoices import money_format
 from clients.errors import Conflict, DomainError, TooManyRequests, ValidationFailed
 from config.exceptions import error_body
 
@@ -239,9 +238,8 @@ def earnings(request, annotator):
     submissions = selectors.submissions_for_annotator(annotator=annotator)
     return render(request, "workspace/earnings.html", {
         "annotator": annotator,
-        "balances": [{"currency": c, "amount": money_format(a, c)} for c, a in balances.items()] or [
-            {"currency": "USD", "amount": money_format(0, "USD")}],
-        "payouts": [{"payout": p, "amount": money_format(p.amount, p.currency)} for p in payouts],
+        "balances": sorted(balances.items()) or [("USD", 0)],
+        "payouts": payouts,
         "submissions": submissions,
     })
 

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from annotation.models import Annotator, Assignment, Submission
+from billing import services as billing_services
 from tests.annotation.factories import AnnotatorFactory, BoxProjectFactory, ProjectFactory, TaskFactory
 from tests.clients.factories import ClientFactory, UserFactory
 
@@ -27,7 +28,7 @@ def box_task():
     project = BoxProjectFactory(client=client, name=SECRET_PROJECT, instructions="Draw a box around every car.", lease_seconds=600)
     return TaskFactory(project=project, params={**project.params, "attachment": "/static/demo/street-01.png",
                                                 "attachment_width": 640, "attachment_height": 480},
-                       metadata={"customer_ref": "zebra-internal-4471"}, pay=40)
+                       metadata={"customer_ref": "zebra-internal-4471"}, pay=1500)
 
 
 def signed_in(client, annotator):
@@ -306,15 +307,17 @@ def test_earnings_and_accuracy_show_the_annotators_own_work_only(client, box_tas
     me, other = AnnotatorFactory(), AnnotatorFactory()
     signed_in(client, me)
     submit(client, start(client), BOX)
-    TaskFactory(project=box_task.project, params=box_task.params, pay=40)
+    TaskFactory(project=box_task.project, params=box_task.params, pay=1500)
     client.force_login(other.user)
     submit(client, start(client), BOX)
     client.force_login(me.user)
+    billing_services.payout_create(user_id=me.user_id, currency="USD", amount=1000, key="payout:test-1", actor=me.user)
 
     earnings = client.get("/work/earnings/").content.decode()
     accuracy = client.get("/work/accuracy/").content.decode()
 
-    assert "0.40 USD" in earnings
+    assert "<dt>Payable (USD)</dt><dd>5.00 USD</dd>" in earnings  # 15.00 earned, 10.00 paid out
+    assert '<td class="num">10.00 USD</td><td>Paid</td>' in earnings
     assert earnings.count("<td>Accepted</td>") == 1  # my one answer, not the other annotator's
     assert SECRET_CLIENT not in earnings and SECRET_PROJECT not in earnings
     assert "<dt>Accepted</dt><dd>1</dd>" in accuracy
