@@ -247,7 +247,10 @@ def _uuid_sql(ts: str, tag: str, g: str = "g") -> str:
 
 
 META_DDL = "CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
-DATA_TABLES = ["annotation_taskaudit", "annotation_submission", "annotation_assignment", "annotation_task", "clients_event"]
+DATA_TABLES = [
+    "annotation_taskaudit", "annotation_review", "annotation_confusioncount", "annotation_projectworker", "annotation_submission",
+    "annotation_assignment", "annotation_task", "clients_event",
+]
 # What a run with --price/--pay writes besides the work; the ledger refuses DELETE, not TRUNCATE.
 BILLING_TABLES = ["billing_payout", "billing_ledgerentry", "billing_ledgertransaction", "billing_clientcredit", "billing_projectbudget"]
 

@@ -193,7 +193,7 @@ def _dawid_skene_batch(project: Project, tasks: list[Task], by_task: dict) -> tu
     stored = stored_confusions(project_id=project.pk, annotator_ids=annotators, classes=classes)
     init = None
     if stored:
-        default = quality.confusion_from_counts(np.eye(len(classes)) * 3 + 1, 0.0)
+        default = quality.default_confusion(len(classes))  # the same prior dawid_skene_single gives newcomers
         init = np.stack([stored.get(a, default) for a in annotators])
     fit = quality.dawid_skene(
         np.asarray(t_idx), np.asarray(w_idx), np.asarray(l_idx), n_tasks=len(tasks), n_workers=len(annotators),
