@@ -1,12 +1,18 @@
 """The ledger in the admin: read-only (PostgreSQL refuses edits anyway). Invoices change through
-their services (admin actions); revenue reports at /admin/billing/invoice/reports/."""
+their services (admin actions); revenue reports at /admin/billing/invoice/reports/; top-ups are
+recorded at /admin/billing/clientcredit/topup/ and payouts run from the payouts list, both through
+the services."""
 
+import uuid
 from datetime import date
 
+from django import forms
 from django.contrib import admin, messages
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from billing import invoices, reports, services
 from billing.models import (
@@ -21,6 +27,7 @@ from billing.models import (
     RateCard,
 )
 from clients.errors import DomainError
+from clients.models import Client
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -155,14 +162,44 @@ class RateCardAdmin(admin.ModelAdmin):
         obj.pk, obj._state.adding = card.pk, False
 
 
+class TopupForm(forms.Form):
+    client = forms.ModelChoiceField(queryset=Client.objects.filter(is_active=True).order_by("name"))
+    amount = forms.IntegerField(min_value=1, max_value=services.MAX_AMOUNT, help_text="Minor units of the client's currency (cents).")
+    reference = forms.CharField(max_length=200, help_text="The bank transfer's reference.")
+    # One key per form shown: submitting the same form twice records the top-up once.
+    key = forms.CharField(widget=forms.HiddenInput)
+
+
 @admin.register(ClientCredit)
 class ClientCreditAdmin(admin.ModelAdmin):
-    """Credit limits: changed through ``credit_limit_set``; the counters are read-only."""
+    """Credit limits: changed through ``credit_limit_set``; the counters are read-only. Top-ups
+    (money deposited in advance) are recorded through ``topup_record`` at ``topup/``."""
 
     list_display = ["client", "credit_limit", "committed", "received", "updated_at"]
     search_fields = ["client__name", "client__slug"]
     fields = ["client", "credit_limit", "committed", "received"]
     readonly_fields = ["client", "committed", "received"]
+    change_list_template = "admin/billing/clientcredit/change_list.html"
+
+    def get_urls(self):
+        return [path("topup/", self.admin_site.admin_view(self.topup_view), name="billing_topup"), *super().get_urls()]
+
+    def topup_view(self, request):
+        form = TopupForm(request.POST or None, initial={"key": uuid.uuid4().hex})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.topup_record(client=data["client"], amount=data["amount"], reference=data["reference"],
+                                      key=f"admin-topup:{data['key']}", actor=request.user)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, f"Top-up of {invoices.money_format(data['amount'], data['client'].currency)} "
+                                           f"recorded for {data['client'].name}.", messages.SUCCESS)
+                return redirect("admin:billing_clientcredit_changelist")
+        context = {**self.admin_site.each_context(request), "title": "Record a top-up", "form": form,
+                   "opts": self.model._meta}
+        return TemplateResponse(request, "admin/billing/topup.html", context)
 
     def has_add_permission(self, request):
         return False
@@ -185,6 +222,19 @@ class ProjectBudgetAdmin(ReadOnly):
 
 @admin.register(Payout)
 class PayoutAdmin(ReadOnly):
+    """Payouts are made by ``payouts_run`` (weekly on the beat, or now from the list's button)."""
+
     list_display = ["created_at", "user", "amount", "currency", "status", "period_end"]
     list_filter = ["status", "currency"]
     search_fields = ["user__email"]
+    change_list_template = "admin/billing/payout/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(require_POST(self.run_view))
+        return [path("run/", view, name="billing_payouts_run"), *super().get_urls()]
+
+    def run_view(self, request):
+        made = services.payouts_run(actor=request.user)
+        self.message_user(request, f"{len(made)} payout(s) made." if made else "No annotator has reached the payout minimum.",
+                          messages.SUCCESS if made else messages.INFO)
+        return redirect("admin:billing_payout_changelist")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from clients.errors import PermissionDenied
-from clients.models import ApiKey, Client, Membership, User, WebhookDelivery
+from clients.models import ApiKey, Client, DeliveryAttempt, Membership, User, WebhookDelivery, WebhookEndpoint
 
 
 def membership_for_user(*, user: User, slug: str | None = None) -> Membership:
@@ -28,3 +28,21 @@ def api_key_list_for_client(*, client: Client) -> QuerySet[ApiKey]:
 
 def delivery_list_for_client(*, client: Client, is_test: bool = False) -> QuerySet[WebhookDelivery]:
     return WebhookDelivery.objects.filter(client=client, is_test=is_test).order_by("-created_at")
+
+
+def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
+    return Membership.objects.select_related("client").filter(user=user, client__is_active=True).order_by("client__name")
+
+
+def webhook_endpoint_list_for_client(*, client: Client) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(client=client).order_by("-created_at")
+
+
+def delivery_log_for_client(*, client: Client, endpoint_id=None, limit: int = 50) -> list[WebhookDelivery]:
+    """The newest deliveries (live mode) with their attempts, optionally of one endpoint."""
+    qs = delivery_list_for_client(client=client).select_related("endpoint").prefetch_related(
+        Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("-attempted_at"))
+    )
+    if endpoint_id is not None:
+        qs = qs.filter(endpoint_id=endpoint_id)
+    return list(qs[:limit])

@@ -10,10 +10,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from clients import events
+from clients import events, outbound
 from clients import secrets as keys
 from clients.errors import Conflict, NotFound, ValidationFailed
-from clients.models import AccessToken, ApiKey, Client, Membership, User
+from clients.models import AccessToken, ApiKey, Client, Membership, User, WebhookEndpoint
 
 
 @dataclass(frozen=True)
@@ -106,3 +106,45 @@ def access_token_create(*, user: User, name: str = "personal access token", acto
     token = AccessToken.objects.create(user=user, name=name[:100], prefix=prefix, key_hash=key_hash)
     events.record(actor=actor or user, entity=token, kind="access_token.created", after={"prefix": prefix, "user": str(user.pk)})
     return IssuedKey(obj=token, key=key)
+
+
+# Events a webhook endpoint may subscribe to (an empty list: every event).
+WEBHOOK_EVENTS = ("task.completed", "task.audited", "export.ready", "export.failed")
+
+
+@transaction.atomic
+def webhook_endpoint_create(*, client: Client, url: str, events_wanted: list[str] | None = None, actor: Any = None) -> WebhookEndpoint:
+    """Subscribe ``url`` to the client's events, with its own signing secret. The URL must be a
+    public http(s) address (resolved and checked now, and again at every delivery)."""
+    url = (url or "").strip()
+    try:
+        outbound.validate_url(url)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"url: {exc.message}", code=exc.code, details={"field": "url"}) from exc
+    wanted = sorted(set(events_wanted or []))
+    unknown = [name for name in wanted if name not in WEBHOOK_EVENTS]
+    if unknown:
+        raise ValidationFailed(f"events: {unknown[0]!r} is not one of {', '.join(WEBHOOK_EVENTS)}", code="invalid_events",
+                               details={"field": "events"})
+    endpoint = WebhookEndpoint.objects.create(client=client, url=url, secret=keys.new_webhook_secret(), events=wanted)
+    events.record(actor=actor, entity=endpoint, kind="webhook_endpoint.created", after={"url": url, "events": wanted},
+                  client_id=client.id)
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_set_enabled(*, client: Client, endpoint_id, enabled: bool, actor: Any = None) -> WebhookEndpoint:
+    """Pause or resume deliveries to an endpoint (pending ones stay queued for an enabled endpoint)."""
+    try:
+        endpoint = WebhookEndpoint.objects.select_for_update().get(client=client, id=endpoint_id)
+    except (WebhookEndpoint.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Webhook endpoint not found.") from exc
+    if endpoint.enabled == enabled:
+        raise Conflict(f"This endpoint is already {'enabled' if enabled else 'disabled'}.", code="no_change")
+    before = {"enabled": endpoint.enabled}
+    endpoint.enabled = enabled
+    endpoint.disabled_reason = "" if enabled else "disabled by the client"
+    endpoint.save(update_fields=["enabled", "disabled_reason"])
+    events.record(actor=actor, entity=endpoint, kind="webhook_endpoint.enabled" if enabled else "webhook_endpoint.disabled",
+                  before=before, after={"enabled": enabled}, client_id=client.id)
+    return endpoint

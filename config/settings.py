@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "clients.web.errors.DomainErrorPageMiddleware",  # domain errors on pages → a readable error page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -99,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "clients.web.context.web_nav",
             ],
         },
     }
@@ -133,6 +135,12 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [BASE_DIR / "config" / "static"]  # the pages' shared CSS and vendored htmx (static/web/)
+# Pages: sign in with an email at /login/; "/" sends each person to their area by role.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+CSRF_FAILURE_VIEW = "clients.web.errors.csrf_failure"  # a readable page, not Django's debug text
 # Uploaded attachments and export files go through Django's storage API (annotation/storage.py):
 # the local filesystem under QUORUM_MEDIA_ROOT by default; S3-compatible object storage through
 # django-storages with QUORUM_STORAGE=s3 (install boto3, see README). Credentials are never

@@ -4,9 +4,19 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from annotation.web import ops_urls as annotation_ops_urls
+from annotation.web import portal_urls as annotation_portal_urls
 from billing.urls import billing_urls, staff_urls
+from billing.web import urls as billing_web_urls
 from clients.api import views as client_views
+from clients.web import auth as web_auth
+from clients.web import urls as clients_web_urls
 from config import views
+
+# Pages (server-rendered): the client portal and the operators' dashboards; the annotator
+# workspace lives under /work/.
+portal_pages = [*annotation_portal_urls.urlpatterns, *clients_web_urls.urlpatterns, *billing_web_urls.portal_urls]
+ops_pages = [*annotation_ops_urls.urlpatterns, *billing_web_urls.ops_urls]
 
 api_v1 = [
     path("", include("annotation.api.urls")),
@@ -23,6 +33,11 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("login/", web_auth.SignInView.as_view(), name="login"),
+    path("logout/", web_auth.SignOutView.as_view(), name="logout"),
+    path("portal/", include(portal_pages)),
+    path("ops/", include(ops_pages)),
+    path("work/", include("annotation.web.workspace_urls")),  # the annotator workspace
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("v1/", include("annotation.scale_api.urls")),  # the Scale-compatible API (SCALE_COMPAT.md)
@@ -36,5 +51,6 @@ if settings.QUORUM_STORAGE == "filesystem":
     # (``static()`` adds nothing unless DEBUG); production serves MEDIA_ROOT from the proxy or uses S3.
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
+handler403 = "clients.web.errors.permission_denied"
 handler404 = "config.views.not_found"
 handler500 = "config.views.server_error"

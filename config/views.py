@@ -1,21 +1,29 @@
-"""Wiring-level views: the landing page, a health check, and JSON error pages for the API."""
+"""Wiring-level views: the home redirect by role, a health check, and error pages (JSON for the
+API, ``web/error.html`` for pages)."""
 
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 
+from clients.web.errors import error_page
 from config.exceptions import error_body
 
 API_PREFIXES = ("/api/", "/v1/")
 
 
 def home(request):
-    return HttpResponse(
-        "<!doctype html><title>Quorum</title><h1>Quorum</h1>"
-        "<p>An open-source data-annotation marketplace.</p>"
-        '<ul><li><a href="/api/docs/">API documentation</a></li>'
-        '<li><a href="/api/schema/">OpenAPI schema</a></li>'
-        '<li><a href="/admin/">Admin console</a></li></ul>'
-    )
+    """Each person to their area: staff → /ops/, client members → /portal/, annotators → /work/."""
+    user = request.user
+    if not user.is_authenticated:
+        return render(request, "web/landing.html")
+    if user.is_staff:
+        return redirect("/ops/")
+    if user.memberships.filter(client__is_active=True).exists():
+        return redirect("/portal/")
+    if hasattr(user, "annotator"):
+        return redirect("/work/")
+    return error_page(request, status=403, title="No access yet", code="no_role",
+                      message="Your account is not a member of any client, an annotator or staff. Ask an administrator for access.")
 
 
 def healthz(request):
@@ -34,7 +42,7 @@ def not_found(request, exception=None):
         return _scale_error(404, f"No endpoint at {request.path}.")
     if request.path.startswith(API_PREFIXES):
         return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
-    return HttpResponse("<!doctype html><title>Not found</title><h1>Not found</h1>", status=404)
+    return error_page(request, status=404, message="There is nothing at this address, or it is not yours to see.", code="not_found")
 
 
 def server_error(request):

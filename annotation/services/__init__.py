@@ -42,6 +42,7 @@ from annotation.services.task_edits import (
 from annotation.services.tasks import (
     MAX_CALLBACK_HOSTS_PER_REQUEST,
     BulkItemResult,
+    task_bulk_check,
     task_bulk_create,
     task_cancel,
     task_simulate_complete,
@@ -112,6 +113,7 @@ __all__ = [
     "project_update",
     "task_add_tags",
     "task_audit",
+    "task_bulk_check",
     "task_bulk_create",
     "task_callback_body",
     "task_cancel",

@@ -144,6 +144,47 @@ def task_bulk_create(
     return _task_bulk_insert(client=client, actor=actor, project=project, batch=batch, cleaned=cleaned, seen=seen, is_test=is_test)
 
 
+def task_bulk_check(*, client: Client, project: Project, items: Sequence[Any]) -> list[tuple[int, ValidationFailed]]:
+    """Every problem of a bulk request, item by item, without writing anything: ``[(index, error)]``
+    (empty when ``task_bulk_create`` would accept every item). The same checks as ``task_bulk_create``
+    item by item, plus a ``unique_id`` already naming a task of another project; whole-request
+    problems (archived project, too many items) raise as there. For reports such as a file upload's
+    per-row errors, where stopping at the first bad item would hide the others."""
+    if project.client_id != client.id:
+        raise NotFound("Project not found.")
+    if project.status == Project.Status.ARCHIVED:
+        raise Conflict("The project is archived.", code="project_archived")
+    if not items:
+        raise ValidationFailed("tasks: at least one task is required", code="invalid_task")
+    if len(items) > settings.QUORUM_BULK_CREATE_MAX:
+        raise ValidationFailed(
+            f"tasks: at most {settings.QUORUM_BULK_CREATE_MAX} tasks per request (got {len(items)})", code="too_many_tasks"
+        )
+    problems: list[tuple[int, ValidationFailed]] = []
+    host_ok: dict[str, str | None] = {}
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        try:
+            spec = _clean_item(i, item, project, host_ok)
+        except ValidationFailed as exc:
+            problems.append((i, exc))
+            continue
+        uid = spec["unique_id"]
+        if uid is None:
+            continue
+        if uid in seen:
+            problems.append((i, ValidationFailed(f"tasks[{i}].unique_id: {uid!r} repeats tasks[{seen[uid]}] in the same request",
+                                                 code="duplicate_unique_id", details={"index": i, "field": "unique_id"})))
+        else:
+            seen[uid] = i
+    elsewhere = Task.objects.filter(client=client, is_test=False, unique_id__in=list(seen)).exclude(project=project)
+    for uid in elsewhere.values_list("unique_id", flat=True):
+        i = seen[uid]
+        problems.append((i, ValidationFailed(f"tasks[{i}].unique_id: {uid!r} already names a task of another project",
+                                             code="unique_id_conflict", details={"index": i, "field": "unique_id"})))
+    return sorted(problems, key=lambda problem: problem[0])
+
+
 def task_rates(*, client: Client, project: Project, at: datetime) -> tuple[int, int]:
     """(price per task, pay per answer) for tasks created now: the project's override, else the
     rate card in force. The task keeps both, so a later change applies to new work only."""

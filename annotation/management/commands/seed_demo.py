@@ -336,8 +336,12 @@ class Command(BaseCommand):
         width = max(len(email) for email, _ in seeded.logins) + 2
         out("")
         out(f"  Home:      {base}/")
-        out(f"  API docs:  {base}/api/docs/")
+        out(f"  Sign in:   {base}/login/   (each person lands on their own pages)")
+        out(f"  Portal:    {base}/portal/   (client pages; sign in as {OWNER_EMAIL})")
+        out(f"  Workspace: {base}/work/   (annotators; sign in as {ANNOTATORS[0][0]})")
+        out(f"  Ops:       {base}/ops/   (operator dashboards; sign in as {ADMIN_EMAIL})")
         out(f"  Admin:     {base}/admin/   (sign in as {ADMIN_EMAIL})")
+        out(f"  API docs:  {base}/api/docs/")
         out("")
         out(f"Demo logins, password {DEMO_PASSWORD} (for accounts created by seed_demo):")
         for email, role in seeded.logins:

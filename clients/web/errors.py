@@ -1,0 +1,60 @@
+"""Readable errors on pages.
+
+Services raise ``clients.errors.DomainError``; the API renders it as JSON. On pages:
+
+- ``form_error(form, error)``: a refused form submission is shown on the same form, with what the
+  person typed kept. The error goes on the field it names (``details["field"]``) when the form has
+  that field, else above the form.
+- ``DomainErrorPageMiddleware``: any other domain error raised by a page view (a missing or other
+  tenant's object → 404, a role that may not → 403, …) becomes ``web/error.html`` with the error's
+  status and message, never a stack trace or a JSON body.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.shortcuts import render
+
+from clients.errors import DomainError
+
+API_PREFIXES = ("/api/", "/v1/")
+TITLES = {400: "Request refused", 403: "Not allowed", 404: "Not found", 409: "Conflict", 413: "Too large",
+          415: "Unsupported file", 429: "Too many requests"}
+
+
+def form_error(form: forms.Form, error: DomainError) -> forms.Form:
+    field = error.details.get("field") if isinstance(error.details, dict) else None
+    if field in form.fields:
+        form.add_error(field, error.message)
+    else:
+        form.add_error(None, error.message)
+    return form
+
+
+def error_page(request, *, status: int, message: str, code: str = "", title: str | None = None):
+    context = {"title": title or TITLES.get(status, "Error"), "message": message, "code": code}
+    return render(request, "web/error.html", context, status=status)
+
+
+class DomainErrorPageMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DomainError) or request.path.startswith(API_PREFIXES):
+            return None
+        return error_page(request, status=exception.status_code, message=exception.message, code=exception.code)
+
+
+def csrf_failure(request, reason: str = ""):
+    """A form sent without a valid CSRF token (typically a page left open past sign-out)."""
+    return error_page(request, status=403, title="Form expired", code="csrf_failed",
+                      message="This form is out of date (your session may have ended). Reload the page and send it again.")
+
+
+def permission_denied(request, exception=None):
+    """Django's own refusals on pages (the API renders its own)."""
+    return error_page(request, status=403, message="You are not allowed to do this.", code="permission_denied")

@@ -1,0 +1,13 @@
+"""Client portal pages of the clients app, under /portal/ (config/urls.py)."""
+
+from django.urls import path
+
+from clients.web import views
+
+urlpatterns = [
+    path("client", views.choose_client, name="portal-choose-client"),
+    path("api-keys/", views.api_keys, name="portal-api-keys"),
+    path("api-keys/<uuid:key_id>/revoke", views.api_key_revoke, name="portal-api-key-revoke"),
+    path("webhooks/", views.webhooks, name="portal-webhooks"),
+    path("webhooks/<uuid:endpoint_id>/enabled", views.webhook_toggle, name="portal-webhook-toggle"),
+]

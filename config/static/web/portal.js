@@ -1,0 +1,18 @@
+// Portal pages: fit each answer overlay's view box to its image's natural size when the task's
+// params did not give the size (the shapes are in image pixels). No framework, no build step.
+(function () {
+  "use strict";
+  document.querySelectorAll("svg[data-fit-image]").forEach(function (svg) {
+    var image = svg.querySelector("image");
+    if (!image) return;
+    var probe = new Image();
+    probe.onload = function () {
+      var w = probe.naturalWidth, h = probe.naturalHeight;
+      if (!w || !h) return;
+      svg.setAttribute("viewBox", "0 0 " + w + " " + h);
+      image.setAttribute("width", w);
+      image.setAttribute("height", h);
+    };
+    probe.src = image.getAttribute("href");
+  });
+})();
