@@ -368,3 +368,35 @@ def test_project_quality_reports_alpha_and_pseudonymous_annotators():
     assert all(row["agreement"] == 1.0 and row["answers"] == 4 for row in figures["annotators"])
     staff = quality_selectors.project_quality(project=project, reveal_annotators=True)
     assert {row["annotator"] for row in staff["annotators"]} == {str(a.pk) for a in annotators}
+
+
+def test_barred_from_enough_projects_the_annotator_is_suspended_platform_wide(settings, django_capture_on_commit_callbacks):
+    settings.QUORUM_SUSPEND_AFTER_BARS = 2
+    annotator = AnnotatorFactory()
+    first, second = ProjectFactory(params=CATS), ProjectFactory(params=CATS)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.worker_remove(project_id=first.pk, annotator_id=annotator.pk, reason="gold", actor=None)
+    annotator.refresh_from_db()
+    assert annotator.status == Annotator.Status.ACTIVE  # one project: still active elsewhere
+    with django_capture_on_commit_callbacks(execute=True):
+        services.worker_remove(project_id=second.pk, annotator_id=annotator.pk, reason="gold", actor=None)
+    annotator.refresh_from_db()
+    assert annotator.status == Annotator.Status.SUSPENDED
+    event = Event.objects.filter(entity_id=annotator.pk, kind="annotator.status_changed").get()
+    assert event.actor == "system:rules" and "barred from 2 projects" in event.after["reason"]
+
+
+def test_a_review_whose_lease_ran_out_goes_to_another_reviewer():
+    project = ProjectFactory(params=CATS, review_enabled=True, review_share=1.0)
+    services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(1))
+    _work(AnnotatorFactory(), project, "car")
+    slow, quick = AnnotatorFactory(is_reviewer=True), AnnotatorFactory(is_reviewer=True)
+    review = services.review_next(reviewer=slow)
+    assert services.review_next(reviewer=quick) is None  # leased to the slow reviewer
+    later = review.leased_until + timedelta(seconds=1)
+    taken = services.review_next(reviewer=quick, now=later)
+    assert taken.pk == review.pk and taken.reviewer_id == quick.pk
+    with pytest.raises(NotFound):
+        services.review_decide(reviewer=slow, review_id=review.pk, verdict="accept", now=later)
+    services.review_decide(reviewer=quick, review_id=review.pk, verdict="accept", now=later)
+    assert Task.objects.get().status == Task.Status.COMPLETED
