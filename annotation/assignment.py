@@ -15,16 +15,17 @@ serializes one annotator's own concurrent claims so the live-lease quota holds.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
-from annotation.models import Annotator, AnnotatorQualification, Assignment, Project, ProjectWorker, Task
+from annotation.models import Annotator, Assignment, Project, ProjectWorker, Task
 from billing import services as billing
 from clients import events
 from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests
@@ -94,25 +95,49 @@ class Claim:
     resumed: bool  # True when the annotator's existing live lease was returned
 
 
+# Eligible projects in serving order (one statement, no ORM compile on the hot path): active, the
+# client active, every required qualification held and not revoked, and no standing row saying
+# the annotator was removed or suspended there.
+ELIGIBLE_SQL = """
+SELECT p.id, p.lease_seconds, p.client_id, p.params, p.instructions, p.gold_ratio
+  FROM annotation_project p
+  JOIN clients_client c ON c.id = p.client_id
+ WHERE p.status = 'active' AND c.is_active {only}
+   AND NOT EXISTS (
+       SELECT 1 FROM annotation_project_required_qualifications r
+        WHERE r.project_id = p.id
+          AND NOT EXISTS (
+              SELECT 1 FROM annotation_annotatorqualification q
+               WHERE q.annotator_id = %(annotator_id)s AND q.qualification_id = r.qualification_id
+                 AND q.revoked_at IS NULL
+          )
+   )
+   AND NOT EXISTS (
+       SELECT 1 FROM annotation_projectworker w
+        WHERE w.project_id = p.id AND w.annotator_id = %(annotator_id)s AND w.status <> 'active'
+   )
+ ORDER BY p.priority DESC, p.created_at
+"""
+
+
 def _eligible_projects(annotator: Annotator, project_id=None) -> list[Project]:
     """Active projects in serving order whose required qualifications the annotator holds and from
-    which they were not removed or suspended. Budgets are checked per claim
+    which they were not removed or suspended (``ELIGIBLE_SQL``). Budgets are checked per claim
     (``billing.spend_reserve``); the standing is re-checked under its row lock (``WORKER_GATE_SQL``)."""
-    held = AnnotatorQualification.objects.filter(annotator_id=annotator.pk, revoked_at__isnull=True).values("qualification_id")
-    missing = Project.required_qualifications.through.objects.filter(project_id=OuterRef("pk")).exclude(
-        qualification_id__in=held
-    )
-    barred = ProjectWorker.objects.filter(project_id=OuterRef("pk"), annotator_id=annotator.pk).exclude(
-        status=ProjectWorker.Status.ACTIVE
-    )
-    projects = Project.objects.filter(status=Project.Status.ACTIVE, client__is_active=True).exclude(Exists(missing)).exclude(
-        Exists(barred)
-    )
+    args = {"annotator_id": annotator.pk}
     if project_id is not None:
-        projects = projects.filter(id=project_id)
-    return list(
-        projects.order_by("-priority", "created_at").only("id", "lease_seconds", "client_id", "params", "instructions", "gold_ratio")
-    )
+        try:
+            args["project_id"] = project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id))
+        except ValueError:
+            return []
+    with connection.cursor() as cursor:
+        cursor.execute(ELIGIBLE_SQL.format(only="AND p.id = %(project_id)s" if project_id is not None else ""), args)
+        rows = cursor.fetchall()
+    return [
+        Project(id=pid, lease_seconds=lease, client_id=client_id, params=json.loads(params) if isinstance(params, str) else params,
+                instructions=instructions, gold_ratio=gold_ratio)
+        for pid, lease, client_id, params, instructions, gold_ratio in rows
+    ]
 
 
 def live_leases(annotator: Annotator, now: datetime):

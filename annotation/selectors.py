@@ -5,8 +5,20 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Prefetch, QuerySet
+from django.utils import timezone
 
-from annotation.models import Annotator, Batch, ExportJob, Project, ProjectParamVersion, Task, TaskAudit
+from annotation.models import (
+    Annotator,
+    Assignment,
+    Batch,
+    ExportJob,
+    Project,
+    ProjectParamVersion,
+    Review,
+    Submission,
+    Task,
+    TaskAudit,
+)
 from clients.errors import NotFound, PermissionDenied
 from clients.models import Client, User, WebhookDelivery
 
@@ -105,6 +117,37 @@ def annotator_for_user(*, user: User) -> Annotator:
     if annotator is None:
         raise PermissionDenied("This endpoint is for annotators; your account has no annotator profile.", code="not_an_annotator")
     return annotator
+
+
+def assignment_get_for_annotator(*, annotator: Annotator, assignment_id) -> Assignment:
+    """One of the annotator's own assignments with its task and project (someone else's: 404)."""
+    qs = Assignment.objects.filter(annotator=annotator).select_related("task", "project")
+    return _get(qs, assignment_id, "Assignment")
+
+
+def live_assignments_for_annotator(*, annotator: Annotator) -> list[Assignment]:
+    """The annotator's active leases that have not run out, oldest first."""
+    return list(Assignment.objects.filter(annotator=annotator, status=Assignment.Status.ACTIVE, leased_until__gt=timezone.now())
+                .select_related("task").order_by("claimed_at"))
+
+
+def submissions_for_annotator(*, annotator: Annotator, limit: int = 50) -> list[Submission]:
+    """The annotator's latest submissions, newest first, with their task (for the earnings page)."""
+    return list(Submission.objects.filter(annotator=annotator).select_related("task").order_by("-created_at")[:limit])
+
+
+def submission_counts_for_annotator(*, annotator: Annotator) -> dict[str, int]:
+    """The annotator's submissions counted by status (every status present, 0 when none)."""
+    counts = dict.fromkeys(Submission.Status.values, 0)
+    rows = Submission.objects.filter(annotator=annotator).values_list("status").annotate(n=Count("id")).order_by()
+    counts.update(dict(rows))
+    return counts
+
+
+def review_get_for_reviewer(*, reviewer: Annotator, review_id) -> Review:
+    """A review the reviewer holds right now (assigned to them, not decided); anything else is 404."""
+    qs = Review.objects.filter(reviewer=reviewer, status=Review.Status.ASSIGNED).select_related("task", "task__project")
+    return _get(qs, review_id, "Review")
 
 
 def task_callback_outcomes(*, task_ids) -> dict:

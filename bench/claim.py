@@ -247,7 +247,10 @@ def _uuid_sql(ts: str, tag: str, g: str = "g") -> str:
 
 
 META_DDL = "CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
-DATA_TABLES = ["annotation_taskaudit", "annotation_submission", "annotation_assignment", "annotation_task", "clients_event"]
+DATA_TABLES = [
+    "annotation_taskaudit", "annotation_review", "annotation_confusioncount", "annotation_projectworker", "annotation_submission",
+    "annotation_assignment", "annotation_task", "clients_event",
+]
 # What a run with --price/--pay writes besides the work; the ledger refuses DELETE, not TRUNCATE.
 BILLING_TABLES = ["billing_payout", "billing_ledgerentry", "billing_ledgertransaction", "billing_clientcredit", "billing_projectbudget"]
 
@@ -423,7 +426,8 @@ UPDATE annotation_task SET answers_received = answers_received + 1, status = 'co
 
 def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None:
     """One claim transaction and one submit transaction; returns their latencies, None when empty."""
-    from annotation.assignment import CLAIM_SQL
+    from annotation.assignment import CLAIM_SQL, WORKER_GATE_SQL, WORKER_SERVED_SQL
+    from annotation.services import workforce
     from clients.ids import uuid7
 
     t0 = time.perf_counter()
@@ -432,12 +436,15 @@ def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None
     with conn.cursor() as cur:
         for sql in RAW_CLAIM:
             cur.execute(sql, a)
+        cur.execute(WORKER_GATE_SQL, {**a, "id": uuid7()})  # the annotator's standing in the project (issue 3)
+        worker_id = cur.fetchone()[0]
         cur.execute(CLAIM_SQL, a)
         row = cur.fetchone()
         if row is None:
             conn.rollback()
             return None
         task_id, seq = row[:2]
+        cur.execute(WORKER_SERVED_SQL, {"id": worker_id, "gold": 0})
         aid = uuid7()
         cur.execute(RAW_INSERT_ASSIGNMENT, {**a, "id": aid, "version": seq, "until": now + timedelta(seconds=900),
                                             "project": ctx["project"], "task": task_id})
@@ -457,6 +464,11 @@ def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None
         answer = Jsonb(ANSWER)
         cur.execute(RAW_INSERT_SUBMISSION, {**s, "sid": uuid7(), "answer": answer, "ms": ms, "task": task_id})
         cur.execute(RAW_COMPLETE_TASK, {"now": now2, "answer": answer, "task": task_id})
+        # the answer's agreement with the consensus and the confusion counts (issue 3)
+        cur.execute(workforce.WORKER_DELTA_SQL, {"gold_answers": 0, "gold_score": 0.0, "consensus_answers": 1, "consensus_score": 1.0,
+                                                 "flags": 0, "now": now2, "project_id": ctx["project"], "annotator_id": ctx["annotator"]})
+        label = ANSWER["category"]
+        cur.execute(workforce.CONFUSION_SQL.format(values="(%s, %s, %s, %s, %s)"), [ctx["project"], ctx["annotator"], label, label, 1.0])
         cur.execute(RAW_EVENT, {"now": now2, "actor": ctx["actor"], "etype": "assignment", "eid": aid, "kind": "assignment.submitted",
                                 "before": Jsonb({"status": "active"}), "after": Jsonb({"status": "submitted"}), "client": ctx["client"]})
         cur.execute(RAW_EVENT, {"now": now2, "actor": "system:consensus", "etype": "task", "eid": task_id, "kind": "task.completed",

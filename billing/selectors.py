@@ -77,6 +77,17 @@ def payable_balance(*, user_id, currency: str) -> int:
     return -account.balance if account else 0
 
 
+def payable_balances(*, user_id) -> dict[str, int]:
+    """What the platform owes an annotator in each currency they have earned in (the workspace's earnings page)."""
+    rows = Account.objects.filter(kind=Account.Kind.ANNOTATOR_PAYABLE, user_id=user_id).order_by("currency")
+    return {row.currency: -row.balance for row in rows}
+
+
+def payouts_for_user(*, user_id, limit: int = 100):
+    """An annotator's payouts, newest first."""
+    return Payout.objects.filter(user_id=user_id).order_by("-created_at")[:limit]
+
+
 def client_project_budgets(*, client: Client) -> list[dict]:
     return [
         {"project_id": row.project_id, "budget": row.limit, "committed": row.committed}

@@ -37,6 +37,7 @@ urlpatterns = [
     path("logout/", web_auth.SignOutView.as_view(), name="logout"),
     path("portal/", include(portal_pages)),
     path("ops/", include(ops_pages)),
+    path("work/", include("annotation.web.workspace_urls")),  # the annotator workspace
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("v1/", include("annotation.scale_api.urls")),  # the Scale-compatible API (SCALE_COMPAT.md)

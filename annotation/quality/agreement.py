@@ -26,6 +26,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from numbers import Real
 from typing import Any, Literal
 
+import numpy as np
+
 LEVELS = ("nominal", "interval")
 
 
@@ -70,13 +72,17 @@ def pairable_units(units: Sequence | Mapping, level: str = "nominal") -> list[li
         values = _unit_values(unit)
         if level == "interval":
             _check_interval(values)
-        else:
-            for v in values:
-                if not isinstance(v, Hashable):
-                    raise ValueError(f"nominal values must be hashable (e.g. a tuple, not a list), got {v!r}")
         if len(values) >= 2:
             out.append(values)
     return out
+
+
+def _codes(values: list) -> np.ndarray:
+    codes: dict[Hashable, int] = {}
+    try:
+        return np.fromiter((codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values))
+    except TypeError as exc:
+        raise ValueError(f"nominal values must be hashable (e.g. a tuple, not a list): {exc}") from None
 
 
 def coincidence_matrix(units: Sequence | Mapping, level: str = "nominal") -> tuple[list, dict[tuple, float]]:
@@ -86,6 +92,7 @@ def coincidence_matrix(units: Sequence | Mapping, level: str = "nominal") -> tup
     o: dict[tuple, float] = defaultdict(float)
     for values in pairable_units(units, level):
         m = len(values)
+        _codes(values)  # refuses unhashable values with a ValueError
         counts = Counter(values)
         for c, n_c in counts.items():
             values_seen.setdefault(c, None)
@@ -107,25 +114,35 @@ def krippendorff_alpha(units: Sequence[Sequence[Any]] | Mapping, level: Literal[
       coders agree, but nothing shows they could have disagreed).
 
     Interval values must be finite real numbers (bool refused); nominal values any hashable.
-    Raises ValueError on an unknown level or on bad values."""
-    _check_level(level)
-    values, o = coincidence_matrix(units, level)
-    if not o:
+    Raises ValueError on an unknown level or on bad values.
+
+    Computed as the coincidence matrix contracted with δ², without building the matrix: a unit's
+    coincidences sum to ``Σ_{i≠j} δ²(x_i, x_j) / (m − 1)``, which is ``(m² − Σ_c n_uc²) / (m − 1)``
+    (nominal) or ``2 m Σ_i (x_i − x̄_u)² / (m − 1)`` (interval); ``n_c`` is how often c occurs among
+    the pairable values, so the expected term is ``n² − Σ_c n_c²`` or ``2 n Σ (x − x̄)²``. The
+    tests check it against ``coincidence_matrix`` and the paper. Memory O(values), not O(V²)."""
+    pairable = pairable_units(units, level)
+    if not pairable:
         return None
-    n_c: dict[Hashable, float] = defaultdict(float)
-    for (c, _k), w in o.items():
-        n_c[c] += w
-    n = math.fsum(n_c.values())
+    lengths = np.fromiter((len(vs) for vs in pairable), dtype=np.int64, count=len(pairable))
+    unit_of = np.repeat(np.arange(len(pairable)), lengths)
+    n = int(lengths.sum())
+    flat = [v for vs in pairable for v in vs]
     if level == "nominal":
-        observed = math.fsum(w for (c, k), w in o.items() if c != k)
-        # Σ_{c≠k} n_c n_k = n² − Σ_c n_c²
-        expected = n * n - math.fsum(x * x for x in n_c.values())
+        coded = _codes(flat)
+        pooled = np.bincount(coded).astype(float)
+        v = len(pooled)
+        cells, per_cell = np.unique(unit_of * v + coded, return_counts=True)  # (unit, value) → n_uc
+        same = np.bincount(cells // v, weights=per_cell.astype(float) ** 2, minlength=len(pairable))
+        observed = float(np.sum((lengths.astype(float) ** 2 - same) / (lengths - 1)))
+        expected = float(n) ** 2 - float(np.sum(pooled ** 2))
     else:
-        observed = math.fsum(w * (c - k) ** 2 for (c, k), w in o.items() if c != k)
-        # Σ_{c,k} n_c n_k (c − k)² = 2 (n Σ n_c c² − (Σ n_c c)²), about the mean for precision
-        mean = math.fsum(w * c for c, w in n_c.items()) / n
-        expected = 2 * n * math.fsum(w * (c - mean) ** 2 for c, w in n_c.items())
-    if expected <= 1e-12 * max(1.0, n * n):
+        x = np.asarray(flat, dtype=float)
+        means = np.bincount(unit_of, weights=x) / lengths
+        spread = np.bincount(unit_of, weights=(x - means[unit_of]) ** 2)
+        observed = float(np.sum(2 * lengths * spread / (lengths - 1)))
+        expected = 2.0 * n * float(np.sum((x - x.mean()) ** 2))
+    if expected <= 1e-12 * max(1.0, float(n) ** 2):
         return None
     return 1.0 - (n - 1) * observed / expected
 

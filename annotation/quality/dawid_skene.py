@@ -6,8 +6,8 @@ label), independently of the other answers. EM alternates:
 
 - E-step: ``log P(z_t = k | answers) ∝ log priors[k] + Σ_{answers (w, l) of t} log confusion[w, k, l]``,
   normalised per task in log space (log-sum-exp), which is also the data's log-likelihood;
-- M-step: ``confusion[w, k, l] ∝ smoothing + Σ_{answers (w, l)} P(z_t = k)`` row by row, and
-  ``priors[k] ∝ smoothing + Σ_t P(z_t = k)``.
+- M-step: ``confusion[w, k, l] ∝ Σ_{answers (w, l)} P(z_t = k) + smoothing + diagonal_prior·[k = l]``
+  row by row, and ``priors[k] ∝ Σ_t P(z_t = k) + smoothing``.
 
 Vectorised over answers: the answers are flattened to one index per (annotator, label) pair, so
 the E-step gathers a row of a (W·K) × K log table per answer and sums per task with
@@ -44,20 +44,23 @@ class DawidSkeneResult:
     log_likelihood: float  # of the answers under the returned model (final E-step)
 
 
-def confusion_from_counts(counts: np.ndarray, smoothing: float = 0.01) -> np.ndarray:
+def confusion_from_counts(counts: np.ndarray, smoothing: float = 0.01, *, diagonal: float = 0.0) -> np.ndarray:
     """Row-normalised confusion matrices from (soft) counts ``[..., true class, given label]``.
 
-    ``smoothing`` is added to every cell first (additive, Laplace-style), so a class an annotator
-    was never seen on gets a uniform row instead of 0/0, and no probability is exactly 0 (a single
-    unseen answer could otherwise veto a class). With ``smoothing=0`` an all-zero row is uniform."""
+    ``smoothing`` is added to every cell first (additive, Laplace-style), so no probability is
+    exactly 0 (a single unexpected answer could otherwise veto a class); ``diagonal`` is added to
+    the diagonal cells on top (a prior belief that answers are right). A row without counts
+    becomes uniform (``diagonal=0``) or leans to its diagonal; with both 0 it is uniform."""
     counts = np.asarray(counts, dtype=float)
     if counts.ndim < 2 or counts.shape[-1] != counts.shape[-2]:
         raise ValueError(f"counts must end in a square K × K matrix, got shape {counts.shape}")
-    if smoothing < 0 or not np.isfinite(smoothing):
-        raise ValueError("smoothing must be a finite number ≥ 0")
+    if smoothing < 0 or not np.isfinite(smoothing) or diagonal < 0 or not np.isfinite(diagonal):
+        raise ValueError("smoothing and diagonal must be finite numbers ≥ 0")
     if not np.all(np.isfinite(counts)) or np.any(counts < 0):
         raise ValueError("counts must be finite and non-negative")
     smoothed = counts + smoothing
+    if diagonal:
+        smoothed = smoothed + diagonal * np.eye(counts.shape[-1])
     totals = smoothed.sum(axis=-1, keepdims=True)
     k = counts.shape[-1]
     return np.divide(smoothed, totals, out=np.full_like(smoothed, 1.0 / k), where=totals > 0)
@@ -138,14 +141,15 @@ class _Answers:
         log_likelihood = float(np.sum(top) + np.sum(np.log(total)))
         return post, log_likelihood
 
-    def m_step(self, post: np.ndarray, smoothing: float) -> tuple[np.ndarray, np.ndarray]:
+    def m_step(self, post: np.ndarray, smoothing: float, diagonal: float) -> tuple[np.ndarray, np.ndarray]:
         """Confusion matrices (W × K × K) and priors (K) from class-major posteriors (K × T)."""
         k = self.k
         counts = np.empty((k, self.n_cells))
         for c in range(k):
             counts[c] = np.bincount(self.cells, weights=post[c].take(self.tasks), minlength=self.n_cells)
         # counts[c, w·K + l] → [w, c, l]
-        conf = confusion_from_counts(counts.reshape(k, self.n_workers, k).transpose(1, 0, 2), smoothing)
+        conf = confusion_from_counts(counts.reshape(k, self.n_workers, k).transpose(1, 0, 2), smoothing,
+                                     diagonal=diagonal)
         prior_counts = post.sum(axis=1) + smoothing
         return conf, prior_counts / prior_counts.sum()
 
@@ -160,7 +164,7 @@ class _Answers:
 
 def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *, n_tasks: int, n_workers: int,
                 n_classes: int, init_confusion: np.ndarray | None = None, init_priors=None, max_iter: int = 50,
-                tol: float = 1e-5, smoothing: float = 0.01) -> DawidSkeneResult:
+                tol: float = 1e-5, smoothing: float = 0.01, diagonal_prior: float = 1.0) -> DawidSkeneResult:
     """Dawid-Skene EM over parallel integer arrays, one row per answer: ``tasks[i]`` in
     [0, n_tasks), ``workers[i]`` in [0, n_workers), ``labels[i]`` in [0, n_classes).
 
@@ -168,16 +172,20 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *, n
     the first step is an E-step from it and ``init_priors`` (default uniform); otherwise the
     first M-step starts from the soft majority vote (each task's vote shares). Then M-step and
     E-step alternate until the mean log-likelihood per task changes by less than ``tol`` or
-    ``max_iter`` iterations have run. A task without answers gets the priors; every M-step
-    re-estimates every matrix from the answers, so an annotator without answers ends uniform.
+    ``max_iter`` iterations have run.
 
-    Limits: EM finds a local maximum; with few answers per annotator the matrices are noisy
-    (``smoothing`` pulls them towards uniform), and a class that annotators systematically swap
-    can be relabelled as a whole if most annotators are worse than chance."""
+    Each M-step adds ``smoothing`` to every cell of the soft counts (no probability is 0) and
+    ``diagonal_prior`` to the diagonal (one imaginary right answer per class and annotator, so a
+    class an annotator was never seen on does not explain any answer of theirs). A task without
+    answers gets the priors; an annotator without answers gets the prior matrix alone.
+
+    Limits (see annotation/quality.md): EM finds a local maximum; with few answers per annotator
+    the matrices are noisy; answers are assumed independent given the true class; a class that
+    most annotators systematically swap is learned swapped unless the start (warm) knows better."""
     if n_tasks < 0 or n_workers < 0 or n_classes < 1:
         raise ValueError("n_tasks and n_workers must be ≥ 0 and n_classes ≥ 1")
-    if max_iter < 1 or tol < 0 or smoothing < 0:
-        raise ValueError("max_iter must be ≥ 1, tol and smoothing ≥ 0")
+    if max_iter < 1 or tol < 0 or smoothing < 0 or diagonal_prior < 0:
+        raise ValueError("max_iter must be ≥ 1, tol, smoothing and diagonal_prior ≥ 0")
     tasks_arr = np.asarray(tasks)
     if tasks_arr.ndim != 1:
         raise ValueError("tasks must be a 1-D array")
@@ -205,13 +213,11 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *, n
     converged = False
     iterations = 0
     scale = max(n_tasks, 1)
-    for iterations in range(1, max_iter + 1):  # noqa: B007 (read after the loop)
-        conf, priors = answers.m_step(post, smoothing)
+    while iterations < max_iter and not converged:
+        conf, priors = answers.m_step(post, smoothing, diagonal_prior)
         post, new_ll = answers.e_step(_log(conf), _log(priors))
-        if abs(new_ll - ll) / scale < tol:
-            ll = new_ll
-            converged = True
-            break
+        iterations += 1
+        converged = abs(new_ll - ll) / scale < tol
         ll = new_ll
 
     posteriors = np.ascontiguousarray(post.T)

@@ -20,9 +20,11 @@ from annotation.services import workforce
 from clients import events
 from clients.errors import ValidationFailed
 
-# Dawid-Skene's smoothing of stored counts (pseudo-count per cell), so an annotator seen a few
-# times does not get a 0/1 matrix.
-SMOOTHING = 1.0
+# The prior on a stored confusion matrix: PRIOR_WEIGHT pseudo-answers per row shaped like
+# ``quality.default_confusion`` (0.7 on the diagonal). An annotator seen a few times is pulled
+# towards "right 70 % of the time", like a newcomer, not towards uniform (which would make one
+# stored count weigh less than none), and never gets a 0/1 matrix.
+PRIOR_WEIGHT = 4.0
 
 
 def is_single_choice(task_type: str, params: dict) -> bool:
@@ -39,10 +41,12 @@ def round_answers(task: Task) -> list[tuple[Any, dict]]:
 
 
 def stored_confusions(*, project_id, annotator_ids, classes) -> dict:
-    """Each annotator's confusion matrix in the project (row-normalised, smoothed), from the
-    counts kept by gold answers, completions and batch recomputes; absent for newcomers."""
+    """Each annotator's confusion matrix in the project (row-normalised, with the prior above),
+    from the counts kept by gold answers, completions and batch recomputes; absent for newcomers
+    (``dawid_skene_single`` then uses the default matrix itself)."""
     counts = workforce.confusion_matrices(project_id=project_id, annotator_ids=annotator_ids, classes=classes)
-    return {a: quality.confusion_from_counts(np.asarray(m, dtype=float), SMOOTHING) for a, m in counts.items()}
+    prior = PRIOR_WEIGHT * quality.default_confusion(len(classes))
+    return {a: quality.confusion_from_counts(np.asarray(m, dtype=float) + prior, 0.0) for a, m in counts.items()}
 
 
 def task_consensus(task: Task, project: Project, answers: list[tuple[Any, dict]]) -> quality.Aggregate:
@@ -193,7 +197,7 @@ def _dawid_skene_batch(project: Project, tasks: list[Task], by_task: dict) -> tu
     stored = stored_confusions(project_id=project.pk, annotator_ids=annotators, classes=classes)
     init = None
     if stored:
-        default = quality.confusion_from_counts(np.eye(len(classes)) * 3 + 1, 0.0)
+        default = quality.default_confusion(len(classes))  # the same prior dawid_skene_single gives newcomers
         init = np.stack([stored.get(a, default) for a in annotators])
     fit = quality.dawid_skene(
         np.asarray(t_idx), np.asarray(w_idx), np.asarray(l_idx), n_tasks=len(tasks), n_workers=len(annotators),
