@@ -87,7 +87,7 @@ def project_list(request, client):
     return render(request, "portal/project_list.html", {
         "rows": portal_selectors.project_overview_for_client(client=client),
         "budgets": {b["project_id"]: b for b in billing_selectors.client_project_budgets(client=client)},
-        "can_write": request.web_membership.can("write"),
+        "can_write": request.web_membership.can("write"), "currency": client.currency,
     })
 
 

@@ -100,6 +100,19 @@ def test_a_refused_project_keeps_the_input_and_says_why(member_pages, client_a):
     assert Project.objects.filter(client=client_a).count() == 1
 
 
+def test_the_project_list_costs_the_same_queries_for_one_or_many_projects(member_pages, client_a, django_assert_max_num_queries):
+    from annotation.models import Task as TaskModel
+
+    viewer = member_pages(client_a, "viewer")
+    viewer.get("/portal/")  # warm the session and the membership
+    for i in range(8):
+        project = ProjectFactory(client=client_a, name=f"P{i}")
+        CompletedTaskFactory(project=project, response={"category": "car"}, price=125)
+    with django_assert_max_num_queries(8):
+        body = text(viewer.get("/portal/"))
+    assert body.count("1.25 USD") == 8 and TaskModel.objects.count() == 8
+
+
 def test_a_viewer_reads_projects_but_cannot_create_one(member_pages, client_a):
     ProjectFactory(client=client_a, name="Visible")
     viewer = member_pages(client_a, "viewer")
