@@ -11,7 +11,28 @@ from annotation.payloads import task_payload
 MAX_PRICE = 10**12  # minor units; far above any real task price, well inside PostgreSQL's bigint
 
 
-class ProjectIn(serializers.Serializer):
+class ProjectQualitySettings(serializers.Serializer):
+    """The quality-control settings a project takes at creation and in a PATCH (all optional)."""
+
+    consensus_method = serializers.ChoiceField(choices=Project.Consensus.choices, required=False,
+                                               help_text="auto: the task type's own method; majority or dawid_skene: categorization.")
+    gold_ratio = serializers.FloatField(min_value=0, max_value=1, required=False, help_text="Share of each annotator's claims served gold.")
+    gold_min_answers = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    gold_accuracy_threshold = serializers.FloatField(
+        min_value=0, max_value=1, required=False,
+        help_text="Below this gold accuracy, after gold_min_answers gold answers, an annotator is removed (0: never).")
+    confidence_threshold = serializers.FloatField(
+        min_value=0, max_value=1, required=False,
+        help_text="Dynamic overlap: below this consensus confidence a task gets one more answer, up to max_overlap.")
+    review_enabled = serializers.BooleanField(required=False)
+    review_share = serializers.FloatField(min_value=0, max_value=1, required=False)
+    min_answer_ms = serializers.IntegerField(min_value=0, max_value=3_600_000, required=False,
+                                             help_text="Answers faster than this are flagged and not counted.")
+    fraud_flag_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+    required_qualifications = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=50)
+
+
+class ProjectIn(ProjectQualitySettings):
     name = serializers.CharField(max_length=200)
     task_type = serializers.ChoiceField(choices=TaskType.choices)
     domain = serializers.ChoiceField(choices=Domain.choices, default=Domain.OTHER)
@@ -29,25 +50,8 @@ class ProjectIn(serializers.Serializer):
         min_value=0, max_value=MAX_PRICE, required=False, allow_null=True,
         help_text="Cap on the project's committed spend (minor units): tasks are not served once it would be passed.",
     )
-    consensus_method = serializers.ChoiceField(choices=Project.Consensus.choices, required=False,
-                                               help_text="auto: the task type's own method; majority or dawid_skene: categorization.")
-    gold_ratio = serializers.FloatField(min_value=0, max_value=1, required=False, help_text="Share of each annotator's claims served gold.")
-    gold_min_answers = serializers.IntegerField(min_value=1, max_value=1000, required=False)
-    gold_accuracy_threshold = serializers.FloatField(
-        min_value=0, max_value=1, required=False,
-        help_text="Below this gold accuracy, after gold_min_answers gold answers, an annotator is removed (0: never).")
-    confidence_threshold = serializers.FloatField(
-        min_value=0, max_value=1, required=False,
-        help_text="Dynamic overlap: below this consensus confidence a task gets one more answer, up to max_overlap.")
-    review_enabled = serializers.BooleanField(required=False)
-    review_share = serializers.FloatField(min_value=0, max_value=1, required=False)
-    min_answer_ms = serializers.IntegerField(min_value=0, max_value=3_600_000, required=False,
-                                             help_text="Answers faster than this are flagged and not counted.")
-    fraud_flag_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
-    required_qualifications = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=50)
 
-
-class ProjectPatch(serializers.Serializer):
+class ProjectPatch(ProjectQualitySettings):
     name = serializers.CharField(max_length=200, required=False)
     domain = serializers.ChoiceField(choices=Domain.choices, required=False)
     params = serializers.DictField(required=False)
@@ -58,23 +62,6 @@ class ProjectPatch(serializers.Serializer):
     priority = serializers.IntegerField(min_value=-100, max_value=100, required=False)
     price_per_task = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False, allow_null=True)
     budget = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False, allow_null=True)
-    consensus_method = serializers.ChoiceField(choices=Project.Consensus.choices, required=False,
-                                               help_text="auto: the task type's own method; majority or dawid_skene: categorization.")
-    gold_ratio = serializers.FloatField(min_value=0, max_value=1, required=False, help_text="Share of each annotator's claims served gold.")
-    gold_min_answers = serializers.IntegerField(min_value=1, max_value=1000, required=False)
-    gold_accuracy_threshold = serializers.FloatField(
-        min_value=0, max_value=1, required=False,
-        help_text="Below this gold accuracy, after gold_min_answers gold answers, an annotator is removed (0: never).")
-    confidence_threshold = serializers.FloatField(
-        min_value=0, max_value=1, required=False,
-        help_text="Dynamic overlap: below this consensus confidence a task gets one more answer, up to max_overlap.")
-    review_enabled = serializers.BooleanField(required=False)
-    review_share = serializers.FloatField(min_value=0, max_value=1, required=False)
-    min_answer_ms = serializers.IntegerField(min_value=0, max_value=3_600_000, required=False,
-                                             help_text="Answers faster than this are flagged and not counted.")
-    fraud_flag_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
-    required_qualifications = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=50)
-
 
 class ProjectOut(serializers.ModelSerializer):
     class Meta:
