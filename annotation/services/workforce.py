@@ -419,8 +419,10 @@ def qualification_create(
     return qualification
 
 
-def qualification_grant_row(*, annotator: Annotator, qualification: Qualification, source: str, score: float | None,
-                            actor: Any, now: datetime) -> AnnotatorQualification:
+def _grant(*, annotator: Annotator, qualification: Qualification, source: str, score: float | None, reason: str,
+           actor: Any, now: datetime) -> AnnotatorQualification:
+    """Grant (or grant again after a revocation), with one event carrying the reason.
+    Precondition: the annotator row is locked by this transaction."""
     held, created = AnnotatorQualification.objects.get_or_create(
         annotator=annotator, qualification=qualification,
         defaults={"source": source, "score": score, "granted_at": now, "granted_by": events.actor_label(actor)},
@@ -429,7 +431,8 @@ def qualification_grant_row(*, annotator: Annotator, qualification: Qualificatio
         held.source, held.score, held.granted_at, held.granted_by, held.revoked_at = source, score, now, events.actor_label(actor), None
         held.save(update_fields=["source", "score", "granted_at", "granted_by", "revoked_at"])
     events.record(actor=actor, entity=held, kind="qualification.granted",
-                  after={"qualification": str(qualification.pk), "annotator": str(annotator.pk), "source": source, "score": score},
+                  after={"qualification": str(qualification.pk), "annotator": str(annotator.pk), "source": source, "score": score,
+                         "reason": reason},
                   client_id=qualification.client_id)
     return held
 
@@ -438,13 +441,10 @@ def qualification_grant_row(*, annotator: Annotator, qualification: Qualificatio
 def qualification_grant(*, annotator_id, qualification_id, reason: Any, actor: Any) -> AnnotatorQualification:
     """Staff grant a qualification without the test."""
     reason = _reason(reason)
-    annotator = Annotator.objects.select_for_update(no_key=True).filter(pk=_annotator(annotator_id).pk).get()
+    annotator = _get(Annotator.objects.select_for_update(no_key=True), "Annotator not found.", pk=annotator_id)
     qualification = _qualification(qualification_id)
-    held = qualification_grant_row(annotator=annotator, qualification=qualification, source=AnnotatorQualification.Source.STAFF,
-                                   score=None, actor=actor, now=timezone.now())
-    events.record(actor=actor, entity=held, kind="qualification.grant_reason", after={"reason": reason},
-                  client_id=qualification.client_id)
-    return held
+    return _grant(annotator=annotator, qualification=qualification, source=AnnotatorQualification.Source.STAFF, score=None,
+                  reason=reason, actor=actor, now=timezone.now())
 
 
 @transaction.atomic
@@ -452,7 +452,7 @@ def qualification_revoke(*, annotator_id, qualification_id, reason: Any, actor: 
     """Staff revoke a qualification. The annotator row lock serializes this with their claims; live
     leases in projects that require it are given back."""
     reason = _reason(reason)
-    annotator = Annotator.objects.select_for_update(no_key=True).filter(pk=_annotator(annotator_id).pk).get()
+    annotator = _get(Annotator.objects.select_for_update(no_key=True), "Annotator not found.", pk=annotator_id)
     qualification = _qualification(qualification_id)
     held = AnnotatorQualification.objects.select_for_update().filter(annotator=annotator, qualification=qualification,
                                                                      revoked_at__isnull=True).first()
@@ -548,8 +548,8 @@ def qualification_attempt_answer(*, annotator: Annotator, attempt_id, question_i
                   after={"score": attempt.score, "pass_mark": qualification.pass_mark}, client_id=None)
     if passed:
         locked = Annotator.objects.select_for_update(no_key=True).get(pk=annotator.pk)
-        qualification_grant_row(annotator=locked, qualification=qualification, source=AnnotatorQualification.Source.TEST,
-                                score=attempt.score, actor="system:qualification", now=now)
+        _grant(annotator=locked, qualification=qualification, source=AnnotatorQualification.Source.TEST, score=attempt.score,
+               reason=f"passed the test with {attempt.score:.3f}", actor="system:qualification", now=now)
         if settings.QUORUM_ACTIVATE_ON_QUALIFICATION and locked.status == Annotator.Status.APPLICANT:
             locked.status = Annotator.Status.ACTIVE
             locked.save(update_fields=["status"])
