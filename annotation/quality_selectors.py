@@ -24,6 +24,7 @@ from annotation.models import (
     Task,
     TaskType,
 )
+from annotation.selectors import _get
 
 # Agreement is computed over the most recent completed tasks (a bounded read, whatever the size).
 AGREEMENT_SAMPLE = 5000
@@ -197,6 +198,19 @@ def qualifications_for_annotator(*, annotator: Annotator) -> list[dict]:
 def qualification_list_for_client(*, client) -> list[Qualification]:
     """The client's own tests and the platform-wide ones (both can be required by its projects)."""
     return list(Qualification.objects.filter(Q(client=client) | Q(client__isnull=True)).annotate(n=Count("questions")).order_by("name"))
+
+
+def annotator_list(*, status: str | None = None, limit: int = 1000) -> list[Annotator]:
+    """Staff: annotators, oldest first, optionally of one status (e.g. applicants to vet)."""
+    rows = Annotator.objects.select_related("user").order_by("created_at")
+    if status:
+        rows = rows.filter(status=status)
+    return list(rows[:limit])
+
+
+def project_for_staff(*, project_id) -> Project:
+    """Staff see any project; a missing or malformed id is a 404."""
+    return _get(Project.objects.all(), project_id, "Project")
 
 
 def review_queue_depth() -> int:

@@ -278,13 +278,10 @@ class StaffAnnotatorListView(APIView):
                    summary="Annotators, optionally by status (e.g. applicants to vet)")
     def get(self, request):
         caller_staff(request)
-        rows = Annotator.objects.select_related("user").order_by("created_at")
         wanted = request.query_params.get("status")
-        if wanted:
-            if wanted not in Annotator.Status.values:
-                raise ValidationFailed(f"status: must be one of {', '.join(Annotator.Status.values)}", code="invalid_status")
-            rows = rows.filter(status=wanted)
-        return Response({"results": AnnotatorOut(rows[:1000], many=True).data})
+        if wanted and wanted not in Annotator.Status.values:
+            raise ValidationFailed(f"status: must be one of {', '.join(Annotator.Status.values)}", code="invalid_status")
+        return Response({"results": AnnotatorOut(quality_selectors.annotator_list(status=wanted), many=True).data})
 
 
 class StaffAnnotatorStatusView(APIView):
@@ -330,7 +327,7 @@ class StaffProjectQualityView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="A project's quality figures with annotator ids and reasons")
     def get(self, request, project_id):
         caller_staff(request)
-        project = workforce._project(project_id)
+        project = quality_selectors.project_for_staff(project_id=project_id)
         return Response(quality_selectors.project_quality(project=project, reveal_annotators=True))
 
 

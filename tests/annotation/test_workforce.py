@@ -143,6 +143,11 @@ def test_projects_serve_only_annotators_holding_their_required_qualifications():
     assert held.revoked_at is not None
     assert not Assignment.objects.filter(annotator=qualified, status=Assignment.Status.ACTIVE).exists()
     assert _claim(qualified) is None
+    # Staff may grant it without the test; the event keeps their reason.
+    services.qualification_grant(annotator_id=unqualified.pk, qualification_id=qualification.pk, reason="vetted offline", actor=None)
+    granted = Event.objects.filter(kind="qualification.granted", after__annotator=str(unqualified.pk)).get()
+    assert (granted.after["source"], granted.after["reason"]) == ("staff", "vetted offline")
+    assert _claim(unqualified) is not None
     # Another client's qualification cannot be required.
     foreign = services.qualification_create(client=ClientFactory(), actor=None, name="Theirs", task_type="categorization",
                                             params=CATS, questions=[{"params": {"attachment": "x"}, "gold_answer": {"category": "car"}}])
@@ -400,3 +405,13 @@ def test_a_review_whose_lease_ran_out_goes_to_another_reviewer():
         services.review_decide(reviewer=slow, review_id=review.pk, verdict="accept", now=later)
     services.review_decide(reviewer=quick, review_id=review.pk, verdict="accept", now=later)
     assert Task.objects.get().status == Task.Status.COMPLETED
+
+
+def test_the_completion_relay_leaves_tasks_held_for_review_alone():
+    from annotation.tasks import complete_ready_tasks
+
+    project = ProjectFactory(params=CATS, review_enabled=True, review_share=1.0)
+    services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(1))
+    _work(AnnotatorFactory(), project, "car")
+    assert Task.objects.get().in_review
+    assert complete_ready_tasks() == 0  # all answers are in, but the task waits for a reviewer, not for the relay
