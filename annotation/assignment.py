@@ -67,15 +67,38 @@ CLAIM_GOLD_SQL = _CLAIM_SQL.format(gold_filter="t.is_gold", order="t.slots_taken
 
 # The annotator's standing in the project, created on the first claim: locks the row, so a removal
 # (``annotation.services.workforce``) and this claim are serialized, and returns the counters the
-# gold ratio reads. A removed or suspended worker gets no task of the project.
+# gold ratio reads. A removed or suspended worker gets no task of the project. An existing row is
+# only locked (FOR NO KEY UPDATE, no new row version: trying a project with an empty queue writes
+# nothing); a missing one is inserted. Returns no row only when a concurrent transaction inserted
+# it first: ``worker_gate`` then runs it again and finds that row.
 WORKER_GATE_SQL = """
-INSERT INTO annotation_projectworker
-       (id, project_id, annotator_id, status, reason, served_total, served_gold, gold_answers, gold_score,
-        consensus_answers, consensus_score, flags, updated_at)
-VALUES (%(id)s, %(project_id)s, %(annotator_id)s, 'active', '', 0, 0, 0, 0, 0, 0, 0, %(now)s)
-ON CONFLICT (annotator_id, project_id) DO UPDATE SET updated_at = EXCLUDED.updated_at
-RETURNING id, status, served_total, served_gold
+WITH existing AS (
+    SELECT id, status, served_total, served_gold FROM annotation_projectworker
+     WHERE annotator_id = %(annotator_id)s AND project_id = %(project_id)s
+       FOR NO KEY UPDATE
+), created AS (
+    INSERT INTO annotation_projectworker
+           (id, project_id, annotator_id, status, reason, served_total, served_gold, gold_answers, gold_score,
+            consensus_answers, consensus_score, flags, updated_at)
+    SELECT %(id)s, %(project_id)s, %(annotator_id)s, 'active', '', 0, 0, 0, 0, 0, 0, 0, %(now)s
+     WHERE NOT EXISTS (SELECT 1 FROM existing)
+    ON CONFLICT (annotator_id, project_id) DO NOTHING
+    RETURNING id, status, served_total, served_gold
+)
+SELECT * FROM existing UNION ALL SELECT * FROM created
 """
+
+
+def worker_gate(cursor, *, project_id, annotator_id, now: datetime) -> tuple:
+    """Lock (or create) the annotator's standing row in the project: (id, status, served_total,
+    served_gold). Precondition: in a transaction."""
+    for _ in range(2):
+        cursor.execute(WORKER_GATE_SQL, {"id": uuid7(), "project_id": project_id, "annotator_id": annotator_id, "now": now})
+        row = cursor.fetchone()
+        if row is not None:
+            return row
+    raise RuntimeError("the standing row was neither found nor created")  # unreachable: the second run sees the committed row
+
 
 WORKER_SERVED_SQL = """
 UPDATE annotation_projectworker SET served_total = served_total + 1, served_gold = served_gold + %(gold)s WHERE id = %(id)s
@@ -123,7 +146,7 @@ SELECT p.id, p.lease_seconds, p.client_id, p.params, p.instructions, p.gold_rati
 def _eligible_projects(annotator: Annotator, project_id=None) -> list[Project]:
     """Active projects in serving order whose required qualifications the annotator holds and from
     which they were not removed or suspended (``ELIGIBLE_SQL``). Budgets are checked per claim
-    (``billing.spend_reserve``); the standing is re-checked under its row lock (``WORKER_GATE_SQL``)."""
+    (``billing.spend_reserve``); the standing is re-checked under its row lock (``worker_gate``)."""
     args = {"annotator_id": annotator.pk}
     if project_id is not None:
         try:
@@ -170,8 +193,8 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
     with connection.cursor() as cursor:
         for project in _eligible_projects(annotator, project_id):
             args = {"project_id": project.id, "annotator_id": annotator.pk, "now": now}
-            cursor.execute(WORKER_GATE_SQL, {**args, "id": uuid7()})
-            worker_id, standing, served_total, served_gold = cursor.fetchone()
+            worker_id, standing, served_total, served_gold = worker_gate(cursor, project_id=project.id, annotator_id=annotator.pk,
+                                                                         now=now)
             if standing != ProjectWorker.Status.ACTIVE:
                 continue  # removed or suspended since the filter above ran
             # Gold at the project's ratio of this annotator's claims: the next claim is gold while

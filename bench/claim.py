@@ -426,7 +426,7 @@ UPDATE annotation_task SET answers_received = answers_received + 1, status = 'co
 
 def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None:
     """One claim transaction and one submit transaction; returns their latencies, None when empty."""
-    from annotation.assignment import CLAIM_SQL, WORKER_GATE_SQL, WORKER_SERVED_SQL
+    from annotation.assignment import CLAIM_SQL, WORKER_SERVED_SQL, worker_gate
     from annotation.services import workforce
     from clients.ids import uuid7
 
@@ -436,8 +436,8 @@ def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None
     with conn.cursor() as cur:
         for sql in RAW_CLAIM:
             cur.execute(sql, a)
-        cur.execute(WORKER_GATE_SQL, {**a, "id": uuid7()})  # the annotator's standing in the project (issue 3)
-        worker_id = cur.fetchone()[0]
+        # the annotator's standing in the project (issue 3)
+        worker_id = worker_gate(cur, project_id=ctx["project"], annotator_id=ctx["annotator"], now=now)[0]
         cur.execute(CLAIM_SQL, a)
         row = cur.fetchone()
         if row is None:

@@ -147,13 +147,11 @@ def worker_bar(*, project: Project, annotator_id, status: str, reason: str, acto
     """Remove or suspend an annotator from one project (a rule or staff) and give back their live
     leases there. Returns False if they were not active there. Precondition: in a transaction.
 
-    The standing row is locked first; a claim locks it too (``assignment.WORKER_GATE_SQL``), so a
+    The standing row is locked first; a claim locks it too (``assignment.worker_gate``), so a
     claim either finished before (its lease is released here) or sees the new standing."""
     now = now or timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(engine.WORKER_GATE_SQL, {"id": engine.uuid7(), "project_id": project.pk, "annotator_id": annotator_id,
-                                                "now": now})
-        worker_id, before, _, _ = cursor.fetchone()
+        worker_id, before, _, _ = engine.worker_gate(cursor, project_id=project.pk, annotator_id=annotator_id, now=now)
     if before != ProjectWorker.Status.ACTIVE:
         return False
     ProjectWorker.objects.filter(pk=worker_id).update(status=status, reason=reason[:MAX_REASON], updated_at=now)
