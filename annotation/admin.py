@@ -40,8 +40,15 @@ def _each(modeladmin, request, queryset, call, done: str) -> None:
 
 def _project_status_action(status: str, description: str):
     def action(modeladmin, request, queryset):
-        _each(modeladmin, request, queryset, lambda project: services.project_set_status(
-            client=project.client, actor=request.user, project_id=project.pk, status=status), f"project(s) {status}")
+        _each(
+            modeladmin,
+            request,
+            queryset,
+            lambda project: services.project_set_status(
+                client=project.client, actor=request.user, project_id=project.pk, status=status
+            ),
+            f"project(s) {status}",
+        )
 
     action.__name__ = f"set_{status}"
     return admin.action(description=description)(action)
@@ -60,13 +67,24 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "client", "task_type", "domain", "status", "overlap", "price_per_task", "created_at"]
+    list_display = [
+        "name",
+        "client",
+        "task_type",
+        "domain",
+        "status",
+        "overlap",
+        "price_per_task",
+        "created_at",
+    ]
     list_filter = ["status", "task_type", "domain", ("client", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "client__name", "client__slug"]
     list_select_related = ["client"]
-    actions = [_project_status_action("paused", "Pause the selected projects (their tasks stop being served)"),
-               _project_status_action("active", "Resume the selected projects"),
-               _project_status_action("archived", "Archive the selected projects")]
+    actions = [
+        _project_status_action("paused", "Pause the selected projects (their tasks stop being served)"),
+        _project_status_action("active", "Resume the selected projects"),
+        _project_status_action("archived", "Archive the selected projects"),
+    ]
 
 
 @admin.register(Batch)
@@ -79,7 +97,17 @@ class BatchAdmin(admin.ModelAdmin):
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    list_display = ["id", "unique_id", "project", "status", "answers_received", "overlap", "confidence", "is_test", "created_at"]
+    list_display = [
+        "id",
+        "unique_id",
+        "project",
+        "status",
+        "answers_received",
+        "overlap",
+        "confidence",
+        "is_test",
+        "created_at",
+    ]
     list_filter = ["status", "task_type", "is_test", "is_gold", ("client", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["=id", "unique_id", "project__name"]
     readonly_fields = [f.name for f in Task._meta.fields]
@@ -88,12 +116,17 @@ class TaskAdmin(admin.ModelAdmin):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 3}),
-                             help_text="Recorded on the audit log with your name.")
+    reason = forms.CharField(
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Recorded on the audit log with your name.",
+    )
 
 
 class GrantForm(ReasonForm):
-    qualification = forms.ModelChoiceField(queryset=Qualification.objects.filter(is_active=True).order_by("name"))
+    qualification = forms.ModelChoiceField(
+        queryset=Qualification.objects.filter(is_active=True).order_by("name")
+    )
 
 
 def _with_reason(modeladmin, request, queryset, *, title: str, form_class, apply) -> TemplateResponse | None:
@@ -103,16 +136,30 @@ def _with_reason(modeladmin, request, queryset, *, title: str, form_class, apply
     if "apply" in request.POST and form.is_valid():
         _each(modeladmin, request, queryset, lambda obj: apply(obj, form.cleaned_data), "done")
         return None
-    context = {**modeladmin.admin_site.each_context(request), "title": title, "form": form, "objects": queryset,
-               "action": request.POST["action"], "checkbox": ACTION_CHECKBOX_NAME, "opts": modeladmin.model._meta}
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "form": form,
+        "objects": queryset,
+        "action": request.POST["action"],
+        "checkbox": ACTION_CHECKBOX_NAME,
+        "opts": modeladmin.model._meta,
+    }
     return TemplateResponse(request, "admin/annotation/reason_action.html", context)
 
 
 def _status_action(status: str, description: str):
     def action(modeladmin, request, queryset):
-        return _with_reason(modeladmin, request, queryset, title=description, form_class=ReasonForm,
-                            apply=lambda annotator, data: workforce.annotator_set_status(
-                                annotator_id=annotator.pk, status=status, reason=data["reason"], actor=request.user))
+        return _with_reason(
+            modeladmin,
+            request,
+            queryset,
+            title=description,
+            form_class=ReasonForm,
+            apply=lambda annotator, data: workforce.annotator_set_status(
+                annotator_id=annotator.pk, status=status, reason=data["reason"], actor=request.user
+            ),
+        )
 
     action.__name__ = {"active": "vet_or_restore", "suspended": "suspend", "banned": "ban"}[status]
     return admin.action(description=description)(action)
@@ -128,17 +175,28 @@ class AnnotatorAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "user__name"]
     list_select_related = ["user"]
     readonly_fields = ["status"]
-    actions = [_status_action("active", "Vet (applicant → active) or restore the selected annotators"),
-               _status_action("suspended", "Suspend the selected annotators (their leases are released)"),
-               _status_action("banned", "Ban the selected annotators"),
-               "grant_qualification"]
+    actions = [
+        _status_action("active", "Vet (applicant → active) or restore the selected annotators"),
+        _status_action("suspended", "Suspend the selected annotators (their leases are released)"),
+        _status_action("banned", "Ban the selected annotators"),
+        "grant_qualification",
+    ]
 
     @admin.action(description="Grant a qualification to the selected annotators (without the test)")
     def grant_qualification(self, request, queryset):
-        return _with_reason(self, request, queryset, title="Grant a qualification", form_class=GrantForm,
-                            apply=lambda annotator, data: workforce.qualification_grant(
-                                annotator_id=annotator.pk, qualification_id=data["qualification"].pk, reason=data["reason"],
-                                actor=request.user))
+        return _with_reason(
+            self,
+            request,
+            queryset,
+            title="Grant a qualification",
+            form_class=GrantForm,
+            apply=lambda annotator, data: workforce.qualification_grant(
+                annotator_id=annotator.pk,
+                qualification_id=data["qualification"].pk,
+                reason=data["reason"],
+                actor=request.user,
+            ),
+        )
 
 
 @admin.register(Qualification)
@@ -158,10 +216,19 @@ class AnnotatorQualificationAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Revoke the selected qualifications")
     def revoke(self, request, queryset):
-        return _with_reason(self, request, queryset, title="Revoke qualifications", form_class=ReasonForm,
-                            apply=lambda held, data: workforce.qualification_revoke(
-                                annotator_id=held.annotator_id, qualification_id=held.qualification_id, reason=data["reason"],
-                                actor=request.user))
+        return _with_reason(
+            self,
+            request,
+            queryset,
+            title="Revoke qualifications",
+            form_class=ReasonForm,
+            apply=lambda held, data: workforce.qualification_revoke(
+                annotator_id=held.annotator_id,
+                qualification_id=held.qualification_id,
+                reason=data["reason"],
+                actor=request.user,
+            ),
+        )
 
 
 @admin.register(ProjectWorker)
@@ -176,17 +243,35 @@ class ProjectWorkerAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Restore the selected annotators in their project")
     def restore(self, request, queryset):
-        return _with_reason(self, request, queryset, title="Restore in the project", form_class=ReasonForm,
-                            apply=lambda worker, data: workforce.worker_restore(
-                                project_id=worker.project_id, annotator_id=worker.annotator_id, reason=data["reason"],
-                                actor=request.user))
+        return _with_reason(
+            self,
+            request,
+            queryset,
+            title="Restore in the project",
+            form_class=ReasonForm,
+            apply=lambda worker, data: workforce.worker_restore(
+                project_id=worker.project_id,
+                annotator_id=worker.annotator_id,
+                reason=data["reason"],
+                actor=request.user,
+            ),
+        )
 
     @admin.action(description="Remove the selected annotators from their project")
     def remove(self, request, queryset):
-        return _with_reason(self, request, queryset, title="Remove from the project", form_class=ReasonForm,
-                            apply=lambda worker, data: workforce.worker_remove(
-                                project_id=worker.project_id, annotator_id=worker.annotator_id, reason=data["reason"],
-                                actor=request.user))
+        return _with_reason(
+            self,
+            request,
+            queryset,
+            title="Remove from the project",
+            form_class=ReasonForm,
+            apply=lambda worker, data: workforce.worker_remove(
+                project_id=worker.project_id,
+                annotator_id=worker.annotator_id,
+                reason=data["reason"],
+                actor=request.user,
+            ),
+        )
 
 
 @admin.register(Review)
@@ -226,7 +311,16 @@ class TaskAuditAdmin(ReadOnlyAdmin):
 
 @admin.register(ExportJob)
 class ExportJobAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "project", "client", "format", "status", "task_count", "file_size", "attempts"]
+    list_display = [
+        "created_at",
+        "project",
+        "client",
+        "format",
+        "status",
+        "task_count",
+        "file_size",
+        "attempts",
+    ]
     list_filter = ["status", "format", ("client", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["=id", "project__name", "client__name"]
     exclude = ["anon_salt"]

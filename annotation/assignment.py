@@ -62,7 +62,9 @@ RETURNING t.id, t.claim_seq, t.task_type, t.instruction, t.params, t.price, cand
 """
 # Two statements rather than a parameter, so each keeps its own partial index in a prepared plan:
 # live work in serving order (task_open_queue_idx), and gold in breadth-first order (task_gold_queue_idx).
-CLAIM_SQL = _CLAIM_SQL.format(gold_filter="NOT t.is_gold", order="t.priority DESC, t.slots_taken, t.created_at")
+CLAIM_SQL = _CLAIM_SQL.format(
+    gold_filter="NOT t.is_gold", order="t.priority DESC, t.slots_taken, t.created_at"
+)
 CLAIM_GOLD_SQL = _CLAIM_SQL.format(gold_filter="t.is_gold", order="t.slots_taken, t.created_at")
 
 # The annotator's standing in the project, created on the first claim: locks the row, so a removal
@@ -93,11 +95,16 @@ def worker_gate(cursor, *, project_id, annotator_id, now: datetime) -> tuple:
     """Lock (or create) the annotator's standing row in the project: (id, status, served_total,
     served_gold). Precondition: in a transaction."""
     for _ in range(2):
-        cursor.execute(WORKER_GATE_SQL, {"id": uuid7(), "project_id": project_id, "annotator_id": annotator_id, "now": now})
+        cursor.execute(
+            WORKER_GATE_SQL,
+            {"id": uuid7(), "project_id": project_id, "annotator_id": annotator_id, "now": now},
+        )
         row = cursor.fetchone()
         if row is not None:
             return row
-    raise RuntimeError("the standing row was neither found nor created")  # unreachable: the second run sees the committed row
+    raise RuntimeError(
+        "the standing row was neither found nor created"
+    )  # unreachable: the second run sees the committed row
 
 
 WORKER_SERVED_SQL = """
@@ -150,25 +157,39 @@ def _eligible_projects(annotator: Annotator, project_id=None) -> list[Project]:
     args = {"annotator_id": annotator.pk}
     if project_id is not None:
         try:
-            args["project_id"] = project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id))
+            args["project_id"] = (
+                project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id))
+            )
         except ValueError:
             return []
     with connection.cursor() as cursor:
-        cursor.execute(ELIGIBLE_SQL.format(only="AND p.id = %(project_id)s" if project_id is not None else ""), args)
+        cursor.execute(
+            ELIGIBLE_SQL.format(only="AND p.id = %(project_id)s" if project_id is not None else ""), args
+        )
         rows = cursor.fetchall()
     return [
-        Project(id=pid, lease_seconds=lease, client_id=client_id, params=json.loads(params) if isinstance(params, str) else params,
-                instructions=instructions, gold_ratio=gold_ratio)
+        Project(
+            id=pid,
+            lease_seconds=lease,
+            client_id=client_id,
+            params=json.loads(params) if isinstance(params, str) else params,
+            instructions=instructions,
+            gold_ratio=gold_ratio,
+        )
         for pid, lease, client_id, params, instructions, gold_ratio in rows
     ]
 
 
 def live_leases(annotator: Annotator, now: datetime):
-    return Assignment.objects.filter(annotator=annotator, status=Assignment.Status.ACTIVE, leased_until__gt=now)
+    return Assignment.objects.filter(
+        annotator=annotator, status=Assignment.Status.ACTIVE, leased_until__gt=now
+    )
 
 
 @transaction.atomic
-def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: datetime | None = None) -> Claim | None:
+def claim(
+    *, annotator: Annotator, project_id=None, resume: bool = True, now: datetime | None = None
+) -> Claim | None:
     """Give ``annotator`` work: their live lease if ``resume`` and they have one, else a new claim.
 
     Returns None when no eligible task is open. Raises 403 for an annotator who is not active and
@@ -178,7 +199,10 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
     now = now or timezone.now()
     locked = Annotator.objects.select_for_update(no_key=True).only("id", "status").get(pk=annotator.pk)
     if locked.status != Annotator.Status.ACTIVE:
-        raise PermissionDenied(f"Annotator is {locked.status}; only active annotators can claim work.", code="annotator_not_active")
+        raise PermissionDenied(
+            f"Annotator is {locked.status}; only active annotators can claim work.",
+            code="annotator_not_active",
+        )
     # One query serves both the resume and the quota: at most QUORUM_MAX_LIVE_LEASES rows.
     quota = settings.QUORUM_MAX_LIVE_LEASES
     live = list(live_leases(annotator, now).select_related("task", "project").order_by("claimed_at")[:quota])
@@ -188,13 +212,15 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
             return Claim(current, resumed=True)
     if len(live) >= quota:
         raise TooManyRequests(
-            f"You already hold {quota} live leases; submit, skip or release one first.", code="lease_quota_exceeded"
+            f"You already hold {quota} live leases; submit, skip or release one first.",
+            code="lease_quota_exceeded",
         )
     with connection.cursor() as cursor:
         for project in _eligible_projects(annotator, project_id):
             args = {"project_id": project.id, "annotator_id": annotator.pk, "now": now}
-            worker_id, standing, served_total, served_gold = worker_gate(cursor, project_id=project.id, annotator_id=annotator.pk,
-                                                                         now=now)
+            worker_id, standing, served_total, served_gold = worker_gate(
+                cursor, project_id=project.id, annotator_id=annotator.pk, now=now
+            )
             if standing != ProjectWorker.Status.ACTIVE:
                 continue  # removed or suspended since the filter above ran
             # Gold at the project's ratio of this annotator's claims: the next claim is gold while
@@ -210,8 +236,12 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
             if row is None:
                 continue
             task_id, claim_seq, task_type, instruction, params, price, was_reserved = row
-            if not was_reserved and price > 0 and not billing.spend_reserve(
-                client_id=project.client_id, project_id=project.id, amount=price
+            if (
+                not was_reserved
+                and price > 0
+                and not billing.spend_reserve(
+                    client_id=project.client_id, project_id=project.id, amount=price
+                )
             ):
                 cursor.execute(UNDO_CLAIM_SQL, [task_id])
                 continue  # over the project's budget or the client's funds plus credit: not served
@@ -226,7 +256,9 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
             )
             # What the annotator needs to see came back with the claim: no second read.
             params = json.loads(params) if isinstance(params, str) else params
-            assignment.task = Task(id=task_id, project_id=project.id, task_type=task_type, instruction=instruction, params=params)
+            assignment.task = Task(
+                id=task_id, project_id=project.id, task_type=task_type, instruction=instruction, params=params
+            )
             assignment.project = project
             events.record(
                 actor=f"user:{annotator.user_id}",
@@ -239,7 +271,9 @@ def claim(*, annotator: Annotator, project_id=None, resume: bool = True, now: da
     return None
 
 
-def lock_live_assignment(*, annotator: Annotator, assignment_id, claim_version: int, now: datetime) -> Assignment:
+def lock_live_assignment(
+    *, annotator: Annotator, assignment_id, claim_version: int, now: datetime
+) -> Assignment:
     """Lock the annotator's assignment and check the fence: still active, same claim, lease valid.
 
     Raises 404 for someone else's assignment and 409 (changing nothing) for a stale or expired one.
@@ -254,9 +288,13 @@ def lock_live_assignment(*, annotator: Annotator, assignment_id, claim_version: 
     except (Assignment.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
         raise NotFound("Assignment not found.") from exc
     if assignment.status != Assignment.Status.ACTIVE:
-        raise Conflict(f"This assignment is {assignment.status}; it can no longer be changed.", code="lease_lost")
+        raise Conflict(
+            f"This assignment is {assignment.status}; it can no longer be changed.", code="lease_lost"
+        )
     if assignment.claim_version != claim_version:
-        raise Conflict("Stale claim: the task was claimed again since this lease was issued.", code="stale_claim")
+        raise Conflict(
+            "Stale claim: the task was claimed again since this lease was issued.", code="stale_claim"
+        )
     if assignment.leased_until <= now:
         raise Conflict("The lease expired; the task may have gone to someone else.", code="lease_expired")
     if assignment.task.status != Task.Status.PENDING:
@@ -267,24 +305,41 @@ def lock_live_assignment(*, annotator: Annotator, assignment_id, claim_version: 
 def end_assignment(*, assignment: Assignment, status: str, now: datetime, actor) -> None:
     """Move an active assignment to skipped/released and give its slot back.
     Precondition: the assignment row is locked (``lock_live_assignment``)."""
-    moved = Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE).update(status=status, finished_at=now)
+    moved = Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE).update(
+        status=status, finished_at=now
+    )
     if moved:
         Task.objects.filter(pk=assignment.task_id).update(slots_taken=F("slots_taken") - 1, updated_at=now)
-        events.record(actor=actor, entity=assignment, kind=f"assignment.{status}", before={"status": "active"},
-                      after={"status": status}, client_id=assignment.project.client_id)
+        events.record(
+            actor=actor,
+            entity=assignment,
+            kind=f"assignment.{status}",
+            before={"status": "active"},
+            after={"status": status},
+            client_id=assignment.project.client_id,
+        )
 
 
 @transaction.atomic
-def heartbeat(*, annotator: Annotator, assignment_id, claim_version: int, now: datetime | None = None) -> Assignment:
+def heartbeat(
+    *, annotator: Annotator, assignment_id, claim_version: int, now: datetime | None = None
+) -> Assignment:
     """Extend a live lease by the project's lease length (the workspace calls this while open)."""
     now = now or timezone.now()
-    assignment = lock_live_assignment(annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now)
+    assignment = lock_live_assignment(
+        annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now
+    )
     before = assignment.leased_until
     assignment.leased_until = now + timedelta(seconds=assignment.project.lease_seconds)
     assignment.save(update_fields=["leased_until"])
-    events.record(actor=f"user:{annotator.user_id}", entity=assignment, kind="assignment.extended",
-                  before={"leased_until": before.isoformat()}, after={"leased_until": assignment.leased_until.isoformat()},
-                  client_id=assignment.project.client_id)
+    events.record(
+        actor=f"user:{annotator.user_id}",
+        entity=assignment,
+        kind="assignment.extended",
+        before={"leased_until": before.isoformat()},
+        after={"leased_until": assignment.leased_until.isoformat()},
+        client_id=assignment.project.client_id,
+    )
     return assignment
 
 
@@ -321,12 +376,21 @@ def expire_leases(*, now: datetime | None = None, limit: int = 1000) -> int:
     for _, task_id, _ in rows:
         per_task[task_id] = per_task.get(task_id, 0) + 1
     for task_id in sorted(per_task):
-        Task.objects.filter(pk=task_id).update(slots_taken=F("slots_taken") - per_task[task_id], updated_at=now)
+        Task.objects.filter(pk=task_id).update(
+            slots_taken=F("slots_taken") - per_task[task_id], updated_at=now
+        )
     client_of = dict(Project.objects.filter(id__in={r[2] for r in rows}).values_list("id", "client_id"))
     Event.objects.bulk_create(
         [
-            events.build(actor=None, entity_type="assignment", entity_id=aid, kind="assignment.expired",
-                         client_id=client_of.get(pid), before={"status": "active"}, after={"status": "expired"})
+            events.build(
+                actor=None,
+                entity_type="assignment",
+                entity_id=aid,
+                kind="assignment.expired",
+                client_id=client_of.get(pid),
+                before={"status": "active"},
+                after={"status": "expired"},
+            )
             for aid, _, pid in rows
         ]
     )

@@ -66,7 +66,8 @@ def project_agreement(project: Project) -> dict[str, Any]:
     consensus, in the per-annotator figures)."""
     task_ids = list(
         Task.objects.filter(project=project, status=Task.Status.COMPLETED, is_test=False, is_gold=False)
-        .order_by("-completed_at").values_list("id", flat=True)[:AGREEMENT_SAMPLE]
+        .order_by("-completed_at")
+        .values_list("id", flat=True)[:AGREEMENT_SAMPLE]
     )
     by_task = _values_by_task(project, task_ids)
     params = project.params or {}
@@ -81,13 +82,19 @@ def project_agreement(project: Project) -> dict[str, Any]:
             if field.get("type") in ("number", "rating"):
                 key = field.get("field_id") or field.get("id") or field.get("name")
                 out[f"fields.{key}"] = _alpha(
-                    by_task, lambda a, k=key: (a.get("fields") or a).get(k) if isinstance(a.get("fields") or a, dict) else None,
+                    by_task,
+                    lambda a, k=key: (
+                        (a.get("fields") or a).get(k) if isinstance(a.get("fields") or a, dict) else None
+                    ),
                     "interval",
                 )
             elif field.get("type") == "category":
                 key = field.get("field_id") or field.get("id") or field.get("name")
                 out[f"fields.{key}"] = _alpha(
-                    by_task, lambda a, k=key: (a.get("fields") or a).get(k) if isinstance(a.get("fields") or a, dict) else None,
+                    by_task,
+                    lambda a, k=key: (
+                        (a.get("fields") or a).get(k) if isinstance(a.get("fields") or a, dict) else None
+                    ),
                     "nominal",
                 )
     return out
@@ -96,7 +103,9 @@ def project_agreement(project: Project) -> dict[str, Any]:
 def _worker_row(worker: ProjectWorker, *, reveal: bool, answers: dict) -> dict:
     counts = answers.get(worker.annotator_id, {})
     row = {
-        "annotator": str(worker.annotator_id) if reveal else pseudonym(worker.project_id, worker.annotator_id),
+        "annotator": str(worker.annotator_id)
+        if reveal
+        else pseudonym(worker.project_id, worker.annotator_id),
         "status": worker.status,
         "answers": counts.get("accepted", 0),
         "rejected": counts.get("rejected", 0),
@@ -115,25 +124,38 @@ def project_quality(*, project: Project, reveal_annotators: bool = False) -> dic
     """The project's quality at a glance: tasks by status, review queue, confidence, agreement
     (Krippendorff's alpha) and per-annotator figures. Clients see pseudonyms; staff see ids."""
     tasks = Task.objects.filter(project=project, is_test=False)
-    by_status = dict(tasks.filter(is_gold=False).values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    by_status = dict(
+        tasks.filter(is_gold=False).values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
     completed = tasks.filter(status=Task.Status.COMPLETED, is_gold=False)
     answers: dict = {}
     for annotator_id, status, n in (
-        Submission.objects.filter(task__project=project, task__is_test=False).values_list("annotator_id", "status")
-        .annotate(n=Count("id")).values_list("annotator_id", "status", "n")
+        Submission.objects.filter(task__project=project, task__is_test=False)
+        .values_list("annotator_id", "status")
+        .annotate(n=Count("id"))
+        .values_list("annotator_id", "status", "n")
     ):
         answers.setdefault(annotator_id, {})[status] = n
     workers = ProjectWorker.objects.filter(project=project).order_by("annotator_id")
     return {
         "project": str(project.pk),
         "consensus_method": project.consensus_method,
-        "tasks": {"pending": by_status.get("pending", 0), "completed": by_status.get("completed", 0),
-                  "canceled": by_status.get("canceled", 0), "in_review": tasks.filter(in_review=True).count(),
-                  "gold": tasks.filter(is_gold=True).count(), "reworked": tasks.filter(rework_round__gt=0).count()},
+        "tasks": {
+            "pending": by_status.get("pending", 0),
+            "completed": by_status.get("completed", 0),
+            "canceled": by_status.get("canceled", 0),
+            "in_review": tasks.filter(in_review=True).count(),
+            "gold": tasks.filter(is_gold=True).count(),
+            "reworked": tasks.filter(rework_round__gt=0).count(),
+        },
         "answers_per_completed_task": _answers_per_task(completed),
         "mean_confidence": completed.aggregate(v=Avg("confidence"))["v"],
-        "reviews": dict(Review.objects.filter(project=project).values_list("status").annotate(n=Count("id"))
-                        .values_list("status", "n")),
+        "reviews": dict(
+            Review.objects.filter(project=project)
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        ),
         "agreement": project_agreement(project),
         "annotators": [_worker_row(w, reveal=reveal_annotators, answers=answers) for w in workers],
     }
@@ -152,16 +174,25 @@ def annotator_stats(*, annotator: Annotator) -> list[dict]:
     rows = ProjectWorker.objects.filter(annotator=annotator).select_related("project").order_by("-updated_at")
     answers: dict = {}
     for project_id, status, n in (
-        Submission.objects.filter(annotator=annotator).values_list("task__project_id", "status").annotate(n=Count("id"))
+        Submission.objects.filter(annotator=annotator)
+        .values_list("task__project_id", "status")
+        .annotate(n=Count("id"))
         .values_list("task__project_id", "status", "n")
     ):
         answers.setdefault(project_id, {})[status] = n
     return [
         {
-            "project": str(w.project_id), "project_name": w.project.name, "task_type": w.project.task_type, "status": w.status,
-            "reason": w.reason, "answers": answers.get(w.project_id, {}).get("accepted", 0),
-            "rejected": answers.get(w.project_id, {}).get("rejected", 0), "flagged": w.flags, "gold_answers": w.gold_answers,
-            "gold_accuracy": w.gold_accuracy, "agreement": w.agreement,
+            "project": str(w.project_id),
+            "project_name": w.project.name,
+            "task_type": w.project.task_type,
+            "status": w.status,
+            "reason": w.reason,
+            "answers": answers.get(w.project_id, {}).get("accepted", 0),
+            "rejected": answers.get(w.project_id, {}).get("rejected", 0),
+            "flagged": w.flags,
+            "gold_answers": w.gold_answers,
+            "gold_accuracy": w.gold_accuracy,
+            "agreement": w.agreement,
         }
         for w in rows
     ]
@@ -170,7 +201,10 @@ def annotator_stats(*, annotator: Annotator) -> list[dict]:
 def qualifications_for_annotator(*, annotator: Annotator) -> list[dict]:
     """Active qualification tests with the annotator's state in each: held, in progress (attempt
     id), failed (and when they may retry), or open."""
-    held = {q.qualification_id: q for q in AnnotatorQualification.objects.filter(annotator=annotator, revoked_at__isnull=True)}
+    held = {
+        q.qualification_id: q
+        for q in AnnotatorQualification.objects.filter(annotator=annotator, revoked_at__isnull=True)
+    }
     last: dict = {}
     for attempt in QualificationAttempt.objects.filter(annotator=annotator).order_by("started_at"):
         last[attempt.qualification_id] = attempt
@@ -186,18 +220,32 @@ def qualifications_for_annotator(*, annotator: Annotator) -> list[dict]:
         elif attempt is not None and attempt.status == QualificationAttempt.Status.FAILED:
             state = "failed"
             retry_at = attempt.finished_at + timedelta(seconds=q.retry_delay_seconds)
-        out.append({
-            "id": str(q.pk), "name": q.name, "domain": q.domain, "task_type": q.task_type, "questions": q.n,
-            "pass_mark": q.pass_mark, "state": state, "attempt": str(attempt.pk) if attempt is not None else None,
-            "score": held[q.pk].score if q.pk in held else (attempt.score if attempt is not None else None),
-            "retry_at": retry_at.isoformat() if retry_at else None,
-        })
+        out.append(
+            {
+                "id": str(q.pk),
+                "name": q.name,
+                "domain": q.domain,
+                "task_type": q.task_type,
+                "questions": q.n,
+                "pass_mark": q.pass_mark,
+                "state": state,
+                "attempt": str(attempt.pk) if attempt is not None else None,
+                "score": held[q.pk].score
+                if q.pk in held
+                else (attempt.score if attempt is not None else None),
+                "retry_at": retry_at.isoformat() if retry_at else None,
+            }
+        )
     return out
 
 
 def qualification_list_for_client(*, client) -> list[Qualification]:
     """The client's own tests and the platform-wide ones (both can be required by its projects)."""
-    return list(Qualification.objects.filter(Q(client=client) | Q(client__isnull=True)).annotate(n=Count("questions")).order_by("name"))
+    return list(
+        Qualification.objects.filter(Q(client=client) | Q(client__isnull=True))
+        .annotate(n=Count("questions"))
+        .order_by("name")
+    )
 
 
 def annotator_list(*, status: str | None = None, limit: int = 1000) -> list[Annotator]:

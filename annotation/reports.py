@@ -29,7 +29,8 @@ def annotator_hourly_pay(*, period: billing_reports.Period, currency: str, floor
     worked = {
         row["annotator__user_id"]: row
         for row in Submission.objects.filter(created_at__gte=start, created_at__lt=end)
-        .values("annotator__user_id").annotate(active_ms=Sum("duration_ms"), submissions=Count("id"))
+        .values("annotator__user_id")
+        .annotate(active_ms=Sum("duration_ms"), submissions=Count("id"))
     }
     user_ids = sorted(set(pay) | set(worked), key=str)
     emails = dict(User.objects.filter(pk__in=user_ids).values_list("pk", "email"))
@@ -37,15 +38,22 @@ def annotator_hourly_pay(*, period: billing_reports.Period, currency: str, floor
     for user_id in user_ids:
         earned = pay.get(user_id, {}).get("pay", 0)
         active_ms = worked.get(user_id, {}).get("active_ms") or 0
-        rows.append({
-            "user_id": user_id,
-            "email": emails.get(user_id, ""),
-            "pay": earned,
-            "paid_answers": pay.get(user_id, {}).get("answers", 0),
-            "submissions": worked.get(user_id, {}).get("submissions", 0),
-            "active_ms": active_ms,
-            "per_hour": earned * MS_PER_HOUR // active_ms if active_ms else None,
-            "below_floor": bool(active_ms) and earned * MS_PER_HOUR < floor * active_ms,
-        })
-    return {**period.as_dict(), "currency": currency, "floor_per_hour": floor,
-            "flagged": sum(row["below_floor"] for row in rows), "rows": rows}
+        rows.append(
+            {
+                "user_id": user_id,
+                "email": emails.get(user_id, ""),
+                "pay": earned,
+                "paid_answers": pay.get(user_id, {}).get("answers", 0),
+                "submissions": worked.get(user_id, {}).get("submissions", 0),
+                "active_ms": active_ms,
+                "per_hour": earned * MS_PER_HOUR // active_ms if active_ms else None,
+                "below_floor": bool(active_ms) and earned * MS_PER_HOUR < floor * active_ms,
+            }
+        )
+    return {
+        **period.as_dict(),
+        "currency": currency,
+        "floor_per_hour": floor,
+        "flagged": sum(row["below_floor"] for row in rows),
+        "rows": rows,
+    }

@@ -64,14 +64,23 @@ def batch_get_by_name_for_client(*, client: Client, name: str) -> Batch:
 def batch_task_counts(*, batch: Batch, is_test: bool = False) -> dict[str, int]:
     """The batch's tasks of one mode, counted by status (every status present, 0 when none)."""
     counts = dict.fromkeys(Task.Status.values, 0)
-    rows = Task.objects.filter(batch=batch, is_test=is_test).values_list("status").annotate(n=Count("id")).order_by()
+    rows = (
+        Task.objects.filter(batch=batch, is_test=is_test)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     counts.update(dict(rows))
     return counts
 
 
 def project_list_with_versions_for_client(*, client: Client) -> list[Project]:
     """Oldest first, each with ``param_versions_ordered`` loaded (two queries in all)."""
-    versions = Prefetch("param_versions", queryset=ProjectParamVersion.objects.order_by("version"), to_attr="param_versions_ordered")
+    versions = Prefetch(
+        "param_versions",
+        queryset=ProjectParamVersion.objects.order_by("version"),
+        to_attr="param_versions_ordered",
+    )
     return list(Project.objects.filter(client=client).order_by("created_at", "id").prefetch_related(versions))
 
 
@@ -115,7 +124,9 @@ def export_get_for_client(*, client: Client, project_id, export_id, is_test: boo
 def annotator_for_user(*, user: User) -> Annotator:
     annotator = Annotator.objects.filter(user=user).first() if isinstance(user, User) else None
     if annotator is None:
-        raise PermissionDenied("This endpoint is for annotators; your account has no annotator profile.", code="not_an_annotator")
+        raise PermissionDenied(
+            "This endpoint is for annotators; your account has no annotator profile.", code="not_an_annotator"
+        )
     return annotator
 
 
@@ -127,26 +138,40 @@ def assignment_get_for_annotator(*, annotator: Annotator, assignment_id) -> Assi
 
 def live_assignments_for_annotator(*, annotator: Annotator) -> list[Assignment]:
     """The annotator's active leases that have not run out, oldest first."""
-    return list(Assignment.objects.filter(annotator=annotator, status=Assignment.Status.ACTIVE, leased_until__gt=timezone.now())
-                .select_related("task").order_by("claimed_at"))
+    return list(
+        Assignment.objects.filter(
+            annotator=annotator, status=Assignment.Status.ACTIVE, leased_until__gt=timezone.now()
+        )
+        .select_related("task")
+        .order_by("claimed_at")
+    )
 
 
 def submissions_for_annotator(*, annotator: Annotator, limit: int = 50) -> list[Submission]:
     """The annotator's latest submissions, newest first, with their task (for the earnings page)."""
-    return list(Submission.objects.filter(annotator=annotator).select_related("task").order_by("-created_at")[:limit])
+    return list(
+        Submission.objects.filter(annotator=annotator).select_related("task").order_by("-created_at")[:limit]
+    )
 
 
 def submission_counts_for_annotator(*, annotator: Annotator) -> dict[str, int]:
     """The annotator's submissions counted by status (every status present, 0 when none)."""
     counts = dict.fromkeys(Submission.Status.values, 0)
-    rows = Submission.objects.filter(annotator=annotator).values_list("status").annotate(n=Count("id")).order_by()
+    rows = (
+        Submission.objects.filter(annotator=annotator)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     counts.update(dict(rows))
     return counts
 
 
 def review_get_for_reviewer(*, reviewer: Annotator, review_id) -> Review:
     """A review the reviewer holds right now (assigned to them, not decided); anything else is 404."""
-    qs = Review.objects.filter(reviewer=reviewer, status=Review.Status.ASSIGNED).select_related("task", "task__project")
+    qs = Review.objects.filter(reviewer=reviewer, status=Review.Status.ASSIGNED).select_related(
+        "task", "task__project"
+    )
     return _get(qs, review_id, "Review")
 
 

@@ -44,10 +44,15 @@ def complete_ready_tasks() -> int:
     """Beat, the relay for completion: tasks that hold all their answers but are still pending
     (a crash between steps) are completed here. Tasks waiting for a reviewer are not ready."""
     ids = list(
-        Task.objects.filter(status=Task.Status.PENDING, in_review=False, answers_received__gte=F("overlap"))
-        .values_list("id", flat=True)[:1000]
+        Task.objects.filter(
+            status=Task.Status.PENDING, in_review=False, answers_received__gte=F("overlap")
+        ).values_list("id", flat=True)[:1000]
     )
-    _each(ids, lambda task_id: services.task_try_complete(task_id=task_id, actor="system:worker"), "completion relay")
+    _each(
+        ids,
+        lambda task_id: services.task_try_complete(task_id=task_id, actor="system:worker"),
+        "completion relay",
+    )
     return len(ids)
 
 
@@ -59,7 +64,9 @@ def simulate_test_tasks(task_ids: list[str]) -> None:
 @shared_task
 def simulate_pending_test_tasks() -> int:
     """Beat: the relay for test mode, in case a simulate message was lost."""
-    ids = list(Task.objects.filter(is_test=True, status=Task.Status.PENDING).values_list("id", flat=True)[:1000])
+    ids = list(
+        Task.objects.filter(is_test=True, status=Task.Status.PENDING).values_list("id", flat=True)[:1000]
+    )
     _each(ids, services.task_simulate_complete, "test-mode simulator")
     return len(ids)
 

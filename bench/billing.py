@@ -51,8 +51,15 @@ from bench.claim import hardware, log, open_bench_database  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
 TASK_TYPES = ["categorization", "imageannotation", "textcollection", "ranking", "cuboid"]
-BILLING_TABLES = ["billing_invoiceline", "billing_invoice", "billing_ledgerentry", "billing_ledgertransaction",
-                  "billing_account", "billing_clientcredit", "clients_event"]
+BILLING_TABLES = [
+    "billing_invoiceline",
+    "billing_invoice",
+    "billing_ledgerentry",
+    "billing_ledgertransaction",
+    "billing_account",
+    "billing_clientcredit",
+    "clients_event",
+]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -63,7 +70,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--annotators", type=int, default=500)
     p.add_argument("--db-name", default="quorum_bench_billing")
     p.add_argument("--fresh", action="store_true", help="drop and recreate the bench database first")
-    p.add_argument("--json", type=Path, default=None, help="result file (default bench/results/billing-<time>.json)")
+    p.add_argument(
+        "--json", type=Path, default=None, help="result file (default bench/results/billing-<time>.json)"
+    )
     a = p.parse_args(argv)
     if a.clients < 1 or a.entries < 200 or a.months < 1 or a.annotators < 1:
         p.error("--clients, --annotators and --months must be at least 1, --entries at least 200")
@@ -104,8 +113,13 @@ AMOUNT = """CASE kind WHEN 'task_charge' THEN 50 + r %% 4951 WHEN 'answer_pay' T
 
 # (debit account, credit account) per kind, from the bench_accounts mapping (see load()).
 LEGS = {
-    "task_charge": ("rec", "revenue"), "answer_pay": ("labor", "payable"), "gold_pay": ("platform_cost", "payable"),
-    "refund": ("revenue", "rec"), "topup": ("cash", "funds"), "payment": ("cash", "rec"), "payout": ("payable", "cash"),
+    "task_charge": ("rec", "revenue"),
+    "answer_pay": ("labor", "payable"),
+    "gold_pay": ("platform_cost", "payable"),
+    "refund": ("revenue", "rec"),
+    "topup": ("cash", "funds"),
+    "payment": ("cash", "rec"),
+    "payout": ("payable", "cash"),
 }
 
 
@@ -113,22 +127,34 @@ def _account_case(side: int) -> str:
     arms = []
     for kind, legs in LEGS.items():
         name = legs[side]
-        ref = {"rec": "c.rec", "funds": "c.funds", "payable": "u.payable"}.get(name, f"(SELECT id FROM bench_platform WHERE kind = '{name}')")
+        ref = {"rec": "c.rec", "funds": "c.funds", "payable": "u.payable"}.get(
+            name, f"(SELECT id FROM bench_platform WHERE kind = '{name}')"
+        )
         arms.append(f"WHEN '{kind}' THEN {ref}")
     return "CASE t.kind " + " ".join(arms) + " END"
 
 
 def load(conn: psycopg.Connection, args: argparse.Namespace, start: datetime, end: datetime) -> dict:
-    shape = {"clients": args.clients, "entries": args.entries, "annotators": args.annotators, "start": start.isoformat(),
-             "end": end.isoformat(), "version": 2}
-    conn.execute("CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)")
+    shape = {
+        "clients": args.clients,
+        "entries": args.entries,
+        "annotators": args.annotators,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "version": 2,
+    }
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
+    )
     row = conn.execute("SELECT shape FROM bench_meta WHERE id = 2").fetchone()
     if row and row[0] == shape:
         log("bench: ledger already loaded with this shape; reusing it (invoices are dropped before timing)")
         return {"reused": True, "seconds": 0.0}
     n_tx = args.entries // 2
-    log(f"bench: loading {args.clients:,} clients, {args.annotators:,} annotators, {n_tx:,} transactions "
-        f"({2 * n_tx:,} entries) from {start:%Y-%m} to {end:%Y-%m} (exclusive) ...")
+    log(
+        f"bench: loading {args.clients:,} clients, {args.annotators:,} annotators, {n_tx:,} transactions "
+        f"({2 * n_tx:,} entries) from {start:%Y-%m} to {end:%Y-%m} (exclusive) ..."
+    )
     t0 = time.perf_counter()
     p = {"c": args.clients, "a": args.annotators, "n": n_tx, "start": start, "end": end, "now": end}
     with conn.transaction():
@@ -140,29 +166,42 @@ def load(conn: psycopg.Connection, args: argparse.Namespace, start: datetime, en
         conn.execute(
             "INSERT INTO clients_client (id, name, slug, currency, callback_auth_key, callback_signing_secret, is_active, created_at) "
             "SELECT md5('client' || g)::uuid, 'Bench client ' || g, 'bench-billing-' || g, 'USD', md5('cb' || g), "
-            "'whsec_' || md5('ws' || g), true, %(start)s FROM generate_series(1, %(c)s) g", p)
+            "'whsec_' || md5('ws' || g), true, %(start)s FROM generate_series(1, %(c)s) g",
+            p,
+        )
         conn.execute(
             "INSERT INTO clients_user (id, password, last_login, is_superuser, email, name, is_active, is_staff, date_joined) "
             "SELECT md5('user' || g)::uuid, '!', NULL, false, 'bench-billing-' || g || '@bench.invalid', '', true, false, %(start)s "
-            "FROM generate_series(1, %(a)s) g", p)
+            "FROM generate_series(1, %(a)s) g",
+            p,
+        )
         conn.execute(
             "CREATE TEMP TABLE bench_platform ON COMMIT DROP AS SELECT md5('platform' || k)::uuid AS id, k AS kind "
-            "FROM unnest(ARRAY['revenue', 'labor', 'platform_cost', 'cash']) k")
+            "FROM unnest(ARRAY['revenue', 'labor', 'platform_cost', 'cash']) k"
+        )
         conn.execute(
             "INSERT INTO billing_account (id, kind, client_id, user_id, currency, balance, created_at) "
             "SELECT id, CASE kind WHEN 'revenue' THEN 'platform_revenue' WHEN 'labor' THEN 'labor_cost' ELSE kind END, "
-            "NULL, NULL, 'USD', 0, %(start)s FROM bench_platform", p)
+            "NULL, NULL, 'USD', 0, %(start)s FROM bench_platform",
+            p,
+        )
         conn.execute(
             "CREATE TEMP TABLE bench_clients ON COMMIT DROP AS SELECT g AS client_no, md5('client' || g)::uuid AS client_id, "
-            "md5('rec' || g)::uuid AS rec, md5('funds' || g)::uuid AS funds FROM generate_series(1, %(c)s) g", p)
+            "md5('rec' || g)::uuid AS rec, md5('funds' || g)::uuid AS funds FROM generate_series(1, %(c)s) g",
+            p,
+        )
         conn.execute(
             "CREATE TEMP TABLE bench_users ON COMMIT DROP AS SELECT g AS user_no, md5('user' || g)::uuid AS user_id, "
-            "md5('payable' || g)::uuid AS payable FROM generate_series(1, %(a)s) g", p)
+            "md5('payable' || g)::uuid AS payable FROM generate_series(1, %(a)s) g",
+            p,
+        )
         conn.execute(
             "INSERT INTO billing_account (id, kind, client_id, user_id, currency, balance, created_at) "
             "SELECT rec, 'client_receivable', client_id, NULL::uuid, 'USD', 0, %(start)s FROM bench_clients UNION ALL "
             "SELECT funds, 'client_funds', client_id, NULL::uuid, 'USD', 0, %(start)s FROM bench_clients UNION ALL "
-            "SELECT payable, 'annotator_payable', NULL::uuid, user_id, 'USD', 0, %(start)s FROM bench_users", p)
+            "SELECT payable, 'annotator_payable', NULL::uuid, user_id, 'USD', 0, %(start)s FROM bench_users",
+            p,
+        )
         conn.execute(TX_SQL, p)
         conn.execute("ANALYZE bench_tx, bench_clients, bench_users, bench_platform")
         conn.execute(
@@ -183,27 +222,36 @@ def load(conn: psycopg.Connection, args: argparse.Namespace, start: datetime, en
             conn.execute(
                 f"""
                 INSERT INTO billing_ledgerentry (transaction_id, account_id, amount, currency, created_at)
-                SELECT t.id, {_account_case(side)}, {sign}({AMOUNT.replace('%%', '%')}), 'USD', t.created_at
+                SELECT t.id, {_account_case(side)}, {sign}({AMOUNT.replace("%%", "%")}), 'USD', t.created_at
                   FROM bench_tx t JOIN bench_clients c USING (client_no) JOIN bench_users u USING (user_no)
                  ORDER BY t.g
                 """
             )
         conn.execute(
             "UPDATE billing_account a SET balance = s.total FROM (SELECT account_id, sum(amount) AS total "
-            "FROM billing_ledgerentry GROUP BY account_id) s WHERE s.account_id = a.id AND a.kind IN ('annotator_payable', 'client_funds')")
+            "FROM billing_ledgerentry GROUP BY account_id) s WHERE s.account_id = a.id AND a.kind IN ('annotator_payable', 'client_funds')"
+        )
         conn.execute(
             "INSERT INTO bench_meta (id, shape, loaded_at) VALUES (2, %s, now()) "
-            "ON CONFLICT (id) DO UPDATE SET shape = EXCLUDED.shape, loaded_at = EXCLUDED.loaded_at", [Jsonb(shape)])
+            "ON CONFLICT (id) DO UPDATE SET shape = EXCLUDED.shape, loaded_at = EXCLUDED.loaded_at",
+            [Jsonb(shape)],
+        )
     t_insert = time.perf_counter() - t0
     conn.execute(f"VACUUM (ANALYZE) {', '.join(BILLING_TABLES)}, clients_client, clients_user")
     unbalanced = conn.execute(
         "SELECT count(*) FROM (SELECT transaction_id FROM billing_ledgerentry GROUP BY transaction_id HAVING sum(amount) <> 0 "
-        "OR count(*) < 2) x").fetchone()[0]
+        "OR count(*) < 2) x"
+    ).fetchone()[0]
     seconds = time.perf_counter() - t0
     log(f"bench: loaded in {seconds:.1f} s (insert {t_insert:.1f} s); unbalanced transactions: {unbalanced}")
     if unbalanced:
         sys.exit("bench: the generated ledger does not balance")
-    return {"reused": False, "seconds": round(seconds, 1), "insert_seconds": round(t_insert, 1), "unbalanced": unbalanced}
+    return {
+        "reused": False,
+        "seconds": round(seconds, 1),
+        "insert_seconds": round(t_insert, 1),
+        "unbalanced": unbalanced,
+    }
 
 
 # --- measure ---------------------------------------------------------------------------------------
@@ -216,8 +264,11 @@ def rss_mb() -> dict:
             if line.startswith(("VmRSS:", "VmHWM:")):
                 key, value = line.split(":", 1)
                 status[key] = round(int(value.split()[0]) / 1024, 1)
-    return {"rss_mb": status.get("VmRSS"), "rss_peak_mb": status.get("VmHWM"),
-            "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {
+        "rss_mb": status.get("VmRSS"),
+        "rss_peak_mb": status.get("VmHWM"),
+        "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def timed(fn, *, traced: bool) -> tuple[object, dict]:
@@ -239,7 +290,11 @@ def timed(fn, *, traced: bool) -> tuple[object, dict]:
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     # Wall time includes waiting for PostgreSQL and for the CPU; this process's own CPU time does not.
-    figures = {"seconds": round(seconds, 3), "python_cpu_seconds": round(cpu, 3), "sql_statements": statements[0]}
+    figures = {
+        "seconds": round(seconds, 3),
+        "python_cpu_seconds": round(cpu, 3),
+        "sql_statements": statements[0],
+    }
     if traced:
         figures["tracemalloc_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 1024 / 1024, 2)
         tracemalloc.stop()
@@ -270,12 +325,21 @@ def invoice_figures(month: date) -> dict:
             "SELECT coalesce(sum(e.amount), 0) FROM billing_ledgerentry e JOIN billing_account a ON a.id = e.account_id "
             "JOIN billing_ledgertransaction t ON t.id = e.transaction_id WHERE a.kind = 'client_receivable' "
             "AND t.kind IN ('task_charge', 'refund') AND t.created_at >= %s AND t.created_at < %s",
-            [invoices.utc_midnight(month), invoices.utc_midnight(invoices.next_month(month))])
+            [invoices.utc_midnight(month), invoices.utc_midnight(invoices.next_month(month))],
+        )
         ledger_total = int(cursor.fetchone()[0])
     invoice_total = sum(Invoice.objects.values_list("total", flat=True))
-    return {"month": f"{month:%Y-%m}", "invoices": count, "lines": InvoiceLine.objects.count(), "plain": plain,
-            "tracemalloc": traced, "rebuild_drafts": rebuild, "invoice_total": invoice_total, "ledger_total": ledger_total,
-            "totals_equal_ledger": invoice_total == ledger_total}
+    return {
+        "month": f"{month:%Y-%m}",
+        "invoices": count,
+        "lines": InvoiceLine.objects.count(),
+        "plain": plain,
+        "tracemalloc": traced,
+        "rebuild_drafts": rebuild,
+        "invoice_total": invoice_total,
+        "ledger_total": ledger_total,
+        "totals_equal_ledger": invoice_total == ledger_total,
+    }
 
 
 def report_figures(first: date, last: date) -> dict:
@@ -283,20 +347,27 @@ def report_figures(first: date, last: date) -> dict:
 
     period = reports.Period(first, last)
     out = {}
-    for name, fn in [("revenue_by_client_month", reports.revenue_by_client_month), ("concentration", reports.concentration),
-                     ("margin_by_month", reports.margin_by_month)]:
+    for name, fn in [
+        ("revenue_by_client_month", reports.revenue_by_client_month),
+        ("concentration", reports.concentration),
+        ("margin_by_month", reports.margin_by_month),
+    ]:
         result, plain = timed(lambda fn=fn: fn(period=period, currency="USD"), traced=False)
         _, traced = timed(lambda fn=fn: fn(period=period, currency="USD"), traced=True)
         rows = len(result["clients"]) if isinstance(result, dict) else len(result)
         out[name] = {"rows": rows, "plain": plain, "tracemalloc": traced}
         if name == "concentration":
-            out[name].update(hhi=result["hhi_rounded"], top_share_bp=result["top_share_bp"], revenue=result["revenue"])
+            out[name].update(
+                hhi=result["hhi_rounded"], top_share_bp=result["top_share_bp"], revenue=result["revenue"]
+            )
     return out
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    bench_url, _admin_url, _env = open_bench_database(args.db_name, fresh=args.fresh, make_target="bench-billing")
+    bench_url, _admin_url, _env = open_bench_database(
+        args.db_name, fresh=args.fresh, make_target="bench-billing"
+    )
 
     this_month = datetime.now(UTC).date().replace(day=1)
     first, last_month = months_back(this_month, args.months), months_back(this_month, 1)
@@ -305,21 +376,43 @@ def main(argv: list[str]) -> int:
     started = datetime.now(UTC)
     with psycopg.connect(bench_url, autocommit=True) as conn:
         hw = hardware(conn)
-        hw = {k: hw[k] for k in ("cpu_model", "cpus", "ram_gb", "kernel", "postgresql", "postgresql_settings", "python", "django",
-                                 "psycopg", "loadavg_at_start")}
+        hw = {
+            k: hw[k]
+            for k in (
+                "cpu_model",
+                "cpus",
+                "ram_gb",
+                "kernel",
+                "postgresql",
+                "postgresql_settings",
+                "python",
+                "django",
+                "psycopg",
+                "loadavg_at_start",
+            )
+        }
         log("\n== Hardware ==")
         for k, v in hw.items():
             log(f"  {k}: {v}")
         loaded = load(conn, args, start, end)
-        sizes = dict(zip(["clients", "transactions", "entries"], conn.execute(
-            "SELECT (SELECT count(*) FROM clients_client), (SELECT count(*) FROM billing_ledgertransaction), "
-            "(SELECT count(*) FROM billing_ledgerentry)").fetchone(), strict=True))
+        sizes = dict(
+            zip(
+                ["clients", "transactions", "entries"],
+                conn.execute(
+                    "SELECT (SELECT count(*) FROM clients_client), (SELECT count(*) FROM billing_ledgertransaction), "
+                    "(SELECT count(*) FROM billing_ledgerentry)"
+                ).fetchone(),
+                strict=True,
+            )
+        )
     log("  " + ", ".join(f"{k}={v:,}" for k, v in sizes.items()))
 
     log(f"\n== Monthly invoices for {last_month:%Y-%m} ==")
     inv = invoice_figures(last_month)
-    log(f"  {inv['invoices']:,} invoices, {inv['lines']:,} lines; totals equal the ledger: {inv['totals_equal_ledger']} "
-        f"({inv['invoice_total']:,} minor units)")
+    log(
+        f"  {inv['invoices']:,} invoices, {inv['lines']:,} lines; totals equal the ledger: {inv['totals_equal_ledger']} "
+        f"({inv['invoice_total']:,} minor units)"
+    )
     for key in ("plain", "tracemalloc", "rebuild_drafts"):
         log(f"  {key:>15}: " + ", ".join(f"{k}={v}" for k, v in inv[key].items()))
 
@@ -332,10 +425,19 @@ def main(argv: list[str]) -> int:
             log(f"  {key:>15}: " + ", ".join(f"{k}={v}" for k, v in fig[key].items()))
 
     hw["loadavg_at_end"] = os.getloadavg()
-    log(f"\n  load average at start {hw['loadavg_at_start']}, at end {hw['loadavg_at_end']} ({hw['cpus']} CPUs): "
-        "a figure above the CPU count means other work shared the machine")
-    result = {"started": started.isoformat(), "hardware": hw, "params": vars(args) | {"json": str(args.json)},
-              "load": loaded, "sizes": sizes, "invoices": inv, "reports": rep}
+    log(
+        f"\n  load average at start {hw['loadavg_at_start']}, at end {hw['loadavg_at_end']} ({hw['cpus']} CPUs): "
+        "a figure above the CPU count means other work shared the machine"
+    )
+    result = {
+        "started": started.isoformat(),
+        "hardware": hw,
+        "params": vars(args) | {"json": str(args.json)},
+        "load": loaded,
+        "sizes": sizes,
+        "invoices": inv,
+        "reports": rep,
+    }
     path = args.json or RESULTS_DIR / f"billing-{started:%Y%m%dT%H%M%SZ}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, default=str))

@@ -82,22 +82,59 @@ def int_list(text: str) -> list[int]:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", type=int_list, default=None, help="total tasks per run, comma separated (default 10000,1000000)")
-    p.add_argument("--open", type=int, default=None, help="open (pending) tasks, the same at every size (default 10000, capped at the smallest size)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--sizes",
+        type=int_list,
+        default=None,
+        help="total tasks per run, comma separated (default 10000,1000000)",
+    )
+    p.add_argument(
+        "--open",
+        type=int,
+        default=None,
+        help="open (pending) tasks, the same at every size (default 10000, capped at the smallest size)",
+    )
     p.add_argument("--concurrency", type=int_list, default=None, help="concurrent annotators (default 8,32)")
     p.add_argument("--duration", type=float, default=None, help="seconds measured per run (default 15)")
-    p.add_argument("--warmup", type=float, default=None, help="seconds of unrecorded cycles before each run (default 2)")
-    p.add_argument("--workers", type=int_list, default=[4], help="gunicorn sync workers; a list runs the HTTP path once per value (default 4)")
-    p.add_argument("--price", type=int, default=0, help="task price in minor units: >0 adds the budget reservation at claim and the charge at completion (default 0)")
-    p.add_argument("--pay", type=int, default=0, help="annotator pay per answer: >0 adds the payable posting at submit (default 0)")
-    p.add_argument("--quick", action="store_true", help="smoke run: sizes 2000,20000, open 2000, concurrency 8, 4 s")
+    p.add_argument(
+        "--warmup", type=float, default=None, help="seconds of unrecorded cycles before each run (default 2)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int_list,
+        default=[4],
+        help="gunicorn sync workers; a list runs the HTTP path once per value (default 4)",
+    )
+    p.add_argument(
+        "--price",
+        type=int,
+        default=0,
+        help="task price in minor units: >0 adds the budget reservation at claim and the charge at completion (default 0)",
+    )
+    p.add_argument(
+        "--pay",
+        type=int,
+        default=0,
+        help="annotator pay per answer: >0 adds the payable posting at submit (default 0)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: sizes 2000,20000, open 2000, concurrency 8, 4 s"
+    )
     p.add_argument("--fresh", action="store_true", help="drop and recreate the bench database first")
     p.add_argument("--db-name", default="quorum_bench", help="bench database name (default quorum_bench)")
-    p.add_argument("--floor", action="store_true", help="also measure the HTTP floor: cycles of two GET /healthz (one SELECT 1 each, no DRF, no auth)")
+    p.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure the HTTP floor: cycles of two GET /healthz (one SELECT 1 each, no DRF, no auth)",
+    )
     p.add_argument("--skip-http", action="store_true", help="raw PostgreSQL loop only")
     p.add_argument("--skip-raw", action="store_true", help="HTTP path only")
-    p.add_argument("--json", type=Path, default=None, help="result file (default bench/results/claim-<time>.json)")
+    p.add_argument(
+        "--json", type=Path, default=None, help="result file (default bench/results/claim-<time>.json)"
+    )
     a = p.parse_args(argv)
     quick = a.quick
     a.sizes = a.sizes or ([2000, 20000] if quick else [10000, 1000000])
@@ -119,7 +156,9 @@ def db_urls(base: str, name: str) -> tuple[str, str]:
     parts = urlsplit(base)
     host = unquote(parts.hostname or "") if parts.hostname else ""
     if host not in {"127.0.0.1", "localhost", "::1"} and not host.startswith("/"):
-        sys.exit(f"bench: refusing to run against a non-local database host {host!r} (127.0.0.1 or a unix socket only)")
+        sys.exit(
+            f"bench: refusing to run against a non-local database host {host!r} (127.0.0.1 or a unix socket only)"
+        )
     bench = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
     admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
     return bench, admin
@@ -140,7 +179,17 @@ def hardware(conn: psycopg.Connection) -> dict:
     pg_settings = dict(
         conn.execute(
             "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
-            [["shared_buffers", "synchronous_commit", "fsync", "max_connections", "work_mem", "max_wal_size", "wal_level"]],
+            [
+                [
+                    "shared_buffers",
+                    "synchronous_commit",
+                    "fsync",
+                    "max_connections",
+                    "work_mem",
+                    "max_wal_size",
+                    "wal_level",
+                ]
+            ],
         ).fetchall()
     )
     import django
@@ -180,7 +229,11 @@ def ensure_database(admin_url: str, name: str, fresh: bool) -> None:
 def migrate(env: dict) -> None:
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if proc.returncode:
         sys.exit(f"bench: migrate failed:\n{proc.stdout}\n{proc.stderr}")
@@ -196,25 +249,47 @@ class Fixtures:
     tokens: list[str]
 
 
-
-def open_bench_database(db_name: str, *, fresh: bool, make_target: str, extra_env: dict | None = None) -> tuple[str, str, dict]:
+def open_bench_database(
+    db_name: str, *, fresh: bool, make_target: str, extra_env: dict | None = None
+) -> tuple[str, str, dict]:
     """Every bench's set-up: its own database next to ``DATABASE_URL`` (created, or dropped and
     created with ``fresh``), migrated, and Django set up on it in this process. Returns the bench
     database URL, the maintenance database URL and the environment children should run with."""
     base_url = os.environ.get("DATABASE_URL")
     if not base_url:
-        sys.exit(f"bench: DATABASE_URL is not set; run it as `make {make_target}` (python -m config.devservices test -- …)")
+        sys.exit(
+            f"bench: DATABASE_URL is not set; run it as `make {make_target}` (python -m config.devservices test -- …)"
+        )
     bench_url, admin_url = db_urls(base_url, db_name)
-    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_ENV": "test", "DJANGO_SETTINGS_MODULE": "config.settings",
-           "DJANGO_DEBUG": "0", "LOG_LEVEL": "WARNING", **(extra_env or {})}
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_ENV", "DJANGO_SETTINGS_MODULE", "DJANGO_DEBUG", "LOG_LEVEL",
-                                           *(extra_env or {}))})
+    env = {
+        **os.environ,
+        "DATABASE_URL": bench_url,
+        "DJANGO_ENV": "test",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
+    os.environ.update(
+        {
+            k: env[k]
+            for k in (
+                "DATABASE_URL",
+                "DJANGO_ENV",
+                "DJANGO_SETTINGS_MODULE",
+                "DJANGO_DEBUG",
+                "LOG_LEVEL",
+                *(extra_env or {}),
+            )
+        }
+    )
     ensure_database(admin_url, db_name, fresh)
     migrate(env)
     import django
 
     django.setup()
     return bench_url, admin_url, env
+
 
 def make_fixtures(n_annotators: int) -> Fixtures:
     """Client, project and annotators through the app's own services (a handful of rows)."""
@@ -223,19 +298,31 @@ def make_fixtures(n_annotators: int) -> Fixtures:
     from clients import services as accounts
     from clients.models import Client, User
 
-    client = Client.objects.filter(slug=CLIENT_SLUG).first() or accounts.client_create(name="Bench client", slug=CLIENT_SLUG)
+    client = Client.objects.filter(slug=CLIENT_SLUG).first() or accounts.client_create(
+        name="Bench client", slug=CLIENT_SLUG
+    )
     project = Project.objects.filter(client=client, name=PROJECT_NAME).first() or work.project_create(
-        client=client, actor=None, name=PROJECT_NAME, task_type="categorization", params={"categories": CATEGORIES},
-        instructions="Pick the animal.", overlap=1, price_per_task=0,
+        client=client,
+        actor=None,
+        name=PROJECT_NAME,
+        task_type="categorization",
+        params={"categories": CATEGORIES},
+        instructions="Pick the animal.",
+        overlap=1,
+        price_per_task=0,
     )
     annotators, tokens = [], []
     for i in range(n_annotators):
         email = ANNOTATOR_EMAIL.format(i)
         user = User.objects.filter(email=email).first() or accounts.user_create(email=email, password=None)
-        annotator = Annotator.objects.filter(user=user).first() or work.annotator_create(user=user, active=True)
+        annotator = Annotator.objects.filter(user=user).first() or work.annotator_create(
+            user=user, active=True
+        )
         annotators.append(annotator)
         tokens.append(accounts.access_token_create(user=user, name="bench").key)
-    return Fixtures(client.id, project.id, [a.id for a in annotators], [a.user_id for a in annotators], tokens)
+    return Fixtures(
+        client.id, project.id, [a.id for a in annotators], [a.user_id for a in annotators], tokens
+    )
 
 
 def _uuid_sql(ts: str, tag: str, g: str = "g") -> str:
@@ -248,16 +335,35 @@ def _uuid_sql(ts: str, tag: str, g: str = "g") -> str:
 
 META_DDL = "CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
 DATA_TABLES = [
-    "annotation_taskaudit", "annotation_review", "annotation_confusioncount", "annotation_projectworker", "annotation_submission",
-    "annotation_assignment", "annotation_task", "clients_event",
+    "annotation_taskaudit",
+    "annotation_review",
+    "annotation_confusioncount",
+    "annotation_projectworker",
+    "annotation_submission",
+    "annotation_assignment",
+    "annotation_task",
+    "clients_event",
 ]
 # What a run with --price/--pay writes besides the work; the ledger refuses DELETE, not TRUNCATE.
-BILLING_TABLES = ["billing_payout", "billing_ledgerentry", "billing_ledgertransaction", "billing_clientcredit", "billing_projectbudget"]
+BILLING_TABLES = [
+    "billing_payout",
+    "billing_ledgerentry",
+    "billing_ledgertransaction",
+    "billing_clientcredit",
+    "billing_projectbudget",
+]
 
 
-def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int, price: int = 0, pay: int = 0) -> dict:
+def load_data(
+    conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int, price: int = 0, pay: int = 0
+) -> dict:
     """Make the bench project hold ``size`` tasks, ``n_open`` of them pending; reuse when already so."""
-    shape = {"size": size, "open": n_open, "project": str(fx.project_id), "annotators": [str(a) for a in fx.annotator_ids]}
+    shape = {
+        "size": size,
+        "open": n_open,
+        "project": str(fx.project_id),
+        "annotators": [str(a) for a in fx.annotator_ids],
+    }
     if price or pay:
         shape["price"], shape["pay"] = price, pay
     conn.execute(META_DDL)
@@ -272,8 +378,15 @@ def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int, pr
     t0 = time.perf_counter()
     loaded_at = datetime.now(UTC).replace(microsecond=0)
     p = {
-        "n": size, "h": history, "loaded": loaded_at, "client": fx.client_id, "project": fx.project_id, "price": price, "pay": pay,
-        "annotators": fx.annotator_ids, "na": len(fx.annotator_ids),
+        "n": size,
+        "h": history,
+        "loaded": loaded_at,
+        "client": fx.client_id,
+        "project": fx.project_id,
+        "price": price,
+        "pay": pay,
+        "annotators": fx.annotator_ids,
+        "na": len(fx.annotator_ids),
         "categories": json.dumps(CATEGORIES),
     }
     with conn.transaction():
@@ -342,8 +455,15 @@ def load_data(conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int, pr
     with contextlib.suppress(psycopg.Error):  # so the load's WAL is not flushed during a measurement
         conn.execute("CHECKPOINT")
     seconds = time.perf_counter() - t0
-    log(f"bench: loaded in {seconds:.1f} s (insert {t_insert:.1f} s, vacuum analyze + checkpoint {seconds - t_insert:.1f} s)")
-    return {"reused": False, "loaded_at": loaded_at, "seconds": round(seconds, 1), "insert_seconds": round(t_insert, 1)}
+    log(
+        f"bench: loaded in {seconds:.1f} s (insert {t_insert:.1f} s, vacuum analyze + checkpoint {seconds - t_insert:.1f} s)"
+    )
+    return {
+        "reused": False,
+        "loaded_at": loaded_at,
+        "seconds": round(seconds, 1),
+        "insert_seconds": round(t_insert, 1),
+    }
 
 
 def vacuum(conn: psycopg.Connection) -> None:
@@ -386,8 +506,15 @@ def table_stats(conn: psycopg.Connection, fx: Fixtures) -> dict:
         """,
         [fx.annotator_ids[0]],
     ).fetchone()
-    keys = ["tasks", "open_tasks", "assignments", "history_per_annotator", "task_table_bytes", "assignment_table_bytes",
-            "open_queue_index_bytes"]
+    keys = [
+        "tasks",
+        "open_tasks",
+        "assignments",
+        "history_per_annotator",
+        "task_table_bytes",
+        "assignment_table_bytes",
+        "open_queue_index_bytes",
+    ]
     return dict(zip(keys, q, strict=True))
 
 
@@ -432,7 +559,12 @@ def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None
 
     t0 = time.perf_counter()
     now = datetime.now(UTC)
-    a = {"annotator": ctx["annotator"], "now": now, "project_id": ctx["project"], "annotator_id": ctx["annotator"]}
+    a = {
+        "annotator": ctx["annotator"],
+        "now": now,
+        "project_id": ctx["project"],
+        "annotator_id": ctx["annotator"],
+    }
     with conn.cursor() as cur:
         for sql in RAW_CLAIM:
             cur.execute(sql, a)
@@ -446,10 +578,30 @@ def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None
         task_id, seq = row[:2]
         cur.execute(WORKER_SERVED_SQL, {"id": worker_id, "gold": 0})
         aid = uuid7()
-        cur.execute(RAW_INSERT_ASSIGNMENT, {**a, "id": aid, "version": seq, "until": now + timedelta(seconds=900),
-                                            "project": ctx["project"], "task": task_id})
-        cur.execute(RAW_EVENT, {"now": now, "actor": ctx["actor"], "etype": "assignment", "eid": aid, "kind": "assignment.claimed",
-                                "before": None, "after": Jsonb({"task": str(task_id), "claim_version": seq}), "client": ctx["client"]})
+        cur.execute(
+            RAW_INSERT_ASSIGNMENT,
+            {
+                **a,
+                "id": aid,
+                "version": seq,
+                "until": now + timedelta(seconds=900),
+                "project": ctx["project"],
+                "task": task_id,
+            },
+        )
+        cur.execute(
+            RAW_EVENT,
+            {
+                "now": now,
+                "actor": ctx["actor"],
+                "etype": "assignment",
+                "eid": aid,
+                "kind": "assignment.claimed",
+                "before": None,
+                "after": Jsonb({"task": str(task_id), "claim_version": seq}),
+                "client": ctx["client"],
+            },
+        )
     conn.commit()
     t1 = time.perf_counter()
     now2 = datetime.now(UTC)
@@ -465,15 +617,50 @@ def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None
         cur.execute(RAW_INSERT_SUBMISSION, {**s, "sid": uuid7(), "answer": answer, "ms": ms, "task": task_id})
         cur.execute(RAW_COMPLETE_TASK, {"now": now2, "answer": answer, "task": task_id})
         # the answer's agreement with the consensus and the confusion counts (issue 3)
-        cur.execute(workforce.WORKER_DELTA_SQL, {"gold_answers": 0, "gold_score": 0.0, "consensus_answers": 1, "consensus_score": 1.0,
-                                                 "flags": 0, "now": now2, "project_id": ctx["project"], "annotator_id": ctx["annotator"]})
+        cur.execute(
+            workforce.WORKER_DELTA_SQL,
+            {
+                "gold_answers": 0,
+                "gold_score": 0.0,
+                "consensus_answers": 1,
+                "consensus_score": 1.0,
+                "flags": 0,
+                "now": now2,
+                "project_id": ctx["project"],
+                "annotator_id": ctx["annotator"],
+            },
+        )
         label = ANSWER["category"]
-        cur.execute(workforce.CONFUSION_SQL.format(values="(%s, %s, %s, %s, %s)"), [ctx["project"], ctx["annotator"], label, label, 1.0])
-        cur.execute(RAW_EVENT, {"now": now2, "actor": ctx["actor"], "etype": "assignment", "eid": aid, "kind": "assignment.submitted",
-                                "before": Jsonb({"status": "active"}), "after": Jsonb({"status": "submitted"}), "client": ctx["client"]})
-        cur.execute(RAW_EVENT, {"now": now2, "actor": "system:consensus", "etype": "task", "eid": task_id, "kind": "task.completed",
-                                "before": Jsonb({"status": "pending"}), "after": Jsonb({"status": "completed", "confidence": 1.0}),
-                                "client": ctx["client"]})
+        cur.execute(
+            workforce.CONFUSION_SQL.format(values="(%s, %s, %s, %s, %s)"),
+            [ctx["project"], ctx["annotator"], label, label, 1.0],
+        )
+        cur.execute(
+            RAW_EVENT,
+            {
+                "now": now2,
+                "actor": ctx["actor"],
+                "etype": "assignment",
+                "eid": aid,
+                "kind": "assignment.submitted",
+                "before": Jsonb({"status": "active"}),
+                "after": Jsonb({"status": "submitted"}),
+                "client": ctx["client"],
+            },
+        )
+        cur.execute(
+            RAW_EVENT,
+            {
+                "now": now2,
+                "actor": "system:consensus",
+                "etype": "task",
+                "eid": task_id,
+                "kind": "task.completed",
+                "before": Jsonb({"status": "pending"}),
+                "after": Jsonb({"status": "completed", "confidence": 1.0}),
+                "client": ctx["client"],
+            },
+        )
     conn.commit()
     t2 = time.perf_counter()
     return t1 - t0, t2 - t1
@@ -495,7 +682,9 @@ class Run:
     started: int = 0
     drained: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
-    sampled: threading.Event = field(default_factory=threading.Event)  # workers keep connections open until set
+    sampled: threading.Event = field(
+        default_factory=threading.Event
+    )  # workers keep connections open until set
 
     def begin(self) -> None:
         now = time.perf_counter()
@@ -581,9 +770,13 @@ class CpuProbe:
 
     def _pids(self) -> tuple[list[int], list[int]]:
         with psycopg.connect(self.admin_url, autocommit=True) as c:
-            pg = [r[0] for r in c.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'", [self.db_name]
-            ).fetchall()]
+            pg = [
+                r[0]
+                for r in c.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+                    [self.db_name],
+                ).fetchall()
+            ]
         web = children(self.gunicorn_pid) + [self.gunicorn_pid] if self.gunicorn_pid else []
         return pg, web
 
@@ -610,8 +803,12 @@ class CpuProbe:
         parts = {"client": b["client"] - a["client"], "web": group("web"), "pg": group("pg")}
         machine = b["busy"] - a["busy"]
         parts["other"] = max(0.0, machine - sum(parts.values()))
-        out = {"wall_s": round(wall, 2), "machine_busy_pct": round(100 * machine / (b["total"] - a["total"]) * 1, 1)
-               if b["total"] > a["total"] else None}
+        out = {
+            "wall_s": round(wall, 2),
+            "machine_busy_pct": round(100 * machine / (b["total"] - a["total"]) * 1, 1)
+            if b["total"] > a["total"]
+            else None,
+        }
         for k, v in parts.items():
             out[f"{k}_cores"] = round(v / wall, 2) if wall else None
             out[f"{k}_ms_per_cycle"] = round(v / cycles * 1000, 2) if cycles else None
@@ -621,7 +818,9 @@ class CpuProbe:
 def measure(kind: str, workers_fn, k: int, run: Run, probe: CpuProbe) -> dict:
     recs = [Recorder() for _ in range(k)]
     barrier = threading.Barrier(k + 1)
-    threads = [threading.Thread(target=workers_fn, args=(i, recs[i], run, barrier), daemon=True) for i in range(k)]
+    threads = [
+        threading.Thread(target=workers_fn, args=(i, recs[i], run, barrier), daemon=True) for i in range(k)
+    ]
     for t in threads:
         t.start()
     barrier.wait(timeout=120)  # every worker is connected; the clock starts now
@@ -662,10 +861,16 @@ def measure(kind: str, workers_fn, k: int, run: Run, probe: CpuProbe) -> dict:
 
 def raw_workers(bench_url: str, fx: Fixtures):
     def work(i: int, rec: Recorder, run: Run, barrier: threading.Barrier) -> None:
-        ctx = {"annotator": fx.annotator_ids[i], "project": fx.project_id, "client": fx.client_id,
-               "actor": f"user:{fx.user_ids[i]}"}
+        ctx = {
+            "annotator": fx.annotator_ids[i],
+            "project": fx.project_id,
+            "client": fx.client_id,
+            "actor": f"user:{fx.user_ids[i]}",
+        }
         # Client-side binding, as Django's PostgreSQL backend does by default.
-        conn = psycopg.connect(bench_url, cursor_factory=psycopg.ClientCursor, options="-c statement_timeout=30000")
+        conn = psycopg.connect(
+            bench_url, cursor_factory=psycopg.ClientCursor, options="-c statement_timeout=30000"
+        )
         try:
             barrier.wait(timeout=120)
             while run.take():
@@ -711,7 +916,9 @@ def http_workers(base: str, fx: Fixtures):
                     run.halt(drained=True)
                     break
                 body = json.dumps({"claim_version": assignment["claim_version"], "answer": ANSWER})
-                r = session.post(f"{base}/api/v1/work/assignments/{assignment['id']}/submit", data=body, timeout=30)
+                r = session.post(
+                    f"{base}/api/v1/work/assignments/{assignment['id']}/submit", data=body, timeout=30
+                )
                 t2 = time.perf_counter()
                 if r.status_code != 200:
                     rec.error("submit", f"{r.status_code} {r.text[:120]}")
@@ -770,17 +977,36 @@ def gunicorn(env: dict, workers: int):
         sys.exit("bench: gunicorn not found (make install)")
     port = free_port()
     logf = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
-    cmd = [exe, "config.wsgi", "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-           "--timeout", "60", "--graceful-timeout", "5"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+    cmd = [
+        exe,
+        "config.wsgi",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "5",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                sys.exit(f"bench: gunicorn exited ({proc.returncode}); log:\n{Path(logf.name).read_text()[-3000:]}")
+                sys.exit(
+                    f"bench: gunicorn exited ({proc.returncode}); log:\n{Path(logf.name).read_text()[-3000:]}"
+                )
             with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200 and len(children(proc.pid)) >= workers:
+                if (
+                    requests.get(f"{base}/healthz", timeout=2).status_code == 200
+                    and len(children(proc.pid)) >= workers
+                ):
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError("gunicorn did not become ready in 60 s")
@@ -826,9 +1052,14 @@ def claim_sql_profile(bench_url: str, fx: Fixtures, n: int = 200) -> dict:
     exec_ms, buffers, rtt = [], [], []
     with psycopg.connect(bench_url, cursor_factory=psycopg.ClientCursor) as conn:
         for i in range(n):
-            params = {"project_id": fx.project_id, "annotator_id": fx.annotator_ids[i % len(fx.annotator_ids)],
-                      "now": datetime.now(UTC)}
-            doc = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIM_SQL, params).fetchone()[0][0]
+            params = {
+                "project_id": fx.project_id,
+                "annotator_id": fx.annotator_ids[i % len(fx.annotator_ids)],
+                "now": datetime.now(UTC),
+            }
+            doc = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIM_SQL, params).fetchone()[0][
+                0
+            ]
             conn.rollback()
             exec_ms.append(doc["Execution Time"])
             buffers.append(doc["Plan"]["Shared Hit Blocks"] + doc["Plan"]["Shared Read Blocks"])
@@ -838,9 +1069,12 @@ def claim_sql_profile(bench_url: str, fx: Fixtures, n: int = 200) -> dict:
             conn.rollback()
     return {
         "runs": n,
-        "exec_ms_p50": round(pct(exec_ms, 0.5), 3), "exec_ms_p99": round(pct(exec_ms, 0.99), 3),
-        "buffers_p50": pct(buffers, 0.5), "buffers_max": max(buffers),
-        "roundtrip_ms_p50": round(pct(rtt, 0.5) * 1000, 3), "roundtrip_ms_p99": round(pct(rtt, 0.99) * 1000, 3),
+        "exec_ms_p50": round(pct(exec_ms, 0.5), 3),
+        "exec_ms_p99": round(pct(exec_ms, 0.99), 3),
+        "buffers_p50": pct(buffers, 0.5),
+        "buffers_max": max(buffers),
+        "roundtrip_ms_p50": round(pct(rtt, 0.5) * 1000, 3),
+        "roundtrip_ms_p99": round(pct(rtt, 0.99) * 1000, 3),
     }
 
 
@@ -855,8 +1089,11 @@ def count_queries(fx: Fixtures) -> dict:
     def cycle():
         r1 = client.post("/api/v1/work/next", data={}, content_type="application/json")
         a = r1.json()["assignment"]
-        r2 = client.post(f"/api/v1/work/assignments/{a['id']}/submit",
-                         data={"claim_version": a["claim_version"], "answer": ANSWER}, content_type="application/json")
+        r2 = client.post(
+            f"/api/v1/work/assignments/{a['id']}/submit",
+            data={"claim_version": a["claim_version"], "answer": ANSWER},
+            content_type="application/json",
+        )
         assert r2.status_code == 200, r2.content
         return a
 
@@ -865,8 +1102,11 @@ def count_queries(fx: Fixtures) -> dict:
     with CaptureQueriesContext(connection) as q1:
         a = client.post("/api/v1/work/next", data={}, content_type="application/json").json()["assignment"]
     with CaptureQueriesContext(connection) as q2:
-        client.post(f"/api/v1/work/assignments/{a['id']}/submit", data={"claim_version": a["claim_version"], "answer": ANSWER},
-                    content_type="application/json")
+        client.post(
+            f"/api/v1/work/assignments/{a['id']}/submit",
+            data={"claim_version": a["claim_version"], "answer": ANSWER},
+            content_type="application/json",
+        )
     for name, q in (("next", q1), ("submit", q2)):
         out[name] = [" ".join(x["sql"].split())[:220] for x in q.captured_queries]
         out[f"{name}_select_buffers"] = select_buffers([x["sql"] for x in q.captured_queries])
@@ -901,8 +1141,10 @@ def fmt(v, spec=".1f") -> str:
 
 
 def print_table(results: list[dict]) -> None:
-    head = (f"{'tasks':>9} {'path':<10} {'K':>3} {'cyc/s':>7} {'cycle p50/p99 ms':>17} {'claim p50/p99':>15} "
-            f"{'submit p50/p99':>15} {'http/raw':>8}  cpu ms/cycle client/web/pg/other  busy%  errors")
+    head = (
+        f"{'tasks':>9} {'path':<10} {'K':>3} {'cyc/s':>7} {'cycle p50/p99 ms':>17} {'claim p50/p99':>15} "
+        f"{'submit p50/p99':>15} {'http/raw':>8}  cpu ms/cycle client/web/pg/other  busy%  errors"
+    )
     log(head)
     log("-" * len(head))
     for r in results:
@@ -928,44 +1170,71 @@ def flatness(results: list[dict], sizes: list[int]) -> list[dict]:
     for r in results:
         if r["size"] != small or r["path"] == "floor":
             continue
-        twin = next((x for x in results if x["size"] == large and x["path"] == r["path"] and x["concurrency"] == r["concurrency"]
-                     and x.get("workers") == r.get("workers")), None)
+        twin = next(
+            (
+                x
+                for x in results
+                if x["size"] == large
+                and x["path"] == r["path"]
+                and x["concurrency"] == r["concurrency"]
+                and x.get("workers") == r.get("workers")
+            ),
+            None,
+        )
         if twin is None:
             continue
-        row = {"path": r["path"], "workers": r.get("workers"), "concurrency": r["concurrency"], "small": small, "large": large}
+        row = {
+            "path": r["path"],
+            "workers": r.get("workers"),
+            "concurrency": r["concurrency"],
+            "small": small,
+            "large": large,
+        }
         for key in ("claim_ms", "cycle_ms"):
             for q in ("p50", "p99"):
                 a, b = r[key][q], twin[key][q]
                 row[f"{key}_{q}_small"], row[f"{key}_{q}_large"] = a, b
                 row[f"{key}_{q}_ratio"] = round(b / a, 2) if a and b else None
-        row["cycles_per_s_ratio"] = round(twin["cycles_per_s"] / r["cycles_per_s"], 2) if r["cycles_per_s"] else None
+        row["cycles_per_s_ratio"] = (
+            round(twin["cycles_per_s"] / r["cycles_per_s"], 2) if r["cycles_per_s"] else None
+        )
         rows.append(row)
     return rows
 
 
 def print_claim_sql(per_size: dict) -> None:
     sizes = sorted(per_size)
-    log("\nCLAIM_SQL alone (one connection, rolled back; server execution time and buffers touched per claim):")
+    log(
+        "\nCLAIM_SQL alone (one connection, rolled back; server execution time and buffers touched per claim):"
+    )
     log(f"{'tasks':>9} {'exec p50/p99 ms':>16} {'buffers p50/max':>16} {'round trip p50/p99 ms':>22}")
     for size in sizes:
         c = per_size[size].get("claim_sql")
         if c:
-            log(f"{size:>9,} {c['exec_ms_p50']:>7.3f}/{c['exec_ms_p99']:<8.3f} {c['buffers_p50']:>7}/{c['buffers_max']:<8} "
-                f"{c['roundtrip_ms_p50']:>10.3f}/{c['roundtrip_ms_p99']:<8.3f}")
+            log(
+                f"{size:>9,} {c['exec_ms_p50']:>7.3f}/{c['exec_ms_p99']:<8.3f} {c['buffers_p50']:>7}/{c['buffers_max']:<8} "
+                f"{c['roundtrip_ms_p50']:>10.3f}/{c['roundtrip_ms_p99']:<8.3f}"
+            )
     for size in sizes:
         q = per_size[size].get("queries") or {}
         if "next_select_buffers" in q:
-            log(f"{size:>9,} buffers per SELECT of the API path: next {q['next_select_buffers']} (sum "
-                f"{sum(q['next_select_buffers'])}), submit {q['submit_select_buffers']} (sum {sum(q['submit_select_buffers'])})")
+            log(
+                f"{size:>9,} buffers per SELECT of the API path: next {q['next_select_buffers']} (sum "
+                f"{sum(q['next_select_buffers'])}), submit {q['submit_select_buffers']} (sum {sum(q['submit_select_buffers'])})"
+            )
     if len(sizes) >= 2 and all(per_size[s].get("claim_sql") for s in (sizes[0], sizes[-1])):
         a, b = per_size[sizes[0]]["claim_sql"], per_size[sizes[-1]]["claim_sql"]
-        log(f"  ratio large/small: exec p50 {b['exec_ms_p50'] / a['exec_ms_p50']:.2f}, buffers p50 {b['buffers_p50'] / a['buffers_p50']:.2f}")
+        log(
+            f"  ratio large/small: exec p50 {b['exec_ms_p50'] / a['exec_ms_p50']:.2f}, buffers p50 {b['buffers_p50'] / a['buffers_p50']:.2f}"
+        )
 
 
 def print_flatness(rows: list[dict]) -> None:
     if not rows:
         return
-    log(f"\nFlatness: claim latency at {rows[0]['large']:,} tasks vs {rows[0]['small']:,} tasks (ratio large/small; 1.0 = flat)")
+    log(
+        f"\nFlatness: claim latency at {rows[0]['large']:,} tasks vs {rows[0]['small']:,} tasks (ratio large/small; 1.0 = flat)"
+    )
     head = f"{'path':<10} {'K':>3} {'claim p50 ms small→large':>26} {'ratio':>6} {'claim p99 ms small→large':>26} {'ratio':>6} {'cyc/s ratio':>11}"
     log(head)
     log("-" * len(head))
@@ -989,9 +1258,18 @@ def main(argv: list[str]) -> int:
     conn = psycopg.connect(bench_url, cursor_factory=psycopg.ClientCursor, autocommit=True)
     hw = hardware(conn)
     params = {
-        "sizes": args.sizes, "open_tasks": args.open, "concurrency": args.concurrency, "duration_s": args.duration,
-        "warmup_s": args.warmup, "workers": args.workers, "database": args.db_name, "project_overlap": 1,
-        "price_per_task": args.price, "pay_per_answer": args.pay, "http_body_next": "{} (resume defaults to true)", "quick": args.quick,
+        "sizes": args.sizes,
+        "open_tasks": args.open,
+        "concurrency": args.concurrency,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "workers": args.workers,
+        "database": args.db_name,
+        "project_overlap": 1,
+        "price_per_task": args.price,
+        "pay_per_answer": args.pay,
+        "http_body_next": "{} (resume defaults to true)",
+        "quick": args.quick,
     }
     log("\n== Hardware ==")
     for k, v in hw.items():
@@ -1017,57 +1295,84 @@ def main(argv: list[str]) -> int:
         plan = explain_claim(bench_url, fx)
         log(f"\nEXPLAIN (ANALYZE, BUFFERS) of one claim at {size:,} tasks (rolled back):\n{plan}\n")
         sql_profile = claim_sql_profile(bench_url, fx)
-        log(f"CLAIM_SQL alone, {sql_profile['runs']} runs rolled back: " + ", ".join(f"{k}={v}" for k, v in sql_profile.items() if k != "runs"))
+        log(
+            f"CLAIM_SQL alone, {sql_profile['runs']} runs rolled back: "
+            + ", ".join(f"{k}={v}" for k, v in sql_profile.items() if k != "runs")
+        )
         queries = count_queries(fx) if not args.skip_http else {}
         for name in ("next", "submit"):
             if name not in queries:
                 continue
             qs = queries[name]
-            log(f"SQL run by POST {'/api/v1/work/next' if name == 'next' else '…/submit'} ({len(qs)} statements; "
-                f"buffers per SELECT re-run: {queries[name + '_select_buffers']}):")
+            log(
+                f"SQL run by POST {'/api/v1/work/next' if name == 'next' else '…/submit'} ({len(qs)} statements; "
+                f"buffers per SELECT re-run: {queries[name + '_select_buffers']}):"
+            )
             for q in qs:
                 log(f"    {q}")
         reset(conn, loaded_at)
-        per_size[size] = {"load": {**load, "loaded_at": loaded_at.isoformat()}, "tables": stats, "explain": plan,
-                          "claim_sql": sql_profile, "queries": queries}
+        per_size[size] = {
+            "load": {**load, "loaded_at": loaded_at.isoformat()},
+            "tables": stats,
+            "explain": plan,
+            "claim_sql": sql_profile,
+            "queries": queries,
+        }
         for k in args.concurrency:
             raw = None
             if not args.skip_raw:
                 log(f"-- raw psycopg loop, {k} connections ...")
                 run = Run(args.warmup, args.duration, cap)
-                raw = measure("raw", raw_workers(bench_url, fx), k, run, CpuProbe(admin_url, args.db_name, None))
+                raw = measure(
+                    "raw", raw_workers(bench_url, fx), k, run, CpuProbe(admin_url, args.db_name, None)
+                )
                 raw.update(size=size, workers=None, claim_sql_after=claim_sql_profile(bench_url, fx, 20))
                 results.append(raw)
-                log(f"   {raw['cycles_per_s']} cycles/s, cycle p50 {raw['cycle_ms']['p50']} ms p99 {raw['cycle_ms']['p99']} ms"
+                log(
+                    f"   {raw['cycles_per_s']} cycles/s, cycle p50 {raw['cycle_ms']['p50']} ms p99 {raw['cycle_ms']['p99']} ms"
                     f"{'; errors ' + str(raw['errors']) if raw['errors'] else ''}; claim right after: "
-                    f"{raw['claim_sql_after']['buffers_p50']} buffers, {raw['claim_sql_after']['exec_ms_p50']} ms")
+                    f"{raw['claim_sql_after']['buffers_p50']} buffers, {raw['claim_sql_after']['exec_ms_p50']} ms"
+                )
                 reset(conn, loaded_at)
             if not args.skip_http:
                 for w in args.workers:
                     with gunicorn(env, w) as (base, pid):
                         log(f"-- HTTP, gunicorn {w} workers, {k} annotators ...")
                         run = Run(args.warmup, args.duration, cap)
-                        res = measure("http", http_workers(base, fx), k, run, CpuProbe(admin_url, args.db_name, pid))
+                        res = measure(
+                            "http", http_workers(base, fx), k, run, CpuProbe(admin_url, args.db_name, pid)
+                        )
                         res.update(size=size, workers=w, claim_sql_after=claim_sql_profile(bench_url, fx, 20))
                         floor = None
                         if args.floor:
                             reset(conn, loaded_at)
-                            log(f"-- HTTP floor (2 x GET /healthz per cycle), gunicorn {w} workers, {k} clients ...")
-                            floor = measure("floor", floor_workers(base), k, Run(args.warmup, args.duration, 10**9),
-                                            CpuProbe(admin_url, args.db_name, pid))
+                            log(
+                                f"-- HTTP floor (2 x GET /healthz per cycle), gunicorn {w} workers, {k} clients ..."
+                            )
+                            floor = measure(
+                                "floor",
+                                floor_workers(base),
+                                k,
+                                Run(args.warmup, args.duration, 10**9),
+                                CpuProbe(admin_url, args.db_name, pid),
+                            )
                     if raw and raw["cycles_per_s"]:
                         res["http_over_raw"] = round(res["cycles_per_s"] / raw["cycles_per_s"], 2)
                     results.append(res)
-                    log(f"   {res['cycles_per_s']} cycles/s, cycle p50 {res['cycle_ms']['p50']} ms p99 {res['cycle_ms']['p99']} ms"
+                    log(
+                        f"   {res['cycles_per_s']} cycles/s, cycle p50 {res['cycle_ms']['p50']} ms p99 {res['cycle_ms']['p99']} ms"
                         f", http/raw {res.get('http_over_raw')}{'; errors ' + str(res['errors']) if res['errors'] else ''}"
-                        f"; claim right after: {res['claim_sql_after']['buffers_p50']} buffers, {res['claim_sql_after']['exec_ms_p50']} ms")
+                        f"; claim right after: {res['claim_sql_after']['buffers_p50']} buffers, {res['claim_sql_after']['exec_ms_p50']} ms"
+                    )
                     if floor:
                         floor.update(size=size, workers=w)
                         if raw and raw["cycles_per_s"]:
                             floor["http_over_raw"] = round(floor["cycles_per_s"] / raw["cycles_per_s"], 2)
                         results.append(floor)
-                        log(f"   floor {floor['cycles_per_s']} cycles/s, cycle p50 {floor['cycle_ms']['p50']} ms, floor/raw "
-                            f"{floor.get('http_over_raw')}")
+                        log(
+                            f"   floor {floor['cycles_per_s']} cycles/s, cycle p50 {floor['cycle_ms']['p50']} ms, floor/raw "
+                            f"{floor.get('http_over_raw')}"
+                        )
                     reset(conn, loaded_at)
     conn.close()
 
@@ -1082,19 +1387,31 @@ def main(argv: list[str]) -> int:
         log(f"\nGoal HTTP >= 0.5 x raw: worst ratio {worst:.2f} -> {'met' if worst >= 0.5 else 'NOT met'}")
     if flat:
         worst_flat = max((r["claim_ms_p50_ratio"] or 0) for r in flat)
-        log(f"Goal flat claim latency: worst claim p50 ratio large/small {worst_flat:.2f} under load (noisy: see the "
-            f"'other' CPU column)")
+        log(
+            f"Goal flat claim latency: worst claim p50 ratio large/small {worst_flat:.2f} under load (noisy: see the "
+            f"'other' CPU column)"
+        )
     sizes_done = [s for s in args.sizes if per_size.get(s, {}).get("claim_sql")]
     if len(sizes_done) >= 2:
         a, b = per_size[sizes_done[0]]["claim_sql"], per_size[sizes_done[-1]]["claim_sql"]
-        log(f"  noise-free: CLAIM_SQL buffers per claim {a['buffers_p50']} -> {b['buffers_p50']} "
-            f"({b['buffers_p50'] / a['buffers_p50']:.2f}x), server execution p50 {a['exec_ms_p50']} -> {b['exec_ms_p50']} ms")
+        log(
+            f"  noise-free: CLAIM_SQL buffers per claim {a['buffers_p50']} -> {b['buffers_p50']} "
+            f"({b['buffers_p50'] / a['buffers_p50']:.2f}x), server execution p50 {a['exec_ms_p50']} -> {b['exec_ms_p50']} ms"
+        )
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = args.json or RESULTS_DIR / f"claim-{started.strftime('%Y%m%d-%H%M%S')}.json"
-    doc = {"benchmark": "bench/claim.py", "started": started.isoformat(), "finished": datetime.now(UTC).isoformat(),
-           "argv": argv, "hardware": hw, "parameters": params, "sizes": {str(k): v for k, v in per_size.items()},
-           "results": results, "flatness": flat}
+    doc = {
+        "benchmark": "bench/claim.py",
+        "started": started.isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
+        "argv": argv,
+        "hardware": hw,
+        "parameters": params,
+        "sizes": {str(k): v for k, v in per_size.items()},
+        "results": results,
+        "flatness": flat,
+    }
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     tmp.replace(path)

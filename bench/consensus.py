@@ -72,14 +72,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--answers", type=int, default=5, help="answers per task, from distinct annotators")
     p.add_argument("--classes", type=int, default=4)
     p.add_argument("--annotators", type=int, default=1000)
-    p.add_argument("--spammers", type=float, default=0.1, help="share of annotators answering uniformly at random")
-    p.add_argument("--accuracy", type=accuracy_range, default=(0.55, 0.95), help="accuracy range of the others: low,high")
+    p.add_argument(
+        "--spammers", type=float, default=0.1, help="share of annotators answering uniformly at random"
+    )
+    p.add_argument(
+        "--accuracy", type=accuracy_range, default=(0.55, 0.95), help="accuracy range of the others: low,high"
+    )
     p.add_argument("--seed", type=int, default=20261127)
     p.add_argument("--repeat", type=int, default=5, help="timed runs per method (best and median reported)")
     p.add_argument("--max-iter", type=int, default=50)
     p.add_argument("--tol", type=float, default=1e-5)
     p.add_argument("--no-crowdkit", action="store_true", help="skip crowd-kit even when it is installed")
-    p.add_argument("--json", type=Path, default=None, help="result file (default bench/results/consensus-<time>.json)")
+    p.add_argument(
+        "--json", type=Path, default=None, help="result file (default bench/results/consensus-<time>.json)"
+    )
     a = p.parse_args(argv)
     low, high = a.accuracy
     if a.tasks < 1 or a.classes < 2 or a.repeat < 1 or a.max_iter < 1:
@@ -126,11 +132,20 @@ def generate(args: argparse.Namespace) -> dict:
     cum = np.cumsum(conf[workers, truth[tasks]], axis=1)
     labels = (rng.random(len(tasks))[:, None] > cum[:, :-1]).sum(axis=1)
     order = rng.permutation(len(tasks))  # answers arrive in no particular order
-    return {"tasks": tasks[order], "workers": workers[order], "labels": labels[order], "truth": truth,
-            "confusion": conf, "spammer": spammer, "accuracy": np.where(spammer, 1.0 / k, acc)}
+    return {
+        "tasks": tasks[order],
+        "workers": workers[order],
+        "labels": labels[order],
+        "truth": truth,
+        "confusion": conf,
+        "spammer": spammer,
+        "accuracy": np.where(spammer, 1.0 / k, acc),
+    }
 
 
-def majority_vote_arrays(tasks: np.ndarray, labels: np.ndarray, *, n_tasks: int, n_classes: int) -> np.ndarray:
+def majority_vote_arrays(
+    tasks: np.ndarray, labels: np.ndarray, *, n_tasks: int, n_classes: int
+) -> np.ndarray:
     """Vectorised majority vote: one bincount of (label, task) pairs; ties → the lowest class."""
     votes = np.bincount(labels * n_tasks + tasks, minlength=n_classes * n_tasks).reshape(n_classes, n_tasks)
     return np.argmax(votes, axis=0)
@@ -151,8 +166,15 @@ def hardware() -> dict:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
-    return {"cpu_model": model, "cpus": os.cpu_count(), "ram_gb": mem_gb, "kernel": platform.release(),
-            "python": platform.python_version(), "numpy": np.__version__, "loadavg_at_start": os.getloadavg()}
+    return {
+        "cpu_model": model,
+        "cpus": os.cpu_count(),
+        "ram_gb": mem_gb,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "loadavg_at_start": os.getloadavg(),
+    }
 
 
 def _status_mb(key: str) -> float | None:
@@ -220,8 +242,10 @@ def measure(name: str, fn, *, repeat: int) -> tuple[object, dict]:
         "rss_growth_mb": rss,
         "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    log(f"  {name:<24} best {figures['seconds_best']:.3f} s, median {figures['seconds_median']:.3f} s "
-        f"(CPU {figures['cpu_seconds_best']:.3f} s), tracemalloc peak {figures['tracemalloc_peak_mb']} MB, RSS growth {figures['rss_growth_mb']} MB")
+    log(
+        f"  {name:<24} best {figures['seconds_best']:.3f} s, median {figures['seconds_median']:.3f} s "
+        f"(CPU {figures['cpu_seconds_best']:.3f} s), tracemalloc peak {figures['tracemalloc_peak_mb']} MB, RSS growth {figures['rss_growth_mb']} MB"
+    )
     return result, figures
 
 
@@ -261,19 +285,30 @@ def main(argv: list[str]) -> int:
     n = len(data["tasks"])
     truth = data["truth"]
     log(f"\n== Data (seed {args.seed}, generated in {time.perf_counter() - t0:.1f} s) ==")
-    log(f"  {args.tasks:,} tasks × {args.answers} answers = {n:,} labels, {args.classes} classes, "
+    log(
+        f"  {args.tasks:,} tasks × {args.answers} answers = {n:,} labels, {args.classes} classes, "
         f"{args.annotators:,} annotators ({int(data['spammer'].sum())} spammers), "
-        f"accuracy of the others uniform in {args.accuracy}")
-    log(f"  mean annotator accuracy (answers right): {float((data['labels'] == truth[data['tasks']]).mean()):.4f}")
+        f"accuracy of the others uniform in {args.accuracy}"
+    )
+    log(
+        f"  mean annotator accuracy (answers right): {float((data['labels'] == truth[data['tasks']]).mean()):.4f}"
+    )
 
-    common = {"n_tasks": args.tasks, "n_workers": args.annotators, "n_classes": args.classes,
-              "max_iter": args.max_iter, "tol": args.tol}
+    common = {
+        "n_tasks": args.tasks,
+        "n_workers": args.annotators,
+        "n_classes": args.classes,
+        "max_iter": args.max_iter,
+        "tol": args.tol,
+    }
     methods = {
-        "majority_vote": lambda: majority_vote_arrays(data["tasks"], data["labels"], n_tasks=args.tasks,
-                                                      n_classes=args.classes),
+        "majority_vote": lambda: majority_vote_arrays(
+            data["tasks"], data["labels"], n_tasks=args.tasks, n_classes=args.classes
+        ),
         "dawid_skene_cold": lambda: dawid_skene(data["tasks"], data["workers"], data["labels"], **common),
-        "dawid_skene_warm": lambda: dawid_skene(data["tasks"], data["workers"], data["labels"],
-                                                init_confusion=data["confusion"], **common),
+        "dawid_skene_warm": lambda: dawid_skene(
+            data["tasks"], data["workers"], data["labels"], init_confusion=data["confusion"], **common
+        ),
     }
     ck_run, ck_version = (None, None) if args.no_crowdkit else crowdkit_runner(data, args)
 
@@ -317,19 +352,37 @@ def main(argv: list[str]) -> int:
         # "At least as accurate" up to EM's own noise: where each run stops moves a few tasks in
         # 200,000 either way (bench/README.md has a seed sweep), so 0.01 pp is allowed.
         met = speedup >= 2 and ours["accuracy"] >= ck["accuracy"] - ACCURACY_NOISE
-        log(f"\n  dawid_skene (cold) vs crowd-kit: {speedup:.1f}× faster (best of runs), accuracy "
+        log(
+            f"\n  dawid_skene (cold) vs crowd-kit: {speedup:.1f}× faster (best of runs), accuracy "
             f"{ours['accuracy']:.5f} vs {ck['accuracy']:.5f} ({more_right:+d} tasks right); CPU time "
-            f"{cpu_speedup:.1f}× less")
-        log(f"  goal (≥ 2× faster, accuracy ≥ crowd-kit's − {ACCURACY_NOISE:.2%}): {'met' if met else 'NOT met'}")
-        comparison = {"speedup_best": round(speedup, 2), "cpu_speedup_best": round(cpu_speedup, 2), "accuracy_ours": ours["accuracy"],
-                      "accuracy_crowdkit": ck["accuracy"], "tasks_right_difference": more_right, "goal_met": met}
+            f"{cpu_speedup:.1f}× less"
+        )
+        log(
+            f"  goal (≥ 2× faster, accuracy ≥ crowd-kit's − {ACCURACY_NOISE:.2%}): {'met' if met else 'NOT met'}"
+        )
+        comparison = {
+            "speedup_best": round(speedup, 2),
+            "cpu_speedup_best": round(cpu_speedup, 2),
+            "accuracy_ours": ours["accuracy"],
+            "accuracy_crowdkit": ck["accuracy"],
+            "tasks_right_difference": more_right,
+            "goal_met": met,
+        }
 
     hw["loadavg_at_end"] = os.getloadavg()
-    log(f"\n  load average at start {hw['loadavg_at_start']}, at end {hw['loadavg_at_end']} ({hw['cpus']} CPUs): "
-        "a figure above the CPU count means other work shared the machine")
+    log(
+        f"\n  load average at start {hw['loadavg_at_start']}, at end {hw['loadavg_at_end']} ({hw['cpus']} CPUs): "
+        "a figure above the CPU count means other work shared the machine"
+    )
     params = {k: v for k, v in vars(args).items() if k != "json"}
-    result = {"started": started.isoformat(), "hardware": hw, "params": params, "labels": n, "results": results,
-              "vs_crowdkit": comparison}
+    result = {
+        "started": started.isoformat(),
+        "hardware": hw,
+        "params": params,
+        "labels": n,
+        "results": results,
+        "vs_crowdkit": comparison,
+    }
     path = args.json or RESULTS_DIR / f"consensus-{started:%Y%m%dT%H%M%SZ}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, default=str))

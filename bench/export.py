@@ -48,15 +48,34 @@ from bench.claim import _uuid_sql, hardware, log, open_bench_database  # noqa: E
 RESULTS_DIR = ROOT / "bench" / "results"
 CLIENT_SLUG = "bench-export"
 LABELS = ["car", "pedestrian", "cyclist", "road"]
-PARAMS = {"geometries": {"box": {"objects_to_annotate": LABELS[:3]}, "polygon": {"objects_to_annotate": ["road"]}}}
+PARAMS = {
+    "geometries": {"box": {"objects_to_annotate": LABELS[:3]}, "polygon": {"objects_to_annotate": ["road"]}}
+}
 N_ANNOTATORS = 8
 RESPONSE = {
     "annotations": [
         {"type": "box", "label": "car", "left": 12.5, "top": 40, "width": 220, "height": 96, "uuid": "b1"},
-        {"type": "box", "label": "pedestrian", "left": 400, "top": 120, "width": 38, "height": 110, "uuid": "b2"},
+        {
+            "type": "box",
+            "label": "pedestrian",
+            "left": 400,
+            "top": 120,
+            "width": 38,
+            "height": 110,
+            "uuid": "b2",
+        },
         {"type": "box", "label": "cyclist", "left": 700, "top": 150, "width": 60, "height": 90, "uuid": "b3"},
-        {"type": "polygon", "label": "road", "uuid": "p1",
-         "vertices": [{"x": 0, "y": 600}, {"x": 1280, "y": 600}, {"x": 1280, "y": 720}, {"x": 0, "y": 720}]},
+        {
+            "type": "polygon",
+            "label": "road",
+            "uuid": "p1",
+            "vertices": [
+                {"x": 0, "y": 600},
+                {"x": 1280, "y": 600},
+                {"x": 1280, "y": 720},
+                {"x": 0, "y": 720},
+            ],
+        },
     ]
 }
 FORMATS = {  # name: (export format, options)
@@ -73,13 +92,24 @@ def int_list(text: str) -> list[int]:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", type=int_list, default=[20000, 200000], help="tasks per project (default 20000,200000)")
-    p.add_argument("--formats", default="coco,jsonl,jsonl+answers", help=f"comma separated, of {', '.join(FORMATS)}")
-    p.add_argument("--chunk-size", type=int, default=None, help="tasks per keyset chunk (default: QUORUM_EXPORT_CHUNK_SIZE)")
+    p.add_argument(
+        "--sizes", type=int_list, default=[20000, 200000], help="tasks per project (default 20000,200000)"
+    )
+    p.add_argument(
+        "--formats", default="coco,jsonl,jsonl+answers", help=f"comma separated, of {', '.join(FORMATS)}"
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="tasks per keyset chunk (default: QUORUM_EXPORT_CHUNK_SIZE)",
+    )
     p.add_argument("--db-name", default="quorum_bench_export")
     p.add_argument("--fresh", action="store_true", help="drop and recreate the bench database first")
     p.add_argument("--no-trace", action="store_true", help="skip the tracemalloc runs")
-    p.add_argument("--json", type=Path, default=None, help="result file (default bench/results/export-<time>.json)")
+    p.add_argument(
+        "--json", type=Path, default=None, help="result file (default bench/results/export-<time>.json)"
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one export job in this process
     p.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
@@ -120,7 +150,9 @@ def child(args: argparse.Namespace) -> None:
 
 
 def run_child(extra: list[str], env: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *extra], cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, *extra], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     if proc.returncode:
         sys.exit(f"bench: child {extra} failed:\n{proc.stdout}\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -137,12 +169,16 @@ def fixtures() -> tuple:
     from clients import services as accounts
     from clients.models import Client, User
 
-    client = Client.objects.filter(slug=CLIENT_SLUG).first() or accounts.client_create(name="Bench export", slug=CLIENT_SLUG)
+    client = Client.objects.filter(slug=CLIENT_SLUG).first() or accounts.client_create(
+        name="Bench export", slug=CLIENT_SLUG
+    )
     annotators = []
     for i in range(N_ANNOTATORS):
         email = f"bench-export-{i:02d}@bench.invalid"
         user = User.objects.filter(email=email).first() or accounts.user_create(email=email)
-        annotators.append((Annotator.objects.filter(user=user).first() or work.annotator_create(user=user, active=True)).id)
+        annotators.append(
+            (Annotator.objects.filter(user=user).first() or work.annotator_create(user=user, active=True)).id
+        )
     return client, annotators
 
 
@@ -163,8 +199,17 @@ def load(conn: psycopg.Connection, client, annotators: list, size: int, index: i
     log(f"bench: loading {size:,} tasks ...")
     t0 = time.perf_counter()
     tag = f"{index % 16:x}"
-    p = {"n": size, "client": client.id, "project": project.id, "annotators": annotators, "na": len(annotators),
-         "params": json.dumps(PARAMS), "response": json.dumps(RESPONSE), "prefix": f"n{size}-frame-", "loaded": datetime.now(UTC).replace(microsecond=0)}
+    p = {
+        "n": size,
+        "client": client.id,
+        "project": project.id,
+        "annotators": annotators,
+        "na": len(annotators),
+        "params": json.dumps(PARAMS),
+        "response": json.dumps(RESPONSE),
+        "prefix": f"n{size}-frame-",
+        "loaded": datetime.now(UTC).replace(microsecond=0),
+    }
     series = "SELECT g, %(loaded)s::timestamptz - (%(n)s - g) * interval '1 millisecond' AS ca FROM generate_series(1, %(n)s::bigint) g"
     task_id = _uuid_sql("ca", f"{tag}e1")
     annotator = "(%(annotators)s::uuid[])[1 + (g - 1) %% %(na)s]"
@@ -229,7 +274,11 @@ def new_job(project, name: str):
     export_format, options = FORMATS[name]
     clean = check_export_request(project=project, format=export_format, options=options)
     return ExportJob.objects.create(
-        client_id=project.client_id, project=project, format=export_format, options=clean, anon_salt=secrets.token_hex(32),
+        client_id=project.client_id,
+        project=project,
+        format=export_format,
+        options=clean,
+        anon_salt=secrets.token_hex(32),
         created_by="bench",
     )
 
@@ -245,8 +294,12 @@ def main(argv: list[str]) -> int:
         return 0
     media = tempfile.mkdtemp(prefix="quorum-bench-export-")
     try:
-        bench_url, _admin_url, env = open_bench_database(args.db_name, fresh=args.fresh, make_target="bench-export",
-                                             extra_env={"QUORUM_MEDIA_ROOT": media, "QUORUM_STORAGE": "filesystem"})
+        bench_url, _admin_url, env = open_bench_database(
+            args.db_name,
+            fresh=args.fresh,
+            make_target="bench-export",
+            extra_env={"QUORUM_MEDIA_ROOT": media, "QUORUM_STORAGE": "filesystem"},
+        )
         from django.conf import settings
 
         conn = psycopg.connect(bench_url, autocommit=True)
@@ -265,38 +318,73 @@ def main(argv: list[str]) -> int:
             for name in args.formats:
                 extra = ["--chunk-size", str(chunk)]
                 plain = run_child(["--child", str(new_job(project, name).id), *extra], env)
-                traced = None if args.no_trace else run_child(["--child", str(new_job(project, name).id), "--trace", *extra], env)
+                traced = (
+                    None
+                    if args.no_trace
+                    else run_child(["--child", str(new_job(project, name).id), "--trace", *extra], env)
+                )
                 if plain["status"] != "ready" or (traced and traced["status"] != "ready"):
-                    sys.exit(f"bench: export {name} at {size} failed: {plain.get('error') or traced.get('error')}")
-                row = {"size": size, "format": name, "tasks": plain["task_count"], "seconds": round(plain["seconds"], 2),
-                       "tasks_per_s": round(plain["task_count"] / plain["seconds"]), "file_bytes": plain["file_size"],
-                       "maxrss_bytes": plain["maxrss_kb"] * 1024,
-                       "traced_peak_bytes": traced["traced_peak_bytes"] if traced else None, "report": plain["report"]}
+                    sys.exit(
+                        f"bench: export {name} at {size} failed: {plain.get('error') or traced.get('error')}"
+                    )
+                row = {
+                    "size": size,
+                    "format": name,
+                    "tasks": plain["task_count"],
+                    "seconds": round(plain["seconds"], 2),
+                    "tasks_per_s": round(plain["task_count"] / plain["seconds"]),
+                    "file_bytes": plain["file_size"],
+                    "maxrss_bytes": plain["maxrss_kb"] * 1024,
+                    "traced_peak_bytes": traced["traced_peak_bytes"] if traced else None,
+                    "report": plain["report"],
+                }
                 results.append(row)
-                log(f"  {size:>9,} {name:<14} {row['seconds']:>8.2f} s  file {mb(row['file_bytes']):>8} MB  "
-                    f"RSS {mb(row['maxrss_bytes']):>6} MB  traced peak {mb(row['traced_peak_bytes']):>6} MB")
+                log(
+                    f"  {size:>9,} {name:<14} {row['seconds']:>8.2f} s  file {mb(row['file_bytes']):>8} MB  "
+                    f"RSS {mb(row['maxrss_bytes']):>6} MB  traced peak {mb(row['traced_peak_bytes']):>6} MB"
+                )
         conn.close()
     finally:
         shutil.rmtree(media, ignore_errors=True)
 
     log("\n== Results ==")
-    log(f"{'tasks':>9} {'format':<14} {'seconds':>8} {'tasks/s':>8} {'file MB':>8} {'max RSS MB':>10} {'traced peak MB':>14}")
+    log(
+        f"{'tasks':>9} {'format':<14} {'seconds':>8} {'tasks/s':>8} {'file MB':>8} {'max RSS MB':>10} {'traced peak MB':>14}"
+    )
     for r in results:
-        log(f"{r['size']:>9,} {r['format']:<14} {r['seconds']:>8.2f} {r['tasks_per_s']:>8,} {mb(r['file_bytes']):>8} "
-            f"{mb(r['maxrss_bytes']):>10} {mb(r['traced_peak_bytes']):>14}")
+        log(
+            f"{r['size']:>9,} {r['format']:<14} {r['seconds']:>8.2f} {r['tasks_per_s']:>8,} {mb(r['file_bytes']):>8} "
+            f"{mb(r['maxrss_bytes']):>10} {mb(r['traced_peak_bytes']):>14}"
+        )
     if len(args.sizes) > 1:
         small, large = args.sizes[0], args.sizes[-1]
         log(f"\nGrowth from {small:,} to {large:,} tasks ({large / small:.0f}x the tasks):")
         for name in args.formats:
             a = next(r for r in results if r["size"] == small and r["format"] == name)
             b = next(r for r in results if r["size"] == large and r["format"] == name)
-            traced = (f", traced peak x{b['traced_peak_bytes'] / a['traced_peak_bytes']:.2f}"
-                      if a["traced_peak_bytes"] and b["traced_peak_bytes"] else "")
-            log(f"  {name:<14} seconds x{b['seconds'] / a['seconds']:.1f}, max RSS x{b['maxrss_bytes'] / a['maxrss_bytes']:.2f}{traced}")
+            traced = (
+                f", traced peak x{b['traced_peak_bytes'] / a['traced_peak_bytes']:.2f}"
+                if a["traced_peak_bytes"] and b["traced_peak_bytes"]
+                else ""
+            )
+            log(
+                f"  {name:<14} seconds x{b['seconds'] / a['seconds']:.1f}, max RSS x{b['maxrss_bytes'] / a['maxrss_bytes']:.2f}{traced}"
+            )
     out = args.json or RESULTS_DIR / f"export-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"hardware": hw, "chunk_size": chunk, "baseline_rss_bytes": baseline, "loads": loads,
-                               "results": results}, indent=2, default=str))
+    out.write_text(
+        json.dumps(
+            {
+                "hardware": hw,
+                "chunk_size": chunk,
+                "baseline_rss_bytes": baseline,
+                "loads": loads,
+                "results": results,
+            },
+            indent=2,
+            default=str,
+        )
+    )
     log(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return 0
 

@@ -94,7 +94,18 @@ def _invoice_action(service, done: str):
 class InvoiceAdmin(ReadOnly):
     """Invoices change only through the services (actions below); reports at ``reports/``."""
 
-    list_display = ["number", "client", "period_start", "status", "currency", "subtotal", "refunds", "total", "issued_at", "paid_at"]
+    list_display = [
+        "number",
+        "client",
+        "period_start",
+        "status",
+        "currency",
+        "subtotal",
+        "refunds",
+        "total",
+        "issued_at",
+        "paid_at",
+    ]
     list_filter = ["status", "period_start", "currency"]
     search_fields = ["number", "client__name", "client__slug"]
     inlines = [InvoiceLineInline]
@@ -122,16 +133,24 @@ class InvoiceAdmin(ReadOnly):
         this_month = timezone.now().date().replace(day=1)
         first = request.GET.get("from") or f"{date(this_month.year - 1, this_month.month, 1):%Y-%m}"
         last = request.GET.get("to") or f"{this_month:%Y-%m}"
-        context = {**self.admin_site.each_context(request), "title": "Revenue reports", "from": first, "to": last}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Revenue reports",
+            "from": first,
+            "to": last,
+        }
         try:
             period = reports.period_parse(first=first, last=last)
             currency = reports.currency_parse(request.GET.get("currency"))
         except DomainError as exc:
             context["error"] = exc.message
         else:
-            context.update(currency=currency, margin=reports.margin_by_month(period=period, currency=currency),
-                           concentration=reports.concentration(period=period, currency=currency),
-                           revenue=reports.revenue_by_client_month(period=period, currency=currency))
+            context.update(
+                currency=currency,
+                margin=reports.margin_by_month(period=period, currency=currency),
+                concentration=reports.concentration(period=period, currency=currency),
+                revenue=reports.revenue_by_client_month(period=period, currency=currency),
+            )
         return TemplateResponse(request, "admin/billing/reports.html", context)
 
 
@@ -140,7 +159,15 @@ class RateCardAdmin(admin.ModelAdmin):
     """Rate cards are versioned: staff add a new version (it applies to work created after its
     ``effective_from``); an existing version is never edited or deleted."""
 
-    list_display = ["task_type", "client", "currency", "price_per_task", "pay_per_answer", "effective_from", "created_by"]
+    list_display = [
+        "task_type",
+        "client",
+        "currency",
+        "price_per_task",
+        "pay_per_answer",
+        "effective_from",
+        "created_by",
+    ]
     list_filter = ["task_type", "currency"]
     search_fields = ["client__name", "client__slug"]
     fields = ["task_type", "client", "currency", "price_per_task", "pay_per_answer", "effective_from"]
@@ -153,9 +180,15 @@ class RateCardAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         try:
-            card = services.rate_card_set(task_type=obj.task_type, currency=obj.currency, price_per_task=obj.price_per_task,
-                                          pay_per_answer=obj.pay_per_answer, client=obj.client, effective_from=obj.effective_from,
-                                          actor=request.user)
+            card = services.rate_card_set(
+                task_type=obj.task_type,
+                currency=obj.currency,
+                price_per_task=obj.price_per_task,
+                pay_per_answer=obj.pay_per_answer,
+                client=obj.client,
+                effective_from=obj.effective_from,
+                actor=request.user,
+            )
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
@@ -164,7 +197,9 @@ class RateCardAdmin(admin.ModelAdmin):
 
 class TopupForm(forms.Form):
     client = forms.ModelChoiceField(queryset=Client.objects.filter(is_active=True).order_by("name"))
-    amount = forms.IntegerField(min_value=1, max_value=services.MAX_AMOUNT, help_text="Minor units of the client's currency (cents).")
+    amount = forms.IntegerField(
+        min_value=1, max_value=services.MAX_AMOUNT, help_text="Minor units of the client's currency (cents)."
+    )
     reference = forms.CharField(max_length=200, help_text="The bank transfer's reference.")
     # One key per form shown: submitting the same form twice records the top-up once.
     key = forms.CharField(widget=forms.HiddenInput)
@@ -182,23 +217,39 @@ class ClientCreditAdmin(admin.ModelAdmin):
     change_list_template = "admin/billing/clientcredit/change_list.html"
 
     def get_urls(self):
-        return [path("topup/", self.admin_site.admin_view(self.topup_view), name="billing_topup"), *super().get_urls()]
+        return [
+            path("topup/", self.admin_site.admin_view(self.topup_view), name="billing_topup"),
+            *super().get_urls(),
+        ]
 
     def topup_view(self, request):
         form = TopupForm(request.POST or None, initial={"key": uuid.uuid4().hex})
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                services.topup_record(client=data["client"], amount=data["amount"], reference=data["reference"],
-                                      key=f"admin-topup:{data['key']}", actor=request.user)
+                services.topup_record(
+                    client=data["client"],
+                    amount=data["amount"],
+                    reference=data["reference"],
+                    key=f"admin-topup:{data['key']}",
+                    actor=request.user,
+                )
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
-                self.message_user(request, f"Top-up of {invoices.money_format(data['amount'], data['client'].currency)} "
-                                           f"recorded for {data['client'].name}.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"Top-up of {invoices.money_format(data['amount'], data['client'].currency)} "
+                    f"recorded for {data['client'].name}.",
+                    messages.SUCCESS,
+                )
                 return redirect("admin:billing_clientcredit_changelist")
-        context = {**self.admin_site.each_context(request), "title": "Record a top-up", "form": form,
-                   "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Record a top-up",
+            "form": form,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/billing/topup.html", context)
 
     def has_add_permission(self, request):
@@ -235,6 +286,9 @@ class PayoutAdmin(ReadOnly):
 
     def run_view(self, request):
         made = services.payouts_run(actor=request.user)
-        self.message_user(request, f"{len(made)} payout(s) made." if made else "No annotator has reached the payout minimum.",
-                          messages.SUCCESS if made else messages.INFO)
+        self.message_user(
+            request,
+            f"{len(made)} payout(s) made." if made else "No annotator has reached the payout minimum.",
+            messages.SUCCESS if made else messages.INFO,
+        )
         return redirect("admin:billing_payout_changelist")

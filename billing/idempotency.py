@@ -64,11 +64,17 @@ def _fingerprint(request) -> str:
 def read_key(request) -> str:
     key = request.headers.get(HEADER)
     if key is None or key == "":
-        raise ValidationFailed(f"{HEADER}: this endpoint moves money; send a unique {HEADER} header (e.g. a UUID)",
-                               code="idempotency_key_required", details={"field": HEADER})
+        raise ValidationFailed(
+            f"{HEADER}: this endpoint moves money; send a unique {HEADER} header (e.g. a UUID)",
+            code="idempotency_key_required",
+            details={"field": HEADER},
+        )
     if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ValidationFailed(f"{HEADER}: at most {MAX_KEY_LENGTH} printable characters", code="invalid_idempotency_key",
-                               details={"field": HEADER})
+        raise ValidationFailed(
+            f"{HEADER}: at most {MAX_KEY_LENGTH} printable characters",
+            code="invalid_idempotency_key",
+            details={"field": HEADER},
+        )
     return key
 
 
@@ -90,12 +96,18 @@ def idempotent(view_method=None, *, authorize=None):
         fingerprint = _fingerprint(request)
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [f"idem\n{scope}\n{key}"])
+                cursor.execute(
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [f"idem\n{scope}\n{key}"]
+                )
                 if not cursor.fetchone()[0]:
-                    raise Conflict("A request with this Idempotency-Key is still being processed; retry later.",
-                                   code="idempotency_in_flight")
+                    raise Conflict(
+                        "A request with this Idempotency-Key is still being processed; retry later.",
+                        code="idempotency_in_flight",
+                    )
             cutoff = timezone.now() - timedelta(hours=settings.QUORUM_IDEMPOTENCY_TTL_HOURS)
-            IdempotencyRecord.objects.filter(scope=scope, key=key, created_at__lt=cutoff).delete()  # expired: a new operation
+            IdempotencyRecord.objects.filter(
+                scope=scope, key=key, created_at__lt=cutoff
+            ).delete()  # expired: a new operation
             record = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
             if record is not None:
                 if record.fingerprint != fingerprint:
@@ -110,7 +122,9 @@ def idempotent(view_method=None, *, authorize=None):
                 return response
             # Rendered here, once, so that the original and every replay are the same bytes.
             body = JSONRenderer().render(response.data).decode()
-            IdempotencyRecord.objects.create(scope=scope, key=key, fingerprint=fingerprint, status_code=response.status_code, body=body)
+            IdempotencyRecord.objects.create(
+                scope=scope, key=key, fingerprint=fingerprint, status_code=response.status_code, body=body
+            )
             return HttpResponse(body, status=response.status_code, content_type="application/json")
 
     return wrapper
@@ -119,5 +133,7 @@ def idempotent(view_method=None, *, authorize=None):
 def prune(*, older_than_hours: int | None = None) -> int:
     """Delete expired records (a beat job). Returns how many."""
     hours = settings.QUORUM_IDEMPOTENCY_TTL_HOURS if older_than_hours is None else older_than_hours
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - timedelta(hours=hours)).delete()
+    deleted, _ = IdempotencyRecord.objects.filter(
+        created_at__lt=timezone.now() - timedelta(hours=hours)
+    ).delete()
     return deleted

@@ -79,11 +79,17 @@ def month_start(value: Any, *, field: str = "period") -> date:
                 raise ValueError(value)
             return datetime.strptime(value, "%Y-%m").date()
         except ValueError as exc:
-            raise ValidationFailed(f"{field}: expected a month as YYYY-MM, e.g. 2026-10", code="invalid_period",
-                                   details={"field": field}) from exc
+            raise ValidationFailed(
+                f"{field}: expected a month as YYYY-MM, e.g. 2026-10",
+                code="invalid_period",
+                details={"field": field},
+            ) from exc
     if isinstance(value, datetime) or not isinstance(value, date) or value.day != 1:
-        raise ValidationFailed("period_start: must be the first day of a month", code="invalid_period",
-                               details={"field": "period_start"})
+        raise ValidationFailed(
+            "period_start: must be the first day of a month",
+            code="invalid_period",
+            details={"field": "period_start"},
+        )
     return value
 
 
@@ -104,13 +110,19 @@ def utc_midnight(day: date) -> datetime:
 
 
 def _receivable(client: Client) -> Account:
-    return ledger.account_get(kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id)
+    return ledger.account_get(
+        kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id
+    )
 
 
 def ledger_lines(*, client: Client, period_start: date, period_end: date) -> list[dict]:
     """The invoice lines the ledger holds for a client and period (one query)."""
-    params = {"account": _receivable(client).pk, "client": client.pk, "start": utc_midnight(period_start),
-              "end": utc_midnight(period_end)}
+    params = {
+        "account": _receivable(client).pk,
+        "client": client.pk,
+        "start": utc_midnight(period_start),
+        "end": utc_midnight(period_end),
+    }
     with connection.cursor() as cursor:
         cursor.execute(LINES_SQL, params)
         names = [col[0] for col in cursor.description]
@@ -133,7 +145,11 @@ def invoice_settlement(invoice: Invoice) -> dict:
     """Funds applied at issue, payment recorded when paid, and what is still due."""
     funds = _settlement(invoice, "funds")
     paid = _settlement(invoice, "payment")
-    due = 0 if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.VOID) else max(invoice.total - funds - paid, 0)
+    due = (
+        0
+        if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.VOID)
+        else max(invoice.total - funds - paid, 0)
+    )
     return {"funds_applied": funds, "payment": paid, "amount_due": due}
 
 
@@ -178,11 +194,20 @@ def _fill(invoice: Invoice, lines: list[dict], *, new: bool = False) -> None:
     """Replace the invoice's lines and totals with ``lines`` (a draft only)."""
     if not new:
         InvoiceLine.objects.filter(invoice=invoice).delete()
-    InvoiceLine.objects.bulk_create([
-        InvoiceLine(invoice=invoice, project_id=row["project_id"], project_name=row["project_name"] or "",
-                    task_type=row["task_type"] or "", kind=row["line_kind"], quantity=row["quantity"], amount=row["amount"])
-        for row in lines
-    ])
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                invoice=invoice,
+                project_id=row["project_id"],
+                project_name=row["project_name"] or "",
+                task_type=row["task_type"] or "",
+                kind=row["line_kind"],
+                quantity=row["quantity"],
+                amount=row["amount"],
+            )
+            for row in lines
+        ]
+    )
     invoice.subtotal = sum(row["amount"] for row in lines if row["line_kind"] == "charge")
     invoice.refunds = -sum(row["amount"] for row in lines if row["line_kind"] == "refund")
     invoice.total = invoice.subtotal - invoice.refunds
@@ -190,7 +215,12 @@ def _fill(invoice: Invoice, lines: list[dict], *, new: bool = False) -> None:
 
 
 def _totals(invoice: Invoice) -> dict:
-    return {"subtotal": invoice.subtotal, "refunds": invoice.refunds, "total": invoice.total, "status": invoice.status}
+    return {
+        "subtotal": invoice.subtotal,
+        "refunds": invoice.refunds,
+        "total": invoice.total,
+        "status": invoice.status,
+    }
 
 
 @transaction.atomic
@@ -201,20 +231,35 @@ def invoice_generate(*, client: Client, period_start: date, actor: Any = None) -
     period_start = month_start(period_start)
     period_end = next_month(period_start)
     _advisory_lock(f"invoice:{client.pk}:{period_start:%Y-%m}")
-    invoice = (Invoice.objects.select_for_update().exclude(status=Invoice.Status.VOID)
-               .filter(client=client, period_start=period_start).first())
+    invoice = (
+        Invoice.objects.select_for_update()
+        .exclude(status=Invoice.Status.VOID)
+        .filter(client=client, period_start=period_start)
+        .first()
+    )
     if invoice is not None and invoice.status != Invoice.Status.DRAFT:
         return invoice
     lines = ledger_lines(client=client, period_start=period_start, period_end=period_end)
     if invoice is None:
-        invoice = Invoice.objects.create(client=client, number=_next_number(period_start), period_start=period_start,
-                                         period_end=period_end, currency=client.currency)
+        invoice = Invoice.objects.create(
+            client=client,
+            number=_next_number(period_start),
+            period_start=period_start,
+            period_end=period_end,
+            currency=client.currency,
+        )
         before, kind = None, "invoice.generated"
     else:
         before, kind = _totals(invoice), "invoice.regenerated"
     _fill(invoice, lines, new=before is None)
-    events.record(actor=actor, entity=invoice, kind=kind, client_id=client.id, before=before,
-                  after={**_totals(invoice), "number": invoice.number, "lines": len(lines)})
+    events.record(
+        actor=actor,
+        entity=invoice,
+        kind=kind,
+        client_id=client.id,
+        before=before,
+        after={**_totals(invoice), "number": invoice.number, "lines": len(lines)},
+    )
     return invoice
 
 
@@ -228,10 +273,12 @@ def invoices_generate_for_period(*, period_start: date, actor: Any = "system:inv
         client_ids = [row[0] for row in cursor.fetchall()]
     done = 0
     for start in range(0, len(client_ids), 500):
-        for client in Client.objects.filter(pk__in=client_ids[start:start + 500]).order_by("pk"):
+        for client in Client.objects.filter(pk__in=client_ids[start : start + 500]).order_by("pk"):
             try:
                 invoice_generate(client=client, period_start=period_start, actor=actor)
-            except Exception:  # one client's failure must not hold back the others' invoices; the next run retries
+            except (
+                Exception
+            ):  # one client's failure must not hold back the others' invoices; the next run retries
                 logger.exception("invoice generation failed for client %s, %s", client.pk, period_start)
                 continue
             done += 1
@@ -249,7 +296,8 @@ def _refuse(invoice: Invoice, action: str, allowed: tuple[str, ...]) -> None:
     if invoice.status not in allowed:
         raise Conflict(
             f"Invoice {invoice.number} is {invoice.status}; only {' or '.join(allowed)} invoices can be {action}.",
-            code="invoice_status", details={"status": invoice.status, "allowed": list(allowed)},
+            code="invoice_status",
+            details={"status": invoice.status, "allowed": list(allowed)},
         )
 
 
@@ -260,17 +308,35 @@ def invoice_issue(*, invoice_id, actor: Any = None) -> Invoice:
     invoice = _locked(invoice_id)
     _refuse(invoice, "issued", (Invoice.Status.DRAFT,))
     if utc_midnight(invoice.period_end) > timezone.now():
-        raise Conflict(f"Invoice {invoice.number} covers a month that has not ended (it ends {invoice.period_end}).",
-                       code="invoice_period_open", details={"period_end": invoice.period_end.isoformat()})
-    _fill(invoice, ledger_lines(client=invoice.client, period_start=invoice.period_start, period_end=invoice.period_end))
-    Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.DRAFT).update(status=Invoice.Status.ISSUED, issued_at=timezone.now())
+        raise Conflict(
+            f"Invoice {invoice.number} covers a month that has not ended (it ends {invoice.period_end}).",
+            code="invoice_period_open",
+            details={"period_end": invoice.period_end.isoformat()},
+        )
+    _fill(
+        invoice,
+        ledger_lines(client=invoice.client, period_start=invoice.period_start, period_end=invoice.period_end),
+    )
+    Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.DRAFT).update(
+        status=Invoice.Status.ISSUED, issued_at=timezone.now()
+    )
     invoice.refresh_from_db()
     if invoice.total > 0:
-        services.funds_apply(client=invoice.client, amount=invoice.total, reference=f"invoice:{invoice.number}",
-                                       key=f"invoice:{invoice.pk}:funds", actor=actor)
-    events.record(actor=actor, entity=invoice, kind="invoice.issued", client_id=invoice.client_id,
-                  before={"status": Invoice.Status.DRAFT},
-                  after={**_totals(invoice), "funds_applied": invoice_settlement(invoice)["funds_applied"]})
+        services.funds_apply(
+            client=invoice.client,
+            amount=invoice.total,
+            reference=f"invoice:{invoice.number}",
+            key=f"invoice:{invoice.pk}:funds",
+            actor=actor,
+        )
+    events.record(
+        actor=actor,
+        entity=invoice,
+        kind="invoice.issued",
+        client_id=invoice.client_id,
+        before={"status": Invoice.Status.DRAFT},
+        after={**_totals(invoice), "funds_applied": invoice_settlement(invoice)["funds_applied"]},
+    )
     return invoice
 
 
@@ -281,12 +347,25 @@ def invoice_mark_paid(*, invoice_id, reference: str = "", actor: Any = None) -> 
     _refuse(invoice, "marked paid", (Invoice.Status.ISSUED,))
     due = invoice_settlement(invoice)["amount_due"]
     if due > 0:
-        services.payment_record(client=invoice.client, amount=due, reference=(reference or f"invoice:{invoice.number}")[:200],
-                                key=f"invoice:{invoice.pk}:payment", actor=actor)
-    Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.ISSUED).update(status=Invoice.Status.PAID, paid_at=timezone.now())
+        services.payment_record(
+            client=invoice.client,
+            amount=due,
+            reference=(reference or f"invoice:{invoice.number}")[:200],
+            key=f"invoice:{invoice.pk}:payment",
+            actor=actor,
+        )
+    Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.ISSUED).update(
+        status=Invoice.Status.PAID, paid_at=timezone.now()
+    )
     invoice.refresh_from_db()
-    events.record(actor=actor, entity=invoice, kind="invoice.paid", client_id=invoice.client_id,
-                  before={"status": Invoice.Status.ISSUED}, after={"status": invoice.status, "payment": due})
+    events.record(
+        actor=actor,
+        entity=invoice,
+        kind="invoice.paid",
+        client_id=invoice.client_id,
+        before={"status": Invoice.Status.ISSUED},
+        after={"status": invoice.status, "payment": due},
+    )
     return invoice
 
 
@@ -301,14 +380,27 @@ def invoice_void(*, invoice_id, reason: str = "", actor: Any = None) -> Invoice:
     returned = 0
     if applied is not None:
         # The funds row is locked first, as every funds movement does (one lock order).
-        ledger.account_lock(kind=Account.Kind.CLIENT_FUNDS, currency=invoice.currency, client_id=invoice.client_id)
+        ledger.account_lock(
+            kind=Account.Kind.CLIENT_FUNDS, currency=invoice.currency, client_id=invoice.client_id
+        )
         returned = invoice_settlement(invoice)["funds_applied"]
-        ledger.reverse(original=applied, idempotency_key=f"invoice:{invoice.pk}:funds:reversal",
-                       description=f"Invoice {invoice.number} voided")
-    Invoice.objects.filter(pk=invoice.pk, status=before).update(status=Invoice.Status.VOID, voided_at=timezone.now())
+        ledger.reverse(
+            original=applied,
+            idempotency_key=f"invoice:{invoice.pk}:funds:reversal",
+            description=f"Invoice {invoice.number} voided",
+        )
+    Invoice.objects.filter(pk=invoice.pk, status=before).update(
+        status=Invoice.Status.VOID, voided_at=timezone.now()
+    )
     invoice.refresh_from_db()
-    events.record(actor=actor, entity=invoice, kind="invoice.voided", client_id=invoice.client_id, before={"status": before},
-                  after={"status": invoice.status, "funds_returned": returned, "reason": reason[:300]})
+    events.record(
+        actor=actor,
+        entity=invoice,
+        kind="invoice.voided",
+        client_id=invoice.client_id,
+        before={"status": before},
+        after={"status": invoice.status, "funds_returned": returned, "reason": reason[:300]},
+    )
     return invoice
 
 
@@ -316,8 +408,28 @@ def invoice_void(*, invoice_id, reason: str = "", actor: Any = None) -> Invoice:
 
 # ISO 4217 minor-unit exponents that are not 2 (the common case).
 EXPONENTS = {
-    **dict.fromkeys(["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
-                     "XAF", "XOF", "XPF"], 0),
+    **dict.fromkeys(
+        [
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ],
+        0,
+    ),
     **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
     **dict.fromkeys(["CLF", "UYW"], 4),
 }

@@ -27,7 +27,9 @@ class Leg:
 
 def account_get(*, kind: str, currency: str, client_id=None, user_id=None) -> Account:
     """Fetch or create an account. Safe under concurrency (unique constraint + get_or_create retry)."""
-    account, _ = Account.objects.get_or_create(kind=kind, client_id=client_id, user_id=user_id, currency=currency)
+    account, _ = Account.objects.get_or_create(
+        kind=kind, client_id=client_id, user_id=user_id, currency=currency
+    )
     return account
 
 
@@ -37,7 +39,9 @@ def _check_balanced(legs: Sequence[Leg]) -> None:
     totals: dict[str, int] = defaultdict(int)
     for leg in legs:
         if not isinstance(leg.amount, int) or isinstance(leg.amount, bool) or leg.amount == 0:
-            raise ValidationFailed("Ledger amounts are non-zero integers in minor units.", code="ledger_amount")
+            raise ValidationFailed(
+                "Ledger amounts are non-zero integers in minor units.", code="ledger_amount"
+            )
         totals[leg.account.currency] += leg.amount
     if any(totals.values()):
         raise ValidationFailed("Ledger entries must sum to zero per currency.", code="ledger_unbalanced")
@@ -66,8 +70,15 @@ NO_DIMENSIONS = Dimensions()
 
 
 def post(
-    *, idempotency_key: str, kind: str, legs: Sequence[Leg], client_id=None, reference: str = "", description: str = "",
-    dims: Dimensions = NO_DIMENSIONS, reverses: LedgerTransaction | None = None,
+    *,
+    idempotency_key: str,
+    kind: str,
+    legs: Sequence[Leg],
+    client_id=None,
+    reference: str = "",
+    description: str = "",
+    dims: Dimensions = NO_DIMENSIONS,
+    reverses: LedgerTransaction | None = None,
 ) -> tuple[LedgerTransaction, bool]:
     """Post a balanced transaction once. Returns ``(transaction, created)``.
 
@@ -82,50 +93,113 @@ def post(
     check first, under the account's row lock, so that a refusal is a clear error and not this.
     """
     _check_balanced(legs)  # before the atomic block: a refusal leaves the caller's transaction usable
-    return _insert(idempotency_key=idempotency_key, kind=kind, legs=legs, client_id=client_id, reference=reference,
-                   description=description, dims=dims, reverses=reverses)
+    return _insert(
+        idempotency_key=idempotency_key,
+        kind=kind,
+        legs=legs,
+        client_id=client_id,
+        reference=reference,
+        description=description,
+        dims=dims,
+        reverses=reverses,
+    )
 
 
 @transaction.atomic(savepoint=False)
-def _insert(*, idempotency_key: str, kind: str, legs: Sequence[Leg], client_id, reference: str, description: str,
-            dims: Dimensions, reverses: LedgerTransaction | None) -> tuple[LedgerTransaction, bool]:
+def _insert(
+    *,
+    idempotency_key: str,
+    kind: str,
+    legs: Sequence[Leg],
+    client_id,
+    reference: str,
+    description: str,
+    dims: Dimensions,
+    reverses: LedgerTransaction | None,
+) -> tuple[LedgerTransaction, bool]:
     ltx = LedgerTransaction(
-        idempotency_key=idempotency_key, kind=kind, client_id=client_id, reference=reference, description=description,
-        project_id=dims.project_id, project_name=dims.project_name[:200], task_type=dims.task_type, user_id=dims.user_id,
+        idempotency_key=idempotency_key,
+        kind=kind,
+        client_id=client_id,
+        reference=reference,
+        description=description,
+        project_id=dims.project_id,
+        project_name=dims.project_name[:200],
+        task_type=dims.task_type,
+        user_id=dims.user_id,
         reverses=reverses,
     )
     with connection.cursor() as cursor:
         cursor.execute(
             INSERT_TRANSACTION_SQL,
-            [ltx.id, idempotency_key, kind, client_id, reference, description, dims.project_id, ltx.project_name,
-             dims.task_type, dims.user_id, reverses.pk if reverses else None, ltx.created_at],
+            [
+                ltx.id,
+                idempotency_key,
+                kind,
+                client_id,
+                reference,
+                description,
+                dims.project_id,
+                ltx.project_name,
+                dims.task_type,
+                dims.user_id,
+                reverses.pk if reverses else None,
+                ltx.created_at,
+            ],
         )
         inserted = cursor.fetchone() is not None
         if not inserted:
             return LedgerTransaction.objects.get(idempotency_key=idempotency_key), False
         LedgerEntry.objects.bulk_create(
-            [LedgerEntry(transaction=ltx, account=leg.account, amount=leg.amount, currency=leg.account.currency,
-                         created_at=ltx.created_at) for leg in legs]
+            [
+                LedgerEntry(
+                    transaction=ltx,
+                    account=leg.account,
+                    amount=leg.amount,
+                    currency=leg.account.currency,
+                    created_at=ltx.created_at,
+                )
+                for leg in legs
+            ]
         )
         moves: dict = defaultdict(int)
         for leg in legs:
             if leg.account.kind in Account.CACHED_KINDS:
                 moves[leg.account.pk] += leg.amount
         for account_id in sorted(moves):
-            cursor.execute("UPDATE billing_account SET balance = balance + %s WHERE id = %s", [moves[account_id], account_id])
+            cursor.execute(
+                "UPDATE billing_account SET balance = balance + %s WHERE id = %s",
+                [moves[account_id], account_id],
+            )
     ltx._state.adding = False
     return ltx, True
 
 
-def reverse(*, original: LedgerTransaction, idempotency_key: str, description: str = "") -> tuple[LedgerTransaction, bool]:
+def reverse(
+    *, original: LedgerTransaction, idempotency_key: str, description: str = ""
+) -> tuple[LedgerTransaction, bool]:
     """Post the mirror image of ``original`` (every entry negated), linked to it. Idempotent by key;
     a transaction can be reversed once (``reverses`` is unique)."""
-    legs = [Leg(entry.account, -entry.amount) for entry in original.entries.select_related("account").order_by("id")]
-    dims = Dimensions(project_id=original.project_id, project_name=original.project_name, task_type=original.task_type,
-                      user_id=original.user_id)
-    return post(idempotency_key=idempotency_key, kind=LedgerTransaction.Kind.REVERSAL, legs=legs, client_id=original.client_id,
-                reference=original.reference, description=description or f"Reversal of {original.kind}", dims=dims,
-                reverses=original)
+    legs = [
+        Leg(entry.account, -entry.amount)
+        for entry in original.entries.select_related("account").order_by("id")
+    ]
+    dims = Dimensions(
+        project_id=original.project_id,
+        project_name=original.project_name,
+        task_type=original.task_type,
+        user_id=original.user_id,
+    )
+    return post(
+        idempotency_key=idempotency_key,
+        kind=LedgerTransaction.Kind.REVERSAL,
+        legs=legs,
+        client_id=original.client_id,
+        reference=original.reference,
+        description=description or f"Reversal of {original.kind}",
+        dims=dims,
+        reverses=original,
+    )
 
 
 def account_lock(*, kind: str, currency: str, client_id=None, user_id=None) -> Account:

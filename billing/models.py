@@ -35,7 +35,9 @@ class Account(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     kind = models.CharField(max_length=24, choices=Kind.choices)
     client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     currency = models.CharField(max_length=3)
     # Signed sum of this account's entries (debit positive), kept only for CACHED_KINDS; both are
     # credit-normal, so the CHECK below is "never a debit balance" — the database refuses an
@@ -46,10 +48,13 @@ class Account(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "client", "user", "currency"], name="account_identity_uniq", nulls_distinct=False
+                fields=["kind", "client", "user", "currency"],
+                name="account_identity_uniq",
+                nulls_distinct=False,
             ),
             models.CheckConstraint(
-                condition=~models.Q(kind__in=["annotator_payable", "client_funds"]) | models.Q(balance__lte=0),
+                condition=~models.Q(kind__in=["annotator_payable", "client_funds"])
+                | models.Q(balance__lte=0),
                 name="account_no_overdraft",
             ),
         ]
@@ -82,8 +87,12 @@ class LedgerTransaction(models.Model):
     project_id = models.UUIDField(null=True, blank=True)
     project_name = models.CharField(max_length=200, blank=True)
     task_type = models.CharField(max_length=40, blank=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -117,7 +126,9 @@ class RateCard(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     task_type = models.CharField(max_length=40)
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="rate_cards")
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.CASCADE, related_name="rate_cards"
+    )
     currency = models.CharField(max_length=3)
     price_per_task = models.BigIntegerField()
     pay_per_answer = models.BigIntegerField()
@@ -126,9 +137,15 @@ class RateCard(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["task_type", "currency", "client", "-effective_from"], name="ratecard_lookup_idx")]
+        indexes = [
+            models.Index(
+                fields=["task_type", "currency", "client", "-effective_from"], name="ratecard_lookup_idx"
+            )
+        ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(price_per_task__gte=0, pay_per_answer__gte=0), name="ratecard_nonneg"),
+            models.CheckConstraint(
+                condition=models.Q(price_per_task__gte=0, pay_per_answer__gte=0), name="ratecard_nonneg"
+            ),
         ]
 
 
@@ -150,9 +167,12 @@ class ClientCredit(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(committed__gte=0), name="clientcredit_committed_nonneg"),
             models.CheckConstraint(
-                condition=models.Q(credit_limit__isnull=True) | models.Q(credit_limit__gte=0), name="clientcredit_limit_nonneg"
+                condition=models.Q(committed__gte=0), name="clientcredit_committed_nonneg"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(credit_limit__isnull=True) | models.Q(credit_limit__gte=0),
+                name="clientcredit_limit_nonneg",
             ),
         ]
 
@@ -168,8 +188,13 @@ class ProjectBudget(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(committed__gte=0), name="projectbudget_committed_nonneg"),
-            models.CheckConstraint(condition=models.Q(limit__isnull=True) | models.Q(limit__gte=0), name="projectbudget_limit_nonneg"),
+            models.CheckConstraint(
+                condition=models.Q(committed__gte=0), name="projectbudget_committed_nonneg"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(limit__isnull=True) | models.Q(limit__gte=0),
+                name="projectbudget_limit_nonneg",
+            ),
         ]
 
 
@@ -198,8 +223,11 @@ class Invoice(models.Model):
     class Meta:
         constraints = [
             # One live invoice per client and month; a void one may be replaced.
-            models.UniqueConstraint(fields=["client", "period_start"], condition=~models.Q(status="void"),
-                                    name="invoice_one_per_period"),
+            models.UniqueConstraint(
+                fields=["client", "period_start"],
+                condition=~models.Q(status="void"),
+                name="invoice_one_per_period",
+            ),
         ]
         indexes = [models.Index(fields=["client", "-period_start"], name="invoice_client_idx")]
 

@@ -44,11 +44,17 @@ class Period:
         values: PostgreSQL then knows how many entries each has (half the ledger sits on a handful
         of platform accounts) and picks hash joins instead of a loop over every entry."""
         accounts = {kind: [] for kind in Account.Kind.values}
-        for pk, kind in Account.objects.filter(currency=currency, client__isnull=True, user__isnull=True).values_list("pk", "kind"):
+        for pk, kind in Account.objects.filter(
+            currency=currency, client__isnull=True, user__isnull=True
+        ).values_list("pk", "kind"):
             accounts[kind].append(pk)
-        return {"start": utc_midnight(self.start), "end": utc_midnight(self.end), "currency": currency,
-                "revenue": accounts[Account.Kind.PLATFORM_REVENUE],
-                "cost": accounts[Account.Kind.LABOR_COST] + accounts[Account.Kind.PLATFORM_COST]}
+        return {
+            "start": utc_midnight(self.start),
+            "end": utc_midnight(self.end),
+            "currency": currency,
+            "revenue": accounts[Account.Kind.PLATFORM_REVENUE],
+            "cost": accounts[Account.Kind.LABOR_COST] + accounts[Account.Kind.PLATFORM_COST],
+        }
 
     def as_dict(self) -> dict:
         return {"from": f"{self.start:%Y-%m}", "to": f"{previous_month(self.end):%Y-%m}"}
@@ -57,14 +63,19 @@ class Period:
 def period_parse(*, first: str | None, last: str | None) -> Period:
     """``from``/``to`` months as ``YYYY-MM``, both included."""
     if not first or not last:
-        raise ValidationFailed("from and to: both are required, as YYYY-MM (e.g. ?from=2026-01&to=2026-06)",
-                               code="invalid_period", details={"field": "from" if not first else "to"})
+        raise ValidationFailed(
+            "from and to: both are required, as YYYY-MM (e.g. ?from=2026-01&to=2026-06)",
+            code="invalid_period",
+            details={"field": "from" if not first else "to"},
+        )
     start, end = month_start(first, field="from"), next_month(month_start(last, field="to"))
     months = (end.year - start.year) * 12 + end.month - start.month
     if months < 1:
         raise ValidationFailed("to: must not be before from", code="invalid_period", details={"field": "to"})
     if months > MAX_MONTHS:
-        raise ValidationFailed(f"from/to: at most {MAX_MONTHS} months", code="invalid_period", details={"field": "from"})
+        raise ValidationFailed(
+            f"from/to: at most {MAX_MONTHS} months", code="invalid_period", details={"field": "from"}
+        )
     return Period(start, end)
 
 
@@ -72,7 +83,9 @@ def currency_parse(value: str | None) -> str:
     """A report's currency (default USD)."""
     currency = "USD" if value is None else value
     if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
-        raise ValidationFailed("currency: an ISO 4217 code such as USD", code="invalid_currency", details={"field": "currency"})
+        raise ValidationFailed(
+            "currency: an ISO 4217 code such as USD", code="invalid_currency", details={"field": "currency"}
+        )
     return currency
 
 
@@ -112,7 +125,12 @@ SELECT t.client_id, c.name AS client_name, to_char(date_trunc('month', t.created
 def revenue_by_client_month(*, period: Period, currency: str) -> list[dict]:
     """One row per client and month: charges, refunds and revenue (= charges - refunds)."""
     return [
-        {**row, "charges": row["charges"] or 0, "refunds": row["refunds"] or 0, "revenue": row["revenue"] or 0}
+        {
+            **row,
+            "charges": row["charges"] or 0,
+            "refunds": row["refunds"] or 0,
+            "revenue": row["revenue"] or 0,
+        }
         for row in _rows(REVENUE_SQL, period.params(currency))
     ]
 
@@ -169,7 +187,11 @@ def concentration(*, period: Period, currency: str) -> dict:
     rows = _rows(CLIENT_REVENUE_SQL, period.params(currency))
     total = sum(row["revenue"] for row in rows)
     clients = [
-        {**row, "share": fraction_text(Fraction(row["revenue"], total)), "share_bp": basis_points(row["revenue"], total)}
+        {
+            **row,
+            "share": fraction_text(Fraction(row["revenue"], total)),
+            "share_bp": basis_points(row["revenue"], total),
+        }
         for row in rows
     ]
     index = hhi([row["revenue"] for row in rows])
@@ -204,4 +226,7 @@ SELECT t.user_id, sum(e.amount)::bigint AS pay, count(*) FILTER (WHERE t.kind = 
 def annotator_pay(*, period: Period, currency: str) -> dict:
     """``{user_id: {"pay": earned in the period, "answers": paid answers}}``: the pay of accepted
     answers less the pay taken back from answers rejected afterwards (payouts are not earnings)."""
-    return {row["user_id"]: {"pay": row["pay"], "answers": row["answers"]} for row in _rows(ANNOTATOR_PAY_SQL, period.params(currency))}
+    return {
+        row["user_id"]: {"pay": row["pay"], "answers": row["answers"]}
+        for row in _rows(ANNOTATOR_PAY_SQL, period.params(currency))
+    }

@@ -68,12 +68,18 @@ def project_budget(*, client: Client, project_id) -> dict:
     row = ProjectBudget.objects.filter(project_id=project_id, client=client).first()
     limit = row.limit if row else None
     committed = row.committed if row else 0
-    return {"budget": limit, "committed": committed, "remaining": None if limit is None else max(limit - committed, 0)}
+    return {
+        "budget": limit,
+        "committed": committed,
+        "remaining": None if limit is None else max(limit - committed, 0),
+    }
 
 
 def payable_balance(*, user_id, currency: str) -> int:
     """What the platform owes an annotator (a positive figure), from the cached balance."""
-    account = Account.objects.filter(kind=Account.Kind.ANNOTATOR_PAYABLE, user_id=user_id, currency=currency).first()
+    account = Account.objects.filter(
+        kind=Account.Kind.ANNOTATOR_PAYABLE, user_id=user_id, currency=currency
+    ).first()
     return -account.balance if account else 0
 
 
@@ -99,5 +105,11 @@ def payouts_between(*, start, end):
     """Payouts made in [start, end) (UTC days), oldest first, with their payee."""
     from datetime import UTC, datetime, time
 
-    return (Payout.objects.filter(created_at__gte=datetime.combine(start, time(), UTC), created_at__lt=datetime.combine(end, time(), UTC))
-            .select_related("user").order_by("created_at", "id"))
+    return (
+        Payout.objects.filter(
+            created_at__gte=datetime.combine(start, time(), UTC),
+            created_at__lt=datetime.combine(end, time(), UTC),
+        )
+        .select_related("user")
+        .order_by("created_at", "id")
+    )

@@ -45,10 +45,19 @@ MAX_AMOUNT = 10**12  # minor units; far above any real figure, well inside bigin
 
 
 def _amount(value: Any, *, field: str, allow_zero: bool = False) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > MAX_AMOUNT or (value == 0 and not allow_zero):
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value < 0
+        or value > MAX_AMOUNT
+        or (value == 0 and not allow_zero)
+    ):
         low = "0" if allow_zero else "1"
-        raise ValidationFailed(f"{field}: must be an integer from {low} to {MAX_AMOUNT} (minor units)", code="invalid_amount",
-                               details={"field": field})
+        raise ValidationFailed(
+            f"{field}: must be an integer from {low} to {MAX_AMOUNT} (minor units)",
+            code="invalid_amount",
+            details={"field": field},
+        )
     return value
 
 
@@ -56,23 +65,59 @@ def _amount(value: Any, *, field: str, allow_zero: bool = False) -> int:
 
 
 @transaction.atomic
-def rate_card_set(*, task_type: str, currency: str, price_per_task: int, pay_per_answer: int, client: Client | None = None,
-                  effective_from: datetime | None = None, actor: Any = None) -> RateCard:
+def rate_card_set(
+    *,
+    task_type: str,
+    currency: str,
+    price_per_task: int,
+    pay_per_answer: int,
+    client: Client | None = None,
+    effective_from: datetime | None = None,
+    actor: Any = None,
+) -> RateCard:
     """Add a version of the rate card for a task type (default, or one client's). Earlier versions
     stay: tasks created before ``effective_from`` keep the figures they were created with."""
     _amount(price_per_task, field="price_per_task", allow_zero=True)
     _amount(pay_per_answer, field="pay_per_answer", allow_zero=True)
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
-        raise ValidationFailed("currency: must be an ISO 4217 code such as USD", code="invalid_currency", details={"field": "currency"})
+    if (
+        not isinstance(currency, str)
+        or len(currency) != 3
+        or not currency.isalpha()
+        or not currency.isupper()
+    ):
+        raise ValidationFailed(
+            "currency: must be an ISO 4217 code such as USD",
+            code="invalid_currency",
+            details={"field": "currency"},
+        )
     if client is not None and client.currency != currency:
-        raise ValidationFailed(f"currency: this client is billed in {client.currency}", code="currency_mismatch",
-                               details={"field": "currency"})
-    card = RateCard.objects.create(task_type=task_type, client=client, currency=currency, price_per_task=price_per_task,
-                                   pay_per_answer=pay_per_answer, effective_from=effective_from or timezone.now(),
-                                   created_by=events.actor_label(actor)[:120])
-    events.record(actor=actor, entity=card, kind="rate_card.created", client_id=client.id if client else None,
-                  after={"task_type": task_type, "price_per_task": price_per_task, "pay_per_answer": pay_per_answer,
-                         "currency": currency, "effective_from": card.effective_from.isoformat()})
+        raise ValidationFailed(
+            f"currency: this client is billed in {client.currency}",
+            code="currency_mismatch",
+            details={"field": "currency"},
+        )
+    card = RateCard.objects.create(
+        task_type=task_type,
+        client=client,
+        currency=currency,
+        price_per_task=price_per_task,
+        pay_per_answer=pay_per_answer,
+        effective_from=effective_from or timezone.now(),
+        created_by=events.actor_label(actor)[:120],
+    )
+    events.record(
+        actor=actor,
+        entity=card,
+        kind="rate_card.created",
+        client_id=client.id if client else None,
+        after={
+            "task_type": task_type,
+            "price_per_task": price_per_task,
+            "pay_per_answer": pay_per_answer,
+            "currency": currency,
+            "effective_from": card.effective_from.isoformat(),
+        },
+    )
     return card
 
 
@@ -116,7 +161,10 @@ def spend_reserve(*, client_id, project_id, amount: int) -> bool:
         cursor.execute(RESERVE_CLIENT_SQL, params)
         if cursor.fetchone() is not None:
             return True
-        cursor.execute("UPDATE billing_projectbudget SET committed = committed - %s WHERE project_id = %s", [amount, project_id])
+        cursor.execute(
+            "UPDATE billing_projectbudget SET committed = committed - %s WHERE project_id = %s",
+            [amount, project_id],
+        )
         return False
 
 
@@ -125,7 +173,9 @@ def spend_release(*, client_id, project_id, amount: int) -> None:
     if amount <= 0:
         return
     now = timezone.now()
-    ProjectBudget.objects.filter(project_id=project_id).update(committed=F("committed") - amount, updated_at=now)
+    ProjectBudget.objects.filter(project_id=project_id).update(
+        committed=F("committed") - amount, updated_at=now
+    )
     ClientCredit.objects.filter(client_id=client_id).update(committed=F("committed") - amount, updated_at=now)
 
 
@@ -155,8 +205,14 @@ def credit_limit_set(*, client: Client, credit_limit: int | None, actor: Any = N
     before = row.credit_limit
     row.credit_limit, row.updated_at = credit_limit, timezone.now()
     row.save(update_fields=["credit_limit", "updated_at"])
-    events.record(actor=actor, entity=row, kind="client.credit_limit_set", client_id=client.id,
-                  before={"credit_limit": before}, after={"credit_limit": credit_limit})
+    events.record(
+        actor=actor,
+        entity=row,
+        kind="client.credit_limit_set",
+        client_id=client.id,
+        before={"credit_limit": before},
+        after={"credit_limit": credit_limit},
+    )
     return row
 
 
@@ -173,8 +229,15 @@ def project_budget_set(*, client: Client, project_id, limit: int | None, actor: 
     before = row.limit
     row.limit, row.updated_at = limit, timezone.now()
     row.save(update_fields=["limit", "updated_at"])
-    events.build(actor=actor, entity_type="project", entity_id=project_id, kind="project.budget_set", client_id=client.id,
-                 before={"budget": before}, after={"budget": limit}).save()
+    events.build(
+        actor=actor,
+        entity_type="project",
+        entity_id=project_id,
+        kind="project.budget_set",
+        client_id=client.id,
+        before={"budget": before},
+        after={"budget": limit},
+    ).save()
     return row
 
 
@@ -191,11 +254,17 @@ class Work:
     task_type: str
 
     def dims(self, user_id=None) -> ledger.Dimensions:
-        return ledger.Dimensions(project_id=self.project_id, project_name=self.project_name, task_type=self.task_type,
-                                 user_id=user_id)
+        return ledger.Dimensions(
+            project_id=self.project_id,
+            project_name=self.project_name,
+            task_type=self.task_type,
+            user_id=user_id,
+        )
 
 
-def charge_task_completion(*, client: Client, task_id, amount: int, work: Work | None = None) -> LedgerTransaction | None:
+def charge_task_completion(
+    *, client: Client, task_id, amount: int, work: Work | None = None
+) -> LedgerTransaction | None:
     """Charge a client for one completed live task: debit its receivable, credit platform revenue.
 
     Idempotent on the task: the key is ``task:<id>:charge``. A zero price posts nothing (a ledger
@@ -209,7 +278,9 @@ def charge_task_completion(*, client: Client, task_id, amount: int, work: Work |
 
 @transaction.atomic(savepoint=False)
 def _post_charge(*, client: Client, task_id, amount: int, work: Work | None) -> LedgerTransaction:
-    receivable = ledger.account_get(kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id)
+    receivable = ledger.account_get(
+        kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id
+    )
     revenue = ledger.account_get(kind=Account.Kind.PLATFORM_REVENUE, currency=client.currency)
     ltx, _ = ledger.post(
         idempotency_key=f"task:{task_id}:charge",
@@ -224,18 +295,29 @@ def _post_charge(*, client: Client, task_id, amount: int, work: Work | None) -> 
 
 
 @transaction.atomic(savepoint=False)
-def answer_pay(*, submission_id, user_id, client: Client, amount: int, work: Work, platform_cost: bool = False) -> LedgerTransaction | None:
+def answer_pay(
+    *, submission_id, user_id, client: Client, amount: int, work: Work, platform_cost: bool = False
+) -> LedgerTransaction | None:
     """Credit an annotator's payable for one accepted answer (key ``submission:<id>:pay``).
 
     ``platform_cost``: the client is not billed for this work (a gold task, rework after a client
     rejection), so the pay is the platform's cost rather than cost of revenue."""
     if amount <= 0:
         return None
-    cost = ledger.account_get(kind=Account.Kind.PLATFORM_COST if platform_cost else Account.Kind.LABOR_COST, currency=client.currency)
-    payable = ledger.account_get(kind=Account.Kind.ANNOTATOR_PAYABLE, currency=client.currency, user_id=user_id)
+    cost = ledger.account_get(
+        kind=Account.Kind.PLATFORM_COST if platform_cost else Account.Kind.LABOR_COST,
+        currency=client.currency,
+    )
+    payable = ledger.account_get(
+        kind=Account.Kind.ANNOTATOR_PAYABLE, currency=client.currency, user_id=user_id
+    )
     ltx, _ = ledger.post(
-        idempotency_key=f"submission:{submission_id}:pay", kind=LedgerTransaction.Kind.ANSWER_PAY, client_id=client.id,
-        reference=f"submission:{submission_id}", description="Accepted answer", dims=work.dims(user_id),
+        idempotency_key=f"submission:{submission_id}:pay",
+        kind=LedgerTransaction.Kind.ANSWER_PAY,
+        client_id=client.id,
+        reference=f"submission:{submission_id}",
+        description="Accepted answer",
+        dims=work.dims(user_id),
         legs=[ledger.Leg(cost, amount), ledger.Leg(payable, -amount)],
     )
     return ltx
@@ -254,10 +336,15 @@ def answer_unpay(*, submission_id) -> LedgerTransaction | None:
     locked = Account.objects.select_for_update().get(pk=payable.pk)
     amount = -original.entries.get(account=payable).amount
     if -locked.balance < amount and not LedgerTransaction.objects.filter(reverses=original).exists():
-        raise Conflict("The annotator was already paid out this answer's pay; it cannot be taken back from the payable.",
-                       code="payable_insufficient")
-    ltx, _ = ledger.reverse(original=original, idempotency_key=f"submission:{submission_id}:pay:reversal",
-                            description="Rejected answer")
+        raise Conflict(
+            "The annotator was already paid out this answer's pay; it cannot be taken back from the payable.",
+            code="payable_insufficient",
+        )
+    ltx, _ = ledger.reverse(
+        original=original,
+        idempotency_key=f"submission:{submission_id}:pay:reversal",
+        description="Rejected answer",
+    )
     return ltx
 
 
@@ -265,12 +352,16 @@ def answer_unpay(*, submission_id) -> LedgerTransaction | None:
 
 
 @transaction.atomic
-def task_refund(*, client: Client, task_id, amount: int, reason: str, key: str, actor: Any = None) -> LedgerTransaction:
+def task_refund(
+    *, client: Client, task_id, amount: int, reason: str, key: str, actor: Any = None
+) -> LedgerTransaction:
     """Credit a client for a charged task (all or part of its price). The sum of a task's refunds
     never passes its charge; ``key`` makes a retried refund post once."""
     _amount(amount, field="amount")
     try:
-        charge = LedgerTransaction.objects.select_for_update().get(idempotency_key=f"task:{task_id}:charge", client=client)
+        charge = LedgerTransaction.objects.select_for_update().get(
+            idempotency_key=f"task:{task_id}:charge", client=client
+        )
     except LedgerTransaction.DoesNotExist as exc:
         raise NotFound("No charge for this task.", code="charge_not_found") from exc
     existing = LedgerTransaction.objects.filter(idempotency_key=key).first()
@@ -278,47 +369,105 @@ def task_refund(*, client: Client, task_id, amount: int, reason: str, key: str, 
         return existing
     charged = charge.entries.get(account__kind=Account.Kind.CLIENT_RECEIVABLE).amount
     refunded = sum(
-        -e.amount for e in ledger.LedgerEntry.objects.filter(
-            transaction__kind=LedgerTransaction.Kind.REFUND, transaction__reference=f"task:{task_id}",
-            account__kind=Account.Kind.CLIENT_RECEIVABLE)
+        -e.amount
+        for e in ledger.LedgerEntry.objects.filter(
+            transaction__kind=LedgerTransaction.Kind.REFUND,
+            transaction__reference=f"task:{task_id}",
+            account__kind=Account.Kind.CLIENT_RECEIVABLE,
+        )
     )
     if refunded + amount > charged:
-        raise ValidationFailed(f"amount: at most {charged - refunded} of this task's charge is left to refund",
-                               code="refund_exceeds_charge", details={"field": "amount"})
-    receivable = ledger.account_get(kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id)
+        raise ValidationFailed(
+            f"amount: at most {charged - refunded} of this task's charge is left to refund",
+            code="refund_exceeds_charge",
+            details={"field": "amount"},
+        )
+    receivable = ledger.account_get(
+        kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id
+    )
     revenue = ledger.account_get(kind=Account.Kind.PLATFORM_REVENUE, currency=client.currency)
     ltx, _ = ledger.post(
-        idempotency_key=key, kind=LedgerTransaction.Kind.REFUND, client_id=client.id, reference=f"task:{task_id}",
-        description=reason[:300] or "Refund", legs=[ledger.Leg(revenue, amount), ledger.Leg(receivable, -amount)],
-        dims=ledger.Dimensions(project_id=charge.project_id, project_name=charge.project_name, task_type=charge.task_type),
+        idempotency_key=key,
+        kind=LedgerTransaction.Kind.REFUND,
+        client_id=client.id,
+        reference=f"task:{task_id}",
+        description=reason[:300] or "Refund",
+        legs=[ledger.Leg(revenue, amount), ledger.Leg(receivable, -amount)],
+        dims=ledger.Dimensions(
+            project_id=charge.project_id, project_name=charge.project_name, task_type=charge.task_type
+        ),
     )
     _credit_received(client, amount)
-    events.record(actor=actor, entity=ltx, kind="billing.refund", client_id=client.id, after={"task": str(task_id), "amount": amount})
+    events.record(
+        actor=actor,
+        entity=ltx,
+        kind="billing.refund",
+        client_id=client.id,
+        after={"task": str(task_id), "amount": amount},
+    )
     return ltx
 
 
-def topup_record(*, client: Client, amount: int, reference: str, key: str, actor: Any = None) -> LedgerTransaction:
+def topup_record(
+    *, client: Client, amount: int, reference: str, key: str, actor: Any = None
+) -> LedgerTransaction:
     """Staff record money a client deposited in advance: it becomes client funds."""
-    return _money_in(client=client, amount=amount, reference=reference, key=key, actor=actor, kind=LedgerTransaction.Kind.TOPUP,
-                     into=Account.Kind.CLIENT_FUNDS, description="Top-up", event="billing.topup")
+    return _money_in(
+        client=client,
+        amount=amount,
+        reference=reference,
+        key=key,
+        actor=actor,
+        kind=LedgerTransaction.Kind.TOPUP,
+        into=Account.Kind.CLIENT_FUNDS,
+        description="Top-up",
+        event="billing.topup",
+    )
 
 
-def payment_record(*, client: Client, amount: int, reference: str, key: str, actor: Any = None) -> LedgerTransaction:
+def payment_record(
+    *, client: Client, amount: int, reference: str, key: str, actor: Any = None
+) -> LedgerTransaction:
     """Staff record a payment received against what the client owes (e.g. a bank transfer for an invoice)."""
-    return _money_in(client=client, amount=amount, reference=reference, key=key, actor=actor, kind=LedgerTransaction.Kind.PAYMENT,
-                     into=Account.Kind.CLIENT_RECEIVABLE, description="Payment received", event="billing.payment")
+    return _money_in(
+        client=client,
+        amount=amount,
+        reference=reference,
+        key=key,
+        actor=actor,
+        kind=LedgerTransaction.Kind.PAYMENT,
+        into=Account.Kind.CLIENT_RECEIVABLE,
+        description="Payment received",
+        event="billing.payment",
+    )
 
 
 @transaction.atomic
-def _money_in(*, client: Client, amount: int, reference: str, key: str, actor: Any, kind: str, into: str, description: str,
-              event: str) -> LedgerTransaction:
+def _money_in(
+    *,
+    client: Client,
+    amount: int,
+    reference: str,
+    key: str,
+    actor: Any,
+    kind: str,
+    into: str,
+    description: str,
+    event: str,
+) -> LedgerTransaction:
     """Cash came in from a client, credited to ``into`` (its funds or its receivable); more room
     under its credit limit. Posted once per ``key``."""
     _amount(amount, field="amount")
     cash = ledger.account_get(kind=Account.Kind.CASH, currency=client.currency)
     credited = ledger.account_get(kind=into, currency=client.currency, client_id=client.id)
-    ltx, created = ledger.post(idempotency_key=key, kind=kind, client_id=client.id, reference=reference[:200], description=description,
-                               legs=[ledger.Leg(cash, amount), ledger.Leg(credited, -amount)])
+    ltx, created = ledger.post(
+        idempotency_key=key,
+        kind=kind,
+        client_id=client.id,
+        reference=reference[:200],
+        description=description,
+        legs=[ledger.Leg(cash, amount), ledger.Leg(credited, -amount)],
+    )
     if created:
         _credit_received(client, amount)
         events.record(actor=actor, entity=ltx, kind=event, client_id=client.id, after={"amount": amount})
@@ -326,22 +475,37 @@ def _money_in(*, client: Client, amount: int, reference: str, key: str, actor: A
 
 
 @transaction.atomic
-def funds_apply(*, client: Client, amount: int, reference: str, key: str, actor: Any = None) -> LedgerTransaction | None:
+def funds_apply(
+    *, client: Client, amount: int, reference: str, key: str, actor: Any = None
+) -> LedgerTransaction | None:
     """Settle part of what the client owes from its funds: at most the funds there are, and at
     most what it owes now (funds are not turned into credit on the receivable)."""
     existing = LedgerTransaction.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
     funds = ledger.account_lock(kind=Account.Kind.CLIENT_FUNDS, currency=client.currency, client_id=client.id)
-    receivable = ledger.account_get(kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id)
+    receivable = ledger.account_get(
+        kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id
+    )
     amount = min(amount, -funds.balance, ledger.balance(receivable))
     if amount <= 0:
         return None
-    ltx, created = ledger.post(idempotency_key=key, kind=LedgerTransaction.Kind.FUNDS_APPLIED, client_id=client.id,
-                               reference=reference[:200], description="Paid from funds",
-                               legs=[ledger.Leg(funds, amount), ledger.Leg(receivable, -amount)])
+    ltx, created = ledger.post(
+        idempotency_key=key,
+        kind=LedgerTransaction.Kind.FUNDS_APPLIED,
+        client_id=client.id,
+        reference=reference[:200],
+        description="Paid from funds",
+        legs=[ledger.Leg(funds, amount), ledger.Leg(receivable, -amount)],
+    )
     if created:
-        events.record(actor=actor, entity=ltx, kind="billing.funds_applied", client_id=client.id, after={"amount": amount})
+        events.record(
+            actor=actor,
+            entity=ltx,
+            kind="billing.funds_applied",
+            client_id=client.id,
+            after={"amount": amount},
+        )
     return ltx
 
 
@@ -350,8 +514,16 @@ def payout_minimum() -> int:
 
 
 @transaction.atomic
-def payout_create(*, user_id, currency: str, amount: int | None = None, key: str, period_start=None, period_end=None,
-                  actor: Any = None) -> Payout:
+def payout_create(
+    *,
+    user_id,
+    currency: str,
+    amount: int | None = None,
+    key: str,
+    period_start=None,
+    period_end=None,
+    actor: Any = None,
+) -> Payout:
     """Pay an annotator out of their payable: all of it (``amount=None``) or a part.
 
     The payable account row is locked first, so concurrent payout requests serialize and each sees
@@ -366,34 +538,70 @@ def payout_create(*, user_id, currency: str, amount: int | None = None, key: str
     if amount is None:
         amount = available
     elif not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise ValidationFailed("amount: must be a positive integer (minor units)", code="invalid_amount", details={"field": "amount"})
+        raise ValidationFailed(
+            "amount: must be a positive integer (minor units)",
+            code="invalid_amount",
+            details={"field": "amount"},
+        )
     minimum = payout_minimum()
     if amount > available:
-        raise Conflict(f"Only {available} is payable; a payout of {amount} would overdraw it.", code="insufficient_balance")
+        raise Conflict(
+            f"Only {available} is payable; a payout of {amount} would overdraw it.",
+            code="insufficient_balance",
+        )
     if amount < max(minimum, 1):
-        raise ValidationFailed(f"amount: payouts start at {max(minimum, 1)} (the payable is {available})",
-                               code="below_payout_minimum", details={"field": "amount"})
+        raise ValidationFailed(
+            f"amount: payouts start at {max(minimum, 1)} (the payable is {available})",
+            code="below_payout_minimum",
+            details={"field": "amount"},
+        )
     cash = ledger.account_get(kind=Account.Kind.CASH, currency=currency)
-    ltx, _ = ledger.post(idempotency_key=key, kind=LedgerTransaction.Kind.PAYOUT, reference=f"user:{user_id}",
-                         description="Payout", legs=[ledger.Leg(payable, amount), ledger.Leg(cash, -amount)],
-                         dims=ledger.Dimensions(user_id=user_id))
-    payout = Payout.objects.create(user_id=user_id, currency=currency, amount=amount, period_start=period_start,
-                                   period_end=period_end, transaction=ltx)
-    events.record(actor=actor, entity=payout, kind="billing.payout", client_id=None, after={"amount": amount, "currency": currency})
+    ltx, _ = ledger.post(
+        idempotency_key=key,
+        kind=LedgerTransaction.Kind.PAYOUT,
+        reference=f"user:{user_id}",
+        description="Payout",
+        legs=[ledger.Leg(payable, amount), ledger.Leg(cash, -amount)],
+        dims=ledger.Dimensions(user_id=user_id),
+    )
+    payout = Payout.objects.create(
+        user_id=user_id,
+        currency=currency,
+        amount=amount,
+        period_start=period_start,
+        period_end=period_end,
+        transaction=ltx,
+    )
+    events.record(
+        actor=actor,
+        entity=payout,
+        kind="billing.payout",
+        client_id=None,
+        after={"amount": amount, "currency": currency},
+    )
     return payout
 
 
 def payouts_run(*, period_start=None, period_end=None, actor: Any = "system:payouts") -> list[Payout]:
     """Pay out every annotator whose payable has reached the minimum (the beat job; idempotent per
     period: the key is ``payout:<user>:<currency>:<period_end>``)."""
-    due = Account.objects.filter(kind=Account.Kind.ANNOTATOR_PAYABLE, balance__lte=-max(payout_minimum(), 1)).order_by("id")
+    due = Account.objects.filter(
+        kind=Account.Kind.ANNOTATOR_PAYABLE, balance__lte=-max(payout_minimum(), 1)
+    ).order_by("id")
     tag = period_end.isoformat() if period_end else timezone.now().date().isoformat()
     made = []
     for account in due.values("user_id", "currency"):
         try:
-            made.append(payout_create(user_id=account["user_id"], currency=account["currency"],
-                                      key=f"payout:{account['user_id']}:{account['currency']}:{tag}",
-                                      period_start=period_start, period_end=period_end, actor=actor))
+            made.append(
+                payout_create(
+                    user_id=account["user_id"],
+                    currency=account["currency"],
+                    key=f"payout:{account['user_id']}:{account['currency']}:{tag}",
+                    period_start=period_start,
+                    period_end=period_end,
+                    actor=actor,
+                )
+            )
         except (Conflict, ValidationFailed):
             continue  # the balance moved under us (e.g. a manual payout): next run
     return made

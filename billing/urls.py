@@ -21,11 +21,23 @@ staff_urls = [
     path("clients/<uuid:client_id>/payments", money.StaffPaymentView.as_view(), name="staff-payment"),
     path("clients/<uuid:client_id>/refunds", money.StaffRefundView.as_view(), name="staff-refund"),
     path("clients/<uuid:client_id>/credit", money.StaffCreditView.as_view(), name="staff-credit"),
-    path("clients/<uuid:client_id>/invoices", invoices.StaffInvoiceGenerateView.as_view(), name="staff-invoice-generate"),
-    path("invoices/<uuid:invoice_id>/issue", invoices.StaffInvoiceIssueView.as_view(), name="staff-invoice-issue"),
+    path(
+        "clients/<uuid:client_id>/invoices",
+        invoices.StaffInvoiceGenerateView.as_view(),
+        name="staff-invoice-generate",
+    ),
+    path(
+        "invoices/<uuid:invoice_id>/issue",
+        invoices.StaffInvoiceIssueView.as_view(),
+        name="staff-invoice-issue",
+    ),
     path("invoices/<uuid:invoice_id>/pay", invoices.StaffInvoicePayView.as_view(), name="staff-invoice-pay"),
-    path("invoices/<uuid:invoice_id>/void", invoices.StaffInvoiceVoidView.as_view(), name="staff-invoice-void"),
+    path(
+        "invoices/<uuid:invoice_id>/void", invoices.StaffInvoiceVoidView.as_view(), name="staff-invoice-void"
+    ),
     path("reports/revenue", reports.RevenueReportView.as_view(), name="staff-report-revenue"),
-    path("reports/concentration", reports.ConcentrationReportView.as_view(), name="staff-report-concentration"),
+    path(
+        "reports/concentration", reports.ConcentrationReportView.as_view(), name="staff-report-concentration"
+    ),
     path("reports/margin", reports.MarginReportView.as_view(), name="staff-report-margin"),
 ]

@@ -90,7 +90,15 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["event_type", "client", "status", "attempts", "last_status_code", "next_attempt_at", "created_at"]
+    list_display = [
+        "event_type",
+        "client",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    ]
     list_filter = ["status", "kind", "event_type", "is_test"]
     search_fields = ["message_id", "url", "client__name"]
     list_select_related = ["client"]

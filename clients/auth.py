@@ -50,9 +50,9 @@ def _touch(model, obj) -> None:
     now = timezone.now()
     if obj.last_used_at is not None and obj.last_used_at >= now - LAST_USED_RESOLUTION:
         return  # fresh enough: no write on the hot path
-    model.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION), pk=obj.pk).update(
-        last_used_at=now
-    )
+    model.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION), pk=obj.pk
+    ).update(last_used_at=now)
 
 
 def authenticate_key(key: str):
@@ -74,7 +74,12 @@ def authenticate_key(key: str):
         return ClientPrincipal(client=api_key.client, api_key=api_key), api_key
     if kind == "qp":
         token = AccessToken.objects.select_related("user").filter(prefix=prefix).first()
-        if token is None or not keys.matches(key, token.key_hash) or token.revoked_at is not None or not token.user.is_active:
+        if (
+            token is None
+            or not keys.matches(key, token.key_hash)
+            or token.revoked_at is not None
+            or not token.user.is_active
+        ):
             raise exceptions.AuthenticationFailed("Invalid or revoked access token.", code="invalid_token")
         _touch(AccessToken, token)
         return token.user, token

@@ -14,7 +14,9 @@ class DomainError(Exception):
     status_code = 400
     code = "invalid_request"
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None, status_code: int | None = None):
+    def __init__(
+        self, message: str, *, code: str | None = None, details: Any = None, status_code: int | None = None
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -19,7 +19,9 @@ def actor_label(actor: Any) -> str:
     return f"user:{actor.pk}"
 
 
-def record(*, actor: Any, entity: Any, kind: str, before: Any = None, after: Any = None, client_id=None) -> Event:
+def record(
+    *, actor: Any, entity: Any, kind: str, before: Any = None, after: Any = None, client_id=None
+) -> Event:
     return Event.objects.create(
         actor=actor_label(actor),
         entity_type=type(entity).__name__.lower(),
@@ -31,8 +33,16 @@ def record(*, actor: Any, entity: Any, kind: str, before: Any = None, after: Any
     )
 
 
-def build(*, actor: Any, entity_type: str, entity_id, kind: str, client_id=None, before=None, after=None) -> Event:
+def build(
+    *, actor: Any, entity_type: str, entity_id, kind: str, client_id=None, before=None, after=None
+) -> Event:
     """An unsaved event, for ``bulk_create`` in bulk operations."""
     return Event(
-        actor=actor_label(actor), entity_type=entity_type, entity_id=entity_id, kind=kind, client_id=client_id, before=before, after=after
+        actor=actor_label(actor),
+        entity_type=entity_type,
+        entity_id=entity_id,
+        kind=kind,
+        client_id=client_id,
+        before=before,
+        after=after,
     )

@@ -194,9 +194,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(
-                fields=["next_attempt_at"], name="delivery_due_idx", condition=Q(status="pending")
-            ),
+            models.Index(fields=["next_attempt_at"], name="delivery_due_idx", condition=Q(status="pending")),
             models.Index(fields=["client", "-created_at"], name="delivery_client_idx"),
         ]
 
@@ -219,7 +217,9 @@ class Event(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now)
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.PROTECT, related_name="+")  # keep the audit trail
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )  # keep the audit trail
     actor = models.CharField(max_length=120)
     entity_type = models.CharField(max_length=30)
     entity_id = models.UUIDField()

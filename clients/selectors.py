@@ -18,7 +18,10 @@ def membership_for_user(*, user: User, slug: str | None = None) -> Membership:
     if not found:
         raise PermissionDenied("You are not a member of any client.", code="no_client")
     if len(found) > 1:
-        raise PermissionDenied("You belong to several clients: name one with the X-Quorum-Client header.", code="ambiguous_client")
+        raise PermissionDenied(
+            "You belong to several clients: name one with the X-Quorum-Client header.",
+            code="ambiguous_client",
+        )
     return found[0]
 
 
@@ -31,7 +34,11 @@ def delivery_list_for_client(*, client: Client, is_test: bool = False) -> QueryS
 
 
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
-    return Membership.objects.select_related("client").filter(user=user, client__is_active=True).order_by("client__name")
+    return (
+        Membership.objects.select_related("client")
+        .filter(user=user, client__is_active=True)
+        .order_by("client__name")
+    )
 
 
 def webhook_endpoint_list_for_client(*, client: Client) -> QuerySet[WebhookEndpoint]:
@@ -40,8 +47,10 @@ def webhook_endpoint_list_for_client(*, client: Client) -> QuerySet[WebhookEndpo
 
 def delivery_log_for_client(*, client: Client, endpoint_id=None, limit: int = 50) -> list[WebhookDelivery]:
     """The newest deliveries (live mode) with their attempts, optionally of one endpoint."""
-    qs = delivery_list_for_client(client=client).select_related("endpoint").prefetch_related(
-        Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("-attempted_at"))
+    qs = (
+        delivery_list_for_client(client=client)
+        .select_related("endpoint")
+        .prefetch_related(Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("-attempted_at")))
     )
     if endpoint_id is not None:
         qs = qs.filter(endpoint_id=endpoint_id)

@@ -56,23 +56,45 @@ def client_create(*, name: str, slug: str | None = None, currency: str = "USD", 
             )
     except IntegrityError as exc:
         raise Conflict(f"A client with slug {slug!r} already exists.", code="client_exists") from exc
-    events.record(actor=actor, entity=client, kind="client.created", after={"name": name, "slug": slug}, client_id=client.id)
+    events.record(
+        actor=actor,
+        entity=client,
+        kind="client.created",
+        after={"name": name, "slug": slug},
+        client_id=client.id,
+    )
     return client
 
 
 @transaction.atomic
-def membership_create(*, user: User, client: Client, role: str = Membership.Role.MEMBER, actor: Any = None) -> Membership:
+def membership_create(
+    *, user: User, client: Client, role: str = Membership.Role.MEMBER, actor: Any = None
+) -> Membership:
     if role not in Membership.Role.values:
-        raise ValidationFailed(f"role must be one of {', '.join(Membership.Role.values)}.", code="invalid_role")
-    membership, created = Membership.objects.update_or_create(user=user, client=client, defaults={"role": role})
-    events.record(actor=actor, entity=membership, kind="membership.created" if created else "membership.changed",
-                  after={"user": str(user.pk), "role": role}, client_id=client.id)
+        raise ValidationFailed(
+            f"role must be one of {', '.join(Membership.Role.values)}.", code="invalid_role"
+        )
+    membership, created = Membership.objects.update_or_create(
+        user=user, client=client, defaults={"role": role}
+    )
+    events.record(
+        actor=actor,
+        entity=membership,
+        kind="membership.created" if created else "membership.changed",
+        after={"user": str(user.pk), "role": role},
+        client_id=client.id,
+    )
     return membership
 
 
 @transaction.atomic
 def api_key_create(
-    *, client: Client, name: str, mode: str = ApiKey.Mode.LIVE, created_by: User | None = None, actor: Any = None
+    *,
+    client: Client,
+    name: str,
+    mode: str = ApiKey.Mode.LIVE,
+    created_by: User | None = None,
+    actor: Any = None,
 ) -> IssuedKey:
     if mode not in ApiKey.Mode.values:
         raise ValidationFailed("mode must be 'live' or 'test'.", code="invalid_mode")
@@ -81,7 +103,12 @@ def api_key_create(
     api_key = ApiKey.objects.create(
         client=client, name=name, mode=mode, prefix=prefix, key_hash=key_hash, created_by=created_by
     )
-    events.record(actor=actor or created_by, entity=api_key, kind="api_key.created", after={"prefix": prefix, "mode": mode})
+    events.record(
+        actor=actor or created_by,
+        entity=api_key,
+        kind="api_key.created",
+        after={"prefix": prefix, "mode": mode},
+    )
     return IssuedKey(obj=api_key, key=key)
 
 
@@ -104,7 +131,12 @@ def api_key_revoke(*, client: Client, api_key_id, actor: Any = None) -> ApiKey:
 def access_token_create(*, user: User, name: str = "personal access token", actor: Any = None) -> IssuedKey:
     key, prefix, key_hash = keys.new_key("qp")
     token = AccessToken.objects.create(user=user, name=name[:100], prefix=prefix, key_hash=key_hash)
-    events.record(actor=actor or user, entity=token, kind="access_token.created", after={"prefix": prefix, "user": str(user.pk)})
+    events.record(
+        actor=actor or user,
+        entity=token,
+        kind="access_token.created",
+        after={"prefix": prefix, "user": str(user.pk)},
+    )
     return IssuedKey(obj=token, key=key)
 
 
@@ -113,7 +145,9 @@ WEBHOOK_EVENTS = ("task.completed", "task.audited", "export.ready", "export.fail
 
 
 @transaction.atomic
-def webhook_endpoint_create(*, client: Client, url: str, events_wanted: list[str] | None = None, actor: Any = None) -> WebhookEndpoint:
+def webhook_endpoint_create(
+    *, client: Client, url: str, events_wanted: list[str] | None = None, actor: Any = None
+) -> WebhookEndpoint:
     """Subscribe ``url`` to the client's events, with its own signing secret. The URL must be a
     public http(s) address (resolved and checked now, and again at every delivery)."""
     url = (url or "").strip()
@@ -124,16 +158,28 @@ def webhook_endpoint_create(*, client: Client, url: str, events_wanted: list[str
     wanted = sorted(set(events_wanted or []))
     unknown = [name for name in wanted if name not in WEBHOOK_EVENTS]
     if unknown:
-        raise ValidationFailed(f"events: {unknown[0]!r} is not one of {', '.join(WEBHOOK_EVENTS)}", code="invalid_events",
-                               details={"field": "events"})
-    endpoint = WebhookEndpoint.objects.create(client=client, url=url, secret=keys.new_webhook_secret(), events=wanted)
-    events.record(actor=actor, entity=endpoint, kind="webhook_endpoint.created", after={"url": url, "events": wanted},
-                  client_id=client.id)
+        raise ValidationFailed(
+            f"events: {unknown[0]!r} is not one of {', '.join(WEBHOOK_EVENTS)}",
+            code="invalid_events",
+            details={"field": "events"},
+        )
+    endpoint = WebhookEndpoint.objects.create(
+        client=client, url=url, secret=keys.new_webhook_secret(), events=wanted
+    )
+    events.record(
+        actor=actor,
+        entity=endpoint,
+        kind="webhook_endpoint.created",
+        after={"url": url, "events": wanted},
+        client_id=client.id,
+    )
     return endpoint
 
 
 @transaction.atomic
-def webhook_endpoint_set_enabled(*, client: Client, endpoint_id, enabled: bool, actor: Any = None) -> WebhookEndpoint:
+def webhook_endpoint_set_enabled(
+    *, client: Client, endpoint_id, enabled: bool, actor: Any = None
+) -> WebhookEndpoint:
     """Pause or resume deliveries to an endpoint (pending ones stay queued for an enabled endpoint)."""
     try:
         endpoint = WebhookEndpoint.objects.select_for_update().get(client=client, id=endpoint_id)
@@ -145,6 +191,12 @@ def webhook_endpoint_set_enabled(*, client: Client, endpoint_id, enabled: bool, 
     endpoint.enabled = enabled
     endpoint.disabled_reason = "" if enabled else "disabled by the client"
     endpoint.save(update_fields=["enabled", "disabled_reason"])
-    events.record(actor=actor, entity=endpoint, kind="webhook_endpoint.enabled" if enabled else "webhook_endpoint.disabled",
-                  before=before, after={"enabled": enabled}, client_id=client.id)
+    events.record(
+        actor=actor,
+        entity=endpoint,
+        kind="webhook_endpoint.enabled" if enabled else "webhook_endpoint.disabled",
+        before=before,
+        after={"enabled": enabled},
+        client_id=client.id,
+    )
     return endpoint

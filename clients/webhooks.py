@@ -27,7 +27,6 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +39,7 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError
 from clients import outbound
 from clients.errors import Conflict, ValidationFailed
 from clients.models import Client, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from core.transactions import after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +135,8 @@ def delivery_enqueue(
     if delivery.client_id != client.id:
         raise Conflict("dedupe_key is already used by another client.", code="dedupe_key_conflict")
     if created:
-        # robust: a broker outage must not fail the caller's request; the dispatcher relays the row.
-        transaction.on_commit(partial(_wake_worker, delivery.id), robust=True)
+        # after COMMIT: a broker outage must not fail the caller's request; the dispatcher relays the row.
+        after_commit(_wake_worker, delivery.id)
     return delivery
 
 

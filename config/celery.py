@@ -1,4 +1,5 @@
 """The Celery application. Messages are wake-ups carrying database ids (see DESIGN.md)."""
+
 import os
 
 from celery import Celery

@@ -30,6 +30,14 @@ Redis (exported as ``REDIS_URL``; settings derive Celery's broker from it)
      exports ``CELERY_BROKER_URL=redis+socket:///abs/...sock?virtual_host=15`` (kombu ignores
      ``?db=`` on a socket URL).
 
+Isolation of test runs (``test`` mode): every name a run uses on a shared server is derived from
+one run name, ``QUORUM_RUN_NAME`` (default: ``r`` + 8 hex digits of a hash of the checkout's path,
+so two checkouts never collide and one checkout reuses its own): the database ``quorum_<run>``
+(pytest-django then creates ``test_quorum_<run>``), the Redis key prefix ``<run>:`` on every key
+and queue (``QUORUM_REDIS_PREFIX``), the media folder (``QUORUM_MEDIA_ROOT``, under the system's
+temporary directory) and the benchmarks' smoke databases. Two checkouts can run ``make test`` on
+one machine at once.
+
 ``DEVSERVICES_FORCE_EMBEDDED=1`` skips step 2 of both, to exercise the embedded servers on a
 machine that has local ones. Embedded servers keep running after the command and are reused next
 time; ``stop`` stops them. ``test`` mode also sets ``DJANGO_ENV=test`` and
@@ -46,6 +54,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -109,15 +118,23 @@ def ensure_database(admin_url: str, name: str, timeout: int = 10) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def local_postgres() -> str | None:
-    """URL of database ``quorum`` on the local default server, or None if it does not answer."""
+def run_name() -> str:
+    """The name every per-run resource of a test run is derived from (see the module docstring)."""
+    name = os.environ.get("QUORUM_RUN_NAME") or "r" + hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]
+    if not name.replace("_", "").isalnum() or not name.isascii() or len(name) > 40:
+        raise SystemExit(f"QUORUM_RUN_NAME must be 1-40 letters, digits or underscores (got {name!r})")
+    return name.lower()
+
+
+def local_postgres(db_name: str = DB_NAME) -> str | None:
+    """URL of database ``db_name`` on the local default server, or None if it does not answer."""
     try:
-        ensure_database(LOCAL_PG_URL, DB_NAME, timeout=2)
+        ensure_database(LOCAL_PG_URL, db_name, timeout=2)
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         say(f"PostgreSQL: no usable local server at 127.0.0.1:5432 ({first_line})")
         return None
-    return LOCAL_PG_URL.rsplit("/", 1)[0] + f"/{DB_NAME}"
+    return LOCAL_PG_URL.rsplit("/", 1)[0] + f"/{db_name}"
 
 
 def socket_url(socket_dir: Path, database: str) -> str:
@@ -132,8 +149,8 @@ def import_pgserver() -> ModuleType:
     return pgserver
 
 
-def embedded_postgres() -> str:
-    """Start (or reuse) the embedded server in ``var/pgdata``; return the URL of ``quorum``."""
+def embedded_postgres(db_name: str = DB_NAME) -> str:
+    """Start (or reuse) the embedded server in ``var/pgdata``; return the URL of ``db_name``."""
     pgserver = import_pgserver()
     VAR_DIR.mkdir(exist_ok=True)
     # cleanup_mode=None: the server outlives this process and is reused next time.
@@ -141,9 +158,9 @@ def embedded_postgres() -> str:
     socket_dir = srv.get_postmaster_info().socket_dir
     if socket_dir is None:
         raise RuntimeError("the embedded PostgreSQL did not report a socket directory")
-    ensure_database(socket_url(socket_dir, "postgres"), DB_NAME)
+    ensure_database(socket_url(socket_dir, "postgres"), db_name)
     srv.cleanup()  # with cleanup_mode=None this only drops our handle; the server keeps running
-    return socket_url(socket_dir, DB_NAME)
+    return socket_url(socket_dir, db_name)
 
 
 def stop_embedded_postgres() -> None:
@@ -163,11 +180,12 @@ def choose_postgres(mode: str, force_embedded: bool) -> str:
     if url := os.environ.get("DATABASE_URL"):
         say(f"PostgreSQL: DATABASE_URL ({describe_url(url)})")
         return url
-    if mode == "test" and not force_embedded and (url := local_postgres()):
-        say(f"PostgreSQL: local server 127.0.0.1:5432 (database {DB_NAME})")
+    db_name = f"{DB_NAME}_{run_name()}" if mode == "test" else DB_NAME
+    if mode == "test" and not force_embedded and (url := local_postgres(db_name)):
+        say(f"PostgreSQL: local server 127.0.0.1:5432 (database {db_name})")
         return url
-    url = embedded_postgres()
-    say(f"PostgreSQL: embedded ({display_path(PGDATA)}, database {DB_NAME})")
+    url = embedded_postgres(db_name)
+    say(f"PostgreSQL: embedded ({display_path(PGDATA)}, database {db_name})")
     return url
 
 
@@ -263,7 +281,9 @@ def choose_redis(mode: str, force_embedded: bool) -> tuple[str | None, str | Non
     if mode == "test" and not force_embedded:
         local = redis.Redis.from_url(LOCAL_REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
         if redis_answers(local):
-            say("Redis: local server 127.0.0.1:6379 (db 15)")
+            say(
+                f"Redis: local server 127.0.0.1:6379 (db 15, key prefix {os.environ['QUORUM_REDIS_PREFIX']!r})"
+            )
             return f"{LOCAL_REDIS_URL}/15", None
         say("Redis: no local server at 127.0.0.1:6379")
     sock = embedded_redis()
@@ -294,6 +314,12 @@ def main(argv: list[str]) -> int:
     if mode == "test":
         os.environ.setdefault("DJANGO_ENV", "test")
         os.environ.setdefault("QUORUM_OUTBOUND_ALLOW_LOOPBACK", "1")
+        run = run_name()
+        os.environ["QUORUM_RUN_NAME"] = run
+        os.environ.setdefault("QUORUM_REDIS_PREFIX", f"{run}:")
+        os.environ.setdefault(
+            "QUORUM_MEDIA_ROOT", str(Path(tempfile.gettempdir()) / f"quorum-test-media-{run}")
+        )
     else:
         os.environ.setdefault("DJANGO_ENV", "development")
     load_dotenv(BASE_DIR / ".env")

@@ -8,7 +8,10 @@ ERROR_SCHEMA = {
             "type": "object",
             "required": ["code", "message"],
             "properties": {
-                "code": {"type": "string", "description": "Stable machine-readable code, e.g. lease_expired."},
+                "code": {
+                    "type": "string",
+                    "description": "Stable machine-readable code, e.g. lease_expired.",
+                },
                 "message": {"type": "string", "description": "What went wrong, for a person."},
                 "details": {"description": "Optional: the offending field, index, or per-field errors."},
             },
@@ -35,5 +38,7 @@ def add_error_responses(result, generator, request, public):
             statuses = dict(ERROR_STATUSES)
             statuses.update({status: text for status, (only, text) in ONLY_ON.items() if path == only})
             for status, description in statuses.items():
-                responses.setdefault(status, {"description": description, "content": {"application/json": {"schema": ref}}})
+                responses.setdefault(
+                    status, {"description": description, "content": {"application/json": {"schema": ref}}}
+                )
     return result

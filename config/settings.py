@@ -108,7 +108,9 @@ TEMPLATES = [
 
 # PostgreSQL is the only database engine (DESIGN.md). make run / make test set DATABASE_URL.
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://127.0.0.1:5432/quorum")
-_db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True)
+_db = dj_database_url.parse(
+    DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+)
 if _db["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgresql://…)")
 _db.setdefault("OPTIONS", {})
@@ -175,7 +177,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 32 * 1024 * 1024)  # 10,000 tasks per request
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
+    "DATA_UPLOAD_MAX_MEMORY_SIZE", 32 * 1024 * 1024
+)  # 10,000 tasks per request
 
 # Redis: broker and cache. A unix socket (the embedded Redis) is accepted as unix:///path.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -187,7 +191,16 @@ def _broker_url(redis_url: str) -> str:
     return redis_url
 
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Every key and queue this deployment (or test run) puts in Redis starts with this prefix, so several
+# can share one server (make test sets it per run; see config/devservices.py).
+REDIS_KEY_PREFIX = os.environ.get("QUORUM_REDIS_PREFIX", "")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+    }
+}
 
 # Celery (RELIABILITY.md §c). Messages carry ids; durable state lives in PostgreSQL.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or _broker_url(REDIS_URL)
@@ -202,12 +215,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": 10,
     "unacked_restore_throttle": 1,
 }
+if REDIS_KEY_PREFIX:
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_TASK_RETRY_ON_WORKER_LOST = True  # Celery 5.7: a killed pool child's task is retried, bounded by max_retries
+CELERY_TASK_RETRY_ON_WORKER_LOST = (
+    True  # Celery 5.7: a killed pool child's task is retried, bounded by max_retries
+)
 CELERY_TASK_DEFAULT_RETRY_DELAY = 10
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
@@ -228,15 +245,32 @@ CELERY_TASK_ROUTES = {
     "annotation.tasks.export_run": {"queue": "exports"},
 }
 CELERY_BEAT_SCHEDULE = {
-    "expire-leases": {"task": "annotation.tasks.expire_leases", "schedule": timedelta(seconds=env_int("QUORUM_SWEEP_SECONDS", 15))},
+    "expire-leases": {
+        "task": "annotation.tasks.expire_leases",
+        "schedule": timedelta(seconds=env_int("QUORUM_SWEEP_SECONDS", 15)),
+    },
     "dispatch-webhooks": {"task": "clients.tasks.dispatch_due_deliveries", "schedule": timedelta(seconds=5)},
-    "complete-ready-tasks": {"task": "annotation.tasks.complete_ready_tasks", "schedule": timedelta(seconds=60)},
-    "simulate-test-tasks": {"task": "annotation.tasks.simulate_pending_test_tasks", "schedule": timedelta(seconds=30)},
+    "complete-ready-tasks": {
+        "task": "annotation.tasks.complete_ready_tasks",
+        "schedule": timedelta(seconds=60),
+    },
+    "simulate-test-tasks": {
+        "task": "annotation.tasks.simulate_pending_test_tasks",
+        "schedule": timedelta(seconds=30),
+    },
     # Billing (UTC): last month's invoice drafts on the 1st at 02:00, payouts on Mondays, expired keys hourly.
-    "generate-monthly-invoices": {"task": "billing.tasks.generate_monthly_invoices",
-                                  "schedule": crontab(minute=0, hour=2, day_of_month=1)},
-    "run-payouts": {"task": "billing.tasks.run_payouts", "schedule": crontab(minute=0, hour=3, day_of_week=1)},
-    "prune-idempotency-keys": {"task": "billing.tasks.prune_idempotency_keys", "schedule": crontab(minute=17)},
+    "generate-monthly-invoices": {
+        "task": "billing.tasks.generate_monthly_invoices",
+        "schedule": crontab(minute=0, hour=2, day_of_month=1),
+    },
+    "run-payouts": {
+        "task": "billing.tasks.run_payouts",
+        "schedule": crontab(minute=0, hour=3, day_of_week=1),
+    },
+    "prune-idempotency-keys": {
+        "task": "billing.tasks.prune_idempotency_keys",
+        "schedule": crontab(minute=17),
+    },
     "relay-exports": {"task": "annotation.tasks.relay_exports", "schedule": timedelta(seconds=30)},
 }
 
@@ -303,7 +337,8 @@ QUORUM_EXPORT_MAX_ATTEMPTS = env_int("QUORUM_EXPORT_MAX_ATTEMPTS", 3)
 # bytes, never taken from the client's header). No SVG or HTML: they can carry scripts.
 QUORUM_ATTACHMENT_MAX_BYTES = env_int("QUORUM_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024)
 QUORUM_ATTACHMENT_TYPES = env_list(
-    "QUORUM_ATTACHMENT_TYPES", "image/png,image/jpeg,image/gif,image/webp,application/pdf,video/mp4,application/x-pcd"
+    "QUORUM_ATTACHMENT_TYPES",
+    "image/png,image/jpeg,image/gif,image/webp,application/pdf,video/mp4,application/x-pcd",
 )
 # Absolute links in webhooks (export.ready download URL); without it they are paths.
 QUORUM_PUBLIC_URL = os.environ.get("QUORUM_PUBLIC_URL", "").rstrip("/")
@@ -315,7 +350,9 @@ QUORUM_OUTBOUND_MAX_RESPONSE_BYTES = env_int("QUORUM_OUTBOUND_MAX_RESPONSE_BYTES
 # about a day (23.6 h), as the foundation issue asks; Standard Webhooks' example spans ~3 days.
 QUORUM_WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 3600, 7200, 14400, 21600, 36000]
 # Billing. Amounts in minor units of the currency concerned.
-QUORUM_PAYOUT_MINIMUM = env_int("QUORUM_PAYOUT_MINIMUM", 1000)  # e.g. 10.00: smaller payables wait for the next period
+QUORUM_PAYOUT_MINIMUM = env_int(
+    "QUORUM_PAYOUT_MINIMUM", 1000
+)  # e.g. 10.00: smaller payables wait for the next period
 # The fair-pay floor that annotators' effective hourly earnings are flagged against (per hour).
 QUORUM_FAIR_PAY_FLOOR_PER_HOUR = env_int("QUORUM_FAIR_PAY_FLOOR_PER_HOUR", 1500)
 # Idempotency-Key records are kept this long; an older key starts a new operation (IETF draft -07).

@@ -15,7 +15,11 @@ from config import views
 
 # Pages (server-rendered): the client portal and the operators' dashboards; the annotator
 # workspace lives under /work/.
-portal_pages = [*annotation_portal_urls.urlpatterns, *clients_web_urls.urlpatterns, *billing_web_urls.portal_urls]
+portal_pages = [
+    *annotation_portal_urls.urlpatterns,
+    *clients_web_urls.urlpatterns,
+    *billing_web_urls.portal_urls,
+]
 ops_pages = [*annotation_ops_urls.urlpatterns, *billing_web_urls.ops_urls]
 
 api_v1 = [

@@ -22,8 +22,13 @@ def home(request):
         return redirect("/portal/")
     if hasattr(user, "annotator"):
         return redirect("/work/")
-    return error_page(request, status=403, title="No access yet", code="no_role",
-                      message="Your account is not a member of any client, an annotator or staff. Ask an administrator for access.")
+    return error_page(
+        request,
+        status=403,
+        title="No access yet",
+        code="no_role",
+        message="Your account is not a member of any client, an annotator or staff. Ask an administrator for access.",
+    )
 
 
 def healthz(request):
@@ -42,12 +47,19 @@ def not_found(request, exception=None):
         return _scale_error(404, f"No endpoint at {request.path}.")
     if request.path.startswith(API_PREFIXES):
         return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
-    return error_page(request, status=404, message="There is nothing at this address, or it is not yours to see.", code="not_found")
+    return error_page(
+        request,
+        status=404,
+        message="There is nothing at this address, or it is not yours to see.",
+        code="not_found",
+    )
 
 
 def server_error(request):
     if request.path.startswith("/v1/"):
         return _scale_error(500, "Internal server error; it has been logged.")
     if request.path.startswith(API_PREFIXES):
-        return JsonResponse(error_body("server_error", "Internal server error; it has been logged."), status=500)
+        return JsonResponse(
+            error_body("server_error", "Internal server error; it has been logged."), status=500
+        )
     return HttpResponse("<!doctype html><title>Server error</title><h1>Server error</h1>", status=500)

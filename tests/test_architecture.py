@@ -40,14 +40,20 @@ def test_the_direction_check_can_fail(tmp_path):
 
 
 def test_no_floats_in_money_code():
-    for path in [ROOT / "billing" / "ledger.py", ROOT / "billing" / "services.py", ROOT / "billing" / "models.py"]:
+    for path in [
+        ROOT / "billing" / "ledger.py",
+        ROOT / "billing" / "services.py",
+        ROOT / "billing" / "models.py",
+    ]:
         source = path.read_text()
         assert "FloatField" not in source and "float(" not in source, path
 
 
 def _manage(*args, env_extra=None):
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_makemigrations_check_is_clean():
@@ -90,7 +96,11 @@ def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
     result = _manage("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     text = out.read_text()
-    for path in ("/api/v1/tasks/bulk:", "/api/v1/work/next:", "/api/v1/work/assignments/{assignment_id}/submit:"):
+    for path in (
+        "/api/v1/tasks/bulk:",
+        "/api/v1/work/next:",
+        "/api/v1/work/assignments/{assignment_id}/submit:",
+    ):
         assert path in text
     assert "#/components/schemas/Error" in text  # every operation documents the error object
 
@@ -107,7 +117,9 @@ def test_celery_visibility_timeout_covers_twice_the_longest_task():
     it must exceed twice the hard time limit, and be set where kombu reads it."""
     from django.conf import settings
 
-    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == settings.CELERY_VISIBILITY_TIMEOUT
+    assert (
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == settings.CELERY_VISIBILITY_TIMEOUT
+    )
     assert settings.CELERY_VISIBILITY_TIMEOUT >= 2 * settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1

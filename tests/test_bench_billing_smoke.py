@@ -10,12 +10,29 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Per test run (make test sets it), so two runs on one machine never drop each other's database.
+RUN = os.environ.get("QUORUM_RUN_NAME", "local")
 
 
 def test_billing_bench_smoke_run(tmp_path):
     out = tmp_path / "billing.json"
-    cmd = [sys.executable, "bench/billing.py", "--fresh", "--db-name", "quorum_bench_billing_smoke", "--clients", "12",
-           "--entries", "3000", "--annotators", "5", "--months", "2", "--json", str(out)]
+    cmd = [
+        sys.executable,
+        "bench/billing.py",
+        "--fresh",
+        "--db-name",
+        f"quorum_bench_billing_smoke_{RUN}",
+        "--clients",
+        "12",
+        "--entries",
+        "3000",
+        "--annotators",
+        "5",
+        "--months",
+        "2",
+        "--json",
+        str(out),
+    ]
     result = subprocess.run(cmd, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     data = json.loads(out.read_text())

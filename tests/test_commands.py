@@ -34,8 +34,19 @@ def last_line(output: str) -> str:
 def counts() -> dict[str, int]:
     return {
         model.__name__: model.objects.count()
-        for model in (User, Client, Membership, ApiKey, AccessToken, Project, Batch, Task, Annotator, Qualification,
-                      AnnotatorQualification)
+        for model in (
+            User,
+            Client,
+            Membership,
+            ApiKey,
+            AccessToken,
+            Project,
+            Batch,
+            Task,
+            Annotator,
+            Qualification,
+            AnnotatorQualification,
+        )
     }
 
 
@@ -116,11 +127,23 @@ def test_create_api_key_refuses_a_deactivated_client(client_a):
 def test_create_annotator_qualify_all_token_claims_work(db):
     task = TaskFactory(project=ProjectFactory())
 
-    output = run("create_annotator", "--email", "Ann@Example.test", "--password", "a-long-passphrase-26", "--qualify-all")
+    output = run(
+        "create_annotator",
+        "--email",
+        "Ann@Example.test",
+        "--password",
+        "a-long-passphrase-26",
+        "--qualify-all",
+    )
 
     user = User.objects.get()
     annotator = Annotator.objects.get()
-    assert (user.email, annotator.user_id, annotator.status, annotator.is_reviewer) == ("ann@example.test", user.id, "active", False)
+    assert (user.email, annotator.user_id, annotator.status, annotator.is_reviewer) == (
+        "ann@example.test",
+        user.id,
+        "active",
+        False,
+    )
     assert user.check_password("a-long-passphrase-26")
     token = last_line(output)
     assert token.startswith(f"qp_{AccessToken.objects.get(user=user).prefix}.")
@@ -158,7 +181,10 @@ def test_create_annotator_reviewer_for_an_existing_user(db):
     [
         (["--email", "weak@example.test", "--password", "short"], "Password rejected"),
         (["--email", "not-an-email"], "valid email"),
-        (["--email", "owner@example.test", "--password", "a-long-passphrase-26"], "does not change passwords"),
+        (
+            ["--email", "owner@example.test", "--password", "a-long-passphrase-26"],
+            "does not change passwords",
+        ),
     ],
 )
 def test_create_annotator_refusals_change_nothing(db, args, message):
@@ -192,8 +218,17 @@ def test_create_annotator_existing_annotator_needs_new_token(db):
 # --- seed_demo -------------------------------------------------------------------------------------
 
 SEEDED = {
-    "User": 7, "Client": 1, "Membership": 1, "ApiKey": 1, "AccessToken": 4,
-    "Project": 2, "Batch": 2, "Task": 44, "Annotator": 5, "Qualification": 1, "AnnotatorQualification": 4,
+    "User": 7,
+    "Client": 1,
+    "Membership": 1,
+    "ApiKey": 1,
+    "AccessToken": 4,
+    "Project": 2,
+    "Batch": 2,
+    "Task": 44,
+    "Annotator": 5,
+    "Qualification": 1,
+    "AnnotatorQualification": 4,
 }
 
 
@@ -210,14 +245,24 @@ def test_seed_demo_twice_creates_once_and_prints_secrets_once(db):
     assert after_first == SEEDED
     assert counts() == SEEDED
     assert logins_block(first) == logins_block(second)
-    for email in ("admin@quorum.local", "pm@acme.local", "ann1@quorum.local", "ann3@quorum.local", "reviewer@quorum.local"):
+    for email in (
+        "admin@quorum.local",
+        "pm@acme.local",
+        "ann1@quorum.local",
+        "ann3@quorum.local",
+        "reviewer@quorum.local",
+    ):
         assert email in logins_block(first)
     assert "quorum-demo-2026" in logins_block(first)
     assert "qk_" not in second and "qp_" not in second
     assert "(already created; create another with manage.py create_api_key --client acme)" in second
     assert "create_annotator --email ann1@quorum.local --new-token" in second
     assert first.count("qk_live_") == 1 and first.count("qp_") == 4
-    for url in ("http://127.0.0.1:8000/\n", "http://127.0.0.1:8000/api/docs/", "http://127.0.0.1:8000/admin/"):
+    for url in (
+        "http://127.0.0.1:8000/\n",
+        "http://127.0.0.1:8000/api/docs/",
+        "http://127.0.0.1:8000/admin/",
+    ):
         assert url in first and url in second
 
 
@@ -225,12 +270,21 @@ def test_seed_demo_data_is_usable(db):
     output = run("seed_demo")
 
     admin = User.objects.get(email="admin@quorum.local")
-    assert (admin.is_staff, admin.is_superuser, admin.check_password("quorum-demo-2026")) == (True, True, True)
+    assert (admin.is_staff, admin.is_superuser, admin.check_password("quorum-demo-2026")) == (
+        True,
+        True,
+        True,
+    )
     assert Membership.objects.get().role == "owner"
     street = Project.objects.get(name="Street scenes — 2D boxes")
     chat = Project.objects.get(name="Chatbot answer quality")
     assert (street.task_type, street.domain, street.overlap) == ("imageannotation", "autonomous_driving", 2)
-    assert street.params["geometries"]["box"]["objects_to_annotate"] == ["vehicle", "pedestrian", "cyclist", "traffic_light"]
+    assert street.params["geometries"]["box"]["objects_to_annotate"] == [
+        "vehicle",
+        "pedestrian",
+        "cyclist",
+        "traffic_light",
+    ]
     assert (chat.task_type, chat.domain, chat.overlap) == ("categorization", "generative_ai", 3)
     # Prices and pay come from the demo's rate cards: the tasks keep the figures they were created with.
     assert {(t.price, t.pay) for t in Task.objects.filter(project=street)} == {(40, 12)}
@@ -242,10 +296,15 @@ def test_seed_demo_data_is_usable(db):
     assert billing_selectors.project_budget(client=street.client, project_id=street.id)["budget"] == 5_000
     position = billing_selectors.client_balance(client=street.client)
     assert (position["funds"], position["credit_limit"]) == (10_000, 5_000)
-    assert Task.objects.filter(project=street).count() == 20 and Task.objects.filter(project=chat, is_gold=False).count() == 20
+    assert (
+        Task.objects.filter(project=street).count() == 20
+        and Task.objects.filter(project=chat, is_gold=False).count() == 20
+    )
     assert Task.objects.filter(released=True, is_test=False).count() == 44
     assert Task.objects.get(unique_id="demo-street-01").params == {
-        "attachment": "/static/demo/street-01.png", "attachment_type": "image", **street.params
+        "attachment": "/static/demo/street-01.png",
+        "attachment_type": "image",
+        **street.params,
     }
     assert Task.objects.get(unique_id="demo-chat-01").params["attachment_type"] == "text"
     assert sorted(Annotator.objects.values_list("user__email", "status", "is_reviewer")) == [
@@ -258,7 +317,9 @@ def test_seed_demo_data_is_usable(db):
 
     lines = output.splitlines()
     key = next(line.strip() for line in lines if line.strip().startswith("qk_live_"))
-    token = next(line.split()[1] for line in lines if line.strip().startswith("ann1@quorum.local") and "qp_" in line)
+    token = next(
+        line.split()[1] for line in lines if line.strip().startswith("ann1@quorum.local") and "qp_" in line
+    )
     assert api_for_key(key).get("/api/v1/projects").status_code == 200
     response = api_for_key(token).post("/api/v1/work/next", {}, format="json")
     assert response.status_code == 200

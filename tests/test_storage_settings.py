@@ -15,15 +15,22 @@ SHOW = (
 
 
 def _settings(env_extra: dict) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "QUORUM_STORAGE", "QUORUM_MEDIA"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "QUORUM_STORAGE", "QUORUM_MEDIA"))
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env_extra})
-    return subprocess.run([sys.executable, "-c", SHOW], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", SHOW], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_filesystem_is_the_default_under_var_media():
     result = _settings({})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.core.files.storage.FileSystemStorage", str(ROOT / "var" / "media")]
+    assert result.stdout.split() == [
+        "django.core.files.storage.FileSystemStorage",
+        str(ROOT / "var" / "media"),
+    ]
 
 
 def test_s3_is_django_storages_with_the_bucket_from_the_environment():

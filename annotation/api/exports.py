@@ -62,7 +62,9 @@ class ExportListView(APIView):
     def get(self, request, project_id):
         client = caller_client(request)
         project = selectors.project_get_for_client(client=client, project_id=project_id)
-        jobs = selectors.export_list_for_client(client=client, project=project, is_test=caller_is_test_mode(request))
+        jobs = selectors.export_list_for_client(
+            client=client, project=project, is_test=caller_is_test_mode(request)
+        )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(jobs, request, view=self)
         return paginator.get_paginated_response(ExportOut(page, many=True, context={"request": request}).data)
@@ -96,23 +98,35 @@ class ExportDetailView(APIView):
     @extend_schema(responses=ExportOut, summary="Get an export: status, report and download link")
     def get(self, request, project_id, export_id):
         job = selectors.export_get_for_client(
-            client=caller_client(request), project_id=project_id, export_id=export_id, is_test=caller_is_test_mode(request)
+            client=caller_client(request),
+            project_id=project_id,
+            export_id=export_id,
+            is_test=caller_is_test_mode(request),
         )
         return Response(ExportOut(job, context={"request": request}).data)
 
 
 class ExportDownloadView(APIView):
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The export file")},
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The export file"
+            )
+        },
         summary="Download a ready export (streamed)",
         description="409 `export_not_ready` while the job is queued or running, or when it failed.",
     )
     def get(self, request, project_id, export_id):
         job = selectors.export_get_for_client(
-            client=caller_client(request), project_id=project_id, export_id=export_id, is_test=caller_is_test_mode(request)
+            client=caller_client(request),
+            project_id=project_id,
+            export_id=export_id,
+            is_test=caller_is_test_mode(request),
         )
         if job.status != ExportJob.Status.READY:
-            raise Conflict(f"The export is {job.status}; it can be downloaded once ready.", code="export_not_ready")
+            raise Conflict(
+                f"The export is {job.status}; it can be downloaded once ready.", code="export_not_ready"
+            )
         response = FileResponse(
             storage.open_for_read(job.file_name), as_attachment=True, filename=services.export_download_name(job),
             content_type=job.content_type or "application/octet-stream",
@@ -127,8 +141,12 @@ class AttachmentOut(serializers.Serializer):
     name = serializers.CharField(help_text="The storage name.")
     size = serializers.IntegerField()
     content_type = serializers.CharField()
-    width = serializers.IntegerField(allow_null=True, help_text="Images: pixels, for params.attachment_width.")
-    height = serializers.IntegerField(allow_null=True, help_text="Images: pixels, for params.attachment_height.")
+    width = serializers.IntegerField(
+        allow_null=True, help_text="Images: pixels, for params.attachment_width."
+    )
+    height = serializers.IntegerField(
+        allow_null=True, help_text="Images: pixels, for params.attachment_height."
+    )
 
 
 class AttachmentIn(serializers.Serializer):
@@ -164,8 +182,14 @@ class AttachmentUploadView(APIView):
             )  # fmt: skip
         upload = request.FILES.get("file")
         if upload is None:
-            raise ValidationFailed("file: a multipart field named file is required", code="missing_file", details={"field": "file"})
-        stored = services.attachment_upload(client=client, actor=request.user, project=project, upload=upload, size=upload.size)
+            raise ValidationFailed(
+                "file: a multipart field named file is required",
+                code="missing_file",
+                details={"field": "file"},
+            )
+        stored = services.attachment_upload(
+            client=client, actor=request.user, project=project, upload=upload, size=upload.size
+        )
         body = {
             "id": stored.id, "url": request.build_absolute_uri(stored.url) if stored.url.startswith("/") else stored.url,
             "name": stored.name, "size": stored.size, "content_type": stored.content_type, "width": stored.width,

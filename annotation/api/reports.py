@@ -23,11 +23,16 @@ PARAMETERS = [
 
 
 class AnnotatorPayReportView(APIView):
-    @extend_schema(parameters=PARAMETERS, responses=OpenApiTypes.OBJECT,
-                   summary="Staff: annotators' pay per active hour, flagged below the fair-pay floor")
+    @extend_schema(
+        parameters=PARAMETERS,
+        responses=OpenApiTypes.OBJECT,
+        summary="Staff: annotators' pay per active hour, flagged below the fair-pay floor",
+    )
     def get(self, request):
         caller_staff(request)
-        period = billing_reports.period_parse(first=request.query_params.get("from"), last=request.query_params.get("to"))
+        period = billing_reports.period_parse(
+            first=request.query_params.get("from"), last=request.query_params.get("to")
+        )
         currency = billing_reports.currency_parse(request.query_params.get("currency"))
         return Response(reports.annotator_hourly_pay(period=period, currency=currency))
 

@@ -14,42 +14,68 @@ MAX_PRICE = 10**12  # minor units; far above any real task price, well inside Po
 class ProjectQualitySettings(serializers.Serializer):
     """The quality-control settings a project takes at creation and in a PATCH (all optional)."""
 
-    consensus_method = serializers.ChoiceField(choices=Project.Consensus.choices, required=False,
-                                               help_text="auto: the task type's own method; majority or dawid_skene: categorization.")
-    gold_ratio = serializers.FloatField(min_value=0, max_value=1, required=False, help_text="Share of each annotator's claims served gold.")
+    consensus_method = serializers.ChoiceField(
+        choices=Project.Consensus.choices,
+        required=False,
+        help_text="auto: the task type's own method; majority or dawid_skene: categorization.",
+    )
+    gold_ratio = serializers.FloatField(
+        min_value=0, max_value=1, required=False, help_text="Share of each annotator's claims served gold."
+    )
     gold_min_answers = serializers.IntegerField(min_value=1, max_value=1000, required=False)
     gold_accuracy_threshold = serializers.FloatField(
-        min_value=0, max_value=1, required=False,
-        help_text="Below this gold accuracy, after gold_min_answers gold answers, an annotator is removed (0: never).")
+        min_value=0,
+        max_value=1,
+        required=False,
+        help_text="Below this gold accuracy, after gold_min_answers gold answers, an annotator is removed (0: never).",
+    )
     confidence_threshold = serializers.FloatField(
-        min_value=0, max_value=1, required=False,
-        help_text="Dynamic overlap: below this consensus confidence a task gets one more answer, up to max_overlap.")
+        min_value=0,
+        max_value=1,
+        required=False,
+        help_text="Dynamic overlap: below this consensus confidence a task gets one more answer, up to max_overlap.",
+    )
     review_enabled = serializers.BooleanField(required=False)
     review_share = serializers.FloatField(min_value=0, max_value=1, required=False)
-    min_answer_ms = serializers.IntegerField(min_value=0, max_value=3_600_000, required=False,
-                                             help_text="Answers faster than this are flagged and not counted.")
+    min_answer_ms = serializers.IntegerField(
+        min_value=0,
+        max_value=3_600_000,
+        required=False,
+        help_text="Answers faster than this are flagged and not counted.",
+    )
     fraud_flag_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
-    required_qualifications = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=50)
+    required_qualifications = serializers.ListField(
+        child=serializers.UUIDField(), required=False, max_length=50
+    )
 
 
 class ProjectIn(ProjectQualitySettings):
     name = serializers.CharField(max_length=200)
     task_type = serializers.ChoiceField(choices=TaskType.choices)
     domain = serializers.ChoiceField(choices=Domain.choices, default=Domain.OTHER)
-    params = serializers.DictField(default=dict, help_text="Label schema shared by the project's tasks (e.g. categories, geometries).")
+    params = serializers.DictField(
+        default=dict, help_text="Label schema shared by the project's tasks (e.g. categories, geometries)."
+    )
     instructions = serializers.CharField(allow_blank=True, default="")
     overlap = serializers.IntegerField(min_value=1, max_value=50, default=1, help_text="Answers per task.")
     max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
     priority = serializers.IntegerField(min_value=-100, max_value=100, default=0)
     price_per_task = serializers.IntegerField(
-        min_value=0, max_value=MAX_PRICE, required=False, allow_null=True,
+        min_value=0,
+        max_value=MAX_PRICE,
+        required=False,
+        allow_null=True,
         help_text="Price per completed task in minor units of the client's currency; null or absent: the rate card's.",
     )
     budget = serializers.IntegerField(
-        min_value=0, max_value=MAX_PRICE, required=False, allow_null=True,
+        min_value=0,
+        max_value=MAX_PRICE,
+        required=False,
+        allow_null=True,
         help_text="Cap on the project's committed spend (minor units): tasks are not served once it would be passed.",
     )
+
 
 class ProjectPatch(ProjectQualitySettings):
     name = serializers.CharField(max_length=200, required=False)
@@ -60,17 +86,41 @@ class ProjectPatch(ProjectQualitySettings):
     max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
     priority = serializers.IntegerField(min_value=-100, max_value=100, required=False)
-    price_per_task = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False, allow_null=True)
+    price_per_task = serializers.IntegerField(
+        min_value=0, max_value=MAX_PRICE, required=False, allow_null=True
+    )
     budget = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False, allow_null=True)
+
 
 class ProjectOut(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "name", "task_type", "domain", "params", "instructions", "overlap", "max_overlap", "consensus_method",
-            "lease_seconds", "priority", "price_per_task", "pay_per_answer", "status", "created_at", "updated_at",
-            "gold_ratio", "gold_min_answers", "gold_accuracy_threshold", "confidence_threshold", "review_enabled", "review_share",
-            "min_answer_ms", "fraud_flag_limit", "required_qualifications",
+            "id",
+            "name",
+            "task_type",
+            "domain",
+            "params",
+            "instructions",
+            "overlap",
+            "max_overlap",
+            "consensus_method",
+            "lease_seconds",
+            "priority",
+            "price_per_task",
+            "pay_per_answer",
+            "status",
+            "created_at",
+            "updated_at",
+            "gold_ratio",
+            "gold_min_answers",
+            "gold_accuracy_threshold",
+            "confidence_threshold",
+            "review_enabled",
+            "review_share",
+            "min_answer_ms",
+            "fraud_flag_limit",
+            "required_qualifications",
         ]
 
 
@@ -100,8 +150,10 @@ class TaskSpec(serializers.Serializer):
     priority = serializers.IntegerField(required=False, min_value=-100, max_value=100)
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     gold_answer = serializers.DictField(
-        required=False, help_text="Makes this a gold task: its known answer (valid for the task type). Served at the project's "
-        "gold ratio, never charged, never completed.")
+        required=False,
+        help_text="Makes this a gold task: its known answer (valid for the task type). Served at the project's "
+        "gold ratio, never charged, never completed.",
+    )
 
 
 @extend_schema_field(TaskSpec(many=True))
@@ -173,7 +225,9 @@ class ClaimIn(serializers.Serializer):
 
 
 class SubmitIn(ClaimIn):
-    answer = serializers.DictField(help_text="The answer, in the task type's shape (e.g. {\"category\": \"car\"}).")
+    answer = serializers.DictField(
+        help_text='The answer, in the task type\'s shape (e.g. {"category": "car"}).'
+    )
 
 
 class WorkTaskOut(serializers.Serializer):

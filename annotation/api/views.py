@@ -43,6 +43,7 @@ def _parse(serializer_class, data):
 
 class ProjectListView(APIView):
     pagination_class = NewestFirstCursor
+
     @extend_schema(
         responses=ProjectOut(many=True),
         summary="List projects (newest first, cursor pagination)",
@@ -61,13 +62,24 @@ class ProjectListView(APIView):
 class ProjectDetailView(APIView):
     @extend_schema(responses=ProjectOut, summary="Get a project")
     def get(self, request, project_id):
-        return Response(ProjectOut(selectors.project_get_for_client(client=caller_client(request), project_id=project_id)).data)
+        return Response(
+            ProjectOut(
+                selectors.project_get_for_client(client=caller_client(request), project_id=project_id)
+            ).data
+        )
 
-    @extend_schema(request=ProjectPatch, responses=ProjectOut, summary="Update a project (overlap and price apply to new tasks)")
+    @extend_schema(
+        request=ProjectPatch,
+        responses=ProjectOut,
+        summary="Update a project (overlap and price apply to new tasks)",
+    )
     def patch(self, request, project_id):
         changes = _parse(ProjectPatch, request.data)
         project = services.project_update(
-            client=caller_client(request, LIVE_CONFIG), actor=request.user, project_id=project_id, changes=changes
+            client=caller_client(request, LIVE_CONFIG),
+            actor=request.user,
+            project_id=project_id,
+            changes=changes,
         )
         return Response(ProjectOut(project).data)
 
@@ -77,7 +89,10 @@ def _status_view(target: str, summary: str):
         @extend_schema(request=None, responses=ProjectOut, summary=summary)
         def post(self, request, project_id):
             project = services.project_set_status(
-                client=caller_client(request, LIVE_CONFIG), actor=request.user, project_id=project_id, status=target
+                client=caller_client(request, LIVE_CONFIG),
+                actor=request.user,
+                project_id=project_id,
+                status=target,
             )
             return Response(ProjectOut(project).data)
 
@@ -95,6 +110,7 @@ ProjectArchiveView = _status_view("archived", "Archive a project")
 
 class BatchListView(APIView):
     pagination_class = NewestFirstCursor
+
     @extend_schema(
         responses=BatchOut(many=True),
         summary="List batches (newest first, cursor pagination)",
@@ -103,7 +119,9 @@ class BatchListView(APIView):
         batches = selectors.batch_list_for_client(client=caller_client(request))
         return paginated_response(request=request, view=self, queryset=batches, serializer_class=BatchOut)
 
-    @extend_schema(request=BatchIn, responses={201: BatchOut}, summary="Create a batch (staging until finalized)")
+    @extend_schema(
+        request=BatchIn, responses={201: BatchOut}, summary="Create a batch (staging until finalized)"
+    )
     def post(self, request):
         client = caller_client(request, WRITE)
         data = _parse(BatchIn, request.data)
@@ -115,14 +133,18 @@ class BatchListView(APIView):
 class BatchDetailView(APIView):
     @extend_schema(responses=BatchOut, summary="Get a batch")
     def get(self, request, batch_id):
-        return Response(BatchOut(selectors.batch_get_for_client(client=caller_client(request), batch_id=batch_id)).data)
+        return Response(
+            BatchOut(selectors.batch_get_for_client(client=caller_client(request), batch_id=batch_id)).data
+        )
 
 
 class BatchFinalizeView(APIView):
     @extend_schema(request=None, responses=BatchOut, summary="Finalize a batch: its tasks start being served")
     def post(self, request, batch_id):
         # Finalizing releases live tasks to annotators (and so to charges): live keys only.
-        batch = services.batch_finalize(client=caller_client(request, LIVE_CONFIG), actor=request.user, batch_id=batch_id)
+        batch = services.batch_finalize(
+            client=caller_client(request, LIVE_CONFIG), actor=request.user, batch_id=batch_id
+        )
         return Response(BatchOut(batch).data)
 
 
@@ -140,15 +162,27 @@ class TaskBulkCreateView(APIView):
         client = caller_client(request, WRITE)
         data = _parse(TaskBulkIn, request.data)
         project = selectors.project_get_for_client(client=client, project_id=data["project"])
-        batch = selectors.batch_get_for_client(client=client, batch_id=data["batch"]) if data.get("batch") else None
+        batch = (
+            selectors.batch_get_for_client(client=client, batch_id=data["batch"])
+            if data.get("batch")
+            else None
+        )
         results = services.task_bulk_create(
-            client=client, actor=request.user, project=project, batch=batch, items=data["tasks"], is_test=caller_is_test_mode(request)
+            client=client,
+            actor=request.user,
+            project=project,
+            batch=batch,
+            items=data["tasks"],
+            is_test=caller_is_test_mode(request),
         )
         created = sum(r.created for r in results)
         body = {
             "created": created,
             "existing": len(results) - created,
-            "tasks": [{"task_id": str(r.task.id), "unique_id": r.task.unique_id, "created": r.created} for r in results],
+            "tasks": [
+                {"task_id": str(r.task.id), "unique_id": r.task.unique_id, "created": r.created}
+                for r in results
+            ],
         }
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -164,14 +198,18 @@ class TaskListView(APIView):
             OpenApiParameter("batch", OpenApiTypes.UUID, description="Only this batch's tasks"),
             OpenApiParameter("status", str, enum=Task.Status.values),
             OpenApiParameter("unique_id", str),
-            OpenApiParameter("created_after", OpenApiTypes.DATETIME, description="ISO 8601; offsets up to ±15:59"),
+            OpenApiParameter(
+                "created_after", OpenApiTypes.DATETIME, description="ISO 8601; offsets up to ±15:59"
+            ),
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
             OpenApiParameter("updated_after", OpenApiTypes.DATETIME),
         ],
         summary="List tasks (newest first, cursor pagination)",
     )
     def get(self, request):
-        qs = selectors.task_list_for_client(client=caller_client(request), is_test=caller_is_test_mode(request))
+        qs = selectors.task_list_for_client(
+            client=caller_client(request), is_test=caller_is_test_mode(request)
+        )
         filterset = TaskFilter(request.query_params, queryset=qs)
         if not filterset.is_valid():
             from rest_framework.exceptions import ValidationError
@@ -183,7 +221,9 @@ class TaskListView(APIView):
 class TaskDetailView(APIView):
     @extend_schema(responses=TaskOut, summary="Get a task")
     def get(self, request, task_id):
-        task = selectors.task_get_for_client(client=caller_client(request), task_id=task_id, is_test=caller_is_test_mode(request))
+        task = selectors.task_get_for_client(
+            client=caller_client(request), task_id=task_id, is_test=caller_is_test_mode(request)
+        )
         return Response(TaskOut(task).data)
 
 
@@ -192,7 +232,11 @@ class TaskCancelView(APIView):
     def post(self, request, task_id):
         data = _parse(CancelIn, request.data or {})
         task = services.task_cancel(
-            client=caller_client(request, WRITE), actor=request.user, task_id=task_id, is_test=caller_is_test_mode(request), **data
+            client=caller_client(request, WRITE),
+            actor=request.user,
+            task_id=task_id,
+            is_test=caller_is_test_mode(request),
+            **data,
         )
         return Response(TaskOut(task).data)
 
@@ -214,19 +258,31 @@ class WorkNextView(APIView):
     def post(self, request):
         annotator = selectors.annotator_for_user(user=request.user)
         data = _parse(NextIn, request.data or {})
-        claim = services.assignment_claim(annotator=annotator, project_id=data.get("project"), resume=data["resume"])
+        claim = services.assignment_claim(
+            annotator=annotator, project_id=data.get("project"), resume=data["resume"]
+        )
         if claim is None:
             return Response({"assignment": None, "resumed": False})
         return Response({"assignment": AssignmentOut(claim.assignment).data, "resumed": claim.resumed})
 
 
 class WorkSubmitView(APIView):
-    @extend_schema(request=SubmitIn, responses=SubmissionOut, summary="Submit an answer under your live lease (409 if stale)")
+    @extend_schema(
+        request=SubmitIn,
+        responses=SubmissionOut,
+        summary="Submit an answer under your live lease (409 if stale)",
+    )
     def post(self, request, assignment_id):
         annotator = selectors.annotator_for_user(user=request.user)
         data = _parse(SubmitIn, request.data)
         submission = services.assignment_submit(annotator=annotator, assignment_id=assignment_id, **data)
-        return Response({"submission_id": submission.id, "assignment_id": submission.assignment_id, "task_status": submission.task.status})
+        return Response(
+            {
+                "submission_id": submission.id,
+                "assignment_id": submission.assignment_id,
+                "task_status": submission.task.status,
+            }
+        )
 
 
 def _lease_view(service, summary: str):
@@ -235,13 +291,17 @@ def _lease_view(service, summary: str):
         def post(self, request, assignment_id):
             annotator = selectors.annotator_for_user(user=request.user)
             data = _parse(ClaimIn, request.data)
-            assignment = service(annotator=annotator, assignment_id=assignment_id, **data)  # task and project loaded
+            assignment = service(
+                annotator=annotator, assignment_id=assignment_id, **data
+            )  # task and project loaded
             return Response(AssignmentOut(assignment).data)
 
     LeaseView.__name__ = service.__name__.title().replace("_", "") + "View"
     return LeaseView
 
 
-WorkSkipView = _lease_view(services.assignment_skip, "Skip the task: it goes back to the pool, never to you again")
+WorkSkipView = _lease_view(
+    services.assignment_skip, "Skip the task: it goes back to the pool, never to you again"
+)
 WorkReleaseView = _lease_view(services.assignment_release, "Release the task back to the pool")
 WorkHeartbeatView = _lease_view(services.assignment_heartbeat, "Keep your lease alive while you work")

@@ -67,7 +67,9 @@ def _flat(points) -> list[float]:
     return [c for point in points for c in point]
 
 
-def image_annotations(shapes: list[dict], *, ids: dict[str, int], keypoint: dict | None, score: float, ctx) -> list[dict]:
+def image_annotations(
+    shapes: list[dict], *, ids: dict[str, int], keypoint: dict | None, score: float, ctx
+) -> list[dict]:
     """COCO annotations (without ``id`` / ``image_id``) for one image's shapes."""
     out: list[dict] = []
     instances: list[dict] = []  # keypoint instances: label -> (x, y)
@@ -120,7 +122,12 @@ def image_annotations(shapes: list[dict], *, ids: dict[str, int], keypoint: dict
             "segmentation": [_flat(polygon)], "iscrowd": 0, "score": _score(shape, score),
         }  # fmt: skip
         if kind == "box" and not shape.get("rotation"):
-            ann["bbox"] = [float(shape["left"]), float(shape["top"]), float(shape["width"]), float(shape["height"])]
+            ann["bbox"] = [
+                float(shape["left"]),
+                float(shape["top"]),
+                float(shape["width"]),
+                float(shape["height"]),
+            ]
         _extras(ann, shape)
         out.append(ann)
     for instance in instances:
@@ -173,7 +180,9 @@ def write(ctx, tasks, out, workdir) -> int:
                 ctx.count("unfused_tasks")
                 continue
             confidence = task["confidence"] if task["confidence"] is not None else ctx.confidence_default
-            for ann in image_annotations(shapes, ids=ids, keypoint=keypoint, score=float(confidence), ctx=ctx):
+            for ann in image_annotations(
+                shapes, ids=ids, keypoint=keypoint, score=float(confidence), ctx=ctx
+            ):
                 ann_id += 1
                 spill.write((b"," if ann_id > 1 else b"") + _dump({"id": ann_id, "image_id": n, **ann}))
         out.write(b'],"annotations":[')
@@ -182,4 +191,3 @@ def write(ctx, tasks, out, workdir) -> int:
     out.write(b"]}\n")
     ctx.count("annotations", ann_id)
     return n
-

@@ -34,7 +34,9 @@ def label_names(descriptions: Any) -> list[str]:
     """``objects_to_annotate`` entries (a string or ``{"choice": …}``) as label strings."""
     out = []
     for item in descriptions or []:
-        name = item if isinstance(item, str) else (item or {}).get("choice") if isinstance(item, dict) else None
+        name = (
+            item if isinstance(item, str) else (item or {}).get("choice") if isinstance(item, dict) else None
+        )
         if isinstance(name, str) and name not in out:
             out.append(name)
     return out

@@ -65,7 +65,9 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
-def _rotate(points: list[tuple[float, float]], cx: float, cy: float, angle: float) -> list[tuple[float, float]]:
+def _rotate(
+    points: list[tuple[float, float]], cx: float, cy: float, angle: float
+) -> list[tuple[float, float]]:
     if not angle:
         return points
     c, s = math.cos(angle), math.sin(angle)
@@ -95,7 +97,10 @@ def ellipse_polygon(shape: dict) -> list[tuple[float, float]] | None:
     if None in (x, y, rx, ry) or rx <= 0 or ry <= 0:
         return None
     points = [
-        (x + rx * math.cos(2 * math.pi * i / ELLIPSE_SEGMENTS), y + ry * math.sin(2 * math.pi * i / ELLIPSE_SEGMENTS))
+        (
+            x + rx * math.cos(2 * math.pi * i / ELLIPSE_SEGMENTS),
+            y + ry * math.sin(2 * math.pi * i / ELLIPSE_SEGMENTS),
+        )
         for i in range(ELLIPSE_SEGMENTS)
     ]
     return _rotate(points, x, y, _num(shape.get("rotation")) or 0.0)
@@ -109,7 +114,15 @@ def envelope(points: list[tuple[float, float]]) -> tuple[float, float, float, fl
 
 def polygon_area(points: list[tuple[float, float]]) -> float:
     n = len(points)
-    return abs(sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n))) / 2
+    return (
+        abs(
+            sum(
+                points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1]
+                for i in range(n)
+            )
+        )
+        / 2
+    )
 
 
 def image_size(params: dict) -> tuple[int, int] | tuple[None, None]:

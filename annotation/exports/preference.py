@@ -28,7 +28,9 @@ def pairs(params: dict, response: Any, *, ranking_pairs: str = "adjacent") -> li
     answer = single_answer(response)
     if not answer:
         return []
-    texts = {str(r.get("id")): r.get("text", "") for r in params.get("responses") or [] if isinstance(r, dict)}
+    texts = {
+        str(r.get("id")): r.get("text", "") for r in params.get("responses") or [] if isinstance(r, dict)
+    }
     prompt = params.get("prompt", "")
     if "ranking" in answer and isinstance(answer["ranking"], list):
         order = [str(i) for i in answer["ranking"] if str(i) in texts]

@@ -81,7 +81,11 @@ def task_chunks(*, queryset, chunk_size: int, include_answers: bool, anon_salt: 
                 .values("task_id", "annotator_id", "answer", "status")
             ):
                 by_task[sub["task_id"]].append(
-                    {"annotator": anonymous_id(anon_salt, sub["annotator_id"]), "answer": sub["answer"], "status": sub["status"]}
+                    {
+                        "annotator": anonymous_id(anon_salt, sub["annotator_id"]),
+                        "answer": sub["answer"],
+                        "status": sub["status"],
+                    }
                 )
             for row in rows:
                 row["answers"] = by_task[row["id"]]

@@ -31,7 +31,9 @@ CONTENT_TYPE = "application/zip"
 SUPPORTED_TYPES = {"imageannotation"}
 
 
-def label_lines(shapes: list[dict], *, classes: dict[str, int], width: float, height: float, ctx) -> list[str]:
+def label_lines(
+    shapes: list[dict], *, classes: dict[str, int], width: float, height: float, ctx
+) -> list[str]:
     lines = []
     for shape in shapes:
         if shape.get("type") != "box":
@@ -62,7 +64,10 @@ def write(ctx, tasks, out, workdir) -> int:
     source = ctx.options.get("source", "response")
     n = 0
     manifest_path = workdir / "yolo-manifest.part"
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive, open(manifest_path, "wb") as manifest:
+    with (
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        open(manifest_path, "wb") as manifest,
+    ):
         archive.writestr("classes.txt", "".join(f"{name}\n" for name in names))
         for task in tasks:
             n += 1
@@ -74,7 +79,11 @@ def write(ctx, tasks, out, workdir) -> int:
             width, height = geometry.image_size(params)
             if width is None:
                 ctx.count("skipped_without_size")
-                manifest.write(json_line({**entry, "label_file": None, "status": "skipped", "reason": "missing_image_size"}))
+                manifest.write(
+                    json_line(
+                        {**entry, "label_file": None, "status": "skipped", "reason": "missing_image_size"}
+                    )
+                )
                 continue
             shapes = geometry.shapes(task, source)
             if shapes is None:

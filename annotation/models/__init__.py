@@ -78,7 +78,9 @@ class Project(models.Model):
     # suspend the annotator from the project.
     min_answer_ms = models.PositiveIntegerField(default=0)
     fraud_flag_limit = models.PositiveSmallIntegerField(default=3)
-    required_qualifications = models.ManyToManyField("annotation.Qualification", blank=True, related_name="projects")
+    required_qualifications = models.ManyToManyField(
+        "annotation.Qualification", blank=True, related_name="projects"
+    )
     lease_seconds = models.PositiveIntegerField(default=900)
     priority = models.SmallIntegerField(default=0)
     # Per-project overrides of the rate card (billing.RateCard), in minor units of the client's
@@ -95,11 +97,17 @@ class Project(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["client", "name"], name="project_client_name_uniq"),
             models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
-            models.CheckConstraint(condition=Q(max_overlap__gte=F("overlap")), name="project_max_overlap_gte"),
+            models.CheckConstraint(
+                condition=Q(max_overlap__gte=F("overlap")), name="project_max_overlap_gte"
+            ),
             models.CheckConstraint(condition=Q(price_per_task__gte=0), name="project_price_nonneg"),
             models.CheckConstraint(condition=Q(pay_per_answer__gte=0), name="project_pay_nonneg"),
-            models.CheckConstraint(condition=Q(gold_ratio__gte=0, gold_ratio__lte=1), name="project_gold_ratio_range"),
-            models.CheckConstraint(condition=Q(review_share__gte=0, review_share__lte=1), name="project_review_share_range"),
+            models.CheckConstraint(
+                condition=Q(gold_ratio__gte=0, gold_ratio__lte=1), name="project_gold_ratio_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(review_share__gte=0, review_share__lte=1), name="project_review_share_range"
+            ),
         ]
         indexes = [models.Index(fields=["status", "-priority"], name="project_status_prio_idx")]
 
@@ -142,7 +150,9 @@ class Task(models.Model):
     # composite indexes below start with these columns already.
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks", db_index=False)
-    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     task_type = models.CharField(max_length=40, choices=TaskType.choices)
     instruction = models.TextField(blank=True)
     params = models.JSONField(default=dict)
@@ -187,10 +197,16 @@ class Task(models.Model):
         constraints = [
             # Test-mode and live tasks are separate worlds: the same unique_id may exist in each.
             models.UniqueConstraint(
-                fields=["client", "is_test", "unique_id"], condition=Q(unique_id__isnull=False), name="task_client_unique_id_uniq"
+                fields=["client", "is_test", "unique_id"],
+                condition=Q(unique_id__isnull=False),
+                name="task_client_unique_id_uniq",
             ),
-            models.CheckConstraint(condition=Q(slots_taken__lte=F("overlap")), name="task_slots_within_overlap"),
-            models.CheckConstraint(condition=Q(answers_received__lte=F("slots_taken")), name="task_answers_within_slots"),
+            models.CheckConstraint(
+                condition=Q(slots_taken__lte=F("overlap")), name="task_slots_within_overlap"
+            ),
+            models.CheckConstraint(
+                condition=Q(answers_received__lte=F("slots_taken")), name="task_answers_within_slots"
+            ),
             models.CheckConstraint(condition=Q(price__gte=0), name="task_price_nonneg"),
             models.CheckConstraint(condition=Q(pay__gte=0), name="task_pay_nonneg"),
         ]
@@ -220,8 +236,9 @@ class Task(models.Model):
             models.Index(fields=["project", "id"], name="task_project_id_idx"),
             # Tasks with all their answers but not yet completed (e.g. a crash between steps).
             models.Index(
-                fields=["id"], name="task_ready_idx",
-                condition=Q(status="pending", in_review=False, answers_received__gte=F("overlap"))
+                fields=["id"],
+                name="task_ready_idx",
+                condition=Q(status="pending", in_review=False, answers_received__gte=F("overlap")),
             ),
         ]
 
@@ -258,7 +275,9 @@ class Assignment(models.Model):
         REJECTED = "rejected"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments", db_index=False)  # UNIQUE(task, annotator) leads with it
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )  # UNIQUE(task, annotator) leads with it
     annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="assignments")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
@@ -268,9 +287,13 @@ class Assignment(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["task", "annotator"], name="assignment_task_annotator_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="assignment_task_annotator_uniq")
+        ]
         indexes = [
-            models.Index(fields=["annotator", "leased_until"], name="assignment_live_idx", condition=Q(status="active")),
+            models.Index(
+                fields=["annotator", "leased_until"], name="assignment_live_idx", condition=Q(status="active")
+            ),
             models.Index(fields=["leased_until"], name="assignment_expiry_idx", condition=Q(status="active")),
         ]
 
@@ -308,7 +331,9 @@ class ProjectParamVersion(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "version"], name="param_version_project_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="param_version_project_uniq")
+        ]
 
 
 class TaskAudit(models.Model):
@@ -376,13 +401,19 @@ class ExportJob(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["client", "idempotency_key"], condition=Q(idempotency_key__isnull=False), name="export_client_idem_uniq"
+                fields=["client", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="export_client_idem_uniq",
             ),
         ]
         indexes = [
             models.Index(fields=["project", "-created_at"], name="export_project_created_idx"),
             # The relay's scan: only unfinished jobs, so it does not grow with finished exports.
-            models.Index(fields=["created_at"], name="export_unfinished_idx", condition=Q(status__in=["queued", "running"])),
+            models.Index(
+                fields=["created_at"],
+                name="export_unfinished_idx",
+                condition=Q(status__in=["queued", "running"]),
+            ),
         ]
 
 
@@ -398,7 +429,23 @@ from annotation.models.workforce import (  # noqa: E402 - defined after the mode
 )
 
 __all__ = [
-    "Annotator", "AnnotatorQualification", "Assignment", "Batch", "ConfusionCount", "Domain", "ExportJob", "Project",
-    "ProjectParamVersion", "ProjectWorker", "Qualification", "QualificationAnswer", "QualificationAttempt",
-    "QualificationQuestion", "Review", "Submission", "Task", "TaskAudit", "TaskType",
+    "Annotator",
+    "AnnotatorQualification",
+    "Assignment",
+    "Batch",
+    "ConfusionCount",
+    "Domain",
+    "ExportJob",
+    "Project",
+    "ProjectParamVersion",
+    "ProjectWorker",
+    "Qualification",
+    "QualificationAnswer",
+    "QualificationAttempt",
+    "QualificationQuestion",
+    "Review",
+    "Submission",
+    "Task",
+    "TaskAudit",
+    "TaskType",
 ]

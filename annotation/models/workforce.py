@@ -22,7 +22,9 @@ class Qualification(models.Model):
     Passing grants an ``AnnotatorQualification``; projects name the ones they require."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="qualifications")
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.CASCADE, related_name="qualifications"
+    )
     name = models.CharField(max_length=200)
     domain = models.CharField(max_length=40, default="other")
     task_type = models.CharField(max_length=40)
@@ -35,8 +37,12 @@ class Qualification(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["client", "name"], name="qualification_client_name_uniq", nulls_distinct=False),
-            models.CheckConstraint(condition=Q(pass_mark__gte=0, pass_mark__lte=1), name="qualification_pass_mark_range"),
+            models.UniqueConstraint(
+                fields=["client", "name"], name="qualification_client_name_uniq", nulls_distinct=False
+            ),
+            models.CheckConstraint(
+                condition=Q(pass_mark__gte=0, pass_mark__lte=1), name="qualification_pass_mark_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -52,7 +58,11 @@ class QualificationQuestion(models.Model):
     gold_answer = models.JSONField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["qualification", "position"], name="qualification_question_pos_uniq")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["qualification", "position"], name="qualification_question_pos_uniq"
+            )
+        ]
 
 
 class QualificationAttempt(models.Model):
@@ -63,7 +73,9 @@ class QualificationAttempt(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     qualification = models.ForeignKey(Qualification, on_delete=models.CASCADE, related_name="attempts")
-    annotator = models.ForeignKey("annotation.Annotator", on_delete=models.CASCADE, related_name="qualification_attempts")
+    annotator = models.ForeignKey(
+        "annotation.Annotator", on_delete=models.CASCADE, related_name="qualification_attempts"
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
     score = models.FloatField(null=True, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
@@ -72,10 +84,17 @@ class QualificationAttempt(models.Model):
     class Meta:
         constraints = [
             # One attempt in progress per annotator and test; concurrent starts meet here.
-            models.UniqueConstraint(fields=["annotator", "qualification"], condition=Q(status="in_progress"),
-                                    name="qualification_attempt_open_uniq"),
+            models.UniqueConstraint(
+                fields=["annotator", "qualification"],
+                condition=Q(status="in_progress"),
+                name="qualification_attempt_open_uniq",
+            ),
         ]
-        indexes = [models.Index(fields=["annotator", "qualification", "-started_at"], name="qual_attempt_annotator_idx")]
+        indexes = [
+            models.Index(
+                fields=["annotator", "qualification", "-started_at"], name="qual_attempt_annotator_idx"
+            )
+        ]
 
 
 class QualificationAnswer(models.Model):
@@ -87,7 +106,9 @@ class QualificationAnswer(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["attempt", "question"], name="qualification_answer_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "question"], name="qualification_answer_uniq")
+        ]
 
 
 class AnnotatorQualification(models.Model):
@@ -96,7 +117,9 @@ class AnnotatorQualification(models.Model):
         STAFF = "staff"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    annotator = models.ForeignKey("annotation.Annotator", on_delete=models.CASCADE, related_name="qualifications")
+    annotator = models.ForeignKey(
+        "annotation.Annotator", on_delete=models.CASCADE, related_name="qualifications"
+    )
     qualification = models.ForeignKey(Qualification, on_delete=models.CASCADE, related_name="holders")
     source = models.CharField(max_length=8, choices=Source.choices)
     score = models.FloatField(null=True, blank=True)
@@ -105,7 +128,11 @@ class AnnotatorQualification(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["annotator", "qualification"], name="annotator_qualification_uniq")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["annotator", "qualification"], name="annotator_qualification_uniq"
+            )
+        ]
 
 
 class ProjectWorker(models.Model):
@@ -120,7 +147,9 @@ class ProjectWorker(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="workers")
-    annotator = models.ForeignKey("annotation.Annotator", on_delete=models.CASCADE, related_name="project_standings")
+    annotator = models.ForeignKey(
+        "annotation.Annotator", on_delete=models.CASCADE, related_name="project_standings"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     reason = models.CharField(max_length=300, blank=True)
     served_total = models.PositiveIntegerField(default=0)
@@ -150,14 +179,20 @@ class ConfusionCount(models.Model):
     answers and consensus), per project: the warm start of Dawid-Skene. Soft counts after a batch
     recompute (which replaces the project's rows)."""
 
-    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     annotator = models.ForeignKey("annotation.Annotator", on_delete=models.CASCADE, related_name="+")
     true_label = models.CharField(max_length=200)
     given = models.CharField(max_length=200)
     count = models.FloatField(default=0.0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "annotator", "true_label", "given"], name="confusion_count_uniq")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "annotator", "true_label", "given"], name="confusion_count_uniq"
+            )
+        ]
 
 
 class Review(models.Model):
@@ -186,7 +221,9 @@ class Review(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     response = models.JSONField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
-    reviewer = models.ForeignKey("annotation.Annotator", null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews")
+    reviewer = models.ForeignKey(
+        "annotation.Annotator", null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
     leased_until = models.DateTimeField(null=True, blank=True)
     verdict = models.CharField(max_length=8, choices=Verdict.choices, blank=True)
     corrected_answer = models.JSONField(null=True, blank=True)
@@ -197,6 +234,10 @@ class Review(models.Model):
     class Meta:
         constraints = [
             # One undecided review per task.
-            models.UniqueConstraint(fields=["task"], condition=~Q(status="decided"), name="review_task_open_uniq"),
+            models.UniqueConstraint(
+                fields=["task"], condition=~Q(status="decided"), name="review_task_open_uniq"
+            ),
         ]
-        indexes = [models.Index(fields=["created_at"], name="review_queue_idx", condition=~Q(status="decided"))]
+        indexes = [
+            models.Index(fields=["created_at"], name="review_queue_idx", condition=~Q(status="decided"))
+        ]

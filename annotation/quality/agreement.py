@@ -41,7 +41,9 @@ def _unit_values(unit: Any) -> list:
     elif isinstance(unit, Sequence) and not isinstance(unit, str | bytes):
         values = unit
     else:
-        raise ValueError(f"a unit must be a sequence of values (one per coder) or a mapping coder → value, got {unit!r}")
+        raise ValueError(
+            f"a unit must be a sequence of values (one per coder) or a mapping coder → value, got {unit!r}"
+        )
     return [v for v in values if not _is_missing(v)]
 
 
@@ -80,7 +82,9 @@ def pairable_units(units: Sequence | Mapping, level: str = "nominal") -> list[li
 def _codes(values: list) -> np.ndarray:
     codes: dict[Hashable, int] = {}
     try:
-        return np.fromiter((codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values))
+        return np.fromiter(
+            (codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values)
+        )
     except TypeError as exc:
         raise ValueError(f"nominal values must be hashable (e.g. a tuple, not a list): {exc}") from None
 
@@ -104,7 +108,9 @@ def coincidence_matrix(units: Sequence | Mapping, level: str = "nominal") -> tup
     return seen, dict(o)
 
 
-def krippendorff_alpha(units: Sequence[Sequence[Any]] | Mapping, level: Literal["nominal", "interval"] = "nominal") -> float | None:
+def krippendorff_alpha(
+    units: Sequence[Sequence[Any]] | Mapping, level: Literal["nominal", "interval"] = "nominal"
+) -> float | None:
     """Krippendorff's alpha of the reliability data ``units`` (one row per unit, one value or
     None per coder; see the module docstring), at the ``nominal`` or ``interval`` level.
 
@@ -135,7 +141,7 @@ def krippendorff_alpha(units: Sequence[Sequence[Any]] | Mapping, level: Literal[
         cells, per_cell = np.unique(unit_of * v + coded, return_counts=True)  # (unit, value) → n_uc
         same = np.bincount(cells // v, weights=per_cell.astype(float) ** 2, minlength=len(pairable))
         observed = float(np.sum((lengths.astype(float) ** 2 - same) / (lengths - 1)))
-        expected = float(n) ** 2 - float(np.sum(pooled ** 2))
+        expected = float(n) ** 2 - float(np.sum(pooled**2))
     else:
         x = np.asarray(flat, dtype=float)
         means = np.bincount(unit_of, weights=x) / lengths
@@ -160,8 +166,9 @@ def pairwise_agreement(units: Sequence[Sequence[Any]] | Mapping) -> float | None
     return agree / total if total else None
 
 
-def annotator_agreement(answers_by_task: Mapping[Hashable, Mapping[Hashable, Any]],
-                        consensus: Mapping[Hashable, Any]) -> dict[Hashable, tuple[int, int]]:
+def annotator_agreement(
+    answers_by_task: Mapping[Hashable, Mapping[Hashable, Any]], consensus: Mapping[Hashable, Any]
+) -> dict[Hashable, tuple[int, int]]:
     """Per annotator, ``(agree, total)``: on how many tasks with a consensus their answer
     equals it, out of how many such tasks they answered. Tasks without a consensus (missing or
     None) and missing answers (None) are left out. Annotators in first-seen order."""

@@ -26,7 +26,9 @@ def majority_vote(votes: Sequence[Hashable], *, order: Sequence[Hashable], key: 
     return Aggregate({key: winner}, counts[winner] / len(votes))
 
 
-def majority_vote_multi(votes: Sequence[Sequence[Hashable]], *, order: Sequence[Hashable], key: str) -> Aggregate:
+def majority_vote_multi(
+    votes: Sequence[Sequence[Hashable]], *, order: Sequence[Hashable], key: str
+) -> Aggregate:
     """Multi-choice: a choice is in the response when more than half of the answers chose it.
     Confidence = mean over choices of the share of answers on the winning side."""
     if not votes:

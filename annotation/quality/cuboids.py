@@ -17,13 +17,24 @@ from annotation.quality.geometry import mean
 
 
 def _footprint(c: dict) -> list[tuple[float, float]]:
-    return polygons.rectangle(float(c["center"]["x"]), float(c["center"]["y"]), float(c["size"]["x"]),
-                              float(c["size"]["y"]), float(c.get("yaw") or 0.0))
+    return polygons.rectangle(
+        float(c["center"]["x"]),
+        float(c["center"]["y"]),
+        float(c["size"]["x"]),
+        float(c["size"]["y"]),
+        float(c.get("yaw") or 0.0),
+    )
 
 
 def iou_3d(a: dict, b: dict) -> float:
-    za = (float(a["center"]["z"]) - float(a["size"]["z"]) / 2, float(a["center"]["z"]) + float(a["size"]["z"]) / 2)
-    zb = (float(b["center"]["z"]) - float(b["size"]["z"]) / 2, float(b["center"]["z"]) + float(b["size"]["z"]) / 2)
+    za = (
+        float(a["center"]["z"]) - float(a["size"]["z"]) / 2,
+        float(a["center"]["z"]) + float(a["size"]["z"]) / 2,
+    )
+    zb = (
+        float(b["center"]["z"]) - float(b["size"]["z"]) / 2,
+        float(b["center"]["z"]) + float(b["size"]["z"]) / 2,
+    )
     dz = min(za[1], zb[1]) - max(za[0], zb[0])
     if dz <= 0:
         return 0.0
@@ -47,7 +58,9 @@ def group(c: dict) -> tuple[int, str]:
     return int(c["frame"]), c["label"]
 
 
-def score_cuboids(answer: Sequence[dict], gold: Sequence[dict], *, threshold: float = matching.MATCH_THRESHOLD) -> float:
+def score_cuboids(
+    answer: Sequence[dict], gold: Sequence[dict], *, threshold: float = matching.MATCH_THRESHOLD
+) -> float:
     """Macro F1 over (frame, label) of cuboids matched at 3D IoU ≥ threshold."""
     return matching.matched_f1(answer, gold, group=group, similarity=iou_3d, threshold=threshold)
 
@@ -56,7 +69,9 @@ def fuse(members: Sequence[dict]) -> dict:
     base = members[matching.medoid(members, iou_3d)]
     yaws = [float(m.get("yaw") or 0.0) for m in members]
     out = {
-        "uuid": base["uuid"], "label": base["label"], "frame": int(base["frame"]),
+        "uuid": base["uuid"],
+        "label": base["label"],
+        "frame": int(base["frame"]),
         "center": {k: mean([m["center"][k] for m in members]) for k in ("x", "y", "z")},
         "size": {k: mean([m["size"][k] for m in members]) for k in ("x", "y", "z")},
         "yaw": yaws[0] if all(y == yaws[0] for y in yaws) else matching.mean_angle(yaws),
@@ -67,9 +82,19 @@ def fuse(members: Sequence[dict]) -> dict:
     return out
 
 
-def consensus_cuboids(per_annotator: Sequence[Sequence[dict]], *, quorum: int | None = None,
-                      threshold: float = matching.MATCH_THRESHOLD) -> tuple[list[dict], float]:
+def consensus_cuboids(
+    per_annotator: Sequence[Sequence[dict]],
+    *,
+    quorum: int | None = None,
+    threshold: float = matching.MATCH_THRESHOLD,
+) -> tuple[list[dict], float]:
     kept, confidence = matching.consensus_objects(
-        per_annotator, group=group, similarity=iou_3d, fuse=fuse, quorum=quorum, threshold=threshold, extent=extent
+        per_annotator,
+        group=group,
+        similarity=iou_3d,
+        fuse=fuse,
+        quorum=quorum,
+        threshold=threshold,
+        extent=extent,
     )
     return [c | {"confidence": round(conf, 6)} for c, conf in kept], confidence

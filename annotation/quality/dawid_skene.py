@@ -44,7 +44,9 @@ class DawidSkeneResult:
     log_likelihood: float  # of the answers under the returned model (final E-step)
 
 
-def confusion_from_counts(counts: np.ndarray, smoothing: float = 0.01, *, diagonal: float = 0.0) -> np.ndarray:
+def confusion_from_counts(
+    counts: np.ndarray, smoothing: float = 0.01, *, diagonal: float = 0.0
+) -> np.ndarray:
     """Row-normalised confusion matrices from (soft) counts ``[..., true class, given label]``.
 
     ``smoothing`` is added to every cell first (additive, Laplace-style), so no probability is
@@ -148,8 +150,9 @@ class _Answers:
         for c in range(k):
             counts[c] = np.bincount(self.cells, weights=post[c].take(self.tasks), minlength=self.n_cells)
         # counts[c, w·K + l] → [w, c, l]
-        conf = confusion_from_counts(counts.reshape(k, self.n_workers, k).transpose(1, 0, 2), smoothing,
-                                     diagonal=diagonal)
+        conf = confusion_from_counts(
+            counts.reshape(k, self.n_workers, k).transpose(1, 0, 2), smoothing, diagonal=diagonal
+        )
         prior_counts = post.sum(axis=1) + smoothing
         return conf, prior_counts / prior_counts.sum()
 
@@ -162,9 +165,21 @@ class _Answers:
         return np.divide(votes, n, out=np.full_like(votes, 1.0 / k), where=n > 0)
 
 
-def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *, n_tasks: int, n_workers: int,
-                n_classes: int, init_confusion: np.ndarray | None = None, init_priors=None, max_iter: int = 50,
-                tol: float = 1e-5, smoothing: float = 0.01, diagonal_prior: float = 1.0) -> DawidSkeneResult:
+def dawid_skene(
+    tasks: np.ndarray,
+    workers: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_tasks: int,
+    n_workers: int,
+    n_classes: int,
+    init_confusion: np.ndarray | None = None,
+    init_priors=None,
+    max_iter: int = 50,
+    tol: float = 1e-5,
+    smoothing: float = 0.01,
+    diagonal_prior: float = 1.0,
+) -> DawidSkeneResult:
     """Dawid-Skene EM over parallel integer arrays, one row per answer: ``tasks[i]`` in
     [0, n_tasks), ``workers[i]`` in [0, n_workers), ``labels[i]`` in [0, n_classes).
 
@@ -194,7 +209,9 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *, n
         _check_int_array("tasks", tasks_arr, n, n_tasks),
         _check_int_array("workers", workers, n, n_workers),
         _check_int_array("labels", labels, n, n_classes),
-        n_tasks, n_workers, n_classes,
+        n_tasks,
+        n_workers,
+        n_classes,
     )
     k = n_classes
 
@@ -233,8 +250,14 @@ def dawid_skene(tasks: np.ndarray, workers: np.ndarray, labels: np.ndarray, *, n
     )
 
 
-def dawid_skene_single(votes: Sequence[tuple[Hashable, Hashable]], *, classes: Sequence[Hashable],
-                       confusion: Mapping[Hashable, np.ndarray | None], priors=None, key: str = "category") -> Aggregate:
+def dawid_skene_single(
+    votes: Sequence[tuple[Hashable, Hashable]],
+    *,
+    classes: Sequence[Hashable],
+    confusion: Mapping[Hashable, np.ndarray | None],
+    priors=None,
+    key: str = "category",
+) -> Aggregate:
     """One task's Dawid-Skene posterior from its ``(annotator, label)`` votes and each annotator's
     stored K × K confusion matrix (rows = true class, columns = given label, in the order of
     ``classes``). Nothing is re-estimated: this runs at submit time, the batch EM re-estimates the

@@ -37,7 +37,11 @@ def score_form(fields: Sequence[dict], answer: dict, gold: dict) -> float | None
         elif kind == "category":
             scores.append(score_jaccard(answer[fid], gold[fid]))
         elif kind == "number":
-            scores.append(1.0 if math.isclose(float(answer[fid]), float(gold[fid]), rel_tol=1e-9, abs_tol=1e-12) else 0.0)
+            scores.append(
+                1.0
+                if math.isclose(float(answer[fid]), float(gold[fid]), rel_tol=1e-9, abs_tol=1e-12)
+                else 0.0
+            )
         else:
             span = max(1, rating_scale(field) - 1)
             scores.append(max(0.0, 1.0 - abs(float(answer[fid]) - float(gold[fid])) / span))
@@ -72,13 +76,17 @@ def aggregate_form(fields: Sequence[dict], answers: Sequence[dict]) -> Aggregate
             confidences.append(result.confidence)
         elif kind == "rating":
             median = statistics.median(values)
-            result = majority_vote(values, order=sorted(set(values), key=lambda v: (abs(v - median), v)), key="v")
+            result = majority_vote(
+                values, order=sorted(set(values), key=lambda v: (abs(v - median), v)), key="v"
+            )
             out[fid] = result.response["v"]
             confidences.append(result.confidence)
         elif kind == "number":
             median = statistics.median(sorted(values))
             out[fid] = median
-            confidences.append(sum(1 for v in values if _numbers_agree(float(v), float(median))) / len(values))
+            confidences.append(
+                sum(1 for v in values if _numbers_agree(float(v), float(median))) / len(values)
+            )
     if has_text:
         return Aggregate({"annotations": out, "answers": [{"annotations": a} for a in answers]}, None)
     return Aggregate({"annotations": out}, math.fsum(confidences) / len(confidences) if confidences else 1.0)

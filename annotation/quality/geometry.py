@@ -35,8 +35,13 @@ def shape_polygon(shape: dict) -> list[tuple[float, float]]:
         cx, cy = float(shape["left"]) + w / 2, float(shape["top"]) + h / 2
         return polygons.rectangle(cx, cy, w, h, float(shape.get("rotation") or 0.0))
     if kind == "ellipse":
-        return polygons.ellipse(float(shape["x"]), float(shape["y"]), float(shape["rx"]), float(shape["ry"]),
-                                float(shape.get("rotation") or 0.0))
+        return polygons.ellipse(
+            float(shape["x"]),
+            float(shape["y"]),
+            float(shape["rx"]),
+            float(shape["ry"]),
+            float(shape.get("rotation") or 0.0),
+        )
     if kind == "cuboid":
         return polygons.convex_hull(_vertices(shape))
     if kind == "polygon":
@@ -49,7 +54,9 @@ def similarity(a: dict, b: dict, *, point_distance: float = POINT_DISTANCE) -> f
         return 0.0
     kind = a["type"]
     if kind == "box" and not a.get("rotation") and not b.get("rotation"):
-        return polygons.iou_aabb(*(tuple(float(s[k]) for k in ("left", "top", "width", "height")) for s in (a, b)))
+        return polygons.iou_aabb(
+            *(tuple(float(s[k]) for k in ("left", "top", "width", "height")) for s in (a, b))
+        )
     if kind in AREA_TYPES:
         return polygons.iou(shape_polygon(a), shape_polygon(b))
     if kind == "point":
@@ -72,7 +79,11 @@ def extent(shape: dict, *, point_distance: float = POINT_DISTANCE) -> tuple[floa
             return cx - r, cy - r, cx + r, cy + r
         return float(shape["left"]), float(shape["top"]), float(shape["left"]) + w, float(shape["top"]) + h
     if kind in ("ellipse", "point"):
-        r = max(float(shape.get("rx", 0)), float(shape.get("ry", 0))) if kind == "ellipse" else 2 * point_distance
+        r = (
+            max(float(shape.get("rx", 0)), float(shape.get("ry", 0)))
+            if kind == "ellipse"
+            else 2 * point_distance
+        )
         return float(shape["x"]) - r, float(shape["y"]) - r, float(shape["x"]) + r, float(shape["y"]) + r
     xs, ys = [float(v["x"]) for v in shape["vertices"]], [float(v["y"]) for v in shape["vertices"]]
     pad = 2 * point_distance if kind == "line" else 0.0
@@ -83,11 +94,21 @@ def group(shape: dict) -> tuple[str, str]:
     return shape["type"], shape["label"]
 
 
-def score_shapes(answer: Sequence[dict], gold: Sequence[dict], *, point_distance: float = POINT_DISTANCE,
-                 threshold: float = matching.MATCH_THRESHOLD) -> float:
+def score_shapes(
+    answer: Sequence[dict],
+    gold: Sequence[dict],
+    *,
+    point_distance: float = POINT_DISTANCE,
+    threshold: float = matching.MATCH_THRESHOLD,
+) -> float:
     """Macro F1 over (type, label) of the shapes matched at similarity ≥ threshold."""
-    return matching.matched_f1(answer, gold, group=group, threshold=threshold,
-                               similarity=lambda x, y: similarity(x, y, point_distance=point_distance))
+    return matching.matched_f1(
+        answer,
+        gold,
+        group=group,
+        threshold=threshold,
+        similarity=lambda x, y: similarity(x, y, point_distance=point_distance),
+    )
 
 
 def mean(values: Sequence[float]) -> float:
@@ -135,13 +156,20 @@ def fuse(members: Sequence[dict], *, point_distance: float = POINT_DISTANCE) -> 
     return out
 
 
-def consensus_shapes(per_annotator: Sequence[Sequence[dict]], *, quorum: int | None = None,
-                     point_distance: float = POINT_DISTANCE,
-                     threshold: float = matching.MATCH_THRESHOLD) -> tuple[list[dict], float]:
+def consensus_shapes(
+    per_annotator: Sequence[Sequence[dict]],
+    *,
+    quorum: int | None = None,
+    point_distance: float = POINT_DISTANCE,
+    threshold: float = matching.MATCH_THRESHOLD,
+) -> tuple[list[dict], float]:
     """Fused shapes (each with its ``confidence``) and the task's confidence; see
     ``matching.consensus_objects``."""
     kept, confidence = matching.consensus_objects(
-        per_annotator, group=group, quorum=quorum, threshold=threshold,
+        per_annotator,
+        group=group,
+        quorum=quorum,
+        threshold=threshold,
         similarity=lambda x, y: similarity(x, y, point_distance=point_distance),
         fuse=lambda ms: fuse(ms, point_distance=point_distance),
         extent=lambda shape: extent(shape, point_distance=point_distance),

@@ -26,7 +26,9 @@ GroupKey = Callable[[Any], Hashable]
 Extent = Callable[[Any], tuple[float, float, float, float]]
 
 
-def greedy_match(a: Sequence[Any], b: Sequence[Any], similarity: Similarity, threshold: float = MATCH_THRESHOLD) -> list[tuple[int, int, float]]:
+def greedy_match(
+    a: Sequence[Any], b: Sequence[Any], similarity: Similarity, threshold: float = MATCH_THRESHOLD
+) -> list[tuple[int, int, float]]:
     """Pairs (i, j, similarity) with similarity ≥ threshold, highest first, each object once."""
     pairs = sorted(
         ((s, i, j) for i, x in enumerate(a) for j, y in enumerate(b) if (s := similarity(x, y)) >= threshold),
@@ -46,8 +48,15 @@ def f1(matched: float, n_answer: int, n_gold: int) -> float:
     return 1.0 if n_answer + n_gold == 0 else 2.0 * matched / (n_answer + n_gold)
 
 
-def matched_f1(answer: Sequence[Any], gold: Sequence[Any], *, group: GroupKey, similarity: Similarity,
-               threshold: float = MATCH_THRESHOLD, soft: bool = False) -> float:
+def matched_f1(
+    answer: Sequence[Any],
+    gold: Sequence[Any],
+    *,
+    group: GroupKey,
+    similarity: Similarity,
+    threshold: float = MATCH_THRESHOLD,
+    soft: bool = False,
+) -> float:
     """F1 per group (label), averaged over the groups present in either list (macro F1).
 
     ``soft``: a matched pair counts its similarity instead of 1 (a track matched at 0.8 mean IoU
@@ -83,22 +92,28 @@ def _candidate_pairs(bucket: list, obj: dict, extent: Extent | None):
     the pairs far apart: a scene of hundreds of objects compares each with its neighbours only."""
     if extent is None:
         for x, u in enumerate(bucket):
-            for v in bucket[x + 1:]:
+            for v in bucket[x + 1 :]:
                 if u[0] != v[0]:
                     yield u, v
         return
     ext = {node: extent(obj[node]) for node in bucket}
     order = sorted(bucket, key=lambda node: (ext[node][0], node))
     for x, u in enumerate(order):
-        for v in order[x + 1:]:
+        for v in order[x + 1 :]:
             if ext[v][0] > ext[u][2]:
                 break
             if u[0] != v[0] and ext[v][1] <= ext[u][3] and ext[u][1] <= ext[v][3]:
                 yield (u, v) if u < v else (v, u)
 
 
-def cluster(per_annotator: Sequence[Sequence[Any]], *, group: GroupKey, similarity: Similarity,
-            threshold: float = MATCH_THRESHOLD, extent: Extent | None = None) -> list[Cluster]:
+def cluster(
+    per_annotator: Sequence[Sequence[Any]],
+    *,
+    group: GroupKey,
+    similarity: Similarity,
+    threshold: float = MATCH_THRESHOLD,
+    extent: Extent | None = None,
+) -> list[Cluster]:
     """Objects of different annotators that match (similarity ≥ threshold, same group), linked
     highest pair first; a cluster never holds two objects of one annotator."""
     nodes = [(a, i) for a, objs in enumerate(per_annotator) for i in range(len(objs))]
@@ -128,7 +143,7 @@ def cluster(per_annotator: Sequence[Sequence[Any]], *, group: GroupKey, similari
     out = []
     for ms in members.values():
         ordered = tuple(sorted(ms))
-        pair_sims = [computed.get((u, v), 0.0) for k, u in enumerate(ordered) for v in ordered[k + 1:]]
+        pair_sims = [computed.get((u, v), 0.0) for k, u in enumerate(ordered) for v in ordered[k + 1 :]]
         out.append(Cluster(ordered, sum(pair_sims) / len(pair_sims) if pair_sims else 1.0))
     return sorted(out, key=lambda c: c.members[0])
 
@@ -139,9 +154,16 @@ def medoid(objects: Sequence[Any], similarity: Similarity) -> int:
     return max(range(len(objects)), key=lambda k: (totals[k], -k))
 
 
-def consensus_objects(per_annotator: Sequence[Sequence[Any]], *, group: GroupKey, similarity: Similarity,
-                      fuse: Callable[[list[Any]], Any], quorum: int | None = None,
-                      threshold: float = MATCH_THRESHOLD, extent: Extent | None = None) -> tuple[list[tuple[Any, float]], float]:
+def consensus_objects(
+    per_annotator: Sequence[Sequence[Any]],
+    *,
+    group: GroupKey,
+    similarity: Similarity,
+    fuse: Callable[[list[Any]], Any],
+    quorum: int | None = None,
+    threshold: float = MATCH_THRESHOLD,
+    extent: Extent | None = None,
+) -> tuple[list[tuple[Any, float]], float]:
     """Cluster the annotators' objects, keep the clusters that reach the quorum (⌈n/2⌉ of the
     ``n`` annotators by default) and fuse each into one object.
 

@@ -22,7 +22,11 @@ ELLIPSE_SEGMENTS = 48  # an ellipse is compared as this regular inscribed polygo
 def signed_area(poly: Sequence[Point]) -> float:
     """Shoelace formula: positive when the vertices run counter-clockwise (y up)."""
     n = len(poly)
-    return 0.5 * sum(poly[i][0] * poly[(i + 1) % n][1] - poly[(i + 1) % n][0] * poly[i][1] for i in range(n)) if n >= 3 else 0.0
+    return (
+        0.5 * sum(poly[i][0] * poly[(i + 1) % n][1] - poly[(i + 1) % n][0] * poly[i][1] for i in range(n))
+        if n >= 3
+        else 0.0
+    )
 
 
 def area(poly: Sequence[Point]) -> float:
@@ -40,8 +44,11 @@ def _cross(o: Point, a: Point, b: Point) -> float:
 
 def is_convex(poly: Sequence[Point]) -> bool:
     n = len(poly)
-    signs = {_cross(poly[i], poly[(i + 1) % n], poly[(i + 2) % n]) > 0 for i in range(n)
-             if abs(_cross(poly[i], poly[(i + 1) % n], poly[(i + 2) % n])) > 1e-12}
+    signs = {
+        _cross(poly[i], poly[(i + 1) % n], poly[(i + 2) % n]) > 0
+        for i in range(n)
+        if abs(_cross(poly[i], poly[(i + 1) % n], poly[(i + 2) % n])) > 1e-12
+    }
     return len(signs) <= 1
 
 
@@ -103,7 +110,7 @@ def _strip_intersection_area(p: list[Point], q: list[Point]) -> float:
     slope_f = (f[..., 3] - f[..., 2]) / (f[..., 1] - f[..., 0])
     total = 0.0
     for start in range(0, len(ep), max(1, 200_000 // len(eq))):
-        e = ep[start:start + max(1, 200_000 // len(eq)), None, :]
+        e = ep[start : start + max(1, 200_000 // len(eq)), None, :]
         lo, hi = np.maximum(e[..., 0], f[..., 0]), np.minimum(e[..., 1], f[..., 1])
         slope_e = (e[..., 3] - e[..., 2]) / (e[..., 1] - e[..., 0])
         a_lo, a_hi = e[..., 2] + slope_e * (lo - e[..., 0]), e[..., 2] + slope_e * (hi - e[..., 0])
@@ -113,16 +120,23 @@ def _strip_intersection_area(p: list[Point], q: list[Point]) -> float:
         crossing = d_lo * d_hi < 0
         t = np.where(crossing, d_lo / np.where(crossing, d_lo - d_hi, 1.0), 0.0)
         ym = a_lo + (a_hi - a_lo) * t
-        area = np.where(crossing, (min_lo + ym) / 2 * (width * t) + (ym + min_hi) / 2 * (width * (1 - t)),
-                        (min_lo + min_hi) / 2 * width)
+        area = np.where(
+            crossing,
+            (min_lo + ym) / 2 * (width * t) + (ym + min_hi) / 2 * (width * (1 - t)),
+            (min_lo + min_hi) / 2 * width,
+        )
         total += float(np.sum(np.where(width > 0, e[..., 4] * f[..., 4] * area, 0.0)))
     return total
 
 
 def _extents_overlap(p: Sequence[Point], q: Sequence[Point]) -> bool:
     """Bounding boxes first: O(n + m), and most pairs of shapes in a scene do not touch."""
-    return (min(x for x, _ in p) < max(x for x, _ in q) and min(x for x, _ in q) < max(x for x, _ in p)
-            and min(y for _, y in p) < max(y for _, y in q) and min(y for _, y in q) < max(y for _, y in p))
+    return (
+        min(x for x, _ in p) < max(x for x, _ in q)
+        and min(x for x, _ in q) < max(x for x, _ in p)
+        and min(y for _, y in p) < max(y for _, y in q)
+        and min(y for _, y in q) < max(y for _, y in p)
+    )
 
 
 def intersection_area(p: Sequence[Point], q: Sequence[Point]) -> float:
@@ -161,7 +175,9 @@ def rectangle(cx: float, cy: float, w: float, h: float, rotation: float = 0.0) -
     return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in corners]
 
 
-def ellipse(cx: float, cy: float, rx: float, ry: float, rotation: float = 0.0, segments: int = ELLIPSE_SEGMENTS) -> list[Point]:
+def ellipse(
+    cx: float, cy: float, rx: float, ry: float, rotation: float = 0.0, segments: int = ELLIPSE_SEGMENTS
+) -> list[Point]:
     c, s = math.cos(rotation), math.sin(rotation)
     out = []
     for k in range(segments):

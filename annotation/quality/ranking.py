@@ -31,7 +31,9 @@ def score_ranking(answer: Sequence[Hashable], gold: Sequence[Hashable]) -> float
     return (kendall_tau(answer, gold) + 1) / 2
 
 
-def borda(rankings: Sequence[Sequence[Hashable]], *, items: Sequence[Hashable]) -> tuple[list[Hashable], dict[Hashable, int]]:
+def borda(
+    rankings: Sequence[Sequence[Hashable]], *, items: Sequence[Hashable]
+) -> tuple[list[Hashable], dict[Hashable, int]]:
     """Borda count: in a ranking of m items, position p (0 = best) earns m − 1 − p points.
     Ties go to the item listed first in ``items``, so the result does not depend on the order of
     the rankings."""
@@ -55,7 +57,9 @@ def borda_aggregate(rankings: Sequence[Sequence[Hashable]], *, items: Sequence[H
     return Aggregate({"ranking": order, "borda_points": points}, agreement)
 
 
-def bradley_terry(wins: np.ndarray, *, iterations: int = 200, tolerance: float = 1e-10, prior: float = 0.0) -> np.ndarray:
+def bradley_terry(
+    wins: np.ndarray, *, iterations: int = 200, tolerance: float = 1e-10, prior: float = 0.0
+) -> np.ndarray:
     """Bradley-Terry strengths from a win matrix (``wins[i, j]`` = times i was preferred to j),
     by Hunter's (2004) MM iterations: p_i ← W_i / Σ_j n_ij / (p_i + p_j), then normalised to sum 1.
 
@@ -79,8 +83,13 @@ def bradley_terry(wins: np.ndarray, *, iterations: int = 200, tolerance: float =
     return p
 
 
-def pairwise_aggregate(choices: Sequence[Hashable], strengths: Sequence[int], *, items: Sequence[Hashable],
-                       justifications: Sequence[str] = ()) -> Aggregate:
+def pairwise_aggregate(
+    choices: Sequence[Hashable],
+    strengths: Sequence[int],
+    *,
+    items: Sequence[Hashable],
+    justifications: Sequence[str] = (),
+) -> Aggregate:
     """One pairwise task: Bradley-Terry on its win matrix (each answer is one win of its choice
     over the other response). For two items the BT estimate is each item's share of wins, so this
     is a majority vote; a tie goes to the larger total strength, then to the item listed first.

@@ -23,7 +23,9 @@ def score_spans(answer: Sequence[dict], gold: Sequence[dict]) -> float:
     return f1(len(a & g), len(a), len(g))
 
 
-def span_vote(per_annotator: Sequence[Sequence[dict]], *, quorum: int | None = None, allow_overlap: bool = False) -> Aggregate:
+def span_vote(
+    per_annotator: Sequence[Sequence[dict]], *, quorum: int | None = None, allow_overlap: bool = False
+) -> Aggregate:
     """A span is kept when at least ``quorum`` (⌈n/2⌉) annotators marked exactly it. Without
     ``allow_overlap``, overlapping kept spans are resolved by votes, then the earlier and longer
     span. Confidence: mean over every span anyone marked of the share of annotators on the
@@ -34,7 +36,9 @@ def span_vote(per_annotator: Sequence[Sequence[dict]], *, quorum: int | None = N
         raise ValueError("span_vote needs at least one answer")
     need = quorum_for(n, quorum)
     votes = Counter(key for spans in per_annotator for key in {_key(s) for s in spans})
-    candidates = sorted((k for k in votes if votes[k] >= need), key=lambda k: (-votes[k], k[0], -(k[1] - k[0]), k[2]))
+    candidates = sorted(
+        (k for k in votes if votes[k] >= need), key=lambda k: (-votes[k], k[0], -(k[1] - k[0]), k[2])
+    )
     kept: list[tuple[int, int, str]] = []
     for key in candidates:
         if allow_overlap or all(key[1] <= other[0] or other[1] <= key[0] for other in kept):

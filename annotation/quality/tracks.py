@@ -35,8 +35,12 @@ def group(track: dict) -> str:
     return track["label"]
 
 
-def score_tracks(answer: Sequence[dict], gold: Sequence[dict], *, threshold: float = matching.MATCH_THRESHOLD) -> float:
-    return matching.matched_f1(answer, gold, group=group, similarity=track_similarity, threshold=threshold, soft=True)
+def score_tracks(
+    answer: Sequence[dict], gold: Sequence[dict], *, threshold: float = matching.MATCH_THRESHOLD
+) -> float:
+    return matching.matched_f1(
+        answer, gold, group=group, similarity=track_similarity, threshold=threshold, soft=True
+    )
 
 
 def fuse(members: Sequence[dict]) -> dict:
@@ -50,8 +54,12 @@ def fuse(members: Sequence[dict]) -> dict:
     return {"track_id": base["track_id"], "label": base["label"], "frames": frames}
 
 
-def consensus_tracks(per_annotator: Sequence[Sequence[dict]], *, quorum: int | None = None,
-                     threshold: float = matching.MATCH_THRESHOLD) -> tuple[list[dict], float]:
+def consensus_tracks(
+    per_annotator: Sequence[Sequence[dict]],
+    *,
+    quorum: int | None = None,
+    threshold: float = matching.MATCH_THRESHOLD,
+) -> tuple[list[dict], float]:
     """Fused tracks (renumbered ``track-1``, ``track-2``… in the order they first appear, since
     two annotators' own ids may collide), each with its ``confidence``; and the task's."""
     kept, confidence = matching.consensus_objects(
@@ -59,4 +67,6 @@ def consensus_tracks(per_annotator: Sequence[Sequence[dict]], *, quorum: int | N
     )
     kept = [(t, c) for t, c in kept if t["frames"]]
     kept.sort(key=lambda tc: (tc[0]["frames"][0]["frame"], tc[0]["label"], tc[0]["frames"][0]["left"]))
-    return [t | {"track_id": f"track-{k}", "confidence": round(c, 6)} for k, (t, c) in enumerate(kept, start=1)], confidence
+    return [
+        t | {"track_id": f"track-{k}", "confidence": round(c, 6)} for k, (t, c) in enumerate(kept, start=1)
+    ], confidence

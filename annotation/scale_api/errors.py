@@ -22,7 +22,9 @@ from config.exceptions import _first_message
 logger = logging.getLogger(__name__)
 
 # Conflicts that are Scale's ScaleDuplicateResource; every other conflict is a 400.
-DUPLICATE_CODES = frozenset({"duplicate_unique_id", "unique_id_conflict", "duplicate_project_name", "duplicate_batch_name"})
+DUPLICATE_CODES = frozenset(
+    {"duplicate_unique_id", "unique_id_conflict", "duplicate_project_name", "duplicate_batch_name"}
+)
 
 
 class NotEnabled(DomainError):

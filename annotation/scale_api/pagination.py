@@ -52,4 +52,9 @@ def batch_page(query, queryset: QuerySet) -> tuple[list, dict]:
     offset = integer(query, "offset", default=0, low=0)
     total = queryset.count()
     rows = list(queryset.order_by("-created_at", "-id")[offset : offset + limit])
-    return rows, {"totalDocs": total, "limit": limit, "offset": offset, "has_more": offset + len(rows) < total}
+    return rows, {
+        "totalDocs": total,
+        "limit": limit,
+        "offset": offset,
+        "has_more": offset + len(rows) < total,
+    }

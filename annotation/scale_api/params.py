@@ -55,7 +55,9 @@ def integer(query, name: str, *, default: int, low: int, high: int | None = None
     except ValueError as exc:
         raise fail(name, f"must be an integer, got {value!r}") from exc
     if number < low or (high is not None and number > high):
-        raise fail(name, f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
+        raise fail(
+            name, f"must be between {low} and {high}" if high is not None else f"must be at least {low}"
+        )
     return number
 
 

@@ -66,8 +66,13 @@ def project_doc(project: Project, versions: list[ProjectParamVersion] | None = N
     if versions is None:
         versions = selectors.project_param_versions(project=project)
     history = [
-        _param_entry(params=v.params, instructions=v.instructions, version=v.version, created_at=v.created_at) for v in versions
-    ] or [_param_entry(params=project.params, instructions=project.instructions, version=0, created_at=project.created_at)]
+        _param_entry(params=v.params, instructions=v.instructions, version=v.version, created_at=v.created_at)
+        for v in versions
+    ] or [
+        _param_entry(
+            params=project.params, instructions=project.instructions, version=0, created_at=project.created_at
+        )
+    ]
     return {
         "id": str(project.id),
         "name": project.name,

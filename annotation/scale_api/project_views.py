@@ -41,13 +41,19 @@ class BatchListView(ScaleView):
         for flag in ("calibration_batch", "self_label_batch"):
             if body.get(flag) not in (None, False):
                 raise fail(flag, "Quorum does not run calibration or self-label batches; send false")
-        project = selectors.project_get_by_name_for_client(client=client, name=string(body, "project", required=True))
+        project = selectors.project_get_by_name_for_client(
+            client=client, name=string(body, "project", required=True)
+        )
         metadata = body.get("metadata")
         if metadata is not None and not isinstance(metadata, dict):
             raise fail("metadata", "must be an object")
         batch = services.batch_create(
-            client=client, actor=request.user, project=project, name=string(body, "name", required=True),
-            callback_url=string(body, "callback") or "", metadata=metadata,
+            client=client,
+            actor=request.user,
+            project=project,
+            name=string(body, "name", required=True),
+            callback_url=string(body, "callback") or "",
+            metadata=metadata,
         )
         return self.ok(batch_doc(batch))
 
@@ -78,7 +84,9 @@ class BatchMetadataView(ScaleView):
         client = self.client(WRITE)
         batch = selectors.batch_get_by_name_for_client(client=client, name=name)
         metadata = body_object(request.data, "metadata")
-        batch = services.batch_set_metadata(client=client, actor=request.user, batch_id=batch.id, metadata=metadata)
+        batch = services.batch_set_metadata(
+            client=client, actor=request.user, batch_id=batch.id, metadata=metadata
+        )
         return self.ok(batch_doc(batch))
 
 
@@ -95,7 +103,9 @@ class ProjectListView(ScaleView):
         task_type = string(body, "type", required=True)
         supported = supported_task_types()
         if task_type not in supported:
-            raise NotEnabled(f"Task type {task_type!r} is not enabled on Quorum. Supported task types: {', '.join(supported)}.")
+            raise NotEnabled(
+                f"Task type {task_type!r} is not enabled on Quorum. Supported task types: {', '.join(supported)}."
+            )
         params = body.get("params")
         if params is not None and not isinstance(params, dict):
             raise fail("params", "must be an object or null")
@@ -104,8 +114,12 @@ class ProjectListView(ScaleView):
         if instruction is not None and not isinstance(instruction, str):
             raise fail("params.instruction", "must be a string")
         project = services.project_create(
-            client=self.client(WRITE), actor=request.user, name=string(body, "name", required=True), task_type=task_type,
-            params=params, instructions=instruction or "",
+            client=self.client(WRITE),
+            actor=request.user,
+            name=string(body, "name", required=True),
+            task_type=task_type,
+            params=params,
+            instructions=instruction or "",
         )
         return self.ok(project_doc(project))
 
@@ -132,11 +146,18 @@ class ProjectSetParamsView(ScaleView):
             raise fail("params", "must be an object")
         body = {**(nested or {}), **body}  # top-level keys, as Scale documents; a nested "params" too
         project = services.project_set_params(
-            client=client, actor=request.user, project_id=project.id, params=body, instructions=instruction, patch=patch
+            client=client,
+            actor=request.user,
+            project_id=project.id,
+            params=body,
+            instructions=instruction,
+            patch=patch,
         )
         return self.ok(project_doc(project))
 
 
 class ProjectTemplateView(ScaleView):
     def get(self, request, name):
-        return self.ok(template_doc(selectors.project_get_by_name_for_client(client=self.client(), name=name)))
+        return self.ok(
+            template_doc(selectors.project_get_by_name_for_client(client=self.client(), name=name))
+        )

@@ -43,28 +43,43 @@ class TaskView(ScaleView):
     def post(self, request, key):
         supported = supported_task_types()
         if key not in supported:
-            raise NotEnabled(f"Task type {key!r} is not enabled on Quorum. Supported task types: {', '.join(supported)}.")
+            raise NotEnabled(
+                f"Task type {key!r} is not enabled on Quorum. Supported task types: {', '.join(supported)}."
+            )
         client = self.client(WRITE)
         body = body_object(request.data)
         project_name, batch_name = string(body, "project"), string(body, "batch")
         if not project_name and not batch_name:
             raise fail("project", "required (or give a batch, which implies its project)")
         batch = selectors.batch_get_by_name_for_client(client=client, name=batch_name) if batch_name else None
-        project = selectors.project_get_by_name_for_client(client=client, name=project_name) if project_name else batch.project
+        project = (
+            selectors.project_get_by_name_for_client(client=client, name=project_name)
+            if project_name
+            else batch.project
+        )
         if batch is not None and batch.project_id != project.id:
-            raise fail("batch", f"batch {batch.name!r} belongs to project {batch.project.name!r}, not {project.name!r}")
+            raise fail(
+                "batch",
+                f"batch {batch.name!r} belongs to project {batch.project.name!r}, not {project.name!r}",
+            )
         if project.task_type != key:
             raise fail("project", f"project {project.name!r} runs {project.task_type} tasks, not {key}")
         item = task_item(body)
         try:
             [result] = services.task_bulk_create(
-                client=client, actor=request.user, project=project, batch=batch, items=[item], is_test=self.is_test
+                client=client,
+                actor=request.user,
+                project=project,
+                batch=batch,
+                items=[item],
+                is_test=self.is_test,
             )
         except DomainError as exc:
             raise _strip_index(exc) from None
         if not result.created:
             raise Conflict(
-                f"unique_id {result.task.unique_id!r} is already used by task {result.task.id}.", code="duplicate_unique_id"
+                f"unique_id {result.task.unique_id!r} is already used by task {result.task.id}.",
+                code="duplicate_unique_id",
             )
         return self.ok(task_doc(result.task))
 
@@ -73,7 +88,11 @@ class TaskCancelView(ScaleView):
     def post(self, request, task_id):
         clear = boolean(request.query_params, "clear_unique_id")
         task = services.task_cancel(
-            client=self.client(WRITE), actor=request.user, task_id=task_id, is_test=self.is_test, clear_unique_id=clear
+            client=self.client(WRITE),
+            actor=request.user,
+            task_id=task_id,
+            is_test=self.is_test,
+            clear_unique_id=clear,
         )
         return self.ok(task_doc(task))
 
@@ -84,22 +103,38 @@ class TaskAuditView(ScaleView):
         if "accepted" not in body:
             raise fail("accepted", "required (true or false)")
         audit = services.task_audit(
-            client=self.client(WRITE), actor=request.user, task_id=task_id, accepted=body["accepted"],
-            comments=body.get("comments"), is_test=self.is_test,
+            client=self.client(WRITE),
+            actor=request.user,
+            task_id=task_id,
+            accepted=body["accepted"],
+            comments=body.get("comments"),
+            is_test=self.is_test,
         )
-        return self.ok(task_doc(selectors.task_get_for_client(client=audit.client, task_id=audit.task_id, is_test=self.is_test)))
+        return self.ok(
+            task_doc(
+                selectors.task_get_for_client(
+                    client=audit.client, task_id=audit.task_id, is_test=self.is_test
+                )
+            )
+        )
 
 
 class TaskUniqueIdView(ScaleView):
     def post(self, request, task_id):
         body = body_object(request.data)
         task = services.task_set_unique_id(
-            client=self.client(WRITE), actor=request.user, task_id=task_id, unique_id=body.get("unique_id"), is_test=self.is_test
+            client=self.client(WRITE),
+            actor=request.user,
+            task_id=task_id,
+            unique_id=body.get("unique_id"),
+            is_test=self.is_test,
         )
         return self.ok(task_doc(task))
 
     def delete(self, request, task_id):
-        task = services.task_clear_unique_id(client=self.client(WRITE), actor=request.user, task_id=task_id, is_test=self.is_test)
+        task = services.task_clear_unique_id(
+            client=self.client(WRITE), actor=request.user, task_id=task_id, is_test=self.is_test
+        )
         return self.ok(task_doc(task))
 
 
@@ -107,7 +142,11 @@ class TaskMetadataView(ScaleView):
     def post(self, request, task_id):
         metadata = body_object(request.data, "metadata")
         task = services.task_set_metadata(
-            client=self.client(WRITE), actor=request.user, task_id=task_id, metadata=metadata, is_test=self.is_test
+            client=self.client(WRITE),
+            actor=request.user,
+            task_id=task_id,
+            metadata=metadata,
+            is_test=self.is_test,
         )
         return self.ok(task_doc(task))
 
@@ -117,7 +156,9 @@ class TaskTagsView(ScaleView):
 
     def _edit(self, service, request, task_id):
         tags = body_list(request.data)
-        task = service(client=self.client(WRITE), actor=request.user, task_id=task_id, tags=tags, is_test=self.is_test)
+        task = service(
+            client=self.client(WRITE), actor=request.user, task_id=task_id, tags=tags, is_test=self.is_test
+        )
         return self.ok(task_doc(task))
 
     def post(self, request, task_id):
@@ -175,7 +216,9 @@ def _filter_review_status(qs, reviews: list[str]):
     unknown = [r for r in reviews if r not in REVIEW_STATUSES]
     if unknown:
         raise fail("customer_review_status", f"{unknown[0]!r} is not one of {', '.join(REVIEW_STATUSES)}")
-    latest = TaskAudit.objects.filter(task=OuterRef("pk")).order_by("-created_at", "-id").values("accepted")[:1]
+    latest = (
+        TaskAudit.objects.filter(task=OuterRef("pk")).order_by("-created_at", "-id").values("accepted")[:1]
+    )
     qs = qs.annotate(latest_audit=Subquery(latest))
     wanted = Q(pk__in=[])
     if "accepted" in reviews:

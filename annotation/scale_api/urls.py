@@ -17,12 +17,26 @@ urlpatterns = [
     path("task/<str:task_id>/tags", task_views.TaskTagsView.as_view(), name="scale-task-tags"),
     path("batches", project_views.BatchListView.as_view(), name="scale-batch-list"),
     path("batches/<str:name>", project_views.BatchDetailView.as_view(), name="scale-batch"),
-    path("batches/<str:name>/finalize", project_views.BatchFinalizeView.as_view(), name="scale-batch-finalize"),
+    path(
+        "batches/<str:name>/finalize", project_views.BatchFinalizeView.as_view(), name="scale-batch-finalize"
+    ),
     path("batches/<str:name>/status", project_views.BatchStatusView.as_view(), name="scale-batch-status"),
-    path("batches/<str:name>/setMetadata", project_views.BatchMetadataView.as_view(), name="scale-batch-metadata"),
+    path(
+        "batches/<str:name>/setMetadata",
+        project_views.BatchMetadataView.as_view(),
+        name="scale-batch-metadata",
+    ),
     path("projects", project_views.ProjectListView.as_view(), name="scale-project-list"),
     path("projects/<str:name>", project_views.ProjectDetailView.as_view(), name="scale-project"),
-    path("projects/<str:name>/setParams", project_views.ProjectSetParamsView.as_view(), name="scale-project-set-params"),
-    path("projects/<str:name>/taskTemplates", project_views.ProjectTemplateView.as_view(), name="scale-project-template"),
+    path(
+        "projects/<str:name>/setParams",
+        project_views.ProjectSetParamsView.as_view(),
+        name="scale-project-set-params",
+    ),
+    path(
+        "projects/<str:name>/taskTemplates",
+        project_views.ProjectTemplateView.as_view(),
+        name="scale-project-template",
+    ),
     re_path(r"^.*$", UnknownRouteView.as_view(), name="scale-unknown"),
 ]

@@ -46,7 +46,9 @@ def stored_confusions(*, project_id, annotator_ids, classes) -> dict:
     (``dawid_skene_single`` then uses the default matrix itself)."""
     counts = workforce.confusion_matrices(project_id=project_id, annotator_ids=annotator_ids, classes=classes)
     prior = PRIOR_WEIGHT * quality.default_confusion(len(classes))
-    return {a: quality.confusion_from_counts(np.asarray(m, dtype=float) + prior, 0.0) for a, m in counts.items()}
+    return {
+        a: quality.confusion_from_counts(np.asarray(m, dtype=float) + prior, 0.0) for a, m in counts.items()
+    }
 
 
 def task_consensus(task: Task, project: Project, answers: list[tuple[Any, dict]]) -> quality.Aggregate:
@@ -57,9 +59,12 @@ def task_consensus(task: Task, project: Project, answers: list[tuple[Any, dict]]
     params = task.params
     if project.consensus_method == Project.Consensus.DAWID_SKENE and is_single_choice(task.task_type, params):
         classes = params["categories"]
-        confusion = stored_confusions(project_id=project.pk, annotator_ids={a for a, _ in answers}, classes=classes)
-        return quality.dawid_skene_single([(a, ans["category"]) for a, ans in answers], classes=classes, confusion=confusion,
-                                          key="category")
+        confusion = stored_confusions(
+            project_id=project.pk, annotator_ids={a for a, _ in answers}, classes=classes
+        )
+        return quality.dawid_skene_single(
+            [(a, ans["category"]) for a, ans in answers], classes=classes, confusion=confusion, key="category"
+        )
     return tasktypes.aggregate(task.task_type, params, [ans for _, ans in answers])
 
 
@@ -68,7 +73,9 @@ def _sampled(task: Task, share: float) -> bool:
     return share > 0 and (task.pk.int % 10_000) < share * 10_000
 
 
-def agreement_record(*, task: Task, project: Project, answers: list[tuple[Any, dict]], response: dict, now: datetime) -> None:
+def agreement_record(
+    *, task: Task, project: Project, answers: list[tuple[Any, dict]], response: dict, now: datetime
+) -> None:
     """Each answer's agreement with the final response counts toward its annotator's standing;
     for single-choice work, also their confusion counts (truth = the response)."""
     deltas: dict = {}
@@ -103,17 +110,37 @@ def settle(task: Task, *, actor: Any, now: datetime, complete) -> str:
     if confidence is not None and low and task.overlap - task.round_offset < project.max_overlap:
         Task.objects.filter(pk=task.pk).update(overlap=F("overlap") + 1, updated_at=now)
         task.overlap += 1
-        events.record(actor=actor, entity=task, kind="task.overlap_extended", before={"overlap": task.overlap - 1},
-                      after={"overlap": task.overlap, "confidence": confidence, "threshold": project.confidence_threshold})
+        events.record(
+            actor=actor,
+            entity=task,
+            kind="task.overlap_extended",
+            before={"overlap": task.overlap - 1},
+            after={
+                "overlap": task.overlap,
+                "confidence": confidence,
+                "threshold": project.confidence_threshold,
+            },
+        )
         return "more"
     if project.review_enabled and (low or _sampled(task, project.review_share)):
         reason = Review.Reason.LOW_CONFIDENCE if low else Review.Reason.SAMPLE
-        review = Review.objects.create(task=task, project=project, round=task.rework_round, reason=reason, response=result.response,
-                                       confidence=confidence, created_at=now)
+        review = Review.objects.create(
+            task=task,
+            project=project,
+            round=task.rework_round,
+            reason=reason,
+            response=result.response,
+            confidence=confidence,
+            created_at=now,
+        )
         Task.objects.filter(pk=task.pk).update(in_review=True, updated_at=now)
         task.in_review = True
-        events.record(actor=actor, entity=task, kind="task.review_queued", after={"review": str(review.pk), "reason": reason,
-                                                                                 "confidence": confidence})
+        events.record(
+            actor=actor,
+            entity=task,
+            kind="task.review_queued",
+            after={"review": str(review.pk), "reason": reason, "confidence": confidence},
+        )
         return "review"
     complete(task, response=result.response, confidence=confidence, now=now, actor=actor)
     if not task.is_test:
@@ -133,8 +160,11 @@ def project_consensus_recompute(*, project: Project, actor: Any, method: str | N
     Precondition: none; locks the project's completed live tasks."""
     method = method or project.consensus_method
     if method not in Project.Consensus.values:
-        raise ValidationFailed(f"method: must be one of {', '.join(Project.Consensus.values)}", code="invalid_consensus_method",
-                               details={"field": "method"})
+        raise ValidationFailed(
+            f"method: must be one of {', '.join(Project.Consensus.values)}",
+            code="invalid_consensus_method",
+            details={"field": "method"},
+        )
     now = timezone.now()
     fixed = Review.objects.filter(project=project, verdict=Review.Verdict.FIX).values("task_id")
     tasks = list(
@@ -142,12 +172,16 @@ def project_consensus_recompute(*, project: Project, actor: Any, method: str | N
         .filter(project=project, status=Task.Status.COMPLETED, is_test=False, is_gold=False)
         .exclude(pk__in=fixed)
         .order_by("id")
-        .only("id", "params", "task_type", "rework_round", "response", "confidence", "client_id", "project_id")
+        .only(
+            "id", "params", "task_type", "rework_round", "response", "confidence", "client_id", "project_id"
+        )
     )
     by_task: dict = {t.pk: [] for t in tasks}
-    rows = Submission.objects.filter(task__in=tasks, status=Submission.Status.ACCEPTED).values_list(
-        "task_id", "round", "annotator_id", "answer"
-    ).order_by("created_at", "id")
+    rows = (
+        Submission.objects.filter(task__in=tasks, status=Submission.Status.ACCEPTED)
+        .values_list("task_id", "round", "annotator_id", "answer")
+        .order_by("created_at", "id")
+    )
     rounds = {t.pk: t.rework_round for t in tasks}
     for task_id, round_, annotator_id, answer in rows.iterator(chunk_size=5000):
         if round_ == rounds[task_id]:
@@ -161,15 +195,21 @@ def project_consensus_recompute(*, project: Project, actor: Any, method: str | N
         if task.pk not in results and by_task[task.pk]:
             if method == Project.Consensus.MAJORITY and is_single_choice(task.task_type, task.params):
                 votes = [a["category"] for _, a in by_task[task.pk]]
-                results[task.pk] = quality.majority_vote(votes, order=task.params["categories"], key="category")
+                results[task.pk] = quality.majority_vote(
+                    votes, order=task.params["categories"], key="category"
+                )
             else:
-                results[task.pk] = tasktypes.aggregate(task.task_type, task.params, [a for _, a in by_task[task.pk]])
+                results[task.pk] = tasktypes.aggregate(
+                    task.task_type, task.params, [a for _, a in by_task[task.pk]]
+                )
     changed = []
     for task in tasks:
         result = results.get(task.pk)
         if result is None or (result.response == task.response and result.confidence == task.confidence):
             continue
-        changed.append(Task(pk=task.pk, response=result.response, confidence=result.confidence, updated_at=now))
+        changed.append(
+            Task(pk=task.pk, response=result.response, confidence=result.confidence, updated_at=now)
+        )
     Task.objects.bulk_update(changed, ["response", "confidence", "updated_at"], batch_size=1000)
     summary = {"method": method, "tasks": len(tasks), "changed": len(changed), "iterations": iterations}
     events.record(actor=actor, entity=project, kind="project.consensus_recomputed", after=summary)
@@ -200,8 +240,13 @@ def _dawid_skene_batch(project: Project, tasks: list[Task], by_task: dict) -> tu
         default = quality.default_confusion(len(classes))  # the same prior dawid_skene_single gives newcomers
         init = np.stack([stored.get(a, default) for a in annotators])
     fit = quality.dawid_skene(
-        np.asarray(t_idx), np.asarray(w_idx), np.asarray(l_idx), n_tasks=len(tasks), n_workers=len(annotators),
-        n_classes=len(classes), init_confusion=init,
+        np.asarray(t_idx),
+        np.asarray(w_idx),
+        np.asarray(l_idx),
+        n_tasks=len(tasks),
+        n_workers=len(annotators),
+        n_classes=len(classes),
+        init_confusion=init,
     )
     results = {}
     for i, task in enumerate(tasks):
@@ -217,7 +262,13 @@ def _dawid_skene_batch(project: Project, tasks: list[Task], by_task: dict) -> tu
     np.add.at(soft, (np.asarray(w_idx), slice(None), np.asarray(l_idx)), fit.posteriors[np.asarray(t_idx)])
     ConfusionCount.objects.bulk_create(
         [
-            ConfusionCount(project=project, annotator_id=a, true_label=classes[k], given=classes[j], count=float(soft[w, k, j]))
+            ConfusionCount(
+                project=project,
+                annotator_id=a,
+                true_label=classes[k],
+                given=classes[j],
+                count=float(soft[w, k, j]),
+            )
             for a, w in worker_index.items()
             for k in range(len(classes))
             for j in range(len(classes))
@@ -226,4 +277,3 @@ def _dawid_skene_batch(project: Project, tasks: list[Task], by_task: dict) -> tu
         batch_size=2000,
     )
     return results, int(fit.iterations)
-

@@ -18,7 +18,6 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from typing import IO, Any
 
 from django.conf import settings
@@ -33,6 +32,7 @@ from annotation.models import Batch, ExportJob, Project, Task
 from clients import events, webhooks
 from clients.errors import NotFound, ValidationFailed
 from clients.models import Client
+from core.transactions import after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,9 @@ REDISPATCH_AFTER = timedelta(seconds=60)
 
 
 def _bad_options(message: str, field: str) -> ValidationFailed:
-    return ValidationFailed(f"options.{field}: {message}", code="invalid_options", details={"field": f"options.{field}"})
+    return ValidationFailed(
+        f"options.{field}: {message}", code="invalid_options", details={"field": f"options.{field}"}
+    )
 
 
 def check_export_request(*, project: Project, format: str, options: Any) -> dict:
@@ -53,7 +55,9 @@ def check_export_request(*, project: Project, format: str, options: Any) -> dict
     ``invalid_options`` naming the field."""
     if format not in FORMATS:
         raise ValidationFailed(
-            f"format: {format!r} is not one of {', '.join(FORMATS)}", code="invalid_format", details={"field": "format"}
+            f"format: {format!r} is not one of {', '.join(FORMATS)}",
+            code="invalid_format",
+            details={"field": "format"},
         )
     supported = FORMATS[format].SUPPORTED_TYPES
     if supported is not None and project.task_type not in supported:
@@ -65,7 +69,9 @@ def check_export_request(*, project: Project, format: str, options: Any) -> dict
     if options is None:
         options = {}
     if not isinstance(options, dict):
-        raise ValidationFailed("options: must be an object", code="invalid_options", details={"field": "options"})
+        raise ValidationFailed(
+            "options: must be an object", code="invalid_options", details={"field": "options"}
+        )
     unknown = set(options) - OPTION_KEYS
     if unknown:
         raise _bad_options(f"unknown option (known: {', '.join(sorted(OPTION_KEYS))})", sorted(unknown)[0])
@@ -141,10 +147,12 @@ def export_create(
                 dispatched_at=timezone.now(),  # the on-commit wake-up below is this row's dispatch
             )  # fmt: skip
     except IntegrityError:  # a concurrent request with the same key won
-        return ExportCreated(ExportJob.objects.get(client=client, idempotency_key=idempotency_key), created=False)
+        return ExportCreated(
+            ExportJob.objects.get(client=client, idempotency_key=idempotency_key), created=False
+        )
     events.record(actor=actor, entity=job, kind="export.created", after={"format": format, "options": clean})
-    # robust: a broker outage must not fail the request; the beat relay sends the wake-up later.
-    transaction.on_commit(partial(_wake_worker, job.id), robust=True)
+    # after COMMIT: a broker outage must not fail the request; the beat relay sends the wake-up later.
+    after_commit(_wake_worker, job.id)
     return ExportCreated(job, created=True)
 
 
@@ -173,7 +181,12 @@ def export_claim(*, export_id) -> tuple[ExportJob, int] | None:
     if job is None or (job.status == ExportJob.Status.RUNNING and job.lease_until and job.lease_until > now):
         return None
     if job.attempts >= settings.QUORUM_EXPORT_MAX_ATTEMPTS:
-        _fail(job, attempt=job.attempts, error="export attempts exhausted (the worker stopped each time)", now=now)
+        _fail(
+            job,
+            attempt=job.attempts,
+            error="export attempts exhausted (the worker stopped each time)",
+            now=now,
+        )
         return None
     before = job.status
     job.status, job.attempts, job.lease_until, job.started_at, job.dispatched_at = (
@@ -221,7 +234,10 @@ def export_finish(*, export_id, attempt: int, built: runner.Built) -> bool:
         after={"status": "ready", "task_count": job.task_count, "file_size": job.file_size},
     )  # fmt: skip
     webhooks.endpoint_event_enqueue(
-        client=job.client, event_type="export.ready", payload=_payload(job), dedupe_key=f"export:{job.id}:ready"
+        client=job.client,
+        event_type="export.ready",
+        payload=_payload(job),
+        dedupe_key=f"export:{job.id}:ready",
     )
     return True
 
@@ -233,9 +249,17 @@ def _fail(job: ExportJob, *, attempt: int, error: str, now) -> bool:
     if not moved:
         return False
     job.refresh_from_db()
-    events.record(actor="system:worker", entity=job, kind="export.failed", after={"status": "failed", "error": job.error})
+    events.record(
+        actor="system:worker",
+        entity=job,
+        kind="export.failed",
+        after={"status": "failed", "error": job.error},
+    )
     webhooks.endpoint_event_enqueue(
-        client=job.client, event_type="export.failed", payload=_payload(job), dedupe_key=f"export:{job.id}:failed"
+        client=job.client,
+        event_type="export.failed",
+        payload=_payload(job),
+        dedupe_key=f"export:{job.id}:failed",
     )
     return True
 
@@ -262,7 +286,9 @@ def export_run(*, export_id, chunk_size: int | None = None) -> ExportJob | None:
         export_fail(export_id=export_id, attempt=attempt, error=f"{type(exc).__name__}: {exc}")
         return ExportJob.objects.filter(id=export_id).first()
     if not export_finish(export_id=export_id, attempt=attempt, built=built):
-        logger.warning("export %s attempt %s finished after its lease; its file is discarded", export_id, attempt)
+        logger.warning(
+            "export %s attempt %s finished after its lease; its file is discarded", export_id, attempt
+        )
         storage.delete(built.file_name)
     return ExportJob.objects.filter(id=export_id).first()
 
@@ -288,9 +314,16 @@ def exports_relay(*, limit: int = 100) -> list:
     for job in due:
         if job.status == ExportJob.Status.RUNNING:
             if job.attempts >= settings.QUORUM_EXPORT_MAX_ATTEMPTS:
-                _fail(job, attempt=job.attempts, error="export attempts exhausted (the worker stopped each time)", now=now)
+                _fail(
+                    job,
+                    attempt=job.attempts,
+                    error="export attempts exhausted (the worker stopped each time)",
+                    now=now,
+                )
                 continue
-            ExportJob.objects.filter(id=job.id).update(status=ExportJob.Status.QUEUED, lease_until=None, dispatched_at=now)
+            ExportJob.objects.filter(id=job.id).update(
+                status=ExportJob.Status.QUEUED, lease_until=None, dispatched_at=now
+            )
             events.record(
                 actor="system:relay", entity=job, kind="export.requeued", before={"status": "running"},
                 after={"status": "queued", "attempts": job.attempts},
@@ -316,7 +349,9 @@ class StoredAttachment:
     height: int | None
 
 
-def attachment_upload(*, client: Client, actor: Any, project: Project, upload: IO[bytes], size: int) -> StoredAttachment:
+def attachment_upload(
+    *, client: Client, actor: Any, project: Project, upload: IO[bytes], size: int
+) -> StoredAttachment:
     """Store an uploaded file for use as a task attachment. Refused with 413 ``file_too_large``
     over ``QUORUM_ATTACHMENT_MAX_BYTES`` and 415 ``unsupported_media_type`` unless its bytes are
     one of ``QUORUM_ATTACHMENT_TYPES``; a refusal stores nothing and records nothing."""
@@ -340,9 +375,16 @@ def attachment_upload(*, client: Client, actor: Any, project: Project, upload: I
             status_code=415, details={"field": "file", "accepted": allowed},
         )  # fmt: skip
     upload.seek(0)
-    name = storage.save(storage.attachment_name(client_id=client.id, project_id=project.id, content_type=sniffed.content_type), upload)
+    name = storage.save(
+        storage.attachment_name(
+            client_id=client.id, project_id=project.id, content_type=sniffed.content_type
+        ),
+        upload,
+    )
     try:
-        attachment_id = _attachment_record(client=client, actor=actor, project=project, name=name, size=size, sniffed=sniffed)
+        attachment_id = _attachment_record(
+            client=client, actor=actor, project=project, name=name, size=size, sniffed=sniffed
+        )
     except BaseException:
         storage.delete(name)  # no event row, no file
         raise
@@ -353,7 +395,9 @@ def attachment_upload(*, client: Client, actor: Any, project: Project, upload: I
 
 
 @transaction.atomic
-def _attachment_record(*, client: Client, actor: Any, project: Project, name: str, size: int, sniffed) -> uuid.UUID:
+def _attachment_record(
+    *, client: Client, actor: Any, project: Project, name: str, size: int, sniffed
+) -> uuid.UUID:
     attachment_id = uuid.uuid4()
     events.build(
         actor=actor, entity_type="attachment", entity_id=attachment_id, kind="attachment.uploaded", client_id=client.id,

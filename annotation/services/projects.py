@@ -33,8 +33,19 @@ QUALITY_FIELDS = {
 }
 
 PROJECT_EDITABLE = {
-    "name", "instructions", "params", "overlap", "max_overlap", "lease_seconds", "priority", "price_per_task", "pay_per_answer",
-    "domain", "budget", "required_qualifications", *QUALITY_FIELDS,
+    "name",
+    "instructions",
+    "params",
+    "overlap",
+    "max_overlap",
+    "lease_seconds",
+    "priority",
+    "price_per_task",
+    "pay_per_answer",
+    "domain",
+    "budget",
+    "required_qualifications",
+    *QUALITY_FIELDS,
 }
 
 
@@ -55,21 +66,44 @@ def _check_quality(values: dict) -> None:
 
     for field, value in values.items():
         if field in QUALITY_FIELDS and not ok(field, value):
-            raise ValidationFailed(f"{field}: must be {QUALITY_FIELDS[field]}", code="invalid_quality_setting", details={"field": field})
+            raise ValidationFailed(
+                f"{field}: must be {QUALITY_FIELDS[field]}",
+                code="invalid_quality_setting",
+                details={"field": field},
+            )
 
 
-def _check_project_numbers(*, overlap: int, max_overlap: int, lease_seconds: int, price_per_task: int | None,
-                           pay_per_answer: int | None = None) -> None:
+def _check_project_numbers(
+    *,
+    overlap: int,
+    max_overlap: int,
+    lease_seconds: int,
+    price_per_task: int | None,
+    pay_per_answer: int | None = None,
+) -> None:
     if not 1 <= overlap <= 50:
-        raise ValidationFailed("overlap: must be between 1 and 50", code="invalid_overlap", details={"field": "overlap"})
+        raise ValidationFailed(
+            "overlap: must be between 1 and 50", code="invalid_overlap", details={"field": "overlap"}
+        )
     if not overlap <= max_overlap <= 50:
-        raise ValidationFailed("max_overlap: must be between overlap and 50", code="invalid_overlap", details={"field": "max_overlap"})
+        raise ValidationFailed(
+            "max_overlap: must be between overlap and 50",
+            code="invalid_overlap",
+            details={"field": "max_overlap"},
+        )
     if not 30 <= lease_seconds <= 86400:
-        raise ValidationFailed("lease_seconds: must be between 30 and 86400", code="invalid_lease", details={"field": "lease_seconds"})
+        raise ValidationFailed(
+            "lease_seconds: must be between 30 and 86400",
+            code="invalid_lease",
+            details={"field": "lease_seconds"},
+        )
     for field, value in (("price_per_task", price_per_task), ("pay_per_answer", pay_per_answer)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise ValidationFailed(f"{field}: must be a non-negative integer (minor units) or null", code="invalid_price",
-                                   details={"field": field})
+            raise ValidationFailed(
+                f"{field}: must be a non-negative integer (minor units) or null",
+                code="invalid_price",
+                details={"field": field},
+            )
 
 
 @transaction.atomic
@@ -102,25 +136,44 @@ def project_create(
     _check_quality(quality)
     name = (name or "").strip()
     if not name or "/" in name:
-        raise ValidationFailed("name: required, and must not contain '/'", code="invalid_name", details={"field": "name"})
+        raise ValidationFailed(
+            "name: required, and must not contain '/'", code="invalid_name", details={"field": "name"}
+        )
     params = params or {}
     tasktypes.check_project_params(task_type, params)
     max_overlap = max_overlap or overlap
     lease_seconds = lease_seconds or settings.QUORUM_DEFAULT_LEASE_SECONDS
-    _check_project_numbers(overlap=overlap, max_overlap=max_overlap, lease_seconds=lease_seconds, price_per_task=price_per_task,
-                           pay_per_answer=pay_per_answer)
+    _check_project_numbers(
+        overlap=overlap,
+        max_overlap=max_overlap,
+        lease_seconds=lease_seconds,
+        price_per_task=price_per_task,
+        pay_per_answer=pay_per_answer,
+    )
     if Project.objects.filter(client=client, name=name).exists():
         raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name")
     try:
         with transaction.atomic():
             project = Project.objects.create(
-                client=client, name=name, task_type=task_type, domain=domain, params=params, instructions=instructions,
-                overlap=overlap, max_overlap=max_overlap, lease_seconds=lease_seconds, priority=priority,
-                price_per_task=price_per_task, pay_per_answer=pay_per_answer, **quality,
+                client=client,
+                name=name,
+                task_type=task_type,
+                domain=domain,
+                params=params,
+                instructions=instructions,
+                overlap=overlap,
+                max_overlap=max_overlap,
+                lease_seconds=lease_seconds,
+                priority=priority,
+                price_per_task=price_per_task,
+                pay_per_answer=pay_per_answer,
+                **quality,
             )
     except IntegrityError as exc:
         raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name") from exc
-    events.record(actor=actor, entity=project, kind="project.created", after={"name": name, "task_type": task_type})
+    events.record(
+        actor=actor, entity=project, kind="project.created", after={"name": name, "task_type": task_type}
+    )
     _record_param_version(project)
     if budget is not None:
         billing.project_budget_set(client=client, project_id=project.id, limit=budget, actor=actor)
@@ -132,9 +185,17 @@ def project_create(
 def _record_param_version(project: Project) -> ProjectParamVersion:
     """Append the project's current params and instructions as its next version (0 first).
     Precondition: the project row is locked, or was created, by this transaction."""
-    last = ProjectParamVersion.objects.filter(project=project).order_by("-version").values_list("version", flat=True).first()
+    last = (
+        ProjectParamVersion.objects.filter(project=project)
+        .order_by("-version")
+        .values_list("version", flat=True)
+        .first()
+    )
     return ProjectParamVersion.objects.create(
-        project=project, version=0 if last is None else last + 1, params=project.params, instructions=project.instructions
+        project=project,
+        version=0 if last is None else last + 1,
+        params=project.params,
+        instructions=project.instructions,
     )
 
 
@@ -147,17 +208,27 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
     project = _project_for_update(client=client, project_id=project_id)
     changes = dict(changes)
     if "budget" in changes:  # kept by billing, not on the project row
-        billing.project_budget_set(client=client, project_id=project.id, limit=changes.pop("budget"), actor=actor)
+        billing.project_budget_set(
+            client=client, project_id=project.id, limit=changes.pop("budget"), actor=actor
+        )
     if "required_qualifications" in changes:  # a many-to-many, not a column
-        required = workforce.project_set_qualifications(project=project, qualification_ids=changes.pop("required_qualifications"))
-        events.record(actor=actor, entity=project, kind="project.qualifications_set",
-                      after={"required_qualifications": [str(q.pk) for q in required]})
+        required = workforce.project_set_qualifications(
+            project=project, qualification_ids=changes.pop("required_qualifications")
+        )
+        events.record(
+            actor=actor,
+            entity=project,
+            kind="project.qualifications_set",
+            after={"required_qualifications": [str(q.pk) for q in required]},
+        )
     _check_quality(changes)
     before = {k: getattr(project, k) for k in changes}
     if "name" in changes:
         name = (changes["name"] or "").strip()
         if not name or "/" in name:
-            raise ValidationFailed("name: required, and must not contain '/'", code="invalid_name", details={"field": "name"})
+            raise ValidationFailed(
+                "name: required, and must not contain '/'", code="invalid_name", details={"field": "name"}
+            )
         if Project.objects.filter(client=client, name=name).exclude(pk=project.pk).exists():
             raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name")
         changes["name"] = name
@@ -166,12 +237,21 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
     for key, value in changes.items():
         setattr(project, key, value)
     _check_project_numbers(
-        overlap=project.overlap, max_overlap=max(project.max_overlap, project.overlap),
-        lease_seconds=project.lease_seconds, price_per_task=project.price_per_task, pay_per_answer=project.pay_per_answer,
+        overlap=project.overlap,
+        max_overlap=max(project.max_overlap, project.overlap),
+        lease_seconds=project.lease_seconds,
+        price_per_task=project.price_per_task,
+        pay_per_answer=project.pay_per_answer,
     )
     project.max_overlap = max(project.max_overlap, project.overlap)
     project.save(update_fields=[*changes, "max_overlap", "updated_at"])
-    events.record(actor=actor, entity=project, kind="project.updated", before=_jsonable(before), after=_jsonable(changes))
+    events.record(
+        actor=actor,
+        entity=project,
+        kind="project.updated",
+        before=_jsonable(before),
+        after=_jsonable(changes),
+    )
     if "params" in changes or "instructions" in changes:
         _record_param_version(project)
     return project
@@ -179,14 +259,24 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
 
 @transaction.atomic
 def project_set_params(
-    *, client: Client, actor: Any, project_id, params: dict, instructions: str | None = None, patch: bool = False
+    *,
+    client: Client,
+    actor: Any,
+    project_id,
+    params: dict,
+    instructions: str | None = None,
+    patch: bool = False,
 ) -> Project:
     """Set the project's params (the per-task defaults), replacing them, or merging into them when
     ``patch``; and its instructions when given. Records a new param version (Scale's setParams)."""
     if not isinstance(params, dict):
-        raise ValidationFailed("params: must be an object", code="invalid_params", details={"field": "params"})
+        raise ValidationFailed(
+            "params: must be an object", code="invalid_params", details={"field": "params"}
+        )
     if instructions is not None and not isinstance(instructions, str):
-        raise ValidationFailed("instruction: must be a string", code="invalid_params", details={"field": "instruction"})
+        raise ValidationFailed(
+            "instruction: must be a string", code="invalid_params", details={"field": "instruction"}
+        )
     project = _project_for_update(client=client, project_id=project_id)
     changes: dict[str, Any] = {"params": {**project.params, **params} if patch else params}
     if instructions is not None:
@@ -195,7 +285,10 @@ def project_set_params(
 
 
 def _jsonable(values: dict) -> dict:
-    return {k: (v if isinstance(v, (str, int, float, bool, dict, list, type(None))) else str(v)) for k, v in values.items()}
+    return {
+        k: (v if isinstance(v, (str, int, float, bool, dict, list, type(None))) else str(v))
+        for k, v in values.items()
+    }
 
 
 def _project_for_update(*, client: Client, project_id) -> Project:
@@ -221,31 +314,53 @@ def project_set_status(*, client: Client, actor: Any, project_id, status: str) -
     before = project.status
     project.status = status
     project.save(update_fields=["status", "updated_at"])
-    events.record(actor=actor, entity=project, kind=f"project.{status}", before={"status": before}, after={"status": status})
+    events.record(
+        actor=actor,
+        entity=project,
+        kind=f"project.{status}",
+        before={"status": before},
+        after={"status": status},
+    )
     return project
 
 
 # --- batches ---------------------------------------------------------------------------------------
 
 
-def batch_create(*, client: Client, actor: Any, project: Project, name: str, callback_url: str = "", metadata: dict | None = None) -> Batch:
+def batch_create(
+    *,
+    client: Client,
+    actor: Any,
+    project: Project,
+    name: str,
+    callback_url: str = "",
+    metadata: dict | None = None,
+) -> Batch:
     name = (name or "").strip()
     if not name or "/" in name:
-        raise ValidationFailed("name: required, and must not contain '/'", code="invalid_name", details={"field": "name"})
+        raise ValidationFailed(
+            "name: required, and must not contain '/'", code="invalid_name", details={"field": "name"}
+        )
     if project.client_id != client.id:
         raise NotFound("Project not found.")
     if callback_url:
         outbound.validate_url(callback_url)  # resolves DNS: before the transaction, not inside it
-    return _batch_insert(client=client, actor=actor, project=project, name=name, callback_url=callback_url, metadata=metadata)
+    return _batch_insert(
+        client=client, actor=actor, project=project, name=name, callback_url=callback_url, metadata=metadata
+    )
 
 
 @transaction.atomic
-def _batch_insert(*, client: Client, actor: Any, project: Project, name: str, callback_url: str, metadata: dict | None) -> Batch:
+def _batch_insert(
+    *, client: Client, actor: Any, project: Project, name: str, callback_url: str, metadata: dict | None
+) -> Batch:
     if Batch.objects.filter(client=client, name=name).exists():
         raise Conflict(f"A batch named {name!r} already exists.", code="duplicate_batch_name")
     try:
         with transaction.atomic():
-            batch = Batch.objects.create(client=client, project=project, name=name, callback_url=callback_url, metadata=metadata or {})
+            batch = Batch.objects.create(
+                client=client, project=project, name=name, callback_url=callback_url, metadata=metadata or {}
+            )
     except IntegrityError as exc:
         raise Conflict(f"A batch named {name!r} already exists.", code="duplicate_batch_name") from exc
     events.record(actor=actor, entity=batch, kind="batch.created", after={"name": name})
@@ -264,8 +379,16 @@ def batch_finalize(*, client: Client, actor: Any, batch_id) -> Batch:
     now = timezone.now()
     batch.status, batch.finalized_at = Batch.Status.IN_PROGRESS, now
     batch.save(update_fields=["status", "finalized_at"])
-    Task.objects.filter(batch=batch, status=Task.Status.PENDING, is_test=False).update(released=True, updated_at=now)
-    events.record(actor=actor, entity=batch, kind="batch.finalized", before={"status": "staging"}, after={"status": "in_progress"})
+    Task.objects.filter(batch=batch, status=Task.Status.PENDING, is_test=False).update(
+        released=True, updated_at=now
+    )
+    events.record(
+        actor=actor,
+        entity=batch,
+        kind="batch.finalized",
+        before={"status": "staging"},
+        after={"status": "in_progress"},
+    )
     return batch
 
 
@@ -273,7 +396,9 @@ def batch_finalize(*, client: Client, actor: Any, batch_id) -> Batch:
 def batch_set_metadata(*, client: Client, actor: Any, batch_id, metadata: Any) -> Batch:
     """Replace the batch's metadata with ``metadata`` (an object)."""
     if not isinstance(metadata, dict):
-        raise ValidationFailed("metadata: must be an object", code="invalid_metadata", details={"field": "metadata"})
+        raise ValidationFailed(
+            "metadata: must be an object", code="invalid_metadata", details={"field": "metadata"}
+        )
     try:
         batch = Batch.objects.select_for_update().get(client=client, pk=batch_id)
     except (Batch.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
@@ -281,5 +406,11 @@ def batch_set_metadata(*, client: Client, actor: Any, batch_id, metadata: Any) -
     before = batch.metadata
     batch.metadata = metadata
     batch.save(update_fields=["metadata"])
-    events.record(actor=actor, entity=batch, kind="batch.metadata_set", before={"metadata": before}, after={"metadata": metadata})
+    events.record(
+        actor=actor,
+        entity=batch,
+        kind="batch.metadata_set",
+        before={"metadata": before},
+        after={"metadata": metadata},
+    )
     return batch

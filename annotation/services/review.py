@@ -41,7 +41,9 @@ SELECT r.id
 def _reviewer(annotator: Annotator) -> Annotator:
     locked = Annotator.objects.select_for_update(no_key=True).get(pk=annotator.pk)
     if not locked.is_reviewer or locked.status != Annotator.Status.ACTIVE:
-        raise PermissionDenied("Only active annotators with the reviewer role can review.", code="not_reviewer")
+        raise PermissionDenied(
+            "Only active annotators with the reviewer role can review.", code="not_reviewer"
+        )
     return locked
 
 
@@ -51,7 +53,11 @@ def review_next(*, reviewer: Annotator, now: datetime | None = None) -> Review |
     out) that they did not answer themselves. None when the queue is empty."""
     now = now or timezone.now()
     reviewer = _reviewer(reviewer)
-    live = Review.objects.filter(reviewer=reviewer, status=Review.Status.ASSIGNED, leased_until__gt=now).order_by("created_at").first()
+    live = (
+        Review.objects.filter(reviewer=reviewer, status=Review.Status.ASSIGNED, leased_until__gt=now)
+        .order_by("created_at")
+        .first()
+    )
     if live is not None:
         return live
     with connection.cursor() as cursor:
@@ -60,39 +66,62 @@ def review_next(*, reviewer: Annotator, now: datetime | None = None) -> Review |
     if row is None:
         return None
     review = Review.objects.get(pk=row[0])
-    review.status, review.reviewer, review.leased_until = Review.Status.ASSIGNED, reviewer, now + timedelta(
-        seconds=settings.QUORUM_REVIEW_LEASE_SECONDS
+    review.status, review.reviewer, review.leased_until = (
+        Review.Status.ASSIGNED,
+        reviewer,
+        now + timedelta(seconds=settings.QUORUM_REVIEW_LEASE_SECONDS),
     )
     review.save(update_fields=["status", "reviewer", "leased_until"])
-    events.record(actor=f"user:{reviewer.user_id}", entity=review, kind="review.assigned",
-                  after={"task": str(review.task_id), "leased_until": review.leased_until.isoformat()}, client_id=None)
+    events.record(
+        actor=f"user:{reviewer.user_id}",
+        entity=review,
+        kind="review.assigned",
+        after={"task": str(review.task_id), "leased_until": review.leased_until.isoformat()},
+        client_id=None,
+    )
     return review
 
 
 def review_answers(*, review: Review) -> list[dict]:
     """The answers under review, anonymised for the reviewer (numbered, no annotator ids)."""
-    rows = Submission.objects.filter(task_id=review.task_id, round=review.round, status=Submission.Status.ACCEPTED).order_by(
-        "created_at", "id"
-    )
+    rows = Submission.objects.filter(
+        task_id=review.task_id, round=review.round, status=Submission.Status.ACCEPTED
+    ).order_by("created_at", "id")
     return [{"number": i + 1, "answer": s.answer, "duration_ms": s.duration_ms} for i, s in enumerate(rows)]
 
 
 @transaction.atomic
-def review_decide(*, reviewer: Annotator, review_id, verdict: Any, corrected_answer: Any = None, comment: Any = "",
-                  now: datetime | None = None) -> Review:
+def review_decide(
+    *,
+    reviewer: Annotator,
+    review_id,
+    verdict: Any,
+    corrected_answer: Any = None,
+    comment: Any = "",
+    now: datetime | None = None,
+) -> Review:
     """Decide a review the reviewer holds. 400 for a bad verdict or corrected answer, 404 for a
     review that is not theirs, 409 when their lease on it ran out or the task changed."""
     now = now or timezone.now()
     if verdict not in Review.Verdict.values:
-        raise ValidationFailed(f"verdict: must be one of {', '.join(Review.Verdict.values)}", code="invalid_verdict",
-                               details={"field": "verdict"})
+        raise ValidationFailed(
+            f"verdict: must be one of {', '.join(Review.Verdict.values)}",
+            code="invalid_verdict",
+            details={"field": "verdict"},
+        )
     comment = comment or ""
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
-        raise ValidationFailed(f"comment: must be a string of at most {MAX_COMMENT} characters", code="invalid_verdict",
-                               details={"field": "comment"})
+        raise ValidationFailed(
+            f"comment: must be a string of at most {MAX_COMMENT} characters",
+            code="invalid_verdict",
+            details={"field": "comment"},
+        )
     if verdict != Review.Verdict.FIX and corrected_answer is not None:
-        raise ValidationFailed("corrected_answer: only with the verdict fix", code="invalid_verdict",
-                               details={"field": "corrected_answer"})
+        raise ValidationFailed(
+            "corrected_answer: only with the verdict fix",
+            code="invalid_verdict",
+            details={"field": "corrected_answer"},
+        )
     reviewer = _reviewer(reviewer)
     try:
         review = Review.objects.select_for_update().get(pk=review_id, reviewer=reviewer)
@@ -101,24 +130,42 @@ def review_decide(*, reviewer: Annotator, review_id, verdict: Any, corrected_ans
     if review.status != Review.Status.ASSIGNED:
         raise Conflict(f"This review is {review.status}.", code="review_closed")
     if review.leased_until <= now:
-        raise Conflict("Your lease on this review expired; it may have gone to another reviewer.", code="lease_expired")
-    task = Task.objects.select_for_update(of=("self",)).select_related("project", "client", "batch").get(pk=review.task_id)
+        raise Conflict(
+            "Your lease on this review expired; it may have gone to another reviewer.", code="lease_expired"
+        )
+    task = (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("project", "client", "batch")
+        .get(pk=review.task_id)
+    )
     if task.status != Task.Status.PENDING or not task.in_review:
         raise Conflict(f"The task is {task.status}.", code="task_not_pending")
     if verdict == Review.Verdict.FIX:
         if corrected_answer is None:
-            raise ValidationFailed("corrected_answer: required with the verdict fix", code="invalid_verdict",
-                                   details={"field": "corrected_answer"})
+            raise ValidationFailed(
+                "corrected_answer: required with the verdict fix",
+                code="invalid_verdict",
+                details={"field": "corrected_answer"},
+            )
         tasktypes.check_answer(task.task_type, task.params, corrected_answer)
     review.status, review.verdict, review.corrected_answer, review.comment, review.decided_at = (
-        Review.Status.DECIDED, verdict, corrected_answer, comment, now
+        Review.Status.DECIDED,
+        verdict,
+        corrected_answer,
+        comment,
+        now,
     )
     review.save(update_fields=["status", "verdict", "corrected_answer", "comment", "decided_at"])
     Task.objects.filter(pk=task.pk).update(in_review=False, updated_at=now)
     task.in_review = False
     actor = f"user:{reviewer.user_id}"
-    events.record(actor=actor, entity=review, kind="review.decided", after={"verdict": verdict, "task": str(task.pk)},
-                  client_id=task.client_id)
+    events.record(
+        actor=actor,
+        entity=review,
+        kind="review.decided",
+        after={"verdict": verdict, "task": str(task.pk)},
+        client_id=task.client_id,
+    )
     answers = consensus.round_answers(task)
     if verdict == Review.Verdict.REJECT:
         _reject_round(task, actor=actor, now=now)
@@ -127,7 +174,9 @@ def review_decide(*, reviewer: Annotator, review_id, verdict: Any, corrected_ans
     confidence = 1.0 if verdict == Review.Verdict.FIX else review.confidence
     _complete(task, response=response, confidence=confidence, now=now, actor=actor)
     if not task.is_test:
-        consensus.agreement_record(task=task, project=task.project, answers=answers, response=response, now=now)
+        consensus.agreement_record(
+            task=task, project=task.project, answers=answers, response=response, now=now
+        )
     return review
 
 
@@ -135,15 +184,22 @@ def _reject_round(task: Task, *, actor: Any, now: datetime) -> None:
     """The round's answers are rejected: not paid (their pay is reversed), their slots return to
     the pool, and the annotators who gave them never get the task again (UNIQUE(task, annotator))."""
     submissions = list(
-        Submission.objects.select_for_update().filter(task=task, round=task.rework_round, status=Submission.Status.ACCEPTED).order_by("id")
+        Submission.objects.select_for_update()
+        .filter(task=task, round=task.rework_round, status=Submission.Status.ACCEPTED)
+        .order_by("id")
     )
     for submission in submissions:
         billing.answer_unpay(submission_id=submission.pk)
     Submission.objects.filter(pk__in=[s.pk for s in submissions]).update(status=Submission.Status.REJECTED)
-    moved = Assignment.objects.filter(pk__in=[s.assignment_id for s in submissions], status=Assignment.Status.SUBMITTED).update(
-        status=Assignment.Status.REJECTED
+    moved = Assignment.objects.filter(
+        pk__in=[s.assignment_id for s in submissions], status=Assignment.Status.SUBMITTED
+    ).update(status=Assignment.Status.REJECTED)
+    Task.objects.filter(pk=task.pk).update(
+        slots_taken=F("slots_taken") - moved, answers_received=F("answers_received") - moved, updated_at=now
     )
-    Task.objects.filter(pk=task.pk).update(slots_taken=F("slots_taken") - moved, answers_received=F("answers_received") - moved,
-                                           updated_at=now)
-    events.record(actor=actor, entity=task, kind="task.answers_rejected",
-                  after={"submissions": [str(s.pk) for s in submissions], "returned_to_pool": True})
+    events.record(
+        actor=actor,
+        entity=task,
+        kind="task.answers_rejected",
+        after={"submissions": [str(s.pk) for s in submissions], "returned_to_pool": True},
+    )

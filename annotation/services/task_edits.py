@@ -51,12 +51,20 @@ def _touch(task: Task, fields: list[str]) -> None:
 def task_set_metadata(*, client: Client, actor: Any, task_id, metadata: Any, is_test: bool = False) -> Task:
     """Replace the task's metadata with ``metadata`` (an object)."""
     if not isinstance(metadata, dict):
-        raise ValidationFailed("metadata: must be an object", code="invalid_metadata", details={"field": "metadata"})
+        raise ValidationFailed(
+            "metadata: must be an object", code="invalid_metadata", details={"field": "metadata"}
+        )
     task = _lock_task(client=client, task_id=task_id, is_test=is_test)
     before = task.metadata
     task.metadata = metadata
     _touch(task, ["metadata"])
-    events.record(actor=actor, entity=task, kind="task.metadata_set", before={"metadata": before}, after={"metadata": metadata})
+    events.record(
+        actor=actor,
+        entity=task,
+        kind="task.metadata_set",
+        before={"metadata": before},
+        after={"metadata": metadata},
+    )
     return task
 
 
@@ -64,16 +72,22 @@ def task_set_metadata(*, client: Client, actor: Any, task_id, metadata: Any, is_
 
 
 def _clean_tags(tags: Any) -> list[str]:
-    if not isinstance(tags, list) or not all(isinstance(t, str) and 1 <= len(t) <= MAX_TAG_LENGTH for t in tags):
+    if not isinstance(tags, list) or not all(
+        isinstance(t, str) and 1 <= len(t) <= MAX_TAG_LENGTH for t in tags
+    ):
         raise ValidationFailed(
-            f"tags: must be a list of strings of 1 to {MAX_TAG_LENGTH} characters", code="invalid_tags", details={"field": "tags"}
+            f"tags: must be a list of strings of 1 to {MAX_TAG_LENGTH} characters",
+            code="invalid_tags",
+            details={"field": "tags"},
         )
     return list(dict.fromkeys(tags))  # without repeats, in the order given
 
 
 def _set_tags(task: Task, tags: list[str], *, actor: Any, kind: str) -> Task:
     if len(tags) > MAX_TAGS:
-        raise ValidationFailed(f"tags: a task has at most {MAX_TAGS} tags", code="too_many_tags", details={"field": "tags"})
+        raise ValidationFailed(
+            f"tags: a task has at most {MAX_TAGS} tags", code="too_many_tags", details={"field": "tags"}
+        )
     before = task.tags
     task.tags = tags
     _touch(task, ["tags"])
@@ -114,25 +128,43 @@ def task_set_unique_id(*, client: Client, actor: Any, task_id, unique_id: Any, i
     task answers 409 ``duplicate_unique_id`` and changes nothing; setting the current value is a no-op."""
     if not isinstance(unique_id, str) or not 1 <= len(unique_id) <= MAX_UNIQUE_ID_LENGTH:
         raise ValidationFailed(
-            f"unique_id: must be a string of 1 to {MAX_UNIQUE_ID_LENGTH} characters", code="invalid_unique_id",
+            f"unique_id: must be a string of 1 to {MAX_UNIQUE_ID_LENGTH} characters",
+            code="invalid_unique_id",
             details={"field": "unique_id"},
         )
     task = _lock_task(client=client, task_id=task_id, is_test=is_test)
     if task.unique_id == unique_id:
         return task
-    taken = Task.objects.filter(client=client, is_test=is_test, unique_id=unique_id).exclude(pk=task.pk).values_list("pk", flat=True).first()
+    taken = (
+        Task.objects.filter(client=client, is_test=is_test, unique_id=unique_id)
+        .exclude(pk=task.pk)
+        .values_list("pk", flat=True)
+        .first()
+    )
     if taken is not None:
-        raise Conflict(f"unique_id {unique_id!r} is already used by task {taken}.", code="duplicate_unique_id",
-                       details={"field": "unique_id", "task_id": str(taken)})
+        raise Conflict(
+            f"unique_id {unique_id!r} is already used by task {taken}.",
+            code="duplicate_unique_id",
+            details={"field": "unique_id", "task_id": str(taken)},
+        )
     before = task.unique_id
     task.unique_id = unique_id
     try:
         with transaction.atomic():
             _touch(task, ["unique_id"])
     except IntegrityError as exc:  # a concurrent request took it between the check and the write
-        raise Conflict(f"unique_id {unique_id!r} is already used by another task.", code="duplicate_unique_id",
-                       details={"field": "unique_id"}) from exc
-    events.record(actor=actor, entity=task, kind="task.unique_id_set", before={"unique_id": before}, after={"unique_id": unique_id})
+        raise Conflict(
+            f"unique_id {unique_id!r} is already used by another task.",
+            code="duplicate_unique_id",
+            details={"field": "unique_id"},
+        ) from exc
+    events.record(
+        actor=actor,
+        entity=task,
+        kind="task.unique_id_set",
+        before={"unique_id": before},
+        after={"unique_id": unique_id},
+    )
     return task
 
 
@@ -145,7 +177,13 @@ def task_clear_unique_id(*, client: Client, actor: Any, task_id, is_test: bool =
     before = task.unique_id
     task.unique_id = None
     _touch(task, ["unique_id"])
-    events.record(actor=actor, entity=task, kind="task.unique_id_cleared", before={"unique_id": before}, after={"unique_id": None})
+    events.record(
+        actor=actor,
+        entity=task,
+        kind="task.unique_id_cleared",
+        before={"unique_id": before},
+        after={"unique_id": None},
+    )
     return task
 
 
@@ -158,12 +196,20 @@ def _send_to_rework(task: Task, *, actor: Any) -> None:
     before = {"status": task.status, "overlap": task.overlap, "rework_round": task.rework_round}
     slots = task.project.overlap
     Task.objects.filter(pk=task.pk).update(
-        status=Task.Status.PENDING, rework_round=F("rework_round") + 1, round_offset=F("answers_received"),
-        overlap=F("slots_taken") + slots, updated_at=now,
+        status=Task.Status.PENDING,
+        rework_round=F("rework_round") + 1,
+        round_offset=F("answers_received"),
+        overlap=F("slots_taken") + slots,
+        updated_at=now,
     )
     task.refresh_from_db(fields=["status", "rework_round", "round_offset", "overlap", "updated_at"])
-    events.record(actor=actor, entity=task, kind="task.rework", before=before,
-                  after={"status": task.status, "overlap": task.overlap, "rework_round": task.rework_round})
+    events.record(
+        actor=actor,
+        entity=task,
+        kind="task.rework",
+        before=before,
+        after={"status": task.status, "overlap": task.overlap, "rework_round": task.rework_round},
+    )
 
 
 def task_callback_body(task: Task, *, audits: list[TaskAudit]) -> dict:
@@ -173,7 +219,9 @@ def task_callback_body(task: Task, *, audits: list[TaskAudit]) -> dict:
 
 
 @transaction.atomic
-def task_audit(*, client: Client, actor: Any, task_id, accepted: Any, comments: Any = None, is_test: bool = False) -> TaskAudit:
+def task_audit(
+    *, client: Client, actor: Any, task_id, accepted: Any, comments: Any = None, is_test: bool = False
+) -> TaskAudit:
     """Record the client's audit of a completed task, and call the task's ``callback_url`` back
     (one callback per audit). Only completed tasks can be audited (400 otherwise).
 
@@ -184,18 +232,34 @@ def task_audit(*, client: Client, actor: Any, task_id, accepted: Any, comments: 
     platform cost. The last delivered response stays visible until the rework completes.
     """
     if not isinstance(accepted, bool):
-        raise ValidationFailed("accepted: must be true or false", code="invalid_audit", details={"field": "accepted"})
+        raise ValidationFailed(
+            "accepted: must be true or false", code="invalid_audit", details={"field": "accepted"}
+        )
     if comments is not None and (not isinstance(comments, str) or len(comments) > MAX_COMMENT_LENGTH):
-        raise ValidationFailed(f"comments: must be a string of at most {MAX_COMMENT_LENGTH} characters, or null",
-                               code="invalid_audit", details={"field": "comments"})
+        raise ValidationFailed(
+            f"comments: must be a string of at most {MAX_COMMENT_LENGTH} characters, or null",
+            code="invalid_audit",
+            details={"field": "comments"},
+        )
     task = _lock_task(client=client, task_id=task_id, is_test=is_test)
     if task.status != Task.Status.COMPLETED:
-        raise ValidationFailed(f"Only completed tasks can be audited; this task is {task.status}.", code="task_not_completed")
+        raise ValidationFailed(
+            f"Only completed tasks can be audited; this task is {task.status}.", code="task_not_completed"
+        )
     audit = TaskAudit.objects.create(
-        task=task, client=client, accepted=accepted, comments=comments or "", audited_by=events.actor_label(actor)
+        task=task,
+        client=client,
+        accepted=accepted,
+        comments=comments or "",
+        audited_by=events.actor_label(actor),
     )
     result = "accepted" if accepted else "rejected"
-    events.record(actor=actor, entity=task, kind="task.audited", after={"audit_id": str(audit.id), "audit_result": result})
+    events.record(
+        actor=actor,
+        entity=task,
+        kind="task.audited",
+        after={"audit_id": str(audit.id), "audit_result": result},
+    )
     if not accepted and not task.is_test:
         _send_to_rework(task, actor=actor)
     if task.callback_url:

@@ -22,6 +22,7 @@ from billing import services as billing
 from clients import events, outbound, webhooks
 from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client, Event, WebhookDelivery
+from core.transactions import after_commit
 
 # --- tasks -----------------------------------------------------------------------------------------
 
@@ -39,11 +40,24 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
     """Validate one task spec; return the model fields. Raises ValidationFailed naming ``tasks[i].field``."""
 
     def fail(field: str, message: str, code: str = "invalid_task"):
-        raise ValidationFailed(f"tasks[{index}].{field}: {message}", code=code, details={"index": index, "field": field})
+        raise ValidationFailed(
+            f"tasks[{index}].{field}: {message}", code=code, details={"index": index, "field": field}
+        )
 
     if not isinstance(item, dict):
-        raise ValidationFailed(f"tasks[{index}]: must be an object", code="invalid_task", details={"index": index})
-    unknown = set(item) - {"params", "instruction", "metadata", "unique_id", "callback_url", "priority", "tags", "gold_answer"}
+        raise ValidationFailed(
+            f"tasks[{index}]: must be an object", code="invalid_task", details={"index": index}
+        )
+    unknown = set(item) - {
+        "params",
+        "instruction",
+        "metadata",
+        "unique_id",
+        "callback_url",
+        "priority",
+        "tags",
+        "gold_answer",
+    }
     if unknown:
         fail(sorted(unknown)[0], "unknown field")
     params = item.get("params") or {}
@@ -52,7 +66,9 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
     try:
         tasktypes.check_params(project.task_type, tasktypes.effective_params(project.params, params))
     except ValidationFailed as exc:
-        raise ValidationFailed(f"tasks[{index}].{exc.message}", code=exc.code, details={"index": index, **(exc.details or {})}) from exc
+        raise ValidationFailed(
+            f"tasks[{index}].{exc.message}", code=exc.code, details={"index": index, **(exc.details or {})}
+        ) from exc
     metadata = item.get("metadata") or {}
     if not isinstance(metadata, dict):
         fail("metadata", "must be an object")
@@ -69,8 +85,12 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
             fail("callback_url", exc.message, code="invalid_callback_url")
         if host not in host_ok:  # DNS and the address check: once per distinct host
             if len(host_ok) >= MAX_CALLBACK_HOSTS_PER_REQUEST:
-                fail("callback_url", f"at most {MAX_CALLBACK_HOSTS_PER_REQUEST} distinct callback hosts per request "
-                     "(each is resolved and checked)", code="too_many_callback_hosts")
+                fail(
+                    "callback_url",
+                    f"at most {MAX_CALLBACK_HOSTS_PER_REQUEST} distinct callback hosts per request "
+                    "(each is resolved and checked)",
+                    code="too_many_callback_hosts",
+                )
             try:
                 outbound.validate_url(callback_url)
                 host_ok[host] = None
@@ -99,13 +119,26 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
         except ValidationFailed as exc:
             fail("gold_answer", exc.message, code="invalid_gold_answer")
     return {
-        "params": effective, "metadata": metadata, "unique_id": unique_id, "callback_url": callback_url, "priority": priority,
-        "tags": tags, "instruction": instruction, "is_gold": gold_answer is not None, "gold_answer": gold_answer,
+        "params": effective,
+        "metadata": metadata,
+        "unique_id": unique_id,
+        "callback_url": callback_url,
+        "priority": priority,
+        "tags": tags,
+        "instruction": instruction,
+        "is_gold": gold_answer is not None,
+        "gold_answer": gold_answer,
     }
 
 
 def task_bulk_create(
-    *, client: Client, actor: Any, project: Project, items: Sequence[Any], batch: Batch | None = None, is_test: bool = False
+    *,
+    client: Client,
+    actor: Any,
+    project: Project,
+    items: Sequence[Any],
+    batch: Batch | None = None,
+    is_test: bool = False,
 ) -> list[BulkItemResult]:
     """Create up to 10,000 tasks atomically: all are valid and created, or none is.
 
@@ -126,7 +159,8 @@ def task_bulk_create(
         raise ValidationFailed("tasks: at least one task is required", code="invalid_task")
     if len(items) > settings.QUORUM_BULK_CREATE_MAX:
         raise ValidationFailed(
-            f"tasks: at most {settings.QUORUM_BULK_CREATE_MAX} tasks per request (got {len(items)})", code="too_many_tasks"
+            f"tasks: at most {settings.QUORUM_BULK_CREATE_MAX} tasks per request (got {len(items)})",
+            code="too_many_tasks",
         )
     host_ok: dict[str, str | None] = {}
     cleaned = [_clean_item(i, item, project, host_ok) for i, item in enumerate(items)]
@@ -137,14 +171,19 @@ def task_bulk_create(
             if uid in seen:
                 raise ValidationFailed(
                     f"tasks[{i}].unique_id: {uid!r} repeats tasks[{seen[uid]}] in the same request",
-                    code="duplicate_unique_id", details={"index": i, "field": "unique_id"},
+                    code="duplicate_unique_id",
+                    details={"index": i, "field": "unique_id"},
                 )
             seen[uid] = i
     # Validation (including DNS for callback URLs) is done; the writes get a short transaction.
-    return _task_bulk_insert(client=client, actor=actor, project=project, batch=batch, cleaned=cleaned, seen=seen, is_test=is_test)
+    return _task_bulk_insert(
+        client=client, actor=actor, project=project, batch=batch, cleaned=cleaned, seen=seen, is_test=is_test
+    )
 
 
-def task_bulk_check(*, client: Client, project: Project, items: Sequence[Any]) -> list[tuple[int, ValidationFailed]]:
+def task_bulk_check(
+    *, client: Client, project: Project, items: Sequence[Any]
+) -> list[tuple[int, ValidationFailed]]:
     """Every problem of a bulk request, item by item, without writing anything: ``[(index, error)]``
     (empty when ``task_bulk_create`` would accept every item). The same checks as ``task_bulk_create``
     item by item, plus a ``unique_id`` already naming a task of another project; whole-request
@@ -158,7 +197,8 @@ def task_bulk_check(*, client: Client, project: Project, items: Sequence[Any]) -
         raise ValidationFailed("tasks: at least one task is required", code="invalid_task")
     if len(items) > settings.QUORUM_BULK_CREATE_MAX:
         raise ValidationFailed(
-            f"tasks: at most {settings.QUORUM_BULK_CREATE_MAX} tasks per request (got {len(items)})", code="too_many_tasks"
+            f"tasks: at most {settings.QUORUM_BULK_CREATE_MAX} tasks per request (got {len(items)})",
+            code="too_many_tasks",
         )
     problems: list[tuple[int, ValidationFailed]] = []
     host_ok: dict[str, str | None] = {}
@@ -173,15 +213,33 @@ def task_bulk_check(*, client: Client, project: Project, items: Sequence[Any]) -
         if uid is None:
             continue
         if uid in seen:
-            problems.append((i, ValidationFailed(f"tasks[{i}].unique_id: {uid!r} repeats tasks[{seen[uid]}] in the same request",
-                                                 code="duplicate_unique_id", details={"index": i, "field": "unique_id"})))
+            problems.append(
+                (
+                    i,
+                    ValidationFailed(
+                        f"tasks[{i}].unique_id: {uid!r} repeats tasks[{seen[uid]}] in the same request",
+                        code="duplicate_unique_id",
+                        details={"index": i, "field": "unique_id"},
+                    ),
+                )
+            )
         else:
             seen[uid] = i
-    elsewhere = Task.objects.filter(client=client, is_test=False, unique_id__in=list(seen)).exclude(project=project)
+    elsewhere = Task.objects.filter(client=client, is_test=False, unique_id__in=list(seen)).exclude(
+        project=project
+    )
     for uid in elsewhere.values_list("unique_id", flat=True):
         i = seen[uid]
-        problems.append((i, ValidationFailed(f"tasks[{i}].unique_id: {uid!r} already names a task of another project",
-                                             code="unique_id_conflict", details={"index": i, "field": "unique_id"})))
+        problems.append(
+            (
+                i,
+                ValidationFailed(
+                    f"tasks[{i}].unique_id: {uid!r} already names a task of another project",
+                    code="unique_id_conflict",
+                    details={"index": i, "field": "unique_id"},
+                ),
+            )
+        )
     return sorted(problems, key=lambda problem: problem[0])
 
 
@@ -198,35 +256,60 @@ def task_rates(*, client: Client, project: Project, at: datetime) -> tuple[int, 
 
 def billing_work(task: Task) -> billing.Work:
     """What the ledger records about a task (``task.project`` loaded)."""
-    return billing.Work(task_id=task.id, project_id=task.project_id, project_name=task.project.name, task_type=task.task_type)
+    return billing.Work(
+        task_id=task.id, project_id=task.project_id, project_name=task.project.name, task_type=task.task_type
+    )
 
 
 @transaction.atomic
 def _task_bulk_insert(
-    *, client: Client, actor: Any, project: Project, batch: Batch | None, cleaned: list[dict], seen: dict[str, int], is_test: bool
+    *,
+    client: Client,
+    actor: Any,
+    project: Project,
+    batch: Batch | None,
+    cleaned: list[dict],
+    seen: dict[str, int],
+    is_test: bool,
 ) -> list[BulkItemResult]:
     if batch is not None:
-        batch = Batch.objects.select_for_update().get(pk=batch.pk)  # a concurrent finalize must not miss these tasks
+        batch = Batch.objects.select_for_update().get(
+            pk=batch.pk
+        )  # a concurrent finalize must not miss these tasks
     released = not is_test and (batch is None or batch.status == Batch.Status.IN_PROGRESS)
     for _attempt in range(3):
         existing = (
-            {t.unique_id: t for t in Task.objects.filter(client=client, is_test=is_test, unique_id__in=list(seen))} if seen else {}
+            {
+                t.unique_id: t
+                for t in Task.objects.filter(client=client, is_test=is_test, unique_id__in=list(seen))
+            }
+            if seen
+            else {}
         )
         for uid, task in existing.items():
             if task.project_id != project.id:
                 raise Conflict(
                     f"tasks[{seen[uid]}].unique_id: {uid!r} already names a task of another project",
-                    code="unique_id_conflict", details={"index": seen[uid], "field": "unique_id", "task_id": str(task.id)},
+                    code="unique_id_conflict",
+                    details={"index": seen[uid], "field": "unique_id", "task_id": str(task.id)},
                 )
         now = timezone.now()
         price, pay = task_rates(client=client, project=project, at=now)
         # created_at grows by 1 µs per item so tasks are served in the order they were sent.
         new_tasks = [
             Task(
-                client=client, project=project, batch=batch, task_type=project.task_type, is_test=is_test,
-                released=released, created_at=now + timedelta(microseconds=i), updated_at=now,
+                client=client,
+                project=project,
+                batch=batch,
+                task_type=project.task_type,
+                is_test=is_test,
+                released=released,
+                created_at=now + timedelta(microseconds=i),
+                updated_at=now,
                 overlap=settings.QUORUM_GOLD_OVERLAP if spec["is_gold"] else project.overlap,
-                price=0 if spec["is_gold"] else price, pay=pay, **spec,
+                price=0 if spec["is_gold"] else price,
+                pay=pay,
+                **spec,
             )
             for i, spec in enumerate(cleaned)
             if spec["unique_id"] is None or spec["unique_id"] not in existing
@@ -238,17 +321,24 @@ def _task_bulk_insert(
             continue  # a concurrent request created some of these unique_ids; look again
         break
     else:
-        raise Conflict("Concurrent requests kept creating the same unique_id values; retry.", code="unique_id_race")
+        raise Conflict(
+            "Concurrent requests kept creating the same unique_id values; retry.", code="unique_id_race"
+        )
     Event.objects.bulk_create(
-        [events.build(actor=actor, entity_type="task", entity_id=t.id, kind="task.created", client_id=client.id) for t in new_tasks],
+        [
+            events.build(
+                actor=actor, entity_type="task", entity_id=t.id, kind="task.created", client_id=client.id
+            )
+            for t in new_tasks
+        ],
         batch_size=2000,
     )
     if is_test and new_tasks:
         from annotation import tasks as celery_tasks
 
         ids = [str(t.id) for t in new_tasks]
-        # robust: a broker outage must not fail a committed request; the beat relay simulates them.
-        transaction.on_commit(lambda: celery_tasks.simulate_test_tasks.delay(ids), robust=True)
+        # after COMMIT: a broker outage must not fail a committed request; the beat relay simulates them.
+        after_commit(celery_tasks.simulate_test_tasks.delay, ids)
     created_iter = iter(new_tasks)
     results = []
     for spec in cleaned:
@@ -261,7 +351,9 @@ def _task_bulk_insert(
 
 
 @transaction.atomic
-def task_cancel(*, client: Client, actor: Any, task_id, is_test: bool = False, clear_unique_id: bool = False) -> Task:
+def task_cancel(
+    *, client: Client, actor: Any, task_id, is_test: bool = False, clear_unique_id: bool = False
+) -> Task:
     """pending → canceled, releasing any live lease on it. Any other status answers 409
     ``task_not_pending`` and changes nothing.
 
@@ -270,14 +362,18 @@ def task_cancel(*, client: Client, actor: Any, task_id, is_test: bool = False, c
     locked rows); one that got in before the task lock is caught by the second, skip-locked pass.
     """
     try:
-        Task.objects.filter(client=client, is_test=is_test).only("pk").get(pk=task_id)  # another mode's task: 404
+        Task.objects.filter(client=client, is_test=is_test).only("pk").get(
+            pk=task_id
+        )  # another mode's task: 404
     except (Task.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
         raise NotFound("Task not found.") from exc
     live = Assignment.objects.filter(task_id=task_id, status=Assignment.Status.ACTIVE).order_by("pk")
     leases = list(live.select_for_update())
     task = Task.objects.select_for_update(of=("self",)).select_related("project", "batch").get(pk=task_id)
     if task.status != Task.Status.PENDING:
-        raise Conflict(f"Only pending tasks can be canceled; this task is {task.status}.", code="task_not_pending")
+        raise Conflict(
+            f"Only pending tasks can be canceled; this task is {task.status}.", code="task_not_pending"
+        )
     now = timezone.now()
     task.status, task.released, task.updated_at = Task.Status.CANCELED, False, now
     fields = ["status", "released", "updated_at"]
@@ -285,7 +381,13 @@ def task_cancel(*, client: Client, actor: Any, task_id, is_test: bool = False, c
         task.unique_id = None
         fields.append("unique_id")
     task.save(update_fields=fields)
-    events.record(actor=actor, entity=task, kind="task.canceled", before={"status": "pending"}, after={"status": "canceled"})
+    events.record(
+        actor=actor,
+        entity=task,
+        kind="task.canceled",
+        before={"status": "pending"},
+        after={"status": "canceled"},
+    )
     if task.spend_reserved:  # started, never to be charged: its committed spend comes back
         billing.spend_release(client_id=task.client_id, project_id=task.project_id, amount=task.price)
     # Whoever holds a lease on it is let go at once (not left waiting for the lease to run out).
@@ -300,13 +402,24 @@ def task_cancel(*, client: Client, actor: Any, task_id, is_test: bool = False, c
 def _complete(task: Task, *, response: dict, confidence: float | None, now: datetime, actor: Any) -> None:
     """Mark a locked pending task completed, charge the client and queue its callback, atomically."""
     task.status, task.response, task.confidence, task.completed_at, task.updated_at = (
-        Task.Status.COMPLETED, response, confidence, now, now,
+        Task.Status.COMPLETED,
+        response,
+        confidence,
+        now,
+        now,
     )
     task.save(update_fields=["status", "response", "confidence", "completed_at", "updated_at"])
-    events.record(actor=actor, entity=task, kind="task.completed", before={"status": "pending"},
-                  after={"status": "completed", "confidence": confidence})
+    events.record(
+        actor=actor,
+        entity=task,
+        kind="task.completed",
+        before={"status": "pending"},
+        after={"status": "completed", "confidence": confidence},
+    )
     if not task.is_test:
-        billing.charge_task_completion(client=task.client, task_id=task.id, amount=task.price, work=billing_work(task))
+        billing.charge_task_completion(
+            client=task.client, task_id=task.id, amount=task.price, work=billing_work(task)
+        )
     if task.callback_url:
         payload = task_payload(task)
         webhooks.delivery_enqueue(
@@ -314,9 +427,15 @@ def _complete(task: Task, *, response: dict, confidence: float | None, now: date
             kind=WebhookDelivery.Kind.TASK_CALLBACK,
             event_type="task.completed",
             url=task.callback_url,
-            payload={"task": payload, "response": task.response, "task_id": payload["task_id"], "status": task.status},
+            payload={
+                "task": payload,
+                "response": task.response,
+                "task_id": payload["task_id"],
+                "status": task.status,
+            },
             # A rework round (client audit rejection) delivers again, with its own callback.
-            dedupe_key=f"task:{task.id}:completed:callback" + (f":round{task.rework_round}" if task.rework_round else ""),
+            dedupe_key=f"task:{task.id}:completed:callback"
+            + (f":round{task.rework_round}" if task.rework_round else ""),
             is_test=task.is_test,
         )
 
@@ -330,7 +449,11 @@ def task_try_complete(*, task_id, actor: Any = None, now: datetime | None = None
     """
     now = now or timezone.now()
     try:
-        task = Task.objects.select_for_update(of=("self",)).select_related("project", "client", "batch").get(pk=task_id)
+        task = (
+            Task.objects.select_for_update(of=("self",))
+            .select_related("project", "client", "batch")
+            .get(pk=task_id)
+        )
     except Task.DoesNotExist:
         return None
     _complete_if_ready(task, actor=actor, now=now)
@@ -342,7 +465,12 @@ def _complete_if_ready(task: Task, *, actor: Any, now: datetime) -> str | None:
     (``consensus.settle``). Gold tasks never complete; a task waiting for review waits.
     Precondition: ``task`` is locked by this transaction, its counters are current and
     ``task.project`` is loaded."""
-    if task.status != Task.Status.PENDING or task.is_gold or task.in_review or task.answers_received < task.overlap:
+    if (
+        task.status != Task.Status.PENDING
+        or task.is_gold
+        or task.in_review
+        or task.answers_received < task.overlap
+    ):
         return None
     return consensus.settle(task, actor=actor, now=now, complete=_complete)
 
@@ -352,7 +480,11 @@ def task_simulate_complete(*, task_id) -> Task | None:
     """Test mode: complete a sandbox task with a schema-valid answer, never charged, never shown
     to a human. Idempotent."""
     try:
-        task = Task.objects.select_for_update(of=("self",)).select_related("project", "client", "batch").get(pk=task_id, is_test=True)
+        task = (
+            Task.objects.select_for_update(of=("self",))
+            .select_related("project", "client", "batch")
+            .get(pk=task_id, is_test=True)
+        )
     except Task.DoesNotExist:
         return None
     if task.status != Task.Status.PENDING:
@@ -361,5 +493,11 @@ def task_simulate_complete(*, task_id) -> Task | None:
     answer = tasktypes.example_answer(task.task_type, params)
     tasktypes.check_answer(task.task_type, params, answer)
     result = tasktypes.aggregate(task.task_type, params, [answer] * task.overlap)
-    _complete(task, response=result.response, confidence=result.confidence, now=timezone.now(), actor="system:simulator")
+    _complete(
+        task,
+        response=result.response,
+        confidence=result.confidence,
+        now=timezone.now(),
+        actor="system:simulator",
+    )
     return task

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +37,7 @@ from annotation.models import (
 from clients import events
 from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
 from clients.models import Client, User
+from core.transactions import after_commit
 
 MAX_QUESTIONS = 200
 MAX_LIST = 50
@@ -57,16 +57,26 @@ STATUS_MOVES = {
 def _string_list(value: Any, field: str) -> list[str]:
     if value is None:
         return []
-    if not isinstance(value, list) or len(value) > MAX_LIST or not all(isinstance(v, str) and 0 < len(v) <= 80 for v in value):
-        raise ValidationFailed(f"{field}: must be a list of at most {MAX_LIST} non-empty strings of at most 80 characters",
-                               code="invalid_profile", details={"field": field})
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_LIST
+        or not all(isinstance(v, str) and 0 < len(v) <= 80 for v in value)
+    ):
+        raise ValidationFailed(
+            f"{field}: must be a list of at most {MAX_LIST} non-empty strings of at most 80 characters",
+            code="invalid_profile",
+            details={"field": field},
+        )
     return sorted(set(value))
 
 
 def _reason(reason: Any) -> str:
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
-        raise ValidationFailed(f"reason: must be a non-empty string of at most {MAX_REASON} characters", code="invalid_reason",
-                               details={"field": "reason"})
+        raise ValidationFailed(
+            f"reason: must be a non-empty string of at most {MAX_REASON} characters",
+            code="invalid_reason",
+            details={"field": "reason"},
+        )
     return reason.strip()
 
 
@@ -79,27 +89,43 @@ def annotator_apply(*, user: User, skills: Any = None, domains: Any = None, loca
     domains = _string_list(domains, "domains")
     unknown = sorted(set(domains) - set(Domain.values))
     if unknown:
-        raise ValidationFailed(f"domains: {unknown[0]!r} is not one of {', '.join(Domain.values)}", code="invalid_profile",
-                               details={"field": "domains"})
+        raise ValidationFailed(
+            f"domains: {unknown[0]!r} is not one of {', '.join(Domain.values)}",
+            code="invalid_profile",
+            details={"field": "domains"},
+        )
     annotator = Annotator.objects.select_for_update(no_key=True).filter(user=user).first()
     if annotator is None:
         annotator = Annotator.objects.create(user=user, skills=skills, domains=domains, locales=locales)
-        events.record(actor=user, entity=annotator, kind="annotator.applied", after={"status": annotator.status}, client_id=None)
+        events.record(
+            actor=user,
+            entity=annotator,
+            kind="annotator.applied",
+            after={"status": annotator.status},
+            client_id=None,
+        )
         return annotator
     if annotator.status != Annotator.Status.APPLICANT:
         raise Conflict(f"You are already an annotator ({annotator.status}).", code="annotator_exists")
     annotator.skills, annotator.domains, annotator.locales = skills, domains, locales
     annotator.save(update_fields=["skills", "domains", "locales"])
-    events.record(actor=user, entity=annotator, kind="annotator.profile_updated",
-                  after={"skills": skills, "domains": domains, "locales": locales}, client_id=None)
+    events.record(
+        actor=user,
+        entity=annotator,
+        kind="annotator.profile_updated",
+        after={"skills": skills, "domains": domains, "locales": locales},
+        client_id=None,
+    )
     return annotator
 
 
 def _release_live_leases(*, annotator_id, project_id=None, actor: Any, now: datetime) -> int:
     """Give back the annotator's live leases (in one project, or all). Leases being submitted right
     now (row locked) are skipped rather than waited for: that submit finishes as it started."""
-    leases = Assignment.objects.select_for_update(skip_locked=True, of=("self",)).select_related("project").filter(
-        annotator_id=annotator_id, status=Assignment.Status.ACTIVE
+    leases = (
+        Assignment.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("project")
+        .filter(annotator_id=annotator_id, status=Assignment.Status.ACTIVE)
     )
     if project_id is not None:
         leases = leases.filter(project_id=project_id)
@@ -111,16 +137,23 @@ def _release_live_leases(*, annotator_id, project_id=None, actor: Any, now: date
 
 
 @transaction.atomic
-def annotator_set_status(*, annotator_id, status: str, reason: Any, actor: Any, is_reviewer: bool | None = None) -> Annotator:
+def annotator_set_status(
+    *, annotator_id, status: str, reason: Any, actor: Any, is_reviewer: bool | None = None
+) -> Annotator:
     """Staff vet (applicant → active), suspend, ban or restore an annotator, with a reason, and may
     grant or take the reviewer role (``is_reviewer``; the status may then stay as it is). Taking
     the annotator row lock serializes this with their claims: once it returns, a suspended or
     banned annotator holds no lease and gets no task."""
     reason = _reason(reason)
     if status not in Annotator.Status.values:
-        raise ValidationFailed(f"status: must be one of {', '.join(Annotator.Status.values)}", code="invalid_status",
-                               details={"field": "status"})
-    annotator = _get(Annotator.objects.select_for_update(no_key=True), "Annotator not found.", pk=annotator_id)
+        raise ValidationFailed(
+            f"status: must be one of {', '.join(Annotator.Status.values)}",
+            code="invalid_status",
+            details={"field": "status"},
+        )
+    annotator = _get(
+        Annotator.objects.select_for_update(no_key=True), "Annotator not found.", pk=annotator_id
+    )
     before = annotator.status
     if status not in STATUS_MOVES[before] and not (status == before and is_reviewer is not None):
         raise Conflict(f"An annotator who is {before} cannot become {status}.", code="invalid_status_change")
@@ -133,17 +166,28 @@ def annotator_set_status(*, annotator_id, status: str, reason: Any, actor: Any, 
     released = 0
     if status in (Annotator.Status.SUSPENDED, Annotator.Status.BANNED):
         released = _release_live_leases(annotator_id=annotator.pk, actor=actor, now=now)
-    events.record(actor=actor, entity=annotator, kind="annotator.status_changed",
-                  before={"status": before, "is_reviewer": reviewer_before},
-                  after={"status": status, "is_reviewer": annotator.is_reviewer, "reason": reason, "leases_released": released},
-                  client_id=None)
+    events.record(
+        actor=actor,
+        entity=annotator,
+        kind="annotator.status_changed",
+        before={"status": before, "is_reviewer": reviewer_before},
+        after={
+            "status": status,
+            "is_reviewer": annotator.is_reviewer,
+            "reason": reason,
+            "leases_released": released,
+        },
+        client_id=None,
+    )
     return annotator
 
 
 # --- standing in a project: the gold and anti-fraud rules, staff restore -------------------------------
 
 
-def worker_bar(*, project: Project, annotator_id, status: str, reason: str, actor: Any, now: datetime | None = None) -> bool:
+def worker_bar(
+    *, project: Project, annotator_id, status: str, reason: str, actor: Any, now: datetime | None = None
+) -> bool:
     """Remove or suspend an annotator from one project (a rule or staff) and give back their live
     leases there. Returns False if they were not active there. Precondition: in a transaction.
 
@@ -151,17 +195,32 @@ def worker_bar(*, project: Project, annotator_id, status: str, reason: str, acto
     claim either finished before (its lease is released here) or sees the new standing."""
     now = now or timezone.now()
     with connection.cursor() as cursor:
-        worker_id, before, _, _ = engine.worker_gate(cursor, project_id=project.pk, annotator_id=annotator_id, now=now)
+        worker_id, before, _, _ = engine.worker_gate(
+            cursor, project_id=project.pk, annotator_id=annotator_id, now=now
+        )
     if before != ProjectWorker.Status.ACTIVE:
         return False
-    ProjectWorker.objects.filter(pk=worker_id).update(status=status, reason=reason[:MAX_REASON], updated_at=now)
+    ProjectWorker.objects.filter(pk=worker_id).update(
+        status=status, reason=reason[:MAX_REASON], updated_at=now
+    )
     released = _release_live_leases(annotator_id=annotator_id, project_id=project.pk, actor=actor, now=now)
-    events.record(actor=actor, entity=ProjectWorker(pk=worker_id), kind=f"project_worker.{status}", before={"status": before},
-                  after={"status": status, "reason": reason, "project": str(project.pk), "annotator": str(annotator_id),
-                         "leases_released": released}, client_id=project.client_id)
+    events.record(
+        actor=actor,
+        entity=ProjectWorker(pk=worker_id),
+        kind=f"project_worker.{status}",
+        before={"status": before},
+        after={
+            "status": status,
+            "reason": reason,
+            "project": str(project.pk),
+            "annotator": str(annotator_id),
+            "leases_released": released,
+        },
+        client_id=project.client_id,
+    )
     # The platform-wide rule runs in its own transaction after this one commits: it takes the
     # annotator row lock first, as claims do, which this transaction (holding the standing row) must not.
-    transaction.on_commit(partial(annotator_rules_apply, annotator_id=annotator_id))
+    after_commit(annotator_rules_apply, annotator_id=annotator_id)
     return True
 
 
@@ -173,15 +232,28 @@ def annotator_rules_apply(*, annotator_id) -> bool:
     annotator = Annotator.objects.select_for_update(no_key=True).filter(pk=annotator_id).first()
     if not limit or annotator is None or annotator.status != Annotator.Status.ACTIVE:
         return False
-    barred = ProjectWorker.objects.filter(annotator_id=annotator_id).exclude(status=ProjectWorker.Status.ACTIVE).count()
+    barred = (
+        ProjectWorker.objects.filter(annotator_id=annotator_id)
+        .exclude(status=ProjectWorker.Status.ACTIVE)
+        .count()
+    )
     if barred < limit:
         return False
     annotator.status = Annotator.Status.SUSPENDED
     annotator.save(update_fields=["status"])
     released = _release_live_leases(annotator_id=annotator_id, actor="system:rules", now=timezone.now())
-    events.record(actor="system:rules", entity=annotator, kind="annotator.status_changed", before={"status": "active"},
-                  after={"status": "suspended", "reason": f"barred from {barred} projects (limit {limit})",
-                         "leases_released": released}, client_id=None)
+    events.record(
+        actor="system:rules",
+        entity=annotator,
+        kind="annotator.status_changed",
+        before={"status": "active"},
+        after={
+            "status": "suspended",
+            "reason": f"barred from {barred} projects (limit {limit})",
+            "leases_released": released,
+        },
+        client_id=None,
+    )
     return True
 
 
@@ -191,7 +263,13 @@ def worker_remove(*, project_id, annotator_id, reason: Any, actor: Any) -> Proje
     reason = _reason(reason)
     project = _project(project_id)
     _annotator(annotator_id)
-    if not worker_bar(project=project, annotator_id=annotator_id, status=ProjectWorker.Status.REMOVED, reason=reason, actor=actor):
+    if not worker_bar(
+        project=project,
+        annotator_id=annotator_id,
+        status=ProjectWorker.Status.REMOVED,
+        reason=reason,
+        actor=actor,
+    ):
         raise Conflict("This annotator is not active in the project.", code="worker_not_active")
     return ProjectWorker.objects.get(project=project, annotator_id=annotator_id)
 
@@ -202,17 +280,38 @@ def worker_restore(*, project_id, annotator_id, reason: Any, actor: Any) -> Proj
     and flag counters start again (the event keeps the old figures), so the rule judges new work."""
     reason = _reason(reason)
     project = _project(project_id)
-    worker = _get(ProjectWorker.objects.select_for_update(), "This annotator has no standing in the project.", project=project,
-                  annotator_id=annotator_id)
+    worker = _get(
+        ProjectWorker.objects.select_for_update(),
+        "This annotator has no standing in the project.",
+        project=project,
+        annotator_id=annotator_id,
+    )
     if worker.status == ProjectWorker.Status.ACTIVE:
         raise Conflict("This annotator is active in the project.", code="worker_active")
-    before = {"status": worker.status, "reason": worker.reason, "gold_answers": worker.gold_answers,
-              "gold_score": worker.gold_score, "flags": worker.flags}
-    worker.status, worker.reason, worker.gold_answers, worker.gold_score, worker.flags = ProjectWorker.Status.ACTIVE, "", 0, 0.0, 0
+    before = {
+        "status": worker.status,
+        "reason": worker.reason,
+        "gold_answers": worker.gold_answers,
+        "gold_score": worker.gold_score,
+        "flags": worker.flags,
+    }
+    worker.status, worker.reason, worker.gold_answers, worker.gold_score, worker.flags = (
+        ProjectWorker.Status.ACTIVE,
+        "",
+        0,
+        0.0,
+        0,
+    )
     worker.updated_at = timezone.now()
     worker.save(update_fields=["status", "reason", "gold_answers", "gold_score", "flags", "updated_at"])
-    events.record(actor=actor, entity=worker, kind="project_worker.restored", before=before,
-                  after={"status": "active", "reason": reason}, client_id=project.client_id)
+    events.record(
+        actor=actor,
+        entity=worker,
+        kind="project_worker.restored",
+        before=before,
+        after={"status": "active", "reason": reason},
+        client_id=project.client_id,
+    )
     return worker
 
 
@@ -263,7 +362,10 @@ def workers_apply(*, project: Project, deltas: dict, now: datetime) -> dict:
         rows = {}
         for annotator_id in sorted(deltas, key=str):
             delta = deltas[annotator_id]
-            cursor.execute(WORKER_DELTA_SQL, {**delta.__dict__, "now": now, "project_id": project.pk, "annotator_id": annotator_id})
+            cursor.execute(
+                WORKER_DELTA_SQL,
+                {**delta.__dict__, "now": now, "project_id": project.pk, "annotator_id": annotator_id},
+            )
             row = cursor.fetchone()
             if row is not None:
                 rows[annotator_id] = row
@@ -273,15 +375,33 @@ def workers_apply(*, project: Project, deltas: dict, now: datetime) -> dict:
             continue
         threshold = project.gold_accuracy_threshold
         if deltas[annotator_id].flags and project.fraud_flag_limit and flags >= project.fraud_flag_limit:
-            reason = f"{flags} answers faster than {project.min_answer_ms} ms (limit {project.fraud_flag_limit})"
-            worker_bar(project=project, annotator_id=annotator_id, status=ProjectWorker.Status.SUSPENDED, reason=reason,
-                       actor="system:anti-fraud", now=now)
+            reason = (
+                f"{flags} answers faster than {project.min_answer_ms} ms (limit {project.fraud_flag_limit})"
+            )
+            worker_bar(
+                project=project,
+                annotator_id=annotator_id,
+                status=ProjectWorker.Status.SUSPENDED,
+                reason=reason,
+                actor="system:anti-fraud",
+                now=now,
+            )
             outcome[annotator_id] = ProjectWorker.Status.SUSPENDED
-        elif (deltas[annotator_id].gold_answers and threshold > 0 and gold_answers >= project.gold_min_answers
-              and gold_score / gold_answers < threshold):
+        elif (
+            deltas[annotator_id].gold_answers
+            and threshold > 0
+            and gold_answers >= project.gold_min_answers
+            and gold_score / gold_answers < threshold
+        ):
             reason = f"gold accuracy {gold_score / gold_answers:.3f} below {threshold} after {gold_answers} gold answers"
-            worker_bar(project=project, annotator_id=annotator_id, status=ProjectWorker.Status.REMOVED, reason=reason,
-                       actor="system:gold-rule", now=now)
+            worker_bar(
+                project=project,
+                annotator_id=annotator_id,
+                status=ProjectWorker.Status.REMOVED,
+                reason=reason,
+                actor="system:gold-rule",
+                now=now,
+            )
             outcome[annotator_id] = ProjectWorker.Status.REMOVED
     return outcome
 
@@ -312,9 +432,9 @@ def confusion_matrices(*, project_id, annotator_ids, classes: Sequence[str]) -> 
     """{annotator_id: K×K list of counts (rows = truth, columns = given)} for those who have any."""
     index = {c: i for i, c in enumerate(classes)}
     out: dict = {}
-    rows = ConfusionCount.objects.filter(project_id=project_id, annotator_id__in=list(annotator_ids)).values_list(
-        "annotator_id", "true_label", "given", "count"
-    )
+    rows = ConfusionCount.objects.filter(
+        project_id=project_id, annotator_id__in=list(annotator_ids)
+    ).values_list("annotator_id", "true_label", "given", "count")
     for annotator_id, true_label, given, count in rows:
         if true_label in index and given in index:
             matrix = out.setdefault(annotator_id, [[0.0] * len(classes) for _ in classes])
@@ -325,19 +445,38 @@ def confusion_matrices(*, project_id, annotator_ids, classes: Sequence[str]) -> 
 # --- qualifications ------------------------------------------------------------------------------------
 
 
-def _check_qualification_fields(*, name: Any, task_type: Any, domain: Any, pass_mark: Any, retry_delay_seconds: Any) -> None:
+def _check_qualification_fields(
+    *, name: Any, task_type: Any, domain: Any, pass_mark: Any, retry_delay_seconds: Any
+) -> None:
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
-        raise ValidationFailed("name: must be a string of 1 to 200 characters", code="invalid_qualification", details={"field": "name"})
+        raise ValidationFailed(
+            "name: must be a string of 1 to 200 characters",
+            code="invalid_qualification",
+            details={"field": "name"},
+        )
     tasktypes.spec_for(task_type if isinstance(task_type, str) else "")
     if domain not in Domain.values:
-        raise ValidationFailed(f"domain: must be one of {', '.join(Domain.values)}", code="invalid_qualification",
-                               details={"field": "domain"})
+        raise ValidationFailed(
+            f"domain: must be one of {', '.join(Domain.values)}",
+            code="invalid_qualification",
+            details={"field": "domain"},
+        )
     if isinstance(pass_mark, bool) or not isinstance(pass_mark, int | float) or not 0 <= pass_mark <= 1:
-        raise ValidationFailed("pass_mark: must be a number between 0 and 1", code="invalid_qualification",
-                               details={"field": "pass_mark"})
-    if isinstance(retry_delay_seconds, bool) or not isinstance(retry_delay_seconds, int) or not 0 <= retry_delay_seconds <= 90 * 86400:
-        raise ValidationFailed("retry_delay_seconds: must be an integer between 0 and 7776000 (90 days)",
-                               code="invalid_qualification", details={"field": "retry_delay_seconds"})
+        raise ValidationFailed(
+            "pass_mark: must be a number between 0 and 1",
+            code="invalid_qualification",
+            details={"field": "pass_mark"},
+        )
+    if (
+        isinstance(retry_delay_seconds, bool)
+        or not isinstance(retry_delay_seconds, int)
+        or not 0 <= retry_delay_seconds <= 90 * 86400
+    ):
+        raise ValidationFailed(
+            "retry_delay_seconds: must be an integer between 0 and 7776000 (90 days)",
+            code="invalid_qualification",
+            details={"field": "retry_delay_seconds"},
+        )
 
 
 @transaction.atomic
@@ -358,80 +497,165 @@ def qualification_create(
     """A test made of gold questions of one task type: given inline (``questions``: params,
     instruction, gold_answer) and/or copied from the client's gold tasks (``gold_task_ids``).
     ``client`` None = platform-wide (staff). Each gold answer must be valid for its question."""
-    _check_qualification_fields(name=name, task_type=task_type, domain=domain, pass_mark=pass_mark,
-                                retry_delay_seconds=retry_delay_seconds)
+    _check_qualification_fields(
+        name=name,
+        task_type=task_type,
+        domain=domain,
+        pass_mark=pass_mark,
+        retry_delay_seconds=retry_delay_seconds,
+    )
     params = params if params is not None else {}
     if not isinstance(params, dict):
-        raise ValidationFailed("params: must be an object", code="invalid_params", details={"field": "params"})
+        raise ValidationFailed(
+            "params: must be an object", code="invalid_params", details={"field": "params"}
+        )
     tasktypes.check_project_params(task_type, params)
     if not isinstance(instructions, str):
-        raise ValidationFailed("instructions: must be a string", code="invalid_qualification", details={"field": "instructions"})
+        raise ValidationFailed(
+            "instructions: must be a string", code="invalid_qualification", details={"field": "instructions"}
+        )
     items: list[dict] = []
     if questions is not None:
         if not isinstance(questions, list):
-            raise ValidationFailed("questions: must be a list", code="invalid_qualification", details={"field": "questions"})
+            raise ValidationFailed(
+                "questions: must be a list", code="invalid_qualification", details={"field": "questions"}
+            )
         items.extend(questions)
     if gold_task_ids:
         if client is None or not isinstance(gold_task_ids, list):
-            raise ValidationFailed("gold_task_ids: a list of your gold task ids (client qualifications only)",
-                                   code="invalid_qualification", details={"field": "gold_task_ids"})
-        gold = {str(t.pk): t for t in Task.objects.filter(client=client, is_gold=True, task_type=task_type,
-                                                           pk__in=[i for i in gold_task_ids if isinstance(i, str)])}
+            raise ValidationFailed(
+                "gold_task_ids: a list of your gold task ids (client qualifications only)",
+                code="invalid_qualification",
+                details={"field": "gold_task_ids"},
+            )
+        gold = {
+            str(t.pk): t
+            for t in Task.objects.filter(
+                client=client,
+                is_gold=True,
+                task_type=task_type,
+                pk__in=[i for i in gold_task_ids if isinstance(i, str)],
+            )
+        }
         for i, task_id in enumerate(gold_task_ids):
             task = gold.get(str(task_id))
             if task is None:
-                raise ValidationFailed(f"gold_task_ids[{i}]: not one of your gold tasks of type {task_type}",
-                                       code="invalid_qualification", details={"field": f"gold_task_ids[{i}]"})
-            items.append({"params": task.params, "instruction": task.instruction, "gold_answer": task.gold_answer})
+                raise ValidationFailed(
+                    f"gold_task_ids[{i}]: not one of your gold tasks of type {task_type}",
+                    code="invalid_qualification",
+                    details={"field": f"gold_task_ids[{i}]"},
+                )
+            items.append(
+                {"params": task.params, "instruction": task.instruction, "gold_answer": task.gold_answer}
+            )
     if not 1 <= len(items) <= MAX_QUESTIONS:
-        raise ValidationFailed(f"questions: a test needs 1 to {MAX_QUESTIONS} questions", code="invalid_qualification",
-                               details={"field": "questions"})
+        raise ValidationFailed(
+            f"questions: a test needs 1 to {MAX_QUESTIONS} questions",
+            code="invalid_qualification",
+            details={"field": "questions"},
+        )
     rows = []
     for i, item in enumerate(items):
         field = f"questions[{i}]"
-        if not isinstance(item, dict) or set(item) - {"params", "instruction", "gold_answer"} or "gold_answer" not in item:
-            raise ValidationFailed(f"{field}: must be an object with gold_answer and optional params and instruction",
-                                   code="invalid_qualification", details={"field": field})
+        if (
+            not isinstance(item, dict)
+            or set(item) - {"params", "instruction", "gold_answer"}
+            or "gold_answer" not in item
+        ):
+            raise ValidationFailed(
+                f"{field}: must be an object with gold_answer and optional params and instruction",
+                code="invalid_qualification",
+                details={"field": field},
+            )
         q_params = tasktypes.effective_params(params, item.get("params") or {})
         try:
             tasktypes.check_params(task_type, q_params, prefix=f"{field}.params")
             tasktypes.check_answer(task_type, q_params, item["gold_answer"])
         except ValidationFailed as exc:
-            raise ValidationFailed(f"{field}: {exc.message}", code=exc.code, details={"field": field}) from exc
-        rows.append(QualificationQuestion(position=i, params=item.get("params") or {}, instruction=str(item.get("instruction") or ""),
-                                          gold_answer=item["gold_answer"]))
+            raise ValidationFailed(
+                f"{field}: {exc.message}", code=exc.code, details={"field": field}
+            ) from exc
+        rows.append(
+            QualificationQuestion(
+                position=i,
+                params=item.get("params") or {},
+                instruction=str(item.get("instruction") or ""),
+                gold_answer=item["gold_answer"],
+            )
+        )
     try:
         with transaction.atomic():
             qualification = Qualification.objects.create(
-                client=client, name=name.strip(), task_type=task_type, domain=domain, instructions=instructions, params=params,
-                pass_mark=float(pass_mark), retry_delay_seconds=retry_delay_seconds,
+                client=client,
+                name=name.strip(),
+                task_type=task_type,
+                domain=domain,
+                instructions=instructions,
+                params=params,
+                pass_mark=float(pass_mark),
+                retry_delay_seconds=retry_delay_seconds,
             )
     except IntegrityError as exc:
-        raise Conflict(f"A qualification named {name.strip()!r} already exists.", code="qualification_exists") from exc
+        raise Conflict(
+            f"A qualification named {name.strip()!r} already exists.", code="qualification_exists"
+        ) from exc
     for row in rows:
         row.qualification = qualification
     QualificationQuestion.objects.bulk_create(rows)
-    events.record(actor=actor, entity=qualification, kind="qualification.created",
-                  after={"name": qualification.name, "questions": len(rows), "pass_mark": qualification.pass_mark},
-                  client_id=client.pk if client else None)
+    events.record(
+        actor=actor,
+        entity=qualification,
+        kind="qualification.created",
+        after={"name": qualification.name, "questions": len(rows), "pass_mark": qualification.pass_mark},
+        client_id=client.pk if client else None,
+    )
     return qualification
 
 
-def _grant(*, annotator: Annotator, qualification: Qualification, source: str, score: float | None, reason: str,
-           actor: Any, now: datetime) -> AnnotatorQualification:
+def _grant(
+    *,
+    annotator: Annotator,
+    qualification: Qualification,
+    source: str,
+    score: float | None,
+    reason: str,
+    actor: Any,
+    now: datetime,
+) -> AnnotatorQualification:
     """Grant (or grant again after a revocation), with one event carrying the reason.
     Precondition: the annotator row is locked by this transaction."""
     held, created = AnnotatorQualification.objects.get_or_create(
-        annotator=annotator, qualification=qualification,
-        defaults={"source": source, "score": score, "granted_at": now, "granted_by": events.actor_label(actor)},
+        annotator=annotator,
+        qualification=qualification,
+        defaults={
+            "source": source,
+            "score": score,
+            "granted_at": now,
+            "granted_by": events.actor_label(actor),
+        },
     )
     if not created:
-        held.source, held.score, held.granted_at, held.granted_by, held.revoked_at = source, score, now, events.actor_label(actor), None
+        held.source, held.score, held.granted_at, held.granted_by, held.revoked_at = (
+            source,
+            score,
+            now,
+            events.actor_label(actor),
+            None,
+        )
         held.save(update_fields=["source", "score", "granted_at", "granted_by", "revoked_at"])
-    events.record(actor=actor, entity=held, kind="qualification.granted",
-                  after={"qualification": str(qualification.pk), "annotator": str(annotator.pk), "source": source, "score": score,
-                         "reason": reason},
-                  client_id=qualification.client_id)
+    events.record(
+        actor=actor,
+        entity=held,
+        kind="qualification.granted",
+        after={
+            "qualification": str(qualification.pk),
+            "annotator": str(annotator.pk),
+            "source": source,
+            "score": score,
+            "reason": reason,
+        },
+        client_id=qualification.client_id,
+    )
     return held
 
 
@@ -439,21 +663,37 @@ def _grant(*, annotator: Annotator, qualification: Qualification, source: str, s
 def qualification_grant(*, annotator_id, qualification_id, reason: Any, actor: Any) -> AnnotatorQualification:
     """Staff grant a qualification without the test."""
     reason = _reason(reason)
-    annotator = _get(Annotator.objects.select_for_update(no_key=True), "Annotator not found.", pk=annotator_id)
+    annotator = _get(
+        Annotator.objects.select_for_update(no_key=True), "Annotator not found.", pk=annotator_id
+    )
     qualification = _qualification(qualification_id)
-    return _grant(annotator=annotator, qualification=qualification, source=AnnotatorQualification.Source.STAFF, score=None,
-                  reason=reason, actor=actor, now=timezone.now())
+    return _grant(
+        annotator=annotator,
+        qualification=qualification,
+        source=AnnotatorQualification.Source.STAFF,
+        score=None,
+        reason=reason,
+        actor=actor,
+        now=timezone.now(),
+    )
 
 
 @transaction.atomic
-def qualification_revoke(*, annotator_id, qualification_id, reason: Any, actor: Any) -> AnnotatorQualification:
+def qualification_revoke(
+    *, annotator_id, qualification_id, reason: Any, actor: Any
+) -> AnnotatorQualification:
     """Staff revoke a qualification. The annotator row lock serializes this with their claims; live
     leases in projects that require it are given back."""
     reason = _reason(reason)
-    annotator = _get(Annotator.objects.select_for_update(no_key=True), "Annotator not found.", pk=annotator_id)
+    annotator = _get(
+        Annotator.objects.select_for_update(no_key=True), "Annotator not found.", pk=annotator_id
+    )
     qualification = _qualification(qualification_id)
-    held = AnnotatorQualification.objects.select_for_update().filter(annotator=annotator, qualification=qualification,
-                                                                     revoked_at__isnull=True).first()
+    held = (
+        AnnotatorQualification.objects.select_for_update()
+        .filter(annotator=annotator, qualification=qualification, revoked_at__isnull=True)
+        .first()
+    )
     if held is None:
         raise Conflict("The annotator does not hold this qualification.", code="qualification_not_held")
     now = timezone.now()
@@ -461,7 +701,13 @@ def qualification_revoke(*, annotator_id, qualification_id, reason: Any, actor: 
     held.save(update_fields=["revoked_at"])
     for project_id in qualification.projects.values_list("id", flat=True):
         _release_live_leases(annotator_id=annotator.pk, project_id=project_id, actor=actor, now=now)
-    events.record(actor=actor, entity=held, kind="qualification.revoked", after={"reason": reason}, client_id=qualification.client_id)
+    events.record(
+        actor=actor,
+        entity=held,
+        kind="qualification.revoked",
+        after={"reason": reason},
+        client_id=qualification.client_id,
+    )
     return held
 
 
@@ -471,12 +717,16 @@ def _qualification(qualification_id) -> Qualification:
 
 def _can_take(annotator: Annotator) -> None:
     if annotator.status not in (Annotator.Status.APPLICANT, Annotator.Status.ACTIVE):
-        raise PermissionDenied(f"Annotator is {annotator.status}; tests are open to applicants and active annotators.",
-                               code="annotator_not_active")
+        raise PermissionDenied(
+            f"Annotator is {annotator.status}; tests are open to applicants and active annotators.",
+            code="annotator_not_active",
+        )
 
 
 @transaction.atomic
-def qualification_attempt_start(*, annotator: Annotator, qualification_id, now: datetime | None = None) -> QualificationAttempt:
+def qualification_attempt_start(
+    *, annotator: Annotator, qualification_id, now: datetime | None = None
+) -> QualificationAttempt:
     """Start (or resume) the test. 409 if already held; 429 with ``retry_at`` before the retry
     delay after a failed attempt has passed."""
     now = now or timezone.now()
@@ -485,25 +735,45 @@ def qualification_attempt_start(*, annotator: Annotator, qualification_id, now: 
     qualification = _qualification(qualification_id)
     if not qualification.is_active:
         raise NotFound("Qualification not found.")
-    if AnnotatorQualification.objects.filter(annotator=annotator, qualification=qualification, revoked_at__isnull=True).exists():
+    if AnnotatorQualification.objects.filter(
+        annotator=annotator, qualification=qualification, revoked_at__isnull=True
+    ).exists():
         raise Conflict("You already hold this qualification.", code="already_qualified")
-    last = QualificationAttempt.objects.filter(annotator=annotator, qualification=qualification).order_by("-started_at").first()
+    last = (
+        QualificationAttempt.objects.filter(annotator=annotator, qualification=qualification)
+        .order_by("-started_at")
+        .first()
+    )
     if last is not None and last.status == QualificationAttempt.Status.IN_PROGRESS:
         return last
     if last is not None and last.status == QualificationAttempt.Status.FAILED:
         retry_at = last.finished_at + timedelta(seconds=qualification.retry_delay_seconds)
         if retry_at > now:
-            raise TooManyRequests(f"You can take this test again after {retry_at.isoformat()}.", code="retry_later",
-                                  details={"retry_at": retry_at.isoformat()})
-    attempt = QualificationAttempt.objects.create(qualification=qualification, annotator=annotator, started_at=now)
-    events.record(actor=f"user:{annotator.user_id}", entity=attempt, kind="qualification_attempt.started",
-                  after={"qualification": str(qualification.pk)}, client_id=None)
+            raise TooManyRequests(
+                f"You can take this test again after {retry_at.isoformat()}.",
+                code="retry_later",
+                details={"retry_at": retry_at.isoformat()},
+            )
+    attempt = QualificationAttempt.objects.create(
+        qualification=qualification, annotator=annotator, started_at=now
+    )
+    events.record(
+        actor=f"user:{annotator.user_id}",
+        entity=attempt,
+        kind="qualification_attempt.started",
+        after={"qualification": str(qualification.pk)},
+        client_id=None,
+    )
     return attempt
 
 
 def attempt_get(*, annotator: Annotator, attempt_id) -> QualificationAttempt:
-    return _get(QualificationAttempt.objects.select_related("qualification"), "Attempt not found.", pk=attempt_id,
-                annotator=annotator)
+    return _get(
+        QualificationAttempt.objects.select_related("qualification"),
+        "Attempt not found.",
+        pk=attempt_id,
+        annotator=annotator,
+    )
 
 
 def attempt_next_question(*, attempt: QualificationAttempt) -> QualificationQuestion | None:
@@ -515,15 +785,18 @@ def attempt_next_question(*, attempt: QualificationAttempt) -> QualificationQues
 
 
 @transaction.atomic
-def qualification_attempt_answer(*, annotator: Annotator, attempt_id, question_id, answer: Any,
-                                 now: datetime | None = None) -> QualificationAttempt:
+def qualification_attempt_answer(
+    *, annotator: Annotator, attempt_id, question_id, answer: Any, now: datetime | None = None
+) -> QualificationAttempt:
     """Answer one question of a test in progress; the answer is validated like ordinary work.
     After the last question the attempt is scored (mean over auto-scorable questions): at or
     above the pass mark the qualification is granted — and an applicant becomes active when
     ``QUORUM_ACTIVATE_ON_QUALIFICATION`` — else the retry delay starts."""
     now = now or timezone.now()
     attempt = attempt_get(annotator=annotator, attempt_id=attempt_id)
-    attempt = QualificationAttempt.objects.select_for_update().select_related("qualification").get(pk=attempt.pk)
+    attempt = (
+        QualificationAttempt.objects.select_for_update().select_related("qualification").get(pk=attempt.pk)
+    )
     if attempt.status != QualificationAttempt.Status.IN_PROGRESS:
         raise Conflict(f"This attempt is {attempt.status}.", code="attempt_finished")
     qualification = attempt.qualification
@@ -533,27 +806,50 @@ def qualification_attempt_answer(*, annotator: Annotator, attempt_id, question_i
     params = tasktypes.effective_params(qualification.params, question.params)
     tasktypes.check_answer(qualification.task_type, params, answer)
     score = tasktypes.score_gold(qualification.task_type, params, answer, question.gold_answer)
-    QualificationAnswer.objects.create(attempt=attempt, question=question, answer=answer, score=score, created_at=now)
+    QualificationAnswer.objects.create(
+        attempt=attempt, question=question, answer=answer, score=score, created_at=now
+    )
     if attempt_next_question(attempt=attempt) is not None:
         return attempt
-    scores = [s for s in QualificationAnswer.objects.filter(attempt=attempt).values_list("score", flat=True) if s is not None]
+    scores = [
+        s
+        for s in QualificationAnswer.objects.filter(attempt=attempt).values_list("score", flat=True)
+        if s is not None
+    ]
     attempt.score = sum(scores) / len(scores) if scores else None
     passed = attempt.score is not None and attempt.score >= qualification.pass_mark
     attempt.status = QualificationAttempt.Status.PASSED if passed else QualificationAttempt.Status.FAILED
     attempt.finished_at = now
     attempt.save(update_fields=["score", "status", "finished_at"])
-    events.record(actor=f"user:{annotator.user_id}", entity=attempt, kind=f"qualification_attempt.{attempt.status}",
-                  after={"score": attempt.score, "pass_mark": qualification.pass_mark}, client_id=None)
+    events.record(
+        actor=f"user:{annotator.user_id}",
+        entity=attempt,
+        kind=f"qualification_attempt.{attempt.status}",
+        after={"score": attempt.score, "pass_mark": qualification.pass_mark},
+        client_id=None,
+    )
     if passed:
         locked = Annotator.objects.select_for_update(no_key=True).get(pk=annotator.pk)
-        _grant(annotator=locked, qualification=qualification, source=AnnotatorQualification.Source.TEST, score=attempt.score,
-               reason=f"passed the test with {attempt.score:.3f}", actor="system:qualification", now=now)
+        _grant(
+            annotator=locked,
+            qualification=qualification,
+            source=AnnotatorQualification.Source.TEST,
+            score=attempt.score,
+            reason=f"passed the test with {attempt.score:.3f}",
+            actor="system:qualification",
+            now=now,
+        )
         if settings.QUORUM_ACTIVATE_ON_QUALIFICATION and locked.status == Annotator.Status.APPLICANT:
             locked.status = Annotator.Status.ACTIVE
             locked.save(update_fields=["status"])
-            events.record(actor="system:qualification", entity=locked, kind="annotator.status_changed",
-                          before={"status": "applicant"},
-                          after={"status": "active", "reason": f"passed qualification {qualification.name!r}"}, client_id=None)
+            events.record(
+                actor="system:qualification",
+                entity=locked,
+                kind="annotator.status_changed",
+                before={"status": "applicant"},
+                after={"status": "active", "reason": f"passed qualification {qualification.name!r}"},
+                client_id=None,
+            )
     return attempt
 
 
@@ -561,15 +857,21 @@ def project_set_qualifications(*, project: Project, qualification_ids: Any) -> l
     """Set the qualifications a project requires: the client's own or platform-wide ones.
     Precondition: in a transaction, the project row locked by the caller."""
     if not isinstance(qualification_ids, list) or len(qualification_ids) > MAX_LIST:
-        raise ValidationFailed(f"required_qualifications: must be a list of at most {MAX_LIST} qualification ids",
-                               code="invalid_qualification", details={"field": "required_qualifications"})
+        raise ValidationFailed(
+            f"required_qualifications: must be a list of at most {MAX_LIST} qualification ids",
+            code="invalid_qualification",
+            details={"field": "required_qualifications"},
+        )
     found = []
     visible = Qualification.objects.filter(Q(client_id=project.client_id) | Q(client__isnull=True))
     for i, qid in enumerate(qualification_ids):
         try:
             found.append(_get(visible, "", pk=qid))
         except NotFound as exc:
-            raise ValidationFailed(f"required_qualifications[{i}]: no such qualification", code="invalid_qualification",
-                                   details={"field": f"required_qualifications[{i}]"}) from exc
+            raise ValidationFailed(
+                f"required_qualifications[{i}]: no such qualification",
+                code="invalid_qualification",
+                details={"field": f"required_qualifications[{i}]"},
+            ) from exc
     project.required_qualifications.set(found)
     return found

@@ -29,8 +29,15 @@ from clients.errors import ValidationFailed
 
 TASK_TYPES: dict[str, TaskTypeSpec] = {
     module.SPEC.name: module.SPEC
-    for module in (categorization, imageannotation, lidarannotation, videoannotation, comparison, textcollection,
-                   namedentityrecognition)
+    for module in (
+        categorization,
+        imageannotation,
+        lidarannotation,
+        videoannotation,
+        comparison,
+        textcollection,
+        namedentityrecognition,
+    )
 }
 
 __all__ = [
@@ -58,7 +65,8 @@ def spec_for(task_type: str) -> TaskTypeSpec:
     except KeyError as exc:
         raise ValidationFailed(
             f"task_type: {task_type!r} is not supported; supported types: {', '.join(supported_types())}",
-            code="unsupported_task_type", details={"field": "task_type"},
+            code="unsupported_task_type",
+            details={"field": "task_type"},
         ) from exc
 
 
@@ -70,7 +78,9 @@ def check_params(task_type: str, params: Any, *, prefix: str = "params") -> None
     """A task's complete (effective) params."""
     spec = spec_for(task_type)
     if not isinstance(params, dict):
-        raise ValidationFailed(f"{prefix}: must be an object", code="invalid_params", details={"field": prefix})
+        raise ValidationFailed(
+            f"{prefix}: must be an object", code="invalid_params", details={"field": prefix}
+        )
     _validate(spec.params_schema, params, prefix=prefix)
     spec.check_complete_params(params)
     spec.check_params(params)
@@ -80,7 +90,9 @@ def check_project_params(task_type: str, params: Any) -> None:
     """A project's params are a partial schema: validate only the keys it sets."""
     spec = spec_for(task_type)
     if not isinstance(params, dict):
-        raise ValidationFailed("params: must be an object", code="invalid_params", details={"field": "params"})
+        raise ValidationFailed(
+            "params: must be an object", code="invalid_params", details={"field": "params"}
+        )
     _validate({**spec.params_schema, "required": []}, params, prefix="params")
     spec.check_params(params)
 
@@ -91,7 +103,9 @@ def _validate(schema: dict, params: dict, *, prefix: str) -> None:
 
 def check_answer(task_type: str, params: dict, answer: Any) -> None:
     if not isinstance(answer, dict):
-        raise ValidationFailed("answer: must be an object", code="invalid_answer", details={"field": "answer"})
+        raise ValidationFailed(
+            "answer: must be an object", code="invalid_answer", details={"field": "answer"}
+        )
     spec_for(task_type).check_answer(params, answer)
 
 

@@ -30,9 +30,18 @@ COORD = {"type": "number", "minimum": 0}
 POSITIVE = {"type": "number", "exclusiveMinimum": 0}
 INDEX = {"type": "integer", "minimum": 0}
 UUID = {"type": "string", "minLength": 1, "maxLength": 64}
-XY = {"type": "object", "required": ["x", "y"], "properties": {"x": COORD, "y": COORD}, "additionalProperties": False}
-XYZ = {"type": "object", "required": ["x", "y", "z"], "properties": {"x": NUMBER, "y": NUMBER, "z": NUMBER},
-       "additionalProperties": False}
+XY = {
+    "type": "object",
+    "required": ["x", "y"],
+    "properties": {"x": COORD, "y": COORD},
+    "additionalProperties": False,
+}
+XYZ = {
+    "type": "object",
+    "required": ["x", "y", "z"],
+    "properties": {"x": NUMBER, "y": NUMBER, "z": NUMBER},
+    "additionalProperties": False,
+}
 # Scale's annotation attributes: {name: {type: "category", description?, choices, allow_multiple?, conditions?}}
 ANNOTATION_ATTRIBUTES = {
     "type": "object",
@@ -77,8 +86,10 @@ def path(parts) -> str:
 
 
 def validate(schema: dict, value: Any, *, what: str, code: str, prefix: str = "") -> None:
-    errors = sorted(Draft202012Validator(schema).iter_errors(value),
-                    key=lambda e: [(0, p, "") if isinstance(p, int) else (1, 0, p) for p in e.absolute_path])
+    errors = sorted(
+        Draft202012Validator(schema).iter_errors(value),
+        key=lambda e: [(0, p, "") if isinstance(p, int) else (1, 0, p) for p in e.absolute_path],
+    )
     if errors:
         error = errors[0]
         parts, message = [*filter(None, [prefix]), *error.absolute_path], error.message
@@ -87,7 +98,11 @@ def validate(schema: dict, value: Any, *, what: str, code: str, prefix: str = ""
             missing = [k for k in error.validator_value if k not in error.instance]
             if missing:
                 parts, message = [*parts, missing[0]], "required"
-        elif error.validator == "additionalProperties" and isinstance(error.instance, dict) and error.validator_value is False:
+        elif (
+            error.validator == "additionalProperties"
+            and isinstance(error.instance, dict)
+            and error.validator_value is False
+        ):
             extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
             if extra:
                 allowed = sorted(error.schema.get("properties", {}))

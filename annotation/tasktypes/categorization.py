@@ -33,7 +33,12 @@ def check_answer(params: dict, answer: Any) -> None:
         category = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": categories}}
     else:
         category = {"enum": categories}
-    schema = {"type": "object", "required": ["category"], "properties": {"category": category}, "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "required": ["category"],
+        "properties": {"category": category},
+        "additionalProperties": False,
+    }
     validate(schema, answer, what="answer", code="invalid_answer")
 
 
@@ -56,6 +61,11 @@ def example_answer(params: dict) -> dict:
 
 
 SPEC = TaskTypeSpec(
-    "categorization", PARAMS, check_answer, aggregate, example_answer, score_gold=score_gold,
+    "categorization",
+    PARAMS,
+    check_answer,
+    aggregate,
+    example_answer,
+    score_gold=score_gold,
     consensus="majority vote (multiple choice: each category chosen by more than half)",
 )

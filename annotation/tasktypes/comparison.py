@@ -26,10 +26,19 @@ PARAMS = {
     "required": ["prompt", "responses", "mode"],
     "properties": {
         "prompt": {"type": "string", "minLength": 1, "maxLength": 200000},
-        "responses": {"type": "array", "minItems": 2, "maxItems": 50, "items": {
-            "type": "object", "required": ["id", "text"], "properties": {
-                "id": {"type": "string", "minLength": 1, "maxLength": 200},
-                "text": {"type": "string", "maxLength": 200000}}}},
+        "responses": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 50,
+            "items": {
+                "type": "object",
+                "required": ["id", "text"],
+                "properties": {
+                    "id": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "text": {"type": "string", "maxLength": 200000},
+                },
+            },
+        },
         "mode": {"enum": ["pairwise", "ranking"]},
         "likert_scale": {"type": "integer", "minimum": 2, "maximum": 11},
         "require_justification": {"type": "boolean"},
@@ -46,35 +55,60 @@ def check_params(params: dict) -> None:
     if "responses" in params:
         unique(_ids(params), field_name="responses", what="response id")
         if params.get("mode") == "pairwise" and len(params["responses"]) != 2:
-            fail_params("responses", f"pairwise mode compares exactly 2 responses (got {len(params['responses'])})")
+            fail_params(
+                "responses", f"pairwise mode compares exactly 2 responses (got {len(params['responses'])})"
+            )
 
 
 def check_answer(params: dict, answer: Any) -> None:
     ids = _ids(params)
     if params["mode"] == "pairwise":
         scale = params.get("likert_scale", DEFAULT_LIKERT)
-        schema = {"type": "object", "required": ["choice", "strength"], "additionalProperties": False, "properties": {
-            "choice": {"enum": ids}, "strength": {"type": "integer", "minimum": 1, "maximum": scale},
-            "justification": _JUSTIFICATION}}
+        schema = {
+            "type": "object",
+            "required": ["choice", "strength"],
+            "additionalProperties": False,
+            "properties": {
+                "choice": {"enum": ids},
+                "strength": {"type": "integer", "minimum": 1, "maximum": scale},
+                "justification": _JUSTIFICATION,
+            },
+        }
     else:
-        schema = {"type": "object", "required": ["ranking"], "additionalProperties": False, "properties": {
-            "ranking": {"type": "array", "items": {"enum": ids}}, "justification": _JUSTIFICATION}}
+        schema = {
+            "type": "object",
+            "required": ["ranking"],
+            "additionalProperties": False,
+            "properties": {
+                "ranking": {"type": "array", "items": {"enum": ids}},
+                "justification": _JUSTIFICATION,
+            },
+        }
     if params.get("require_justification"):
         schema["required"] = [*schema["required"], "justification"]
     validate(schema, answer, what="answer", code="invalid_answer")
     if params.get("require_justification") and not answer["justification"].strip():
         fail_answer("justification", "required, and must not be blank")
     if params["mode"] == "ranking" and sorted(answer["ranking"]) != sorted(ids):
-        missing, repeated = set(ids) - set(answer["ranking"]), len(answer["ranking"]) != len(set(answer["ranking"]))
-        fail_answer("ranking", "must rank every response exactly once"
-                    + (f"; missing {sorted(missing)}" if missing else "") + ("; an id repeats" if repeated else ""))
+        missing, repeated = (
+            set(ids) - set(answer["ranking"]),
+            len(answer["ranking"]) != len(set(answer["ranking"])),
+        )
+        fail_answer(
+            "ranking",
+            "must rank every response exactly once"
+            + (f"; missing {sorted(missing)}" if missing else "")
+            + ("; an id repeats" if repeated else ""),
+        )
 
 
 def aggregate(params: dict, answers: list) -> quality.Aggregate:
     if params["mode"] == "ranking":
         return quality.borda_aggregate([a["ranking"] for a in answers], items=_ids(params))
     return quality.pairwise_aggregate(
-        [a["choice"] for a in answers], [a["strength"] for a in answers], items=_ids(params),
+        [a["choice"] for a in answers],
+        [a["strength"] for a in answers],
+        items=_ids(params),
         justifications=[a.get("justification", "") for a in answers],
     )
 
@@ -89,10 +123,19 @@ def example_answer(params: dict) -> dict:
     justification = {"justification": "Simulated answer (test mode)."}
     if params["mode"] == "ranking":
         return {"ranking": _ids(params)} | justification
-    return {"choice": _ids(params)[0], "strength": (params.get("likert_scale", DEFAULT_LIKERT) + 1) // 2} | justification
+    return {
+        "choice": _ids(params)[0],
+        "strength": (params.get("likert_scale", DEFAULT_LIKERT) + 1) // 2,
+    } | justification
 
 
 SPEC = TaskTypeSpec(
-    "comparison", PARAMS, check_answer, aggregate, example_answer, score_gold=score_gold, check_params=check_params,
+    "comparison",
+    PARAMS,
+    check_answer,
+    aggregate,
+    example_answer,
+    score_gold=score_gold,
+    check_params=check_params,
     consensus="pairwise: Bradley-Terry on the win matrix (majority for one task); ranking: Borda count",
 )

@@ -47,12 +47,19 @@ from annotation.tasktypes._common import (
 KINDS = ("box", "polygon", "line", "point", "ellipse", "cuboid")
 _OBJECTS = {"type": "array", "minItems": 1, "maxItems": 500, "items": LABEL_DESCRIPTION}
 _MIN_SIZE = {"min_width": {"type": "number", "minimum": 0}, "min_height": {"type": "number", "minimum": 0}}
-_VERTEX_LIMITS = {"min_vertices": {"type": "integer", "minimum": 2}, "max_vertices": {"type": "integer", "minimum": 2}}
+_VERTEX_LIMITS = {
+    "min_vertices": {"type": "integer", "minimum": 2},
+    "max_vertices": {"type": "integer", "minimum": 2},
+}
 
 
 def _geometry(extra: dict) -> dict:
-    return {"type": "object", "required": ["objects_to_annotate"], "additionalProperties": False,
-            "properties": {"objects_to_annotate": _OBJECTS, **extra}}
+    return {
+        "type": "object",
+        "required": ["objects_to_annotate"],
+        "additionalProperties": False,
+        "properties": {"objects_to_annotate": _OBJECTS, **extra},
+    }
 
 
 PARAMS = {
@@ -68,16 +75,36 @@ PARAMS = {
             "minProperties": 1,
             "additionalProperties": False,
             "properties": {
-                "box": _geometry({**_MIN_SIZE, "can_rotate": {"type": "boolean"}, "integer_pixels": {"type": "boolean"}}),
+                "box": _geometry(
+                    {**_MIN_SIZE, "can_rotate": {"type": "boolean"}, "integer_pixels": {"type": "boolean"}}
+                ),
                 "polygon": _geometry({**_MIN_SIZE, **_VERTEX_LIMITS}),
                 "line": _geometry(_VERTEX_LIMITS),
-                "point": _geometry({"connections": {"type": "array", "maxItems": 500, "items": {
-                    "type": "object", "required": ["pair"], "properties": {
-                        "pair": {"type": "array", "minItems": 2, "maxItems": 2, "items": NAME},
-                        "connection_attribute": {"type": "string"}}}}}),
+                "point": _geometry(
+                    {
+                        "connections": {
+                            "type": "array",
+                            "maxItems": 500,
+                            "items": {
+                                "type": "object",
+                                "required": ["pair"],
+                                "properties": {
+                                    "pair": {"type": "array", "minItems": 2, "maxItems": 2, "items": NAME},
+                                    "connection_attribute": {"type": "string"},
+                                },
+                            },
+                        }
+                    }
+                ),
                 "ellipse": _geometry(_MIN_SIZE),
-                "cuboid": _geometry({**_MIN_SIZE, "camera_intrinsics": {"type": "object"},
-                                     "camera_rotation_quaternion": {"type": "object"}, "camera_height": NUMBER}),
+                "cuboid": _geometry(
+                    {
+                        **_MIN_SIZE,
+                        "camera_intrinsics": {"type": "object"},
+                        "camera_rotation_quaternion": {"type": "object"},
+                        "camera_height": NUMBER,
+                    }
+                ),
             },
         },
         "annotation_attributes": ANNOTATION_ATTRIBUTES,
@@ -86,29 +113,57 @@ PARAMS = {
 
 _COMMON = {"uuid": UUID, "type": {"type": "string"}, "label": NAME, "attributes": {"type": "object"}}
 _VERTICES = {"type": "array", "maxItems": 1000, "items": XY}
-_CUBOID_VERTEX = {"type": "object", "required": ["x", "y"], "additionalProperties": False,
-                  "properties": {"x": COORD, "y": COORD, "type": {"enum": ["face", "side"]}, "description": {"type": "string"}}}
+_CUBOID_VERTEX = {
+    "type": "object",
+    "required": ["x", "y"],
+    "additionalProperties": False,
+    "properties": {
+        "x": COORD,
+        "y": COORD,
+        "type": {"enum": ["face", "side"]},
+        "description": {"type": "string"},
+    },
+}
 
 
 def _item_schema(kind: str, geometry: dict) -> dict:
     props: dict = {
-        "box": {"left": COORD, "top": COORD, "width": POSITIVE, "height": POSITIVE,
-                **({"rotation": NUMBER} if geometry.get("can_rotate") else {})},
+        "box": {
+            "left": COORD,
+            "top": COORD,
+            "width": POSITIVE,
+            "height": POSITIVE,
+            **({"rotation": NUMBER} if geometry.get("can_rotate") else {}),
+        },
         "polygon": {"vertices": {**_VERTICES, "minItems": 3}},
         "line": {"vertices": {**_VERTICES, "minItems": 2}},
         "point": {"x": COORD, "y": COORD},
         "ellipse": {"x": COORD, "y": COORD, "rx": POSITIVE, "ry": POSITIVE, "rotation": NUMBER},
-        "cuboid": {"vertices": {"type": "array", "minItems": 8, "maxItems": 8, "items": _CUBOID_VERTEX},
-                   "edges": {"type": "array", "maxItems": 64}},
+        "cuboid": {
+            "vertices": {"type": "array", "minItems": 8, "maxItems": 8, "items": _CUBOID_VERTEX},
+            "edges": {"type": "array", "maxItems": 64},
+        },
     }[kind]
-    required = {"box": ["left", "top", "width", "height"], "point": ["x", "y"], "ellipse": ["x", "y", "rx", "ry"]}.get(kind, ["vertices"])
-    return {"type": "object", "required": ["type", "label", *required], "properties": {**_COMMON, **props}, "additionalProperties": False}
+    required = {
+        "box": ["left", "top", "width", "height"],
+        "point": ["x", "y"],
+        "ellipse": ["x", "y", "rx", "ry"],
+    }.get(kind, ["vertices"])
+    return {
+        "type": "object",
+        "required": ["type", "label", *required],
+        "properties": {**_COMMON, **props},
+        "additionalProperties": False,
+    }
 
 
 def check_params(params: dict) -> None:
     geometries = params.get("geometries") or {}
     for kind, g in geometries.items():
-        for key, limit in (("min_width", params.get("attachment_width")), ("min_height", params.get("attachment_height"))):
+        for key, limit in (
+            ("min_width", params.get("attachment_width")),
+            ("min_height", params.get("attachment_height")),
+        ):
             if limit is not None and g.get(key, 0) > limit:
                 fail_params(f"geometries.{kind}.{key}", f"{g[key]} is larger than the image ({limit} px)")
     for kind in ("polygon", "line"):
@@ -139,9 +194,18 @@ def _extent(kind: str, ann: dict) -> tuple[float, float, float, float]:
 def check_answer(params: dict, answer: Any) -> None:
     geometries = params["geometries"]
     declared = [k for k in KINDS if k in geometries]
-    envelope = {"type": "object", "required": ["annotations"], "additionalProperties": False, "properties": {
-        "annotations": {"type": "array", "maxItems": 2000, "items": {
-            "type": "object", "required": ["type"], "properties": {"type": {"enum": declared}}}}}}
+    envelope = {
+        "type": "object",
+        "required": ["annotations"],
+        "additionalProperties": False,
+        "properties": {
+            "annotations": {
+                "type": "array",
+                "maxItems": 2000,
+                "items": {"type": "object", "required": ["type"], "properties": {"type": {"enum": declared}}},
+            }
+        },
+    }
     validate(envelope, answer, what="answer", code="invalid_answer")
     attributes = params.get("annotation_attributes") or {}
     width, height = params.get("attachment_width"), params.get("attachment_height")
@@ -164,7 +228,11 @@ def check_answer(params: dict, answer: Any) -> None:
         min_w, min_h = geometry.get("min_width", 0), geometry.get("min_height", 0)
         if x1 - x0 < min_w or y1 - y0 < min_h:
             fail_answer(where, f"{kind} {x1 - x0:g}x{y1 - y0:g} is smaller than the minimum {min_w}x{min_h}")
-        if kind == "box" and geometry.get("integer_pixels") and any(float(ann[k]) != int(ann[k]) for k in ("left", "top", "width", "height")):
+        if (
+            kind == "box"
+            and geometry.get("integer_pixels")
+            and any(float(ann[k]) != int(ann[k]) for k in ("left", "top", "width", "height"))
+        ):
             fail_answer(where, "integer_pixels is set, coordinates must be whole numbers")
         if kind != "box" or not ann.get("rotation"):  # a rotated box may overhang the image's edge
             if (width is not None and x1 > width) or (height is not None and y1 > height):
@@ -195,7 +263,11 @@ def example_answer(params: dict) -> dict:
             ann |= {"left": 0, "top": 0, "width": s, "height": s}
         elif kind in ("polygon", "line"):
             n = max(3 if kind == "polygon" else 2, geometry.get("min_vertices", 0))
-            ann["vertices"] = _perimeter(s, n) if kind == "polygon" else [{"x": s * k / (n - 1), "y": s * k / (n - 1)} for k in range(n)]
+            ann["vertices"] = (
+                _perimeter(s, n)
+                if kind == "polygon"
+                else [{"x": s * k / (n - 1), "y": s * k / (n - 1)} for k in range(n)]
+            )
         elif kind == "point":
             ann |= {"x": s / 2, "y": s / 2}
         elif kind == "ellipse":
@@ -204,7 +276,8 @@ def example_answer(params: dict) -> dict:
             a, d = 0.75 * s, 0.25 * s
             face = [(0, 0), (a, 0), (a, a), (0, a)]
             ann["vertices"] = [{"x": x, "y": y, "type": "face"} for x, y in face] + [
-                {"x": x + d, "y": y + d, "type": "side"} for x, y in face]
+                {"x": x + d, "y": y + d, "type": "side"} for x, y in face
+            ]
         out.append(ann)
     return {"annotations": out}
 
@@ -221,6 +294,12 @@ def _perimeter(s: float, n: int) -> list[dict]:
 
 
 SPEC = TaskTypeSpec(
-    "imageannotation", PARAMS, check_answer, aggregate, example_answer, score_gold=score_gold, check_params=check_params,
+    "imageannotation",
+    PARAMS,
+    check_answer,
+    aggregate,
+    example_answer,
+    score_gold=score_gold,
+    check_params=check_params,
     consensus="IoU matching across annotators, fusion of clusters reaching ⌈n/2⌉ (mean coordinates; polygon, line: medoid)",
 )

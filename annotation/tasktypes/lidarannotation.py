@@ -39,27 +39,56 @@ PARAMS = {
     "type": "object",
     "required": ["frames", "labels"],
     "properties": {
-        "frames": {"type": "array", "minItems": 1, "maxItems": 2000, "items": {
-            "type": "object", "required": ["url"], "properties": {
-                "url": URL, "timestamp": NUMBER, "ego_pose": {"type": "object"}, "camera": {"type": "object"}}}},
+        "frames": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 2000,
+            "items": {
+                "type": "object",
+                "required": ["url"],
+                "properties": {
+                    "url": URL,
+                    "timestamp": NUMBER,
+                    "ego_pose": {"type": "object"},
+                    "camera": {"type": "object"},
+                },
+            },
+        },
         "labels": LABELS,
         "annotation_attributes": ANNOTATION_ATTRIBUTES,
     },
 }
 
-_SIZE = {"type": "object", "required": ["x", "y", "z"], "additionalProperties": False,
-         "properties": {"x": POSITIVE, "y": POSITIVE, "z": POSITIVE}}
+_SIZE = {
+    "type": "object",
+    "required": ["x", "y", "z"],
+    "additionalProperties": False,
+    "properties": {"x": POSITIVE, "y": POSITIVE, "z": POSITIVE},
+}
 ANSWER = {
     "type": "object",
     "required": ["annotations"],
     "additionalProperties": False,
-    "properties": {"annotations": {"type": "array", "maxItems": 5000, "items": {
-        "type": "object",
-        "required": ["uuid", "label", "frame", "center", "size", "yaw"],
-        "additionalProperties": False,
-        "properties": {"uuid": UUID, "label": NAME, "frame": {"type": "integer", "minimum": 0}, "center": XYZ,
-                       "size": _SIZE, "yaw": NUMBER, "attributes": {"type": "object"}},
-    }}},
+    "properties": {
+        "annotations": {
+            "type": "array",
+            "maxItems": 5000,
+            "items": {
+                "type": "object",
+                "required": ["uuid", "label", "frame", "center", "size", "yaw"],
+                "additionalProperties": False,
+                "properties": {
+                    "uuid": UUID,
+                    "label": NAME,
+                    "frame": {"type": "integer", "minimum": 0},
+                    "center": XYZ,
+                    "size": _SIZE,
+                    "yaw": NUMBER,
+                    "attributes": {"type": "object"},
+                },
+            },
+        }
+    },
 }
 
 
@@ -72,7 +101,9 @@ def check_answer(params: dict, answer: Any) -> None:
         where = f"annotations[{i}]"
         check_label(f"{where}.label", ann["label"], labels)
         if ann["frame"] >= n_frames:
-            fail_answer(f"{where}.frame", f"{ann['frame']} is not a frame index (the task has {n_frames} frames)")
+            fail_answer(
+                f"{where}.frame", f"{ann['frame']} is not a frame index (the task has {n_frames} frames)"
+            )
         if ann["uuid"] in seen:
             fail_answer(f"{where}.uuid", f"{ann['uuid']!r} is used twice")
         seen.add(ann["uuid"])
@@ -89,13 +120,26 @@ def score_gold(params: dict, answer: dict, gold: dict) -> float:
 
 
 def example_answer(params: dict) -> dict:
-    return {"annotations": [{
-        "uuid": "simulated-0", "label": params["labels"][0], "frame": 0,
-        "center": {"x": 10.0, "y": 0.0, "z": 0.0}, "size": {"x": 4.0, "y": 2.0, "z": 1.5}, "yaw": 0.0,
-    }]}
+    return {
+        "annotations": [
+            {
+                "uuid": "simulated-0",
+                "label": params["labels"][0],
+                "frame": 0,
+                "center": {"x": 10.0, "y": 0.0, "z": 0.0},
+                "size": {"x": 4.0, "y": 2.0, "z": 1.5},
+                "yaw": 0.0,
+            }
+        ]
+    }
 
 
 SPEC = TaskTypeSpec(
-    "lidarannotation", PARAMS, check_answer, aggregate, example_answer, score_gold=score_gold,
+    "lidarannotation",
+    PARAMS,
+    check_answer,
+    aggregate,
+    example_answer,
+    score_gold=score_gold,
     consensus="3D IoU matching per frame and label, fusion of clusters reaching ⌈n/2⌉",
 )

@@ -30,10 +30,22 @@ ANSWER = {
     "type": "object",
     "required": ["annotations"],
     "additionalProperties": False,
-    "properties": {"annotations": {"type": "array", "maxItems": 10000, "items": {
-        "type": "object", "required": ["start", "end", "label"], "additionalProperties": False,
-        "properties": {"start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 1}, "label": NAME},
-    }}},
+    "properties": {
+        "annotations": {
+            "type": "array",
+            "maxItems": 10000,
+            "items": {
+                "type": "object",
+                "required": ["start", "end", "label"],
+                "additionalProperties": False,
+                "properties": {
+                    "start": {"type": "integer", "minimum": 0},
+                    "end": {"type": "integer", "minimum": 1},
+                    "label": NAME,
+                },
+            },
+        }
+    },
 }
 
 
@@ -61,7 +73,9 @@ def check_answer(params: dict, answer: Any) -> None:
 
 
 def aggregate(params: dict, answers: list) -> quality.Aggregate:
-    return quality.span_vote([a["annotations"] for a in answers], allow_overlap=bool(params.get("allow_overlap")))
+    return quality.span_vote(
+        [a["annotations"] for a in answers], allow_overlap=bool(params.get("allow_overlap"))
+    )
 
 
 def score_gold(params: dict, answer: dict, gold: dict) -> float:
@@ -76,6 +90,11 @@ def example_answer(params: dict) -> dict:
 
 
 SPEC = TaskTypeSpec(
-    "namedentityrecognition", PARAMS, check_answer, aggregate, example_answer, score_gold=score_gold,
+    "namedentityrecognition",
+    PARAMS,
+    check_answer,
+    aggregate,
+    example_answer,
+    score_gold=score_gold,
     consensus="span voting: exact spans marked by ⌈n/2⌉ annotators (overlaps resolved by votes unless allowed)",
 )

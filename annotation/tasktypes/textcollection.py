@@ -26,32 +26,62 @@ PARAMS = {
     "type": "object",
     "required": ["fields"],
     "properties": {
-        "attachments": {"type": "array", "maxItems": 50, "items": {
-            "type": "object", "required": ["type", "content"], "properties": {
-                "type": {"enum": ["text", "image", "pdf", "video", "website", "audio"]},
-                "content": {"type": "string", "minLength": 1, "maxLength": 200000}}}},
-        "fields": {"type": "array", "minItems": 1, "maxItems": 200, "items": {
-            "type": "object",
-            "required": ["field_id", "type", "title"],
-            "additionalProperties": False,
-            "properties": {
-                "field_id": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[A-Za-z0-9_.-]+$"},
-                "type": {"enum": list(FIELD_TYPES)},
-                "title": {"type": "string", "minLength": 1, "maxLength": 2000},
-                "description": {"type": "string"},
-                "required": {"type": "boolean"},
-                "choices": {"type": "array", "minItems": 1, "maxItems": 500, "uniqueItems": True, "items": NAME},
-                "min_choice": {"type": "integer", "minimum": 0},
-                "max_choice": {"type": "integer", "minimum": 1},
-                "min": {"type": "number"},
-                "max": {"type": "number"},
-                "scale": {"type": "integer", "minimum": 2, "maximum": 100},
-                "rubric": {"type": "array", "maxItems": 100, "items": {
-                    "type": "object", "required": ["score", "description"], "properties": {
-                        "score": {"type": "integer"}, "description": {"type": "string"}}}},
-                "max_length": {"type": "integer", "minimum": 1, "maximum": 200000},
+        "attachments": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {
+                "type": "object",
+                "required": ["type", "content"],
+                "properties": {
+                    "type": {"enum": ["text", "image", "pdf", "video", "website", "audio"]},
+                    "content": {"type": "string", "minLength": 1, "maxLength": 200000},
+                },
             },
-        }},
+        },
+        "fields": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 200,
+            "items": {
+                "type": "object",
+                "required": ["field_id", "type", "title"],
+                "additionalProperties": False,
+                "properties": {
+                    "field_id": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 100,
+                        "pattern": r"^[A-Za-z0-9_.-]+$",
+                    },
+                    "type": {"enum": list(FIELD_TYPES)},
+                    "title": {"type": "string", "minLength": 1, "maxLength": 2000},
+                    "description": {"type": "string"},
+                    "required": {"type": "boolean"},
+                    "choices": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 500,
+                        "uniqueItems": True,
+                        "items": NAME,
+                    },
+                    "min_choice": {"type": "integer", "minimum": 0},
+                    "max_choice": {"type": "integer", "minimum": 1},
+                    "min": {"type": "number"},
+                    "max": {"type": "number"},
+                    "scale": {"type": "integer", "minimum": 2, "maximum": 100},
+                    "rubric": {
+                        "type": "array",
+                        "maxItems": 100,
+                        "items": {
+                            "type": "object",
+                            "required": ["score", "description"],
+                            "properties": {"score": {"type": "integer"}, "description": {"type": "string"}},
+                        },
+                    },
+                    "max_length": {"type": "integer", "minimum": 1, "maximum": 200000},
+                },
+            },
+        },
     },
 }
 
@@ -66,7 +96,9 @@ def check_params(params: dict) -> None:
                 fail_params(f"{where}.choices", "a category field needs choices")
             low, high = field.get("min_choice", 1), field.get("max_choice", 1)
             if not low <= high <= len(field["choices"]):
-                fail_params(f"{where}.max_choice", f"need min_choice ≤ max_choice ≤ {len(field['choices'])} choices")
+                fail_params(
+                    f"{where}.max_choice", f"need min_choice ≤ max_choice ≤ {len(field['choices'])} choices"
+                )
         if kind == "number" and "min" in field and "max" in field and field["min"] > field["max"]:
             fail_params(f"{where}.max", "must not be less than min")
         if kind == "rating":
@@ -81,22 +113,37 @@ def _value_schema(field: dict) -> dict:
     if kind == "text":
         return {"type": "string", "maxLength": field.get("max_length", 200000)}
     if kind == "category":
-        return {"type": "array", "items": {"enum": field["choices"]}, "uniqueItems": True,
-                "minItems": field.get("min_choice", 1), "maxItems": field.get("max_choice", 1)}
+        return {
+            "type": "array",
+            "items": {"enum": field["choices"]},
+            "uniqueItems": True,
+            "minItems": field.get("min_choice", 1),
+            "maxItems": field.get("max_choice", 1),
+        }
     if kind == "number":
-        return {"type": "number"} | ({"minimum": field["min"]} if "min" in field else {}) | (
-            {"maximum": field["max"]} if "max" in field else {})
+        return (
+            {"type": "number"}
+            | ({"minimum": field["min"]} if "min" in field else {})
+            | ({"maximum": field["max"]} if "max" in field else {})
+        )
     return {"type": "integer", "minimum": 1, "maximum": quality.forms.rating_scale(field)}
 
 
 def check_answer(params: dict, answer: Any) -> None:
     fields = params["fields"]
-    schema = {"type": "object", "required": ["annotations"], "additionalProperties": False, "properties": {
-        "annotations": {
-            "type": "object", "additionalProperties": False,
-            "required": [f["field_id"] for f in fields if f.get("required")],
-            "properties": {f["field_id"]: _value_schema(f) for f in fields},
-        }}}
+    schema = {
+        "type": "object",
+        "required": ["annotations"],
+        "additionalProperties": False,
+        "properties": {
+            "annotations": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": [f["field_id"] for f in fields if f.get("required")],
+                "properties": {f["field_id"]: _value_schema(f) for f in fields},
+            }
+        },
+    }
     validate(schema, answer, what="answer", code="invalid_answer")
     for field in fields:
         value = answer["annotations"].get(field["field_id"])
@@ -128,6 +175,12 @@ def example_answer(params: dict) -> dict:
 
 
 SPEC = TaskTypeSpec(
-    "textcollection", PARAMS, check_answer, aggregate, example_answer, score_gold=score_gold, check_params=check_params,
+    "textcollection",
+    PARAMS,
+    check_answer,
+    aggregate,
+    example_answer,
+    score_gold=score_gold,
+    check_params=check_params,
     consensus="per field: category and rating by majority, number by median; free text to review (confidence None)",
 )

@@ -46,19 +46,38 @@ ANSWER = {
     "type": "object",
     "required": ["annotations"],
     "additionalProperties": False,
-    "properties": {"annotations": {"type": "array", "maxItems": 2000, "items": {
-        "type": "object",
-        "required": ["track_id", "label", "frames"],
-        "additionalProperties": False,
-        "properties": {
-            "track_id": {"type": "string", "minLength": 1, "maxLength": 64},
-            "label": NAME,
-            "frames": {"type": "array", "minItems": 1, "maxItems": 100000, "items": {
-                "type": "object", "required": ["frame", "left", "top", "width", "height"], "additionalProperties": False,
-                "properties": {"frame": {"type": "integer", "minimum": 0}, "left": COORD, "top": COORD,
-                               "width": POSITIVE, "height": POSITIVE}}},
-        },
-    }}},
+    "properties": {
+        "annotations": {
+            "type": "array",
+            "maxItems": 2000,
+            "items": {
+                "type": "object",
+                "required": ["track_id", "label", "frames"],
+                "additionalProperties": False,
+                "properties": {
+                    "track_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "label": NAME,
+                    "frames": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 100000,
+                        "items": {
+                            "type": "object",
+                            "required": ["frame", "left", "top", "width", "height"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "frame": {"type": "integer", "minimum": 0},
+                                "left": COORD,
+                                "top": COORD,
+                                "width": POSITIVE,
+                                "height": POSITIVE,
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    },
 }
 
 
@@ -67,8 +86,14 @@ def frame_count(params: dict) -> int:
 
 
 def check_params(params: dict) -> None:
-    if params.get("frames") and params.get("frame_count") is not None and params["frame_count"] != len(params["frames"]):
-        fail_params("frame_count", f"{params['frame_count']} does not match the {len(params['frames'])} frames given")
+    if (
+        params.get("frames")
+        and params.get("frame_count") is not None
+        and params["frame_count"] != len(params["frames"])
+    ):
+        fail_params(
+            "frame_count", f"{params['frame_count']} does not match the {len(params['frames'])} frames given"
+        )
 
 
 def check_complete_params(params: dict) -> None:
@@ -91,11 +116,15 @@ def check_answer(params: dict, answer: Any) -> None:
         for j, box in enumerate(track["frames"]):
             at = f"{where}.frames[{j}]"
             if box["frame"] >= count:
-                fail_answer(f"{at}.frame", f"{box['frame']} is not a frame index (the video has {count} frames)")
+                fail_answer(
+                    f"{at}.frame", f"{box['frame']} is not a frame index (the video has {count} frames)"
+                )
             if box["frame"] in frames:
                 fail_answer(f"{at}.frame", f"frame {box['frame']} appears twice in this track")
             frames.add(box["frame"])
-            if (width and box["left"] + box["width"] > width) or (height and box["top"] + box["height"] > height):
+            if (width and box["left"] + box["width"] > width) or (
+                height and box["top"] + box["height"] > height
+            ):
                 fail_answer(at, f"the box leaves the {width}x{height} frame")
 
 
@@ -110,12 +139,21 @@ def score_gold(params: dict, answer: dict, gold: dict) -> float:
 
 def example_answer(params: dict) -> dict:
     side = min(10, params.get("attachment_width", 10), params.get("attachment_height", 10))
-    frames = [{"frame": f, "left": 0, "top": 0, "width": side, "height": side} for f in range(min(2, frame_count(params)))]
+    frames = [
+        {"frame": f, "left": 0, "top": 0, "width": side, "height": side}
+        for f in range(min(2, frame_count(params)))
+    ]
     return {"annotations": [{"track_id": "track-1", "label": params["labels"][0], "frames": frames}]}
 
 
 SPEC = TaskTypeSpec(
-    "videoannotation", PARAMS, check_answer, aggregate, example_answer, score_gold=score_gold, check_params=check_params,
+    "videoannotation",
+    PARAMS,
+    check_answer,
+    aggregate,
+    example_answer,
+    score_gold=score_gold,
+    check_params=check_params,
     check_complete_params=check_complete_params,
     consensus="tracks matched across annotators by mean per-frame IoU, fused frame by frame (quorum ⌈n/2⌉)",
 )

@@ -34,9 +34,23 @@ def progress_chart(*, completed_by_day: dict[date, int], total: int, today: date
     area = f"{LEFT},{TOP + plot_h} {line} {round(x(days - 1), 1)},{TOP + plot_h}"
     y_ticks = [{"value": v, "y": round(y(v), 1)} for v in sorted({0, top_value // 2, top_value})]
     anchors = {0: "start", days // 2: "middle", days - 1: "end"}
-    x_ticks = [{"label": series[i][0].strftime("%d %b"), "x": round(x(i), 1), "anchor": anchor} for i, anchor in anchors.items()]
+    x_ticks = [
+        {"label": series[i][0].strftime("%d %b"), "x": round(x(i), 1), "anchor": anchor}
+        for i, anchor in anchors.items()
+    ]
     return {
-        "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "top": TOP, "bottom": TOP + plot_h,
-        "line": line, "area": area, "total": total, "total_y": round(y(total), 1), "completed": running,
-        "y_ticks": y_ticks, "x_ticks": x_ticks, "rows": [r for r in series if r[1]],
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "right": WIDTH - RIGHT,
+        "top": TOP,
+        "bottom": TOP + plot_h,
+        "line": line,
+        "area": area,
+        "total": total,
+        "total_y": round(y(total), 1),
+        "completed": running,
+        "y_ticks": y_ticks,
+        "x_ticks": x_ticks,
+        "rows": [r for r in series if r[1]],
     }

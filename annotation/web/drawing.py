@@ -42,25 +42,49 @@ def shape(annotation: dict) -> dict | None:
             width, height = float(annotation["width"]), float(annotation["height"])
             attrs = {"x": left, "y": top, "width": width, "height": height}
             if annotation.get("rotation"):
-                attrs["transform"] = f"rotate({float(annotation['rotation']):g} {left + width / 2:g} {top + height / 2:g})"
+                attrs["transform"] = (
+                    f"rotate({float(annotation['rotation']):g} {left + width / 2:g} {top + height / 2:g})"
+                )
             return {"tag": "rect", "attrs": attrs, "label": label, "colour": colour, "anchor": (left, top)}
         if kind in ("polygon", "cuboid"):
             vertices = annotation["vertices"]
-            return {"tag": "polygon", "attrs": {"points": _points(vertices)}, "label": label, "colour": colour,
-                    "anchor": (float(vertices[0]["x"]), float(vertices[0]["y"]))}
+            return {
+                "tag": "polygon",
+                "attrs": {"points": _points(vertices)},
+                "label": label,
+                "colour": colour,
+                "anchor": (float(vertices[0]["x"]), float(vertices[0]["y"])),
+            }
         if kind == "line":
             vertices = annotation["vertices"]
-            return {"tag": "polyline", "attrs": {"points": _points(vertices)}, "label": label, "colour": colour,
-                    "anchor": (float(vertices[0]["x"]), float(vertices[0]["y"]))}
+            return {
+                "tag": "polyline",
+                "attrs": {"points": _points(vertices)},
+                "label": label,
+                "colour": colour,
+                "anchor": (float(vertices[0]["x"]), float(vertices[0]["y"])),
+            }
         if kind == "point":
             x, y = float(annotation["x"]), float(annotation["y"])
-            return {"tag": "circle", "attrs": {"cx": x, "cy": y, "r": 4}, "label": label, "colour": colour, "anchor": (x, y)}
+            return {
+                "tag": "circle",
+                "attrs": {"cx": x, "cy": y, "r": 4},
+                "label": label,
+                "colour": colour,
+                "anchor": (x, y),
+            }
         if kind == "ellipse":
             x, y = float(annotation["x"]), float(annotation["y"])
             attrs = {"cx": x, "cy": y, "rx": float(annotation["rx"]), "ry": float(annotation["ry"])}
             if annotation.get("rotation"):
                 attrs["transform"] = f"rotate({float(annotation['rotation']):g} {x:g} {y:g})"
-            return {"tag": "ellipse", "attrs": attrs, "label": label, "colour": colour, "anchor": (x - attrs["rx"], y)}
+            return {
+                "tag": "ellipse",
+                "attrs": attrs,
+                "label": label,
+                "colour": colour,
+                "anchor": (x - attrs["rx"], y),
+            }
     except (KeyError, TypeError, ValueError, IndexError):
         return None
     return None
@@ -79,6 +103,8 @@ def overlay(params: dict, answer: Any) -> dict | None:
     if not known:
         width, height = DEFAULT_SIZE
     for s in shapes:
-        s["svg_attrs"] = " ".join(f'{k}="{v:g}"' if isinstance(v, float | int) else f'{k}="{v}"' for k, v in s["attrs"].items())
+        s["svg_attrs"] = " ".join(
+            f'{k}="{v:g}"' if isinstance(v, float | int) else f'{k}="{v}"' for k, v in s["attrs"].items()
+        )
         s["label_x"], s["label_y"] = s["anchor"][0], max(s["anchor"][1] - 3, 10)
     return {"src": src, "width": width, "height": height, "size_known": known, "shapes": shapes}

@@ -33,8 +33,14 @@ def dashboard(request):
     now = timezone.now()
     default_from, default_to = _default_period(now.date())
     first, last = request.GET.get("from") or default_from, request.GET.get("to") or default_to
-    context = {"from": first, "to": last, "currency": request.GET.get("currency") or "USD",
-               "queue": ops_selectors.queue_depth(), "leases": ops_selectors.lease_expiries(now=now), "now": now}
+    context = {
+        "from": first,
+        "to": last,
+        "currency": request.GET.get("currency") or "USD",
+        "queue": ops_selectors.queue_depth(),
+        "leases": ops_selectors.lease_expiries(now=now),
+        "now": now,
+    }
     try:
         period = reports.period_parse(first=first, last=last)
         currency = reports.currency_parse(request.GET.get("currency"))
@@ -44,10 +50,16 @@ def dashboard(request):
     else:
         concentration = reports.concentration(period=period, currency=currency)
         margin = reports.margin_by_month(period=period, currency=currency)
-        totals = {key: sum(row[key] for row in margin) for key in ("revenue", "labor_cost", "platform_cost", "margin")}
+        totals = {
+            key: sum(row[key] for row in margin)
+            for key in ("revenue", "labor_cost", "platform_cost", "margin")
+        }
         totals["margin_bp"] = reports.basis_points(totals["margin"], totals["revenue"])
         context.update(
-            currency=currency, concentration=concentration, margin=margin, margin_totals=totals,
+            currency=currency,
+            concentration=concentration,
+            margin=margin,
+            margin_totals=totals,
             pay=annotation_reports.annotator_hourly_pay(period=period, currency=currency),
             floor=settings.QUORUM_FAIR_PAY_FLOOR_PER_HOUR,
         )

@@ -26,7 +26,14 @@ def queue_depth(*, limit: int = 50) -> list[dict]:
         )
         .order_by("-servable", "-pending", "project_id")[:limit]
     )
-    return [{**row, "paused": row["project__status"] != Project.Status.ACTIVE, "open_slots": row["open_slots"] or 0} for row in rows]
+    return [
+        {
+            **row,
+            "paused": row["project__status"] != Project.Status.ACTIVE,
+            "open_slots": row["open_slots"] or 0,
+        }
+        for row in rows
+    ]
 
 
 def lease_expiries(*, now: datetime) -> dict:
@@ -36,9 +43,16 @@ def lease_expiries(*, now: datetime) -> dict:
     figures = active.aggregate(
         live=Count("id", filter=Q(leased_until__gt=now)),
         overdue=Count("id", filter=Q(leased_until__lte=now)),
-        **{f"within_{int(w.total_seconds() // 60)}": Count("id", filter=Q(leased_until__gt=now, leased_until__lte=now + w))
-           for w in EXPIRY_WINDOWS},
+        **{
+            f"within_{int(w.total_seconds() // 60)}": Count(
+                "id", filter=Q(leased_until__gt=now, leased_until__lte=now + w)
+            )
+            for w in EXPIRY_WINDOWS
+        },
     )
-    soonest = list(active.filter(leased_until__gt=now).select_related("project", "annotator__user")
-                   .order_by("leased_until")[:10])
+    soonest = list(
+        active.filter(leased_until__gt=now)
+        .select_related("project", "annotator__user")
+        .order_by("leased_until")[:10]
+    )
     return {**figures, "windows": [int(w.total_seconds() // 60) for w in EXPIRY_WINDOWS], "soonest": soonest}

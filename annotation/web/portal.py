@@ -36,17 +36,34 @@ from clients.web.errors import form_error
 
 
 class ProjectCreateForm(forms.Form):
-    template = forms.ChoiceField(choices=[(t.key, t.title) for t in TEMPLATES], widget=forms.RadioSelect, label="Template")
+    template = forms.ChoiceField(
+        choices=[(t.key, t.title) for t in TEMPLATES], widget=forms.RadioSelect, label="Template"
+    )
     name = forms.CharField(max_length=200)
     labels = forms.CharField(
-        required=False, max_length=2000, label="Labels (optional)",
+        required=False,
+        max_length=2000,
+        label="Labels (optional)",
         help_text="Comma separated; replaces the template's labels, e.g. car, bus, truck.",
     )
-    overlap = forms.IntegerField(min_value=1, max_value=50, required=False, label="Answers per task (optional)",
-                                 help_text="Leave empty for the template's default.")
-    instructions = forms.CharField(widget=forms.Textarea, required=False, help_text="Leave empty for the template's instructions.")
-    budget = forms.DecimalField(required=False, min_value=0, decimal_places=2, max_digits=12, label="Budget (optional)",
-                                help_text="In your currency, e.g. 250.00; tasks stop being served when it is spent.")
+    overlap = forms.IntegerField(
+        min_value=1,
+        max_value=50,
+        required=False,
+        label="Answers per task (optional)",
+        help_text="Leave empty for the template's default.",
+    )
+    instructions = forms.CharField(
+        widget=forms.Textarea, required=False, help_text="Leave empty for the template's instructions."
+    )
+    budget = forms.DecimalField(
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        max_digits=12,
+        label="Budget (optional)",
+        help_text="In your currency, e.g. 250.00; tasks stop being served when it is spent.",
+    )
 
     def clean_labels(self):
         raw = self.cleaned_data["labels"]
@@ -61,13 +78,17 @@ class UploadForm(forms.Form):
 
 
 class AuditForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")], widget=forms.RadioSelect)
+    decision = forms.ChoiceField(
+        choices=[("accept", "Accept"), ("reject", "Reject")], widget=forms.RadioSelect
+    )
     comments = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000)
 
 
 class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=[(name, name) for name in FORMATS])
-    include_answers = forms.BooleanField(required=False, label="Include every individual answer (anonymous annotator ids)")
+    include_answers = forms.BooleanField(
+        required=False, label="Include every individual answer (anonymous annotator ids)"
+    )
 
 
 def _write(request):
@@ -84,11 +105,16 @@ def _project(client, project_id):
 @require_GET
 @client_page()
 def project_list(request, client):
-    return render(request, "portal/project_list.html", {
-        "rows": portal_selectors.project_overview_for_client(client=client),
-        "budgets": {b["project_id"]: b for b in billing_selectors.client_project_budgets(client=client)},
-        "can_write": request.web_membership.can("write"), "currency": client.currency,
-    })
+    return render(
+        request,
+        "portal/project_list.html",
+        {
+            "rows": portal_selectors.project_overview_for_client(client=client),
+            "budgets": {b["project_id"]: b for b in billing_selectors.client_project_budgets(client=client)},
+            "can_write": request.web_membership.can("write"),
+            "currency": client.currency,
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -103,8 +129,13 @@ def project_new(request, client):
             budget = data.get("budget")
             try:
                 project = services.project_create(
-                    client=client, actor=request.user, name=data["name"], task_type=template.task_type, domain=template.domain,
-                    params=template.params_with(data["labels"]), instructions=data["instructions"] or template.instructions,
+                    client=client,
+                    actor=request.user,
+                    name=data["name"],
+                    task_type=template.task_type,
+                    domain=template.domain,
+                    params=template.params_with(data["labels"]),
+                    instructions=data["instructions"] or template.instructions,
                     overlap=data["overlap"] or template.overlap,
                     budget=None if budget is None else int(budget * 100),
                 )
@@ -113,8 +144,12 @@ def project_new(request, client):
             else:
                 messages.success(request, f"Project “{project.name}” created. Upload its tasks next.")
                 return redirect("portal-project-upload", project_id=project.id)
-    return render(request, "portal/project_new.html", {"form": form, "templates": TEMPLATES},
-                  status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "portal/project_new.html",
+        {"form": form, "templates": TEMPLATES},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @require_GET
@@ -126,21 +161,48 @@ def project_detail(request, client, project_id):
         status = None
     counts = portal_selectors.project_status_counts(project=project)
     total = sum(counts.values())
-    task_page = portal_selectors.project_task_page(client=client, project=project, status=status, page_number=request.GET.get("page"))
-    tasks = [{"task": t, "overlay": drawing.overlay(t.params, t.response), "answer_text": _answer_text(t.response),
-              "summary": _task_summary(t.params)} for t in task_page.object_list]
-    return render(request, "portal/project_detail.html", {
-        "project": project, "counts": counts, "total": total,
-        "chart": charts.progress_chart(completed_by_day=portal_selectors.project_completed_by_day(project=project),
-                                       total=total - counts["canceled"], today=timezone.now().date()),
-        "quality": portal_selectors.project_quality_figures(project=project),
-        "budget": billing_selectors.project_budget(client=client, project_id=project.id),
-        "task_page": task_page, "tasks": tasks, "status": status, "statuses": Task.Status.values,
-        "exports": selectors.export_list_for_client(client=client, project=project).order_by("-created_at")[:10],
-        "export_form": ExportForm(), "can_write": request.web_membership.can("write"),
-        "status_actions": {"active": [("paused", "Pause"), ("archived", "Archive")], "paused": [("active", "Resume"), ("archived", "Archive")],
-                           "draft": [("active", "Start"), ("archived", "Archive")]}.get(project.status, []),
-    })
+    task_page = portal_selectors.project_task_page(
+        client=client, project=project, status=status, page_number=request.GET.get("page")
+    )
+    tasks = [
+        {
+            "task": t,
+            "overlay": drawing.overlay(t.params, t.response),
+            "answer_text": _answer_text(t.response),
+            "summary": _task_summary(t.params),
+        }
+        for t in task_page.object_list
+    ]
+    return render(
+        request,
+        "portal/project_detail.html",
+        {
+            "project": project,
+            "counts": counts,
+            "total": total,
+            "chart": charts.progress_chart(
+                completed_by_day=portal_selectors.project_completed_by_day(project=project),
+                total=total - counts["canceled"],
+                today=timezone.now().date(),
+            ),
+            "quality": portal_selectors.project_quality_figures(project=project),
+            "budget": billing_selectors.project_budget(client=client, project_id=project.id),
+            "task_page": task_page,
+            "tasks": tasks,
+            "status": status,
+            "statuses": Task.Status.values,
+            "exports": selectors.export_list_for_client(client=client, project=project).order_by(
+                "-created_at"
+            )[:10],
+            "export_form": ExportForm(),
+            "can_write": request.web_membership.can("write"),
+            "status_actions": {
+                "active": [("paused", "Pause"), ("archived", "Archive")],
+                "paused": [("active", "Resume"), ("archived", "Archive")],
+                "draft": [("active", "Start"), ("archived", "Archive")],
+            }.get(project.status, []),
+        },
+    )
 
 
 def _task_summary(params: dict) -> str:
@@ -172,7 +234,9 @@ def project_status(request, client, project_id):
         messages.error(request, "Choose pause, resume or archive.")
     else:
         try:
-            project = services.project_set_status(client=client, actor=request.user, project_id=project_id, status=target)
+            project = services.project_set_status(
+                client=client, actor=request.user, project_id=project_id, status=target
+            )
         except DomainError as exc:
             if exc.status_code == 404:
                 raise
@@ -205,9 +269,15 @@ def project_upload(request, client, project_id):
             report = _upload(request, client, project, form)
             if report is None:
                 return redirect("portal-project", project_id=project.id)
-    template = next((t for t in TEMPLATES if t.task_type == project.task_type and t.params == project.params), None)
-    return render(request, "portal/project_upload.html", {"project": project, "form": form, "report": report, "template": template},
-                  status=400 if request.method == "POST" else 200)
+    template = next(
+        (t for t in TEMPLATES if t.task_type == project.task_type and t.params == project.params), None
+    )
+    return render(
+        request,
+        "portal/project_upload.html",
+        {"project": project, "form": form, "report": report, "template": template},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 def _upload(request, client, project, form) -> dict | None:
@@ -215,7 +285,9 @@ def _upload(request, client, project, form) -> dict | None:
     the tasks were created."""
     upload = form.cleaned_data["file"]
     if upload.size > uploads.MAX_UPLOAD_BYTES:
-        form.add_error("file", f"The file is larger than {uploads.MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split it.")
+        form.add_error(
+            "file", f"The file is larger than {uploads.MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split it."
+        )
         return {"rows": [], "created": 0}
     try:
         rows = uploads.read_rows(upload.name, upload.read())
@@ -226,24 +298,37 @@ def _upload(request, client, project, form) -> dict | None:
     readable = [row for row in rows if row.item is not None]
     try:
         if readable:
-            for index, error in services.task_bulk_check(client=client, project=project, items=[row.item for row in readable]):
+            for index, error in services.task_bulk_check(
+                client=client, project=project, items=[row.item for row in readable]
+            ):
                 problems.append((readable[index].line, _row_message(error.message)))
     except DomainError as exc:
         form_error(form, exc)
         return {"rows": [], "created": 0}
     if problems:
         problems.sort()
-        form.add_error("file", f"{len(problems)} of {len(rows)} rows have problems; nothing was created. Fix them and upload the file again.")
-        return {"rows": [{"line": line, "message": message} for line, message in problems], "created": 0, "total": len(rows)}
+        form.add_error(
+            "file",
+            f"{len(problems)} of {len(rows)} rows have problems; nothing was created. Fix them and upload the file again.",
+        )
+        return {
+            "rows": [{"line": line, "message": message} for line, message in problems],
+            "created": 0,
+            "total": len(rows),
+        }
     try:
-        results = services.task_bulk_create(client=client, actor=request.user, project=project, items=[row.item for row in rows])
+        results = services.task_bulk_create(
+            client=client, actor=request.user, project=project, items=[row.item for row in rows]
+        )
     except DomainError as exc:
         form_error(form, exc)
         return {"rows": [], "created": 0}
     created = sum(r.created for r in results)
     existing = len(results) - created
     note = f" {existing} already existed (same unique_id) and were left as they were." if existing else ""
-    messages.success(request, f"{created} task{'' if created == 1 else 's'} created from {upload.name}.{note}")
+    messages.success(
+        request, f"{created} task{'' if created == 1 else 's'} created from {upload.name}.{note}"
+    )
     return None
 
 
@@ -274,27 +359,47 @@ def task_detail(request, client, project_id, task_id):
         _write(request)
         if form.is_valid():
             try:
-                services.task_audit(client=client, actor=request.user, task_id=task.id,
-                                    accepted=form.cleaned_data["decision"] == "accept", comments=form.cleaned_data["comments"])
+                services.task_audit(
+                    client=client,
+                    actor=request.user,
+                    task_id=task.id,
+                    accepted=form.cleaned_data["decision"] == "accept",
+                    comments=form.cleaned_data["comments"],
+                )
             except DomainError as exc:
                 form_error(form, exc)
             else:
                 if form.cleaned_data["decision"] == "accept":
                     messages.success(request, "Task accepted.")
                 else:
-                    messages.success(request, "Task rejected. It goes back to annotators for rework at no extra charge; "
-                                              "its last answer stays here until the rework is done.")
+                    messages.success(
+                        request,
+                        "Task rejected. It goes back to annotators for rework at no extra charge; "
+                        "its last answer stays here until the rework is done.",
+                    )
                 return redirect("portal-task", project_id=project.id, task_id=task.id)
         task.refresh_from_db()
-    submissions = [{**s, "overlay": drawing.overlay(task.params, s["answer"]), "answer_text": _answer_text(s["answer"])}
-                   for s in portal_selectors.task_submissions(task=task)]
-    return render(request, "portal/task_detail.html", {
-        "project": project, "task": task, "overlay": drawing.overlay(task.params, task.response),
-        "answer_text": _answer_text(task.response), "params_text": json.dumps(task.params, ensure_ascii=False, indent=1)[:5000],
-        "submissions": submissions, "audits": selectors.task_audits_by_task(task_ids=[task.id]).get(task.id, []),
-        "form": form, "can_write": request.web_membership.can("write"),
-        "can_audit": task.status == Task.Status.COMPLETED,
-    }, status=400 if request.method == "POST" else 200)
+    submissions = [
+        {**s, "overlay": drawing.overlay(task.params, s["answer"]), "answer_text": _answer_text(s["answer"])}
+        for s in portal_selectors.task_submissions(task=task)
+    ]
+    return render(
+        request,
+        "portal/task_detail.html",
+        {
+            "project": project,
+            "task": task,
+            "overlay": drawing.overlay(task.params, task.response),
+            "answer_text": _answer_text(task.response),
+            "params_text": json.dumps(task.params, ensure_ascii=False, indent=1)[:5000],
+            "submissions": submissions,
+            "audits": selectors.task_audits_by_task(task_ids=[task.id]).get(task.id, []),
+            "form": form,
+            "can_write": request.web_membership.can("write"),
+            "can_audit": task.status == Task.Status.COMPLETED,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 # --- exports -----------------------------------------------------------------------------------------
@@ -303,11 +408,16 @@ def task_detail(request, client, project_id, task_id):
 @require_GET
 @client_page()
 def export_list(request, client):
-    return render(request, "portal/export_list.html", {
-        "exports": portal_selectors.export_list_all_for_client(client=client),
-        "projects": selectors.project_list_for_client(client=client), "export_form": ExportForm(),
-        "can_write": request.web_membership.can("write"),
-    })
+    return render(
+        request,
+        "portal/export_list.html",
+        {
+            "exports": portal_selectors.export_list_all_for_client(client=client),
+            "projects": selectors.project_list_for_client(client=client),
+            "export_form": ExportForm(),
+            "can_write": request.web_membership.can("write"),
+        },
+    )
 
 
 @require_POST
@@ -321,12 +431,19 @@ def export_create(request, client, project_id):
         return redirect("portal-project", project_id=project.id)
     options = {"include_answers": True} if form.cleaned_data["include_answers"] else {}
     try:
-        result = services.export_create(client=client, actor=request.user, project=project, format=form.cleaned_data["format"],
-                                        options=options)
+        result = services.export_create(
+            client=client,
+            actor=request.user,
+            project=project,
+            format=form.cleaned_data["format"],
+            options=options,
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Export {result.job.format} queued; its download link appears here when it is ready.")
+        messages.success(
+            request, f"Export {result.job.format} queued; its download link appears here when it is ready."
+        )
     if request.POST.get("back") == "exports":
         return redirect("portal-exports")
     return redirect(f"/portal/projects/{project.id}/#exports")
@@ -337,7 +454,11 @@ def export_create(request, client, project_id):
 def export_row(request, client, project_id, export_id):
     """One export's table row (htmx polls it while the export is queued or running)."""
     job = selectors.export_get_for_client(client=client, project_id=project_id, export_id=export_id)
-    return render(request, "portal/_export_row.html", {"job": job, "show_project": request.GET.get("with_project") == "1"})
+    return render(
+        request,
+        "portal/_export_row.html",
+        {"job": job, "show_project": request.GET.get("with_project") == "1"},
+    )
 
 
 @require_GET
@@ -345,8 +466,14 @@ def export_row(request, client, project_id, export_id):
 def export_download(request, client, project_id, export_id):
     job = selectors.export_get_for_client(client=client, project_id=project_id, export_id=export_id)
     if job.status != ExportJob.Status.READY:
-        raise Conflict(f"The export is {job.status}; it can be downloaded once ready.", code="export_not_ready")
-    response = FileResponse(storage.open_for_read(job.file_name), as_attachment=True,
-                            filename=services.export_download_name(job), content_type=job.content_type or "application/octet-stream")
+        raise Conflict(
+            f"The export is {job.status}; it can be downloaded once ready.", code="export_not_ready"
+        )
+    response = FileResponse(
+        storage.open_for_read(job.file_name),
+        as_attachment=True,
+        filename=services.export_download_name(job),
+        content_type=job.content_type or "application/octet-stream",
+    )
     response["Content-Length"] = str(job.file_size)
     return response

@@ -44,11 +44,17 @@ def project_overview_for_client(*, client: Client) -> list[dict]:
     for project in projects:
         row = by_project.get(project.id, {})
         total, completed = row.get("total", 0), row.get("completed", 0)
-        out.append({
-            "project": project, "total": total, "completed": completed, "pending": row.get("pending", 0),
-            "percent": round(100 * completed / total) if total else 0, "confidence": row.get("confidence"),
-            "charged": row.get("charged") or 0,
-        })
+        out.append(
+            {
+                "project": project,
+                "total": total,
+                "completed": completed,
+                "pending": row.get("pending", 0),
+                "percent": round(100 * completed / total) if total else 0,
+                "confidence": row.get("confidence"),
+                "charged": row.get("charged") or 0,
+            }
+        )
     return out
 
 
@@ -57,8 +63,15 @@ def project_status_counts(*, project: Project) -> dict[str, int]:
 
 
 def project_completed_by_day(*, project: Project) -> dict[date, int]:
-    rows = (Task.objects.filter(project=project, is_test=False, status=Task.Status.COMPLETED, completed_at__isnull=False)
-            .annotate(day=TruncDate("completed_at")).values_list("day").annotate(n=Count("id")).order_by())
+    rows = (
+        Task.objects.filter(
+            project=project, is_test=False, status=Task.Status.COMPLETED, completed_at__isnull=False
+        )
+        .annotate(day=TruncDate("completed_at"))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     return dict(rows)
 
 
@@ -81,10 +94,18 @@ def project_task_page(*, client: Client, project: Project, status: str | None, p
 def task_submissions(*, task: Task) -> list[dict]:
     submissions = Submission.objects.filter(task=task).order_by("created_at", "id")
     return [
-        {"submission": s, "label": quality_selectors.pseudonym(task.project_id, s.annotator_id), "answer": s.answer}
+        {
+            "submission": s,
+            "label": quality_selectors.pseudonym(task.project_id, s.annotator_id),
+            "answer": s.answer,
+        }
         for s in submissions
     ]
 
 
 def export_list_all_for_client(*, client: Client, limit: int = 100) -> list[ExportJob]:
-    return list(ExportJob.objects.filter(client=client, is_test=False).select_related("project").order_by("-created_at")[:limit])
+    return list(
+        ExportJob.objects.filter(client=client, is_test=False)
+        .select_related("project")
+        .order_by("-created_at")[:limit]
+    )

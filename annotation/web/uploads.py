@@ -97,7 +97,12 @@ def read_csv(text: str) -> list[Row]:
     line = reader.line_num + 1
     for record in reader:
         if None in record:
-            rows.append(Row(line, error=f"has {len(reader.fieldnames) + len(record[None])} cells; the header has {len(reader.fieldnames)}"))
+            rows.append(
+                Row(
+                    line,
+                    error=f"has {len(reader.fieldnames) + len(record[None])} cells; the header has {len(reader.fieldnames)}",
+                )
+            )
         elif any((v or "").strip() for v in record.values()):
             try:
                 rows.append(Row(line, item=_csv_item(record)))

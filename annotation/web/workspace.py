@@ -47,22 +47,40 @@ LEASE_MESSAGES = {
 }
 COMMON_SHORTCUTS = [("Enter", "submit the answer (Ctrl+Enter inside a text box)"), ("S", "skip the task")]
 TOOL_SHORTCUTS = {
-    "imageannotation": [("V / B / P / L / O / E", "select, box, polygon, line, point, ellipse"),
-                        ("1–9", "pick a label (in select mode: relabel the selected shape)"),
-                        ("Delete or Backspace", "remove the selected shape"), ("Enter or double-click", "finish a polygon or line"),
-                        ("Escape", "cancel the shape being drawn, deselect"), ("Wheel, + / −", "zoom"),
-                        ("Space-drag, middle-drag, arrow keys", "pan"), ("F", "fit the image")],
-    "lidarannotation": [("1–9", "pick a label (relabels the selected cuboid)"), ("R / Shift+R", "rotate the selected cuboid ±5°"),
-                        ("[ / ]", "previous / next frame"), ("Delete or Backspace", "remove the selected cuboid"),
-                        ("Wheel, + / −", "zoom"), ("Space-drag, arrow keys", "pan")],
-    "comparison": [("A / B", "pick the better response (pairwise)"), ("1–9", "how much better (pairwise)"),
-                   ("Alt+↑ / Alt+↓", "move the focused response up or down (ranking)")],
+    "imageannotation": [
+        ("V / B / P / L / O / E", "select, box, polygon, line, point, ellipse"),
+        ("1–9", "pick a label (in select mode: relabel the selected shape)"),
+        ("Delete or Backspace", "remove the selected shape"),
+        ("Enter or double-click", "finish a polygon or line"),
+        ("Escape", "cancel the shape being drawn, deselect"),
+        ("Wheel, + / −", "zoom"),
+        ("Space-drag, middle-drag, arrow keys", "pan"),
+        ("F", "fit the image"),
+    ],
+    "lidarannotation": [
+        ("1–9", "pick a label (relabels the selected cuboid)"),
+        ("R / Shift+R", "rotate the selected cuboid ±5°"),
+        ("[ / ]", "previous / next frame"),
+        ("Delete or Backspace", "remove the selected cuboid"),
+        ("Wheel, + / −", "zoom"),
+        ("Space-drag, arrow keys", "pan"),
+    ],
+    "comparison": [
+        ("A / B", "pick the better response (pairwise)"),
+        ("1–9", "how much better (pairwise)"),
+        ("Alt+↑ / Alt+↓", "move the focused response up or down (ranking)"),
+    ],
     "namedentityrecognition": [("1–9", "label the selected text")],
     "categorization": [("1–9", "pick a category")],
-    "videoannotation": [("[ / ]", "previous / next frame"), ("1–9", "pick a label (relabels the selected track)"),
-                        ("N", "start a new track (then draw)"), ("C", "copy the track's box from the previous frame"),
-                        ("Delete or Backspace", "remove the track's box on this frame"), ("Wheel, + / −", "zoom"),
-                        ("Space-drag, arrow keys", "pan")],
+    "videoannotation": [
+        ("[ / ]", "previous / next frame"),
+        ("1–9", "pick a label (relabels the selected track)"),
+        ("N", "start a new track (then draw)"),
+        ("C", "copy the track's box from the previous frame"),
+        ("Delete or Backspace", "remove the track's box on this frame"),
+        ("Wheel, + / −", "zoom"),
+        ("Space-drag, arrow keys", "pan"),
+    ],
     "textcollection": [],
 }
 
@@ -78,8 +96,11 @@ def tool_context(task_type: str, data: dict, *, api_hint: str = "") -> dict:
     """What ``workspace/_tool.html`` and the page's scripts need for one task type's tool."""
     has_tool = has_browser_tool(task_type, data["params"])
     return {
-        "task_type": task_type, "task_type_label": TaskType(task_type).label if task_type in TaskType.values else task_type,
-        "has_tool": has_tool, "data": data, "api_hint": api_hint,
+        "task_type": task_type,
+        "task_type_label": TaskType(task_type).label if task_type in TaskType.values else task_type,
+        "has_tool": has_tool,
+        "data": data,
+        "api_hint": api_hint,
         "scripts": [f"annotation/tools/{name}" for name in TOOLS.get(task_type, [])] if has_tool else [],
     }
 
@@ -113,7 +134,11 @@ def _json_body(request: HttpRequest) -> dict:
         raise ValidationFailed("The request body must be a JSON object.", code="invalid_json")
     version = body.get("claim_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ValidationFailed("claim_version: an integer is required.", code="invalid_request", details={"field": "claim_version"})
+        raise ValidationFailed(
+            "claim_version: an integer is required.",
+            code="invalid_request",
+            details={"field": "claim_version"},
+        )
     return body
 
 
@@ -135,9 +160,15 @@ def _next_url(request: HttpRequest, annotator) -> str:
 @annotator_page
 def home(request, annotator):
     live = selectors.live_assignments_for_annotator(annotator=annotator)
-    return render(request, "workspace/home.html", {
-        "annotator": annotator, "live": live, "shortcuts": COMMON_SHORTCUTS,
-    })
+    return render(
+        request,
+        "workspace/home.html",
+        {
+            "annotator": annotator,
+            "live": live,
+            "shortcuts": COMMON_SHORTCUTS,
+        },
+    )
 
 
 @require_POST
@@ -169,11 +200,20 @@ def assignment_page(request, annotator, assignment_id):
             "heartbeat": reverse("workspace-heartbeat", args=[assignment.pk]),
         },
     }
-    return render(request, "workspace/assignment.html", {
-        "assignment": assignment, "task": task, "instructions": assignment.project.instructions, "ended": ended,
-        **tool_context(task.task_type, data, api_hint=f"POST /api/v1/work/assignments/{assignment.pk}/submit"),
-        "shortcuts": COMMON_SHORTCUTS + TOOL_SHORTCUTS.get(task.task_type, []),
-    })
+    return render(
+        request,
+        "workspace/assignment.html",
+        {
+            "assignment": assignment,
+            "task": task,
+            "instructions": assignment.project.instructions,
+            "ended": ended,
+            **tool_context(
+                task.task_type, data, api_hint=f"POST /api/v1/work/assignments/{assignment.pk}/submit"
+            ),
+            "shortcuts": COMMON_SHORTCUTS + TOOL_SHORTCUTS.get(task.task_type, []),
+        },
+    )
 
 
 @require_POST
@@ -182,8 +222,12 @@ def submit(request, annotator, assignment_id):
     """JSON in (``claim_version``, ``answer``), JSON out: where to go next, or the error."""
     try:
         body = _json_body(request)
-        services.assignment_submit(annotator=annotator, assignment_id=assignment_id, claim_version=body["claim_version"],
-                                   answer=body.get("answer"))
+        services.assignment_submit(
+            annotator=annotator,
+            assignment_id=assignment_id,
+            claim_version=body["claim_version"],
+            answer=body.get("answer"),
+        )
     except DomainError as exc:
         return _json_error(exc)
     messages.success(request, "Answer submitted.")
@@ -195,8 +239,9 @@ def submit(request, annotator, assignment_id):
 def heartbeat(request, annotator, assignment_id):
     try:
         body = _json_body(request)
-        assignment = services.assignment_heartbeat(annotator=annotator, assignment_id=assignment_id,
-                                                   claim_version=body["claim_version"])
+        assignment = services.assignment_heartbeat(
+            annotator=annotator, assignment_id=assignment_id, claim_version=body["claim_version"]
+        )
     except DomainError as exc:
         return _json_error(exc)
     return JsonResponse({"leased_until": assignment.leased_until.isoformat()})
@@ -236,12 +281,16 @@ def earnings(request, annotator):
     balances = billing_selectors.payable_balances(user_id=annotator.user_id)
     payouts = billing_selectors.payouts_for_user(user_id=annotator.user_id)
     submissions = selectors.submissions_for_annotator(annotator=annotator)
-    return render(request, "workspace/earnings.html", {
-        "annotator": annotator,
-        "balances": sorted(balances.items()) or [("USD", 0)],
-        "payouts": payouts,
-        "submissions": submissions,
-    })
+    return render(
+        request,
+        "workspace/earnings.html",
+        {
+            "annotator": annotator,
+            "balances": sorted(balances.items()) or [("USD", 0)],
+            "payouts": payouts,
+            "submissions": submissions,
+        },
+    )
 
 
 @require_GET
@@ -250,13 +299,26 @@ def accuracy(request, annotator):
     counts = selectors.submission_counts_for_annotator(annotator=annotator)
     decided = counts["accepted"] + counts["rejected"]
     # Per project, without its name (it may name the client): the task type says what the work was.
-    standings = [row | {"task_type": TaskType(row["task_type"]).label, "gold_accuracy": _percent(row["gold_accuracy"]),
-                        "agreement": _percent(row["agreement"]), "status": row["status"].capitalize()}
-                 for row in quality_selectors.annotator_stats(annotator=annotator)]
-    return render(request, "workspace/accuracy.html", {
-        "annotator": annotator, "counts": counts, "standings": standings,
-        "acceptance": None if not decided else round(100 * counts["accepted"] / decided, 1),
-    })
+    standings = [
+        row
+        | {
+            "task_type": TaskType(row["task_type"]).label,
+            "gold_accuracy": _percent(row["gold_accuracy"]),
+            "agreement": _percent(row["agreement"]),
+            "status": row["status"].capitalize(),
+        }
+        for row in quality_selectors.annotator_stats(annotator=annotator)
+    ]
+    return render(
+        request,
+        "workspace/accuracy.html",
+        {
+            "annotator": annotator,
+            "counts": counts,
+            "standings": standings,
+            "acceptance": None if not decided else round(100 * counts["accepted"] / decided, 1),
+        },
+    )
 
 
 urlpatterns = [

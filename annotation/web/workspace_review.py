@@ -28,16 +28,22 @@ from annotation.web.workspace import COMMON_SHORTCUTS, TOOL_SHORTCUTS, annotator
 from clients.errors import Conflict, DomainError, PermissionDenied, TooManyRequests, ValidationFailed
 from config.exceptions import error_body
 
-VERDICTS = [("accept", "Accept: the answer is right"), ("fix", "Fix: replace it with a corrected answer"),
-            ("reject", "Reject: the answers are wrong; the task goes back to the queue")]
+VERDICTS = [
+    ("accept", "Accept: the answer is right"),
+    ("fix", "Fix: replace it with a corrected answer"),
+    ("reject", "Reject: the answers are wrong; the task goes back to the queue"),
+]
 
 
 def _reviewer_only(annotator) -> None:
     if not annotator.is_reviewer:
-        raise PermissionDenied("The review queue is for annotators with the reviewer role.", code="not_reviewer")
+        raise PermissionDenied(
+            "The review queue is for annotators with the reviewer role.", code="not_reviewer"
+        )
 
 
 # --- review ---------------------------------------------------------------------------------------
+
 
 @require_GET
 @annotator_page
@@ -58,16 +64,34 @@ def review_next(request, annotator):
 
 def _review_context(review, *, form: dict | None = None, error: str = "") -> dict:
     task = review.task
-    answers = [{**a, "caption": f"Answer {a['number']}", "overlay": drawing.overlay(task.params, a["answer"]),
-                "text": json.dumps(a["answer"], indent=2, ensure_ascii=False)}
-               for a in services.review_answers(review=review)]
+    answers = [
+        {
+            **a,
+            "caption": f"Answer {a['number']}",
+            "overlay": drawing.overlay(task.params, a["answer"]),
+            "text": json.dumps(a["answer"], indent=2, ensure_ascii=False),
+        }
+        for a in services.review_answers(review=review)
+    ]
     # The fix starts from the first answer (a valid answer; the consensus carries extra keys such as confidence).
     start = answers[0]["answer"] if answers else review.response
-    form = form or {"verdict": "", "comment": "", "corrected_answer": json.dumps(start, indent=2, ensure_ascii=False)}
+    form = form or {
+        "verdict": "",
+        "comment": "",
+        "corrected_answer": json.dumps(start, indent=2, ensure_ascii=False),
+    }
     return {
-        "review": review, "task": task, "answers": answers, "verdicts": VERDICTS, "form": form, "error": error,
+        "review": review,
+        "task": task,
+        "answers": answers,
+        "verdicts": VERDICTS,
+        "form": form,
+        "error": error,
         "params_text": json.dumps(task.params, indent=2, ensure_ascii=False),
-        "consensus": {"overlay": drawing.overlay(task.params, review.response), "text": json.dumps(review.response, indent=2, ensure_ascii=False)},
+        "consensus": {
+            "overlay": drawing.overlay(task.params, review.response),
+            "text": json.dumps(review.response, indent=2, ensure_ascii=False),
+        },
         "instructions": task.project.instructions,
     }
 
@@ -86,27 +110,47 @@ def review_item(request, annotator, review_id):
             try:
                 corrected = json.loads(form["corrected_answer"])
             except ValueError as exc:
-                raise ValidationFailed(f"corrected_answer: not valid JSON ({exc})", code="invalid_json",
-                                       details={"field": "corrected_answer"}) from exc
-        services.review_decide(reviewer=annotator, review_id=review.pk, verdict=form["verdict"], corrected_answer=corrected,
-                               comment=form["comment"])
+                raise ValidationFailed(
+                    f"corrected_answer: not valid JSON ({exc})",
+                    code="invalid_json",
+                    details={"field": "corrected_answer"},
+                ) from exc
+        services.review_decide(
+            reviewer=annotator,
+            review_id=review.pk,
+            verdict=form["verdict"],
+            corrected_answer=corrected,
+            comment=form["comment"],
+        )
     except Conflict as exc:
         messages.error(request, exc.message)
         return redirect("workspace-review")
     except ValidationFailed as exc:
-        return render(request, "workspace/review_item.html", _review_context(review, form=form, error=exc.message), status=400)
+        return render(
+            request,
+            "workspace/review_item.html",
+            _review_context(review, form=form, error=exc.message),
+            status=400,
+        )
     messages.success(request, f"Verdict recorded: {form['verdict']}.")
     return redirect("workspace-review")
 
 
 # --- qualifications -------------------------------------------------------------------------------
 
+
 def _qualification_row(q: dict, now) -> dict:
     """``quality_selectors.qualifications_for_annotator``'s row, worded for the page."""
     score = "" if q["score"] is None else f"{round(100 * q['score'])} %"
-    row = q | {"task_type_label": TaskType(q["task_type"]).label if q["task_type"] in TaskType.values else q["task_type"],
-               "pass_mark_percent": round(100 * q["pass_mark"]), "can_start": True, "action": "Take the test",
-               "standing": "Not taken yet"}
+    row = q | {
+        "task_type_label": TaskType(q["task_type"]).label
+        if q["task_type"] in TaskType.values
+        else q["task_type"],
+        "pass_mark_percent": round(100 * q["pass_mark"]),
+        "can_start": True,
+        "action": "Take the test",
+        "standing": "Not taken yet",
+    }
     if q["state"] == "held":
         return row | {"can_start": False, "standing": f"Qualified (score {score})" if score else "Qualified"}
     if q["state"] == "in_progress":
@@ -115,7 +159,10 @@ def _qualification_row(q: dict, now) -> dict:
         retry_at = datetime.fromisoformat(q["retry_at"])
         failed = f"Not passed with {score}" if score else "Not passed"
         if retry_at > now:
-            return row | {"can_start": False, "standing": f"{failed}; you can retake it after {retry_at:%Y-%m-%d %H:%M} UTC"}
+            return row | {
+                "can_start": False,
+                "standing": f"{failed}; you can retake it after {retry_at:%Y-%m-%d %H:%M} UTC",
+            }
         return row | {"action": "Retake the test", "standing": failed}
     return row
 
@@ -125,9 +172,14 @@ def _qualification_row(q: dict, now) -> dict:
 def qualification_list(request, annotator):
     now = timezone.now()
     rows = [q for q in quality_selectors.qualifications_for_annotator(annotator=annotator) if q["questions"]]
-    return render(request, "workspace/qualifications.html", {
-        "annotator": annotator, "qualifications": [_qualification_row(q, now) for q in rows],
-    })
+    return render(
+        request,
+        "workspace/qualifications.html",
+        {
+            "annotator": annotator,
+            "qualifications": [_qualification_row(q, now) for q in rows],
+        },
+    )
 
 
 @require_POST
@@ -170,8 +222,12 @@ def attempt_answer(request, annotator, attempt_id):
             raise ValidationFailed("The request body is not valid JSON.", code="invalid_json") from exc
         if not isinstance(body, dict):
             raise ValidationFailed("The request body must be a JSON object.", code="invalid_json")
-        services.qualification_attempt_answer(annotator=annotator, attempt_id=attempt_id, question_id=body.get("question_id"),
-                                              answer=body.get("answer"))
+        services.qualification_attempt_answer(
+            annotator=annotator,
+            attempt_id=attempt_id,
+            question_id=body.get("question_id"),
+            answer=body.get("answer"),
+        )
     except DomainError as exc:
         return JsonResponse(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
     return JsonResponse({"answered": True, "next_url": reverse("workspace-attempt", args=[attempt_id])})
@@ -182,7 +238,11 @@ urlpatterns = [
     path("review/next", review_next, name="workspace-review-next"),
     path("review/<str:review_id>/", review_item, name="workspace-review-item"),
     path("qualifications/", qualification_list, name="workspace-qualifications"),
-    path("qualifications/<str:qualification_id>/start", qualification_start, name="workspace-qualification-start"),
+    path(
+        "qualifications/<str:qualification_id>/start",
+        qualification_start,
+        name="workspace-qualification-start",
+    ),
     path("qualifications/attempts/<str:attempt_id>/", attempt_page, name="workspace-attempt"),
     path("qualifications/attempts/<str:attempt_id>/answer", attempt_answer, name="workspace-attempt-answer"),
 ]

@@ -34,8 +34,22 @@ class InvoiceSummaryOut(serializers.ModelSerializer):
 
     class Meta:
         model = Invoice
-        fields = ["id", "number", "client", "period_start", "period_end", "currency", "status", "subtotal", "refunds", "total",
-                  "created_at", "issued_at", "paid_at", "voided_at"]
+        fields = [
+            "id",
+            "number",
+            "client",
+            "period_start",
+            "period_end",
+            "currency",
+            "status",
+            "subtotal",
+            "refunds",
+            "total",
+            "created_at",
+            "issued_at",
+            "paid_at",
+            "voided_at",
+        ]
 
 
 class InvoiceOut(InvoiceSummaryOut):
@@ -54,8 +68,11 @@ def _lines(invoice: Invoice):
 
 def invoice_data(invoice: Invoice) -> dict:
     """``InvoiceOut``: the invoice, its settlement figures and its lines."""
-    return {**InvoiceSummaryOut(invoice).data, **invoices.invoice_settlement(invoice),
-            "lines": InvoiceLineOut(_lines(invoice), many=True).data}
+    return {
+        **InvoiceSummaryOut(invoice).data,
+        **invoices.invoice_settlement(invoice),
+        "lines": InvoiceLineOut(_lines(invoice), many=True).data,
+    }
 
 
 # --- client ----------------------------------------------------------------------------------------
@@ -67,8 +84,12 @@ class InvoiceListView(APIView):
     @extend_schema(responses=InvoiceSummaryOut(many=True), summary="The client's invoices, newest first")
     def get(self, request):
         client = caller_client(request, ADMIN)
-        return paginated_response(request=request, view=self, queryset=Invoice.objects.filter(client=client),
-                                  serializer_class=InvoiceSummaryOut)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=Invoice.objects.filter(client=client),
+            serializer_class=InvoiceSummaryOut,
+        )
 
 
 class InvoiceDetailView(APIView):
@@ -79,18 +100,56 @@ class InvoiceDetailView(APIView):
 
 
 class InvoiceCsvView(APIView):
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, summary="One invoice as CSV (one row per line)")
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiTypes.STR}, summary="One invoice as CSV (one row per line)"
+    )
     def get(self, request, invoice_id):
         invoice = invoices.invoice_get_for_client(client=caller_client(request, ADMIN), invoice_id=invoice_id)
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["invoice", "period_start", "period_end", "currency", "project_id", "project_name", "task_type", "kind",
-                         "quantity", "amount_minor"])
+        writer.writerow(
+            [
+                "invoice",
+                "period_start",
+                "period_end",
+                "currency",
+                "project_id",
+                "project_name",
+                "task_type",
+                "kind",
+                "quantity",
+                "amount_minor",
+            ]
+        )
         for line in _lines(invoice):
-            writer.writerow([invoice.number, invoice.period_start, invoice.period_end, invoice.currency, line.project_id or "",
-                             _csv_safe(line.project_name), line.task_type, line.kind, line.quantity, line.amount])
-        writer.writerow([invoice.number, invoice.period_start, invoice.period_end, invoice.currency, "", "", "", "total", "",
-                         invoice.total])
+            writer.writerow(
+                [
+                    invoice.number,
+                    invoice.period_start,
+                    invoice.period_end,
+                    invoice.currency,
+                    line.project_id or "",
+                    _csv_safe(line.project_name),
+                    line.task_type,
+                    line.kind,
+                    line.quantity,
+                    line.amount,
+                ]
+            )
+        writer.writerow(
+            [
+                invoice.number,
+                invoice.period_start,
+                invoice.period_end,
+                invoice.currency,
+                "",
+                "",
+                "",
+                "total",
+                "",
+                invoice.total,
+            ]
+        )
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{invoice.number}.csv"'
         return response
@@ -102,7 +161,9 @@ def _csv_safe(text: str) -> str:
 
 
 class InvoiceHtmlView(APIView):
-    @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR}, summary="One invoice as a printable HTML page")
+    @extend_schema(
+        responses={(200, "text/html"): OpenApiTypes.STR}, summary="One invoice as a printable HTML page"
+    )
     def get(self, request, invoice_id):
         invoice = invoices.invoice_get_for_client(client=caller_client(request, ADMIN), invoice_id=invoice_id)
         settlement = invoices.invoice_settlement(invoice)
@@ -120,7 +181,9 @@ class InvoiceHtmlView(APIView):
             "funds_applied": money(settlement["funds_applied"]),
             "amount_due": money(settlement["amount_due"]),
         }
-        return HttpResponse(render_to_string("billing/invoice.html", context), content_type="text/html; charset=utf-8")
+        return HttpResponse(
+            render_to_string("billing/invoice.html", context), content_type="text/html; charset=utf-8"
+        )
 
 
 # --- staff -----------------------------------------------------------------------------------------
@@ -131,13 +194,18 @@ class GenerateIn(serializers.Serializer):
 
 
 class StaffInvoiceGenerateView(APIView):
-    @extend_schema(request=GenerateIn, responses=InvoiceOut,
-                   summary="Staff: generate (or rebuild the draft of) a client's invoice for a month")
+    @extend_schema(
+        request=GenerateIn,
+        responses=InvoiceOut,
+        summary="Staff: generate (or rebuild the draft of) a client's invoice for a month",
+    )
     def post(self, request, client_id):
         staff = caller_staff(request)
         data = _parse(GenerateIn, request)
         client = _client(client_id)
-        invoice = invoices.invoice_generate(client=client, period_start=invoices.month_start(data["period"]), actor=staff)
+        invoice = invoices.invoice_generate(
+            client=client, period_start=invoices.month_start(data["period"]), actor=staff
+        )
         return Response(invoice_data(invoice))
 
 
@@ -146,8 +214,12 @@ class ReasonIn(serializers.Serializer):
 
 
 class StaffInvoiceIssueView(APIView):
-    @extend_schema(request=None, responses=InvoiceOut, parameters=[IDEMPOTENCY],
-                   summary="Staff: issue a draft invoice (applies the client's funds)")
+    @extend_schema(
+        request=None,
+        responses=InvoiceOut,
+        parameters=[IDEMPOTENCY],
+        summary="Staff: issue a draft invoice (applies the client's funds)",
+    )
     @idempotent(authorize=caller_staff)
     def post(self, request, invoice_id, idempotency_key):
         staff = caller_staff(request)
@@ -155,24 +227,40 @@ class StaffInvoiceIssueView(APIView):
 
 
 class PayIn(serializers.Serializer):
-    reference = serializers.CharField(max_length=200, allow_blank=True, default="", help_text="e.g. the bank transfer's id")
+    reference = serializers.CharField(
+        max_length=200, allow_blank=True, default="", help_text="e.g. the bank transfer's id"
+    )
 
 
 class StaffInvoicePayView(APIView):
-    @extend_schema(request=PayIn, responses=InvoiceOut, parameters=[IDEMPOTENCY],
-                   summary="Staff: mark an issued invoice paid (records the payment of what is due)")
+    @extend_schema(
+        request=PayIn,
+        responses=InvoiceOut,
+        parameters=[IDEMPOTENCY],
+        summary="Staff: mark an issued invoice paid (records the payment of what is due)",
+    )
     @idempotent(authorize=caller_staff)
     def post(self, request, invoice_id, idempotency_key):
         staff = caller_staff(request)
         data = _parse(PayIn, request)
-        return Response(invoice_data(invoices.invoice_mark_paid(invoice_id=invoice_id, reference=data["reference"], actor=staff)))
+        return Response(
+            invoice_data(
+                invoices.invoice_mark_paid(invoice_id=invoice_id, reference=data["reference"], actor=staff)
+            )
+        )
 
 
 class StaffInvoiceVoidView(APIView):
-    @extend_schema(request=ReasonIn, responses=InvoiceOut, parameters=[IDEMPOTENCY],
-                   summary="Staff: void a draft or issued invoice (funds applied go back)")
+    @extend_schema(
+        request=ReasonIn,
+        responses=InvoiceOut,
+        parameters=[IDEMPOTENCY],
+        summary="Staff: void a draft or issued invoice (funds applied go back)",
+    )
     @idempotent(authorize=caller_staff)
     def post(self, request, invoice_id, idempotency_key):
         staff = caller_staff(request)
         data = _parse(ReasonIn, request)
-        return Response(invoice_data(invoices.invoice_void(invoice_id=invoice_id, reason=data["reason"], actor=staff)))
+        return Response(
+            invoice_data(invoices.invoice_void(invoice_id=invoice_id, reason=data["reason"], actor=staff))
+        )

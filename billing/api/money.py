@@ -23,8 +23,13 @@ from clients.errors import NotFound, PermissionDenied, ValidationFailed
 from clients.models import Client
 
 MAX = services.MAX_AMOUNT
-IDEMPOTENCY = OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, required=True,
-                               description="A unique key per operation (e.g. a UUID); a retry with the same key replays the result.")
+IDEMPOTENCY = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="A unique key per operation (e.g. a UUID); a retry with the same key replays the result.",
+)
 
 
 def _parse(serializer_class, request):
@@ -41,7 +46,9 @@ def _client(client_id) -> Client:
 
 
 class AmountIn(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=1, max_value=MAX, help_text="Minor units of the client's currency.")
+    amount = serializers.IntegerField(
+        min_value=1, max_value=MAX, help_text="Minor units of the client's currency."
+    )
     reference = serializers.CharField(max_length=200, allow_blank=True, default="")
 
 
@@ -54,41 +61,68 @@ class TransactionOut(serializers.Serializer):
 
 
 def _tx_out(ltx, amount: int, currency: str) -> dict:
-    return TransactionOut({"id": ltx.id, "kind": ltx.kind, "amount": amount, "currency": currency, "created_at": ltx.created_at}).data
+    return TransactionOut(
+        {"id": ltx.id, "kind": ltx.kind, "amount": amount, "currency": currency, "created_at": ltx.created_at}
+    ).data
 
 
 class BalanceOut(serializers.Serializer):
     currency = serializers.CharField()
-    receivable = serializers.IntegerField(help_text="Owed for delivered work (charges less refunds and payments).")
+    receivable = serializers.IntegerField(
+        help_text="Owed for delivered work (charges less refunds and payments)."
+    )
     funds = serializers.IntegerField(help_text="Deposited and not yet applied.")
-    committed = serializers.IntegerField(help_text="Price of started live tasks: charged, or reserved while pending.")
+    committed = serializers.IntegerField(
+        help_text="Price of started live tasks: charged, or reserved while pending."
+    )
     received = serializers.IntegerField(help_text="Top-ups, payments and refunds credited so far.")
     credit_limit = serializers.IntegerField(allow_null=True, help_text="null: no limit.")
-    available = serializers.IntegerField(allow_null=True, help_text="What may still be committed; null: no limit.")
+    available = serializers.IntegerField(
+        allow_null=True, help_text="What may still be committed; null: no limit."
+    )
 
 
 class StaffTopupView(APIView):
-    @extend_schema(request=AmountIn, responses=TransactionOut, parameters=[IDEMPOTENCY], summary="Staff: record a client's top-up")
+    @extend_schema(
+        request=AmountIn,
+        responses=TransactionOut,
+        parameters=[IDEMPOTENCY],
+        summary="Staff: record a client's top-up",
+    )
     @idempotent(authorize=caller_staff)
     def post(self, request, client_id, idempotency_key):
         staff = caller_staff(request)
         data = _parse(AmountIn, request)
         client = _client(client_id)
-        ltx = services.topup_record(client=client, amount=data["amount"], reference=data["reference"], key=f"topup:{idempotency_key}",
-                                    actor=staff)
+        ltx = services.topup_record(
+            client=client,
+            amount=data["amount"],
+            reference=data["reference"],
+            key=f"topup:{idempotency_key}",
+            actor=staff,
+        )
         return Response(_tx_out(ltx, data["amount"], client.currency))
 
 
 class StaffPaymentView(APIView):
-    @extend_schema(request=AmountIn, responses=TransactionOut, parameters=[IDEMPOTENCY],
-                   summary="Staff: record a payment received from a client")
+    @extend_schema(
+        request=AmountIn,
+        responses=TransactionOut,
+        parameters=[IDEMPOTENCY],
+        summary="Staff: record a payment received from a client",
+    )
     @idempotent(authorize=caller_staff)
     def post(self, request, client_id, idempotency_key):
         staff = caller_staff(request)
         data = _parse(AmountIn, request)
         client = _client(client_id)
-        ltx = services.payment_record(client=client, amount=data["amount"], reference=data["reference"],
-                                      key=f"payment:{idempotency_key}", actor=staff)
+        ltx = services.payment_record(
+            client=client,
+            amount=data["amount"],
+            reference=data["reference"],
+            key=f"payment:{idempotency_key}",
+            actor=staff,
+        )
         return Response(_tx_out(ltx, data["amount"], client.currency))
 
 
@@ -99,15 +133,25 @@ class RefundIn(serializers.Serializer):
 
 
 class StaffRefundView(APIView):
-    @extend_schema(request=RefundIn, responses=TransactionOut, parameters=[IDEMPOTENCY],
-                   summary="Staff: refund all or part of a task's charge")
+    @extend_schema(
+        request=RefundIn,
+        responses=TransactionOut,
+        parameters=[IDEMPOTENCY],
+        summary="Staff: refund all or part of a task's charge",
+    )
     @idempotent(authorize=caller_staff)
     def post(self, request, client_id, idempotency_key):
         staff = caller_staff(request)
         data = _parse(RefundIn, request)
         client = _client(client_id)
-        ltx = services.task_refund(client=client, task_id=data["task_id"], amount=data["amount"], reason=data["reason"],
-                                   key=f"refund:{idempotency_key}", actor=staff)
+        ltx = services.task_refund(
+            client=client,
+            task_id=data["task_id"],
+            amount=data["amount"],
+            reason=data["reason"],
+            key=f"refund:{idempotency_key}",
+            actor=staff,
+        )
         return Response(_tx_out(ltx, data["amount"], client.currency))
 
 
@@ -116,7 +160,9 @@ class CreditIn(serializers.Serializer):
 
 
 class StaffCreditView(APIView):
-    @extend_schema(request=CreditIn, responses=BalanceOut, summary="Staff: set a client's credit limit (null: none)")
+    @extend_schema(
+        request=CreditIn, responses=BalanceOut, summary="Staff: set a client's credit limit (null: none)"
+    )
     def post(self, request, client_id):
         staff = caller_staff(request)
         data = _parse(CreditIn, request)
@@ -133,8 +179,15 @@ class BalanceView(APIView):
 
 class BudgetListView(APIView):
     @extend_schema(
-        responses=inline_serializer("ProjectBudget", {"project_id": serializers.UUIDField(), "budget": serializers.IntegerField(allow_null=True),
-                                                      "committed": serializers.IntegerField()}, many=True),
+        responses=inline_serializer(
+            "ProjectBudget",
+            {
+                "project_id": serializers.UUIDField(),
+                "budget": serializers.IntegerField(allow_null=True),
+                "committed": serializers.IntegerField(),
+            },
+            many=True,
+        ),
         summary="Budgets and committed spend of the client's projects",
     )
     def get(self, request):
@@ -143,8 +196,12 @@ class BudgetListView(APIView):
 
 
 class PayoutIn(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=1, max_value=MAX, required=False,
-                                      help_text="Minor units; absent: the whole payable balance.")
+    amount = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX,
+        required=False,
+        help_text="Minor units; absent: the whole payable balance.",
+    )
     currency = serializers.CharField(min_length=3, max_length=3, default="USD")
 
 
@@ -158,7 +215,9 @@ def _annotator_user(request):
     """The user behind a personal access token (or a session): never a client key."""
     user = request.user
     if isinstance(user, ClientPrincipal):
-        raise PermissionDenied("This endpoint is for annotators (a personal access token).", code="annotator_only")
+        raise PermissionDenied(
+            "This endpoint is for annotators (a personal access token).", code="annotator_only"
+        )
     return user
 
 
@@ -168,39 +227,59 @@ class MyPayoutsView(APIView):
     @extend_schema(responses=PayoutOut(many=True), summary="Annotator: my payouts, newest first")
     def get(self, request):
         user = _annotator_user(request)
-        return Response(PayoutOut(Payout.objects.filter(user=user).order_by("-created_at")[:100], many=True).data)
+        return Response(
+            PayoutOut(Payout.objects.filter(user=user).order_by("-created_at")[:100], many=True).data
+        )
 
-    @extend_schema(request=PayoutIn, responses=PayoutOut, parameters=[IDEMPOTENCY],
-                   summary="Annotator: pay out my payable balance (or part of it)")
+    @extend_schema(
+        request=PayoutIn,
+        responses=PayoutOut,
+        parameters=[IDEMPOTENCY],
+        summary="Annotator: pay out my payable balance (or part of it)",
+    )
     @idempotent(authorize=_annotator_user)
     def post(self, request, idempotency_key):
         user = _annotator_user(request)
         data = _parse(PayoutIn, request)
-        payout = services.payout_create(user_id=user.pk, currency=data["currency"], amount=data.get("amount"),
-                                        key=f"payout:{idempotency_key}", actor=user)
+        payout = services.payout_create(
+            user_id=user.pk,
+            currency=data["currency"],
+            amount=data.get("amount"),
+            key=f"payout:{idempotency_key}",
+            actor=user,
+        )
         return Response(PayoutOut(payout).data)
 
 
 class MyEarningsView(APIView):
     @extend_schema(
-        responses=inline_serializer("Payable", {"currency": serializers.CharField(), "payable": serializers.IntegerField()}),
+        responses=inline_serializer(
+            "Payable", {"currency": serializers.CharField(), "payable": serializers.IntegerField()}
+        ),
         summary="Annotator: what the platform owes me",
     )
     def get(self, request):
         user = _annotator_user(request)
         currency = request.query_params.get("currency", "USD")
         if len(currency) != 3:
-            raise ValidationFailed("currency: an ISO 4217 code", code="invalid_currency", details={"field": "currency"})
-        return Response({"currency": currency, "payable": selectors.payable_balance(user_id=user.pk, currency=currency)})
+            raise ValidationFailed(
+                "currency: an ISO 4217 code", code="invalid_currency", details={"field": "currency"}
+            )
+        return Response(
+            {"currency": currency, "payable": selectors.payable_balance(user_id=user.pk, currency=currency)}
+        )
 
 
 class StaffPayoutCsvView(APIView):
     """The payouts of a period as CSV, for a payment provider's bulk upload."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("from", str, description="first day, YYYY-MM-DD (UTC)", required=True),
-                    OpenApiParameter("to", str, description="day after the last, YYYY-MM-DD (UTC)", required=True)],
-        responses={(200, "text/csv"): str}, summary="Staff: payouts made in [from, to) as CSV",
+        parameters=[
+            OpenApiParameter("from", str, description="first day, YYYY-MM-DD (UTC)", required=True),
+            OpenApiParameter("to", str, description="day after the last, YYYY-MM-DD (UTC)", required=True),
+        ],
+        responses={(200, "text/csv"): str},
+        summary="Staff: payouts made in [from, to) as CSV",
     )
     def get(self, request):
         caller_staff(request)
@@ -209,12 +288,35 @@ class StaffPayoutCsvView(APIView):
             raise ValidationFailed("to: must be after from", code="invalid_period", details={"field": "to"})
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["payout_id", "created_at", "payee_email", "payee_id", "amount_minor", "amount", "currency", "status",
-                         "period_start", "period_end"])
+        writer.writerow(
+            [
+                "payout_id",
+                "created_at",
+                "payee_email",
+                "payee_id",
+                "amount_minor",
+                "amount",
+                "currency",
+                "status",
+                "period_start",
+                "period_end",
+            ]
+        )
         for p in selectors.payouts_between(start=start, end=end):
-            writer.writerow([p.id, p.created_at.isoformat(), p.user.email, p.user_id, p.amount,
-                             money_format(p.amount, p.currency).split(" ")[0].replace(",", ""), p.currency, p.status,
-                             p.period_start or "", p.period_end or ""])
+            writer.writerow(
+                [
+                    p.id,
+                    p.created_at.isoformat(),
+                    p.user.email,
+                    p.user_id,
+                    p.amount,
+                    money_format(p.amount, p.currency).split(" ")[0].replace(",", ""),
+                    p.currency,
+                    p.status,
+                    p.period_start or "",
+                    p.period_end or "",
+                ]
+            )
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="payouts-{start}-{end}.csv"'
         return response
@@ -225,4 +327,6 @@ def _day(request, name: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError as exc:
-        raise ValidationFailed(f"{name}: a date as YYYY-MM-DD", code="invalid_period", details={"field": name}) from exc
+        raise ValidationFailed(
+            f"{name}: a date as YYYY-MM-DD", code="invalid_period", details={"field": name}
+        ) from exc

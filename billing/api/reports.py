@@ -28,24 +28,43 @@ def report_query(request) -> tuple[reports.Period, str]:
 
 
 class RevenueReportView(APIView):
-    @extend_schema(parameters=PARAMETERS, responses=OpenApiTypes.OBJECT, summary="Staff: revenue per client per month")
+    @extend_schema(
+        parameters=PARAMETERS, responses=OpenApiTypes.OBJECT, summary="Staff: revenue per client per month"
+    )
     def get(self, request):
         period, currency = report_query(request)
-        return Response({**period.as_dict(), "currency": currency,
-                         "rows": reports.revenue_by_client_month(period=period, currency=currency)})
+        return Response(
+            {
+                **period.as_dict(),
+                "currency": currency,
+                "rows": reports.revenue_by_client_month(period=period, currency=currency),
+            }
+        )
 
 
 class ConcentrationReportView(APIView):
-    @extend_schema(parameters=PARAMETERS, responses=OpenApiTypes.OBJECT,
-                   summary="Staff: client shares of revenue, the largest share and the Herfindahl-Hirschman index")
+    @extend_schema(
+        parameters=PARAMETERS,
+        responses=OpenApiTypes.OBJECT,
+        summary="Staff: client shares of revenue, the largest share and the Herfindahl-Hirschman index",
+    )
     def get(self, request):
         period, currency = report_query(request)
         return Response(reports.concentration(period=period, currency=currency))
 
 
 class MarginReportView(APIView):
-    @extend_schema(parameters=PARAMETERS, responses=OpenApiTypes.OBJECT,
-                   summary="Staff: gross margin per month (revenue, labor cost, platform cost, margin, basis points)")
+    @extend_schema(
+        parameters=PARAMETERS,
+        responses=OpenApiTypes.OBJECT,
+        summary="Staff: gross margin per month (revenue, labor cost, platform cost, margin, basis points)",
+    )
     def get(self, request):
         period, currency = report_query(request)
-        return Response({**period.as_dict(), "currency": currency, "rows": reports.margin_by_month(period=period, currency=currency)})
+        return Response(
+            {
+                **period.as_dict(),
+                "currency": currency,
+                "rows": reports.margin_by_month(period=period, currency=currency),
+            }
+        )

@@ -32,23 +32,35 @@ ACTIONS = {
 @require_http_methods(["GET", "POST"])
 @staff_page
 def invoice_list(request):
-    form = GenerateForm(request.POST or None, initial={"period": f"{invoices.previous_month(timezone.now().date().replace(day=1)):%Y-%m}"})
+    form = GenerateForm(
+        request.POST or None,
+        initial={"period": f"{invoices.previous_month(timezone.now().date().replace(day=1)):%Y-%m}"},
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            invoice = invoices.invoice_generate(client=form.cleaned_data["client"],
-                                                period_start=invoices.month_start(form.cleaned_data["period"]), actor=request.user)
+            invoice = invoices.invoice_generate(
+                client=form.cleaned_data["client"],
+                period_start=invoices.month_start(form.cleaned_data["period"]),
+                actor=request.user,
+            )
         except DomainError as exc:
             form_error(form, exc)
         else:
-            messages.success(request, f"Invoice {invoice.number} ({invoice.get_status_display()}) for {invoice.client.name}.")
+            messages.success(
+                request,
+                f"Invoice {invoice.number} ({invoice.get_status_display()}) for {invoice.client.name}.",
+            )
             return redirect("ops-invoices")
     status = request.GET.get("status") or ""
     qs = Invoice.objects.select_related("client").order_by("-period_start", "number")
     if status in Invoice.Status.values:
         qs = qs.filter(status=status)
-    return render(request, "ops/invoices.html", {"form": form, "invoices": qs[:200], "status": status,
-                                                 "statuses": Invoice.Status.values},
-                  status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "ops/invoices.html",
+        {"form": form, "invoices": qs[:200], "status": status, "statuses": Invoice.Status.values},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @require_POST

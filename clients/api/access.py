@@ -31,7 +31,9 @@ def caller_client(request: Request, access: str = READ) -> Client:
     membership = membership_for_user(user=user, slug=request.headers.get("X-Quorum-Client"))
     needed = {READ: None, WRITE: "write", LIVE_CONFIG: "write", ADMIN: "admin"}[access]
     if needed and not membership.can(needed):
-        raise PermissionDenied(f"Your role ({membership.role}) does not allow this.", code="insufficient_role")
+        raise PermissionDenied(
+            f"Your role ({membership.role}) does not allow this.", code="insufficient_role"
+        )
     return membership.client
 
 

@@ -25,8 +25,20 @@ class DeliveryOut(serializers.ModelSerializer):
     class Meta:
         model = WebhookDelivery
         fields = [
-            "id", "kind", "event_type", "message_id", "url", "status", "attempts", "next_attempt_at",
-            "last_attempt_at", "last_status_code", "last_error", "delivered_at", "created_at", "payload",
+            "id",
+            "kind",
+            "event_type",
+            "message_id",
+            "url",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_attempt_at",
+            "last_status_code",
+            "last_error",
+            "delivered_at",
+            "created_at",
+            "payload",
         ]
 
 

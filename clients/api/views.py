@@ -15,35 +15,56 @@ from clients.api.serializers import ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, Clien
 
 class ApiKeyListView(APIView):
     pagination_class = NewestFirstCursor
-    @extend_schema(responses=ApiKeyOut(many=True), summary="List the client's API keys (secrets are never shown again)")
+
+    @extend_schema(
+        responses=ApiKeyOut(many=True), summary="List the client's API keys (secrets are never shown again)"
+    )
     def get(self, request):
         keys = selectors.api_key_list_for_client(client=caller_client(request, ADMIN))
         return paginated_response(request=request, view=self, queryset=keys, serializer_class=ApiKeyOut)
 
-    @extend_schema(request=ApiKeyIn, responses={201: ApiKeyCreatedOut}, summary="Create an API key (the key is shown once)")
+    @extend_schema(
+        request=ApiKeyIn,
+        responses={201: ApiKeyCreatedOut},
+        summary="Create an API key (the key is shown once)",
+    )
     def post(self, request):
         client = caller_client(request, ADMIN)
         data = ApiKeyIn(data=request.data)
         data.is_valid(raise_exception=True)
         creator = None if getattr(request.user, "api_key", None) else request.user
-        issued = services.api_key_create(client=client, created_by=creator, actor=request.user, **data.validated_data)
+        issued = services.api_key_create(
+            client=client, created_by=creator, actor=request.user, **data.validated_data
+        )
         body = ApiKeyOut(issued.obj).data | {"key": issued.key}
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class ApiKeyRevokeView(APIView):
-    @extend_schema(request=None, responses=ApiKeyOut, summary="Revoke an API key (401 from the next request on)")
+    @extend_schema(
+        request=None, responses=ApiKeyOut, summary="Revoke an API key (401 from the next request on)"
+    )
     def post(self, request, key_id):
-        api_key = services.api_key_revoke(client=caller_client(request, ADMIN), actor=request.user, api_key_id=key_id)
+        api_key = services.api_key_revoke(
+            client=caller_client(request, ADMIN), actor=request.user, api_key_id=key_id
+        )
         return Response(ApiKeyOut(api_key).data)
 
 
 class DeliveryListView(APIView):
     pagination_class = NewestFirstCursor
-    @extend_schema(responses=DeliveryOut(many=True), summary="The delivery log: task callbacks and webhooks, newest first")
+
+    @extend_schema(
+        responses=DeliveryOut(many=True),
+        summary="The delivery log: task callbacks and webhooks, newest first",
+    )
     def get(self, request):
-        deliveries = selectors.delivery_list_for_client(client=caller_client(request), is_test=caller_is_test_mode(request))
-        return paginated_response(request=request, view=self, queryset=deliveries, serializer_class=DeliveryOut)
+        deliveries = selectors.delivery_list_for_client(
+            client=caller_client(request), is_test=caller_is_test_mode(request)
+        )
+        return paginated_response(
+            request=request, view=self, queryset=deliveries, serializer_class=DeliveryOut
+        )
 
 
 class ClientCredentialsView(APIView):

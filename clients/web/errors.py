@@ -18,8 +18,15 @@ from django.shortcuts import render
 from clients.errors import DomainError
 
 API_PREFIXES = ("/api/", "/v1/")
-TITLES = {400: "Request refused", 403: "Not allowed", 404: "Not found", 409: "Conflict", 413: "Too large",
-          415: "Unsupported file", 429: "Too many requests"}
+TITLES = {
+    400: "Request refused",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    413: "Too large",
+    415: "Unsupported file",
+    429: "Too many requests",
+}
 
 
 def form_error(form: forms.Form, error: DomainError) -> forms.Form:
@@ -46,15 +53,24 @@ class DomainErrorPageMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, DomainError) or request.path.startswith(API_PREFIXES):
             return None
-        return error_page(request, status=exception.status_code, message=exception.message, code=exception.code)
+        return error_page(
+            request, status=exception.status_code, message=exception.message, code=exception.code
+        )
 
 
 def csrf_failure(request, reason: str = ""):
     """A form sent without a valid CSRF token (typically a page left open past sign-out)."""
-    return error_page(request, status=403, title="Form expired", code="csrf_failed",
-                      message="This form is out of date (your session may have ended). Reload the page and send it again.")
+    return error_page(
+        request,
+        status=403,
+        title="Form expired",
+        code="csrf_failed",
+        message="This form is out of date (your session may have ended). Reload the page and send it again.",
+    )
 
 
 def permission_denied(request, exception=None):
     """Django's own refusals on pages (the API renders its own)."""
-    return error_page(request, status=403, message="You are not allowed to do this.", code="permission_denied")
+    return error_page(
+        request, status=403, message="You are not allowed to do this.", code="permission_denied"
+    )

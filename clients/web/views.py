@@ -20,14 +20,21 @@ from clients.web.errors import form_error
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What uses the key, e.g. “ingest pipeline”.")
-    mode = forms.ChoiceField(choices=ApiKey.Mode.choices, initial=ApiKey.Mode.LIVE,
-                             help_text="Test keys create test tasks that are never served to annotators nor billed.")
+    mode = forms.ChoiceField(
+        choices=ApiKey.Mode.choices,
+        initial=ApiKey.Mode.LIVE,
+        help_text="Test keys create test tasks that are never served to annotators nor billed.",
+    )
 
 
 class WebhookEndpointForm(forms.Form):
     url = forms.CharField(max_length=2000, label="URL", help_text="A public https address that accepts POST.")
-    events = forms.MultipleChoiceField(choices=[(e, e) for e in services.WEBHOOK_EVENTS], required=False,
-                                       widget=forms.CheckboxSelectMultiple, help_text="None ticked: every event.")
+    events = forms.MultipleChoiceField(
+        choices=[(e, e) for e in services.WEBHOOK_EVENTS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every event.",
+    )
 
 
 @login_required
@@ -37,7 +44,9 @@ def choose_client(request):
     if not memberships:
         raise NotFound("You are not a member of any client.")
     next_url = request.POST.get("next") or request.GET.get("next") or "/portal/"
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}) or not next_url.startswith("/portal/"):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}
+    ) or not next_url.startswith("/portal/"):
         next_url = "/portal/"
     if request.method == "POST":
         chosen = next((m for m in memberships if m.client.slug == request.POST.get("client")), None)
@@ -56,15 +65,26 @@ def api_keys(request, client):
     issued = None
     if request.method == "POST" and form.is_valid():
         try:
-            issued = services.api_key_create(client=client, name=form.cleaned_data["name"], mode=form.cleaned_data["mode"],
-                                             created_by=request.user)
+            issued = services.api_key_create(
+                client=client,
+                name=form.cleaned_data["name"],
+                mode=form.cleaned_data["mode"],
+                created_by=request.user,
+            )
         except DomainError as exc:
             form_error(form, exc)
         else:
             form = ApiKeyForm()
-    return render(request, "portal/api_keys.html", {
-        "form": form, "issued": issued, "keys": selectors.api_key_list_for_client(client=client),
-    }, status=400 if request.method == "POST" and issued is None else 200)
+    return render(
+        request,
+        "portal/api_keys.html",
+        {
+            "form": form,
+            "issued": issued,
+            "keys": selectors.api_key_list_for_client(client=client),
+        },
+        status=400 if request.method == "POST" and issued is None else 200,
+    )
 
 
 @require_POST
@@ -77,7 +97,9 @@ def api_key_revoke(request, client, key_id):
             raise
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Key {api_key.name} ({api_key.prefix}) revoked: it is refused from now on.")
+        messages.success(
+            request, f"Key {api_key.name} ({api_key.prefix}) revoked: it is refused from now on."
+        )
     return redirect("portal-api-keys")
 
 
@@ -89,13 +111,19 @@ def webhooks(request, client):
     if request.method == "POST":
         if form.is_valid():
             try:
-                endpoint = services.webhook_endpoint_create(client=client, url=form.cleaned_data["url"],
-                                                            events_wanted=form.cleaned_data["events"], actor=request.user)
+                endpoint = services.webhook_endpoint_create(
+                    client=client,
+                    url=form.cleaned_data["url"],
+                    events_wanted=form.cleaned_data["events"],
+                    actor=request.user,
+                )
             except DomainError as exc:
                 form_error(form, exc)
                 failed = True
             else:
-                messages.success(request, f"Endpoint {endpoint.url} added. Verify our signatures with its secret.")
+                messages.success(
+                    request, f"Endpoint {endpoint.url} added. Verify our signatures with its secret."
+                )
                 return redirect("portal-webhooks")
         else:
             failed = True
@@ -103,10 +131,17 @@ def webhooks(request, client):
     endpoints = list(selectors.webhook_endpoint_list_for_client(client=client))
     if endpoint_id is not None and not any(str(e.id) == endpoint_id for e in endpoints):
         raise NotFound("Webhook endpoint not found.")
-    return render(request, "portal/webhooks.html", {
-        "form": form, "endpoints": endpoints, "endpoint_id": endpoint_id,
-        "deliveries": selectors.delivery_log_for_client(client=client, endpoint_id=endpoint_id),
-    }, status=400 if failed else 200)
+    return render(
+        request,
+        "portal/webhooks.html",
+        {
+            "form": form,
+            "endpoints": endpoints,
+            "endpoint_id": endpoint_id,
+            "deliveries": selectors.delivery_log_for_client(client=client, endpoint_id=endpoint_id),
+        },
+        status=400 if failed else 200,
+    )
 
 
 @require_POST
@@ -114,7 +149,9 @@ def webhooks(request, client):
 def webhook_toggle(request, client, endpoint_id):
     enable = request.POST.get("enabled") == "true"
     try:
-        endpoint = services.webhook_endpoint_set_enabled(client=client, endpoint_id=endpoint_id, enabled=enable, actor=request.user)
+        endpoint = services.webhook_endpoint_set_enabled(
+            client=client, endpoint_id=endpoint_id, enabled=enable, actor=request.user
+        )
     except DomainError as exc:
         if exc.status_code == 404:
             raise

@@ -28,7 +28,9 @@ IMAGE_PROJECT_PARAMS = {
 
 class ImageProjectFactory(ProjectFactory):
     task_type = "imageannotation"
-    params = factory.LazyFunction(lambda: {"geometries": {k: dict(v) for k, v in IMAGE_PROJECT_PARAMS["geometries"].items()}})
+    params = factory.LazyFunction(
+        lambda: {"geometries": {k: dict(v) for k, v in IMAGE_PROJECT_PARAMS["geometries"].items()}}
+    )
 
 
 class CompletedTaskFactory(TaskFactory):
@@ -36,26 +38,42 @@ class CompletedTaskFactory(TaskFactory):
     completed_at = factory.LazyFunction(timezone.now)
 
 
-def image_task(project, *, attachment: str, width=None, height=None, response=None, gold=None, confidence=None, **kwargs) -> Task:
+def image_task(
+    project, *, attachment: str, width=None, height=None, response=None, gold=None, confidence=None, **kwargs
+) -> Task:
     params = {**project.params, "attachment": attachment}
     if width is not None:
         params["attachment_width"] = width
     if height is not None:
         params["attachment_height"] = height
     return CompletedTaskFactory(
-        project=project, params=params, response=response, confidence=confidence, is_gold=gold is not None, gold_answer=gold,
+        project=project,
+        params=params,
+        response=response,
+        confidence=confidence,
+        is_gold=gold is not None,
+        gold_answer=gold,
         **kwargs,
     )
 
 
-def submit(task: Task, annotator=None, *, answer: dict, status: str = Submission.Status.ACCEPTED) -> Submission:
+def submit(
+    task: Task, annotator=None, *, answer: dict, status: str = Submission.Status.ACCEPTED
+) -> Submission:
     annotator = annotator or AnnotatorFactory()
     now = timezone.now()
     assignment = Assignment.objects.create(
-        task=task, annotator=annotator, project=task.project, status=Assignment.Status.SUBMITTED, claim_version=1,
-        leased_until=now, finished_at=now,
+        task=task,
+        annotator=annotator,
+        project=task.project,
+        status=Assignment.Status.SUBMITTED,
+        claim_version=1,
+        leased_until=now,
+        finished_at=now,
     )
-    return Submission.objects.create(assignment=assignment, task=task, annotator=annotator, answer=answer, status=status)
+    return Submission.objects.create(
+        assignment=assignment, task=task, annotator=annotator, answer=answer, status=status
+    )
 
 
 @pytest.fixture
@@ -70,7 +88,9 @@ def run_export(project, export_format: str, options: dict | None = None, *, chun
     and the bytes of its file."""
     from annotation import services, storage
 
-    job = services.export_create(client=project.client, actor=None, project=project, format=export_format, options=options).job
+    job = services.export_create(
+        client=project.client, actor=None, project=project, format=export_format, options=options
+    ).job
     job = services.export_run(export_id=job.id, chunk_size=chunk_size)
     assert job.status == "ready", (job.status, job.error)
     with storage.open_for_read(job.file_name) as handle:

@@ -4,7 +4,9 @@ from annotation.models import Annotator, Project, Task
 from tests.clients.factories import ClientFactory, UserFactory
 
 CATEGORIES = ["car", "pedestrian", "cyclist"]
-BOX_PARAMS = {"geometries": {"box": {"objects_to_annotate": ["car", "pedestrian"], "min_width": 2, "min_height": 2}}}
+BOX_PARAMS = {
+    "geometries": {"box": {"objects_to_annotate": ["car", "pedestrian"], "min_width": 2, "min_height": 2}}
+}
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):
@@ -36,7 +38,9 @@ class TaskFactory(factory.django.DjangoModelFactory):
     client = factory.SelfAttribute("project.client")
     task_type = factory.SelfAttribute("project.task_type")
     # A task stores its effective params: the project's label schema overlaid with its own.
-    params = factory.LazyAttribute(lambda o: {**o.project.params, "attachment": "Is this a car?", "attachment_type": "text"})
+    params = factory.LazyAttribute(
+        lambda o: {**o.project.params, "attachment": "Is this a car?", "attachment_type": "text"}
+    )
     overlap = factory.SelfAttribute("project.overlap")
     price = factory.SelfAttribute("project.price_per_task")
     released = True

@@ -52,7 +52,9 @@ class Profile:
 def crowd(*, honest: int, spammers: int, low: float, high: float) -> list[Profile]:
     """``honest`` accuracies evenly spread over [low, high], and ``spammers`` spread among them
     (so the round-robin does not serve all spammers first or last)."""
-    people = [Profile(f"honest-{i:02d}", round(low + (high - low) * i / (honest - 1), 4)) for i in range(honest)]
+    people = [
+        Profile(f"honest-{i:02d}", round(low + (high - low) * i / (honest - 1), 4)) for i in range(honest)
+    ]
     step = len(people) // spammers if spammers else 0
     for j in range(spammers):
         people.insert(step // 2 + j * (step + 1), Profile(f"spammer-{j}", None))
@@ -61,7 +63,9 @@ def crowd(*, honest: int, spammers: int, low: float, high: float) -> list[Profil
 
 def annotators_create(profiles: Sequence[Profile]) -> list[Annotator]:
     """Active annotators, created in bulk: the unusable password "!" skips argon2 (slow by design)."""
-    users = User.objects.bulk_create([User(email=f"sim-{p.name}@example.test", name=p.name, password="!") for p in profiles])
+    users = User.objects.bulk_create(
+        [User(email=f"sim-{p.name}@example.test", name=p.name, password="!") for p in profiles]
+    )
     return Annotator.objects.bulk_create([Annotator(user=u, status=Annotator.Status.ACTIVE) for u in users])
 
 
@@ -82,16 +86,34 @@ class Run:
     seconds: float = 0.0
 
 
-def project_with_tasks(*, client: Client, name: str, live_truth: Sequence[str], gold_truth: Sequence[str], **settings) -> Run:
+def project_with_tasks(
+    *, client: Client, name: str, live_truth: Sequence[str], gold_truth: Sequence[str], **settings
+) -> Run:
     """A categorization project (no price, no pay: billing is not what is measured) with its live
     tasks and its gold tasks, created through ``task_bulk_create``; the truth stays here."""
-    project = projects.project_create(client=client, actor=None, name=name, task_type="categorization",
-                                      params={"categories": list(CLASSES)}, price_per_task=0, pay_per_answer=0, **settings)
+    project = projects.project_create(
+        client=client,
+        actor=None,
+        name=name,
+        task_type="categorization",
+        params={"categories": list(CLASSES)},
+        price_per_task=0,
+        pay_per_answer=0,
+        **settings,
+    )
     run = Run(project=project)
-    items = [{"unique_id": f"{name}/live-{i}", "params": {"attachment": f"item {i}", "attachment_type": "text"}}
-             for i in range(len(live_truth))]
-    items += [{"unique_id": f"{name}/gold-{i}", "params": {"attachment": f"gold item {i}", "attachment_type": "text"},
-               "gold_answer": {"category": truth}} for i, truth in enumerate(gold_truth)]
+    items = [
+        {"unique_id": f"{name}/live-{i}", "params": {"attachment": f"item {i}", "attachment_type": "text"}}
+        for i in range(len(live_truth))
+    ]
+    items += [
+        {
+            "unique_id": f"{name}/gold-{i}",
+            "params": {"attachment": f"gold item {i}", "attachment_type": "text"},
+            "gold_answer": {"category": truth},
+        }
+        for i, truth in enumerate(gold_truth)
+    ]
     created = tasks.task_bulk_create(client=client, actor=None, project=project, items=items)
     for result in created:
         kind, index = result.task.unique_id.rsplit("/", 1)[1].split("-")
@@ -116,10 +138,16 @@ def drive(run: Run, *, annotators: Sequence[Annotator], profiles: Sequence[Profi
             if claim is None:
                 continue
             assignment = claim.assignment
-            label = profile.answer(seed=seed, task_key=run.key[assignment.task_id], truth=run.truth[assignment.task_id])
-            work.assignment_submit(annotator=annotator, assignment_id=assignment.pk, claim_version=assignment.claim_version,
-                                   answer={"category": label},
-                                   now=assignment.claimed_at + timedelta(seconds=ANSWER_SECONDS))
+            label = profile.answer(
+                seed=seed, task_key=run.key[assignment.task_id], truth=run.truth[assignment.task_id]
+            )
+            work.assignment_submit(
+                annotator=annotator,
+                assignment_id=assignment.pk,
+                claim_version=assignment.claim_version,
+                answer={"category": label},
+                now=assignment.claimed_at + timedelta(seconds=ANSWER_SECONDS),
+            )
             served += 1
         if not served:
             break
@@ -129,7 +157,9 @@ def drive(run: Run, *, annotators: Sequence[Annotator], profiles: Sequence[Profi
 def accuracy(run: Run) -> float:
     """Share of the live tasks whose stored response is the hidden truth (an incomplete task
     counts as wrong)."""
-    responses = Task.objects.filter(pk__in=run.live_ids, status=Task.Status.COMPLETED).values_list("pk", "response")
+    responses = Task.objects.filter(pk__in=run.live_ids, status=Task.Status.COMPLETED).values_list(
+        "pk", "response"
+    )
     right = sum(1 for pk, response in responses if response and response.get("category") == run.truth[pk])
     return right / len(run.live_ids)
 
@@ -142,7 +172,9 @@ def recompute(run: Run, method: str) -> float:
 
 def live_answers(run: Run) -> int:
     """Answers given to live tasks (gold answers are the quality-control overhead, counted apart)."""
-    return Submission.objects.filter(task__project=run.project, task__is_gold=False, status=Submission.Status.ACCEPTED).count()
+    return Submission.objects.filter(
+        task__project=run.project, task__is_gold=False, status=Submission.Status.ACCEPTED
+    ).count()
 
 
 def gold_answers(run: Run) -> int:
@@ -156,5 +188,7 @@ def completed(run: Run) -> int:
 def removed(run: Run, annotators: Sequence[Annotator], profiles: Sequence[Profile]) -> dict[str, str]:
     """{profile name: reason} of the annotators the project removed."""
     by_id = {a.pk: p for a, p in zip(annotators, profiles, strict=True)}
-    rows = ProjectWorker.objects.filter(project=run.project, status=ProjectWorker.Status.REMOVED).values_list("annotator_id", "reason")
+    rows = ProjectWorker.objects.filter(project=run.project, status=ProjectWorker.Status.REMOVED).values_list(
+        "annotator_id", "reason"
+    )
     return {by_id[annotator_id].name: reason for annotator_id, reason in rows}

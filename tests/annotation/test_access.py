@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def test_api(client_a):
-    return api_for_key(client_services.api_key_create(client=client_a, name="sandbox", mode=ApiKey.Mode.TEST).key)
+    return api_for_key(
+        client_services.api_key_create(client=client_a, name="sandbox", mode=ApiKey.Mode.TEST).key
+    )
 
 
 def bulk(api, project, unique_id="u-1"):
@@ -63,7 +65,9 @@ def test_a_unique_id_reused_in_another_project_is_409(client_a, api_a):
 def test_test_mode_keys_cannot_touch_live_configuration_keys_or_money(client_a, test_api, method, path, body):
     project = ProjectFactory(client=client_a, price_per_task=25)
     batch = services.batch_create(client=client_a, actor=None, project=project, name="live batch")
-    services.task_bulk_create(client=client_a, actor=None, project=project, batch=batch, items=[{"params": {"attachment": "x"}}])
+    services.task_bulk_create(
+        client=client_a, actor=None, project=project, batch=batch, items=[{"params": {"attachment": "x"}}]
+    )
     keys_before = ApiKey.objects.count()
     response = getattr(test_api, method)(path.format(project=project.id, batch=batch.id), body, format="json")
     assert_error(response, 403, "live_key_required")
@@ -81,8 +85,11 @@ def test_test_mode_keys_cannot_cancel_live_tasks(client_a, test_api):
 
 
 def test_test_mode_keys_can_build_a_sandbox(client_a, test_api):
-    created = test_api.post("/api/v1/projects", {"name": "Sandbox", "task_type": "categorization",
-                                                  "params": {"categories": ["a", "b"]}}, format="json")
+    created = test_api.post(
+        "/api/v1/projects",
+        {"name": "Sandbox", "task_type": "categorization", "params": {"categories": ["a", "b"]}},
+        format="json",
+    )
     assert created.status_code == 201
     assert bulk(test_api, ProjectFactory(client=client_a)).status_code == 201
 
@@ -90,8 +97,13 @@ def test_test_mode_keys_can_build_a_sandbox(client_a, test_api):
 def test_test_mode_keys_see_only_test_deliveries(client_a, api_a, test_api, settings):
     settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK = True
     project = ProjectFactory(client=client_a)
-    services.task_bulk_create(client=client_a, actor=None, project=project, is_test=True,
-                              items=[{"params": {"attachment": "x"}, "callback_url": "http://127.0.0.1:9/cb"}])
+    services.task_bulk_create(
+        client=client_a,
+        actor=None,
+        project=project,
+        is_test=True,
+        items=[{"params": {"attachment": "x"}, "callback_url": "http://127.0.0.1:9/cb"}],
+    )
     services.task_simulate_complete(task_id=Task.objects.get().id)
     assert len(test_api.get("/api/v1/deliveries").json()["results"]) == 1
     assert api_a.get("/api/v1/deliveries").json()["results"] == []
@@ -116,7 +128,9 @@ def session_api(client, role):
 def test_member_roles(client_a, role, write, admin):
     api = session_api(client_a, role)
     assert api.get("/api/v1/projects").status_code == 200
-    created = api.post("/api/v1/projects", {"name": f"by {role}", "task_type": "categorization"}, format="json")
+    created = api.post(
+        "/api/v1/projects", {"name": f"by {role}", "task_type": "categorization"}, format="json"
+    )
     assert created.status_code == write
     assert api.get("/api/v1/api-keys").status_code == admin
     key = api.post("/api/v1/api-keys", {"name": "from the portal"}, format="json")
@@ -143,13 +157,17 @@ def test_a_price_change_applies_to_new_tasks_only(client_a, api_a):
 
     project = ProjectFactory(client=client_a, price_per_task=25)
     old_task = bulk(api_a, project, "old").json()["tasks"][0]["task_id"]
-    assert api_a.patch(f"/api/v1/projects/{project.id}", {"price_per_task": 1000}, format="json").status_code == 200
+    assert (
+        api_a.patch(f"/api/v1/projects/{project.id}", {"price_per_task": 1000}, format="json").status_code
+        == 200
+    )
     new_task = bulk(api_a, project, "new").json()["tasks"][0]["task_id"]
     for _ in range(2):
         annotator = AnnotatorFactory()
         a = services.assignment_claim(annotator=annotator).assignment
-        services.assignment_submit(annotator=annotator, assignment_id=a.pk, claim_version=a.claim_version,
-                                   answer={"category": "car"})
+        services.assignment_submit(
+            annotator=annotator, assignment_id=a.pk, claim_version=a.claim_version, answer={"category": "car"}
+        )
     charged = dict(
         (entry.transaction.reference, entry.amount)
         for entry in LedgerEntry.objects.select_related("transaction").filter(amount__gt=0)
@@ -164,7 +182,9 @@ def test_changing_project_params_does_not_break_open_tasks(client_a, api_a):
     assert api_a.patch(f"/api/v1/projects/{project.id}", {"params": {}}, format="json").status_code == 200
     annotator = AnnotatorFactory()
     a = services.assignment_claim(annotator=annotator).assignment
-    services.assignment_submit(annotator=annotator, assignment_id=a.pk, claim_version=a.claim_version, answer={"category": "car"})
+    services.assignment_submit(
+        annotator=annotator, assignment_id=a.pk, claim_version=a.claim_version, answer={"category": "car"}
+    )
     assert Task.objects.get().status == "completed"
 
 

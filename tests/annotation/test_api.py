@@ -32,7 +32,13 @@ def assert_error(response, status, code):
 def test_full_loop_through_the_api(api_a, client_a):
     project = api_a.post(
         "/api/v1/projects",
-        {"name": "Signs", "task_type": "categorization", "params": CAT_PARAMS, "overlap": 1, "price_per_task": 12},
+        {
+            "name": "Signs",
+            "task_type": "categorization",
+            "params": CAT_PARAMS,
+            "overlap": 1,
+            "price_per_task": 12,
+        },
         format="json",
     )
     assert project.status_code == 201, project.content
@@ -66,13 +72,24 @@ def test_full_loop_through_the_api(api_a, client_a):
     assert task["unique_id"] == "s-1"
     assert task["completed_at"].endswith("Z")
     balance = api_a.get("/api/v1/billing/balance").json()
-    assert (balance["currency"], balance["receivable"], balance["committed"], balance["available"]) == ("USD", 12, 12, None)
-    assert worker.post("/api/v1/work/next", {}, format="json").json() == {"assignment": None, "resumed": False}
+    assert (balance["currency"], balance["receivable"], balance["committed"], balance["available"]) == (
+        "USD",
+        12,
+        12,
+        None,
+    )
+    assert worker.post("/api/v1/work/next", {}, format="json").json() == {
+        "assignment": None,
+        "resumed": False,
+    }
 
 
 def test_bulk_replay_returns_existing_ids_and_200(api_a, client_a):
     project = ProjectFactory(client=client_a)
-    body = {"project": str(project.id), "tasks": [{"params": {"attachment": f"t{i}"}, "unique_id": f"u{i}"} for i in range(3)]}
+    body = {
+        "project": str(project.id),
+        "tasks": [{"params": {"attachment": f"t{i}"}, "unique_id": f"u{i}"} for i in range(3)],
+    }
     first = api_a.post("/api/v1/tasks/bulk", body, format="json")
     second = api_a.post("/api/v1/tasks/bulk", body, format="json")
     assert (first.status_code, second.status_code) == (201, 200)
@@ -100,8 +117,14 @@ def test_task_list_filters_and_cursor_pagination(api_a, client_a):
 def test_test_key_creates_sandbox_tasks_seen_only_by_test_keys(client_a):
     project = ProjectFactory(client=client_a)
     live = api_for_key(client_services.api_key_create(client=client_a, name="live").key)
-    test = api_for_key(client_services.api_key_create(client=client_a, name="test", mode=ApiKey.Mode.TEST).key)
-    test.post("/api/v1/tasks/bulk", {"project": str(project.id), "tasks": [{"params": {"attachment": "x"}}]}, format="json")
+    test = api_for_key(
+        client_services.api_key_create(client=client_a, name="test", mode=ApiKey.Mode.TEST).key
+    )
+    test.post(
+        "/api/v1/tasks/bulk",
+        {"project": str(project.id), "tasks": [{"params": {"attachment": "x"}}]},
+        format="json",
+    )
     assert Task.objects.get().is_test is True
     assert len(test.get("/api/v1/tasks").json()["results"]) == 1
     assert live.get("/api/v1/tasks").json()["results"] == []
@@ -197,8 +220,14 @@ def world_a(client_a):
     key = client_services.api_key_create(client=client_a, name="a")
     invoice = invoices.invoice_generate(client=client_a, period_start=timezone.now().date().replace(day=1))
     export = services.export_create(client=client_a, actor=None, project=project, format="jsonl").job
-    return {"project_id": project.id, "batch_id": batch.id, "task_id": task.id, "key_id": key.obj.id, "invoice_id": invoice.id,
-            "export_id": export.id}
+    return {
+        "project_id": project.id,
+        "batch_id": batch.id,
+        "task_id": task.id,
+        "key_id": key.obj.id,
+        "invoice_id": invoice.id,
+        "export_id": export.id,
+    }
 
 
 # Every client endpoint that takes an object id, with the method and body to call it with.
@@ -241,7 +270,13 @@ def test_client_b_gets_404_for_every_object_of_client_a(world_a, api_b, method, 
 
 
 def test_client_b_lists_none_of_client_a(world_a, api_b, client_b):
-    for path in ("/api/v1/projects", "/api/v1/batches", "/api/v1/tasks", "/api/v1/deliveries", "/api/v1/tasks?unique_id=x"):
+    for path in (
+        "/api/v1/projects",
+        "/api/v1/batches",
+        "/api/v1/tasks",
+        "/api/v1/deliveries",
+        "/api/v1/tasks?unique_id=x",
+    ):
         assert api_b.get(path).json()["results"] == [], path
     keys = api_b.get("/api/v1/api-keys").json()["results"]
     assert {k["id"] for k in keys} == {str(k.id) for k in client_b.api_keys.all()}
@@ -251,7 +286,12 @@ def test_client_b_lists_none_of_client_a(world_a, api_b, client_b):
 
 @pytest.mark.parametrize("path", [p for m, p, b in FOREIGN_CALLS if "{" in p and m == "get"])
 def test_malformed_ids_are_a_404_not_a_500(api_a, path):
-    url = path.replace("{project_id}", "nope").replace("{batch_id}", "1").replace("{task_id}", "x" * 40).replace("{export_id}", "e")
+    url = (
+        path.replace("{project_id}", "nope")
+        .replace("{batch_id}", "1")
+        .replace("{task_id}", "x" * 40)
+        .replace("{export_id}", "e")
+    )
     assert_error(api_a.get(url), 404, "not_found")
 
 
@@ -262,7 +302,11 @@ def test_malformed_ids_in_writes_are_a_404(api_a):
 
 def test_bulk_create_into_own_project_with_a_foreign_batch_is_404(world_a, client_b, api_b):
     own = ProjectFactory(client=client_b)
-    body = {"project": str(own.id), "batch": str(world_a["batch_id"]), "tasks": [{"params": {"attachment": "x"}}]}
+    body = {
+        "project": str(own.id),
+        "batch": str(world_a["batch_id"]),
+        "tasks": [{"params": {"attachment": "x"}}],
+    }
     assert_error(api_b.post("/api/v1/tasks/bulk", body, format="json"), 404, "not_found")
     assert Task.objects.filter(client=client_b).count() == 0
 
@@ -280,10 +324,15 @@ def test_the_isolation_matrix_covers_every_client_endpoint_with_an_id():
             # shows a review is only the reviewer's who holds it).
             if "<" in route and not route.startswith(("work/", "staff/", "review/")):
                 patterns.add("/api/v1/" + route)
-    covered = {path.replace("{project_id}", "<str:project_id>").replace("{batch_id}", "<str:batch_id>")
-               .replace("{task_id}", "<str:task_id>").replace("{key_id}", "<str:key_id>")
-               .replace("{invoice_id}", "<uuid:invoice_id>").replace("{export_id}", "<str:export_id>")
-               for _, path, _ in FOREIGN_CALLS}
+    covered = {
+        path.replace("{project_id}", "<str:project_id>")
+        .replace("{batch_id}", "<str:batch_id>")
+        .replace("{task_id}", "<str:task_id>")
+        .replace("{key_id}", "<str:key_id>")
+        .replace("{invoice_id}", "<uuid:invoice_id>")
+        .replace("{export_id}", "<str:export_id>")
+        for _, path, _ in FOREIGN_CALLS
+    }
     assert patterns <= covered, patterns - covered
 
 
@@ -313,12 +362,22 @@ def test_annotator_cannot_touch_another_annotators_assignment(client_a):
     owner, thief = AnnotatorFactory(), AnnotatorFactory()
     assignment = annotator_api(owner).post("/api/v1/work/next", {}, format="json").json()["assignment"]
     thief_api = annotator_api(thief)
-    for action, body in [("submit", {"claim_version": 1, "answer": {"category": "car"}}), ("skip", {"claim_version": 1}),
-                         ("release", {"claim_version": 1}), ("heartbeat", {"claim_version": 1})]:
-        assert_error(thief_api.post(f"/api/v1/work/assignments/{assignment['id']}/{action}", body, format="json"), 404, "not_found")
+    for action, body in [
+        ("submit", {"claim_version": 1, "answer": {"category": "car"}}),
+        ("skip", {"claim_version": 1}),
+        ("release", {"claim_version": 1}),
+        ("heartbeat", {"claim_version": 1}),
+    ]:
+        assert_error(
+            thief_api.post(f"/api/v1/work/assignments/{assignment['id']}/{action}", body, format="json"),
+            404,
+            "not_found",
+        )
 
 
-@pytest.mark.parametrize("path", ["/api/v1/projects", "/api/v1/batches", "/api/v1/tasks", "/api/v1/api-keys", "/api/v1/deliveries"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/projects", "/api/v1/batches", "/api/v1/tasks", "/api/v1/api-keys", "/api/v1/deliveries"]
+)
 @pytest.mark.parametrize("position", ["x", "notauuid", "%00"])
 def test_a_forged_cursor_is_a_404_not_a_500(api_a, path, position):
     import base64
@@ -329,7 +388,8 @@ def test_a_forged_cursor_is_a_404_not_a_500(api_a, path, position):
 
 
 @pytest.mark.parametrize(
-    "value", ["2020-01-01T00:00:00+16:00", "0001-01-01T00:00:00-23:59", "9999-12-31T23:59:59-23:00", "yesterday"]
+    "value",
+    ["2020-01-01T00:00:00+16:00", "0001-01-01T00:00:00-23:59", "9999-12-31T23:59:59-23:00", "yesterday"],
 )
 def test_dates_postgres_cannot_take_are_a_400(api_a, value):
     from urllib.parse import quote
@@ -343,6 +403,8 @@ def test_a_date_with_an_offset_filters_in_utc(api_a, client_a):
     from django.utils import timezone
 
     task = TaskFactory(project=ProjectFactory(client=client_a))
-    just_before = (task.created_at - timedelta(seconds=1)).astimezone(timezone.get_fixed_timezone(15 * 60 + 59))
+    just_before = (task.created_at - timedelta(seconds=1)).astimezone(
+        timezone.get_fixed_timezone(15 * 60 + 59)
+    )
     results = api_a.get("/api/v1/tasks", {"created_after": just_before.isoformat()}).json()["results"]
     assert [t["task_id"] for t in results] == [str(task.id)]

@@ -81,7 +81,9 @@ def test_sixteen_annotators_never_over_assign_two_thousand_tasks():
     )
     assert Task.objects.filter(project=project, released=True, status=Task.Status.PENDING).count() == N_TASKS
     annotators = [
-        services.annotator_create(user=client_services.user_create(email=f"worker{i}@example.test"), active=True)
+        services.annotator_create(
+            user=client_services.user_create(email=f"worker{i}@example.test"), active=True
+        )
         for i in range(N_ANNOTATORS)
     ]
 
@@ -136,7 +138,10 @@ def test_sixteen_annotators_never_over_assign_two_thousand_tasks():
             connection.close()
 
     # when: they all claim and submit at once until the work runs out
-    threads = [threading.Thread(target=annotate, args=(a, n), name=f"annotator-{n}") for n, a in enumerate(annotators)]
+    threads = [
+        threading.Thread(target=annotate, args=(a, n), name=f"annotator-{n}")
+        for n, a in enumerate(annotators)
+    ]
     watcher = threading.Thread(target=monitor, name="monitor")
     started = time.monotonic()
     for thread in [watcher, *threads]:

@@ -37,20 +37,28 @@ def exports_url(project_id) -> str:
     return f"/api/v1/projects/{project_id}/exports"
 
 
-def test_post_queues_a_job_that_a_worker_turns_into_a_download(api_a, client_a, django_capture_on_commit_callbacks):
+def test_post_queues_a_job_that_a_worker_turns_into_a_download(
+    api_a, client_a, django_capture_on_commit_callbacks
+):
     # given: a project with two completed tasks
     project = ProjectFactory(client=client_a)
     tasks = [CompletedTaskFactory(project=project, response={"category": "car"}) for _ in range(2)]
 
     # when: the client asks for a JSON Lines export
     with django_capture_on_commit_callbacks() as callbacks:
-        response = api_a.post(exports_url(project.id), {"format": "jsonl", "options": {"include_answers": True}}, format="json")
+        response = api_a.post(
+            exports_url(project.id), {"format": "jsonl", "options": {"include_answers": True}}, format="json"
+        )
 
     # then: 202 with the queued job, one wake-up after commit, one event
     assert response.status_code == 202, response.content
     body = response.json()
     assert (body["status"], body["format"], body["download_url"]) == ("queued", "jsonl", None)
-    assert body["options"] == {"include_answers": True, "statuses": ["completed"], "ranking_pairs": "adjacent"}
+    assert body["options"] == {
+        "include_answers": True,
+        "statuses": ["completed"],
+        "ranking_pairs": "adjacent",
+    }
     assert "anon_salt" not in body
     assert len(callbacks) == 1
     job = ExportJob.objects.get(pk=body["id"])
@@ -63,7 +71,9 @@ def test_post_queues_a_job_that_a_worker_turns_into_a_download(api_a, client_a, 
     # then: the job shows ready with a download link that streams the file
     detail = api_a.get(exports_url(project.id) + f"/{job.id}").json()
     assert detail["status"] == "ready" and detail["task_count"] == 2
-    assert detail["download_url"] == f"http://testserver/api/v1/projects/{project.id}/exports/{job.id}/download"
+    assert (
+        detail["download_url"] == f"http://testserver/api/v1/projects/{project.id}/exports/{job.id}/download"
+    )
     download = api_a.get(detail["download_url"])
     assert download.status_code == 200
     assert download["Content-Type"] == "application/x-ndjson"
@@ -83,8 +93,12 @@ def test_another_tenant_gets_404_for_the_export_and_its_download(api_a, api_b, c
     own = ProjectFactory(client=client_b)
     events_before = Event.objects.count()
 
-    for url in (f"{exports_url(project.id)}/{job.id}", f"{exports_url(project.id)}/{job.id}/download",
-                f"{exports_url(own.id)}/{job.id}", f"{exports_url(own.id)}/{job.id}/download"):
+    for url in (
+        f"{exports_url(project.id)}/{job.id}",
+        f"{exports_url(project.id)}/{job.id}/download",
+        f"{exports_url(own.id)}/{job.id}",
+        f"{exports_url(own.id)}/{job.id}/download",
+    ):
         assert_error(api_b.get(url), 404, "not_found")
     assert_error(api_b.post(exports_url(project.id), {"format": "csv"}, format="json"), 404, "not_found")
     assert api_b.get(exports_url(own.id)).json()["results"] == []
@@ -99,12 +113,24 @@ def test_another_tenant_gets_404_for_the_export_and_its_download(api_a, api_b, c
         ({"format": "coco"}, "format_not_supported", "format"),
         ({"format": "preference_jsonl"}, "format_not_supported", "format"),
         ({"format": "jsonl", "options": []}, "invalid_options", "options"),
-        ({"format": "jsonl", "options": {"include_answer": True}}, "invalid_options", "options.include_answer"),
-        ({"format": "jsonl", "options": {"include_answers": "yes"}}, "invalid_options", "options.include_answers"),
+        (
+            {"format": "jsonl", "options": {"include_answer": True}},
+            "invalid_options",
+            "options.include_answer",
+        ),
+        (
+            {"format": "jsonl", "options": {"include_answers": "yes"}},
+            "invalid_options",
+            "options.include_answers",
+        ),
         ({"format": "jsonl", "options": {"statuses": []}}, "invalid_options", "options.statuses"),
         ({"format": "jsonl", "options": {"statuses": ["done"]}}, "invalid_options", "options.statuses"),
         ({"format": "jsonl", "options": {"source": "gold"}}, "invalid_options", "options.source"),
-        ({"format": "jsonl", "options": {"ranking_pairs": "some"}}, "invalid_options", "options.ranking_pairs"),
+        (
+            {"format": "jsonl", "options": {"ranking_pairs": "some"}},
+            "invalid_options",
+            "options.ranking_pairs",
+        ),
         ({"format": "csv", "options": {"ranking_pairs": "all"}}, "invalid_options", "options.ranking_pairs"),
         ({"format": "jsonl", "options": {"batch": "not-a-uuid"}}, "invalid_options", "options.batch"),
         ({"format": "jsonl", "options": {"batch": "{other_batch}"}}, "invalid_options", "options.batch"),
@@ -114,7 +140,9 @@ def test_a_bad_format_or_option_is_a_clear_400_and_creates_nothing(
     api_a, client_a, body, code, field, django_capture_on_commit_callbacks
 ):
     project = ProjectFactory(client=client_a)
-    other_batch = services.batch_create(client=client_a, actor=None, project=ProjectFactory(client=client_a), name="other")
+    other_batch = services.batch_create(
+        client=client_a, actor=None, project=ProjectFactory(client=client_a), name="other"
+    )
     if "batch" in body.get("options", {}) and "{" in body["options"]["batch"]:
         body = {**body, "options": {"batch": str(other_batch.id)}}
     events_before = Event.objects.count()
@@ -129,12 +157,21 @@ def test_a_bad_format_or_option_is_a_clear_400_and_creates_nothing(
 
 def test_coco_options_on_an_image_project(api_a, client_a):
     project = ImageProjectFactory(client=client_a)
-    response = api_a.post(exports_url(project.id), {"format": "coco", "options": {"source": "gold"}}, format="json")
+    response = api_a.post(
+        exports_url(project.id), {"format": "coco", "options": {"source": "gold"}}, format="json"
+    )
     assert response.status_code == 202, response.content
-    assert response.json()["options"] == {"include_answers": False, "statuses": ["completed"], "source": "gold"}
+    assert response.json()["options"] == {
+        "include_answers": False,
+        "statuses": ["completed"],
+        "source": "gold",
+    }
     assert_error(
-        api_a.post(exports_url(project.id), {"format": "yolo", "options": {"source": "fused"}}, format="json"),
-        400, "invalid_options",
+        api_a.post(
+            exports_url(project.id), {"format": "yolo", "options": {"source": "fused"}}, format="json"
+        ),
+        400,
+        "invalid_options",
     )
 
 
@@ -170,28 +207,42 @@ def png(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     raw = b"".join(b"\x00" + b"\x00\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def upload(api, project_id, name: str, data: bytes, content_type: str = "application/octet-stream"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return api.post(
-        f"/api/v1/projects/{project_id}/attachments", {"file": SimpleUploadedFile(name, data, content_type=content_type)},
+        f"/api/v1/projects/{project_id}/attachments",
+        {"file": SimpleUploadedFile(name, data, content_type=content_type)},
         format="multipart",
     )
 
 
 def test_upload_an_image_and_use_its_url_as_a_task_attachment(api_a, client_a):
-    project = ImageProjectFactory(client=client_a, params={"geometries": {"box": {"objects_to_annotate": ["car"]}}})
+    project = ImageProjectFactory(
+        client=client_a, params={"geometries": {"box": {"objects_to_annotate": ["car"]}}}
+    )
     data = png(7, 5)
 
-    response = upload(api_a, project.id, "frame.txt", data, content_type="text/plain")  # the bytes decide, not the name
+    response = upload(
+        api_a, project.id, "frame.txt", data, content_type="text/plain"
+    )  # the bytes decide, not the name
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert (body["content_type"], body["size"], body["width"], body["height"]) == ("image/png", len(data), 7, 5)
+    assert (body["content_type"], body["size"], body["width"], body["height"]) == (
+        "image/png",
+        len(data),
+        7,
+        5,
+    )
     assert body["url"].startswith(f"http://testserver/media/attachments/{client_a.id}/{project.id}/")
     assert body["url"].endswith(".png")
     (path,) = stored_files()
@@ -199,15 +250,22 @@ def test_upload_an_image_and_use_its_url_as_a_task_attachment(api_a, client_a):
     with storage.open_for_read(body["name"]) as handle:
         assert handle.read() == data
     assert Event.objects.filter(kind="attachment.uploaded", entity_id=body["id"]).count() == 1
-    created = api_a.post("/api/v1/tasks/bulk", {"project": str(project.id), "tasks": [{"params": {
-        "attachment": body["url"]}}]}, format="json")
+    created = api_a.post(
+        "/api/v1/tasks/bulk",
+        {"project": str(project.id), "tasks": [{"params": {"attachment": body["url"]}}]},
+        format="json",
+    )
     assert created.status_code == 201, created.content
 
 
 @pytest.mark.parametrize(
     ("name", "data", "content_type"),
     [
-        ("x.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
+        (
+            "x.svg",
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "image/svg+xml",
+        ),
         ("x.png", b"<html><body>not a png</body></html>", "image/png"),
         ("x.exe", b"MZ\x90\x00" + b"\x00" * 100, "application/octet-stream"),
     ],
@@ -232,7 +290,9 @@ def test_a_file_over_the_limit_is_refused_and_nothing_is_stored(api_a, client_a,
     settings.QUORUM_ATTACHMENT_MAX_BYTES = 1000
     project = ProjectFactory(client=client_a)
     events_before = Event.objects.count()
-    error = assert_error(upload(api_a, project.id, "big.png", png(40, 40) + b"\x00" * 1000), 413, "file_too_large")
+    error = assert_error(
+        upload(api_a, project.id, "big.png", png(40, 40) + b"\x00" * 1000), 413, "file_too_large"
+    )
     assert error["details"]["max_bytes"] == 1000
     # a body far over the limit is refused from its Content-Length, before it is read
     settings.QUORUM_ATTACHMENT_MAX_BYTES = 10
@@ -243,9 +303,14 @@ def test_a_file_over_the_limit_is_refused_and_nothing_is_stored(api_a, client_a,
 
 def test_upload_needs_a_file_field_and_multipart(api_a, client_a):
     project = ProjectFactory(client=client_a)
-    assert_error(api_a.post(f"/api/v1/projects/{project.id}/attachments", {}, format="multipart"), 400, "missing_file")
-    assert_error(api_a.post(f"/api/v1/projects/{project.id}/attachments", {"file": "x"}, format="json"),
-                 415, "unsupported_media_type")
+    assert_error(
+        api_a.post(f"/api/v1/projects/{project.id}/attachments", {}, format="multipart"), 400, "missing_file"
+    )
+    assert_error(
+        api_a.post(f"/api/v1/projects/{project.id}/attachments", {"file": "x"}, format="json"),
+        415,
+        "unsupported_media_type",
+    )
     assert stored_files() == []
 
 
@@ -261,8 +326,13 @@ def jpeg(width: int, height: int) -> bytes:
         (png(640, 480), storage.Sniffed("image/png", 640, 480)),
         (jpeg(1920, 1080), storage.Sniffed("image/jpeg", 1920, 1080)),
         (b"GIF89a" + struct.pack("<HH", 33, 44) + b"\x00" * 10, storage.Sniffed("image/gif", 33, 44)),
-        (b"RIFF\x00\x00\x00\x00WEBPVP8X" + b"\x00" * 8 + (99).to_bytes(3, "little") + (49).to_bytes(3, "little"),
-         storage.Sniffed("image/webp", 100, 50)),
+        (
+            b"RIFF\x00\x00\x00\x00WEBPVP8X"
+            + b"\x00" * 8
+            + (99).to_bytes(3, "little")
+            + (49).to_bytes(3, "little"),
+            storage.Sniffed("image/webp", 100, 50),
+        ),
         (b"%PDF-1.7\n", storage.Sniffed("application/pdf")),
         (b"\x00\x00\x00\x18ftypmp42", storage.Sniffed("video/mp4")),
         (b"# .PCD v0.7 - Point Cloud Data\n", storage.Sniffed("application/x-pcd")),

@@ -28,7 +28,15 @@ BOX_ONLY = {"geometries": {"box": {"objects_to_annotate": ["car", "pedestrian"]}
 
 
 def box(label, left, top, width, height, **extra):
-    return {"type": "box", "label": label, "left": left, "top": top, "width": width, "height": height, **extra}
+    return {
+        "type": "box",
+        "label": label,
+        "left": left,
+        "top": top,
+        "width": width,
+        "height": height,
+        **extra,
+    }
 
 
 def load_coco(data: bytes, tmp_path, name: str) -> COCO:
@@ -59,8 +67,15 @@ def test_perfect_consensus_boxes_score_ap_1_against_gold(tmp_path):
         [box("pedestrian", 5, 5, 20, 60), box("pedestrian", 50, 5, 20, 60)],
     ]
     for i, boxes in enumerate(shapes):
-        image_task(project, attachment=f"https://img.test/{i}.jpg", width=640, height=480,
-                   response={"annotations": boxes}, gold={"annotations": boxes}, confidence=0.9)
+        image_task(
+            project,
+            attachment=f"https://img.test/{i}.jpg",
+            width=640,
+            height=480,
+            response={"annotations": boxes},
+            gold={"annotations": boxes},
+            confidence=0.9,
+        )
 
     # when: the gold and the response are exported to COCO
     _, gold = run_export(project, "coco", {"source": "gold"})
@@ -81,12 +96,24 @@ def test_one_shifted_box_gives_the_computed_ap(tmp_path):
     # given: two images with one gold box each; the first detection is exact (confidence 0.9),
     # the second is shifted 20 px right (IoU = 80/120 = 0.667) with confidence 0.8
     project = ImageProjectFactory(params=BOX_ONLY)
-    image_task(project, attachment="https://img.test/a.jpg", width=400, height=300,
-               response={"annotations": [box("car", 0, 0, 100, 100)]}, gold={"annotations": [box("car", 0, 0, 100, 100)]},
-               confidence=0.9)
-    image_task(project, attachment="https://img.test/b.jpg", width=400, height=300,
-               response={"answers": [{"annotations": [box("car", 70, 50, 100, 100)]}]},  # collect form, one answer
-               gold={"annotations": [box("car", 50, 50, 100, 100)]}, confidence=0.8)
+    image_task(
+        project,
+        attachment="https://img.test/a.jpg",
+        width=400,
+        height=300,
+        response={"annotations": [box("car", 0, 0, 100, 100)]},
+        gold={"annotations": [box("car", 0, 0, 100, 100)]},
+        confidence=0.9,
+    )
+    image_task(
+        project,
+        attachment="https://img.test/b.jpg",
+        width=400,
+        height=300,
+        response={"answers": [{"annotations": [box("car", 70, 50, 100, 100)]}]},  # collect form, one answer
+        gold={"annotations": [box("car", 50, 50, 100, 100)]},
+        confidence=0.8,
+    )
 
     _, gold = run_export(project, "coco", {"source": "gold"})
     _, response = run_export(project, "coco")
@@ -107,7 +134,11 @@ def test_one_shifted_box_gives_the_computed_ap(tmp_path):
 def test_coco_carries_polygons_ellipses_keypoints_and_image_sizes(tmp_path):
     # given: a project with every geometry; one image holds each shape kind, one has no size
     project = ImageProjectFactory()
-    polygon = {"type": "polygon", "label": "road", "vertices": [{"x": 0, "y": 0}, {"x": 40, "y": 0}, {"x": 40, "y": 30}]}
+    polygon = {
+        "type": "polygon",
+        "label": "road",
+        "vertices": [{"x": 0, "y": 0}, {"x": 40, "y": 0}, {"x": 40, "y": 30}],
+    }
     ellipse = {"type": "ellipse", "label": "sign", "x": 50, "y": 50, "rx": 10, "ry": 5}
     points = [
         {"type": "point", "label": "head", "x": 10, "y": 5},
@@ -115,10 +146,27 @@ def test_coco_carries_polygons_ellipses_keypoints_and_image_sizes(tmp_path):
         {"type": "point", "label": "head", "x": 60, "y": 8},  # the second person's head
     ]
     line = {"type": "line", "label": "car", "vertices": [{"x": 0, "y": 0}, {"x": 5, "y": 5}]}
-    first = image_task(project, attachment="https://img.test/full.jpg", width=100, height=80, unique_id="frame-1",
-                       response={"annotations": [box("car", 1, 2, 3, 4, uuid="b-1", attributes={"occluded": True}),
-                                                 polygon, ellipse, *points, line]})
-    image_task(project, attachment="https://img.test/nosize.jpg", response={"annotations": [box("pedestrian", 1, 1, 5, 5)]})
+    first = image_task(
+        project,
+        attachment="https://img.test/full.jpg",
+        width=100,
+        height=80,
+        unique_id="frame-1",
+        response={
+            "annotations": [
+                box("car", 1, 2, 3, 4, uuid="b-1", attributes={"occluded": True}),
+                polygon,
+                ellipse,
+                *points,
+                line,
+            ]
+        },
+    )
+    image_task(
+        project,
+        attachment="https://img.test/nosize.jpg",
+        response={"annotations": [box("pedestrian", 1, 1, 5, 5)]},
+    )
 
     job, data = run_export(project, "coco")
     coco = load_coco(data, tmp_path, "all")
@@ -129,7 +177,8 @@ def test_coco_carries_polygons_ellipses_keypoints_and_image_sizes(tmp_path):
     assert cats["keypoints"]["skeleton"] == [[1, 2], [1, 3]]
     images = coco.loadImgs(coco.getImgIds())
     assert [(i["file_name"], i["width"], i["height"]) for i in images] == [
-        ("https://img.test/full.jpg", 100, 80), ("https://img.test/nosize.jpg", None, None),
+        ("https://img.test/full.jpg", 100, 80),
+        ("https://img.test/nosize.jpg", None, None),
     ]
     assert images[0]["quorum_task_id"] == str(first.id) and images[0]["quorum_unique_id"] == "frame-1"
     anns = coco.loadAnns(coco.getAnnIds(imgIds=[images[0]["id"]]))
@@ -140,7 +189,11 @@ def test_coco_carries_polygons_ellipses_keypoints_and_image_sizes(tmp_path):
     assert car["bbox"] == [1.0, 2.0, 3.0, 4.0] and car["area"] == 12.0
     assert car["quorum_uuid"] == "b-1" and car["attributes"] == {"occluded": True}
     (road,) = by_cat[cats["road"]["id"]]
-    assert road["segmentation"] == [[0, 0, 40, 0, 40, 30]] and road["area"] == 600.0 and road["bbox"] == [0, 0, 40, 30]
+    assert (
+        road["segmentation"] == [[0, 0, 40, 0, 40, 30]]
+        and road["area"] == 600.0
+        and road["bbox"] == [0, 0, 40, 30]
+    )
     assert coco.annToMask(road).sum() == pytest.approx(600, rel=0.1)  # the image size makes masks decodable
     (sign,) = by_cat[cats["sign"]["id"]]
     assert sign["area"] == pytest.approx(math.pi * 50)
@@ -154,8 +207,13 @@ def test_coco_carries_polygons_ellipses_keypoints_and_image_sizes(tmp_path):
 
 def test_coco_without_fused_answers_keeps_the_image_and_reports_it(tmp_path):
     project = ImageProjectFactory(params=BOX_ONLY)
-    image_task(project, attachment="https://img.test/x.jpg", width=10, height=10,
-               response={"answers": [{"annotations": [box("car", 0, 0, 2, 2)]}, {"annotations": []}]})
+    image_task(
+        project,
+        attachment="https://img.test/x.jpg",
+        width=10,
+        height=10,
+        response={"answers": [{"annotations": [box("car", 0, 0, 2, 2)]}, {"annotations": []}]},
+    )
     job, data = run_export(project, "coco")
     doc = json.loads(data)
     assert len(doc["images"]) == 1 and doc["annotations"] == []
@@ -165,7 +223,9 @@ def test_coco_without_fused_answers_keeps_the_image_and_reports_it(tmp_path):
 def parse_yolo(data: bytes) -> tuple[list[str], dict[str, list[str]], list[dict]]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         classes = archive.read("classes.txt").decode().splitlines()
-        labels = {n: archive.read(n).decode().splitlines() for n in archive.namelist() if n.startswith("labels/")}
+        labels = {
+            n: archive.read(n).decode().splitlines() for n in archive.namelist() if n.startswith("labels/")
+        }
         manifest = [json.loads(line) for line in archive.read("manifest.jsonl").decode().splitlines()]
     return classes, labels, manifest
 
@@ -179,12 +239,22 @@ def test_yolo_parses_back_to_the_stored_boxes_and_skips_images_without_size():
         "c": (300, 300, []),
     }
     tasks = {
-        key: image_task(project, attachment=f"https://img.test/{key}.jpg", width=w, height=h, unique_id=key,
-                        response={"annotations": boxes})
+        key: image_task(
+            project,
+            attachment=f"https://img.test/{key}.jpg",
+            width=w,
+            height=h,
+            unique_id=key,
+            response={"annotations": boxes},
+        )
         for key, (w, h, boxes) in stored.items()
     }
-    skipped = image_task(project, attachment="https://img.test/nosize.jpg", width=300,
-                         response={"annotations": [box("car", 1, 1, 2, 2)]})
+    skipped = image_task(
+        project,
+        attachment="https://img.test/nosize.jpg",
+        width=300,
+        response={"annotations": [box("car", 1, 1, 2, 2)]},
+    )
 
     job, data = run_export(project, "yolo", chunk_size=2)
     classes, labels, manifest = parse_yolo(data)
@@ -204,10 +274,23 @@ def test_yolo_parses_back_to_the_stored_boxes_and_skips_images_without_size():
             assert bw * w == pytest.approx(original["width"], abs=1e-9)
             assert bh * h == pytest.approx(original["height"], abs=1e-9)
     assert manifest == [
-        *({"task_id": str(tasks[k].id), "unique_id": k, "attachment": f"https://img.test/{k}.jpg",
-           "label_file": f"labels/{tasks[k].id}.txt", "status": "exported"} for k in "abc"),
-        {"task_id": str(skipped.id), "attachment": "https://img.test/nosize.jpg", "label_file": None,
-         "status": "skipped", "reason": "missing_image_size"},
+        *(
+            {
+                "task_id": str(tasks[k].id),
+                "unique_id": k,
+                "attachment": f"https://img.test/{k}.jpg",
+                "label_file": f"labels/{tasks[k].id}.txt",
+                "status": "exported",
+            }
+            for k in "abc"
+        ),
+        {
+            "task_id": str(skipped.id),
+            "attachment": "https://img.test/nosize.jpg",
+            "label_file": None,
+            "status": "skipped",
+            "reason": "missing_image_size",
+        },
     ]
     assert job.task_count == 4
     assert job.report == {"boxes": 3, "skipped_without_size": 1}
@@ -215,11 +298,23 @@ def test_yolo_parses_back_to_the_stored_boxes_and_skips_images_without_size():
 
 def test_yolo_clips_boxes_to_the_image_and_drops_other_shapes():
     project = ImageProjectFactory()
-    image_task(project, attachment="https://img.test/a.jpg", width=100, height=100, response={"annotations": [
-        box("car", -10, 90, 20, 20),  # clipped to x 0..10, y 90..100
-        box("car", 150, 150, 10, 10),  # outside
-        {"type": "polygon", "label": "road", "vertices": [{"x": 0, "y": 0}, {"x": 1, "y": 0}, {"x": 1, "y": 1}]},
-    ]})
+    image_task(
+        project,
+        attachment="https://img.test/a.jpg",
+        width=100,
+        height=100,
+        response={
+            "annotations": [
+                box("car", -10, 90, 20, 20),  # clipped to x 0..10, y 90..100
+                box("car", 150, 150, 10, 10),  # outside
+                {
+                    "type": "polygon",
+                    "label": "road",
+                    "vertices": [{"x": 0, "y": 0}, {"x": 1, "y": 0}, {"x": 1, "y": 1}],
+                },
+            ]
+        },
+    )
     job, data = run_export(project, "yolo")
     _, labels, _ = parse_yolo(data)
     (lines,) = labels.values()
@@ -232,7 +327,9 @@ def test_geometry_formats_refuse_other_task_types(api_a, client_a):
 
     project = ProjectFactory(client=client_a)
     for export_format in ("coco", "yolo"):
-        response = api_a.post(f"/api/v1/projects/{project.id}/exports", {"format": export_format}, format="json")
+        response = api_a.post(
+            f"/api/v1/projects/{project.id}/exports", {"format": export_format}, format="json"
+        )
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "format_not_supported"
     assert not ExportJob.objects.exists()

@@ -35,7 +35,9 @@ def project(client_a):
 
 
 def new_job(project, export_format="jsonl", options=None) -> ExportJob:
-    return services.export_create(client=project.client, actor=None, project=project, format=export_format, options=options).job
+    return services.export_create(
+        client=project.client, actor=None, project=project, format=export_format, options=options
+    ).job
 
 
 def test_running_twice_builds_once_and_sends_export_ready_once(project, client_a):
@@ -53,17 +55,30 @@ def test_running_twice_builds_once_and_sends_export_ready_once(project, client_a
     assert (first, second) == ("ready", "ready")
     job.refresh_from_db()
     assert (job.status, job.attempts, job.task_count, job.file_name, job.finished_at) == (
-        "ready", 1, 3, ready.file_name, ready.finished_at,
+        "ready",
+        1,
+        3,
+        ready.file_name,
+        ready.finished_at,
     )
     assert storage.size(job.file_name) == job.file_size > 0
     kinds = list(Event.objects.filter(entity_id=job.id).order_by("id").values_list("kind", flat=True))
     assert kinds == ["export.created", "export.started", "export.ready"]
     (delivery,) = WebhookDelivery.objects.all()
-    assert (delivery.endpoint_id, delivery.event_type, delivery.dedupe_key) == (every.id, "export.ready", f"export:{job.id}:ready:{every.id}")
+    assert (delivery.endpoint_id, delivery.event_type, delivery.dedupe_key) == (
+        every.id,
+        "export.ready",
+        f"export:{job.id}:ready:{every.id}",
+    )
     assert delivery.payload["type"] == "export.ready"
     assert delivery.payload["data"] == {
-        "export_id": str(job.id), "project_id": str(project.id), "format": "jsonl", "status": "ready", "task_count": 3,
-        "file_size": job.file_size, "download_url": f"/api/v1/projects/{project.id}/exports/{job.id}/download",
+        "export_id": str(job.id),
+        "project_id": str(project.id),
+        "format": "jsonl",
+        "status": "ready",
+        "task_count": 3,
+        "file_size": job.file_size,
+        "download_url": f"/api/v1/projects/{project.id}/exports/{job.id}/download",
     }
 
 
@@ -82,7 +97,9 @@ def test_the_relay_resends_a_lost_wake_up_after_a_minute(project, monkeypatch):
     assert celery_tasks.relay_exports() == 0
 
 
-def test_an_attempt_whose_worker_died_is_requeued_then_failed_when_attempts_run_out(project, client_a, settings):
+def test_an_attempt_whose_worker_died_is_requeued_then_failed_when_attempts_run_out(
+    project, client_a, settings
+):
     settings.QUORUM_EXPORT_MAX_ATTEMPTS = 2
     WebhookEndpointFactory(client=client_a)
     job = new_job(project)
@@ -147,19 +164,25 @@ def test_the_exporter_reads_tasks_in_chunks_of_the_configured_size(client_a):
     # given: 5 tasks with answers, and a chunk size of 2
     project = ProjectFactory(client=client_a)
     for _ in range(5):
-        submit(CompletedTaskFactory(project=project, response={"category": "car"}), answer={"category": "car"})
+        submit(
+            CompletedTaskFactory(project=project, response={"category": "car"}), answer={"category": "car"}
+        )
     job = new_job(project, "jsonl", {"include_answers": True})
 
     # when: the file is built
     with CaptureQueriesContext(connection) as queries:
-        built = runner.build(ExportJob.objects.select_related("project").get(pk=job.id), attempt=1, chunk_size=2)
+        built = runner.build(
+            ExportJob.objects.select_related("project").get(pk=job.id), attempt=1, chunk_size=2
+        )
 
     # then: every read of tasks is one keyset page of at most 2 rows (2 + 2 + 1), and every read of
     # answers is for one page's tasks: nothing reads the whole project at once
     task_reads = [q["sql"] for q in queries.captured_queries if 'FROM "annotation_task"' in q["sql"]]
     answer_reads = [q["sql"] for q in queries.captured_queries if 'FROM "annotation_submission"' in q["sql"]]
     assert len(task_reads) == 3 and all(sql.endswith("ORDER BY 1 ASC LIMIT 2") for sql in task_reads)
-    assert sum('"annotation_task"."id" >' in sql for sql in task_reads) == 2  # pages after the first start after the last id
+    assert (
+        sum('"annotation_task"."id" >' in sql for sql in task_reads) == 2
+    )  # pages after the first start after the last id
     assert len(answer_reads) == 3 and all("IN (" in sql for sql in answer_reads)
     assert built.task_count == 5
 
@@ -177,4 +200,6 @@ def test_the_relay_is_not_starved_by_jobs_that_are_running_fine(project):
 
     # then: it looked only at jobs that need it, so the lost one is woken; the running ones are untouched
     assert woken == [lost.id]
-    assert set(ExportJob.objects.filter(pk__in=[j.id for j in running]).values_list("status", "attempts")) == {("running", 1)}
+    assert set(
+        ExportJob.objects.filter(pk__in=[j.id for j in running]).values_list("status", "attempts")
+    ) == {("running", 1)}

@@ -35,8 +35,14 @@ def expected_record(task: Task) -> dict:
     record = {"task_id": str(task.id)}
     if task.unique_id is not None:
         record["unique_id"] = task.unique_id
-    record |= {"type": task.task_type, "status": task.status, "params": task.params, "metadata": task.metadata,
-               "response": task.response, "confidence": task.confidence}
+    record |= {
+        "type": task.task_type,
+        "status": task.status,
+        "params": task.params,
+        "metadata": task.metadata,
+        "response": task.response,
+        "confidence": task.confidence,
+    }
     if task.is_gold:
         record["gold_answer"] = task.gold_answer
     return record
@@ -48,11 +54,21 @@ def test_jsonl_parses_back_to_the_stored_rows_with_anonymous_answers():
     project = ProjectFactory(task_type="namedentityrecognition", params={"labels": ["PER", "ORG"]})
     alice, bob = AnnotatorFactory(), AnnotatorFactory()
     ner = {"annotations": [{"start": 0, "end": 5, "label": "PER"}]}
-    t1 = CompletedTaskFactory(project=project, params={"text": "Alice works at Acme", "labels": ["PER", "ORG"]},
-                              metadata={"doc": 1, "nested": {"ü": [1, 2.5, None]}}, unique_id="doc-1", response=ner,
-                              confidence=0.75)
-    t2 = CompletedTaskFactory(project=project, params={"text": "Bob", "labels": ["PER"]}, response={"annotations": []},
-                              is_gold=True, gold_answer={"annotations": []})
+    t1 = CompletedTaskFactory(
+        project=project,
+        params={"text": "Alice works at Acme", "labels": ["PER", "ORG"]},
+        metadata={"doc": 1, "nested": {"ü": [1, 2.5, None]}},
+        unique_id="doc-1",
+        response=ner,
+        confidence=0.75,
+    )
+    t2 = CompletedTaskFactory(
+        project=project,
+        params={"text": "Bob", "labels": ["PER"]},
+        response={"annotations": []},
+        is_gold=True,
+        gold_answer={"annotations": []},
+    )
     t3 = TaskFactory(project=project, params={"text": "pending"})  # pending: excluded by the default statuses
     submit(t1, alice, answer=ner)
     submit(t1, bob, answer={"annotations": []}, status=Submission.Status.REJECTED)
@@ -96,8 +112,11 @@ def test_rerunning_a_job_gives_the_same_pseudonyms():
 
 COMPARISON = {
     "prompt": "Write a haiku about rain.",
-    "responses": [{"id": "r1", "text": "Rain taps the window"}, {"id": "r2", "text": "It is raining."},
-                  {"id": "r3", "text": "Clouds weep softly"}],
+    "responses": [
+        {"id": "r1", "text": "Rain taps the window"},
+        {"id": "r2", "text": "It is raining."},
+        {"id": "r3", "text": "Clouds weep softly"},
+    ],
 }
 
 
@@ -110,7 +129,9 @@ COMPARISON = {
 )
 def test_preference_jsonl_from_a_ranking(ranking_pairs, expected):
     project = ProjectFactory(task_type="comparison", params={"mode": "ranking"})
-    CompletedTaskFactory(project=project, params={**COMPARISON, "mode": "ranking"}, response={"ranking": ["r3", "r1", "r2"]})
+    CompletedTaskFactory(
+        project=project, params={**COMPARISON, "mode": "ranking"}, response={"ranking": ["r3", "r1", "r2"]}
+    )
     job, data = run_export(project, "preference_jsonl", {"ranking_pairs": ranking_pairs})
     texts = {r["id"]: r["text"] for r in COMPARISON["responses"]}
     assert lines(data) == [
@@ -121,8 +142,14 @@ def test_preference_jsonl_from_a_ranking(ranking_pairs, expected):
 
 def test_preference_jsonl_from_pairwise_choices_and_in_plain_jsonl():
     project = ProjectFactory(task_type="comparison", params={"mode": "pairwise"})
-    pair = {"prompt": "2+2?", "responses": [{"id": "a", "text": "4"}, {"id": "b", "text": "5"}], "mode": "pairwise"}
-    chosen_b = CompletedTaskFactory(project=project, params=pair, response={"choice": "b", "strength": 2, "justification": "x"})
+    pair = {
+        "prompt": "2+2?",
+        "responses": [{"id": "a", "text": "4"}, {"id": "b", "text": "5"}],
+        "mode": "pairwise",
+    }
+    chosen_b = CompletedTaskFactory(
+        project=project, params=pair, response={"choice": "b", "strength": 2, "justification": "x"}
+    )
     CompletedTaskFactory(project=project, params=pair, response={"choice": "a", "strength": 3})
     CompletedTaskFactory(project=project, params=pair, response=None)  # no consensus: no record
 
@@ -141,29 +168,55 @@ def test_preference_jsonl_from_pairwise_choices_and_in_plain_jsonl():
 
 def test_csv_for_categorization_single_and_multiple():
     project = ProjectFactory()
-    one = CompletedTaskFactory(project=project, unique_id="u1", response={"category": "car"}, confidence=2 / 3)
-    many = CompletedTaskFactory(project=project, params={**project.params, "attachment": "a, \"quoted\"\nline"},
-                                response={"category": ["car", "cyclist"]}, confidence=1.0)
+    one = CompletedTaskFactory(
+        project=project, unique_id="u1", response={"category": "car"}, confidence=2 / 3
+    )
+    many = CompletedTaskFactory(
+        project=project,
+        params={**project.params, "attachment": 'a, "quoted"\nline'},
+        response={"category": ["car", "cyclist"]},
+        confidence=1.0,
+    )
     submit(one, answer={"category": "car"})
 
     _, data = run_export(project, "csv", {"include_answers": True})
     rows = list(csv.DictReader(io.StringIO(data.decode())))
     assert rows == [
-        {"task_id": str(one.id), "unique_id": "u1", "status": "completed", "attachment": "Is this a car?",
-         "category": "car", "confidence": repr(2 / 3), "answers": rows[0]["answers"]},
-        {"task_id": str(many.id), "unique_id": "", "status": "completed", "attachment": "a, \"quoted\"\nline",
-         "category": "car|cyclist", "confidence": "1.0", "answers": "[]"},
+        {
+            "task_id": str(one.id),
+            "unique_id": "u1",
+            "status": "completed",
+            "attachment": "Is this a car?",
+            "category": "car",
+            "confidence": repr(2 / 3),
+            "answers": rows[0]["answers"],
+        },
+        {
+            "task_id": str(many.id),
+            "unique_id": "",
+            "status": "completed",
+            "attachment": 'a, "quoted"\nline',
+            "category": "car|cyclist",
+            "confidence": "1.0",
+            "answers": "[]",
+        },
     ]
     (answer,) = json.loads(rows[0]["answers"])
     assert answer["answer"] == {"category": "car"} and answer["annotator"].startswith("anon_")
 
 
 def test_csv_for_textcollection_category_fields():
-    fields = [{"field_id": "tone", "type": "category", "choices": ["formal", "casual"]},
-              {"field_id": "summary", "type": "text"}, {"field_id": "topics", "type": "category"}]
+    fields = [
+        {"field_id": "tone", "type": "category", "choices": ["formal", "casual"]},
+        {"field_id": "summary", "type": "text"},
+        {"field_id": "topics", "type": "category"},
+    ]
     project = ProjectFactory(task_type="textcollection", params={"fields": fields})
-    task = CompletedTaskFactory(project=project, params={"fields": fields},
-                                response={"annotations": {"tone": ["formal"], "summary": "s", "topics": ["a", "b"]}})
+    task = CompletedTaskFactory(
+        project=project,
+        params={"fields": fields},
+        response={"annotations": {"tone": ["formal"], "summary": "s", "topics": ["a", "b"]}},
+    )
     _, data = run_export(project, "csv")
     assert list(csv.reader(io.StringIO(data.decode()))) == [
         ["task_id", "unique_id", "status", "tone", "topics", "confidence"],
@@ -172,7 +225,10 @@ def test_csv_for_textcollection_category_fields():
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
@@ -180,20 +236,45 @@ json_values = st.recursive(
 
 
 @settings(max_examples=60, deadline=None)
-@given(params=st.dictionaries(st.text(max_size=8), json_values, max_size=4), metadata=json_values,
-       response=json_values, confidence=st.none() | st.floats(0, 1), unique_id=st.none() | st.text(max_size=20))
+@given(
+    params=st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+    metadata=json_values,
+    response=json_values,
+    confidence=st.none() | st.floats(0, 1),
+    unique_id=st.none() | st.text(max_size=20),
+)
 def test_jsonl_writer_round_trips_any_json(params, metadata, response, confidence, unique_id):
     """Pure writer, no database: whatever JSON a task holds is read back equal."""
-    task = {"id": "0190a0a0-0000-7000-8000-000000000001", "unique_id": unique_id, "task_type": "videoannotation",
-            "status": "completed", "params": params, "metadata": metadata, "response": response, "confidence": confidence,
-            "is_gold": False, "gold_answer": None, "answers": [{"annotator": "anon_x", "answer": response, "status": "accepted"}]}
+    task = {
+        "id": "0190a0a0-0000-7000-8000-000000000001",
+        "unique_id": unique_id,
+        "task_type": "videoannotation",
+        "status": "completed",
+        "params": params,
+        "metadata": metadata,
+        "response": response,
+        "confidence": confidence,
+        "is_gold": False,
+        "gold_answer": None,
+        "answers": [{"annotator": "anon_x", "answer": response, "status": "accepted"}],
+    }
     out = io.BytesIO()
-    ctx = ExportContext(project_params={}, task_type="videoannotation", options={"include_answers": True}, anon_salt="s")
+    ctx = ExportContext(
+        project_params={}, task_type="videoannotation", options={"include_answers": True}, anon_salt="s"
+    )
     assert jsonl.write(ctx, iter([task]), out, None) == 1
     (record,) = lines(out.getvalue())
-    expected = {"task_id": task["id"], **({"unique_id": unique_id} if unique_id is not None else {}),
-                "type": "videoannotation", "status": "completed", "params": params, "metadata": metadata,
-                "response": response, "confidence": confidence, "answers": task["answers"]}
+    expected = {
+        "task_id": task["id"],
+        **({"unique_id": unique_id} if unique_id is not None else {}),
+        "type": "videoannotation",
+        "status": "completed",
+        "params": params,
+        "metadata": metadata,
+        "response": response,
+        "confidence": confidence,
+        "answers": task["answers"],
+    }
     assert record == expected
 
 
@@ -203,4 +284,7 @@ def test_preference_pairs_ignore_unknown_ids_and_ties():
     ]
     assert preference.pairs(COMPARISON, {"choice": "r1"}) == []  # a choice needs exactly two responses
     assert preference.pairs({**COMPARISON, "responses": COMPARISON["responses"][:2]}, {"choice": None}) == []
-    assert preference.pairs(COMPARISON, {"answers": [{"ranking": ["r1", "r2"]}, {"ranking": ["r2", "r1"]}]}) == []
+    assert (
+        preference.pairs(COMPARISON, {"answers": [{"ranking": ["r1", "r2"]}, {"ranking": ["r2", "r1"]}]})
+        == []
+    )

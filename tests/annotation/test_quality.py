@@ -25,7 +25,9 @@ def test_majority_vote_tie_goes_to_the_choice_listed_first():
 def test_majority_vote_does_not_depend_on_answer_order(votes, rnd):
     shuffled = list(votes)
     rnd.shuffle(shuffled)
-    assert quality.majority_vote(votes, order=CHOICES, key="c") == quality.majority_vote(shuffled, order=CHOICES, key="c")
+    assert quality.majority_vote(votes, order=CHOICES, key="c") == quality.majority_vote(
+        shuffled, order=CHOICES, key="c"
+    )
 
 
 @given(st.sampled_from(CHOICES), st.integers(min_value=1, max_value=9))
@@ -47,7 +49,9 @@ def test_multi_choice_keeps_choices_chosen_by_more_than_half():
 def test_multi_choice_does_not_depend_on_answer_order(votes, rnd):
     shuffled = list(votes)
     rnd.shuffle(shuffled)
-    assert quality.majority_vote_multi(votes, order=CHOICES, key="c") == quality.majority_vote_multi(shuffled, order=CHOICES, key="c")
+    assert quality.majority_vote_multi(votes, order=CHOICES, key="c") == quality.majority_vote_multi(
+        shuffled, order=CHOICES, key="c"
+    )
 
 
 def test_collect_keeps_every_answer_in_order():

@@ -47,8 +47,10 @@ def test_the_coincidence_matrix_of_the_paper():
 
 
 def test_units_may_be_mappings_and_nan_is_missing():
-    as_mapping = {f"task-{u}": {f"coder-{c}": v for c, v in enumerate(unit) if v is not None}
-                  for u, unit in enumerate(PAPER_UNITS)}
+    as_mapping = {
+        f"task-{u}": {f"coder-{c}": v for c, v in enumerate(unit) if v is not None}
+        for u, unit in enumerate(PAPER_UNITS)
+    }
     with_nan = [[math.nan if v is None else float(v) for v in unit] for unit in PAPER_UNITS]
     expected = quality.krippendorff_alpha(PAPER_UNITS, "interval")
     assert quality.krippendorff_alpha(as_mapping, "interval") == pytest.approx(expected, abs=1e-12)
@@ -57,7 +59,9 @@ def test_units_may_be_mappings_and_nan_is_missing():
 
 def test_alpha_is_none_without_pairable_units_or_without_variance():
     assert quality.krippendorff_alpha([], "nominal") is None
-    assert quality.krippendorff_alpha([["a", None], [None, "b"], ["c"]], "nominal") is None  # no unit has 2 values
+    assert (
+        quality.krippendorff_alpha([["a", None], [None, "b"], ["c"]], "nominal") is None
+    )  # no unit has 2 values
     assert quality.krippendorff_alpha([["a", "a"], ["a", "a", None]], "nominal") is None  # no variance
     assert quality.krippendorff_alpha([[3, 3], [3, 3, 3]], "interval") is None
 
@@ -69,9 +73,11 @@ def test_systematic_disagreement_is_below_zero_and_interval_weighs_distance():
     assert near > far
     # nominal ignores the distance: 1 vs 9 is as much a disagreement as 1 vs 2 (same value counts)
     assert quality.krippendorff_alpha([[1, 2], [9, 9], [2, 1]], "nominal") == pytest.approx(
-        quality.krippendorff_alpha([[1, 9], [2, 2], [9, 1]], "nominal"))
+        quality.krippendorff_alpha([[1, 9], [2, 2], [9, 1]], "nominal")
+    )
     assert quality.krippendorff_alpha([[1, 2], [9, 9], [2, 1]], "interval") > quality.krippendorff_alpha(
-        [[1, 9], [2, 2], [9, 1]], "interval")
+        [[1, 9], [2, 2], [9, 1]], "interval"
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,8 +100,14 @@ def test_bad_reliability_data_is_refused(units, level, message):
 # Cross-check against the reference implementation (the ``krippendorff`` package) on random
 # reliability data: 2–5 coders, 1–12 units, values 1–4 or missing.
 reliability_data = st.integers(min_value=2, max_value=5).flatmap(
-    lambda coders: st.lists(st.lists(st.one_of(st.none(), st.integers(min_value=1, max_value=4)), min_size=coders,
-                                     max_size=coders), min_size=1, max_size=12))
+    lambda coders: st.lists(
+        st.lists(
+            st.one_of(st.none(), st.integers(min_value=1, max_value=4)), min_size=coders, max_size=coders
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
 
 
 @settings(deadline=None)  # timing belongs in bench/, and CI machines are shared
@@ -107,7 +119,9 @@ def test_alpha_matches_the_krippendorff_package(units, level):
     if not pairable or len({v for vs in pairable for v in vs}) < 2:
         assert ours is None
         return
-    matrix = np.array([[np.nan if v is None else v for v in unit] for unit in units], dtype=float).T  # coders × units
+    matrix = np.array(
+        [[np.nan if v is None else v for v in unit] for unit in units], dtype=float
+    ).T  # coders × units
     reference = krippendorff.alpha(reliability_data=matrix, level_of_measurement=level)
     assert ours == pytest.approx(reference, abs=1e-9)
 
@@ -129,7 +143,9 @@ def test_alpha_equals_the_formula_over_the_explicit_coincidence_matrix(units, le
     ours = quality.krippendorff_alpha(units, level)
     if ours is not None:
         assert ours == pytest.approx(alpha_from_coincidences(units, level), abs=1e-9)
-    assert alpha_from_coincidences(PAPER_UNITS, level) == pytest.approx(quality.krippendorff_alpha(PAPER_UNITS, level))
+    assert alpha_from_coincidences(PAPER_UNITS, level) == pytest.approx(
+        quality.krippendorff_alpha(PAPER_UNITS, level)
+    )
 
 
 # --- pairwise agreement and agreement with the consensus -----------------------------------------------
@@ -137,7 +153,9 @@ def test_alpha_equals_the_formula_over_the_explicit_coincidence_matrix(units, le
 
 def test_pairwise_agreement_pools_the_pairs_of_every_unit():
     # unit 1: 3 values, pairs (a,a) (a,b) (a,b) → 1 of 3; unit 2: 2 values agree → 1 of 1
-    assert quality.pairwise_agreement([["a", "a", "b"], ["c", None, "c"], ["d", None, None]]) == pytest.approx(2 / 4)
+    assert quality.pairwise_agreement(
+        [["a", "a", "b"], ["c", None, "c"], ["d", None, None]]
+    ) == pytest.approx(2 / 4)
     assert quality.pairwise_agreement([["a"], [None, "b"]]) is None
 
 
@@ -145,7 +163,11 @@ def test_pairwise_agreement_of_the_paper():
     # per pairable unit (1–11): agreeing pairs of values, and all pairs (3 values: 3, 4 values: 6)
     agreeing = [3, 3, 6, 6, 6, 0, 6, 3, 6, 3, 1]
     pairs = [3, 6, 6, 6, 6, 6, 6, 6, 6, 3, 1]
-    assert quality.pairwise_agreement(PAPER_UNITS) == pytest.approx(43 / 55) == pytest.approx(sum(agreeing) / sum(pairs))
+    assert (
+        quality.pairwise_agreement(PAPER_UNITS)
+        == pytest.approx(43 / 55)
+        == pytest.approx(sum(agreeing) / sum(pairs))
+    )
 
 
 def test_annotator_agreement_counts_matches_with_the_consensus():

@@ -26,7 +26,11 @@ def test_unanimous_answers_are_the_labels_with_consistent_shapes_and_sums():
 
     # then
     assert result.labels.tolist() == truth
-    assert result.posteriors.shape == (4, 3) and result.confusion.shape == (3, 3, 3) and result.priors.shape == (3,)
+    assert (
+        result.posteriors.shape == (4, 3)
+        and result.confusion.shape == (3, 3, 3)
+        and result.priors.shape == (3,)
+    )
     assert np.allclose(result.posteriors.sum(axis=1), 1.0)
     assert np.allclose(result.confusion.sum(axis=2), 1.0)
     assert result.priors.sum() == pytest.approx(1.0)
@@ -39,8 +43,9 @@ def test_unanimous_answers_are_the_labels_with_consistent_shapes_and_sums():
 def test_an_exact_tie_goes_to_the_lowest_class_index_whoever_gave_which_label():
     # one task, two annotators who disagree: the model is symmetric, the posterior 1/2 : 1/2
     for labels in ([1, 0], [0, 1]):
-        result = quality.dawid_skene(np.array([0, 0]), np.array([0, 1]), np.array(labels), n_tasks=1, n_workers=2,
-                                     n_classes=2)
+        result = quality.dawid_skene(
+            np.array([0, 0]), np.array([0, 1]), np.array(labels), n_tasks=1, n_workers=2, n_classes=2
+        )
         assert result.posteriors[0].tolist() == [0.5, 0.5]
         assert result.labels.tolist() == [0]
         assert result.confidence.tolist() == [0.5]
@@ -92,21 +97,28 @@ def test_a_warm_start_from_stored_matrices_escapes_the_majority_that_is_always_w
 
     # when started cold (from majority vote) or warm (from the stored matrices)
     cold = quality.dawid_skene(tasks, workers, labels, n_tasks=8, n_workers=3, n_classes=2)
-    warm = quality.dawid_skene(tasks, workers, labels, n_tasks=8, n_workers=3, n_classes=2, init_confusion=stored)
+    warm = quality.dawid_skene(
+        tasks, workers, labels, n_tasks=8, n_workers=3, n_classes=2, init_confusion=stored
+    )
 
     # then the cold start believes the answers, the warm start decodes them
     assert cold.labels.tolist() == swapped.tolist()
     assert warm.labels.tolist() == truth.tolist()
-    assert (warm.confusion[:, 0, 1] > 0.75).all()  # re-estimated: swaps (the diagonal prior pulls back a little)
+    assert (
+        warm.confusion[:, 0, 1] > 0.75
+    ).all()  # re-estimated: swaps (the diagonal prior pulls back a little)
 
 
 def test_a_warm_start_takes_its_priors_from_init_priors():
     # one task, two annotators of the same default matrix who disagree: only the priors decide
     tasks, workers, labels = np.array([0, 0]), np.array([0, 1]), np.array([0, 1])
     stored = np.stack([quality.default_confusion(2)] * 2)
-    flat = quality.dawid_skene(tasks, workers, labels, n_tasks=1, n_workers=2, n_classes=2, init_confusion=stored)
-    skewed = quality.dawid_skene(tasks, workers, labels, n_tasks=1, n_workers=2, n_classes=2, init_confusion=stored,
-                                 init_priors=[1, 9])
+    flat = quality.dawid_skene(
+        tasks, workers, labels, n_tasks=1, n_workers=2, n_classes=2, init_confusion=stored
+    )
+    skewed = quality.dawid_skene(
+        tasks, workers, labels, n_tasks=1, n_workers=2, n_classes=2, init_confusion=stored, init_priors=[1, 9]
+    )
     assert flat.labels.tolist() == [0]  # a tie: the lowest class
     assert skewed.labels.tolist() == [1]
 
@@ -116,7 +128,9 @@ def test_max_iter_bounds_the_iterations_and_reports_not_converged():
     tasks = np.repeat(np.arange(50), 3)
     workers = rng.integers(0, 10, size=150)
     labels = rng.integers(0, 3, size=150)
-    result = quality.dawid_skene(tasks, workers, labels, n_tasks=50, n_workers=10, n_classes=3, max_iter=1, tol=0.0)
+    result = quality.dawid_skene(
+        tasks, workers, labels, n_tasks=50, n_workers=10, n_classes=3, max_iter=1, tol=0.0
+    )
     assert result.iterations == 1 and result.converged is False
 
 
@@ -129,7 +143,9 @@ def test_the_batch_posterior_equals_the_single_task_posterior_from_the_fitted_ma
     classes = ["a", "b", "c"]
     confusion = {w: result.confusion[w] for w in range(8)}
     for t in range(40):
-        votes = [(int(w), classes[lab]) for w, lab in zip(workers[tasks == t], labels[tasks == t], strict=True)]
+        votes = [
+            (int(w), classes[lab]) for w, lab in zip(workers[tasks == t], labels[tasks == t], strict=True)
+        ]
         single = quality.dawid_skene_single(votes, classes=classes, confusion=confusion, priors=result.priors)
         assert single.confidence == pytest.approx(result.confidence[t], rel=1e-9)
         assert single.response == {"category": classes[result.labels[t]]}
@@ -153,8 +169,14 @@ def test_the_batch_posterior_equals_the_single_task_posterior_from_the_fitted_ma
     ],
 )
 def test_bad_input_is_refused_with_a_clear_error(kwargs, message):
-    args = {"tasks": np.array([0, 1]), "workers": np.array([0, 1]), "labels": np.array([0, 1]), "n_tasks": 2,
-            "n_workers": 3, "n_classes": 3} | kwargs
+    args = {
+        "tasks": np.array([0, 1]),
+        "workers": np.array([0, 1]),
+        "labels": np.array([0, 1]),
+        "n_tasks": 2,
+        "n_workers": 3,
+        "n_classes": 3,
+    } | kwargs
     with pytest.raises(ValueError, match=message):
         quality.dawid_skene(args.pop("tasks"), args.pop("workers"), args.pop("labels"), **args)
 
@@ -176,15 +198,18 @@ def test_an_unknown_annotator_gets_the_documented_default_matrix():
     one = quality.dawid_skene_single([("new", "dog")], classes=["cat", "dog", "bird", "fish"], confusion={})
     assert one.response == {"category": "dog"}
     assert one.confidence == pytest.approx(DEFAULT_ACCURACY)  # uniform priors, one vote: its diagonal
-    assert quality.default_confusion(4) == pytest.approx(np.array(
-        [[0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1], [0.1, 0.1, 0.7, 0.1], [0.1, 0.1, 0.1, 0.7]]))
+    assert quality.default_confusion(4) == pytest.approx(
+        np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1], [0.1, 0.1, 0.7, 0.1], [0.1, 0.1, 0.1, 0.7]])
+    )
     assert quality.default_confusion(1).tolist() == [[1.0]]
 
 
 def test_a_stored_expert_matrix_outweighs_two_unknown_annotators():
     expert = np.array([[0.99, 0.01], [0.01, 0.99]])
     votes = [("expert", "cat"), ("u1", "dog"), ("u2", "dog")]
-    result = quality.dawid_skene_single(votes, classes=CLASSES, confusion={"expert": expert, "u1": None}, key="animal")
+    result = quality.dawid_skene_single(
+        votes, classes=CLASSES, confusion={"expert": expert, "u1": None}, key="animal"
+    )
     # cat: 0.99 · 0.3 · 0.3 = 0.0891, dog: 0.01 · 0.7 · 0.7 = 0.0049
     assert result.response == {"animal": "cat"}
     assert result.confidence == pytest.approx(0.0891 / (0.0891 + 0.0049))
@@ -200,7 +225,9 @@ def test_a_stored_matrix_that_always_swaps_is_decoded_and_rows_are_normalised():
 def test_priors_shift_the_posterior_and_a_tie_goes_to_the_class_listed_first():
     votes = [("a", "cat"), ("b", "dog")]
     assert quality.dawid_skene_single(votes, classes=CLASSES, confusion={}).response == {"category": "cat"}
-    assert quality.dawid_skene_single(votes, classes=["dog", "cat"], confusion={}).response == {"category": "dog"}
+    assert quality.dawid_skene_single(votes, classes=["dog", "cat"], confusion={}).response == {
+        "category": "dog"
+    }
     skewed = quality.dawid_skene_single(votes, classes=CLASSES, confusion={}, priors=[1, 3])
     assert skewed.response == {"category": "dog"}
     assert skewed.confidence == pytest.approx(0.75)
@@ -231,7 +258,9 @@ def test_confusion_from_counts_smooths_and_normalises_rows():
     counts = np.array([[[8.0, 2.0], [0.0, 0.0]]])
     assert quality.confusion_from_counts(counts, smoothing=0.0).tolist() == [[[0.8, 0.2], [0.5, 0.5]]]
     assert quality.confusion_from_counts(counts, smoothing=1.0).tolist() == [[[0.75, 0.25], [0.5, 0.5]]]
-    assert quality.confusion_from_counts(counts, smoothing=0.0, diagonal=2.0).tolist() == [[[10 / 12, 2 / 12], [0.0, 1.0]]]
+    assert quality.confusion_from_counts(counts, smoothing=0.0, diagonal=2.0).tolist() == [
+        [[10 / 12, 2 / 12], [0.0, 1.0]]
+    ]
     with pytest.raises(ValueError, match="square"):
         quality.confusion_from_counts(np.ones((2, 3)))
     with pytest.raises(ValueError, match="smoothing"):

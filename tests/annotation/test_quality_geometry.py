@@ -16,8 +16,14 @@ angle = st.floats(min_value=-math.pi, max_value=math.pi, allow_nan=False)
 
 @st.composite
 def boxes(draw):
-    box = {"type": "box", "label": draw(st.sampled_from(["car", "person"])), "left": draw(coord), "top": draw(coord),
-           "width": draw(size), "height": draw(size)}
+    box = {
+        "type": "box",
+        "label": draw(st.sampled_from(["car", "person"])),
+        "left": draw(coord),
+        "top": draw(coord),
+        "width": draw(size),
+        "height": draw(size),
+    }
     if draw(st.booleans()):
         box["rotation"] = draw(angle)
     return box
@@ -29,8 +35,15 @@ def area_shapes(draw):
     if kind == "box":
         return draw(boxes())
     if kind == "ellipse":
-        return {"type": "ellipse", "label": "wheel", "x": draw(coord), "y": draw(coord), "rx": draw(size), "ry": draw(size),
-                "rotation": draw(angle)}
+        return {
+            "type": "ellipse",
+            "label": "wheel",
+            "x": draw(coord),
+            "y": draw(coord),
+            "rx": draw(size),
+            "ry": draw(size),
+            "rotation": draw(angle),
+        }
     n = 3 if kind == "polygon" else 8
     pts = draw(st.lists(st.tuples(coord, coord), min_size=n, max_size=n if kind == "cuboid" else 8))
     assume(polygons.area(polygons.convex_hull(pts)) > 1.0)
@@ -62,8 +75,9 @@ def test_iou_known_values():
     assert polygons.iou(ell, ell[::-1]) == 1.0
     # a 2×2 square against itself turned 45°: the overlap is a regular octagon of area 8(√2 − 1)
     octagon = 8 * (math.sqrt(2) - 1)
-    assert polygons.iou(polygons.rectangle(0, 0, 2, 2), polygons.rectangle(0, 0, 2, 2, math.pi / 4)) == pytest.approx(
-        octagon / (8 - octagon))
+    assert polygons.iou(
+        polygons.rectangle(0, 0, 2, 2), polygons.rectangle(0, 0, 2, 2, math.pi / 4)
+    ) == pytest.approx(octagon / (8 - octagon))
     assert quality.iou_aabb((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
     assert polygons.area(polygons.ellipse(0, 0, 3, 3)) == pytest.approx(math.pi * 9, rel=3e-3)
 
@@ -74,7 +88,10 @@ def stars(draw):
     k = draw(st.integers(min_value=3, max_value=24))
     cx, cy = draw(st.floats(-50, 50)), draw(st.floats(-50, 50))
     radii = draw(st.lists(st.floats(1, 40), min_size=k, max_size=k))
-    return [(cx + r * math.cos(2 * math.pi * i / k), cy + r * math.sin(2 * math.pi * i / k)) for i, r in enumerate(radii)]
+    return [
+        (cx + r * math.cos(2 * math.pi * i / k), cy + r * math.sin(2 * math.pi * i / k))
+        for i, r in enumerate(radii)
+    ]
 
 
 @settings(deadline=None)
@@ -85,20 +102,30 @@ def test_strip_intersection_is_exact(p, q):
     inter = polygons._strip_intersection_area(p, q)
     assert inter == pytest.approx(polygons._strip_intersection_area(q, p), rel=1e-9, abs=1e-7)
     assert -1e-7 <= inter <= min(polygons.area(p), polygons.area(q)) + 1e-7
-    hp, hq = polygons.convex_hull(p), polygons.convex_hull(q)  # two independent methods agree on convex shapes
+    hp, hq = (
+        polygons.convex_hull(p),
+        polygons.convex_hull(q),
+    )  # two independent methods agree on convex shapes
     if len(hp) >= 3 and len(hq) >= 3:
         assert polygons._strip_intersection_area(hp, hq) == pytest.approx(
-            polygons.area(polygons.clip_convex(hp, hq)), rel=1e-9, abs=1e-7)
+            polygons.area(polygons.clip_convex(hp, hq)), rel=1e-9, abs=1e-7
+        )
 
 
 def test_points_and_lines_match_by_distance():
     p = {"type": "point", "label": "head", "x": 100, "y": 100}
     assert quality.similarity(p, p | {"x": 106, "y": 108}) == pytest.approx(0.5)  # 10 px away: just a match
     assert quality.similarity(p, p | {"x": 130}) == 0.0
-    line = {"type": "line", "label": "curb", "vertices": [{"x": 0, "y": 0}, {"x": 50, "y": 0}, {"x": 100, "y": 0}]}
+    line = {
+        "type": "line",
+        "label": "curb",
+        "vertices": [{"x": 0, "y": 0}, {"x": 50, "y": 0}, {"x": 100, "y": 0}],
+    }
     drawn_backwards = line | {"vertices": [{"x": 100, "y": 0}, {"x": 0, "y": 0}]}
     assert quality.similarity(line, drawn_backwards) == pytest.approx(1.0)
-    assert quality.similarity(line, line | {"vertices": [{"x": 0, "y": 4}, {"x": 100, "y": 4}]}) == pytest.approx(0.8)
+    assert quality.similarity(
+        line, line | {"vertices": [{"x": 0, "y": 4}, {"x": 100, "y": 4}]}
+    ) == pytest.approx(0.8)
 
 
 @settings(deadline=None)  # timing belongs in bench/, and CI machines are shared
@@ -114,8 +141,12 @@ def test_fusion_averages_matched_boxes_and_drops_those_below_quorum():
     lone = {"type": "box", "label": "car", "left": 500, "top": 500, "width": 10, "height": 10}
     shapes, confidence = quality.consensus_shapes([[car], [car | {"left": 2}, lone], [car | {"left": 4}]])
     ious = [8 / 12, 6 / 14, 8 / 12]
-    assert shapes == [car | {"left": 2.0, "top": 0.0, "width": 10.0, "height": 10.0, "confidence": round(sum(ious) / 3, 6)}]
-    assert confidence == pytest.approx((sum(ious) / 3 + 2 / 3) / 2)  # the lone box: 2 of 3 agree it is not there
+    assert shapes == [
+        car | {"left": 2.0, "top": 0.0, "width": 10.0, "height": 10.0, "confidence": round(sum(ious) / 3, 6)}
+    ]
+    assert confidence == pytest.approx(
+        (sum(ious) / 3 + 2 / 3) / 2
+    )  # the lone box: 2 of 3 agree it is not there
     # a label disagreement never matches
     assert quality.consensus_shapes([[car], [car | {"label": "bus"}], [car | {"label": "van"}]])[0] == []
 
@@ -127,12 +158,30 @@ def test_quorum_can_be_raised():
 
 
 def test_polygons_fuse_to_their_medoid_and_cuboids_vertex_by_vertex():
-    tri = lambda dx: {"type": "polygon", "label": "lane", "vertices": [  # noqa: E731
-        {"x": 0 + dx, "y": 0}, {"x": 100 + dx, "y": 0}, {"x": 0 + dx, "y": 100}]}
+    def tri(dx):
+        return {
+            "type": "polygon",
+            "label": "lane",
+            "vertices": [
+                {"x": 0 + dx, "y": 0},
+                {"x": 100 + dx, "y": 0},
+                {"x": 0 + dx, "y": 100},
+            ],
+        }
+
     shapes, _ = quality.consensus_shapes([[tri(0)], [tri(5)], [tri(10)]])
     assert shapes[0]["vertices"] == tri(5)["vertices"]
-    cube = lambda dx: {"type": "cuboid", "label": "truck", "vertices": [  # noqa: E731
-        {"x": x + dx, "y": y} for x, y in [(0, 0), (30, 0), (30, 30), (0, 30), (10, 10), (40, 10), (40, 40), (10, 40)]]}
+
+    def cube(dx):
+        return {
+            "type": "cuboid",
+            "label": "truck",
+            "vertices": [
+                {"x": x + dx, "y": y}
+                for x, y in [(0, 0), (30, 0), (30, 30), (0, 30), (10, 10), (40, 10), (40, 40), (10, 40)]
+            ],
+        }
+
     shapes, _ = quality.consensus_shapes([[cube(0)], [cube(2)]])
     assert [v["x"] for v in shapes[0]["vertices"]] == [1.0, 31.0, 31.0, 1.0, 11.0, 41.0, 41.0, 11.0]
 
@@ -157,9 +206,14 @@ def test_greedy_match_takes_the_best_pair_first():
 
 @st.composite
 def cuboids(draw):
-    return {"uuid": "u", "label": "car", "frame": 0,
-            "center": {k: draw(st.floats(-50, 50)) for k in "xyz"},
-            "size": {k: draw(st.floats(0.5, 10)) for k in "xyz"}, "yaw": draw(angle)}
+    return {
+        "uuid": "u",
+        "label": "car",
+        "frame": 0,
+        "center": {k: draw(st.floats(-50, 50)) for k in "xyz"},
+        "size": {k: draw(st.floats(0.5, 10)) for k in "xyz"},
+        "yaw": draw(angle),
+    }
 
 
 @settings(deadline=None)  # timing belongs in bench/, and CI machines are shared
@@ -171,7 +225,14 @@ def test_3d_iou_is_1_with_itself_and_symmetric(a, b):
 
 
 def test_3d_iou_known_values():
-    car = {"uuid": "u", "label": "car", "frame": 0, "center": {"x": 0, "y": 0, "z": 0}, "size": {"x": 4, "y": 2, "z": 2}, "yaw": 0}
+    car = {
+        "uuid": "u",
+        "label": "car",
+        "frame": 0,
+        "center": {"x": 0, "y": 0, "z": 0},
+        "size": {"x": 4, "y": 2, "z": 2},
+        "yaw": 0,
+    }
     assert quality.iou_3d(car, car | {"center": {"x": 2, "y": 0, "z": 0}}) == pytest.approx(1 / 3)
     assert quality.iou_3d(car, car | {"center": {"x": 0, "y": 0, "z": 1}}) == pytest.approx(1 / 3)
     assert quality.iou_3d(car, car | {"center": {"x": 0, "y": 0, "z": 3}}) == 0.0
@@ -188,7 +249,14 @@ def test_fusion_of_identical_cuboids_is_that_cuboid(c, n):
 
 
 def test_cuboids_match_only_within_a_frame():
-    car = {"uuid": "u", "label": "car", "frame": 0, "center": {"x": 0, "y": 0, "z": 0}, "size": {"x": 4, "y": 2, "z": 2}, "yaw": 0}
+    car = {
+        "uuid": "u",
+        "label": "car",
+        "frame": 0,
+        "center": {"x": 0, "y": 0, "z": 0},
+        "size": {"x": 4, "y": 2, "z": 2},
+        "yaw": 0,
+    }
     assert quality.score_cuboids([car], [car | {"frame": 1}]) == 0.0
     fused, _ = quality.consensus_cuboids([[car], [car | {"yaw": 0.2, "center": {"x": 0.2, "y": 0, "z": 0}}]])
     assert fused[0]["yaw"] == pytest.approx(0.1)
@@ -199,8 +267,11 @@ def test_cuboids_match_only_within_a_frame():
 
 
 def _track(frames, left=0, label="car", track_id="t"):
-    return {"track_id": track_id, "label": label,
-            "frames": [{"frame": f, "left": left, "top": 0, "width": 10, "height": 10} for f in frames]}
+    return {
+        "track_id": track_id,
+        "label": label,
+        "frames": [{"frame": f, "left": left, "top": 0, "width": 10, "height": 10} for f in frames],
+    }
 
 
 def test_track_similarity_is_mean_per_frame_iou_over_the_union_of_frames():
@@ -210,11 +281,19 @@ def test_track_similarity_is_mean_per_frame_iou_over_the_union_of_frames():
 
 
 def test_tracks_fuse_frame_by_frame_and_are_renumbered():
-    answers = [[_track([0, 1, 2], track_id="a")], [_track([0, 1, 2, 3], left=2, track_id="a")], [_track([1, 2], track_id="zz")]]
+    answers = [
+        [_track([0, 1, 2], track_id="a")],
+        [_track([0, 1, 2, 3], left=2, track_id="a")],
+        [_track([1, 2], track_id="zz")],
+    ]
     tracks, confidence = quality.consensus_tracks(answers)
     assert [t["track_id"] for t in tracks] == ["track-1"]
     # frame 3 is covered by one of three members only: dropped
-    assert [(f["frame"], f["left"]) for f in tracks[0]["frames"]] == [(0, 1.0), (1, pytest.approx(2 / 3)), (2, pytest.approx(2 / 3))]
+    assert [(f["frame"], f["left"]) for f in tracks[0]["frames"]] == [
+        (0, 1.0),
+        (1, pytest.approx(2 / 3)),
+        (2, pytest.approx(2 / 3)),
+    ]
     assert 0 < confidence < 1
 
 
@@ -222,7 +301,9 @@ def test_track_f1_counts_a_partly_right_track_by_its_agreement():
     gold = [_track([0, 1, 2, 3])]
     assert quality.score_tracks(gold, gold) == 1.0
     assert quality.score_tracks([_track([0, 1, 2])], gold) == pytest.approx(0.75)
-    assert quality.score_tracks([_track([0, 1, 2]), _track([0, 1, 2], left=500)], gold) == pytest.approx(2 * 0.75 / 3)
+    assert quality.score_tracks([_track([0, 1, 2]), _track([0, 1, 2], left=500)], gold) == pytest.approx(
+        2 * 0.75 / 3
+    )
 
 
 def test_the_quality_engine_is_pure():
@@ -232,7 +313,12 @@ def test_the_quality_engine_is_pure():
     package = Path(quality.__file__).parent
     for path in package.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             for name in names:
-                assert not name.startswith(("django", "annotation.models", "annotation.services", "billing", "clients")), (path, name)
+                assert not name.startswith(
+                    ("django", "annotation.models", "annotation.services", "billing", "clients")
+                ), (path, name)

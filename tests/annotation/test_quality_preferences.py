@@ -58,7 +58,7 @@ def test_bradley_terry_on_unanimous_preferences_ranks_the_winner_first(order, vo
     index = {item: k for k, item in enumerate(ITEMS)}
     wins = np.zeros((len(ITEMS), len(ITEMS)))
     for i, better in enumerate(order):
-        for worse in order[i + 1:]:
+        for worse in order[i + 1 :]:
             wins[index[better], index[worse]] += votes
     for prior in (0.0, 0.5):
         strengths = quality.bradley_terry(wins, prior=prior)
@@ -80,7 +80,9 @@ def test_bradley_terry_matches_a_known_fit():
 
 
 def test_pairwise_is_a_majority_with_strength_and_justifications():
-    result = quality.pairwise_aggregate(["r2", "r1", "r2"], [3, 7, 5], items=["r1", "r2"], justifications=["x", "", "y"])
+    result = quality.pairwise_aggregate(
+        ["r2", "r1", "r2"], [3, 7, 5], items=["r1", "r2"], justifications=["x", "", "y"]
+    )
     assert result.response == {"choice": "r2", "strength": 3, "justifications": ["x", "y"]}
     assert result.confidence == pytest.approx(2 / 3)
 
@@ -93,7 +95,10 @@ def test_pairwise_tie_goes_to_the_stronger_preference_then_the_first_response():
 
 
 @settings(deadline=None)  # timing belongs in bench/, and CI machines are shared
-@given(st.lists(st.tuples(st.sampled_from(["r1", "r2"]), st.integers(1, 7)), min_size=1, max_size=9), st.randoms())
+@given(
+    st.lists(st.tuples(st.sampled_from(["r1", "r2"]), st.integers(1, 7)), min_size=1, max_size=9),
+    st.randoms(),
+)
 def test_pairwise_does_not_depend_on_answer_order(votes, rnd):
     shuffled = list(votes)
     rnd.shuffle(shuffled)
@@ -104,8 +109,12 @@ def test_pairwise_does_not_depend_on_answer_order(votes, rnd):
 # --- spans ------------------------------------------------------------------------------------------
 
 spans = st.lists(
-    st.builds(lambda s, n, label: {"start": s, "end": s + n, "label": label},
-              st.integers(0, 50), st.integers(1, 10), st.sampled_from(["PER", "LOC"])),
+    st.builds(
+        lambda s, n, label: {"start": s, "end": s + n, "label": label},
+        st.integers(0, 50),
+        st.integers(1, 10),
+        st.sampled_from(["PER", "LOC"]),
+    ),
     max_size=8,
 )
 
@@ -119,7 +128,12 @@ def test_ner_f1_of_identical_spans_is_1(s):
 def test_ner_f1_is_exact_on_boundaries_and_labels():
     gold = [{"start": 0, "end": 5, "label": "PER"}, {"start": 10, "end": 15, "label": "LOC"}]
     assert quality.score_spans([{"start": 0, "end": 5, "label": "PER"}], gold) == pytest.approx(2 / 3)
-    assert quality.score_spans([{"start": 0, "end": 4, "label": "PER"}, {"start": 10, "end": 15, "label": "PER"}], gold) == 0.0
+    assert (
+        quality.score_spans(
+            [{"start": 0, "end": 4, "label": "PER"}, {"start": 10, "end": 15, "label": "PER"}], gold
+        )
+        == 0.0
+    )
 
 
 @settings(deadline=None)  # timing belongs in bench/, and CI machines are shared
@@ -127,7 +141,9 @@ def test_ner_f1_is_exact_on_boundaries_and_labels():
 def test_span_vote_does_not_depend_on_answer_order(answers, rnd, overlap):
     shuffled = list(answers)
     rnd.shuffle(shuffled)
-    assert quality.span_vote(answers, allow_overlap=overlap) == quality.span_vote(shuffled, allow_overlap=overlap)
+    assert quality.span_vote(answers, allow_overlap=overlap) == quality.span_vote(
+        shuffled, allow_overlap=overlap
+    )
 
 
 def test_span_vote_resolves_overlaps_by_votes():
@@ -152,8 +168,12 @@ FIELDS = [
 
 
 def test_form_consensus_per_field():
-    answers = [{"r": 2, "c": ["x"], "m": ["x", "y"], "n": 10}, {"r": 4, "c": ["y"], "m": ["x"], "n": 11},
-               {"r": 3, "c": ["x"], "m": ["x", "z"], "n": 100}, {"r": 4, "c": ["z"], "m": [], "n": 12}]
+    answers = [
+        {"r": 2, "c": ["x"], "m": ["x", "y"], "n": 10},
+        {"r": 4, "c": ["y"], "m": ["x"], "n": 11},
+        {"r": 3, "c": ["x"], "m": ["x", "z"], "n": 100},
+        {"r": 4, "c": ["z"], "m": [], "n": 12},
+    ]
     result = quality.aggregate_form(FIELDS, answers)
     # rating: 4 twice; multiple choice: x 3/4, y and z 1/4; number: the median of 10, 11, 12, 100
     assert result.response == {"annotations": {"r": 4, "c": ["x"], "m": ["x"], "n": 11.5}}
@@ -161,13 +181,22 @@ def test_form_consensus_per_field():
 
 
 def test_rating_ties_go_to_the_value_nearest_the_median():
-    assert quality.aggregate_form(FIELDS, [{"r": 1}, {"r": 4}, {"r": 4}, {"r": 5}, {"r": 5}, {"r": 3}]).response == {
-        "annotations": {"r": 4}}
+    assert quality.aggregate_form(
+        FIELDS, [{"r": 1}, {"r": 4}, {"r": 4}, {"r": 5}, {"r": 5}, {"r": 3}]
+    ).response == {"annotations": {"r": 4}}
 
 
 @settings(deadline=None)  # timing belongs in bench/, and CI machines are shared
-@given(st.lists(st.fixed_dictionaries({"r": st.integers(1, 5), "c": st.sampled_from([["x"], ["y"], ["z"]]),
-                                       "n": st.integers(-5, 5)}), min_size=1, max_size=7), st.randoms())
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"r": st.integers(1, 5), "c": st.sampled_from([["x"], ["y"], ["z"]]), "n": st.integers(-5, 5)}
+        ),
+        min_size=1,
+        max_size=7,
+    ),
+    st.randoms(),
+)
 def test_form_consensus_does_not_depend_on_answer_order(answers, rnd):
     shuffled = list(answers)
     rnd.shuffle(shuffled)
@@ -177,8 +206,9 @@ def test_form_consensus_does_not_depend_on_answer_order(answers, rnd):
 def test_form_scores():
     gold = {"r": 5, "c": ["x"], "m": ["x", "y"], "n": 3, "t": "free"}
     assert quality.score_form(FIELDS, gold, gold) == 1.0
-    assert quality.score_form(FIELDS, {"r": 4, "c": ["y"], "m": ["x"], "n": 3, "t": "other"}, gold) == pytest.approx(
-        (0.75 + 0 + 0.5 + 1) / 4)
+    assert quality.score_form(
+        FIELDS, {"r": 4, "c": ["y"], "m": ["x"], "n": 3, "t": "other"}, gold
+    ) == pytest.approx((0.75 + 0 + 0.5 + 1) / 4)
     assert quality.score_form(FIELDS, {}, {"t": "only text"}) is None
 
 

@@ -50,8 +50,13 @@ def crowds(draw, *, min_answers=1):
     n_tasks = draw(st.integers(min_value=1, max_value=25))
     n_workers = draw(st.integers(min_value=max(1, min_answers), max_value=6))
     truth = draw(st.lists(st.integers(min_value=0, max_value=k - 1), min_size=n_tasks, max_size=n_tasks))
-    answered = draw(st.lists(st.sets(st.integers(min_value=0, max_value=n_workers - 1), min_size=min_answers),
-                             min_size=n_tasks, max_size=n_tasks))
+    answered = draw(
+        st.lists(
+            st.sets(st.integers(min_value=0, max_value=n_workers - 1), min_size=min_answers),
+            min_size=n_tasks,
+            max_size=n_tasks,
+        )
+    )
     return k, n_workers, truth, answered
 
 
@@ -68,9 +73,16 @@ def test_dawid_skene_returns_the_answers_of_perfect_annotators(crowd):
 
 
 @relaxed
-@given(st.integers(min_value=2, max_value=5).flatmap(
-    lambda k: st.tuples(st.just(k), st.lists(st.integers(0, k - 1), min_size=6, max_size=30),
-                        st.permutations(range(k)), st.integers(min_value=2, max_value=4))))
+@given(
+    st.integers(min_value=2, max_value=5).flatmap(
+        lambda k: st.tuples(
+            st.just(k),
+            st.lists(st.integers(0, k - 1), min_size=6, max_size=30),
+            st.permutations(range(k)),
+            st.integers(min_value=2, max_value=4),
+        )
+    )
+)
 def test_dawid_skene_decodes_an_annotator_who_always_answers_a_permuted_class(case):
     # given good annotators (the majority) and one who answers perm[true class], on every task
     k, truth, perm, n_good = case
@@ -78,7 +90,9 @@ def test_dawid_skene_decodes_an_annotator_who_always_answers_a_permuted_class(ca
     rows += [(t, n_good, perm[c]) for t, c in enumerate(truth)]
     tasks, workers, labels = (np.array(x) for x in zip(*rows, strict=True))
 
-    result = quality.dawid_skene(tasks, workers, labels, n_tasks=len(truth), n_workers=n_good + 1, n_classes=k)
+    result = quality.dawid_skene(
+        tasks, workers, labels, n_tasks=len(truth), n_workers=n_good + 1, n_classes=k
+    )
 
     # then the truth comes back; the permuted annotator's matrix is learned for every class seen
     # twice or more (once, it ties with the diagonal prior: one imaginary right answer), and
@@ -88,8 +102,12 @@ def test_dawid_skene_decodes_an_annotator_who_always_answers_a_permuted_class(ca
     assert seen  # 6 tasks, at most 5 classes
     for c in seen:
         assert result.confusion[n_good, c].argmax() == perm[c]
-        alone = quality.dawid_skene_single([("p", CLASSES[perm[c]])], classes=CLASSES[:k],
-                                           confusion={"p": result.confusion[n_good]}, priors=result.priors)
+        alone = quality.dawid_skene_single(
+            [("p", CLASSES[perm[c]])],
+            classes=CLASSES[:k],
+            confusion={"p": result.confusion[n_good]},
+            priors=result.priors,
+        )
         assert alone.response == {"category": CLASSES[c]}
 
 
@@ -98,14 +116,19 @@ def test_dawid_skene_decodes_an_annotator_who_always_answers_a_permuted_class(ca
 def test_dawid_skene_does_not_depend_on_the_order_of_the_answers(crowd, rnd, seed):
     k, n_workers, truth, answered = crowd
     noise = np.random.default_rng(seed)
-    rows = [(t, w, int(noise.integers(k)) if noise.random() < 0.3 else truth[t])
-            for t, ws in enumerate(answered) for w in sorted(ws)]
+    rows = [
+        (t, w, int(noise.integers(k)) if noise.random() < 0.3 else truth[t])
+        for t, ws in enumerate(answered)
+        for w in sorted(ws)
+    ]
     shuffled = list(rows)
     rnd.shuffle(shuffled)
     fits = []
     for data in (rows, shuffled):
         tasks, workers, labels = (np.array(x) for x in zip(*data, strict=True))
-        fits.append(quality.dawid_skene(tasks, workers, labels, n_tasks=len(truth), n_workers=n_workers, n_classes=k))
+        fits.append(
+            quality.dawid_skene(tasks, workers, labels, n_tasks=len(truth), n_workers=n_workers, n_classes=k)
+        )
     a, b = fits
     assert np.allclose(a.posteriors, b.posteriors, atol=1e-9)
     assert np.allclose(a.confusion, b.confusion, atol=1e-9)
@@ -136,8 +159,10 @@ def test_dawid_skene_beats_majority_vote_with_heterogeneous_annotators_and_spamm
     truth, tasks, workers, labels = synthetic_crowd(2026)
     n_tasks, classes = len(truth), [str(c) for c in range(4)]
     ds = quality.dawid_skene(tasks, workers, labels, n_tasks=n_tasks, n_workers=60, n_classes=4)
-    mv = [quality.majority_vote([classes[v] for v in labels[tasks == t]], order=classes, key="c").response["c"]
-          for t in range(n_tasks)]
+    mv = [
+        quality.majority_vote([classes[v] for v in labels[tasks == t]], order=classes, key="c").response["c"]
+        for t in range(n_tasks)
+    ]
     accuracy_ds = float((ds.labels == truth).mean())
     accuracy_mv = float((np.array(mv).astype(int) == truth).mean())
     print(f"accuracy: Dawid-Skene {accuracy_ds:.4f}, majority vote {accuracy_mv:.4f}")
@@ -156,8 +181,17 @@ side = st.floats(min_value=1, max_value=90, allow_nan=False, allow_infinity=Fals
 def scenes(draw):
     """Up to 5 boxes, each in its own 1000-px column so that no two overlap."""
     n = draw(st.integers(min_value=1, max_value=5))
-    return [{"type": "box", "label": draw(st.sampled_from(["car", "person"])), "left": 1000.0 * i + draw(coord),
-             "top": draw(coord), "width": draw(side), "height": draw(side)} for i in range(n)]
+    return [
+        {
+            "type": "box",
+            "label": draw(st.sampled_from(["car", "person"])),
+            "left": 1000.0 * i + draw(coord),
+            "top": draw(coord),
+            "width": draw(side),
+            "height": draw(side),
+        }
+        for i in range(n)
+    ]
 
 
 def _key(box):
@@ -178,13 +212,19 @@ def test_fusing_the_same_scene_drawn_by_every_annotator_gives_that_scene(scene, 
 
 
 @relaxed
-@given(st.lists(st.tuples(st.integers(0, 100), st.integers(0, 100)), min_size=1, max_size=6, unique=True),
-       st.integers(min_value=1, max_value=5))
+@given(
+    st.lists(st.tuples(st.integers(0, 100), st.integers(0, 100)), min_size=1, max_size=6, unique=True),
+    st.integers(min_value=1, max_value=5),
+)
 def test_consensus_objects_of_identical_answers_keeps_every_object(points, n):
     objects = [{"x": x, "y": y} for x, y in points]
     same = lambda a, b: 1.0 if a == b else 0.0  # noqa: E731
-    kept, confidence = quality.consensus_objects([list(objects) for _ in range(n)], group=lambda o: "all",
-                                                 similarity=same, fuse=lambda members: members[0])
+    kept, confidence = quality.consensus_objects(
+        [list(objects) for _ in range(n)],
+        group=lambda o: "all",
+        similarity=same,
+        fuse=lambda members: members[0],
+    )
     assert sorted((o["x"], o["y"], c) for o, c in kept) == sorted((x, y, 1.0) for x, y in points)
     assert confidence == 1.0
 
@@ -198,8 +238,9 @@ def test_borda_commutes_with_renaming_the_items(rankings, perm):
     # renaming every item (keeping the tie-break order of ``items`` renamed too) renames the result
     rename = {item: ITEMS[p] for item, p in zip(ITEMS, perm, strict=True)}
     order, points = quality.borda(rankings, items=ITEMS)
-    renamed_order, renamed_points = quality.borda([[rename[i] for i in r] for r in rankings],
-                                                  items=[rename[i] for i in ITEMS])
+    renamed_order, renamed_points = quality.borda(
+        [[rename[i] for i in r] for r in rankings], items=[rename[i] for i in ITEMS]
+    )
     assert renamed_order == [rename[i] for i in order]
     assert renamed_points == {rename[i]: p for i, p in points.items()}
 
@@ -215,7 +256,8 @@ def test_borda_points_reverse_when_every_ranking_is_reversed(rankings):
 
 
 win_matrices = st.lists(st.lists(st.integers(0, 6), min_size=4, max_size=4), min_size=4, max_size=4).map(
-    lambda rows: np.array(rows, dtype=float) * (1 - np.eye(4)))
+    lambda rows: np.array(rows, dtype=float) * (1 - np.eye(4))
+)
 
 
 @relaxed
@@ -249,8 +291,10 @@ def test_bradley_terry_on_a_round_robin_orders_items_by_their_wins(outcomes, gam
 
 
 @relaxed
-@given(st.lists(st.tuples(st.integers(-50, 50), st.integers(min_value=2, max_value=5)), min_size=2, max_size=15),
-       st.sampled_from(["nominal", "interval"]))
+@given(
+    st.lists(st.tuples(st.integers(-50, 50), st.integers(min_value=2, max_value=5)), min_size=2, max_size=15),
+    st.sampled_from(["nominal", "interval"]),
+)
 def test_alpha_is_1_when_every_coder_agrees_and_values_vary(units, level):
     data = [[value] * coders for value, coders in units]
     alpha = quality.krippendorff_alpha(data, level)
@@ -262,9 +306,17 @@ def test_alpha_is_1_when_every_coder_agrees_and_values_vary(units, level):
 
 
 @relaxed
-@given(st.lists(st.lists(st.one_of(st.none(), st.integers(0, 5)), min_size=3, max_size=3), min_size=2, max_size=12),
-       st.integers(min_value=-5, max_value=5).filter(bool), st.integers(-100, 100), st.randoms())
-def test_interval_alpha_is_invariant_to_affine_rescaling_and_to_unit_and_coder_order(units, scale, shift, rnd):
+@given(
+    st.lists(
+        st.lists(st.one_of(st.none(), st.integers(0, 5)), min_size=3, max_size=3), min_size=2, max_size=12
+    ),
+    st.integers(min_value=-5, max_value=5).filter(bool),
+    st.integers(-100, 100),
+    st.randoms(),
+)
+def test_interval_alpha_is_invariant_to_affine_rescaling_and_to_unit_and_coder_order(
+    units, scale, shift, rnd
+):
     alpha = quality.krippendorff_alpha(units, "interval")
     rescaled = [[None if v is None else scale * v + shift for v in unit] for unit in units]
     shuffled = [rnd.sample(unit, len(unit)) for unit in units]

@@ -58,48 +58,102 @@ def test_dawid_skene_beats_majority_gold_rule_removes_spammers_and_dynamic_overl
     # with accuracies evenly spread over [0.55, 0.95], 3 spammers)
     profiles = sim.crowd(honest=HONEST, spammers=SPAMMERS, low=LOW, high=HIGH)
     assert len(profiles) == 30 and sum(p.spammer for p in profiles) == 3
-    assert min(p.accuracy for p in profiles if not p.spammer) == LOW and max(p.accuracy for p in profiles if not p.spammer) == HIGH
+    assert (
+        min(p.accuracy for p in profiles if not p.spammer) == LOW
+        and max(p.accuracy for p in profiles if not p.spammer) == HIGH
+    )
     annotators = sim.annotators_create(profiles)
     client = ClientFactory()
     live_truth = sim.truths_draw(seed=SEED, n=LIVE_TASKS)
     gold_truth = sim.truths_draw(seed=SEED + 1, n=GOLD_TASKS)
 
     # When run 1 (fixed overlap 5, majority vote) is worked through the claim path
-    fixed = sim.project_with_tasks(client=client, name="fixed-overlap-5", live_truth=live_truth, gold_truth=gold_truth,
-                                   overlap=5, max_overlap=5, consensus_method=Project.Consensus.MAJORITY, **GOLD_RULE)
+    fixed = sim.project_with_tasks(
+        client=client,
+        name="fixed-overlap-5",
+        live_truth=live_truth,
+        gold_truth=gold_truth,
+        overlap=5,
+        max_overlap=5,
+        consensus_method=Project.Consensus.MAJORITY,
+        **GOLD_RULE,
+    )
     sim.drive(fixed, annotators=annotators, profiles=profiles, seed=SEED)
-    fixed_completed, fixed_answers, fixed_gold = sim.completed(fixed), sim.live_answers(fixed), sim.gold_answers(fixed)
+    fixed_completed, fixed_answers, fixed_gold = (
+        sim.completed(fixed),
+        sim.live_answers(fixed),
+        sim.gold_answers(fixed),
+    )
     fixed_mv = sim.accuracy(fixed)  # the responses stored at completion: majority vote
     fixed_ds = sim.recompute(fixed, Project.Consensus.DAWID_SKENE)
     fixed_removed = sim.removed(fixed, annotators, profiles)
 
     # And run 2 (dynamic overlap: 3 to 7 answers, Dawid-Skene at submit time) on a fresh project
     # with the same tasks and the same crowd
-    dynamic = sim.project_with_tasks(client=client, name="dynamic-overlap", live_truth=live_truth, gold_truth=gold_truth,
-                                     overlap=3, max_overlap=7, consensus_method=Project.Consensus.DAWID_SKENE,
-                                     confidence_threshold=0.95, **GOLD_RULE)
+    dynamic = sim.project_with_tasks(
+        client=client,
+        name="dynamic-overlap",
+        live_truth=live_truth,
+        gold_truth=gold_truth,
+        overlap=3,
+        max_overlap=7,
+        consensus_method=Project.Consensus.DAWID_SKENE,
+        confidence_threshold=0.95,
+        **GOLD_RULE,
+    )
     sim.drive(dynamic, annotators=annotators, profiles=profiles, seed=SEED)
-    dynamic_completed, dynamic_answers, dynamic_gold = sim.completed(dynamic), sim.live_answers(dynamic), sim.gold_answers(dynamic)
-    dynamic_online = sim.accuracy(dynamic)  # the responses stored at completion: Dawid-Skene per task, stored matrices
+    dynamic_completed, dynamic_answers, dynamic_gold = (
+        sim.completed(dynamic),
+        sim.live_answers(dynamic),
+        sim.gold_answers(dynamic),
+    )
+    dynamic_online = sim.accuracy(
+        dynamic
+    )  # the responses stored at completion: Dawid-Skene per task, stored matrices
     dynamic_mv = sim.recompute(dynamic, Project.Consensus.MAJORITY)
     dynamic_ds = sim.recompute(dynamic, Project.Consensus.DAWID_SKENE)
     dynamic_removed = sim.removed(dynamic, annotators, profiles)
 
     spammers = {p.name for p in profiles if p.spammer}
     rows = [
-        ("fixed overlap 5", fixed_completed, fixed_answers, fixed_gold, fixed_mv, fixed_ds, None, fixed_removed, fixed.seconds),
-        ("dynamic overlap 3-7", dynamic_completed, dynamic_answers, dynamic_gold, dynamic_mv, dynamic_ds, dynamic_online,
-         dynamic_removed, dynamic.seconds),
+        (
+            "fixed overlap 5",
+            fixed_completed,
+            fixed_answers,
+            fixed_gold,
+            fixed_mv,
+            fixed_ds,
+            None,
+            fixed_removed,
+            fixed.seconds,
+        ),
+        (
+            "dynamic overlap 3-7",
+            dynamic_completed,
+            dynamic_answers,
+            dynamic_gold,
+            dynamic_mv,
+            dynamic_ds,
+            dynamic_online,
+            dynamic_removed,
+            dynamic.seconds,
+        ),
     ]
-    print(f"\nQuality simulation (seed {SEED}): {LIVE_TASKS} live tasks + {GOLD_TASKS} gold, {HONEST} honest annotators "
-          f"(accuracy {LOW}-{HIGH}) + {SPAMMERS} spammers, 4 classes, gold rule {GOLD_RULE}")
-    print(f"{'run':<20} {'completed':>9} {'answers':>8} {'per task':>8} {'gold ans':>8} {'majority':>8} "
-          f"{'D-S batch':>9} {'D-S live':>8} {'spammers removed':>16} {'honest removed':>14} {'seconds':>7}")
+    print(
+        f"\nQuality simulation (seed {SEED}): {LIVE_TASKS} live tasks + {GOLD_TASKS} gold, {HONEST} honest annotators "
+        f"(accuracy {LOW}-{HIGH}) + {SPAMMERS} spammers, 4 classes, gold rule {GOLD_RULE}"
+    )
+    print(
+        f"{'run':<20} {'completed':>9} {'answers':>8} {'per task':>8} {'gold ans':>8} {'majority':>8} "
+        f"{'D-S batch':>9} {'D-S live':>8} {'spammers removed':>16} {'honest removed':>14} {'seconds':>7}"
+    )
     for name, done, answers, gold, mv, ds, online, removed, seconds in rows:
         honest_removed = sorted(n for n in removed if n not in spammers)
-        print(f"{name:<20} {done:>9} {answers:>8} {answers / LIVE_TASKS:>8.2f} {gold:>8} {mv:>8.4f} {ds:>9.4f} "
-              f"{'' if online is None else f'{online:.4f}':>8} {f'{len(spammers & set(removed))}/{len(spammers)}':>16} "
-              f"{len(honest_removed):>14} {seconds:>7.1f}")
+        print(
+            f"{name:<20} {done:>9} {answers:>8} {answers / LIVE_TASKS:>8.2f} {gold:>8} {mv:>8.4f} {ds:>9.4f} "
+            f"{'' if online is None else f'{online:.4f}':>8} {f'{len(spammers & set(removed))}/{len(spammers)}':>16} "
+            f"{len(honest_removed):>14} {seconds:>7.1f}"
+        )
     for name, *_, removed, _ in rows:
         for who, reason in sorted(removed.items()):
             print(f"  {name}: removed {who} ({'spammer' if who in spammers else 'honest'}): {reason}")

@@ -32,7 +32,9 @@ def test_a_submit_racing_a_cancel_is_refused_and_changes_nothing(client_a):
     def submit():
         try:
             services.assignment_submit(
-                annotator=annotator, assignment_id=assignment.pk, claim_version=assignment.claim_version,
+                annotator=annotator,
+                assignment_id=assignment.pk,
+                claim_version=assignment.claim_version,
                 answer={"category": "car"},
             )
             outcome["result"] = "accepted"
@@ -88,11 +90,22 @@ def test_a_cancel_during_a_submit_waits_instead_of_deadlocking(client_a, monkeyp
         finally:
             connection.close()
 
-    submitter = threading.Thread(target=run, args=("submit", lambda: services.assignment_submit(
-        annotator=annotator, assignment_id=assignment.pk, claim_version=assignment.claim_version,
-        answer={"category": "car"})))
-    canceller = threading.Thread(target=run, args=("cancel", lambda: services.task_cancel(
-        client=client_a, actor=None, task_id=task.id)))
+    submitter = threading.Thread(
+        target=run,
+        args=(
+            "submit",
+            lambda: services.assignment_submit(
+                annotator=annotator,
+                assignment_id=assignment.pk,
+                claim_version=assignment.claim_version,
+                answer={"category": "car"},
+            ),
+        ),
+    )
+    canceller = threading.Thread(
+        target=run,
+        args=("cancel", lambda: services.task_cancel(client=client_a, actor=None, task_id=task.id)),
+    )
     submitter.start()
     assert locked.wait(10)
     canceller.start()

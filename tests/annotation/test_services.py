@@ -24,11 +24,17 @@ def claim(annotator, **kw):
 
 def submit(annotator, assignment, answer=ANSWER, **kw):
     return services.assignment_submit(
-        annotator=annotator, assignment_id=assignment.pk, claim_version=assignment.claim_version, answer=answer, **kw
+        annotator=annotator,
+        assignment_id=assignment.pk,
+        claim_version=assignment.claim_version,
+        answer=answer,
+        **kw,
     )
 
 
-def test_claim_takes_a_slot_and_submit_completes_charges_and_queues_the_callback(client_a, django_capture_on_commit_callbacks):
+def test_claim_takes_a_slot_and_submit_completes_charges_and_queues_the_callback(
+    client_a, django_capture_on_commit_callbacks
+):
     project = ProjectFactory(client=client_a, overlap=1, price_per_task=25)
     task = TaskFactory(project=project, callback_url="http://127.0.0.1:9/hook")
     annotator = AnnotatorFactory()
@@ -54,7 +60,11 @@ def test_claim_takes_a_slot_and_submit_completes_charges_and_queues_the_callback
     assert delivery.payload["status"] == "completed"
     assert delivery.payload["response"] == {"category": "car"}
     assert len(callbacks) == 1  # the delivery wake-up, scheduled after commit
-    kinds = list(Event.objects.filter(entity_id__in=[task.id, assignment.id]).values_list("kind", flat=True).order_by("id"))
+    kinds = list(
+        Event.objects.filter(entity_id__in=[task.id, assignment.id])
+        .values_list("kind", flat=True)
+        .order_by("id")
+    )
     assert kinds == ["assignment.claimed", "assignment.submitted", "task.completed"]
 
 
@@ -73,7 +83,9 @@ def test_overlap_three_completes_with_the_majority_after_the_third_answer(client
 
 def test_test_mode_task_is_never_served_and_never_charged(client_a):
     project = ProjectFactory(client=client_a)
-    services.task_bulk_create(client=client_a, actor=None, project=project, items=[{"params": {"attachment": "x"}}], is_test=True)
+    services.task_bulk_create(
+        client=client_a, actor=None, project=project, items=[{"params": {"attachment": "x"}}], is_test=True
+    )
     task = Task.objects.get()
     assert (task.is_test, task.released) == (True, False)
     assert claim(AnnotatorFactory()) is None
@@ -120,7 +132,9 @@ def test_inactive_projects_are_not_served(client_a, status):
 def test_staging_batch_is_served_only_after_finalize(client_a):
     project = ProjectFactory(client=client_a)
     batch = services.batch_create(client=client_a, actor=None, project=project, name="b1")
-    services.task_bulk_create(client=client_a, actor=None, project=project, batch=batch, items=[{"params": {"attachment": "x"}}])
+    services.task_bulk_create(
+        client=client_a, actor=None, project=project, batch=batch, items=[{"params": {"attachment": "x"}}]
+    )
     annotator = AnnotatorFactory()
     assert claim(annotator) is None
     services.batch_finalize(client=client_a, actor=None, batch_id=batch.id)
@@ -161,8 +175,13 @@ def test_only_active_annotators_claim(client_a, status):
 def _snapshot(task):
     task.refresh_from_db()
     return (
-        task.status, task.slots_taken, task.answers_received, task.response,
-        Submission.objects.count(), LedgerTransaction.objects.count(), WebhookDelivery.objects.count(),
+        task.status,
+        task.slots_taken,
+        task.answers_received,
+        task.response,
+        Submission.objects.count(),
+        LedgerTransaction.objects.count(),
+        WebhookDelivery.objects.count(),
         sorted(Assignment.objects.values_list("status", flat=True)),
     )
 
@@ -208,7 +227,9 @@ def test_submit_with_a_wrong_claim_version_is_409(client_a):
     assignment = claim(annotator)
     before = _snapshot(task)
     with pytest.raises(Conflict) as err:
-        services.assignment_submit(annotator=annotator, assignment_id=assignment.pk, claim_version=99, answer=ANSWER)
+        services.assignment_submit(
+            annotator=annotator, assignment_id=assignment.pk, claim_version=99, answer=ANSWER
+        )
     assert err.value.code == "stale_claim"
     assert _snapshot(task) == before
 
@@ -253,7 +274,9 @@ def test_heartbeat_extends_a_live_lease(client_a):
     annotator = AnnotatorFactory()
     assignment = claim(annotator)
     Assignment.objects.filter(pk=assignment.pk).update(leased_until=timezone.now() + timedelta(seconds=5))
-    extended = services.assignment_heartbeat(annotator=annotator, assignment_id=assignment.pk, claim_version=assignment.claim_version)
+    extended = services.assignment_heartbeat(
+        annotator=annotator, assignment_id=assignment.pk, claim_version=assignment.claim_version
+    )
     assert extended.leased_until > timezone.now() + timedelta(seconds=55)
 
 
@@ -272,7 +295,9 @@ def test_expiry_sweep_run_twice_expires_once(client_a):
 def test_completion_run_twice_posts_one_ledger_transaction_and_one_callback_row(client_a):
     from annotation import tasks as celery_tasks
 
-    task = TaskFactory(project=ProjectFactory(client=client_a, price_per_task=30), callback_url="http://127.0.0.1:9/cb")
+    task = TaskFactory(
+        project=ProjectFactory(client=client_a, price_per_task=30), callback_url="http://127.0.0.1:9/cb"
+    )
     annotator = AnnotatorFactory()
     assignment = claim(annotator)
     submit(annotator, assignment)
@@ -297,7 +322,9 @@ def test_complete_ready_tasks_relay_completes_a_task_left_with_all_its_answers(c
     # Simulate the state a crash would leave: the second answer stored, completion not run.
     second = Assignment.objects.get(status="active")
     Assignment.objects.filter(pk=second.pk).update(status="submitted")
-    Submission.objects.create(assignment=second, task=task, annotator=second.annotator, answer={"category": "car"})
+    Submission.objects.create(
+        assignment=second, task=task, annotator=second.annotator, answer={"category": "car"}
+    )
     Task.objects.filter(pk=task.pk).update(answers_received=2)
     assert celery_tasks.complete_ready_tasks.apply().get() == 1
     assert celery_tasks.complete_ready_tasks.apply().get() == 0
@@ -332,8 +359,12 @@ def test_bulk_create_mixed_new_and_existing(client_a):
 
 
 def test_unique_id_is_scoped_per_client(client_a, client_b):
-    services.task_bulk_create(client=client_a, actor=None, project=ProjectFactory(client=client_a), items=items(1))
-    result = services.task_bulk_create(client=client_b, actor=None, project=ProjectFactory(client=client_b), items=items(1))
+    services.task_bulk_create(
+        client=client_a, actor=None, project=ProjectFactory(client=client_a), items=items(1)
+    )
+    result = services.task_bulk_create(
+        client=client_b, actor=None, project=ProjectFactory(client=client_b), items=items(1)
+    )
     assert result[0].created is True
     assert Task.objects.count() == 2
 
@@ -362,7 +393,9 @@ def test_bulk_create_is_atomic_one_bad_item_creates_nothing(client_a):
 def test_bulk_create_refuses_bad_items(client_a, item, code, settings):
     settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK = True
     with pytest.raises(ValidationFailed) as err:
-        services.task_bulk_create(client=client_a, actor=None, project=ProjectFactory(client=client_a), items=[item])
+        services.task_bulk_create(
+            client=client_a, actor=None, project=ProjectFactory(client=client_a), items=[item]
+        )
     assert err.value.code == code
     assert Task.objects.count() == 0
 
@@ -374,7 +407,9 @@ def test_bulk_create_limits(client_a, settings):
         services.task_bulk_create(client=client_a, actor=None, project=project, items=items(4))
     assert err.value.code == "too_many_tasks"
     with pytest.raises(ValidationFailed) as err:
-        services.task_bulk_create(client=client_a, actor=None, project=project, items=[items(1)[0], items(1)[0]])
+        services.task_bulk_create(
+            client=client_a, actor=None, project=project, items=[items(1)[0], items(1)[0]]
+        )
     assert err.value.code == "duplicate_unique_id"
     assert Task.objects.count() == 0
 
@@ -382,12 +417,19 @@ def test_bulk_create_limits(client_a, settings):
 def test_box_tasks_complete_with_the_fused_boxes(client_a):
     project = BoxProjectFactory(client=client_a, overlap=2)
     services.task_bulk_create(
-        client=client_a, actor=None, project=project, items=[{"params": {"attachment": "https://img.example.test/1.jpg"}}]
+        client=client_a,
+        actor=None,
+        project=project,
+        items=[{"params": {"attachment": "https://img.example.test/1.jpg"}}],
     )
     answers = [
         {"annotations": [{"type": "box", "label": "car", "left": 1, "top": 1, "width": 10, "height": 10}]},
-        {"annotations": [{"type": "box", "label": "car", "left": 3, "top": 1, "width": 10, "height": 10},
-                         {"type": "box", "label": "pedestrian", "left": 30, "top": 5, "width": 3, "height": 8}]},
+        {
+            "annotations": [
+                {"type": "box", "label": "car", "left": 3, "top": 1, "width": 10, "height": 10},
+                {"type": "box", "label": "pedestrian", "left": 30, "top": 5, "width": 3, "height": 8},
+            ]
+        },
     ]
     for answer in answers:
         annotator = AnnotatorFactory()
@@ -396,10 +438,28 @@ def test_box_tasks_complete_with_the_fused_boxes(client_a):
     assert task.status == Task.Status.COMPLETED
     # the cars match (IoU 80/120) and fuse to their mean; the pedestrian meets the quorum of 1 of 2
     car_iou = 80 / 120
-    assert task.response == {"annotations": [
-        {"type": "box", "label": "car", "left": 2.0, "top": 1.0, "width": 10.0, "height": 10.0, "confidence": round(car_iou, 6)},
-        {"type": "box", "label": "pedestrian", "left": 30.0, "top": 5.0, "width": 3.0, "height": 8.0, "confidence": 0.5},
-    ]}
+    assert task.response == {
+        "annotations": [
+            {
+                "type": "box",
+                "label": "car",
+                "left": 2.0,
+                "top": 1.0,
+                "width": 10.0,
+                "height": 10.0,
+                "confidence": round(car_iou, 6),
+            },
+            {
+                "type": "box",
+                "label": "pedestrian",
+                "left": 30.0,
+                "top": 5.0,
+                "width": 3.0,
+                "height": 8.0,
+                "confidence": 0.5,
+            },
+        ]
+    }
     assert task.confidence == pytest.approx((car_iou + 0.5) / 2)
 
 
@@ -439,15 +499,31 @@ def test_cancel_releases_live_leases_and_their_submit_is_409(client_a):
 
 def test_project_pause_resume_and_bad_transitions(client_a):
     project = ProjectFactory(client=client_a)
-    assert services.project_set_status(client=client_a, actor=None, project_id=project.id, status="paused").status == "paused"
+    assert (
+        services.project_set_status(
+            client=client_a, actor=None, project_id=project.id, status="paused"
+        ).status
+        == "paused"
+    )
     with pytest.raises(Conflict):
         services.project_set_status(client=client_a, actor=None, project_id=project.id, status="paused")
-    assert services.project_set_status(client=client_a, actor=None, project_id=project.id, status="active").status == "active"
+    assert (
+        services.project_set_status(
+            client=client_a, actor=None, project_id=project.id, status="active"
+        ).status
+        == "active"
+    )
     assert Event.objects.filter(entity_id=project.id).count() == 2
 
 
 def test_project_names_are_unique_per_client_and_refuse_slashes(client_a, client_b):
-    services.project_create(client=client_a, actor=None, name="Lanes", task_type="categorization", params={"categories": ["a", "b"]})
+    services.project_create(
+        client=client_a,
+        actor=None,
+        name="Lanes",
+        task_type="categorization",
+        params={"categories": ["a", "b"]},
+    )
     with pytest.raises(Conflict):
         services.project_create(client=client_a, actor=None, name="Lanes", task_type="categorization")
     services.project_create(client=client_b, actor=None, name="Lanes", task_type="categorization")
@@ -458,8 +534,12 @@ def test_project_names_are_unique_per_client_and_refuse_slashes(client_a, client
 def test_project_update_validates_params(client_a):
     project = ProjectFactory(client=client_a)
     with pytest.raises(ValidationFailed):
-        services.project_update(client=client_a, actor=None, project_id=project.id, changes={"params": {"categories": "x"}})
-    updated = services.project_update(client=client_a, actor=None, project_id=project.id, changes={"overlap": 3})
+        services.project_update(
+            client=client_a, actor=None, project_id=project.id, changes={"params": {"categories": "x"}}
+        )
+    updated = services.project_update(
+        client=client_a, actor=None, project_id=project.id, changes={"overlap": 3}
+    )
     assert (updated.overlap, updated.max_overlap) == (3, 3)
 
 
@@ -476,8 +556,16 @@ def test_test_mode_simulator_run_twice_completes_once_with_one_callback_row(clie
     settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK = True
     project = BoxProjectFactory(client=client_a, overlap=2, price_per_task=50)
     results = services.task_bulk_create(
-        client=client_a, actor=None, project=project, is_test=True,
-        items=[{"params": {"attachment": "https://img.example.test/a.jpg"}, "callback_url": "http://127.0.0.1:9/cb"}],
+        client=client_a,
+        actor=None,
+        project=project,
+        is_test=True,
+        items=[
+            {
+                "params": {"attachment": "https://img.example.test/a.jpg"},
+                "callback_url": "http://127.0.0.1:9/cb",
+            }
+        ],
     )
     task_id = str(results[0].task.id)
     celery_tasks.simulate_test_tasks.apply(args=[[task_id]])
@@ -486,15 +574,19 @@ def test_test_mode_simulator_run_twice_completes_once_with_one_callback_row(clie
     task = Task.objects.get(pk=task_id)
     assert task.status == Task.Status.COMPLETED
     # two identical simulated answers fuse to that answer, with full confidence
-    assert task.response == {"annotations": [
-        {"type": "box", "label": "car", "left": 0, "top": 0, "width": 10, "height": 10, "confidence": 1.0}
-    ]}
+    assert task.response == {
+        "annotations": [
+            {"type": "box", "label": "car", "left": 0, "top": 0, "width": 10, "height": 10, "confidence": 1.0}
+        ]
+    }
     assert task.confidence == 1.0
     assert WebhookDelivery.objects.filter(dedupe_key=f"task:{task_id}:completed:callback").count() == 1
     assert LedgerTransaction.objects.count() == 0
 
 
-def test_bulk_create_resolves_each_callback_host_once_and_caps_distinct_hosts(client_a, settings, monkeypatch):
+def test_bulk_create_resolves_each_callback_host_once_and_caps_distinct_hosts(
+    client_a, settings, monkeypatch
+):
     from clients import outbound
 
     settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK = True
@@ -502,10 +594,14 @@ def test_bulk_create_resolves_each_callback_host_once_and_caps_distinct_hosts(cl
     real = outbound.validate_url
     monkeypatch.setattr(outbound, "validate_url", lambda url: calls.append(url) or real(url))
     project = ProjectFactory(client=client_a)
-    same_host = [{"params": {"attachment": "x"}, "callback_url": f"http://127.0.0.1:9/cb/{i}"} for i in range(50)]
+    same_host = [
+        {"params": {"attachment": "x"}, "callback_url": f"http://127.0.0.1:9/cb/{i}"} for i in range(50)
+    ]
     services.task_bulk_create(client=client_a, actor=None, project=project, items=same_host)
     assert len(calls) == 1
-    hosts = [{"params": {"attachment": "x"}, "callback_url": f"http://h{i}.example.test/cb"} for i in range(21)]
+    hosts = [
+        {"params": {"attachment": "x"}, "callback_url": f"http://h{i}.example.test/cb"} for i in range(21)
+    ]
     monkeypatch.setattr(outbound, "validate_url", lambda url: None)  # no DNS in tests
     with pytest.raises(ValidationFailed) as err:
         services.task_bulk_create(client=client_a, actor=None, project=project, items=hosts)

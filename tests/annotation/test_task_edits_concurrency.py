@@ -48,7 +48,9 @@ def test_without_the_row_lock_tag_additions_are_lost(client_a, monkeypatch):
     real_touch = task_edits._touch
 
     def unlocked(*, client, task_id, is_test):
-        return Task.objects.select_related("project", "batch", "client").get(client=client, is_test=is_test, pk=task_id)
+        return Task.objects.select_related("project", "batch", "client").get(
+            client=client, is_test=is_test, pk=task_id
+        )
 
     def touch_after_all_reads(task, fields):
         everyone_has_read.wait()  # every writer read the same tags before any writes

@@ -8,7 +8,9 @@ from clients.errors import ValidationFailed
 CAT = {"attachment": "Is the light red?", "attachment_type": "text", "categories": ["red", "green"]}
 BOX = {
     "attachment": "https://images.example.test/frame-001.jpg",
-    "geometries": {"box": {"objects_to_annotate": ["car", {"choice": "pedestrian"}], "min_width": 5, "min_height": 5}},
+    "geometries": {
+        "box": {"objects_to_annotate": ["car", {"choice": "pedestrian"}], "min_width": 5, "min_height": 5}
+    },
 }
 
 
@@ -28,8 +30,16 @@ def test_valid_params_pass():
         ("categorization", {k: v for k, v in CAT.items() if k != "attachment"}, "params.attachment"),
         ("categorization", {**CAT, "allow_multiple": "yes"}, "params.allow_multiple"),
         ("imageannotation", {**BOX, "attachment": "ftp://x"}, "params.attachment"),
-        ("imageannotation", {**BOX, "geometries": {"hexagon": {"objects_to_annotate": ["car"]}}}, "params.geometries.hexagon"),
-        ("imageannotation", {**BOX, "geometries": {"box": {"objects_to_annotate": []}}}, "params.geometries.box.objects_to_annotate"),
+        (
+            "imageannotation",
+            {**BOX, "geometries": {"hexagon": {"objects_to_annotate": ["car"]}}},
+            "params.geometries.hexagon",
+        ),
+        (
+            "imageannotation",
+            {**BOX, "geometries": {"box": {"objects_to_annotate": []}}},
+            "params.geometries.box.objects_to_annotate",
+        ),
     ],
 )
 def test_invalid_params_name_the_field(task_type, params, field):

@@ -23,16 +23,28 @@ def annotator_api():
 
 
 def create_project(api, case, **extra):
-    body = {"name": f"{case.id} project", "task_type": case.task_type, "params": case.project_params,
-            "overlap": len(case.answers), "price_per_task": 30, **extra}
+    body = {
+        "name": f"{case.id} project",
+        "task_type": case.task_type,
+        "params": case.project_params,
+        "overlap": len(case.answers),
+        "price_per_task": 30,
+        **extra,
+    }
     created = api.post("/api/v1/projects", body, format="json")
     assert created.status_code == 201, created.content
     return created.json()["id"]
 
 
 def bulk_create(api, project_id, case, n=N_TASKS):
-    created = api.post("/api/v1/tasks/bulk", {"project": project_id, "tasks": [
-        {"params": case.task_params, "unique_id": f"{case.id}-{k}"} for k in range(n)]}, format="json")
+    created = api.post(
+        "/api/v1/tasks/bulk",
+        {
+            "project": project_id,
+            "tasks": [{"params": case.task_params, "unique_id": f"{case.id}-{k}"} for k in range(n)],
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.content
     assert created.json()["created"] == n
     return [t["task_id"] for t in created.json()["tasks"]]
@@ -45,8 +57,11 @@ def claim(worker):
 
 
 def submit(worker, assignment, answer):
-    return worker.post(f"/api/v1/work/assignments/{assignment['id']}/submit",
-                       {"claim_version": assignment["claim_version"], "answer": answer}, format="json")
+    return worker.post(
+        f"/api/v1/work/assignments/{assignment['id']}/submit",
+        {"claim_version": assignment["claim_version"], "answer": answer},
+        format="json",
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -63,14 +78,22 @@ def test_round_trip_through_the_api(api_a, case):
         assert claim(worker) is None
     for task_id in task_ids:
         task = api_a.get(f"/api/v1/tasks/{task_id}").json()
-        assert (task["status"], task["type"], task["answers_received"]) == ("completed", case.task_type, len(case.answers))
+        assert (task["status"], task["type"], task["answers_received"]) == (
+            "completed",
+            case.task_type,
+            len(case.answers),
+        )
         assert task["response"] == case.response
         assert task["confidence"] == pytest.approx(case.confidence)
 
 
 @pytest.mark.parametrize(
     ("case", "answer", "field"),
-    [pytest.param(case, answer, field, id=f"{case.id}-{field}-{k}") for case in CASES for k, (answer, field) in enumerate(case.invalid)],
+    [
+        pytest.param(case, answer, field, id=f"{case.id}-{field}-{k}")
+        for case in CASES
+        for k, (answer, field) in enumerate(case.invalid)
+    ],
 )
 def test_invalid_answer_is_a_400_naming_the_field_and_changes_nothing(api_a, case, answer, field):
     [task_id] = bulk_create(api_a, create_project(api_a, case), case, n=1)
@@ -93,17 +116,30 @@ def test_invalid_answer_is_a_400_naming_the_field_and_changes_nothing(api_a, cas
 @pytest.mark.parametrize(
     ("task_type", "params", "field"),
     [
-        ("imageannotation", {"geometries": {"box": {"objects_to_annotate": ["car"], "min_width": -1}}},
-         "params.geometries.box.min_width"),
+        (
+            "imageannotation",
+            {"geometries": {"box": {"objects_to_annotate": ["car"], "min_width": -1}}},
+            "params.geometries.box.min_width",
+        ),
         ("lidarannotation", {"labels": []}, "params.labels"),
         ("videoannotation", {"labels": ["car"], "frame_count": 0}, "params.frame_count"),
-        ("comparison", {"mode": "pairwise", "responses": [{"id": "a", "text": ""}] * 2}, "params.responses[1]"),
-        ("textcollection", {"fields": [{"field_id": "x", "type": "category", "title": "X"}]}, "params.fields[0].choices"),
+        (
+            "comparison",
+            {"mode": "pairwise", "responses": [{"id": "a", "text": ""}] * 2},
+            "params.responses[1]",
+        ),
+        (
+            "textcollection",
+            {"fields": [{"field_id": "x", "type": "category", "title": "X"}]},
+            "params.fields[0].choices",
+        ),
         ("namedentityrecognition", {"labels": "PERSON"}, "params.labels"),
     ],
 )
 def test_invalid_project_params_are_a_400_naming_the_field(api_a, task_type, params, field):
-    refused = api_a.post("/api/v1/projects", {"name": "p", "task_type": task_type, "params": params}, format="json")
+    refused = api_a.post(
+        "/api/v1/projects", {"name": "p", "task_type": task_type, "params": params}, format="json"
+    )
     assert refused.status_code == 400, refused.content
     assert refused.json()["error"]["code"] == "invalid_params"
     assert refused.json()["error"]["details"] == {"field": field}
@@ -112,8 +148,14 @@ def test_invalid_project_params_are_a_400_naming_the_field(api_a, task_type, par
 
 def test_invalid_task_params_are_a_400_naming_the_task_and_field(api_a):
     project_id = create_project(api_a, IMAGE)
-    refused = api_a.post("/api/v1/tasks/bulk", {"project": project_id, "tasks": [
-        {"params": IMAGE.task_params}, {"params": {"attachment": "ftp://nope"}}]}, format="json")
+    refused = api_a.post(
+        "/api/v1/tasks/bulk",
+        {
+            "project": project_id,
+            "tasks": [{"params": IMAGE.task_params}, {"params": {"attachment": "ftp://nope"}}],
+        },
+        format="json",
+    )
     assert refused.status_code == 400, refused.content
     assert refused.json()["error"]["code"] == "invalid_params"
     assert refused.json()["error"]["message"].startswith("tasks[1].params.attachment: ")
@@ -126,9 +168,14 @@ def test_test_mode_completes_every_type_with_schema_valid_answers(client_a, case
     assert key.startswith("qk_test_")
     sandbox = api_for_key(key)
     task_ids = bulk_create(sandbox, create_project(sandbox, case), case)
-    assert celery_tasks.simulate_pending_test_tasks.apply().get() == N_TASKS  # the beat relay runs the simulator
-    expected = tasktypes.aggregate(case.task_type, case.params,
-                                   [tasktypes.example_answer(case.task_type, case.params)] * len(case.answers))
+    assert (
+        celery_tasks.simulate_pending_test_tasks.apply().get() == N_TASKS
+    )  # the beat relay runs the simulator
+    expected = tasktypes.aggregate(
+        case.task_type,
+        case.params,
+        [tasktypes.example_answer(case.task_type, case.params)] * len(case.answers),
+    )
     for task_id in task_ids:
         task = sandbox.get(f"/api/v1/tasks/{task_id}").json()
         assert (task["status"], task["is_test"]) == ("completed", True)

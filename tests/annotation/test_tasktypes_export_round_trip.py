@@ -19,7 +19,12 @@ from tests.annotation.test_tasktypes_api import annotator_api, bulk_create, clai
 
 pytestmark = pytest.mark.django_db
 
-EXTRA_FORMATS = {"imageannotation": "coco", "comparison": "preference_jsonl", "categorization": "csv", "textcollection": "csv"}
+EXTRA_FORMATS = {
+    "imageannotation": "coco",
+    "comparison": "preference_jsonl",
+    "categorization": "csv",
+    "textcollection": "csv",
+}
 
 
 def _work_everything(api, case) -> tuple[str, list[str]]:
@@ -34,7 +39,9 @@ def _work_everything(api, case) -> tuple[str, list[str]]:
 
 
 def _export(api, project_id, fmt: str, options: dict | None = None) -> bytes:
-    created = api.post(f"/api/v1/projects/{project_id}/exports", {"format": fmt, "options": options or {}}, format="json")
+    created = api.post(
+        f"/api/v1/projects/{project_id}/exports", {"format": fmt, "options": options or {}}, format="json"
+    )
     assert created.status_code == 202, created.content
     services.export_run(export_id=created.json()["id"])  # what the exports worker runs
     detail = api.get(f"/api/v1/projects/{project_id}/exports/{created.json()['id']}").json()
@@ -50,14 +57,22 @@ def test_every_type_round_trips_from_creation_to_export(api_a, case, tmp_path):
     stored = {str(t.id): t for t in Task.objects.filter(id__in=task_ids)}
     assert {t.status for t in stored.values()} == {"completed"}
 
-    records = [json.loads(line) for line in _export(api_a, project_id, "jsonl", {"include_answers": True}).splitlines()]
+    records = [
+        json.loads(line)
+        for line in _export(api_a, project_id, "jsonl", {"include_answers": True}).splitlines()
+    ]
     assert sorted(r["task_id"] for r in records) == sorted(task_ids)
     for record in records:
         task = stored[record["task_id"]]
         assert (record["type"], record["status"], record["params"], record["response"]) == (
-            case.task_type, "completed", task.params, task.response)
+            case.task_type,
+            "completed",
+            task.params,
+            task.response,
+        )
         assert sorted(json.dumps(a["answer"], sort_keys=True) for a in record["answers"]) == sorted(
-            json.dumps(a, sort_keys=True) for a in case.answers)
+            json.dumps(a, sort_keys=True) for a in case.answers
+        )
 
     fmt = EXTRA_FORMATS.get(case.task_type)
     if fmt == "coco":

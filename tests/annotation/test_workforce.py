@@ -43,8 +43,13 @@ def _claim(annotator, project=None):
 
 def _submit(annotator, claim, answer, *, after_seconds=5):
     a = claim.assignment
-    return services.assignment_submit(annotator=annotator, assignment_id=a.pk, claim_version=a.claim_version, answer=answer,
-                                      now=a.claimed_at + timedelta(seconds=after_seconds))
+    return services.assignment_submit(
+        annotator=annotator,
+        assignment_id=a.pk,
+        claim_version=a.claim_version,
+        answer=answer,
+        now=a.claimed_at + timedelta(seconds=after_seconds),
+    )
 
 
 def _work(annotator, project, category="car", **kw):
@@ -54,25 +59,44 @@ def _work(annotator, project, category="car", **kw):
 
 
 def _balance(kind, **owner):
-    return LedgerEntry.objects.filter(account__kind=kind, **{f"account__{k}": v for k, v in owner.items()}).aggregate(
-        t=Sum("amount"))["t"] or 0
+    return (
+        LedgerEntry.objects.filter(
+            account__kind=kind, **{f"account__{k}": v for k, v in owner.items()}
+        ).aggregate(t=Sum("amount"))["t"]
+        or 0
+    )
 
 
 def _qualification(**kw):
     return services.qualification_create(
-        client=None, actor=None, name=kw.pop("name", "Vehicles"), task_type="categorization", domain="autonomous_driving",
-        params=CATS, pass_mark=kw.pop("pass_mark", 0.6), retry_delay_seconds=kw.pop("retry_delay_seconds", 3600),
-        questions=[{"params": {"attachment": f"q{i}", "attachment_type": "text"}, "gold_answer": {"category": c}}
-                   for i, c in enumerate(["car", "pedestrian", "cyclist"])],
+        client=None,
+        actor=None,
+        name=kw.pop("name", "Vehicles"),
+        task_type="categorization",
+        domain="autonomous_driving",
+        params=CATS,
+        pass_mark=kw.pop("pass_mark", 0.6),
+        retry_delay_seconds=kw.pop("retry_delay_seconds", 3600),
+        questions=[
+            {"params": {"attachment": f"q{i}", "attachment_type": "text"}, "gold_answer": {"category": c}}
+            for i, c in enumerate(["car", "pedestrian", "cyclist"])
+        ],
     )
 
 
 def _take(annotator, qualification, answers, now=None):
-    attempt = services.qualification_attempt_start(annotator=annotator, qualification_id=qualification.pk, now=now)
+    attempt = services.qualification_attempt_start(
+        annotator=annotator, qualification_id=qualification.pk, now=now
+    )
     for category in answers:
         question = workforce.attempt_next_question(attempt=attempt)
-        attempt = services.qualification_attempt_answer(annotator=annotator, attempt_id=attempt.pk, question_id=question.pk,
-                                                        answer={"category": category}, now=now)
+        attempt = services.qualification_attempt_answer(
+            annotator=annotator,
+            attempt_id=attempt.pk,
+            question_id=question.pk,
+            answer={"category": category},
+            now=now,
+        )
     return attempt
 
 
@@ -81,7 +105,9 @@ def _take(annotator, qualification, answers, now=None):
 
 def test_apply_then_pass_a_test_grants_it_and_activates_the_applicant():
     user = UserFactory()
-    annotator = services.annotator_apply(user=user, skills=["bbox"], domains=["autonomous_driving"], locales=["en"])
+    annotator = services.annotator_apply(
+        user=user, skills=["bbox"], domains=["autonomous_driving"], locales=["en"]
+    )
     assert annotator.status == Annotator.Status.APPLICANT
     project = ProjectFactory(params=CATS)
     services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(1))
@@ -106,54 +132,83 @@ def test_a_failed_test_waits_for_the_retry_delay_and_bad_answers_change_nothing(
     attempt = _take(annotator, qualification, ["car", "car", "car"], now=now)
     assert attempt.status == QualificationAttempt.Status.FAILED and attempt.score == pytest.approx(1 / 3)
     with pytest.raises(TooManyRequests) as err:
-        services.qualification_attempt_start(annotator=annotator, qualification_id=qualification.pk, now=now + timedelta(minutes=59))
+        services.qualification_attempt_start(
+            annotator=annotator, qualification_id=qualification.pk, now=now + timedelta(minutes=59)
+        )
     assert err.value.code == "retry_later"
-    retry = services.qualification_attempt_start(annotator=annotator, qualification_id=qualification.pk,
-                                                 now=now + timedelta(minutes=61))
+    retry = services.qualification_attempt_start(
+        annotator=annotator, qualification_id=qualification.pk, now=now + timedelta(minutes=61)
+    )
     question = workforce.attempt_next_question(attempt=retry)
     with pytest.raises(ValidationFailed):
-        services.qualification_attempt_answer(annotator=annotator, attempt_id=retry.pk, question_id=question.pk,
-                                              answer={"category": "truck"})
+        services.qualification_attempt_answer(
+            annotator=annotator, attempt_id=retry.pk, question_id=question.pk, answer={"category": "truck"}
+        )
     assert retry.answers.count() == 0
     other = AnnotatorFactory()
     with pytest.raises(NotFound):
-        services.qualification_attempt_answer(annotator=other, attempt_id=retry.pk, question_id=question.pk,
-                                              answer={"category": "car"})
+        services.qualification_attempt_answer(
+            annotator=other, attempt_id=retry.pk, question_id=question.pk, answer={"category": "car"}
+        )
 
 
 def test_a_bad_gold_answer_refuses_the_whole_qualification():
     with pytest.raises(ValidationFailed) as err:
-        services.qualification_create(client=None, actor=None, name="Bad", task_type="categorization", params=CATS,
-                                      questions=[{"gold_answer": {"category": "truck"}, "params": {"attachment": "x"}}])
+        services.qualification_create(
+            client=None,
+            actor=None,
+            name="Bad",
+            task_type="categorization",
+            params=CATS,
+            questions=[{"gold_answer": {"category": "truck"}, "params": {"attachment": "x"}}],
+        )
     assert "questions[0]" in err.value.message
 
 
 def test_projects_serve_only_annotators_holding_their_required_qualifications():
     qualification = _qualification()
     project = ProjectFactory(params=CATS)
-    services.project_update(client=project.client, actor=None, project_id=project.pk,
-                            changes={"required_qualifications": [str(qualification.pk)]})
+    services.project_update(
+        client=project.client,
+        actor=None,
+        project_id=project.pk,
+        changes={"required_qualifications": [str(qualification.pk)]},
+    )
     services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(2))
     unqualified, qualified = AnnotatorFactory(), AnnotatorFactory()
     _take(qualified, qualification, ["car", "pedestrian", "cyclist"])
     assert _claim(unqualified) is None
     assert _claim(qualified) is not None
     # Revoking takes the qualification and the live lease back.
-    held = services.qualification_revoke(annotator_id=qualified.pk, qualification_id=qualification.pk, reason="audit", actor=None)
+    held = services.qualification_revoke(
+        annotator_id=qualified.pk, qualification_id=qualification.pk, reason="audit", actor=None
+    )
     assert held.revoked_at is not None
     assert not Assignment.objects.filter(annotator=qualified, status=Assignment.Status.ACTIVE).exists()
     assert _claim(qualified) is None
     # Staff may grant it without the test; the event keeps their reason.
-    services.qualification_grant(annotator_id=unqualified.pk, qualification_id=qualification.pk, reason="vetted offline", actor=None)
+    services.qualification_grant(
+        annotator_id=unqualified.pk, qualification_id=qualification.pk, reason="vetted offline", actor=None
+    )
     granted = Event.objects.filter(kind="qualification.granted", after__annotator=str(unqualified.pk)).get()
     assert (granted.after["source"], granted.after["reason"]) == ("staff", "vetted offline")
     assert _claim(unqualified) is not None
     # Another client's qualification cannot be required.
-    foreign = services.qualification_create(client=ClientFactory(), actor=None, name="Theirs", task_type="categorization",
-                                            params=CATS, questions=[{"params": {"attachment": "x"}, "gold_answer": {"category": "car"}}])
+    foreign = services.qualification_create(
+        client=ClientFactory(),
+        actor=None,
+        name="Theirs",
+        task_type="categorization",
+        params=CATS,
+        questions=[{"params": {"attachment": "x"}, "gold_answer": {"category": "car"}}],
+    )
     with pytest.raises(ValidationFailed):
-        services.project_update(client=project.client, actor=None, project_id=project.pk,
-                                changes={"required_qualifications": [str(foreign.pk)]})
+        services.project_update(
+            client=project.client,
+            actor=None,
+            project_id=project.pk,
+            changes={"required_qualifications": [str(foreign.pk)]},
+        )
 
 
 def test_staff_status_changes_need_a_reason_and_a_legal_move_and_release_leases():
@@ -165,7 +220,9 @@ def test_staff_status_changes_need_a_reason_and_a_legal_move_and_release_leases(
         services.annotator_set_status(annotator_id=annotator.pk, status="suspended", reason=" ", actor=None)
     with pytest.raises(Conflict):
         services.annotator_set_status(annotator_id=annotator.pk, status="applicant", reason="no", actor=None)
-    services.annotator_set_status(annotator_id=annotator.pk, status="suspended", reason="chargeback", actor=None)
+    services.annotator_set_status(
+        annotator_id=annotator.pk, status="suspended", reason="chargeback", actor=None
+    )
     assert not Assignment.objects.filter(annotator=annotator, status=Assignment.Status.ACTIVE).exists()
     assert Task.objects.get().slots_taken == 0
     with pytest.raises(PermissionDenied):
@@ -180,7 +237,12 @@ def test_staff_status_changes_need_a_reason_and_a_legal_move_and_release_leases(
 def test_gold_is_served_at_the_ratio_scored_never_completed_nor_charged():
     project = ProjectFactory(params=CATS, gold_ratio=0.25, price_per_task=100, pay_per_answer=10)
     services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(20))
-    services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(5, "g", gold_answer={"category": "car"}))
+    services.task_bulk_create(
+        client=project.client,
+        actor=None,
+        project=project,
+        items=_items(5, "g", gold_answer={"category": "car"}),
+    )
     annotator = AnnotatorFactory()
     served = []
     for _ in range(12):
@@ -191,7 +253,12 @@ def test_gold_is_served_at_the_ratio_scored_never_completed_nor_charged():
         _submit(annotator, claim, {"category": "car" if task.is_gold else "pedestrian"})
     assert sum(served) == 3  # 12 claims × 0.25
     worker = ProjectWorker.objects.get(project=project, annotator=annotator)
-    assert (worker.served_total, worker.served_gold, worker.gold_answers, worker.gold_accuracy) == (12, 3, 3, 1.0)
+    assert (worker.served_total, worker.served_gold, worker.gold_answers, worker.gold_accuracy) == (
+        12,
+        3,
+        3,
+        1.0,
+    )
     gold = Task.objects.filter(is_gold=True)
     assert all(t.status == Task.Status.PENDING and t.price == 0 for t in gold)
     assert _balance(Account.Kind.PLATFORM_COST) == 30  # 3 gold answers × 10
@@ -200,7 +267,12 @@ def test_gold_is_served_at_the_ratio_scored_never_completed_nor_charged():
 
 def test_the_gold_rule_removes_after_the_minimum_and_staff_restore_on_appeal():
     project = ProjectFactory(params=CATS, gold_ratio=1.0, gold_min_answers=3, gold_accuracy_threshold=0.5)
-    services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(4, "g", gold_answer={"category": "car"}))
+    services.task_bulk_create(
+        client=project.client,
+        actor=None,
+        project=project,
+        items=_items(4, "g", gold_answer={"category": "car"}),
+    )
     services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(3))
     spammer = AnnotatorFactory()
     _work(spammer, project, "cyclist")
@@ -211,7 +283,9 @@ def test_the_gold_rule_removes_after_the_minimum_and_staff_restore_on_appeal():
     assert worker.status == ProjectWorker.Status.REMOVED and "gold accuracy" in worker.reason
     assert _claim(spammer, project) is None
     assert quality_selectors.annotator_stats(annotator=spammer)[0]["status"] == "removed"
-    services.worker_restore(project_id=project.pk, annotator_id=spammer.pk, reason="appeal upheld", actor=None)
+    services.worker_restore(
+        project_id=project.pk, annotator_id=spammer.pk, reason="appeal upheld", actor=None
+    )
     worker.refresh_from_db()
     assert (worker.status, worker.gold_answers) == (ProjectWorker.Status.ACTIVE, 0)
     assert _claim(spammer, project) is not None
@@ -223,7 +297,9 @@ def test_the_gold_rule_removes_after_the_minimum_and_staff_restore_on_appeal():
 
 
 def test_too_fast_answers_are_flagged_not_counted_not_paid_and_repeat_offenders_suspended():
-    project = ProjectFactory(params=CATS, min_answer_ms=3000, fraud_flag_limit=2, price_per_task=100, pay_per_answer=10)
+    project = ProjectFactory(
+        params=CATS, min_answer_ms=3000, fraud_flag_limit=2, price_per_task=100, pay_per_answer=10
+    )
     services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(5))
     cheat = AnnotatorFactory()
     submission = _work(cheat, project, after_seconds=1)
@@ -287,7 +363,9 @@ def test_dawid_skene_weighs_each_annotator_by_their_stored_confusion_matrix():
 
 
 def test_review_reject_returns_the_task_unpaid_then_fix_delivers_the_correction():
-    project = ProjectFactory(params=CATS, review_enabled=True, review_share=1.0, price_per_task=100, pay_per_answer=10)
+    project = ProjectFactory(
+        params=CATS, review_enabled=True, review_share=1.0, price_per_task=100, pay_per_answer=10
+    )
     services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(1))
     first = AnnotatorFactory()
     submission = _work(first, project, "pedestrian")
@@ -301,25 +379,42 @@ def test_review_reject_returns_the_task_unpaid_then_fix_delivers_the_correction(
     assert review.task_id == task.pk and review.reason == Review.Reason.SAMPLE
     with pytest.raises(ValidationFailed):
         services.review_decide(reviewer=reviewer, review_id=review.pk, verdict="maybe")
-    services.review_decide(reviewer=reviewer, review_id=review.pk, verdict="reject", comment="not a pedestrian")
+    services.review_decide(
+        reviewer=reviewer, review_id=review.pk, verdict="reject", comment="not a pedestrian"
+    )
     task.refresh_from_db()
-    assert (task.status, task.in_review, task.slots_taken, task.answers_received) == (Task.Status.PENDING, False, 0, 0)
+    assert (task.status, task.in_review, task.slots_taken, task.answers_received) == (
+        Task.Status.PENDING,
+        False,
+        0,
+        0,
+    )
     assert Submission.objects.get(pk=submission.pk).status == Submission.Status.REJECTED
     assert _balance(Account.Kind.ANNOTATOR_PAYABLE, user=first.user) == 0  # the rejected answer is not paid
     assert _claim(first, project) is None  # the rejected annotator never gets the task again
     _work(AnnotatorFactory(), project, "pedestrian")
     review = services.review_next(reviewer=reviewer)
     with pytest.raises(ValidationFailed):
-        services.review_decide(reviewer=reviewer, review_id=review.pk, verdict="fix", corrected_answer={"category": "truck"})
-    services.review_decide(reviewer=reviewer, review_id=review.pk, verdict="fix", corrected_answer={"category": "cyclist"})
+        services.review_decide(
+            reviewer=reviewer, review_id=review.pk, verdict="fix", corrected_answer={"category": "truck"}
+        )
+    services.review_decide(
+        reviewer=reviewer, review_id=review.pk, verdict="fix", corrected_answer={"category": "cyclist"}
+    )
     task.refresh_from_db()
-    assert (task.status, task.response, task.confidence) == (Task.Status.COMPLETED, {"category": "cyclist"}, 1.0)
+    assert (task.status, task.response, task.confidence) == (
+        Task.Status.COMPLETED,
+        {"category": "cyclist"},
+        1.0,
+    )
     with pytest.raises(Conflict):
         services.review_decide(reviewer=reviewer, review_id=review.pk, verdict="accept")
 
 
 def test_a_reviewer_never_reviews_their_own_answer_and_low_confidence_goes_to_review():
-    project = ProjectFactory(params=CATS, overlap=2, max_overlap=2, confidence_threshold=0.9, review_enabled=True)
+    project = ProjectFactory(
+        params=CATS, overlap=2, max_overlap=2, confidence_threshold=0.9, review_enabled=True
+    )
     services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(1))
     reviewer = AnnotatorFactory(is_reviewer=True)
     _work(reviewer, project, "car")
@@ -338,8 +433,12 @@ def test_a_reviewer_never_reviews_their_own_answer_and_low_confidence_goes_to_re
 def test_an_audit_rejection_sends_the_task_to_rework_at_the_platforms_cost(settings):
     settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK = True
     project = ProjectFactory(params=CATS, price_per_task=100, pay_per_answer=10)
-    services.task_bulk_create(client=project.client, actor=None, project=project,
-                              items=[{**_items(1)[0], "callback_url": "http://127.0.0.1:9/cb"}])
+    services.task_bulk_create(
+        client=project.client,
+        actor=None,
+        project=project,
+        items=[{**_items(1)[0], "callback_url": "http://127.0.0.1:9/cb"}],
+    )
     first = AnnotatorFactory()
     _work(first, project, "car")
     task = Task.objects.get()
@@ -351,8 +450,12 @@ def test_an_audit_rejection_sends_the_task_to_rework_at_the_platforms_cost(setti
     _work(second, project, "cyclist")
     task.refresh_from_db()
     assert (task.status, task.response) == (Task.Status.COMPLETED, {"category": "cyclist"})
-    assert LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.TASK_CHARGE).count() == 1  # charged once
-    assert _balance(Account.Kind.PLATFORM_COST) == 10 and _balance(Account.Kind.LABOR_COST) == 10  # rework vs first round
+    assert (
+        LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.TASK_CHARGE).count() == 1
+    )  # charged once
+    assert (
+        _balance(Account.Kind.PLATFORM_COST) == 10 and _balance(Account.Kind.LABOR_COST) == 10
+    )  # rework vs first round
     callbacks = WebhookDelivery.objects.filter(event_type="task.completed").count()
     assert callbacks == 2  # the first delivery and the reworked one
     with pytest.raises(ValidationFailed):
@@ -375,7 +478,9 @@ def test_project_quality_reports_alpha_and_pseudonymous_annotators():
     assert {row["annotator"] for row in staff["annotators"]} == {str(a.pk) for a in annotators}
 
 
-def test_barred_from_enough_projects_the_annotator_is_suspended_platform_wide(settings, django_capture_on_commit_callbacks):
+def test_barred_from_enough_projects_the_annotator_is_suspended_platform_wide(
+    settings, django_capture_on_commit_callbacks
+):
     settings.QUORUM_SUSPEND_AFTER_BARS = 2
     annotator = AnnotatorFactory()
     first, second = ProjectFactory(params=CATS), ProjectFactory(params=CATS)
@@ -414,4 +519,6 @@ def test_the_completion_relay_leaves_tasks_held_for_review_alone():
     services.task_bulk_create(client=project.client, actor=None, project=project, items=_items(1))
     _work(AnnotatorFactory(), project, "car")
     assert Task.objects.get().in_review
-    assert complete_ready_tasks() == 0  # all answers are in, but the task waits for a reviewer, not for the relay
+    assert (
+        complete_ready_tasks() == 0
+    )  # all answers are in, but the task waits for a reviewer, not for the relay

@@ -35,7 +35,13 @@ def charge(client, task_id, amount, work, when):
 
 def refund(client, task_id, amount, when):
     with ledger_at(when):
-        services.task_refund(client=client, task_id=task_id, amount=amount, reason="bad labels", key=f"refund:{task_id}:{amount}")
+        services.task_refund(
+            client=client,
+            task_id=task_id,
+            amount=amount,
+            reason="bad labels",
+            key=f"refund:{task_id}:{amount}",
+        )
 
 
 @pytest.fixture
@@ -64,20 +70,28 @@ def january(client_a, client_b):
     charge(client_a, "t5", 400, RANKS, utc(2025, 2, 1, 0, 0, 0))
     charge(client_b, "b1", 700, RANKS, utc(2025, 1, 12))
     with ledger_at(utc(2025, 1, 12)):
-        services.answer_pay(submission_id="s1", user_id=UserFactory().pk, client=client_a, amount=80, work=BOXES)
+        services.answer_pay(
+            submission_id="s1", user_id=UserFactory().pk, client=client_a, amount=80, work=BOXES
+        )
     return client_a
 
 
 def ledger_receivable(client, start, end) -> int:
     """The ledger's own figure: charges and refunds on the client's receivable in [start, end)."""
     return LedgerEntry.objects.filter(
-        account__kind=Account.Kind.CLIENT_RECEIVABLE, account__client=client, transaction__kind__in=["task_charge", "refund"],
-        transaction__created_at__gte=start, transaction__created_at__lt=end,
+        account__kind=Account.Kind.CLIENT_RECEIVABLE,
+        account__client=client,
+        transaction__kind__in=["task_charge", "refund"],
+        transaction__created_at__gte=start,
+        transaction__created_at__lt=end,
     ).aggregate(total=Sum("amount"))["total"]
 
 
 def lines_of(invoice):
-    return [(ln.project_name, ln.task_type, ln.kind, ln.quantity, ln.amount) for ln in invoice.lines.order_by("id")]
+    return [
+        (ln.project_name, ln.task_type, ln.kind, ln.quantity, ln.amount)
+        for ln in invoice.lines.order_by("id")
+    ]
 
 
 JANUARY_LINES = [
@@ -98,16 +112,24 @@ def test_invoice_totals_equal_the_ledger_with_lines_by_project_and_task_type(jan
     assert invoice.number == "Q-202501-0001"
 
 
-@pytest.mark.parametrize(("month", "total", "lines"), [
-    (date(2024, 12, 1), 400, [("Chat ranking", "ranking", "charge", 1, 400)]),
-    (date(2025, 2, 1), 400, [("Chat ranking", "ranking", "charge", 1, 400)]),
-    (date(2025, 3, 1), 0, []),
-], ids=["23:59:59 on Dec 31 is December", "00:00 on Feb 1 is February", "empty month"])
+@pytest.mark.parametrize(
+    ("month", "total", "lines"),
+    [
+        (date(2024, 12, 1), 400, [("Chat ranking", "ranking", "charge", 1, 400)]),
+        (date(2025, 2, 1), 400, [("Chat ranking", "ranking", "charge", 1, 400)]),
+        (date(2025, 3, 1), 0, []),
+    ],
+    ids=["23:59:59 on Dec 31 is December", "00:00 on Feb 1 is February", "empty month"],
+)
 def test_month_boundaries_are_utc(january, month, total, lines):
     invoice = invoices.invoice_generate(client=january, period_start=month)
     assert (invoice.total, lines_of(invoice)) == (total, lines)
-    assert invoice.total == (ledger_receivable(january, invoices.utc_midnight(month),
-                                               invoices.utc_midnight(invoices.next_month(month))) or 0)
+    assert invoice.total == (
+        ledger_receivable(
+            january, invoices.utc_midnight(month), invoices.utc_midnight(invoices.next_month(month))
+        )
+        or 0
+    )
 
 
 def test_numbers_are_per_month_and_unique(january, client_b):
@@ -136,7 +158,12 @@ def test_an_issued_invoice_is_never_changed_by_generation(january):
     invoices.invoice_issue(invoice_id=invoice.pk)
     charge(january, "t7", 999, BOXES, utc(2025, 1, 29))
     again = invoices.invoice_generate(client=january, period_start=JAN)
-    assert (again.pk, again.status, again.total, lines_of(again)) == (invoice.pk, "issued", 1950, JANUARY_LINES)
+    assert (again.pk, again.status, again.total, lines_of(again)) == (
+        invoice.pk,
+        "issued",
+        1950,
+        JANUARY_LINES,
+    )
 
 
 @pytest.mark.parametrize("bad", [date(2025, 1, 2), "2025-13", "January"])
@@ -152,8 +179,9 @@ def funds(client) -> int:
 
 
 def receivable(client) -> int:
-    return LedgerEntry.objects.filter(account__kind=Account.Kind.CLIENT_RECEIVABLE, account__client=client).aggregate(
-        total=Sum("amount"))["total"]
+    return LedgerEntry.objects.filter(
+        account__kind=Account.Kind.CLIENT_RECEIVABLE, account__client=client
+    ).aggregate(total=Sum("amount"))["total"]
 
 
 def test_issue_applies_funds_then_pay_records_the_rest(january):
@@ -176,18 +204,30 @@ def test_issue_applies_funds_then_pay_records_the_rest(january):
 def test_void_of_an_issued_invoice_gives_the_funds_back_and_frees_the_month(january):
     services.topup_record(client=january, amount=5000, reference="wire", key="topup-2")
     owed = receivable(january)
-    invoice = invoices.invoice_issue(invoice_id=invoices.invoice_generate(client=january, period_start=JAN).pk)
+    invoice = invoices.invoice_issue(
+        invoice_id=invoices.invoice_generate(client=january, period_start=JAN).pk
+    )
     assert funds(january) == 5000 - 1950
     voided = invoices.invoice_void(invoice_id=invoice.pk, reason="wrong address")
     assert (voided.status, funds(january), receivable(january)) == ("void", 5000, owed)
     assert invoices.invoice_settlement(voided)["funds_applied"] == 0
     replacement = invoices.invoice_generate(client=january, period_start=JAN)
-    assert (replacement.pk != voided.pk, replacement.number, replacement.total) == (True, "Q-202501-0002", 1950)
+    assert (replacement.pk != voided.pk, replacement.number, replacement.total) == (
+        True,
+        "Q-202501-0002",
+        1950,
+    )
 
 
 ILLEGAL = [
-    ("draft", "pay"), ("issued", "issue"), ("paid", "issue"), ("paid", "pay"), ("paid", "void"),
-    ("void", "issue"), ("void", "pay"), ("void", "void"),
+    ("draft", "pay"),
+    ("issued", "issue"),
+    ("paid", "issue"),
+    ("paid", "pay"),
+    ("paid", "void"),
+    ("void", "issue"),
+    ("void", "pay"),
+    ("void", "void"),
 ]
 
 
@@ -199,12 +239,22 @@ def test_illegal_transitions_are_refused_and_change_nothing(january, state, acti
     run = {"issue": invoices.invoice_issue, "pay": invoices.invoice_mark_paid, "void": invoices.invoice_void}
     for step in steps:
         run[step](invoice_id=invoice.pk)
-    before = (Invoice.objects.get(pk=invoice.pk).status, LedgerTransaction.objects.count(), Event.objects.count(), funds(january))
+    before = (
+        Invoice.objects.get(pk=invoice.pk).status,
+        LedgerTransaction.objects.count(),
+        Event.objects.count(),
+        funds(january),
+    )
     with pytest.raises(Conflict) as err:
         run[action](invoice_id=invoice.pk)
     assert err.value.code == "invoice_status"
     assert invoice.number in err.value.message and state in err.value.message
-    after = (Invoice.objects.get(pk=invoice.pk).status, LedgerTransaction.objects.count(), Event.objects.count(), funds(january))
+    after = (
+        Invoice.objects.get(pk=invoice.pk).status,
+        LedgerTransaction.objects.count(),
+        Event.objects.count(),
+        funds(january),
+    )
     assert after == before
 
 
@@ -228,10 +278,17 @@ def test_monthly_task_invoices_last_month_for_active_clients_and_is_idempotent(c
     assert [(c, t) for _, c, _, t in first] == [(client_a.pk, 300)]
 
 
-@pytest.mark.parametrize(("amount", "currency", "text"), [
-    (195000, "USD", "1,950.00 USD"), (1950, "USD", "19.50 USD"), (-5, "USD", "-0.05 USD"), (0, "EUR", "0.00 EUR"),
-    (123456789, "JPY", "123,456,789 JPY"), (1, "KWD", "0.001 KWD"),
-])
+@pytest.mark.parametrize(
+    ("amount", "currency", "text"),
+    [
+        (195000, "USD", "1,950.00 USD"),
+        (1950, "USD", "19.50 USD"),
+        (-5, "USD", "-0.05 USD"),
+        (0, "EUR", "0.00 EUR"),
+        (123456789, "JPY", "123,456,789 JPY"),
+        (1, "KWD", "0.001 KWD"),
+    ],
+)
 def test_money_format_uses_the_currency_exponent(amount, currency, text):
     assert invoices.money_format(amount, currency) == text
 
@@ -258,12 +315,17 @@ def test_client_reads_its_invoice_as_json_csv_and_html(api_a, jan_invoice):
     assert detail.status_code == 200
     body = detail.json()
     assert (body["subtotal"], body["refunds"], body["total"], body["amount_due"]) == (2650, 700, 1950, 0)
-    assert [(ln["project_name"], ln["task_type"], ln["kind"], ln["quantity"], ln["amount"]) for ln in body["lines"]] == JANUARY_LINES
+    assert [
+        (ln["project_name"], ln["task_type"], ln["kind"], ln["quantity"], ln["amount"])
+        for ln in body["lines"]
+    ] == JANUARY_LINES
     csv_response = api_a.get(f"/api/v1/billing/invoices/{jan_invoice.pk}/csv")
     assert csv_response.status_code == 200 and csv_response["Content-Type"].startswith("text/csv")
     rows = csv_response.content.decode().splitlines()
     assert rows[0].startswith("invoice,period_start")
-    assert rows[4] == f"Q-202501-0001,2025-01-01,2025-02-01,USD,{P1},Lidar boxes,imageannotation,charge,2,2000"
+    assert (
+        rows[4] == f"Q-202501-0001,2025-01-01,2025-02-01,USD,{P1},Lidar boxes,imageannotation,charge,2,2000"
+    )
     assert rows[-1].endswith(",total,,1950")
     html = api_a.get(f"/api/v1/billing/invoices/{jan_invoice.pk}/html")
     assert html.status_code == 200 and html["Content-Type"].startswith("text/html")
@@ -279,14 +341,22 @@ def test_another_client_gets_404_for_the_invoice(api_b, jan_invoice, suffix):
     assert api_b.get("/api/v1/billing/invoices").json()["results"] == []
 
 
-STAFF_POSTS = ["/api/v1/staff/clients/{client}/invoices", "/api/v1/staff/invoices/{invoice}/issue",
-               "/api/v1/staff/invoices/{invoice}/pay", "/api/v1/staff/invoices/{invoice}/void"]
+STAFF_POSTS = [
+    "/api/v1/staff/clients/{client}/invoices",
+    "/api/v1/staff/invoices/{invoice}/issue",
+    "/api/v1/staff/invoices/{invoice}/pay",
+    "/api/v1/staff/invoices/{invoice}/void",
+]
 
 
 @pytest.mark.parametrize("url", STAFF_POSTS)
 def test_staff_endpoints_refuse_client_keys(api_a, jan_invoice, url):
-    response = api_a.post(url.format(client=jan_invoice.client_id, invoice=jan_invoice.pk), {"period": "2025-01"},
-                          format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    response = api_a.post(
+        url.format(client=jan_invoice.client_id, invoice=jan_invoice.pk),
+        {"period": "2025-01"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "staff_only"
     assert Invoice.objects.get(pk=jan_invoice.pk).status == "draft"
@@ -312,7 +382,11 @@ def test_issue_and_pay_are_idempotent_by_key(staff_api, jan_invoice):
     replay = staff_api.post(issue_url, HTTP_IDEMPOTENCY_KEY="issue-1")
     assert first.status_code == replay.status_code == 200
     assert replay.content == first.content and replay["Idempotent-Replayed"] == "true"
-    assert (first.json()["status"], first.json()["funds_applied"], first.json()["amount_due"]) == ("issued", 1000, 950)
+    assert (first.json()["status"], first.json()["funds_applied"], first.json()["amount_due"]) == (
+        "issued",
+        1000,
+        950,
+    )
     assert LedgerTransaction.objects.filter(kind="funds_applied").count() == 1
     assert staff_api.post(issue_url).status_code == 400  # a money endpoint needs the header
     pay_url = f"/api/v1/staff/invoices/{jan_invoice.pk}/pay"
@@ -327,10 +401,16 @@ def test_issue_and_pay_are_idempotent_by_key(staff_api, jan_invoice):
 
 
 def test_staff_void_through_the_api(staff_api, jan_invoice):
-    response = staff_api.post(f"/api/v1/staff/invoices/{jan_invoice.pk}/void", {"reason": "duplicate"}, format="json",
-                              HTTP_IDEMPOTENCY_KEY="void-1")
+    response = staff_api.post(
+        f"/api/v1/staff/invoices/{jan_invoice.pk}/void",
+        {"reason": "duplicate"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="void-1",
+    )
     assert response.status_code == 200 and response.json()["status"] == "void"
-    missing = staff_api.post(f"/api/v1/staff/invoices/{uuid.uuid4()}/void", {}, format="json", HTTP_IDEMPOTENCY_KEY="void-2")
+    missing = staff_api.post(
+        f"/api/v1/staff/invoices/{uuid.uuid4()}/void", {}, format="json", HTTP_IDEMPOTENCY_KEY="void-2"
+    )
     assert missing.status_code == 404
 
 
@@ -341,12 +421,16 @@ def test_admin_actions_call_the_services(client, jan_invoice):
     admin_user = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(admin_user)
     url = "/admin/billing/invoice/"
-    response = client.post(url, {"action": "mark_paid", "_selected_action": [str(jan_invoice.pk)]}, follow=True)
+    response = client.post(
+        url, {"action": "mark_paid", "_selected_action": [str(jan_invoice.pk)]}, follow=True
+    )
     assert "only issued invoices can be marked paid" in response.content.decode()
     assert Invoice.objects.get(pk=jan_invoice.pk).status == "draft"
     client.post(url, {"action": "issue", "_selected_action": [str(jan_invoice.pk)]}, follow=True)
     assert Invoice.objects.get(pk=jan_invoice.pk).status == "issued"
-    assert Event.objects.filter(entity_id=jan_invoice.pk, kind="invoice.issued", actor=f"user:{admin_user.pk}").exists()
+    assert Event.objects.filter(
+        entity_id=jan_invoice.pk, kind="invoice.issued", actor=f"user:{admin_user.pk}"
+    ).exists()
     page = client.get(url)
     assert page.status_code == 200 and "Revenue reports" in page.content.decode()
 
@@ -393,7 +477,9 @@ def test_run_payouts_twice_pays_once(client_a, settings):
 def test_prune_idempotency_keys_twice(settings):
     settings.QUORUM_IDEMPOTENCY_TTL_HOURS = 24
     old = timezone.now() - timedelta(hours=25)
-    IdempotencyRecord.objects.create(scope="user:x", key="old", fingerprint="f", status_code=200, body="{}", created_at=old)
+    IdempotencyRecord.objects.create(
+        scope="user:x", key="old", fingerprint="f", status_code=200, body="{}", created_at=old
+    )
     IdempotencyRecord.objects.create(scope="user:x", key="new", fingerprint="f", status_code=200, body="{}")
     assert (tasks.prune_idempotency_keys(), tasks.prune_idempotency_keys()) == (1, 0)
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]

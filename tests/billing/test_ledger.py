@@ -45,7 +45,9 @@ def test_unbalanced_or_bad_amounts_are_refused_in_python(client_a, amounts):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    ("amounts", "message"), [((10, -9), "does not balance"), ((10,), "at least 2")], ids=["unbalanced", "one-entry"]
+    ("amounts", "message"),
+    [((10, -9), "does not balance"), ((10,), "at least 2")],
+    ids=["unbalanced", "one-entry"],
 )
 def test_postgres_refuses_a_bad_transaction_at_commit(client_a, amounts, message):
     """Written around ledger.post, straight to the tables: the database itself says no."""

@@ -41,7 +41,9 @@ from billing.models import Account, ClientCredit, LedgerEntry, LedgerTransaction
 from clients.errors import Conflict, ValidationFailed
 from clients.models import Client, User
 
-_currencies = ("".join(c) for c in itertools.product("QXZ", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+_currencies = (
+    "".join(c) for c in itertools.product("QXZ", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+)
 amounts = st.integers(min_value=1, max_value=50_000)
 
 
@@ -93,15 +95,25 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(amount=amounts, who=st.integers(0, 1), rework=st.booleans())
     def accept_an_answer(self, amount, who, rework):
         submission_id = uuid.uuid4()
-        billing.answer_pay(submission_id=submission_id, user_id=self.users[who].pk, client=self.client, amount=amount,
-                           work=self.work, platform_cost=rework)
-        self._move(("platform_cost" if rework else "labor_cost", None, amount), ("annotator_payable", who, -amount))
+        billing.answer_pay(
+            submission_id=submission_id,
+            user_id=self.users[who].pk,
+            client=self.client,
+            amount=amount,
+            work=self.work,
+            platform_cost=rework,
+        )
+        self._move(
+            ("platform_cost" if rework else "labor_cost", None, amount), ("annotator_payable", who, -amount)
+        )
         self.pays[submission_id] = (who, amount, rework, False)
 
     @precondition(lambda self: any(not p[3] for p in self.pays.values()))
     @rule(data=st.data())
     def reject_an_answer(self, data):
-        submission_id = data.draw(st.sampled_from(sorted((k for k, p in self.pays.items() if not p[3]), key=str)))
+        submission_id = data.draw(
+            st.sampled_from(sorted((k for k, p in self.pays.items() if not p[3]), key=str))
+        )
         who, amount, rework, _ = self.pays[submission_id]
         try:
             with transaction.atomic():
@@ -110,7 +122,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert self._payable(who) < amount  # refused only when it would overdraw the payable
             return
         assert self._payable(who) >= amount
-        self._move(("platform_cost" if rework else "labor_cost", None, -amount), ("annotator_payable", who, amount))
+        self._move(
+            ("platform_cost" if rework else "labor_cost", None, -amount), ("annotator_payable", who, amount)
+        )
         self.pays[submission_id] = (who, amount, rework, True)
 
     @precondition(lambda self: self.charges)
@@ -120,7 +134,9 @@ class LedgerMachine(RuleBasedStateMachine):
         charged, refunded = self.charges[task_id]
         try:
             with transaction.atomic():
-                billing.task_refund(client=self.client, task_id=task_id, amount=amount, reason="", key=self._key("refund"))
+                billing.task_refund(
+                    client=self.client, task_id=task_id, amount=amount, reason="", key=self._key("refund")
+                )
         except ValidationFailed:
             assert refunded + amount > charged
             return
@@ -138,7 +154,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(amount=amounts)
     def apply_funds(self, amount):
         billing.funds_apply(client=self.client, amount=amount, reference="", key=self._key("funds"))
-        applied = min(amount, -self.expected[("client_funds", "c")], self.expected[("client_receivable", "c")])
+        applied = min(
+            amount, -self.expected[("client_funds", "c")], self.expected[("client_receivable", "c")]
+        )
         if applied > 0:
             self._move(("client_funds", "c", applied), ("client_receivable", "c", -applied))
 
@@ -147,10 +165,13 @@ class LedgerMachine(RuleBasedStateMachine):
         available = self._payable(who)
         try:
             with transaction.atomic():
-                payout = billing.payout_create(user_id=self.users[who].pk, currency=self.currency, amount=amount,
-                                               key=self._key("payout"))
+                payout = billing.payout_create(
+                    user_id=self.users[who].pk, currency=self.currency, amount=amount, key=self._key("payout")
+                )
         except (Conflict, ValidationFailed):
-            assert (amount or available) > available or (amount or available) < max(billing.payout_minimum(), 1)
+            assert (amount or available) > available or (amount or available) < max(
+                billing.payout_minimum(), 1
+            )
             return
         paid = available if amount is None else amount
         assert payout.amount == paid <= available
@@ -164,7 +185,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.reversible.remove((ltx_id, what, amount))
         original = LedgerTransaction.objects.get(pk=ltx_id)
         if what == "topup":
-            if -self.expected[("client_funds", "c")] < amount:  # the funds were spent: a reversal would overdraw them
+            if (
+                -self.expected[("client_funds", "c")] < amount
+            ):  # the funds were spent: a reversal would overdraw them
                 return
             ledger.reverse(original=original, idempotency_key=self._key("reversal"))
             self._move(("cash", None, -amount), ("client_funds", "c", amount))
@@ -191,7 +214,9 @@ class LedgerMachine(RuleBasedStateMachine):
             if account.kind in Account.CACHED_KINDS:
                 assert account.balance == total, account
                 assert account.balance <= 0, account  # never in debit
-            owner = "c" if account.client_id else (self.users.index(account.user) if account.user_id else None)
+            owner = (
+                "c" if account.client_id else (self.users.index(account.user) if account.user_id else None)
+            )
             assert total == self.expected[(account.kind, owner)], (account.kind, owner)
         credit = ClientCredit.objects.filter(client=self.client).first()
         assert (credit.received if credit else 0) == self.received
@@ -201,7 +226,9 @@ class LedgerMachine(RuleBasedStateMachine):
         today = timezone.now().date()
         if today.replace(day=1) != self.month:
             return  # the example crossed midnight at a month's end: its postings span two invoices
-        invoice = invoices.invoice_generate(client=self.client, period_start=self.month)  # a draft: rebuilt each time
+        invoice = invoices.invoice_generate(
+            client=self.client, period_start=self.month
+        )  # a draft: rebuilt each time
         charged = sum(c for c, _ in self.charges.values())
         refunded = sum(r for _, r in self.charges.values())
         assert (invoice.subtotal, invoice.refunds, invoice.total) == (charged, refunded, charged - refunded)
@@ -212,6 +239,10 @@ class LedgerMachine(RuleBasedStateMachine):
 def test_the_ledger_keeps_its_invariants_under_any_sequence_of_operations():
     run_state_machine_as_test(
         LedgerMachine,
-        settings=settings(max_examples=30, stateful_step_count=20, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]),
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
     )

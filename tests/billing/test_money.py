@@ -31,13 +31,21 @@ def _work_one(annotator, project_id=None, answer=None):
     if claim is None:
         return None
     a = claim.assignment
-    return services.assignment_submit(annotator=annotator, assignment_id=a.pk, claim_version=a.claim_version,
-                                      answer=answer or {"category": "car"})
+    return services.assignment_submit(
+        annotator=annotator,
+        assignment_id=a.pk,
+        claim_version=a.claim_version,
+        answer=answer or {"category": "car"},
+    )
 
 
 def _balance(kind, **owner) -> int:
-    return LedgerEntry.objects.filter(account__kind=kind, **{f"account__{k}": v for k, v in owner.items()}).aggregate(
-        t=Sum("amount"))["t"] or 0
+    return (
+        LedgerEntry.objects.filter(
+            account__kind=kind, **{f"account__{k}": v for k, v in owner.items()}
+        ).aggregate(t=Sum("amount"))["t"]
+        or 0
+    )
 
 
 # --- rate cards ------------------------------------------------------------------------------------
@@ -46,21 +54,35 @@ def _balance(kind, **owner) -> int:
 def test_tasks_snapshot_the_rate_card_in_force_and_a_later_version_applies_to_new_tasks_only():
     client = ClientFactory()
     project = ProjectFactory(client=client, price_per_task=None, pay_per_answer=None)
-    billing.rate_card_set(task_type="categorization", currency="USD", price_per_task=30, pay_per_answer=10)  # default
+    billing.rate_card_set(
+        task_type="categorization", currency="USD", price_per_task=30, pay_per_answer=10
+    )  # default
     first = services.task_bulk_create(client=client, actor=None, project=project, items=_items(2, "a"))
-    billing.rate_card_set(task_type="categorization", currency="USD", price_per_task=40, pay_per_answer=12, client=client)
+    billing.rate_card_set(
+        task_type="categorization", currency="USD", price_per_task=40, pay_per_answer=12, client=client
+    )
     second = services.task_bulk_create(client=client, actor=None, project=project, items=_items(1, "b"))
 
     assert {(r.task.price, r.task.pay) for r in first} == {(30, 10)}
     assert (second[0].task.price, second[0].task.pay) == (40, 12)  # the client's own card beats the default
-    assert Task.objects.filter(pk__in=[r.task.pk for r in first], price=30, pay=10).count() == 2  # unchanged in the DB
+    assert (
+        Task.objects.filter(pk__in=[r.task.pk for r in first], price=30, pay=10).count() == 2
+    )  # unchanged in the DB
 
 
 def test_a_card_that_takes_effect_later_is_not_used_yet_and_the_project_override_wins():
     client = ClientFactory()
-    billing.rate_card_set(task_type="categorization", currency="USD", price_per_task=30, pay_per_answer=10, client=client)
-    billing.rate_card_set(task_type="categorization", currency="USD", price_per_task=99, pay_per_answer=99, client=client,
-                          effective_from=timezone.now() + timedelta(days=1))
+    billing.rate_card_set(
+        task_type="categorization", currency="USD", price_per_task=30, pay_per_answer=10, client=client
+    )
+    billing.rate_card_set(
+        task_type="categorization",
+        currency="USD",
+        price_per_task=99,
+        pay_per_answer=99,
+        client=client,
+        effective_from=timezone.now() + timedelta(days=1),
+    )
     inherits = ProjectFactory(client=client, price_per_task=None, pay_per_answer=None)
     overrides = ProjectFactory(client=client, price_per_task=50, pay_per_answer=None)
     (a,) = services.task_bulk_create(client=client, actor=None, project=inherits, items=_items(1))
@@ -80,7 +102,13 @@ def test_a_card_that_takes_effect_later_is_not_used_yet_and_the_project_override
 )
 def test_bad_rate_cards_are_refused_and_nothing_is_written(kwargs, code):
     client = ClientFactory()
-    args = {"task_type": "categorization", "currency": "USD", "price_per_task": 1, "pay_per_answer": 1, **kwargs}
+    args = {
+        "task_type": "categorization",
+        "currency": "USD",
+        "price_per_task": 1,
+        "pay_per_answer": 1,
+        **kwargs,
+    }
     if args.get("client") == "client":
         args["client"] = client
     with pytest.raises(ValidationFailed) as exc:
@@ -108,22 +136,32 @@ def test_completion_charges_the_client_and_each_accepted_answer_pays_its_annotat
     assert _balance(Account.Kind.LABOR_COST) == 60
     assert _balance(Account.Kind.ANNOTATOR_PAYABLE, user=ann2.user) == -30
     charge = LedgerTransaction.objects.get(kind="task_charge")
-    assert (charge.project_id, charge.project_name, charge.task_type) == (project.id, project.name, "categorization")
+    assert (charge.project_id, charge.project_name, charge.task_type) == (
+        project.id,
+        project.name,
+        "categorization",
+    )
     assert selectors.payable_balance(user_id=ann1.user_id, currency="USD") == 30  # the cached balance agrees
 
 
 def test_gold_work_is_a_platform_cost_and_test_mode_posts_nothing():
     client = ClientFactory()
     project = ProjectFactory(client=client, price_per_task=100, pay_per_answer=30, gold_ratio=1.0)
-    (created,) = services.task_bulk_create(client=client, actor=None, project=project,
-                                           items=[{**_items(1)[0], "gold_answer": {"category": "car"}}])
+    (created,) = services.task_bulk_create(
+        client=client,
+        actor=None,
+        project=project,
+        items=[{**_items(1)[0], "gold_answer": {"category": "car"}}],
+    )
     assert created.task.is_gold and created.task.price == 0
     _work_one(AnnotatorFactory())
     assert _balance(Account.Kind.PLATFORM_COST) == 30
     assert _balance(Account.Kind.LABOR_COST) == 0
     assert _balance(Account.Kind.PLATFORM_REVENUE) == 0  # gold is never charged
 
-    services.task_bulk_create(client=client, actor=None, project=project, items=_items(2, "sandbox"), is_test=True)
+    services.task_bulk_create(
+        client=client, actor=None, project=project, items=_items(2, "sandbox"), is_test=True
+    )
     before = LedgerTransaction.objects.count()
     for task in Task.objects.filter(is_test=True):
         services.task_simulate_complete(task_id=task.pk)
@@ -153,12 +191,16 @@ def test_refunds_never_pass_the_charge_and_credit_the_client():
     task_id = created.task.pk
 
     billing.task_refund(client=client, task_id=task_id, amount=60, reason="Late", key="r1")
-    billing.task_refund(client=client, task_id=task_id, amount=60, reason="Late", key="r1")  # the same refund, once
+    billing.task_refund(
+        client=client, task_id=task_id, amount=60, reason="Late", key="r1"
+    )  # the same refund, once
     with pytest.raises(ValidationFailed) as exc:
         billing.task_refund(client=client, task_id=task_id, amount=41, reason="More", key="r2")
     assert exc.value.code == "refund_exceeds_charge"
     with pytest.raises(NotFound):
-        billing.task_refund(client=ClientFactory(), task_id=task_id, amount=1, reason="", key="r3")  # another client's task
+        billing.task_refund(
+            client=ClientFactory(), task_id=task_id, amount=1, reason="", key="r3"
+        )  # another client's task
 
     assert _balance(Account.Kind.CLIENT_RECEIVABLE, client=client) == 40
     assert _balance(Account.Kind.PLATFORM_REVENUE) == -40
@@ -195,7 +237,9 @@ def test_a_project_budget_stops_serving_before_it_would_be_passed():
     assert sum(s is not None for s in served) == 2  # 30 + 30 fits in 70, a third would make 90
     assert ProjectBudget.objects.get(project_id=project.id).committed == 60
     assert Task.objects.filter(project=project, spend_reserved=True).count() == 2
-    assert Task.objects.filter(project=project, slots_taken=0, status="pending").count() == 3  # the refused claims were undone
+    assert (
+        Task.objects.filter(project=project, slots_taken=0, status="pending").count() == 3
+    )  # the refused claims were undone
 
 
 def test_a_credit_limit_caps_spend_at_money_received_plus_credit_and_a_top_up_reopens_it():
@@ -225,11 +269,22 @@ def test_canceling_a_started_task_gives_its_commitment_back():
 
 
 def test_budget_and_price_through_the_project_api(api_a, client_a):
-    response = api_a.post("/api/v1/projects", {"name": "Budgeted", "task_type": "categorization", "params": {"categories": ["a", "b"]},
-                                               "price_per_task": 10, "budget": 25}, format="json")
+    response = api_a.post(
+        "/api/v1/projects",
+        {
+            "name": "Budgeted",
+            "task_type": "categorization",
+            "params": {"categories": ["a", "b"]},
+            "price_per_task": 10,
+            "budget": 25,
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     project_id = response.json()["id"]
-    assert api_a.get("/api/v1/billing/budgets").json() == [{"project_id": project_id, "budget": 25, "committed": 0}]
+    assert api_a.get("/api/v1/billing/budgets").json() == [
+        {"project_id": project_id, "budget": 25, "committed": 0}
+    ]
     bad = api_a.patch(f"/api/v1/projects/{project_id}", {"budget": -5}, format="json")
     assert bad.status_code == 400 and bad.json()["error"]["code"]
     assert ProjectBudget.objects.get(project_id=project_id).limit == 25
@@ -243,7 +298,9 @@ def _payable(user, amount: int) -> None:
     client = ClientFactory()
     work = billing.Work(task_id="t", project_id=None, project_name="", task_type="categorization")
     with transaction.atomic():
-        billing.answer_pay(submission_id=f"seed-{user.pk}", user_id=user.pk, client=client, amount=amount, work=work)
+        billing.answer_pay(
+            submission_id=f"seed-{user.pk}", user_id=user.pk, client=client, amount=amount, work=work
+        )
 
 
 def test_payouts_move_payable_to_cash_and_never_overdraw(settings):
@@ -295,8 +352,15 @@ def test_staff_add_rate_card_versions_and_set_credit_limits_in_the_admin_through
     staff = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(staff)
     acme = ClientFactory()
-    form = {"task_type": "categorization", "client": str(acme.pk), "currency": "USD", "price_per_task": "30",
-            "pay_per_answer": "9", "effective_from_0": "2026-01-01", "effective_from_1": "00:00:00"}
+    form = {
+        "task_type": "categorization",
+        "client": str(acme.pk),
+        "currency": "USD",
+        "price_per_task": "30",
+        "pay_per_answer": "9",
+        "effective_from_0": "2026-01-01",
+        "effective_from_1": "00:00:00",
+    }
     assert client.post("/admin/billing/ratecard/add/", form, follow=True).status_code == 200
     card = RateCard.objects.get()
     assert (card.price_per_task, card.pay_per_answer, card.created_by) == (30, 9, f"user:{staff.pk}")
@@ -310,7 +374,9 @@ def test_staff_add_rate_card_versions_and_set_credit_limits_in_the_admin_through
     assert RateCard.objects.count() == 1
 
     billing.credit_limit_set(client=acme, credit_limit=None)
-    response = client.post(f"/admin/billing/clientcredit/{acme.pk}/change/", {"credit_limit": "700"}, follow=True)
+    response = client.post(
+        f"/admin/billing/clientcredit/{acme.pk}/change/", {"credit_limit": "700"}, follow=True
+    )
     assert response.status_code == 200
     assert ClientCredit.objects.get(client=acme).credit_limit == 700
     assert Event.objects.filter(kind="client.credit_limit_set", actor=f"user:{staff.pk}").exists()

@@ -26,7 +26,12 @@ def staff_api():
 
 def _topup(api, client, key, amount=1000, reference="wire"):
     extra = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
-    return api.post(f"/api/v1/staff/clients/{client.id}/topups", {"amount": amount, "reference": reference}, format="json", **extra)
+    return api.post(
+        f"/api/v1/staff/clients/{client.id}/topups",
+        {"amount": amount, "reference": reference},
+        format="json",
+        **extra,
+    )
 
 
 def _error(response, status, code):
@@ -62,7 +67,9 @@ def test_keys_are_scoped_per_caller_and_expire(staff_api, settings):
     assert theirs.status_code == 200 and "Idempotent-Replayed" not in theirs
     assert LedgerTransaction.objects.filter(kind="topup").count() == 2
 
-    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=settings.QUORUM_IDEMPOTENCY_TTL_HOURS + 1))
+    IdempotencyRecord.objects.update(
+        created_at=timezone.now() - timedelta(hours=settings.QUORUM_IDEMPOTENCY_TTL_HOURS + 1)
+    )
     renewed = _topup(staff_api, client, "shared")  # older than the TTL: a new operation
     assert renewed.status_code == 200 and "Idempotent-Replayed" not in renewed
     assert LedgerTransaction.objects.filter(kind="topup").count() == 3
@@ -80,8 +87,12 @@ def test_bad_amounts_and_unknown_clients_are_clear_errors(staff_api):
     for amount in (-5, "ten", 10**13):
         response = _topup(staff_api, client, f"bad-{amount}", amount=amount)
         assert response.status_code == 400 and response.json()["error"]["message"], response.content
-    unknown = staff_api.post("/api/v1/staff/clients/00000000-0000-0000-0000-000000000000/topups", {"amount": 5},
-                             format="json", HTTP_IDEMPOTENCY_KEY="u")
+    unknown = staff_api.post(
+        "/api/v1/staff/clients/00000000-0000-0000-0000-000000000000/topups",
+        {"amount": 5},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="u",
+    )
     _error(unknown, 404, "not_found")
     assert not LedgerTransaction.objects.exists()
 
@@ -93,7 +104,7 @@ def _staff_routes() -> list[str]:
             continue
         for sub in pattern.url_patterns:
             if str(sub.pattern).startswith("staff/"):
-                prefix = str(sub.pattern)[len("staff/"):]
+                prefix = str(sub.pattern)[len("staff/") :]
                 routes += [prefix + str(p.pattern) for p in getattr(sub, "url_patterns", [sub])]
     return routes
 
@@ -106,7 +117,11 @@ def test_every_staff_route_refuses_client_keys_members_and_annotators(api_a, cli
     routes = _staff_routes()
     assert len(routes) >= 4
     for route in routes:
-        url = ("/api/v1/staff/" + route).replace("<uuid:client_id>", str(client.id)).replace("<uuid:invoice_id>", str(client.id))
+        url = (
+            ("/api/v1/staff/" + route)
+            .replace("<uuid:client_id>", str(client.id))
+            .replace("<uuid:invoice_id>", str(client.id))
+        )
         for caller in (api_a, annotator):
             response = caller.post(url, {"amount": 5}, format="json")  # no key: who may call is checked first
             if response.status_code == 405:
@@ -121,19 +136,33 @@ def test_an_annotator_pays_out_their_payable_with_a_personal_token(settings):
     work = billing.Work(task_id="t", project_id=None, project_name="", task_type="categorization")
     billing.answer_pay(submission_id="s", user_id=user.pk, client=ClientFactory(), amount=750, work=work)
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {client_services.access_token_create(user=user, name='w').key}")
+    api.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {client_services.access_token_create(user=user, name='w').key}"
+    )
 
     assert api.get("/api/v1/billing/earnings").json() == {"currency": "USD", "payable": 750}
     paid = api.post("/api/v1/billing/payouts", {"amount": 500}, format="json", HTTP_IDEMPOTENCY_KEY="p1")
     assert paid.status_code == 200 and paid.json()["amount"] == 500
-    _error(api.post("/api/v1/billing/payouts", {"amount": 500}, format="json", HTTP_IDEMPOTENCY_KEY="p2"), 409, "insufficient_balance")
-    _error(api.post("/api/v1/billing/payouts", {"amount": 50}, format="json", HTTP_IDEMPOTENCY_KEY="p3"), 400, "below_payout_minimum")
+    _error(
+        api.post("/api/v1/billing/payouts", {"amount": 500}, format="json", HTTP_IDEMPOTENCY_KEY="p2"),
+        409,
+        "insufficient_balance",
+    )
+    _error(
+        api.post("/api/v1/billing/payouts", {"amount": 50}, format="json", HTTP_IDEMPOTENCY_KEY="p3"),
+        400,
+        "below_payout_minimum",
+    )
     assert [p["amount"] for p in api.get("/api/v1/billing/payouts").json()] == [500]
     assert Payout.objects.count() == 1
 
 
 def test_a_client_key_cannot_ask_for_a_payout(api_a):
-    _error(api_a.post("/api/v1/billing/payouts", {}, format="json", HTTP_IDEMPOTENCY_KEY="p"), 403, "annotator_only")
+    _error(
+        api_a.post("/api/v1/billing/payouts", {}, format="json", HTTP_IDEMPOTENCY_KEY="p"),
+        403,
+        "annotator_only",
+    )
     _error(api_a.post("/api/v1/billing/payouts", {}, format="json"), 403, "annotator_only")
 
 
@@ -150,10 +179,12 @@ def test_staff_download_the_payouts_of_a_period_as_csv_for_the_payment_provider(
     response = staff_api.get(f"/api/v1/staff/payouts.csv?from={today}&to={today + timedelta(days=1)}")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    assert [(r["payout_id"], r["payee_email"], r["amount_minor"], r["amount"], r["currency"]) for r in rows] == [
-        (str(payout.pk), "ann@example.test", "12340", "123.40", "USD")
-    ]
-    empty = staff_api.get(f"/api/v1/staff/payouts.csv?from={today + timedelta(days=1)}&to={today + timedelta(days=2)}")
+    assert [
+        (r["payout_id"], r["payee_email"], r["amount_minor"], r["amount"], r["currency"]) for r in rows
+    ] == [(str(payout.pk), "ann@example.test", "12340", "123.40", "USD")]
+    empty = staff_api.get(
+        f"/api/v1/staff/payouts.csv?from={today + timedelta(days=1)}&to={today + timedelta(days=2)}"
+    )
     assert len(list(csv.DictReader(io.StringIO(empty.content.decode())))) == 0
     _error(staff_api.get("/api/v1/staff/payouts.csv?from=2026-13-01&to=2027-01-01"), 400, "invalid_period")
     _error(staff_api.get(f"/api/v1/staff/payouts.csv?from={today}&to={today}"), 400, "invalid_period")

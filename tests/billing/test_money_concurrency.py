@@ -61,7 +61,9 @@ def test_two_hundred_payouts_of_one_dollar_against_one_hundred_dollars_exactly_o
     settings.QUORUM_PAYOUT_MINIMUM = 100
     user = UserFactory()
     work = billing.Work(task_id="seed", project_id=None, project_name="", task_type="categorization")
-    billing.answer_pay(submission_id="seed", user_id=user.pk, client=ClientFactory(), amount=10_000, work=work)
+    billing.answer_pay(
+        submission_id="seed", user_id=user.pk, client=ClientFactory(), amount=10_000, work=work
+    )
 
     def request(i):
         try:
@@ -76,12 +78,16 @@ def test_two_hundred_payouts_of_one_dollar_against_one_hundred_dollars_exactly_o
     assert outcomes.count("insufficient_balance") == 100
     assert selectors.payable_balance(user_id=user.pk, currency="USD") == 0
     assert Payout.objects.filter(user=user).count() == 100
-    payable_sum = LedgerEntry.objects.filter(account__kind="annotator_payable", account__user=user).aggregate(t=Sum("amount"))["t"]
+    payable_sum = LedgerEntry.objects.filter(account__kind="annotator_payable", account__user=user).aggregate(
+        t=Sum("amount")
+    )["t"]
     assert payable_sum == 0  # the cached balance and the entries agree
 
 
 @pytest.mark.parametrize("limit_by", ["project_budget", "client_credit"])
-def test_a_limit_for_five_hundred_tasks_with_eight_hundred_annotators_claiming_charges_exactly_five_hundred(limit_by):
+def test_a_limit_for_five_hundred_tasks_with_eight_hundred_annotators_claiming_charges_exactly_five_hundred(
+    limit_by,
+):
     price = 10
     client = ClientFactory()
     project = ProjectFactory(client=client, price_per_task=price, pay_per_answer=0)
@@ -89,8 +95,12 @@ def test_a_limit_for_five_hundred_tasks_with_eight_hundred_annotators_claiming_c
         billing.project_budget_set(client=client, project_id=project.id, limit=500 * price)
     else:
         billing.credit_limit_set(client=client, credit_limit=500 * price)
-    services.task_bulk_create(client=client, actor=None, project=project,
-                              items=[{"params": {"attachment": f"f{i}", "attachment_type": "text"}} for i in range(1000)])
+    services.task_bulk_create(
+        client=client,
+        actor=None,
+        project=project,
+        items=[{"params": {"attachment": f"f{i}", "attachment_type": "text"}} for i in range(1000)],
+    )
     annotators = _annotators(800)
 
     def claim_and_submit(annotator):
@@ -98,7 +108,9 @@ def test_a_limit_for_five_hundred_tasks_with_eight_hundred_annotators_claiming_c
         if claim is None:
             return False
         a = claim.assignment
-        services.assignment_submit(annotator=annotator, assignment_id=a.pk, claim_version=a.claim_version, answer={"category": "car"})
+        services.assignment_submit(
+            annotator=annotator, assignment_id=a.pk, claim_version=a.claim_version, answer={"category": "car"}
+        )
         return True
 
     served = _run_all(claim_and_submit, annotators)
@@ -106,10 +118,18 @@ def test_a_limit_for_five_hundred_tasks_with_eight_hundred_annotators_claiming_c
     charges = LedgerTransaction.objects.filter(kind="task_charge", client=client)
     assert served.count(True) == 500
     assert charges.count() == 500
-    assert LedgerEntry.objects.filter(account__kind="client_receivable", account__client=client).aggregate(t=Sum("amount"))["t"] == 5000
+    assert (
+        LedgerEntry.objects.filter(account__kind="client_receivable", account__client=client).aggregate(
+            t=Sum("amount")
+        )["t"]
+        == 5000
+    )
     assert Task.objects.filter(project=project, status="completed").count() == 500
     assert Task.objects.filter(project=project, spend_reserved=True).count() == 500
-    assert Task.objects.filter(project=project, status="pending", slots_taken=0, spend_reserved=False).count() == 500
+    assert (
+        Task.objects.filter(project=project, status="pending", slots_taken=0, spend_reserved=False).count()
+        == 500
+    )
     if limit_by == "project_budget":
         assert ProjectBudget.objects.get(project_id=project.id).committed == 5000
     assert ClientCredit.objects.get(client=client).committed == 5000

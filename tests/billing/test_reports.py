@@ -20,7 +20,9 @@ from tests.conftest import api_for_key
 
 pytestmark = pytest.mark.django_db
 
-WORK = services.Work(task_id=None, project_id=uuid.UUID(int=7), project_name="Signs", task_type="categorization")
+WORK = services.Work(
+    task_id=None, project_id=uuid.UUID(int=7), project_name="Signs", task_type="categorization"
+)
 FEB, MAR = date(2025, 2, 1), date(2025, 3, 1)
 
 
@@ -31,7 +33,14 @@ def charge(client, task_id, amount, when):
 
 def pay(client, submission_id, user, amount, when, gold=False):
     with ledger_at(when):
-        services.answer_pay(submission_id=submission_id, user_id=user.pk, client=client, amount=amount, work=WORK, platform_cost=gold)
+        services.answer_pay(
+            submission_id=submission_id,
+            user_id=user.pk,
+            client=client,
+            amount=amount,
+            work=WORK,
+            platform_cost=gold,
+        )
 
 
 @pytest.fixture
@@ -89,9 +98,16 @@ def test_revenue_per_client_per_month(book):
 def test_concentration_of_one_month_is_50_30_20(book):
     report = reports.concentration(period=period("2025-03", "2025-03"), currency="USD")
     assert (report["revenue"], report["hhi"], report["hhi_rounded"]) == (10000, "3800", 3800)
-    assert (report["top_client_id"], report["top_share"], report["top_share_bp"]) == (book["a"].pk, "1/2", 5000)
+    assert (report["top_client_id"], report["top_share"], report["top_share_bp"]) == (
+        book["a"].pk,
+        "1/2",
+        5000,
+    )
     assert [(r["client_name"], r["revenue"], r["share"], r["share_bp"]) for r in report["clients"]] == [
-        ("Alpha", 5000, "1/2", 5000), ("Bravo", 3000, "3/10", 3000), ("Charlie", 2000, "1/5", 2000)]
+        ("Alpha", 5000, "1/2", 5000),
+        ("Bravo", 3000, "3/10", 3000),
+        ("Charlie", 2000, "1/5", 2000),
+    ]
 
 
 def test_concentration_over_two_months_is_exact(book):
@@ -100,10 +116,16 @@ def test_concentration_over_two_months_is_exact(book):
     assert (report["top_share"], report["top_share_bp"]) == ("6/11", 5455)
 
 
-@pytest.mark.parametrize(("revenues", "expected"), [
-    ([50, 30, 20], Fraction(3800)), ([1], Fraction(10000)), ([1, 1, 1, 1], Fraction(2500)), ([], Fraction(0)),
-    ([2, 1], Fraction(50000, 9)),  # (200/3)^2 + (100/3)^2 = 40000/9 + 10000/9
-])
+@pytest.mark.parametrize(
+    ("revenues", "expected"),
+    [
+        ([50, 30, 20], Fraction(3800)),
+        ([1], Fraction(10000)),
+        ([1, 1, 1, 1], Fraction(2500)),
+        ([], Fraction(0)),
+        ([2, 1], Fraction(50000, 9)),  # (200/3)^2 + (100/3)^2 = 40000/9 + 10000/9
+    ],
+)
 def test_hhi(revenues, expected):
     assert reports.hhi(revenues) == expected
 
@@ -111,8 +133,22 @@ def test_hhi(revenues, expected):
 def test_margin_per_month(book):
     rows = reports.margin_by_month(period=period("2025-01", "2025-03"), currency="USD")
     assert rows == [
-        {"month": "2025-02", "revenue": 1000, "labor_cost": 700, "platform_cost": 0, "margin": 300, "margin_bp": 3000},
-        {"month": "2025-03", "revenue": 10000, "labor_cost": 4200, "platform_cost": 500, "margin": 5300, "margin_bp": 5300},
+        {
+            "month": "2025-02",
+            "revenue": 1000,
+            "labor_cost": 700,
+            "platform_cost": 0,
+            "margin": 300,
+            "margin_bp": 3000,
+        },
+        {
+            "month": "2025-03",
+            "revenue": 10000,
+            "labor_cost": 4200,
+            "platform_cost": 500,
+            "margin": 5300,
+            "margin_bp": 5300,
+        },
     ]
 
 
@@ -121,9 +157,16 @@ def test_annotator_pay_per_period(book):
     assert march == {book["u1"].pk: {"pay": 3000, "answers": 3}, book["u2"].pk: {"pay": 1700, "answers": 2}}
 
 
-@pytest.mark.parametrize(("first", "last", "field"), [
-    ("2025-03", "2025-02", "to"), ("2025-3", "2025-04", "from"), ("2025-03", "2025-04-01", "to"), (None, "2025-04", "from"), ("2015-01", "2025-04", "from"),
-])
+@pytest.mark.parametrize(
+    ("first", "last", "field"),
+    [
+        ("2025-03", "2025-02", "to"),
+        ("2025-3", "2025-04", "from"),
+        ("2025-03", "2025-04-01", "to"),
+        (None, "2025-04", "from"),
+        ("2015-01", "2025-04", "from"),
+    ],
+)
 def test_bad_periods_are_clear_errors(first, last, field):
     with pytest.raises(ValidationFailed) as err:
         reports.period_parse(first=first, last=last)
@@ -139,9 +182,17 @@ class SubmissionFactory(factory.django.DjangoModelFactory):
 
     task = factory.SubFactory(TaskFactory)
     annotator = factory.SubFactory(AnnotatorFactory)
-    assignment = factory.LazyAttribute(lambda o: Assignment.objects.create(
-        task=o.task, annotator=o.annotator, project=o.task.project, status="submitted", claim_version=1,
-        leased_until=o.created_at + timedelta(minutes=15), claimed_at=o.created_at))
+    assignment = factory.LazyAttribute(
+        lambda o: Assignment.objects.create(
+            task=o.task,
+            annotator=o.annotator,
+            project=o.task.project,
+            status="submitted",
+            claim_version=1,
+            leased_until=o.created_at + timedelta(minutes=15),
+            claimed_at=o.created_at,
+        )
+    )
     answer = factory.LazyFunction(lambda: {"category": "car"})
     duration_ms = 60_000
     created_at = factory.LazyFunction(lambda: utc(2025, 3, 15))
@@ -160,7 +211,10 @@ def test_fair_pay_flags_annotators_below_the_floor(book, settings):
     SubmissionFactory(annotator=a2, duration_ms=9_000_000, created_at=utc(2025, 2, 28, 23, 59, 59))
     SubmissionFactory(annotator=a3, duration_ms=1_800_000)
     report = annotation_reports.annotator_hourly_pay(period=period("2025-03", "2025-03"), currency="USD")
-    got = {row["user_id"]: (row["pay"], row["active_ms"], row["per_hour"], row["below_floor"]) for row in report["rows"]}
+    got = {
+        row["user_id"]: (row["pay"], row["active_ms"], row["per_hour"], row["below_floor"])
+        for row in report["rows"]
+    }
     assert got == {
         book["u1"].pk: (3000, 10_800_000, 1000, True),
         book["u2"].pk: (1700, 3_600_000, 1700, False),
@@ -172,9 +226,15 @@ def test_fair_pay_flags_annotators_below_the_floor(book, settings):
 def test_pay_exactly_at_the_floor_is_not_flagged(book):
     u2 = AnnotatorFactory(user=book["u2"])
     SubmissionFactory(annotator=u2, duration_ms=3_600_000)
-    row = annotation_reports.annotator_hourly_pay(period=period("2025-03", "2025-03"), currency="USD", floor=1700)["rows"]
-    assert [(r["per_hour"], r["below_floor"]) for r in row if r["user_id"] == book["u2"].pk] == [(1700, False)]
-    row = annotation_reports.annotator_hourly_pay(period=period("2025-03", "2025-03"), currency="USD", floor=1701)["rows"]
+    row = annotation_reports.annotator_hourly_pay(
+        period=period("2025-03", "2025-03"), currency="USD", floor=1700
+    )["rows"]
+    assert [(r["per_hour"], r["below_floor"]) for r in row if r["user_id"] == book["u2"].pk] == [
+        (1700, False)
+    ]
+    row = annotation_reports.annotator_hourly_pay(
+        period=period("2025-03", "2025-03"), currency="USD", floor=1701
+    )["rows"]
     assert [(r["per_hour"], r["below_floor"]) for r in row if r["user_id"] == book["u2"].pk] == [(1700, True)]
 
 
@@ -191,7 +251,12 @@ def test_staff_report_endpoints(staff_api, book):
     assert revenue.status_code == 200, revenue.content
     assert [r["revenue"] for r in revenue.json()["rows"]] == [5000, 3000, 2000]
     conc = staff_api.get("/api/v1/staff/reports/concentration?from=2025-03&to=2025-03&currency=USD").json()
-    assert (conc["hhi"], conc["hhi_rounded"], conc["top_share_bp"], conc["top_client_name"]) == ("3800", 3800, 5000, "Alpha")
+    assert (conc["hhi"], conc["hhi_rounded"], conc["top_share_bp"], conc["top_client_name"]) == (
+        "3800",
+        3800,
+        5000,
+        "Alpha",
+    )
     margin = staff_api.get("/api/v1/staff/reports/margin?from=2025-03&to=2025-03").json()
     assert [(r["margin"], r["margin_bp"]) for r in margin["rows"]] == [(5300, 5300)]
     fair = staff_api.get("/api/v1/staff/reports/annotator-pay?from=2025-03&to=2025-03")
@@ -200,7 +265,16 @@ def test_staff_report_endpoints(staff_api, book):
     assert (euro["revenue"], euro["hhi"]) == (50000, "10000")
 
 
-@pytest.mark.parametrize("query", ["", "?from=2025-03", "?from=2025-03&to=2025-02", "?from=x&to=y", "?from=2025-03&to=2025-03&currency=usd"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?from=2025-03",
+        "?from=2025-03&to=2025-02",
+        "?from=x&to=y",
+        "?from=2025-03&to=2025-03&currency=usd",
+    ],
+)
 @pytest.mark.parametrize("name", ["revenue", "concentration", "margin", "annotator-pay"])
 def test_bad_report_queries_are_400(staff_api, name, query):
     response = staff_api.get(f"/api/v1/staff/reports/{name}{query}")
@@ -215,7 +289,9 @@ def test_reports_are_staff_only(api_a, name):
 
 
 def test_admin_reports_page_is_staff_only_and_shows_the_figures(client, book):
-    assert client.get("/admin/billing/invoice/reports/?from=2025-03&to=2025-03").status_code == 302  # to the login page
+    assert (
+        client.get("/admin/billing/invoice/reports/?from=2025-03&to=2025-03").status_code == 302
+    )  # to the login page
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     page = client.get("/admin/billing/invoice/reports/?from=2025-03&to=2025-03").content.decode()
     assert "Herfindahl–Hirschman index: 3800" in page and "5000 bp" in page and "<td>5300</td>" in page

@@ -31,8 +31,15 @@ from tests.clients.factories import ClientFactory, MembershipFactory, UserFactor
 from tests.web.factories import NoPasswordUserFactory
 
 CHROMIUM = os.environ.get("QUORUM_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 OUTPUT_ROOT = Path(__file__).resolve().parent / "output"
 PASSWORD = "browser-test-password-2026"
 LAPTOP = {"width": 1280, "height": 800}
@@ -94,9 +101,12 @@ def make_user(email: str, *, can_sign_in: bool = True, **fields) -> User:
     return UserFactory(email=email, password=PASSWORD, **fields)
 
 
-def make_member(client: Client | None = None, *, email: str, role: str = Membership.Role.OWNER,
-                can_sign_in: bool = True) -> Membership:
-    return MembershipFactory(user=make_user(email, can_sign_in=can_sign_in), client=client or ClientFactory(), role=role)
+def make_member(
+    client: Client | None = None, *, email: str, role: str = Membership.Role.OWNER, can_sign_in: bool = True
+) -> Membership:
+    return MembershipFactory(
+        user=make_user(email, can_sign_in=can_sign_in), client=client or ClientFactory(), role=role
+    )
 
 
 def make_staff(email: str = "staff@quorum.test") -> User:

@@ -13,7 +13,9 @@ from tests.billing.clock import ledger_at, utc
 from tests.browser.conftest import TABLET, login, make_staff, screenshot
 from tests.clients.factories import ClientFactory
 
-BOXES = services.Work(task_id=None, project_id=uuid.UUID(int=1), project_name="Lidar boxes", task_type="imageannotation")
+BOXES = services.Work(
+    task_id=None, project_id=uuid.UUID(int=1), project_name="Lidar boxes", task_type="imageannotation"
+)
 
 
 def test_staff_issue_an_invoice(page):

@@ -27,7 +27,9 @@ def media_root(settings, tmp_path):
 
 
 def test_a_client_creates_a_project_and_uploads_tasks(page, tmp_path):
-    membership = make_member(ClientFactory(name="Acme Autonomy", slug="acme"), email="pm@acme.test", role="member")
+    membership = make_member(
+        ClientFactory(name="Acme Autonomy", slug="acme"), email="pm@acme.test", role="member"
+    )
     login(page, "pm@acme.test")
     expect(page).to_have_url(re.compile(r"/portal/$"))
 
@@ -40,7 +42,9 @@ def test_a_client_creates_a_project_and_uploads_tasks(page, tmp_path):
     expect(page.get_by_role("heading", level=1)).to_have_text("Upload tasks to Night drive")
 
     bad = tmp_path / "bad.csv"
-    bad.write_text("unique_id,attachment\nf-1,https://img.example.test/1.jpg\nf-2,\nf-1,https://img.example.test/3.jpg\n")
+    bad.write_text(
+        "unique_id,attachment\nf-1,https://img.example.test/1.jpg\nf-2,\nf-1,https://img.example.test/3.jpg\n"
+    )
     page.get_by_label("Task file (CSV or JSON Lines)").set_input_files(str(bad))
     page.get_by_role("button", name="Upload").click()
     report = page.locator("#upload-report")
@@ -51,8 +55,10 @@ def test_a_client_creates_a_project_and_uploads_tasks(page, tmp_path):
     assert not Task.objects.exists()
 
     good = tmp_path / "frames.csv"
-    good.write_text("unique_id,attachment,metadata.camera\n" + "".join(
-        f"f-{i},/static/demo/street-{i:02d}.png,front\n" for i in range(1, 4)))
+    good.write_text(
+        "unique_id,attachment,metadata.camera\n"
+        + "".join(f"f-{i},/static/demo/street-{i:02d}.png,front\n" for i in range(1, 4))
+    )
     page.get_by_label("Task file (CSV or JSON Lines)").set_input_files(str(good))
     page.get_by_role("button", name="Upload").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Night drive")
@@ -60,15 +66,24 @@ def test_a_client_creates_a_project_and_uploads_tasks(page, tmp_path):
     expect(page.get_by_role("link", name="f-2")).to_be_visible()
     screenshot(page, "3-project")
     project = Project.objects.get(client=membership.client, name="Night drive")
-    assert sorted(Task.objects.filter(project=project).values_list("unique_id", flat=True)) == ["f-1", "f-2", "f-3"]
+    assert sorted(Task.objects.filter(project=project).values_list("unique_id", flat=True)) == [
+        "f-1",
+        "f-2",
+        "f-3",
+    ]
 
 
 def test_answers_are_drawn_over_the_image_and_the_client_rejects_one(page):
     membership = make_member(email="pm@acme.test", role="member")
     project = BoxProjectFactory(client=membership.client, name="Street boxes")
     box = {"type": "box", "label": "car", "left": 200, "top": 150, "width": 180, "height": 90}
-    task = CompletedTaskFactory(project=project, unique_id="street-01", confidence=0.9, response={"annotations": [box]},
-                                params={**project.params, "attachment": "/static/demo/street-01.png"})
+    task = CompletedTaskFactory(
+        project=project,
+        unique_id="street-01",
+        confidence=0.9,
+        response={"annotations": [box]},
+        params={**project.params, "attachment": "/static/demo/street-01.png"},
+    )
     login(page, "pm@acme.test")
     page.get_by_role("link", name="Street boxes").click()
     overlay = page.locator("svg.answer-overlay").first
@@ -88,7 +103,9 @@ def test_the_client_downloads_the_export(page, media_root):
     membership = make_member(email="pm@acme.test", role="member")
     project = ProjectFactory(client=membership.client, name="Chat quality")
     for i in range(3):
-        CompletedTaskFactory(project=project, unique_id=f"chat-{i}", response={"category": "car"}, confidence=1.0)
+        CompletedTaskFactory(
+            project=project, unique_id=f"chat-{i}", response={"category": "car"}, confidence=1.0
+        )
     login(page, "pm@acme.test")
     page.goto(f"/portal/projects/{project.id}/")
     page.get_by_label("Format").select_option("jsonl")
@@ -107,7 +124,11 @@ def test_the_client_downloads_the_export(page, media_root):
     download = download_info.value
     path = download.path()
     lines = open(path, encoding="utf-8").read().splitlines()
-    assert sorted(re.search(r'"unique_id": ?"(chat-\d)"', line).group(1) for line in lines) == ["chat-0", "chat-1", "chat-2"]
+    assert sorted(re.search(r'"unique_id": ?"(chat-\d)"', line).group(1) for line in lines) == [
+        "chat-0",
+        "chat-1",
+        "chat-2",
+    ]
     assert download.suggested_filename.endswith(".jsonl")
 
 
@@ -126,8 +147,12 @@ def test_a_client_member_never_sees_another_clients_data(page, media_root):
     login(page, "pm@acme.test")
     expect(page.get_by_role("link", name="Acme project")).to_be_visible()
     expect(page.locator("main")).not_to_contain_text("Beta")
-    for url in [f"/portal/projects/{secret.id}/", f"/portal/projects/{secret.id}/tasks/{task.id}/",
-                f"/portal/projects/{secret.id}/exports/{job.id}/download", f"/portal/billing/invoices/{invoice.id}/"]:
+    for url in [
+        f"/portal/projects/{secret.id}/",
+        f"/portal/projects/{secret.id}/tasks/{task.id}/",
+        f"/portal/projects/{secret.id}/exports/{job.id}/download",
+        f"/portal/billing/invoices/{invoice.id}/",
+    ]:
         response = page.goto(url)
         assert response.status == 404, url
         expect(page.get_by_role("heading", level=1)).to_have_text("Not found")

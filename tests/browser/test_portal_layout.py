@@ -17,15 +17,28 @@ def test_portal_pages_fit_a_tablet_and_start_with_the_skip_link(page):
     membership = make_member(email="pm@acme.test", role="owner")
     project = BoxProjectFactory(client=membership.client, name="Street boxes")
     box = {"type": "box", "label": "car", "left": 20, "top": 30, "width": 100, "height": 60}
-    task = CompletedTaskFactory(project=project, unique_id="street-02", response={"annotations": [box]},
-                                params={**project.params, "attachment": "/static/demo/street-02.png"})
+    task = CompletedTaskFactory(
+        project=project,
+        unique_id="street-02",
+        response={"annotations": [box]},
+        params={**project.params, "attachment": "/static/demo/street-02.png"},
+    )
     page.set_viewport_size(TABLET)
     login(page, "pm@acme.test")
-    for name, url in [("projects", "/portal/"), ("new", "/portal/projects/new/"), ("project", f"/portal/projects/{project.id}/"),
-                      ("task", f"/portal/projects/{project.id}/tasks/{task.id}/"), ("upload", f"/portal/projects/{project.id}/upload/"),
-                      ("keys", "/portal/api-keys/"), ("webhooks", "/portal/webhooks/"), ("billing", "/portal/billing/")]:
+    for name, url in [
+        ("projects", "/portal/"),
+        ("new", "/portal/projects/new/"),
+        ("project", f"/portal/projects/{project.id}/"),
+        ("task", f"/portal/projects/{project.id}/tasks/{task.id}/"),
+        ("upload", f"/portal/projects/{project.id}/upload/"),
+        ("keys", "/portal/api-keys/"),
+        ("webhooks", "/portal/webhooks/"),
+        ("billing", "/portal/billing/"),
+    ]:
         page.goto(url)
-        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
         assert overflow <= 0, f"{url} scrolls sideways by {overflow}px at tablet width"
         unlabelled = page.evaluate(UNLABELLED)
         assert unlabelled == [], f"{url}: fields without a label: {unlabelled}"

@@ -35,7 +35,9 @@ def drag_on_canvas(page, canvas, view, start, end):
     ratio = box["width"] / view["width"]
 
     def at(point):
-        return box["x"] + (point[0] * view["scale"] + view["ox"]) * ratio, box["y"] + (point[1] * view["scale"] + view["oy"]) * ratio
+        return box["x"] + (point[0] * view["scale"] + view["ox"]) * ratio, box["y"] + (
+            point[1] * view["scale"] + view["oy"]
+        ) * ratio
 
     page.mouse.move(*at(start))
     page.mouse.down()
@@ -52,7 +54,9 @@ def test_an_annotator_draws_two_boxes_with_the_mouse_and_submits(page):
     tool = page.locator("#tool-root")
     expect(tool).to_have_attribute("data-image-loaded", "true")
     canvas = page.get_by_test_id("image-canvas")
-    view = page.evaluate("() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: v.canvas.width}; }")
+    view = page.evaluate(
+        "() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: v.canvas.width}; }"
+    )
     page.keyboard.press("1")  # car
     drag_on_canvas(page, canvas, view, (100, 80), (220, 200))
     page.get_by_role("radio", name="2 pedestrian").click()
@@ -78,7 +82,10 @@ def test_an_annotator_draws_two_boxes_with_the_mouse_and_submits(page):
 
 
 def test_another_annotator_ranks_two_responses_by_drag_and_drop_and_submits(page):
-    responses = [{"id": "resp-a", "text": "Paris is the capital of France."}, {"id": "resp-b", "text": "The capital of France is Paris, on the Seine."}]
+    responses = [
+        {"id": "resp-a", "text": "Paris is the capital of France."},
+        {"id": "resp-b", "text": "The capital of France is Paris, on the Seine."},
+    ]
     params = {"prompt": "What is the capital of France?", "responses": responses, "mode": "ranking"}
     project = ProjectFactory(task_type="comparison", params={"mode": "ranking"}, lease_seconds=9)
     TaskFactory(project=project, params=params)
@@ -96,7 +103,9 @@ def test_another_annotator_ranks_two_responses_by_drag_and_drop_and_submits(page
     expect(tool).to_have_attribute("data-ranking", "resp-a,resp-b")
     page.drag_and_drop('[data-id="resp-b"]', '[data-id="resp-a"]')
     expect(tool).to_have_attribute("data-ranking", "resp-b,resp-a")
-    expect(page.get_by_role("listitem").filter(has_text="Response B").first).to_have_attribute("aria-label", "Rank 1: Response B")
+    expect(page.get_by_role("listitem").filter(has_text="Response B").first).to_have_attribute(
+        "aria-label", "Rank 1: Response B"
+    )
     # the keyboard path moves it back and forth again
     page.get_by_role("button", name="Move Response B down").click()
     expect(tool).to_have_attribute("data-ranking", "resp-a,resp-b")
@@ -113,10 +122,15 @@ def test_another_annotator_ranks_two_responses_by_drag_and_drop_and_submits(page
 
 
 def test_a_refused_answer_is_shown_next_to_the_tool_and_the_work_is_kept(page):
-    fields = [{"field_id": "summary", "type": "text", "title": "Summary", "required": True},
-              {"field_id": "score", "type": "number", "title": "Score", "min": 0, "max": 10}]
+    fields = [
+        {"field_id": "summary", "type": "text", "title": "Summary", "required": True},
+        {"field_id": "score", "type": "number", "title": "Score", "min": 0, "max": 10},
+    ]
     project = ProjectFactory(task_type="textcollection", params={"fields": fields})
-    TaskFactory(project=project, params={"fields": fields, "attachments": [{"type": "text", "content": "A long article."}]})
+    TaskFactory(
+        project=project,
+        params={"fields": fields, "attachments": [{"type": "text", "content": "A long article."}]},
+    )
     annotator("forms@example.test")
 
     start_working(page, "forms@example.test")
@@ -137,7 +151,10 @@ def test_a_refused_answer_is_shown_next_to_the_tool_and_the_work_is_kept(page):
 
 def test_a_submit_after_the_lease_expired_shows_the_message_and_a_way_on(page):
     project = ProjectFactory(params={"categories": ["car", "truck"]})
-    TaskFactory(project=project, params={"categories": ["car", "truck"], "attachment": "A red hatchback", "attachment_type": "text"})
+    TaskFactory(
+        project=project,
+        params={"categories": ["car", "truck"], "attachment": "A red hatchback", "attachment_type": "text"},
+    )
     worker = annotator("late@example.test")
 
     start_working(page, "late@example.test")
@@ -157,7 +174,10 @@ def test_a_submit_after_the_lease_expired_shows_the_message_and_a_way_on(page):
 
 def test_a_submit_after_signing_out_says_so_and_keeps_the_work(page):
     project = ProjectFactory(params={"categories": ["car", "truck"]})
-    TaskFactory(project=project, params={"categories": ["car", "truck"], "attachment": "A red hatchback", "attachment_type": "text"})
+    TaskFactory(
+        project=project,
+        params={"categories": ["car", "truck"], "attachment": "A red hatchback", "attachment_type": "text"},
+    )
     annotator("signedout@example.test")
 
     start_working(page, "signedout@example.test")

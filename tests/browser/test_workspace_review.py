@@ -12,7 +12,11 @@ from tests.annotation.factories import AnnotatorFactory, BoxProjectFactory, Task
 from tests.browser.conftest import login, make_user, screenshot
 from tests.browser.test_workspace import IMAGE
 
-BOX = {"annotations": [{"type": "box", "label": "pedestrian", "left": 60, "top": 40, "width": 200, "height": 120}]}
+BOX = {
+    "annotations": [
+        {"type": "box", "label": "pedestrian", "left": 60, "top": 40, "width": 200, "height": 120}
+    ]
+}
 
 
 def test_a_reviewer_rejects_an_answer(page):
@@ -20,7 +24,12 @@ def test_a_reviewer_rejects_an_answer(page):
     task = TaskFactory(project=project, params={**project.params, **IMAGE})
     worker = AnnotatorFactory()
     claim = services.assignment_claim(annotator=worker)
-    services.assignment_submit(annotator=worker, assignment_id=claim.assignment.pk, claim_version=claim.assignment.claim_version, answer=BOX)
+    services.assignment_submit(
+        annotator=worker,
+        assignment_id=claim.assignment.pk,
+        claim_version=claim.assignment.claim_version,
+        answer=BOX,
+    )
     AnnotatorFactory(user=make_user("reviewer@example.test"), is_reviewer=True)
 
     login(page, "reviewer@example.test")
@@ -35,7 +44,11 @@ def test_a_reviewer_rejects_an_answer(page):
 
     expect(page.get_by_text("Verdict recorded: reject.")).to_be_visible()
     review = Review.objects.get()
-    assert (review.status, review.verdict, review.comment) == (Review.Status.DECIDED, "reject", "That is a car, not a pedestrian.")
+    assert (review.status, review.verdict, review.comment) == (
+        Review.Status.DECIDED,
+        "reject",
+        "That is a car, not a pedestrian.",
+    )
     assert Submission.objects.get().status == Submission.Status.REJECTED
     task.refresh_from_db()
     assert (task.status, task.in_review) == (Task.Status.PENDING, False)
@@ -44,8 +57,18 @@ def test_a_reviewer_rejects_an_answer(page):
 
 def test_an_applicant_passes_a_qualification_test_with_the_labeling_tool(page):
     qualification = services.qualification_create(
-        client=None, actor="staff:test", name="Pets 101", task_type="categorization", params={"categories": ["cat", "dog"]},
-        pass_mark=1.0, questions=[{"params": {"attachment": "A purring animal", "attachment_type": "text"}, "gold_answer": {"category": "cat"}}],
+        client=None,
+        actor="staff:test",
+        name="Pets 101",
+        task_type="categorization",
+        params={"categories": ["cat", "dog"]},
+        pass_mark=1.0,
+        questions=[
+            {
+                "params": {"attachment": "A purring animal", "attachment_type": "text"},
+                "gold_answer": {"category": "cat"},
+            }
+        ],
     )
     applicant = AnnotatorFactory(user=make_user("applicant@example.test"), status=Annotator.Status.APPLICANT)
 

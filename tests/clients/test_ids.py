@@ -10,7 +10,9 @@ def test_uuid7_layout_and_order_within_a_process():
     ids = [uuid7() for _ in range(50_000)]
     assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids[:100])
     assert len(set(ids)) == len(ids)
-    assert ids == sorted(ids)  # many fall in the same millisecond: the sub-millisecond bits and the guard order them
+    assert ids == sorted(
+        ids
+    )  # many fall in the same millisecond: the sub-millisecond bits and the guard order them
 
 
 def test_uuid7_from_threads_stays_unique():

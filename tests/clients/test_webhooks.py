@@ -472,7 +472,9 @@ def test_dispatcher_does_not_flood_a_backlog_and_an_attempt_clears_the_mark(clie
     # given the row's wake-up was just sent (at enqueue) and not consumed yet
     assert tasks.dispatch_due_deliveries() == 0
     # when a minute passes without an attempt, the relay sends one more
-    WebhookDelivery.objects.filter(id=delivery.id).update(dispatched_at=timezone.now() - timedelta(seconds=61))
+    WebhookDelivery.objects.filter(id=delivery.id).update(
+        dispatched_at=timezone.now() - timedelta(seconds=61)
+    )
     assert tasks.dispatch_due_deliveries() == 1
     assert tasks.dispatch_due_deliveries() == 0
     assert woken == [str(delivery.id)]

@@ -61,7 +61,9 @@ class WorkerProcess:
 
     def succeeded(self, task_id: str) -> str | None:
         """The return value a task reported in the worker log (``Task name[id] succeeded in …s: value``)."""
-        match = re.search(rf"\[{re.escape(task_id)}\] succeeded in [0-9.e-]+s: (.*)$", self.log(), re.MULTILINE)
+        match = re.search(
+            rf"\[{re.escape(task_id)}\] succeeded in [0-9.e-]+s: (.*)$", self.log(), re.MULTILINE
+        )
         return match.group(1).strip() if match else None
 
     def wait_succeeded(self, task_id: str, timeout: float = 30.0) -> str:
@@ -155,10 +157,13 @@ def celery_worker_process(transactional_db, tmp_path) -> Iterator[WorkerProcess]
     celery_app.amqp.router = private  # send_task() asks amqp.router for every message
     try:
         ready = wait_until(
-            lambda: process.poll() is not None or re.search(r"\bready\.", worker.log()), timeout=WORKER_READY_TIMEOUT
+            lambda: process.poll() is not None or re.search(r"\bready\.", worker.log()),
+            timeout=WORKER_READY_TIMEOUT,
         )
         if not ready or process.poll() is not None:
-            pytest.fail(f"the Celery worker did not become ready (exit code {process.poll()}):\n{worker.log()}")
+            pytest.fail(
+                f"the Celery worker did not become ready (exit code {process.poll()}):\n{worker.log()}"
+            )
         yield worker
     finally:
         celery_app.amqp.router = app_router

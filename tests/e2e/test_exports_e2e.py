@@ -24,8 +24,10 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 
 BOXES = [
     [{"type": "box", "label": "car", "left": 10, "top": 20, "width": 100, "height": 50}],
-    [{"type": "box", "label": "pedestrian", "left": 5, "top": 5, "width": 20, "height": 60},
-     {"type": "box", "label": "car", "left": 300, "top": 200, "width": 64, "height": 32}],
+    [
+        {"type": "box", "label": "pedestrian", "left": 5, "top": 5, "width": 20, "height": 60},
+        {"type": "box", "label": "car", "left": 300, "top": 200, "width": 64, "height": 32},
+    ],
     [],
 ]
 
@@ -54,24 +56,49 @@ def test_a_coco_export_goes_through_a_real_worker_to_a_download_and_a_webhook(wo
     # given: an image project whose three tasks were answered through the API
     client = client_services.client_create(name="Export Labs")
     api = bearer(client_services.api_key_create(client=client, name="e2e").key)
-    project = api.post("/api/v1/projects", {
-        "name": "Street", "task_type": "imageannotation",
-        "params": {"geometries": {"box": {"objects_to_annotate": ["car", "pedestrian"]}}},
-    }, format="json")
+    project = api.post(
+        "/api/v1/projects",
+        {
+            "name": "Street",
+            "task_type": "imageannotation",
+            "params": {"geometries": {"box": {"objects_to_annotate": ["car", "pedestrian"]}}},
+        },
+        format="json",
+    )
     assert project.status_code == 201, project.content
     project_id = project.json()["id"]
-    created = api.post("/api/v1/tasks/bulk", {"project": project_id, "tasks": [
-        {"params": {"attachment": f"https://img.test/{i}.jpg", "attachment_width": 640, "attachment_height": 480},
-         "unique_id": f"img-{i}"} for i in range(len(BOXES))]}, format="json")
+    created = api.post(
+        "/api/v1/tasks/bulk",
+        {
+            "project": project_id,
+            "tasks": [
+                {
+                    "params": {
+                        "attachment": f"https://img.test/{i}.jpg",
+                        "attachment_width": 640,
+                        "attachment_height": 480,
+                    },
+                    "unique_id": f"img-{i}",
+                }
+                for i in range(len(BOXES))
+            ],
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.content
     user = client_services.user_create(email="labeler@example.test")
     annotation_services.annotator_create(user=user, active=True)
     labeler = bearer(client_services.access_token_create(user=user).key)
     for _ in BOXES:
         assignment = labeler.post("/api/v1/work/next", {}, format="json").json()["assignment"]
-        index = int(assignment["task"]["params"]["attachment"].removeprefix("https://img.test/").removesuffix(".jpg"))
-        done = labeler.post(f"/api/v1/work/assignments/{assignment['id']}/submit",
-                            {"claim_version": assignment["claim_version"], "answer": {"annotations": BOXES[index]}}, format="json")
+        index = int(
+            assignment["task"]["params"]["attachment"].removeprefix("https://img.test/").removesuffix(".jpg")
+        )
+        done = labeler.post(
+            f"/api/v1/work/assignments/{assignment['id']}/submit",
+            {"claim_version": assignment["claim_version"], "answer": {"annotations": BOXES[index]}},
+            format="json",
+        )
         assert done.json()["task_status"] == "completed", done.content
 
     with Receiver() as receiver:
@@ -81,9 +108,9 @@ def test_a_coco_export_goes_through_a_real_worker_to_a_download_and_a_webhook(wo
         response = api.post(f"/api/v1/projects/{project_id}/exports", {"format": "coco"}, format="json")
         assert response.status_code == 202, response.content
         detail_url = f"/api/v1/projects/{project_id}/exports/{response.json()['id']}"
-        assert wait_until(lambda: api.get(detail_url).json()["status"] in ("ready", "failed"), timeout=60, interval=0.2), (
-            f"the export did not finish; worker log:\n{worker.log()[-3000:]}"
-        )
+        assert wait_until(
+            lambda: api.get(detail_url).json()["status"] in ("ready", "failed"), timeout=60, interval=0.2
+        ), f"the export did not finish; worker log:\n{worker.log()[-3000:]}"
         detail = api.get(detail_url).json()
         assert detail["status"] == "ready", detail
 
@@ -93,18 +120,25 @@ def test_a_coco_export_goes_through_a_real_worker_to_a_download_and_a_webhook(wo
         coco = json.loads(b"".join(download.streaming_content))
         names = {c["id"]: c["name"] for c in coco["categories"]}
         by_image = {
-            img["quorum_unique_id"]: [(names[a["category_id"]], a["bbox"]) for a in coco["annotations"] if a["image_id"] == img["id"]]
+            img["quorum_unique_id"]: [
+                (names[a["category_id"]], a["bbox"])
+                for a in coco["annotations"]
+                if a["image_id"] == img["id"]
+            ]
             for img in coco["images"]
         }  # images come in task id order (UUIDv7: random within one millisecond), so compare by unique_id
         assert by_image == {
-            f"img-{i}": [(b["label"], [b["left"], b["top"], b["width"], b["height"]]) for b in boxes] for i, boxes in enumerate(BOXES)
+            f"img-{i}": [(b["label"], [b["left"], b["top"], b["width"], b["height"]]) for b in boxes]
+            for i, boxes in enumerate(BOXES)
         }
         assert {(img["width"], img["height"]) for img in coco["images"]} == {(640, 480)}
 
         # and: export.ready reaches the client's endpoint. The worker queued it on the app's
         # real queue, which this test's private worker does not consume; the dispatcher (beat,
         # the outbox relay) re-sends it from the row to the private queue after its minute.
-        WebhookDelivery.objects.filter(event_type="export.ready").update(dispatched_at=timezone.now() - timedelta(minutes=2))
+        WebhookDelivery.objects.filter(event_type="export.ready").update(
+            dispatched_at=timezone.now() - timedelta(minutes=2)
+        )
         assert client_tasks.dispatch_due_deliveries() == 1
         assert receiver.wait_for(1, timeout=30), worker.log()[-3000:]
         (request,) = receiver.requests

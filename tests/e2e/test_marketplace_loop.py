@@ -87,7 +87,10 @@ def test_fifty_tasks_go_round_the_marketplace_loop(celery_worker_process):
                 "project": project_id,
                 "tasks": [
                     {
-                        "params": {"attachment": f"Frame {i}: what is in the box?", "attachment_type": "text"},
+                        "params": {
+                            "attachment": f"Frame {i}: what is in the box?",
+                            "attachment_type": "text",
+                        },
                         "unique_id": f"frame-{i}",
                         "callback_url": receiver.url + f"callbacks?frame={i}",
                     }
@@ -128,14 +131,18 @@ def test_fifty_tasks_go_round_the_marketplace_loop(celery_worker_process):
         completed = list_all(api, "/api/v1/tasks?status=completed&limit=20")
         assert {t["task_id"] for t in completed} == created_ids
         assert len(completed) == N_TASKS
-        assert all(t["answers_received"] == OVERLAP and t["response"]["category"] in CATEGORIES for t in completed)
+        assert all(
+            t["answers_received"] == OVERLAP and t["response"]["category"] in CATEGORIES for t in completed
+        )
         assert list_all(api, "/api/v1/tasks?status=pending") == []
 
         # and: the worker delivered one signed callback per task
         def distinct_callback_tasks() -> set[str]:
             return {json.loads(r.body)["task_id"] for r in receiver.requests}
 
-        arrived = wait_until(lambda: len(distinct_callback_tasks()) >= N_TASKS, timeout=CALLBACK_TIMEOUT, interval=0.2)
+        arrived = wait_until(
+            lambda: len(distinct_callback_tasks()) >= N_TASKS, timeout=CALLBACK_TIMEOUT, interval=0.2
+        )
         assert arrived, (
             f"{len(distinct_callback_tasks())}/{N_TASKS} callbacks within {CALLBACK_TIMEOUT} s; "
             f"deliveries: {list(WebhookDelivery.objects.values_list('status', 'attempts', 'last_error'))}"
@@ -159,7 +166,8 @@ def test_fifty_tasks_go_round_the_marketplace_loop(celery_worker_process):
     assert {json.loads(r.body)["task_id"] for r in requests} == created_ids
     assert len({r.headers["webhook-id"] for r in requests}) == N_TASKS
     assert wait_until(
-        lambda: WebhookDelivery.objects.filter(status=WebhookDelivery.Status.DELIVERED).count() == N_TASKS, timeout=10
+        lambda: WebhookDelivery.objects.filter(status=WebhookDelivery.Status.DELIVERED).count() == N_TASKS,
+        timeout=10,
     )
     assert WebhookDelivery.objects.count() == N_TASKS
 
@@ -171,12 +179,18 @@ def test_fifty_tasks_go_round_the_marketplace_loop(celery_worker_process):
     assert set(charges.values_list("reference", flat=True)) == {f"task:{task_id}" for task_id in created_ids}
     unbalanced = LedgerEntry.objects.values("transaction").annotate(total=Sum("amount")).exclude(total=0)
     assert list(unbalanced) == []
-    receivable = LedgerEntry.objects.filter(account__kind=Account.Kind.CLIENT_RECEIVABLE, account__client=client)
+    receivable = LedgerEntry.objects.filter(
+        account__kind=Account.Kind.CLIENT_RECEIVABLE, account__client=client
+    )
     assert receivable.aggregate(total=Sum("amount"))["total"] == N_TASKS * PRICE
     response = api.get("/api/v1/billing/balance")
     assert response.status_code == 200
     balance = response.json()
-    assert (balance["currency"], balance["receivable"], balance["committed"]) == ("USD", N_TASKS * PRICE, N_TASKS * PRICE)
+    assert (balance["currency"], balance["receivable"], balance["committed"]) == (
+        "USD",
+        N_TASKS * PRICE,
+        N_TASKS * PRICE,
+    )
 
 
 def test_the_worker_expires_a_lapsed_lease_and_frees_its_slot(celery_worker_process):
@@ -188,7 +202,10 @@ def test_the_worker_expires_a_lapsed_lease_and_frees_its_slot(celery_worker_proc
     project_id = create_project(api, name="Sweep", overlap=1, price=PRICE)
     response = api.post(
         "/api/v1/tasks/bulk",
-        {"project": project_id, "tasks": [{"params": {"attachment": "Is this a car?", "attachment_type": "text"}}]},
+        {
+            "project": project_id,
+            "tasks": [{"params": {"attachment": "Is this a car?", "attachment_type": "text"}}],
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -197,7 +214,9 @@ def test_the_worker_expires_a_lapsed_lease_and_frees_its_slot(celery_worker_proc
     assignment = first.post("/api/v1/work/next", {}, format="json").json()["assignment"]
     assert assignment["task"]["id"] == task_id
     assert Task.objects.get(pk=task_id).slots_taken == 1
-    assert second.post("/api/v1/work/next", {}, format="json").json()["assignment"] is None  # the slot is taken
+    assert (
+        second.post("/api/v1/work/next", {}, format="json").json()["assignment"] is None
+    )  # the slot is taken
     Assignment.objects.filter(pk=assignment["id"]).update(leased_until=timezone.now() - timedelta(seconds=5))
 
     # when: the sweep runs on the worker, twice
@@ -210,7 +229,9 @@ def test_the_worker_expires_a_lapsed_lease_and_frees_its_slot(celery_worker_proc
             and Task.objects.get(pk=task_id).slots_taken == 0
         )
 
-    assert wait_until(swept, timeout=30), f"the lease was not expired; worker log:\n{celery_worker_process.log()}"
+    assert wait_until(swept, timeout=30), (
+        f"the lease was not expired; worker log:\n{celery_worker_process.log()}"
+    )
     results = sorted(int(celery_worker_process.wait_succeeded(run.id)) for run in runs)
     assert results == [0, 1]
     task = Task.objects.get(pk=task_id)
@@ -251,8 +272,12 @@ def test_lost_wake_ups_are_relayed_from_the_outbox_rows(celery_worker_process, m
     with Receiver() as receiver:
         api.post(
             "/api/v1/tasks/bulk",
-            {"project": project_id, "tasks": [
-                {"params": {"attachment": f"t{i}"}, "callback_url": receiver.url + "cb"} for i in range(n)]},
+            {
+                "project": project_id,
+                "tasks": [
+                    {"params": {"attachment": f"t{i}"}, "callback_url": receiver.url + "cb"} for i in range(n)
+                ],
+            },
             format="json",
         )
         # given: every wake-up published after a commit is lost
@@ -272,11 +297,15 @@ def test_lost_wake_ups_are_relayed_from_the_outbox_rows(celery_worker_process, m
         # when: the dispatcher runs (beat, every 5 s) after its re-send interval has passed
         monkeypatch.setattr(client_tasks.deliver, "delay", real_delay)
         assert client_tasks.dispatch_due_deliveries() == 0  # wake-ups count as sent for a minute
-        WebhookDelivery.objects.filter(client=client).update(dispatched_at=timezone.now() - timedelta(minutes=2))
+        WebhookDelivery.objects.filter(client=client).update(
+            dispatched_at=timezone.now() - timedelta(minutes=2)
+        )
         assert client_tasks.dispatch_due_deliveries() == n
 
         # then: the real worker delivers every callback
-        assert wait_until(lambda: len(receiver.requests) >= n, timeout=CALLBACK_TIMEOUT, interval=0.2), celery_worker_process.log()[-3000:]
+        assert wait_until(lambda: len(receiver.requests) >= n, timeout=CALLBACK_TIMEOUT, interval=0.2), (
+            celery_worker_process.log()[-3000:]
+        )
         assert len({json.loads(r.body)["task_id"] for r in receiver.requests}) == n
         assert wait_until(
             lambda: WebhookDelivery.objects.filter(client=client, status="delivered").count() == n, timeout=10

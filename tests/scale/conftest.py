@@ -41,8 +41,12 @@ class Tenant:
 def recorded_wakeups(monkeypatch):
     """Celery wake-ups that would go to Redis, recorded by name instead."""
     sent: list[tuple[str, object]] = []
-    monkeypatch.setattr(client_tasks.deliver, "delay", lambda delivery_id: sent.append(("deliver", delivery_id)))
-    monkeypatch.setattr(annotation_tasks.simulate_test_tasks, "delay", lambda ids: sent.append(("simulate", ids)))
+    monkeypatch.setattr(
+        client_tasks.deliver, "delay", lambda delivery_id: sent.append(("deliver", delivery_id))
+    )
+    monkeypatch.setattr(
+        annotation_tasks.simulate_test_tasks, "delay", lambda ids: sent.append(("simulate", ids))
+    )
     return sent
 
 
@@ -104,7 +108,15 @@ def raw(base_url):
     def call(method: str, path: str, *, key: str | None = None, **kwargs) -> requests.Response:
         headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
         auth = (key, "") if key else None
-        return requests.request(method, f"{base_url}/{path}", auth=auth, headers=headers, timeout=30, allow_redirects=False, **kwargs)
+        return requests.request(
+            method,
+            f"{base_url}/{path}",
+            auth=auth,
+            headers=headers,
+            timeout=30,
+            allow_redirects=False,
+            **kwargs,
+        )
 
     return call
 
@@ -117,7 +129,9 @@ def new_annotator_token(email: str) -> str:
 
 def categorization_project(sdk_client: scaleapi.ScaleClient, name: str = "Colours", **params):
     return sdk_client.create_project(
-        name, scaleapi.TaskType.Categorization, params={"categories": CATEGORIES, "instruction": "Pick the colour.", **params}
+        name,
+        scaleapi.TaskType.Categorization,
+        params={"categories": CATEGORIES, "instruction": "Pick the colour.", **params},
     )
 
 

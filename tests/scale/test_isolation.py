@@ -51,7 +51,12 @@ def test_another_clients_key_gets_404_on_tasks_batches_and_projects(tenant_a, te
             attempt()
 
     stored = Task.objects.get(pk=task.id)
-    assert (stored.status, stored.unique_id, stored.tags, stored.metadata) == ("pending", "a-1", ["x"], {"m": 1})
+    assert (stored.status, stored.unique_id, stored.tags, stored.metadata) == (
+        "pending",
+        "a-1",
+        ["x"],
+        {"m": 1},
+    )
     assert Batch.objects.get(name="a-batch").status == "staging"
     assert Event.objects.count() == events and TaskAudit.objects.count() == 0
     # names, unique_ids and listings are per client
@@ -88,4 +93,6 @@ def test_test_keys_and_live_keys_see_separate_tasks(tenant_a, sdk, recorded_wake
     annotation_services.task_simulate_complete(task_id=test_task.id)
     done = test.get_task(test_task.id)
     assert (done.status, done.response) == ("completed", {"category": "red"})
-    assert Task.objects.get(pk=live_task.id).status == "pending" and Task.objects.get(pk=live_task.id).tags == []
+    assert (
+        Task.objects.get(pk=live_task.id).status == "pending" and Task.objects.get(pk=live_task.id).tags == []
+    )

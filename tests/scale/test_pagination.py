@@ -23,7 +23,9 @@ def basic(client) -> APIClient:
     return api
 
 
-@pytest.mark.parametrize(("count", "limit"), [(0, 1), (1, 1), (5, 2), (99, 100), (100, 100), (101, 100), (23, 7)])
+@pytest.mark.parametrize(
+    ("count", "limit"), [(0, 1), (1, 1), (5, 2), (99, 100), (100, 100), (101, 100), (23, 7)]
+)
 def test_task_pages_visit_every_task_once(client_a, count, limit):
     project = ProjectFactory(client=client_a, name="P")
     expected = {str(t.id) for t in TaskFactory.create_batch(count, project=project)}
@@ -53,7 +55,10 @@ def test_task_pages_visit_every_task_once(client_a, count, limit):
 @pytest.mark.parametrize(("count", "limit"), [(0, None), (3, None), (101, None), (10, 3), (9, 3)])
 def test_batch_pages_visit_every_batch_once(client_a, count, limit):
     project = ProjectFactory(client=client_a, name="P")
-    expected = {services.batch_create(client=client_a, actor=None, project=project, name=f"b{i}").name for i in range(count)}
+    expected = {
+        services.batch_create(client=client_a, actor=None, project=project, name=f"b{i}").name
+        for i in range(count)
+    }
     api = basic(client_a)
 
     seen, offset = [], 0

@@ -24,8 +24,16 @@ def test_batch_create_get_finalize_status_and_metadata(tenant_a, sdk):
     categorization_project(scale)
 
     batch = scale.create_batch("Colours", "batch 1", metadata={"week": 48})
-    assert (batch.name, batch.project, batch.status, batch.metadata) == ("batch 1", "Colours", "staging", {"week": 48})
-    first, second = categorization_task(scale, batch="batch 1"), categorization_task(scale, batch="batch 1", project=None)
+    assert (batch.name, batch.project, batch.status, batch.metadata) == (
+        "batch 1",
+        "Colours",
+        "staging",
+        {"week": 48},
+    )
+    first, second = (
+        categorization_task(scale, batch="batch 1"),
+        categorization_task(scale, batch="batch 1", project=None),
+    )
     assert Task.objects.get(pk=first.id).released is False  # staging: not served yet
     scale.cancel_task(second.id)
 
@@ -39,7 +47,10 @@ def test_batch_create_get_finalize_status_and_metadata(tenant_a, sdk):
     assert status == {"status": "in_progress", "pending": 1, "completed": 0, "canceled": 1, "error": 0}
     assert (fetched.tasks_pending, fetched.tasks_canceled, fetched.tasks_completed) == (1, 1, 0)
 
-    assert scale.set_batch_metadata("batch 1", {"week": 49, "note": "redo"}).metadata == {"week": 49, "note": "redo"}
+    assert scale.set_batch_metadata("batch 1", {"week": 49, "note": "redo"}).metadata == {
+        "week": 49,
+        "note": "redo",
+    }
     assert scale.set_batch_metadata("batch 1", {}).metadata == {}
     assert Batch.objects.get(name="batch 1").metadata == {}
 
@@ -49,16 +60,26 @@ def test_get_batches_pages_to_the_end(tenant_a, sdk):
     categorization_project(scale)
     colours = Project.objects.get(name="Colours")
     for i in range(130):
-        annotation_services.batch_create(client=tenant_a.client, actor=None, project=colours, name=f"b{i:03d}")
+        annotation_services.batch_create(
+            client=tenant_a.client, actor=None, project=colours, name=f"b{i:03d}"
+        )
     scale.finalize_batch("b007")
 
     batches = list(scale.get_batches(project_name="Colours"))
     assert sorted(b.name for b in batches) == [f"b{i:03d}" for i in range(130)]
     first = scale.batches(project="Colours")
-    assert (first.total, first.limit, first.offset, first.has_more, len(first.docs)) == (130, 100, 0, True, 100)
+    assert (first.total, first.limit, first.offset, first.has_more, len(first.docs)) == (
+        130,
+        100,
+        0,
+        True,
+        100,
+    )
     rest = scale.batches(project="Colours", offset=100, limit=100)
     assert (rest.offset, rest.has_more, len(rest.docs)) == (100, False, 30)
-    assert [b.name for b in scale.get_batches(project_name="Colours", batch_status=BatchStatus.InProgress)] == ["b007"]
+    assert [
+        b.name for b in scale.get_batches(project_name="Colours", batch_status=BatchStatus.InProgress)
+    ] == ["b007"]
     assert len(list(scale.get_batches(project_name="Colours", exclude_archived=True))) == 130
     assert list(scale.get_batches(project_name="Colours", created_after="2999-01-01")) == []
 
@@ -90,7 +111,12 @@ def test_project_create_get_list_update_and_template(tenant_a, sdk):
     scale = sdk(tenant_a.live_key)
 
     project = categorization_project(scale)
-    assert (project.name, project.type, project.version, project.instruction) == ("Colours", "categorization", 0, "Pick the colour.")
+    assert (project.name, project.type, project.version, project.instruction) == (
+        "Colours",
+        "categorization",
+        0,
+        "Pick the colour.",
+    )
     assert project.params["categories"] == CATEGORIES
     scale.create_project("Streets", scaleapi.TaskType.ImageAnnotation)  # params=None is sent as null
 
@@ -98,14 +124,18 @@ def test_project_create_get_list_update_and_template(tenant_a, sdk):
     assert [p.name for p in scale.get_projects()] == ["Colours", "Streets"]
     assert [p.name for p in scale.projects()] == ["Colours", "Streets"]
 
-    patched = scale.update_project("Colours", patch=True, instruction="Pick the main colour.", allow_multiple=True)
+    patched = scale.update_project(
+        "Colours", patch=True, instruction="Pick the main colour.", allow_multiple=True
+    )
     assert (patched.version, patched.instruction) == (1, "Pick the main colour.")
     assert patched.params["categories"] == CATEGORIES and patched.params["allow_multiple"] is True
     replaced = scale.update_project("Colours", categories=["cyan", "magenta"])
     assert replaced.version == 2
     assert "allow_multiple" not in replaced.params and replaced.params["categories"] == ["cyan", "magenta"]
     assert replaced.instruction == "Pick the main colour."  # instructions unchanged when not sent
-    nested = scale.update_project("Colours", params={"categories": ["cyan", "magenta"]})  # a nested params object
+    nested = scale.update_project(
+        "Colours", params={"categories": ["cyan", "magenta"]}
+    )  # a nested params object
     assert nested.version == 3 and "params" not in nested.params
     history = scale.get_project("Colours").as_dict()["param_history"]
     assert [h["version"] for h in history] == [0, 1, 2, 3]

@@ -29,7 +29,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def complete(task_id: str, category: str = "red") -> None:
     """Complete a live task as consensus would (the annotator loop itself is in test_sdk_work_loop)."""
     task = Task.objects.get(pk=task_id)
-    annotation_services.tasks._complete(task, response={"category": category}, confidence=1.0, now=task.updated_at, actor=None)
+    annotation_services.tasks._complete(
+        task, response={"category": category}, confidence=1.0, now=task.updated_at, actor=None
+    )
 
 
 def test_create_and_get_tasks_of_each_supported_type(tenant_a, sdk):
@@ -37,8 +39,12 @@ def test_create_and_get_tasks_of_each_supported_type(tenant_a, sdk):
     categorization_project(scale)
     scale.create_project("Streets", scaleapi.TaskType.ImageAnnotation, params={"geometries": BOX_GEOMETRIES})
 
-    task = categorization_task(scale, metadata={"frame": 7}, unique_id="tomato-1", instruction="Which colour?")
-    image = scale.create_task(scaleapi.TaskType.ImageAnnotation, project="Streets", attachment=IMAGE_URL, tags=["night"])
+    task = categorization_task(
+        scale, metadata={"frame": 7}, unique_id="tomato-1", instruction="Which colour?"
+    )
+    image = scale.create_task(
+        scaleapi.TaskType.ImageAnnotation, project="Streets", attachment=IMAGE_URL, tags=["night"]
+    )
 
     fetched = scale.get_task(task.id)
     assert fetched.id == task.id
@@ -46,7 +52,11 @@ def test_create_and_get_tasks_of_each_supported_type(tenant_a, sdk):
     assert fetched.status == "pending"
     assert fetched.project == "Colours"
     assert fetched.instruction == "Which colour?"
-    assert fetched.params == {"attachment": "A ripe tomato", "attachment_type": "text", "categories": CATEGORIES}
+    assert fetched.params == {
+        "attachment": "A ripe tomato",
+        "attachment_type": "text",
+        "categories": CATEGORIES,
+    }
     assert fetched.metadata == {"frame": 7}
     assert fetched.unique_id == "tomato-1"
     assert fetched.audits == []
@@ -136,7 +146,10 @@ def test_metadata_and_tags(tenant_a, sdk):
     categorization_project(scale)
     task = categorization_task(scale, metadata={"old": True})
 
-    assert scale.set_task_metadata(task.id, {"camera": "front", "n": 3}).metadata == {"camera": "front", "n": 3}
+    assert scale.set_task_metadata(task.id, {"camera": "front", "n": 3}).metadata == {
+        "camera": "front",
+        "n": 3,
+    }
     assert scale.set_task_metadata(task.id, {}).metadata == {}  # the SDK sends no body for {}
     assert scale.set_task_tags(task.id, ["a", "b"]).tags == ["a", "b"]
     assert scale.add_task_tags(task.id, ["b", "c"]).tags == ["a", "b", "c"]
@@ -151,7 +164,10 @@ def test_get_tasks_lists_250_tasks_to_the_end_and_counts_them(tenant_a, sdk):
     categorization_project(scale)
     scale.create_project("Other", scaleapi.TaskType.Categorization, params={"categories": CATEGORIES})
     colours = Project.objects.get(name="Colours")
-    items = [{"params": {"attachment": f"item {i}", "attachment_type": "text"}, "unique_id": f"u{i}"} for i in range(250)]
+    items = [
+        {"params": {"attachment": f"item {i}", "attachment_type": "text"}, "unique_id": f"u{i}"}
+        for i in range(250)
+    ]
     annotation_services.task_bulk_create(client=tenant_a.client, actor=None, project=colours, items=items)
     categorization_task(scale, project="Other")
 
@@ -193,7 +209,10 @@ def test_the_listing_filters(tenant_a, sdk):
     assert ids(tags=["t1", "t2"]) == {in_batch.id, done.id}
     assert ids(tags="t2") == {done.id}
     assert ids(review_status=scaleapi.TaskReviewStatus.Accepted) == {done.id}
-    assert ids(review_status=[scaleapi.TaskReviewStatus.Rejected, scaleapi.TaskReviewStatus.Pending]) == {in_batch.id, other.id}
+    assert ids(review_status=[scaleapi.TaskReviewStatus.Rejected, scaleapi.TaskReviewStatus.Pending]) == {
+        in_batch.id,
+        other.id,
+    }
     created = Task.objects.get(pk=done.id).created_at
     assert ids(created_after=created.isoformat()) >= {done.id}
     assert done.id not in ids(created_before=created.isoformat())
@@ -230,7 +249,9 @@ def test_error_mappings(tenant_a, sdk):
         categorization_task(scale, attachment_type="hologram")
     assert bad_params.value.message.startswith("params.attachment_type")
     with pytest.raises(ScaleInvalidRequest):
-        scale.create_task(scaleapi.TaskType.ImageAnnotation, project="Colours", attachment=IMAGE_URL)  # wrong project type
+        scale.create_task(
+            scaleapi.TaskType.ImageAnnotation, project="Colours", attachment=IMAGE_URL
+        )  # wrong project type
     with pytest.raises(ScaleResourceNotFound):
         categorization_task(scale, project="No such project")
     assert Task.objects.count() == before

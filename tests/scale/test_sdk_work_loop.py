@@ -20,7 +20,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def native(live_server, key: str):
     def call(method: str, path: str, body=None) -> dict:
         response = requests.request(
-            method, f"{live_server.url}/api/v1/{path}", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
+            method,
+            f"{live_server.url}/api/v1/{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
         )
         assert response.status_code in (200, 201), response.text
         return response.json()
@@ -32,7 +36,9 @@ def deliveries_of(recorded_wakeups) -> list[str]:
     return [delivery_id for name, delivery_id in recorded_wakeups if name == "deliver"]
 
 
-def test_sdk_task_is_worked_through_the_native_api_and_called_back(tenant_a, sdk, live_server, recorded_wakeups):
+def test_sdk_task_is_worked_through_the_native_api_and_called_back(
+    tenant_a, sdk, live_server, recorded_wakeups
+):
     # given: a project made with the SDK, three answers per task set through the native API
     scale = sdk(tenant_a.live_key)
     project = categorization_project(scale)
@@ -43,8 +49,12 @@ def test_sdk_task_is_worked_through_the_native_api_and_called_back(tenant_a, sdk
     scale.create_batch("Colours", "week 48")
 
     with Receiver(responses=[Reply(status=500)]) as receiver:
-        task = categorization_task(scale, batch="week 48", callback_url=receiver.url + "scale/callback", metadata={"frame": 1})
-        annotators = [native(live_server, new_annotator_token(f"annotator{i}@example.test")) for i in range(3)]
+        task = categorization_task(
+            scale, batch="week 48", callback_url=receiver.url + "scale/callback", metadata={"frame": 1}
+        )
+        annotators = [
+            native(live_server, new_annotator_token(f"annotator{i}@example.test")) for i in range(3)
+        ]
         assert annotators[0]("POST", "work/next", {})["assignment"] is None  # staging: not served yet
         scale.finalize_batch("week 48")
 
@@ -53,8 +63,11 @@ def test_sdk_task_is_worked_through_the_native_api_and_called_back(tenant_a, sdk
             assignment = annotator("POST", "work/next", {})["assignment"]
             assert assignment["task"]["id"] == task.id
             assert assignment["task"]["params"]["categories"] == CATEGORIES
-            annotator("POST", f"work/assignments/{assignment['id']}/submit",
-                      {"claim_version": assignment["claim_version"], "answer": {"category": answer}})
+            annotator(
+                "POST",
+                f"work/assignments/{assignment['id']}/submit",
+                {"claim_version": assignment["claim_version"], "answer": {"category": answer}},
+            )
 
         # then: the SDK sees it completed with the majority answer
         done = scale.get_task(task.id)
@@ -66,9 +79,13 @@ def test_sdk_task_is_worked_through_the_native_api_and_called_back(tenant_a, sdk
 
         # and: the completion callback is Scale-shaped, with the client's callback auth key
         [completion] = deliveries_of(recorded_wakeups)
-        assert webhooks.delivery_attempt(delivery_id=completion).status == "pending"  # the receiver answered 500
+        assert (
+            webhooks.delivery_attempt(delivery_id=completion).status == "pending"
+        )  # the receiver answered 500
         assert scale.get_task(task.id).callback_succeeded is False
-        WebhookDelivery.objects.filter(id=completion).update(next_attempt_at=WebhookDelivery.objects.get(id=completion).created_at)
+        WebhookDelivery.objects.filter(id=completion).update(
+            next_attempt_at=WebhookDelivery.objects.get(id=completion).created_at
+        )
         assert webhooks.delivery_attempt(delivery_id=completion).status == "delivered"
         assert scale.get_task(task.id).callback_succeeded is True
 
@@ -87,14 +104,22 @@ def test_sdk_task_is_worked_through_the_native_api_and_called_back(tenant_a, sdk
         assert request.headers["content-type"] == "application/json"
     first, _retry, audit = (json.loads(r.body) for r in requests_seen)
     assert set(first) == {"task", "response", "task_id", "status"}
-    assert (first["task_id"], first["status"], first["response"]) == (task.id, "completed", {"category": "red"})
+    assert (first["task_id"], first["status"], first["response"]) == (
+        task.id,
+        "completed",
+        {"category": "red"},
+    )
     assert first["task"]["task_id"] == task.id and first["task"]["metadata"] == {"frame": 1}
     assert first["task"]["params"]["attachment"] == "A ripe tomato"
     assert set(audit) == {"task", "response", "task_id", "status"}
     # The rejection sent the task back for rework: pending again, the delivered response kept until then.
     assert (audit["task_id"], audit["status"], audit["response"]) == (task.id, "pending", {"category": "red"})
     [entry] = audit["task"]["audits"]
-    assert (entry["audit_result"], entry["comments"], entry["audit_source"]) == ("rejected", "it is blue", "customer")
+    assert (entry["audit_result"], entry["comments"], entry["audit_source"]) == (
+        "rejected",
+        "it is blue",
+        "customer",
+    )
 
 
 def test_a_second_audit_is_a_second_callback(tenant_a, sdk, recorded_wakeups):

@@ -48,8 +48,14 @@ def _key_id(key: str):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "nope"), ("POST", "nope/deeper"), ("GET", "tasks/"), ("POST", "projects/"), ("GET", "task/x/unknown"),
-     ("DELETE", "batches/b/finalize/extra")],
+    [
+        ("GET", "nope"),
+        ("POST", "nope/deeper"),
+        ("GET", "tasks/"),
+        ("POST", "projects/"),
+        ("GET", "task/x/unknown"),
+        ("DELETE", "batches/b/finalize/extra"),
+    ],
 )
 def test_unknown_routes_are_a_json_404_never_a_redirect(tenant_a, raw, method, path):
     assert_error(raw(method, path, key=tenant_a.live_key), 404, contains="No endpoint")
@@ -66,19 +72,48 @@ def test_parse_errors_are_a_json_400_and_create_nothing(tenant_a, sdk, raw):
     categorization_project(sdk(tenant_a.live_key))
     for body in (b"{not json", b'{"project": "Colours", "attachment": NaN}', b"\xff\xfe"):
         assert_error(raw("POST", "task/categorization", key=tenant_a.live_key, data=body), 400)
-    assert_error(raw("POST", "task/categorization", key=tenant_a.live_key, json=["a list"]), 400, contains="object")
+    assert_error(
+        raw("POST", "task/categorization", key=tenant_a.live_key, json=["a list"]), 400, contains="object"
+    )
     assert Task.objects.count() == 0
 
 
 def test_success_is_exactly_200_and_empty_json_bodies_are_no_body(tenant_a, raw):
     key = tenant_a.live_key
-    created = raw("POST", "projects", key=key, json={"type": "categorization", "name": "P", "params": {"categories": ["a", "b"]},
-                                                     "rapid": False, "studio": False, "datasetId": None})
+    created = raw(
+        "POST",
+        "projects",
+        key=key,
+        json={
+            "type": "categorization",
+            "name": "P",
+            "params": {"categories": ["a", "b"]},
+            "rapid": False,
+            "studio": False,
+            "datasetId": None,
+        },
+    )
     assert created.status_code == 200, created.text
-    batch = raw("POST", "batches", key=key, json={"project": "P", "name": "B", "callback": "", "calibration_batch": False,
-                                                  "self_label_batch": False, "metadata": {}})
+    batch = raw(
+        "POST",
+        "batches",
+        key=key,
+        json={
+            "project": "P",
+            "name": "B",
+            "callback": "",
+            "calibration_batch": False,
+            "self_label_batch": False,
+            "metadata": {},
+        },
+    )
     assert batch.status_code == 200, batch.text
-    task = raw("POST", "task/categorization", key=key, json={"batch": "B", "attachment": "x", "attachment_type": "text"})
+    task = raw(
+        "POST",
+        "task/categorization",
+        key=key,
+        json={"batch": "B", "attachment": "x", "attachment_type": "text"},
+    )
     assert task.status_code == 200, task.text
     task_id = task.json()["task_id"]
     # the SDK sends Content-Type: application/json with no body on finalize and cancel
@@ -94,7 +129,9 @@ def test_query_booleans_any_case_and_repeated_keys(tenant_a, sdk, raw):
     ids = {uid: categorization_task(scale, unique_id=uid).id for uid in ("a", "b", "c")}
     key = tenant_a.live_key
 
-    page = raw("GET", "tasks?unique_id=a&unique_id=b&include_attachment_url=True&limited_response=TRUE", key=key).json()
+    page = raw(
+        "GET", "tasks?unique_id=a&unique_id=b&include_attachment_url=True&limited_response=TRUE", key=key
+    ).json()
     assert {d["task_id"] for d in page["docs"]} == {ids["a"], ids["b"]}
     assert set(page["docs"][0]) == {"task_id", "status", "metadata", "project"}
     assert "audits" in raw("GET", "tasks?limited_response=false", key=key).json()["docs"][0]
@@ -108,9 +145,17 @@ def test_query_booleans_any_case_and_repeated_keys(tenant_a, sdk, raw):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("limit=0", "limit"), ("limit=101", "limit"), ("limit=ten", "limit"), ("next_token=forged", "next_token"),
-     ("status=done", "status"), ("start_time=yesterday", "start_time"), ("customer_review_status=great", "customer_review_status"),
-     ("status=pending&status=completed", "status"), ("offset=-1", "offset")],
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("next_token=forged", "next_token"),
+        ("status=done", "status"),
+        ("start_time=yesterday", "start_time"),
+        ("customer_review_status=great", "customer_review_status"),
+        ("status=pending&status=completed", "status"),
+        ("offset=-1", "offset"),
+    ],
 )
 def test_bad_listing_queries_are_clear_400s(tenant_a, raw, query, field):
     assert_error(raw("GET", f"tasks?{query}", key=tenant_a.live_key), 400, contains=field)
@@ -134,9 +179,16 @@ def test_bad_edits_are_clear_400s_and_change_nothing(tenant_a, sdk, raw):
     def snapshot():
         stored = Task.objects.get(pk=task.id)
         return (
-            stored.metadata, stored.tags, stored.unique_id, stored.status, Task.objects.count(), Event.objects.count(),
-            TaskAudit.objects.count(), list(Batch.objects.values_list("metadata", flat=True)),
-            list(Project.objects.values_list("params", "instructions")), ProjectParamVersion.objects.count(),
+            stored.metadata,
+            stored.tags,
+            stored.unique_id,
+            stored.status,
+            Task.objects.count(),
+            Event.objects.count(),
+            TaskAudit.objects.count(),
+            list(Batch.objects.values_list("metadata", flat=True)),
+            list(Project.objects.values_list("params", "instructions")),
+            ProjectParamVersion.objects.count(),
         )
 
     before = snapshot()
@@ -151,16 +203,36 @@ def test_bad_edits_are_clear_400s_and_change_nothing(tenant_a, sdk, raw):
         ("POST", f"{path}/audit", {"comments": "no verdict"}, "accepted"),
         ("POST", f"{path}/audit", {"accepted": "yes"}, "accepted"),
         ("POST", "task/categorization", {"project": "Colours", "attachment": "x", "tags": "solo"}, "tags"),
-        ("POST", "task/categorization", {"project": "Colours", "attachment": "x", "priority": 1000}, "priority"),
-        ("POST", "task/categorization", {"project": "Colours", "attachment": "x", "metadata": []}, "metadata"),
-        ("POST", "task/categorization", {"project": "Colours", "attachment": "x", "callback_url": "ftp://x"}, "callback_url"),
+        (
+            "POST",
+            "task/categorization",
+            {"project": "Colours", "attachment": "x", "priority": 1000},
+            "priority",
+        ),
+        (
+            "POST",
+            "task/categorization",
+            {"project": "Colours", "attachment": "x", "metadata": []},
+            "metadata",
+        ),
+        (
+            "POST",
+            "task/categorization",
+            {"project": "Colours", "attachment": "x", "callback_url": "ftp://x"},
+            "callback_url",
+        ),
         ("POST", "task/categorization", {"project": "Colours", "attachment": "x", "params": 3}, "params"),
         ("POST", "task/categorization", {"project": 12, "attachment": "x"}, "project"),
         ("POST", "batches/b/setMetadata", [1, 2], "metadata"),
         ("POST", "batches", {"project": "Colours", "name": ""}, "name"),
         ("POST", "batches", {"project": "Colours", "name": "m", "metadata": "x"}, "metadata"),
         ("POST", "projects", {"type": "categorization", "name": "Q", "params": "x"}, "params"),
-        ("POST", "projects", {"type": "categorization", "name": "Q", "params": {"instruction": 5}}, "instruction"),
+        (
+            "POST",
+            "projects",
+            {"type": "categorization", "name": "Q", "params": {"instruction": 5}},
+            "instruction",
+        ),
         ("POST", "projects", {"name": "Q"}, "type"),
         ("POST", "projects/Colours/setParams", {"patch": "yes"}, "patch"),
         ("POST", "projects/Colours/setParams", {"instruction": 5}, "instruction"),

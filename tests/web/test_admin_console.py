@@ -29,7 +29,10 @@ def text(response) -> str:
 @pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda m: m._meta.label)
 def test_every_admin_list_renders_with_its_search(admin_pages, model, client_a):
     opts = model._meta
-    response = admin_pages.get(f"/admin/{opts.app_label}/{opts.model_name}/", {"q": "acme"} if admin.site._registry[model].search_fields else {})
+    response = admin_pages.get(
+        f"/admin/{opts.app_label}/{opts.model_name}/",
+        {"q": "acme"} if admin.site._registry[model].search_fields else {},
+    )
     assert response.status_code == 200
 
 
@@ -39,7 +42,9 @@ def test_project_actions_pause_and_resume_through_the_service(admin_pages, clien
     admin_pages.post(url, {"action": "set_paused", "_selected_action": [str(project.pk)]}, follow=True)
     project.refresh_from_db()
     assert project.status == Project.Status.PAUSED
-    again = admin_pages.post(url, {"action": "set_paused", "_selected_action": [str(project.pk)]}, follow=True)
+    again = admin_pages.post(
+        url, {"action": "set_paused", "_selected_action": [str(project.pk)]}, follow=True
+    )
     assert 'class="error"' in text(again)
     admin_pages.post(url, {"action": "set_active", "_selected_action": [str(project.pk)]}, follow=True)
     project.refresh_from_db()
@@ -66,15 +71,25 @@ def test_a_top_up_is_recorded_once_even_if_the_form_is_sent_twice(admin_pages, c
 
 
 def test_a_bad_top_up_is_refused_on_the_form(admin_pages, client_a):
-    response = admin_pages.post("/admin/billing/clientcredit/topup/", {"client": client_a.pk, "amount": 0, "reference": "x", "key": "k"})
+    response = admin_pages.post(
+        "/admin/billing/clientcredit/topup/",
+        {"client": client_a.pk, "amount": 0, "reference": "x", "key": "k"},
+    )
     assert response.status_code == 200 and "errorlist" in text(response)
     assert not LedgerTransaction.objects.exists()
 
 
 def test_run_payouts_from_the_list(admin_pages, client_a, settings):
     worker = NoPasswordUserFactory()
-    billing_services.answer_pay(submission_id="s1", user_id=worker.pk, client=client_a, amount=10_000,
-                                work=billing_services.Work(task_id=None, project_id=None, project_name="p", task_type="categorization"))
+    billing_services.answer_pay(
+        submission_id="s1",
+        user_id=worker.pk,
+        client=client_a,
+        amount=10_000,
+        work=billing_services.Work(
+            task_id=None, project_id=None, project_name="p", task_type="categorization"
+        ),
+    )
     assert admin_pages.get("/admin/billing/payout/run/").status_code == 405
     response = admin_pages.post("/admin/billing/payout/run/", follow=True)
     assert "1 payout(s) made." in text(response)
@@ -95,16 +110,37 @@ def test_vetting_asks_for_a_reason_then_calls_the_service(admin_pages):
     assert asked.status_code == 200 and 'name="reason"' in text(asked)
     applicant.refresh_from_db()
     assert applicant.status == "applicant"
-    refused = admin_pages.post(url, {"action": "vet_or_restore", "_selected_action": [str(applicant.pk)], "apply": "1", "reason": ""})
+    refused = admin_pages.post(
+        url, {"action": "vet_or_restore", "_selected_action": [str(applicant.pk)], "apply": "1", "reason": ""}
+    )
     assert "This field is required." in text(refused)
-    done = admin_pages.post(url, {"action": "vet_or_restore", "_selected_action": [str(applicant.pk)], "apply": "1",
-                                  "reason": "ID and sample work checked"}, follow=True)
+    done = admin_pages.post(
+        url,
+        {
+            "action": "vet_or_restore",
+            "_selected_action": [str(applicant.pk)],
+            "apply": "1",
+            "reason": "ID and sample work checked",
+        },
+        follow=True,
+    )
     assert "1 done." in text(done)
     applicant.refresh_from_db()
     assert applicant.status == "active"
-    assert Event.objects.get(entity_id=applicant.pk, kind="annotator.status_changed").after["reason"] == "ID and sample work checked"
-    again = admin_pages.post(url, {"action": "vet_or_restore", "_selected_action": [str(applicant.pk)], "apply": "1",
-                                   "reason": "twice"}, follow=True)
+    assert (
+        Event.objects.get(entity_id=applicant.pk, kind="annotator.status_changed").after["reason"]
+        == "ID and sample work checked"
+    )
+    again = admin_pages.post(
+        url,
+        {
+            "action": "vet_or_restore",
+            "_selected_action": [str(applicant.pk)],
+            "apply": "1",
+            "reason": "twice",
+        },
+        follow=True,
+    )
     assert "An annotator who is active cannot become active." in text(again)
 
 
@@ -118,10 +154,22 @@ def test_suspending_releases_the_annotators_leases(admin_pages, client_a):
 
     annotator = AnnotatorFactory(user=NoPasswordUserFactory())
     task = TaskFactory(project=ProjectFactory(client=client_a), slots_taken=1, claim_seq=1)
-    lease = Assignment.objects.create(task=task, annotator=annotator, project=task.project, claim_version=1,
-                                      leased_until=timezone.now() + timedelta(minutes=10))
-    admin_pages.post("/admin/annotation/annotator/", {"action": "suspend", "_selected_action": [str(annotator.pk)], "apply": "1",
-                                                      "reason": "copy-pasted answers"})
+    lease = Assignment.objects.create(
+        task=task,
+        annotator=annotator,
+        project=task.project,
+        claim_version=1,
+        leased_until=timezone.now() + timedelta(minutes=10),
+    )
+    admin_pages.post(
+        "/admin/annotation/annotator/",
+        {
+            "action": "suspend",
+            "_selected_action": [str(annotator.pk)],
+            "apply": "1",
+            "reason": "copy-pasted answers",
+        },
+    )
     annotator.refresh_from_db()
     lease.refresh_from_db()
     assert annotator.status == "suspended" and lease.status == Assignment.Status.RELEASED
@@ -133,10 +181,28 @@ def test_staff_grant_a_qualification_from_the_admin(admin_pages):
     from tests.annotation.factories import AnnotatorFactory
 
     qualification = annotation_services.qualification_create(
-        client=None, actor=None, name="Traffic lights", task_type="categorization", params={"categories": ["red", "green"]},
-        questions=[{"params": {"attachment": "Which light?", "attachment_type": "text"}, "gold_answer": {"category": "red"}}])
+        client=None,
+        actor=None,
+        name="Traffic lights",
+        task_type="categorization",
+        params={"categories": ["red", "green"]},
+        questions=[
+            {
+                "params": {"attachment": "Which light?", "attachment_type": "text"},
+                "gold_answer": {"category": "red"},
+            }
+        ],
+    )
     annotator = AnnotatorFactory(user=NoPasswordUserFactory())
-    admin_pages.post("/admin/annotation/annotator/", {"action": "grant_qualification", "_selected_action": [str(annotator.pk)],
-                                                      "apply": "1", "reason": "passed the paper test", "qualification": qualification.pk})
+    admin_pages.post(
+        "/admin/annotation/annotator/",
+        {
+            "action": "grant_qualification",
+            "_selected_action": [str(annotator.pk)],
+            "apply": "1",
+            "reason": "passed the paper test",
+            "qualification": qualification.pk,
+        },
+    )
     held = AnnotatorQualification.objects.get(annotator=annotator, qualification=qualification)
     assert held.source == "staff" and held.revoked_at is None

@@ -16,8 +16,12 @@ def test_demo_people_sign_in_to_their_pages():
     out = io.StringIO()
     call_command("seed_demo", "--base-url", "http://127.0.0.1:8000", stdout=out)
     printed = out.getvalue()
-    for url in ["http://127.0.0.1:8000/login/", "http://127.0.0.1:8000/portal/", "http://127.0.0.1:8000/work/",
-                "http://127.0.0.1:8000/ops/"]:
+    for url in [
+        "http://127.0.0.1:8000/login/",
+        "http://127.0.0.1:8000/portal/",
+        "http://127.0.0.1:8000/work/",
+        "http://127.0.0.1:8000/ops/",
+    ]:
         assert url in printed
     for email, home in [(OWNER_EMAIL, "/portal/"), (ADMIN_EMAIL, "/ops/"), (ANNOTATORS[0][0], "/work/")]:
         browser = PageClient()

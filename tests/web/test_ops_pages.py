@@ -17,7 +17,9 @@ from tests.billing.clock import ledger_at, utc
 from tests.web.factories import NoPasswordUserFactory
 
 pytestmark = pytest.mark.django_db
-BOXES = services.Work(task_id=None, project_id=uuid.UUID(int=1), project_name="Lidar boxes", task_type="imageannotation")
+BOXES = services.Work(
+    task_id=None, project_id=uuid.UUID(int=1), project_name="Lidar boxes", task_type="imageannotation"
+)
 
 
 def text(response) -> str:
@@ -32,17 +34,29 @@ def test_ops_pages_are_for_staff_only(member_pages, annotator_pages, client_a, w
         assert response.status_code == 403 and "This page is for Quorum staff." in text(response)
 
 
-def test_the_dashboard_shows_revenue_concentration_margin_queue_leases_and_pay(staff_pages, client_a, client_b):
+def test_the_dashboard_shows_revenue_concentration_margin_queue_leases_and_pay(
+    staff_pages, client_a, client_b
+):
     with ledger_at(utc(2025, 3, 3)):
         services.charge_task_completion(client=client_a, task_id="a1", amount=3000, work=BOXES)
         services.charge_task_completion(client=client_b, task_id="b1", amount=1000, work=BOXES)
-        services.answer_pay(submission_id="s1", user_id=NoPasswordUserFactory(email="worker@example.test").pk, client=client_a,
-                            amount=500, work=BOXES)
+        services.answer_pay(
+            submission_id="s1",
+            user_id=NoPasswordUserFactory(email="worker@example.test").pk,
+            client=client_a,
+            amount=500,
+            work=BOXES,
+        )
     project = ProjectFactory(client=client_a, name="Queue project", overlap=2)
     TaskFactory.create_batch(3, project=project)
     task = TaskFactory(project=project, slots_taken=1)
-    Assignment.objects.create(task=task, annotator=AnnotatorFactory(), project=project, claim_version=1,
-                              leased_until=timezone.now() + timedelta(minutes=3))
+    Assignment.objects.create(
+        task=task,
+        annotator=AnnotatorFactory(),
+        project=project,
+        claim_version=1,
+        leased_until=timezone.now() + timedelta(minutes=3),
+    )
     body = text(staff_pages.get("/ops/?from=2025-01&to=2025-06&currency=USD"))
     assert "40.00 USD" in body  # revenue
     assert "75.00%" in body and "Acme Autonomy" in body  # top share

@@ -16,7 +16,9 @@ from tests.clients.test_webhooks import WebhookEndpointFactory
 
 pytestmark = pytest.mark.django_db
 PUBLIC_HOOK = "https://93.184.215.14/hooks/quorum"  # an IP literal: checked without DNS
-BOXES = services.Work(task_id=None, project_id=uuid.UUID(int=1), project_name="Lidar boxes", task_type="imageannotation")
+BOXES = services.Work(
+    task_id=None, project_id=uuid.UUID(int=1), project_name="Lidar boxes", task_type="imageannotation"
+)
 
 
 def text(response) -> str:
@@ -73,17 +75,24 @@ def test_a_webhook_endpoint_is_added_and_its_delivery_log_shown(member_pages, cl
     assert Event.objects.filter(kind="webhook_endpoint.created", entity_id=endpoint.id).exists()
     from clients import webhooks
 
-    webhooks.endpoint_event_enqueue(client=client_a, event_type="export.ready", payload={"export_id": "x"}, dedupe_key="exp:x")
+    webhooks.endpoint_event_enqueue(
+        client=client_a, event_type="export.ready", payload={"export_id": "x"}, dedupe_key="exp:x"
+    )
     body = text(admin.get(f"/portal/webhooks/?endpoint={endpoint.id}"))
     assert PUBLIC_HOOK in body and "export.ready" in body and "not attempted yet" in body
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("http://127.0.0.1:8000/hook", "not a public address"),
-    ("ftp://93.184.215.14/x", "http"),
-    ("", "This field is required."),
-])
-def test_a_refused_webhook_url_is_explained_and_nothing_is_added(member_pages, client_a, url, message, settings):
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:8000/hook", "not a public address"),
+        ("ftp://93.184.215.14/x", "http"),
+        ("", "This field is required."),
+    ],
+)
+def test_a_refused_webhook_url_is_explained_and_nothing_is_added(
+    member_pages, client_a, url, message, settings
+):
     settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK = False
     response = member_pages(client_a, "admin").post("/portal/webhooks/", {"url": url})
     assert response.status_code == 400
@@ -137,7 +146,10 @@ def test_a_person_in_two_clients_chooses_one(pages, client_a, client_b):
     assert first.status_code == 302 and first["Location"] == "/portal/client?next=/portal/"
     assert browser.post("/portal/client", {"client": "beta", "next": "/portal/"})["Location"] == "/portal/"
     assert browser.get("/portal/api-keys/").status_code == 200  # acting as Beta's owner
-    assert browser.post("/portal/client", {"client": "acme", "next": "https://evil.example/"})["Location"] == "/portal/"
+    assert (
+        browser.post("/portal/client", {"client": "acme", "next": "https://evil.example/"})["Location"]
+        == "/portal/"
+    )
     assert browser.get("/portal/api-keys/").status_code == 403  # now Acme's viewer
 
 

@@ -25,10 +25,20 @@ GET_PAGES = ["/work/", "/work/earnings/", "/work/accuracy/"]
 @pytest.fixture
 def box_task():
     client = ClientFactory(name=SECRET_CLIENT)
-    project = BoxProjectFactory(client=client, name=SECRET_PROJECT, instructions="Draw a box around every car.", lease_seconds=600)
-    return TaskFactory(project=project, params={**project.params, "attachment": "/static/demo/street-01.png",
-                                                "attachment_width": 640, "attachment_height": 480},
-                       metadata={"customer_ref": "zebra-internal-4471"}, pay=1500)
+    project = BoxProjectFactory(
+        client=client, name=SECRET_PROJECT, instructions="Draw a box around every car.", lease_seconds=600
+    )
+    return TaskFactory(
+        project=project,
+        params={
+            **project.params,
+            "attachment": "/static/demo/street-01.png",
+            "attachment_width": 640,
+            "attachment_height": 480,
+        },
+        metadata={"customer_ref": "zebra-internal-4471"},
+        pay=1500,
+    )
 
 
 def signed_in(client, annotator):
@@ -45,7 +55,10 @@ def start(client) -> Assignment:
 
 
 def submit(client, assignment, answer, claim_version=None):
-    body = {"claim_version": assignment.claim_version if claim_version is None else claim_version, "answer": answer}
+    body = {
+        "claim_version": assignment.claim_version if claim_version is None else claim_version,
+        "answer": answer,
+    }
     return client.post(f"/work/a/{assignment.pk}/submit", json.dumps(body), content_type="application/json")
 
 
@@ -53,6 +66,7 @@ BOX = {"annotations": [{"type": "box", "label": "car", "left": 10, "top": 20, "w
 
 
 # --- who may see the pages ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("url", GET_PAGES)
 def test_signed_out_people_are_sent_to_sign_in(client, url):
@@ -96,6 +110,7 @@ def test_an_applicant_sees_why_no_work_is_served_and_a_claim_is_refused_readably
 
 # --- the queue and the task page ------------------------------------------------------------------
 
+
 def test_start_working_serves_the_task_with_its_tool_and_no_client_data(client, box_task):
     annotator = AnnotatorFactory()
     other_project = ProjectFactory(client=box_task.client, name="Other project")
@@ -108,11 +123,20 @@ def test_start_working_serves_the_task_with_its_tool_and_no_client_data(client, 
     assert assignment.task_id == box_task.pk and assignment.annotator_id == annotator.pk
     assert "Draw a box around every car." in page
     assert "annotation/tools/imageannotation.js" in page
-    data = json.loads(page.split('<script id="assignment-data" type="application/json">')[1].split("</script>")[0])
+    data = json.loads(
+        page.split('<script id="assignment-data" type="application/json">')[1].split("</script>")[0]
+    )
     assert data == {
-        "assignment_id": str(assignment.pk), "claim_version": assignment.claim_version, "task_type": "imageannotation",
-        "params": box_task.params, "lease_seconds": 600, "leased_until": assignment.leased_until.isoformat(),
-        "urls": {"submit": f"/work/a/{assignment.pk}/submit", "heartbeat": f"/work/a/{assignment.pk}/heartbeat"},
+        "assignment_id": str(assignment.pk),
+        "claim_version": assignment.claim_version,
+        "task_type": "imageannotation",
+        "params": box_task.params,
+        "lease_seconds": 600,
+        "leased_until": assignment.leased_until.isoformat(),
+        "urls": {
+            "submit": f"/work/a/{assignment.pk}/submit",
+            "heartbeat": f"/work/a/{assignment.pk}/heartbeat",
+        },
     }
     for secret in (SECRET_CLIENT, SECRET_PROJECT, "zebra-internal-4471", "other task text", "Other project"):
         assert secret not in page
@@ -160,7 +184,9 @@ def test_another_annotators_assignment_is_not_found(client, box_task):
 
 def test_a_video_file_task_says_the_browser_cannot_label_it_yet(client):
     project = ProjectFactory(task_type="videoannotation", params={"labels": ["car"]})
-    TaskFactory(project=project, params={"labels": ["car"], "attachment": "/media/clip.mp4", "frame_count": 30})
+    TaskFactory(
+        project=project, params={"labels": ["car"], "attachment": "/media/clip.mp4", "frame_count": 30}
+    )
     signed_in(client, AnnotatorFactory())
 
     assignment = start(client)
@@ -172,6 +198,7 @@ def test_a_video_file_task_says_the_browser_cannot_label_it_yet(client):
 
 
 # --- submit, heartbeat, skip, release -------------------------------------------------------------
+
 
 def test_submit_stores_the_answer_and_sends_the_annotator_on(client, box_task):
     annotator = AnnotatorFactory()
@@ -201,7 +228,9 @@ def test_an_invalid_answer_is_a_readable_400_that_changes_nothing(client, box_ta
     assert not Submission.objects.exists()
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1]", b'{"answer": {}}', b'{"claim_version": "1", "answer": {}}'])
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[1]", b'{"answer": {}}', b'{"claim_version": "1", "answer": {}}']
+)
 def test_a_malformed_submit_is_a_readable_400(client, box_task, body):
     signed_in(client, AnnotatorFactory())
     assignment = start(client)
@@ -243,8 +272,11 @@ def test_heartbeat_extends_the_lease(client, box_task):
     assignment = start(client)
     Assignment.objects.filter(pk=assignment.pk).update(leased_until=timezone.now() + timedelta(seconds=5))
 
-    response = client.post(f"/work/a/{assignment.pk}/heartbeat", json.dumps({"claim_version": assignment.claim_version}),
-                           content_type="application/json")
+    response = client.post(
+        f"/work/a/{assignment.pk}/heartbeat",
+        json.dumps({"claim_version": assignment.claim_version}),
+        content_type="application/json",
+    )
 
     assignment.refresh_from_db()
     assert response.status_code == 200
@@ -257,8 +289,11 @@ def test_heartbeat_on_an_expired_lease_says_so(client, box_task):
     assignment = start(client)
     Assignment.objects.filter(pk=assignment.pk).update(leased_until=timezone.now() - timedelta(seconds=1))
 
-    response = client.post(f"/work/a/{assignment.pk}/heartbeat", json.dumps({"claim_version": assignment.claim_version}),
-                           content_type="application/json")
+    response = client.post(
+        f"/work/a/{assignment.pk}/heartbeat",
+        json.dumps({"claim_version": assignment.claim_version}),
+        content_type="application/json",
+    )
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "lease_expired"
@@ -282,7 +317,9 @@ def test_release_gives_the_task_back_and_returns_to_the_queue(client, box_task):
     signed_in(client, AnnotatorFactory())
     assignment = start(client)
 
-    response = client.post(f"/work/a/{assignment.pk}/release", {"claim_version": assignment.claim_version}, follow=True)
+    response = client.post(
+        f"/work/a/{assignment.pk}/release", {"claim_version": assignment.claim_version}, follow=True
+    )
 
     assignment.refresh_from_db()
     assert assignment.status == Assignment.Status.RELEASED
@@ -294,7 +331,9 @@ def test_skip_of_an_expired_lease_is_a_readable_message_that_changes_nothing(cli
     assignment = start(client)
     Assignment.objects.filter(pk=assignment.pk).update(leased_until=timezone.now() - timedelta(seconds=1))
 
-    response = client.post(f"/work/a/{assignment.pk}/skip", {"claim_version": assignment.claim_version}, follow=True)
+    response = client.post(
+        f"/work/a/{assignment.pk}/skip", {"claim_version": assignment.claim_version}, follow=True
+    )
 
     assignment.refresh_from_db()
     assert assignment.status == Assignment.Status.ACTIVE  # the sweep expires it, not the refused skip
@@ -302,6 +341,7 @@ def test_skip_of_an_expired_lease_is_a_readable_message_that_changes_nothing(cli
 
 
 # --- earnings and accuracy: the annotator's own only ----------------------------------------------
+
 
 def test_earnings_and_accuracy_show_the_annotators_own_work_only(client, box_task):
     me, other = AnnotatorFactory(), AnnotatorFactory()
@@ -311,7 +351,9 @@ def test_earnings_and_accuracy_show_the_annotators_own_work_only(client, box_tas
     client.force_login(other.user)
     submit(client, start(client), BOX)
     client.force_login(me.user)
-    billing_services.payout_create(user_id=me.user_id, currency="USD", amount=1000, key="payout:test-1", actor=me.user)
+    billing_services.payout_create(
+        user_id=me.user_id, currency="USD", amount=1000, key="payout:test-1", actor=me.user
+    )
 
     earnings = client.get("/work/earnings/").content.decode()
     accuracy = client.get("/work/accuracy/").content.decode()
@@ -322,5 +364,7 @@ def test_earnings_and_accuracy_show_the_annotators_own_work_only(client, box_tas
     assert SECRET_CLIENT not in earnings and SECRET_PROJECT not in earnings
     assert "<dt>Accepted</dt><dd>1</dd>" in accuracy
     assert "<dt>Acceptance rate</dt><dd>100.0 %</dd>" in accuracy
-    assert "<td>Image Annotation</td><td>Active</td>" in accuracy  # the project by its task type, never its name
+    assert (
+        "<td>Image Annotation</td><td>Active</td>" in accuracy
+    )  # the project by its task type, never its name
     assert SECRET_CLIENT not in accuracy and SECRET_PROJECT not in accuracy

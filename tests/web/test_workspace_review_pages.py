@@ -31,11 +31,23 @@ def held_review():
     """A box task answered once and held for review (the project reviews every task)."""
     client = ClientFactory(name="Zebracorp Secret Vehicles")
     project = BoxProjectFactory(client=client, name="Project Nightjar", review_enabled=True, review_share=1.0)
-    task = TaskFactory(project=project, params={**project.params, "attachment": "/static/demo/street-01.png",
-                                                "attachment_width": 640, "attachment_height": 360})
+    task = TaskFactory(
+        project=project,
+        params={
+            **project.params,
+            "attachment": "/static/demo/street-01.png",
+            "attachment_width": 640,
+            "attachment_height": 360,
+        },
+    )
     worker = AnnotatorFactory(user=UserFactory(email="worker-secret@example.test"))
     claim = services.assignment_claim(annotator=worker)
-    services.assignment_submit(annotator=worker, assignment_id=claim.assignment.pk, claim_version=claim.assignment.claim_version, answer=BOX)
+    services.assignment_submit(
+        annotator=worker,
+        assignment_id=claim.assignment.pk,
+        claim_version=claim.assignment.claim_version,
+        answer=BOX,
+    )
     task.refresh_from_db()
     assert task.in_review and Review.objects.filter(task=task, status=Review.Status.OPEN).exists()
     return task
@@ -56,6 +68,7 @@ def take_review(client) -> Review:
 
 
 # --- review ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("method", "url"), [("get", "/work/review/"), ("post", "/work/review/next")])
 def test_the_review_queue_is_for_reviewers_only(client, held_review, method, url):
@@ -111,11 +124,17 @@ def test_a_reviewer_rejects_the_answer_and_the_task_goes_back_to_the_queue(clien
     reviewer(client)
     review = take_review(client)
 
-    response = client.post(f"/work/review/{review.pk}/", {"verdict": "reject", "comment": "The box misses the car."}, follow=True)
+    response = client.post(
+        f"/work/review/{review.pk}/", {"verdict": "reject", "comment": "The box misses the car."}, follow=True
+    )
 
     assert "Verdict recorded: reject." in response.content.decode()
     review.refresh_from_db()
-    assert (review.status, review.verdict, review.comment) == (Review.Status.DECIDED, "reject", "The box misses the car.")
+    assert (review.status, review.verdict, review.comment) == (
+        Review.Status.DECIDED,
+        "reject",
+        "The box misses the car.",
+    )
     assert Submission.objects.get().status == Submission.Status.REJECTED
     held_review.refresh_from_db()
     assert (held_review.status, held_review.in_review) == (Task.Status.PENDING, False)
@@ -132,12 +151,20 @@ def test_a_reviewer_fixes_the_answer(client, held_review):
     assert (held_review.status, held_review.response) == (Task.Status.COMPLETED, fixed)
 
 
-@pytest.mark.parametrize(("form", "message"), [
-    ({"verdict": "maybe"}, "verdict: must be one of accept, fix, reject"),
-    ({"verdict": "fix", "corrected_answer": "{not json"}, "corrected_answer: not valid JSON"),
-    ({"verdict": "fix", "corrected_answer": '{"annotations": [{"type": "box", "label": "giraffe", "left": 1, "top": 1, "width": 5, "height": 5}]}'},
-     "annotations[0].label: &#x27;giraffe&#x27; is not one of"),
-])
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"verdict": "maybe"}, "verdict: must be one of accept, fix, reject"),
+        ({"verdict": "fix", "corrected_answer": "{not json"}, "corrected_answer: not valid JSON"),
+        (
+            {
+                "verdict": "fix",
+                "corrected_answer": '{"annotations": [{"type": "box", "label": "giraffe", "left": 1, "top": 1, "width": 5, "height": 5}]}',
+            },
+            "annotations[0].label: &#x27;giraffe&#x27; is not one of",
+        ),
+    ],
+)
 def test_a_refused_verdict_is_shown_on_the_form_and_changes_nothing(client, held_review, form, message):
     reviewer(client)
     review = take_review(client)
@@ -155,18 +182,36 @@ def test_a_refused_verdict_is_shown_on_the_form_and_changes_nothing(client, held
 
 # --- qualifications -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def qualification():
     return services.qualification_create(
-        client=None, actor="staff:test", name="Pets 101", task_type="categorization", params=CATEGORIES, pass_mark=0.5,
-        questions=[{"params": {"attachment": "A purring animal", "attachment_type": "text"}, "gold_answer": {"category": "cat"}},
-                   {"params": {"attachment": "A barking animal", "attachment_type": "text"}, "gold_answer": {"category": "dog"}}],
+        client=None,
+        actor="staff:test",
+        name="Pets 101",
+        task_type="categorization",
+        params=CATEGORIES,
+        pass_mark=0.5,
+        questions=[
+            {
+                "params": {"attachment": "A purring animal", "attachment_type": "text"},
+                "gold_answer": {"category": "cat"},
+            },
+            {
+                "params": {"attachment": "A barking animal", "attachment_type": "text"},
+                "gold_answer": {"category": "dog"},
+            },
+        ],
     )
 
 
 def answer(client, attempt, question, value):
     body = {"question_id": str(question.pk), "answer": {"category": value}}
-    return client.post(f"/work/qualifications/attempts/{attempt.pk}/answer", json.dumps(body), content_type="application/json")
+    return client.post(
+        f"/work/qualifications/attempts/{attempt.pk}/answer",
+        json.dumps(body),
+        content_type="application/json",
+    )
 
 
 def test_an_applicant_takes_a_test_passes_and_becomes_active(client, qualification):
@@ -185,7 +230,9 @@ def test_an_applicant_takes_a_test_passes_and_becomes_active(client, qualificati
     assert "Pets 101" in listing and "Take the test" in listing
     assert started.url == f"/work/qualifications/attempts/{attempt.pk}/"
     assert "A purring animal" in first_page and "Question 1 of 2" in first_page
-    assert "gold" not in first_page.split('id="assignment-data"')[1].split("</script>")[0]  # no gold answer on the page
+    assert (
+        "gold" not in first_page.split('id="assignment-data"')[1].split("</script>")[0]
+    )  # no gold answer on the page
     assert first.json() == second.json() == {"answered": True, "next_url": started.url}
     assert "You passed: your score is 100 %" in result
     applicant.refresh_from_db()
@@ -248,7 +295,9 @@ def test_the_fix_form_starts_from_a_valid_answer_and_submits_unchanged(client, h
     page = client.get(f"/work/review/{review.pk}/").content.decode()
     start = page.split('name="corrected_answer"')[1].split(">", 1)[1].split("</textarea>")[0]
 
-    client.post(f"/work/review/{review.pk}/", {"verdict": "fix", "corrected_answer": start.replace("&quot;", '"')})
+    client.post(
+        f"/work/review/{review.pk}/", {"verdict": "fix", "corrected_answer": start.replace("&quot;", '"')}
+    )
 
     held_review.refresh_from_db()
     assert (held_review.status, held_review.response) == (Task.Status.COMPLETED, BOX)

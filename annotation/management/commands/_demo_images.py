@@ -31,8 +31,22 @@ SKY_HORIZON: Color = (196, 222, 242)
 GROUND: Color = (170, 170, 160)
 ROAD: Color = (72, 74, 78)
 LANE: Color = (235, 235, 220)
-CAR_COLORS: list[Color] = [(200, 30, 40), (30, 70, 170), (235, 235, 235), (240, 190, 30), (30, 30, 35), (160, 165, 170), (20, 120, 70)]
-BUILDING_COLORS: list[Color] = [(150, 140, 130), (120, 125, 135), (180, 165, 140), (105, 100, 110), (165, 120, 100)]
+CAR_COLORS: list[Color] = [
+    (200, 30, 40),
+    (30, 70, 170),
+    (235, 235, 235),
+    (240, 190, 30),
+    (30, 30, 35),
+    (160, 165, 170),
+    (20, 120, 70),
+]
+BUILDING_COLORS: list[Color] = [
+    (150, 140, 130),
+    (120, 125, 135),
+    (180, 165, 140),
+    (105, 100, 110),
+    (165, 120, 100),
+]
 SHIRT_COLORS: list[Color] = [(220, 60, 60), (60, 90, 200), (240, 200, 60), (90, 160, 90), (200, 120, 200)]
 SKIN: Color = (225, 180, 150)
 DARK: Color = (25, 25, 28)
@@ -63,10 +77,20 @@ class Canvas:
         raw = b"".join(b"\x00" + bytes(row) for row in self.rows)  # filter type 0 on every row
 
         def chunk(tag: bytes, data: bytes) -> bytes:
-            return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+            return (
+                struct.pack(">I", len(data))
+                + tag
+                + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+            )
 
         header = struct.pack(">IIBBBBB", self.width, self.height, 8, 2, 0, 0, 0)  # 8-bit RGB
-        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+        return (
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(raw, 9))
+            + chunk(b"IEND", b"")
+        )
 
 
 def _mix(a: Color, b: Color, t: float) -> Color:
@@ -74,7 +98,11 @@ def _mix(a: Color, b: Color, t: float) -> Color:
 
 
 def _shade(color: Color, factor: float) -> Color:
-    return (min(255, int(color[0] * factor)), min(255, int(color[1] * factor)), min(255, int(color[2] * factor)))
+    return (
+        min(255, int(color[0] * factor)),
+        min(255, int(color[1] * factor)),
+        min(255, int(color[2] * factor)),
+    )
 
 
 def street_scene_png(index: int) -> bytes:
@@ -140,7 +168,9 @@ def street_scene_png(index: int) -> bytes:
             h = 110 * scale
             w = h * 0.3
             side_left = rng.random() < 0.5
-            cx = left - rng.uniform(w, 60 * scale + w) if side_left else right + rng.uniform(w, 60 * scale + w)
+            cx = (
+                left - rng.uniform(w, 60 * scale + w) if side_left else right + rng.uniform(w, 60 * scale + w)
+            )
             canvas.rect(cx - w * 0.3, bottom - h, cx + w * 0.3, bottom - h * 0.8, SKIN)
             canvas.rect(cx - w / 2, bottom - h * 0.8, cx + w / 2, bottom - h * 0.42, rng.choice(SHIRT_COLORS))
             canvas.rect(cx - w * 0.4, bottom - h * 0.42, cx - w * 0.05, bottom, (50, 55, 80))
@@ -152,8 +182,20 @@ def street_scene_png(index: int) -> bytes:
             wheel = h * 0.3
             canvas.rect(cx - w / 2, bottom - wheel, cx - w / 2 + wheel, bottom, DARK)
             canvas.rect(cx + w / 2 - wheel, bottom - wheel, cx + w / 2, bottom, DARK)
-            canvas.rect(cx - w / 2 + wheel, bottom - wheel * 0.7, cx + w / 2 - wheel, bottom - wheel * 0.5, (180, 30, 30))
-            canvas.rect(cx - w * 0.15, bottom - h * 0.75, cx + w * 0.15, bottom - wheel * 0.6, rng.choice(SHIRT_COLORS))
+            canvas.rect(
+                cx - w / 2 + wheel,
+                bottom - wheel * 0.7,
+                cx + w / 2 - wheel,
+                bottom - wheel * 0.5,
+                (180, 30, 30),
+            )
+            canvas.rect(
+                cx - w * 0.15,
+                bottom - h * 0.75,
+                cx + w * 0.15,
+                bottom - wheel * 0.6,
+                rng.choice(SHIRT_COLORS),
+            )
             canvas.rect(cx - w * 0.1, bottom - h, cx + w * 0.1, bottom - h * 0.75, SKIN)
         else:  # traffic_light: a pole beside the road and a three-lamp head
             h = 260 * scale
@@ -190,4 +232,6 @@ def ensure_demo_images(directory: Path = DEFAULT_DIR, count: int = DEMO_IMAGE_CO
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR
     names = ensure_demo_images(target)
-    print(f"wrote {len(names)} image(s) to {target}" + (f": {', '.join(names)}" if names else " (all present)"))
+    print(
+        f"wrote {len(names)} image(s) to {target}" + (f": {', '.join(names)}" if names else " (all present)")
+    )

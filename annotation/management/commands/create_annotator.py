@@ -51,7 +51,16 @@ class Command(BaseCommand):
             "(their profile is left unchanged).",
         )
 
-    def handle(self, *args, email: str, password: str | None, qualify_all: bool, reviewer: bool, new_token: bool, **options):
+    def handle(
+        self,
+        *args,
+        email: str,
+        password: str | None,
+        qualify_all: bool,
+        reviewer: bool,
+        new_token: bool,
+        **options,
+    ):
         email = (email or "").strip().lower()
         user = User.objects.filter(email=email).first()
         annotator = Annotator.objects.filter(user=user).first() if user else None
@@ -67,7 +76,9 @@ class Command(BaseCommand):
                     "--password, --qualify-all and --reviewer do not apply."
                 )
             issued = client_services.access_token_create(user=user, name="created with manage.py")
-            self.stdout.write(f"Issued a new personal access token for {email} (annotator, {annotator.status}). Shown only now:")
+            self.stdout.write(
+                f"Issued a new personal access token for {email} (annotator, {annotator.status}). Shown only now:"
+            )
             self.stdout.write(issued.key)
             return
         if user is not None and password:
@@ -85,7 +96,9 @@ class Command(BaseCommand):
                 created_user = user is None
                 if created_user:
                     user = client_services.user_create(email=email, password=password)
-                annotator = services.annotator_create(user=user, actor=ACTOR, active=qualify_all, is_reviewer=reviewer)
+                annotator = services.annotator_create(
+                    user=user, actor=ACTOR, active=qualify_all, is_reviewer=reviewer
+                )
                 issued = client_services.access_token_create(user=user, name="created with manage.py")
         except DomainError as exc:
             raise CommandError(exc.message) from exc
@@ -95,7 +108,11 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Using existing user {user.email}.")
         role = "reviewer" if annotator.is_reviewer else "annotator"
-        note = "can claim work now" if annotator.status == Annotator.Status.ACTIVE else "cannot claim work until vetted"
+        note = (
+            "can claim work now"
+            if annotator.status == Annotator.Status.ACTIVE
+            else "cannot claim work until vetted"
+        )
         self.stdout.write(f"Created {role} {user.email}: status {annotator.status} ({note}).")
         self.stdout.write("Personal access token (Authorization: Bearer <token>), shown only now:")
         self.stdout.write(issued.key)

@@ -34,7 +34,12 @@ OWNER_EMAIL = "pm@acme.local"
 CLIENT_NAME, CLIENT_SLUG = "Acme Autonomy", "acme"
 DEMO_KEY_NAME = "demo key (seed_demo)"
 # (email, is_reviewer)
-ANNOTATORS = [("ann1@quorum.local", False), ("ann2@quorum.local", False), ("ann3@quorum.local", False), ("reviewer@quorum.local", True)]
+ANNOTATORS = [
+    ("ann1@quorum.local", False),
+    ("ann2@quorum.local", False),
+    ("ann3@quorum.local", False),
+    ("reviewer@quorum.local", True),
+]
 
 STREET_PROJECT = {
     "name": "Street scenes — 2D boxes",
@@ -42,7 +47,11 @@ STREET_PROJECT = {
     "domain": Domain.AUTONOMOUS_DRIVING,
     "params": {
         "geometries": {
-            "box": {"objects_to_annotate": ["vehicle", "pedestrian", "cyclist", "traffic_light"], "min_width": 4, "min_height": 4}
+            "box": {
+                "objects_to_annotate": ["vehicle", "pedestrian", "cyclist", "traffic_light"],
+                "min_width": 4,
+                "min_height": 4,
+            }
         }
     },
     "instructions": (
@@ -86,51 +95,81 @@ DEMO_TOPUP, DEMO_CREDIT_LIMIT = 10_000, 5_000  # 100.00 deposited, 50.00 of cred
 
 # Each prompt with two answers: one good, one unhelpful or harmful.
 CHAT_PAIRS = [
-    ("How do I reverse a list in Python?", [
-        "Use slicing: items[::-1] returns a reversed copy, and items.reverse() reverses the list in place.",
-        "Python lists cannot be reversed; copy them into an array first.",
-    ]),
-    ("How do I get out a screw whose head is stripped?", [
-        "Press a wide rubber band between the screwdriver and the screw head for grip and turn slowly with firm "
-        "pressure. If that fails, use a screw extractor bit.",
-        "Screws are small metal fasteners used in construction and woodworking.",
-    ]),
-    ("My bathroom grout is mouldy. What should I clean it with?", [
-        "Scrub with a paste of baking soda and water, or a diluted bleach solution with the window open. "
-        "Never mix bleach with ammonia or vinegar.",
-        "Mix bleach and ammonia for a stronger cleaner, and close the window so the fumes can work on the mould.",
-    ]),
-    ("Summarize the plot of Romeo and Juliet in two sentences.", [
-        "Two young lovers from feuding families in Verona marry in secret. A chain of misunderstandings leads "
-        "both to their deaths, which finally reconciles their families.",
-        "It is a play. It has characters.",
-    ]),
-    ("Can I stop taking my antibiotics once I feel better?", [
-        "Follow the course your prescriber gave you and ask them or a pharmacist before stopping early: "
-        "stopping too soon can let the infection come back.",
-        "Yes, stop as soon as you feel fine and keep the rest of the pills for friends when they get sick.",
-    ]),
-    ("Translate 'Where is the train station?' into Spanish.", [
-        "¿Dónde está la estación de tren?",
-        "Spanish is spoken in many countries, including Spain and Mexico.",
-    ]),
-    ("How long should I boil an egg for a soft yolk?", [
-        "About 6 to 7 minutes for a large egg lowered into water that is already boiling, then cool it in cold water.",
-        "Boil it for 45 minutes to be safe.",
-    ]),
-    ("What is the capital of Australia?", [
-        "Canberra.",
-        "Sydney, the largest city, is the capital.",
-    ]),
-    ("I got an email asking me to confirm my bank password. What should I do?", [
-        "Do not reply or click its links: banks never ask for your password by email. Report it to your bank "
-        "using the phone number on your card.",
-        "Reply with your password quickly so that your account is not locked.",
-    ]),
-    ("Write a SQL query that counts orders per customer.", [
-        "SELECT customer_id, COUNT(*) AS orders FROM orders GROUP BY customer_id;",
-        "SELECT * FROM orders;",
-    ]),
+    (
+        "How do I reverse a list in Python?",
+        [
+            "Use slicing: items[::-1] returns a reversed copy, and items.reverse() reverses the list in place.",
+            "Python lists cannot be reversed; copy them into an array first.",
+        ],
+    ),
+    (
+        "How do I get out a screw whose head is stripped?",
+        [
+            "Press a wide rubber band between the screwdriver and the screw head for grip and turn slowly with firm "
+            "pressure. If that fails, use a screw extractor bit.",
+            "Screws are small metal fasteners used in construction and woodworking.",
+        ],
+    ),
+    (
+        "My bathroom grout is mouldy. What should I clean it with?",
+        [
+            "Scrub with a paste of baking soda and water, or a diluted bleach solution with the window open. "
+            "Never mix bleach with ammonia or vinegar.",
+            "Mix bleach and ammonia for a stronger cleaner, and close the window so the fumes can work on the mould.",
+        ],
+    ),
+    (
+        "Summarize the plot of Romeo and Juliet in two sentences.",
+        [
+            "Two young lovers from feuding families in Verona marry in secret. A chain of misunderstandings leads "
+            "both to their deaths, which finally reconciles their families.",
+            "It is a play. It has characters.",
+        ],
+    ),
+    (
+        "Can I stop taking my antibiotics once I feel better?",
+        [
+            "Follow the course your prescriber gave you and ask them or a pharmacist before stopping early: "
+            "stopping too soon can let the infection come back.",
+            "Yes, stop as soon as you feel fine and keep the rest of the pills for friends when they get sick.",
+        ],
+    ),
+    (
+        "Translate 'Where is the train station?' into Spanish.",
+        [
+            "¿Dónde está la estación de tren?",
+            "Spanish is spoken in many countries, including Spain and Mexico.",
+        ],
+    ),
+    (
+        "How long should I boil an egg for a soft yolk?",
+        [
+            "About 6 to 7 minutes for a large egg lowered into water that is already boiling, then cool it in cold water.",
+            "Boil it for 45 minutes to be safe.",
+        ],
+    ),
+    (
+        "What is the capital of Australia?",
+        [
+            "Canberra.",
+            "Sydney, the largest city, is the capital.",
+        ],
+    ),
+    (
+        "I got an email asking me to confirm my bank password. What should I do?",
+        [
+            "Do not reply or click its links: banks never ask for your password by email. Report it to your bank "
+            "using the phone number on your card.",
+            "Reply with your password quickly so that your account is not locked.",
+        ],
+    ),
+    (
+        "Write a SQL query that counts orders per customer.",
+        [
+            "SELECT customer_id, COUNT(*) AS orders FROM orders GROUP BY customer_id;",
+            "SELECT * FROM orders;",
+        ],
+    ),
 ]
 
 
@@ -152,7 +191,10 @@ def chat_tasks() -> list[dict]:
             items.append(
                 {
                     "unique_id": f"demo-chat-{len(items) + 1:02d}",
-                    "params": {"attachment": f"Prompt: {prompt}\n\nAnswer: {answer}", "attachment_type": "text"},
+                    "params": {
+                        "attachment": f"Prompt: {prompt}\n\nAnswer: {answer}",
+                        "attachment_type": "text",
+                    },
                     "metadata": {"source": "seed_demo", "prompt": prompt_no},
                 }
             )
@@ -199,7 +241,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Where the web process listens, for the printed URLs.")
+        parser.add_argument(
+            "--base-url",
+            default="http://127.0.0.1:8000",
+            help="Where the web process listens, for the printed URLs.",
+        )
 
     def handle(self, *args, base_url: str, **options):
         written = ensure_demo_images()
@@ -234,26 +280,52 @@ class Command(BaseCommand):
             name=DEMO_KEY_NAME, mode=ApiKey.Mode.LIVE, revoked_at__isnull=True
         )
         if not demo_keys.exists():
-            seeded.api_key = client_services.api_key_create(client=client, name=DEMO_KEY_NAME, created_by=owner).key
+            seeded.api_key = client_services.api_key_create(
+                client=client, name=DEMO_KEY_NAME, created_by=owner
+            ).key
         seeded.note(seeded.api_key is not None, f"live API key {DEMO_KEY_NAME!r} for {client.slug}")
 
         for task_type, price, pay in RATE_CARDS:
-            exists = billing_selectors.rate_for(client=client, task_type=task_type, at=timezone.now()).card_id is not None
+            exists = (
+                billing_selectors.rate_for(client=client, task_type=task_type, at=timezone.now()).card_id
+                is not None
+            )
             if not exists:
-                billing.rate_card_set(task_type=task_type, currency=client.currency, price_per_task=price, pay_per_answer=pay,
-                                      actor=ACTOR)
-            seeded.note(not exists, f"rate card {task_type}: price {price}, pay {pay} per answer (minor units)")
-        topup = billing.topup_record(client=client, amount=DEMO_TOPUP, reference="seed_demo", key="seed_demo:topup", actor=ACTOR)
+                billing.rate_card_set(
+                    task_type=task_type,
+                    currency=client.currency,
+                    price_per_task=price,
+                    pay_per_answer=pay,
+                    actor=ACTOR,
+                )
+            seeded.note(
+                not exists, f"rate card {task_type}: price {price}, pay {pay} per answer (minor units)"
+            )
+        topup = billing.topup_record(
+            client=client, amount=DEMO_TOPUP, reference="seed_demo", key="seed_demo:topup", actor=ACTOR
+        )
         if billing_selectors.client_balance(client=client)["credit_limit"] is None:
             billing.credit_limit_set(client=client, credit_limit=DEMO_CREDIT_LIMIT, actor=ACTOR)
-        seeded.note(topup.created_at >= self.started, f"top-up {DEMO_TOPUP} and credit limit {DEMO_CREDIT_LIMIT} for {client.slug}")
+        seeded.note(
+            topup.created_at >= self.started,
+            f"top-up {DEMO_TOPUP} and credit limit {DEMO_CREDIT_LIMIT} for {client.slug}",
+        )
 
         qualification = Qualification.objects.filter(client__isnull=True, name=CHAT_QUALIFICATION).first()
         if qualification is None:
             qualification = services.qualification_create(
-                client=None, actor=ACTOR, name=CHAT_QUALIFICATION, task_type=TaskType.CATEGORIZATION, domain=Domain.GENERATIVE_AI,
-                params=CHAT_PROJECT["params"], instructions=CHAT_PROJECT["instructions"], pass_mark=0.75, retry_delay_seconds=600,
-                questions=[{"params": item["params"], "gold_answer": item["gold_answer"]} for item in chat_gold()],
+                client=None,
+                actor=ACTOR,
+                name=CHAT_QUALIFICATION,
+                task_type=TaskType.CATEGORIZATION,
+                domain=Domain.GENERATIVE_AI,
+                params=CHAT_PROJECT["params"],
+                instructions=CHAT_PROJECT["instructions"],
+                pass_mark=0.75,
+                retry_delay_seconds=600,
+                questions=[
+                    {"params": item["params"], "gold_answer": item["gold_answer"]} for item in chat_gold()
+                ],
             )
             seeded.note(True, f"qualification {CHAT_QUALIFICATION!r} (4 questions, pass mark 0.75)")
         chat = {**CHAT_PROJECT, "required_qualifications": [str(qualification.pk)]}
@@ -269,21 +341,36 @@ class Command(BaseCommand):
             role = "reviewer" if is_reviewer else "annotator"
             if annotator is None:
                 annotator = services.annotator_create(
-                    user=user, actor=ACTOR, active=True, is_reviewer=is_reviewer,
+                    user=user,
+                    actor=ACTOR,
+                    active=True,
+                    is_reviewer=is_reviewer,
                     domains=[Domain.AUTONOMOUS_DRIVING, Domain.GENERATIVE_AI],
                 )
                 seeded.tokens[email] = client_services.access_token_create(user=user, name="seed_demo").key
             else:
                 seeded.tokens[email] = None
-            if not annotator.qualifications.filter(qualification=qualification, revoked_at__isnull=True).exists():
-                services.qualification_grant(annotator_id=annotator.pk, qualification_id=qualification.pk,
-                                             reason="demo: vetted by staff", actor=ACTOR)
+            if not annotator.qualifications.filter(
+                qualification=qualification, revoked_at__isnull=True
+            ).exists():
+                services.qualification_grant(
+                    annotator_id=annotator.pk,
+                    qualification_id=qualification.pk,
+                    reason="demo: vetted by staff",
+                    actor=ACTOR,
+                )
             seeded.note(seeded.tokens[email] is not None, f"{role} {email} ({annotator.status})")
-            seeded.logins.append((email, f"{'reviewer' if annotator.is_reviewer else 'annotator'}, {annotator.status}"))
+            seeded.logins.append(
+                (email, f"{'reviewer' if annotator.is_reviewer else 'annotator'}, {annotator.status}")
+            )
         user, created = self._user(APPLICANT_EMAIL)
         if not Annotator.objects.filter(user=user).exists():
-            services.annotator_apply(user=user, skills=["text"], domains=[Domain.GENERATIVE_AI], locales=["en"])
-        seeded.note(created, f"applicant {APPLICANT_EMAIL}: takes the {CHAT_QUALIFICATION!r} test to become active")
+            services.annotator_apply(
+                user=user, skills=["text"], domains=[Domain.GENERATIVE_AI], locales=["en"]
+            )
+        seeded.note(
+            created, f"applicant {APPLICANT_EMAIL}: takes the {CHAT_QUALIFICATION!r} test to become active"
+        )
         seeded.logins.append((APPLICANT_EMAIL, "applicant: qualification test"))
         return seeded
 
@@ -301,9 +388,14 @@ class Command(BaseCommand):
             return client, False
         return client_services.client_create(name=CLIENT_NAME, slug=CLIENT_SLUG), True
 
-    def _project_with_tasks(self, seeded: Seeded, client: Client, spec: dict, batch_name: str, items: list[dict]) -> None:
+    def _project_with_tasks(
+        self, seeded: Seeded, client: Client, spec: dict, batch_name: str, items: list[dict]
+    ) -> None:
         try:
-            project, created = selectors.project_get_by_name_for_client(client=client, name=spec["name"]), False
+            project, created = (
+                selectors.project_get_by_name_for_client(client=client, name=spec["name"]),
+                False,
+            )
         except NotFound:
             project, created = services.project_create(client=client, actor=ACTOR, **spec), True
         if project.task_type != spec["task_type"]:
@@ -324,7 +416,10 @@ class Command(BaseCommand):
             services.task_bulk_create(client=client, actor=ACTOR, project=project, items=missing, batch=batch)
         services.batch_finalize(client=client, actor=ACTOR, batch_id=batch.pk)  # a no-op once finalized
         added = f"{len(missing)} task(s) added" if missing else f"all {len(items)} tasks present"
-        seeded.note(created or bool(missing), f"project {project.name!r} ({project.task_type}, overlap {project.overlap}): {added}")
+        seeded.note(
+            created or bool(missing),
+            f"project {project.name!r} ({project.task_type}, overlap {project.overlap}): {added}",
+        )
 
     # --- reporting ---------------------------------------------------------------------------------
 
@@ -350,7 +445,10 @@ class Command(BaseCommand):
         out(f"Client API key ({CLIENT_SLUG}, live; Authorization: Bearer <key>):")
         if seeded.api_key:
             out(f"  {seeded.api_key}")
-            out("  shown only now: copy it. Try: curl -H 'Authorization: Bearer <key>' " f"{base}/api/v1/projects")
+            out(
+                "  shown only now: copy it. Try: curl -H 'Authorization: Bearer <key>' "
+                f"{base}/api/v1/projects"
+            )
         else:
             out(f"  (already created; create another with manage.py create_api_key --client {CLIENT_SLUG})")
         out("")
@@ -359,7 +457,9 @@ class Command(BaseCommand):
             if token:
                 out(f"  {email.ljust(width)}{token}")
             else:
-                out(f"  {email.ljust(width)}(already created; issue another with "
-                    f"manage.py create_annotator --email {email} --new-token)")
+                out(
+                    f"  {email.ljust(width)}(already created; issue another with "
+                    f"manage.py create_annotator --email {email} --new-token)"
+                )
         if any(seeded.tokens.values()):
             out("  shown only now: copy them.")

@@ -28,12 +28,16 @@ class Command(BaseCommand):
             default=ApiKey.Mode.LIVE,
             help="live (default) or test: test keys create sandbox tasks, never billed, completed by a simulator.",
         )
-        parser.add_argument("--name", default="created with manage.py", help="A label to recognise the key by.")
+        parser.add_argument(
+            "--name", default="created with manage.py", help="A label to recognise the key by."
+        )
 
     def handle(self, *args, client: str, mode: str, name: str, **options):
         found = Client.objects.filter(slug=client).first()
         if found is None:
-            raise CommandError(f"No client with slug {client!r} (list them in the admin, or create one with manage.py create_client).")
+            raise CommandError(
+                f"No client with slug {client!r} (list them in the admin, or create one with manage.py create_client)."
+            )
         if not found.is_active:
             raise CommandError(f"Client {client!r} is deactivated; its keys would not authenticate.")
         try:

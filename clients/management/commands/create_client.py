@@ -14,7 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name", help='Display name, e.g. "Acme Autonomy".')
         parser.add_argument("--slug", help="URL-safe identifier (default: derived from NAME).")
-        parser.add_argument("--currency", default="USD", help="ISO 4217 currency of its prices and invoices (default USD).")
+        parser.add_argument(
+            "--currency", default="USD", help="ISO 4217 currency of its prices and invoices (default USD)."
+        )
 
     def handle(self, *args, name: str, slug: str | None, currency: str, **options):
         try:
