@@ -159,7 +159,11 @@ class Probe:
         def group(key: str) -> float:
             return sum(max(0.0, b[key][p] - a[key].get(p, 0.0)) for p in b[key])
 
-        parts = {"client_cpu_s": b["client"] - a["client"], "web_cpu_s": group("web"), "pg_cpu_s": group("pg")}
+        parts = {
+            "client_cpu_s": b["client"] - a["client"],
+            "web_cpu_s": group("web"),
+            "pg_cpu_s": group("pg"),
+        }
         machine = b["busy"] - a["busy"]
         out = {k: round(v, 3) for k, v in parts.items()}
         out["other_cpu_s"] = round(max(0.0, machine - sum(parts.values())), 3)
@@ -233,7 +237,9 @@ def profile_service(client, project, body: bytes, top: int = 25) -> list[dict]:
     log(f"\n== cProfile of one in-process request ({len(items):,} tasks; {total:.2f} s profiled) ==")
     log(f"  {'own s':>7} {'own %':>6} {'cum s':>7} {'calls':>9}  function")
     for r in rows[:top]:
-        log(f"  {r['own_s']:>7.3f} {r['own_pct']:>6.1f} {r['cumulative_s']:>7.3f} {r['calls']:>9,}  {r['function']}")
+        log(
+            f"  {r['own_s']:>7.3f} {r['own_pct']:>6.1f} {r['cumulative_s']:>7.3f} {r['calls']:>9,}  {r['function']}"
+        )
     cumulative = sorted(rows, key=lambda r: r["cumulative_s"], reverse=True)
     return {"total_s": round(total, 3), "by_own_time": rows[:top], "by_cumulative_time": cumulative[:top]}
 
@@ -310,7 +316,9 @@ HEADER = (
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     meta = provenance("bench/import.py", argv, make_target="bench-import")
-    bench_url, admin_url, env = open_bench_database(args.db_name, fresh=args.fresh, make_target="bench-import")
+    bench_url, admin_url, env = open_bench_database(
+        args.db_name, fresh=args.fresh, make_target="bench-import"
+    )
     conn = psycopg.connect(bench_url, autocommit=True)
     hw = hardware(conn)
     log("\n== Hardware ==")
@@ -357,7 +365,9 @@ def main(argv: list[str]) -> int:
                        loadavg=os.getloadavg())  # fmt: skip
             singles.append(row)
             log(fmt_row(f"http #{r}", n, row))
-            srow = service_request(client, project, payload(str(project.id), f"svc{r}", n, callback), local_probe)
+            srow = service_request(
+                client, project, payload(str(project.id), f"svc{r}", n, callback), local_probe
+            )
             srow.update(kind="service", repeat=r, tasks=n, tasks_per_s=round(n / srow["wall_s"]),
                         loadavg=os.getloadavg())  # fmt: skip
             singles.append(srow)
@@ -365,7 +375,9 @@ def main(argv: list[str]) -> int:
         replay, answer = http_request(session, base, body, http_probe)
         if answer["created"] != 0 or answer["existing"] != n or replay["status"] != 200:
             sys.exit(f"bench: the replay created {answer['created']} (status {replay['status']})")
-        replay.update(kind="http-replay", tasks=n, tasks_per_s=round(n / replay["wall_s"]), loadavg=os.getloadavg())
+        replay.update(
+            kind="http-replay", tasks=n, tasks_per_s=round(n / replay["wall_s"]), loadavg=os.getloadavg()
+        )
         log(fmt_row("http replay (200)", n, replay))
         result["single"] = singles
         result["replay"] = replay
@@ -396,7 +408,9 @@ def main(argv: list[str]) -> int:
             cpu0 = http_probe.sample()
             for i in range(requests_n):
                 size = min(n, args.total - i * n)
-                row, answer = http_request(session, base, payload(str(project.id), f"m{i:04d}", size, callback), http_probe)
+                row, answer = http_request(
+                    session, base, payload(str(project.id), f"m{i:04d}", size, callback), http_probe
+                )
                 if answer["created"] != size:
                     sys.exit(f"bench: request {i} created {answer['created']} of {size}")
                 row.update(index=i, tasks=size, loadavg=os.getloadavg()[0])
