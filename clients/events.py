@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from django.utils import timezone
+
 from clients.models import Event
+from core.pgcopy import copy_rows
 
 
 def actor_label(actor: Any) -> str:
@@ -45,4 +49,23 @@ def build(
         client_id=client_id,
         before=before,
         after=after,
+    )
+
+
+def record_many(*, actor: Any, entity_type: str, entity_ids: Iterable, kind: str, client_id=None, at=None) -> int:
+    """One event per id (no before/after), written with COPY: for bulk operations (a bulk import
+    records ``task.created`` for each of up to 10,000 tasks). Returns how many were written."""
+    return copy_rows(
+        Event,
+        varying=("entity_id",),
+        rows=((entity_id,) for entity_id in entity_ids),
+        common={
+            "created_at": at or timezone.now(),
+            "client_id": client_id,
+            "actor": actor_label(actor),
+            "entity_type": entity_type,
+            "kind": kind,
+            "before": None,
+            "after": None,
+        },
     )

@@ -31,3 +31,27 @@ def uuid7() -> uuid.UUID:
             value = _last + 1
         _last = value
     return uuid.UUID(int=value)
+
+
+def uuid7_many(n: int) -> list[uuid.UUID]:
+    """``n`` UUIDv7s in increasing order, as ``n`` calls of ``uuid7`` would give them, with one
+    clock read and one ``os.urandom`` call for all (a bulk import makes 10,000 at once)."""
+    global _last
+    if n <= 0:
+        return []
+    ns = time.time_ns()
+    ms, sub = divmod(ns, 1_000_000)
+    head = ((ms & ((1 << 48) - 1)) << 80) | (0x7 << 76) | ((sub * 4096 // 1_000_000) << 64) | (0b10 << 62)
+    noise = os.urandom(8 * n)
+    mask = (1 << 62) - 1
+    values = [head | (int.from_bytes(noise[8 * i : 8 * i + 8], "big") & mask) for i in range(n)]
+    values.sort()  # the random bits differ; sorted, they keep the order of creation within the tick
+    with _lock:
+        last = _last
+        for i, value in enumerate(values):
+            if value <= last:
+                value = last + 1
+                values[i] = value
+            last = value
+        _last = last
+    return [uuid.UUID(int=value) for value in values]

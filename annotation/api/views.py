@@ -180,7 +180,7 @@ class TaskBulkCreateView(APIView):
             "created": created,
             "existing": len(results) - created,
             "tasks": [
-                {"task_id": str(r.task.id), "unique_id": r.task.unique_id, "created": r.created}
+                {"task_id": str(r.task_id), "unique_id": r.unique_id, "created": r.created}
                 for r in results
             ],
         }

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from annotation import assignment as engine
@@ -21,7 +22,9 @@ from billing import selectors as billing_selectors
 from billing import services as billing
 from clients import events, outbound, webhooks
 from clients.errors import Conflict, NotFound, ValidationFailed
-from clients.models import Client, Event, WebhookDelivery
+from clients.ids import uuid7_many
+from clients.models import Client, WebhookDelivery
+from core.pgcopy import copy_rows
 from core.transactions import after_commit
 
 # --- tasks -----------------------------------------------------------------------------------------
@@ -30,10 +33,48 @@ from core.transactions import after_commit
 MAX_CALLBACK_HOSTS_PER_REQUEST = 20
 
 
-@dataclass(frozen=True)
+@functools.lru_cache(maxsize=1024)
+def _callback_host(url: str) -> str:
+    """The host of a callback URL that passes the syntax checks (``outbound.parse_url``, no I/O);
+    remembered, since a bulk request usually gives one URL to every task. Invalid ones raise."""
+    return outbound.parse_url(url).host
+
+
 class BulkItemResult:
-    task: Task
-    created: bool
+    """One item of a bulk request: its task's id and ``unique_id``, and whether this request created
+    it. ``task`` is the Task: for a created one built from the values just written (no query), for
+    an existing one read on first access (one query each)."""
+
+    __slots__ = ("_build", "_task", "created", "task_id", "unique_id")
+
+    def __init__(self, task_id, unique_id: str | None, created: bool, build=None):
+        self.task_id, self.unique_id, self.created = task_id, unique_id, created
+        self._build, self._task = build, None
+
+    @property
+    def task(self) -> Task:
+        if self._task is None:
+            if self._build is not None:
+                builder, row = self._build
+                self._task = builder(row)
+            else:
+                self._task = Task.objects.get(pk=self.task_id)
+        return self._task
+
+    def __repr__(self) -> str:
+        return f"BulkItemResult(task_id={self.task_id}, unique_id={self.unique_id!r}, created={self.created})"
+
+
+class _TaskBuilder:
+    """A saved ``Task`` from a row of ``_task_bulk_insert`` (its columns, then the shared values)."""
+
+    def __init__(self, *, fields: tuple[str, ...], common: dict):
+        self.fields, self.common = fields, common
+
+    def __call__(self, row: tuple) -> Task:
+        task = Task(**self.common, **dict(zip(self.fields, row, strict=True)))
+        task._state.adding, task._state.db = False, "default"
+        return task
 
 
 def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str | None]) -> dict:
@@ -80,7 +121,7 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
         if not isinstance(callback_url, str):
             fail("callback_url", "must be a URL")
         try:
-            host = outbound.parse_url(callback_url).host  # syntax: per URL, no I/O
+            host = _callback_host(callback_url)  # syntax: once per distinct URL, no I/O
         except ValidationFailed as exc:
             fail("callback_url", exc.message, code="invalid_callback_url")
         if host not in host_ok:  # DNS and the address check: once per distinct host
@@ -261,6 +302,34 @@ def billing_work(task: Task) -> billing.Work:
     )
 
 
+# The columns a bulk import writes per task besides the cleaned item's own (``_clean_item``'s keys).
+_PER_TASK = ("id", "created_at", "overlap", "price")
+_RETRY_SQLSTATES = {"23505", "40P01"}  # unique_violation (on the unique_id index), deadlock_detected
+EXISTING_SQL = """
+SELECT unique_id, id, project_id FROM annotation_task
+ WHERE client_id = %s AND is_test = %s AND unique_id = ANY(%s)
+"""
+
+
+def _existing_tasks(*, client: Client, is_test: bool, unique_ids: list[str]) -> dict[str, tuple]:
+    """``{unique_id: (task id, project id)}`` of the client's tasks (in this mode) with these ids: one
+    array parameter and the unique index, however many ids."""
+    if not unique_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(EXISTING_SQL, [client.id, is_test, unique_ids])
+        return {uid: (task_id, project_id) for uid, task_id, project_id in cursor.fetchall()}
+
+
+def _retriable(exc: Exception) -> bool:
+    """A concurrent request created some of these unique_ids first (or the two deadlocked)."""
+    cause = exc.__cause__
+    state = getattr(cause, "sqlstate", None)
+    if state == "23505":
+        return getattr(getattr(cause, "diag", None), "constraint_name", None) == "task_client_unique_id_uniq"
+    return state in _RETRY_SQLSTATES
+
+
 @transaction.atomic
 def _task_bulk_insert(
     *,
@@ -272,81 +341,92 @@ def _task_bulk_insert(
     seen: dict[str, int],
     is_test: bool,
 ) -> list[BulkItemResult]:
+    """Write the new tasks and their ``task.created`` events with COPY (``core.pgcopy``).
+
+    The unique index on (client, mode, unique_id) is the arbiter: a concurrent request that writes
+    one of these unique_ids first makes this COPY wait for its commit and then fail with a unique
+    violation; the COPY is rolled back to its savepoint and the lookup runs again (now finding those
+    tasks), at most three times."""
     if batch is not None:
         batch = Batch.objects.select_for_update().get(
             pk=batch.pk
         )  # a concurrent finalize must not miss these tasks
     released = not is_test and (batch is None or batch.status == Batch.Status.IN_PROGRESS)
+    spec_keys = tuple(cleaned[0])
+    spec_values = itemgetter(*spec_keys)
+    gold_overlap = settings.QUORUM_GOLD_OVERLAP
     for _attempt in range(3):
-        existing = (
-            {
-                t.unique_id: t
-                for t in Task.objects.filter(client=client, is_test=is_test, unique_id__in=list(seen))
-            }
-            if seen
-            else {}
-        )
-        for uid, task in existing.items():
-            if task.project_id != project.id:
+        existing = _existing_tasks(client=client, is_test=is_test, unique_ids=list(seen))
+        for uid, (task_id, project_id) in existing.items():
+            if project_id != project.id:
                 raise Conflict(
                     f"tasks[{seen[uid]}].unique_id: {uid!r} already names a task of another project",
                     code="unique_id_conflict",
-                    details={"index": seen[uid], "field": "unique_id", "task_id": str(task.id)},
+                    details={"index": seen[uid], "field": "unique_id", "task_id": str(task_id)},
                 )
         now = timezone.now()
         price, pay = task_rates(client=client, project=project, at=now)
         # created_at grows by 1 µs per item so tasks are served in the order they were sent.
-        new_tasks = [
-            Task(
-                client=client,
-                project=project,
-                batch=batch,
-                task_type=project.task_type,
-                is_test=is_test,
-                released=released,
-                created_at=now + timedelta(microseconds=i),
-                updated_at=now,
-                overlap=settings.QUORUM_GOLD_OVERLAP if spec["is_gold"] else project.overlap,
-                price=0 if spec["is_gold"] else price,
-                pay=pay,
-                **spec,
+        new = [spec for spec in cleaned if spec["unique_id"] is None or spec["unique_id"] not in existing]
+        rows = [
+            (
+                task_id,
+                now + timedelta(microseconds=i),
+                gold_overlap if spec["is_gold"] else project.overlap,
+                0 if spec["is_gold"] else price,
+                *spec_values(spec),
             )
-            for i, spec in enumerate(cleaned)
-            if spec["unique_id"] is None or spec["unique_id"] not in existing
+            for i, (task_id, spec) in enumerate(zip(uuid7_many(len(new)), new, strict=True))
         ]
+        common = {
+            "client_id": client.id,
+            "project_id": project.id,
+            "batch_id": batch.id if batch is not None else None,
+            "task_type": project.task_type,
+            "is_test": is_test,
+            "released": released,
+            "updated_at": now,
+            "pay": pay,
+        }
         try:
             with transaction.atomic():
-                Task.objects.bulk_create(new_tasks, batch_size=2000)
-        except IntegrityError:
+                if rows:
+                    copy_rows(Task, varying=(*_PER_TASK, *spec_keys), rows=rows, common=common)
+        except (IntegrityError, OperationalError) as exc:
+            if not _retriable(exc):
+                raise
             continue  # a concurrent request created some of these unique_ids; look again
         break
     else:
         raise Conflict(
             "Concurrent requests kept creating the same unique_id values; retry.", code="unique_id_race"
         )
-    Event.objects.bulk_create(
-        [
-            events.build(
-                actor=actor, entity_type="task", entity_id=t.id, kind="task.created", client_id=client.id
-            )
-            for t in new_tasks
-        ],
-        batch_size=2000,
+    events.record_many(
+        actor=actor,
+        entity_type="task",
+        entity_ids=(row[0] for row in rows),
+        kind="task.created",
+        client_id=client.id,
+        at=now,
     )
-    if is_test and new_tasks:
+    if is_test and rows:
         from annotation import tasks as celery_tasks
 
-        ids = [str(t.id) for t in new_tasks]
+        ids = [str(row[0]) for row in rows]
         # after COMMIT: a broker outage must not fail a committed request; the beat relay simulates them.
         after_commit(celery_tasks.simulate_test_tasks.delay, ids)
-    created_iter = iter(new_tasks)
+    objects = {"client": client, "project": project, "batch": batch}
+    shared = {k: v for k, v in common.items() if k not in ("client_id", "project_id", "batch_id")}
+    build = _TaskBuilder(fields=(*_PER_TASK, *spec_keys), common={**shared, **objects})
+    created_iter = iter(rows)
     results = []
     for spec in cleaned:
         uid = spec["unique_id"]
         if uid is not None and uid in existing:
-            results.append(BulkItemResult(existing[uid], created=False))
+            results.append(BulkItemResult(existing[uid][0], uid, False))
         else:
-            results.append(BulkItemResult(next(created_iter), created=True))
+            row = next(created_iter)
+            results.append(BulkItemResult(row[0], uid, True, (build, row)))
     return results
 
 
