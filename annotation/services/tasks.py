@@ -305,6 +305,9 @@ def billing_work(task: Task) -> billing.Work:
 # The columns a bulk import writes per task besides the cleaned item's own (``_clean_item``'s keys).
 _PER_TASK = ("id", "created_at", "overlap", "price")
 _RETRY_SQLSTATES = {"23505", "40P01"}  # unique_violation (on the unique_id index), deadlock_detected
+# Each failed attempt means a concurrent import of some of these unique_ids committed (or won a
+# deadlock), so the next lookup finds more of them; a bound in case many keep arriving.
+MAX_IMPORT_ATTEMPTS = 8
 EXISTING_SQL = """
 SELECT unique_id, id, project_id FROM annotation_task
  WHERE client_id = %s AND is_test = %s AND unique_id = ANY(%s)
@@ -345,8 +348,8 @@ def _task_bulk_insert(
 
     The unique index on (client, mode, unique_id) is the arbiter: a concurrent request that writes
     one of these unique_ids first makes this COPY wait for its commit and then fail with a unique
-    violation; the COPY is rolled back to its savepoint and the lookup runs again (now finding those
-    tasks), at most three times."""
+    violation (or a deadlock, when two imports hold each other's rows); the COPY is rolled back to
+    its savepoint and the lookup runs again (now finding those tasks), up to ``MAX_IMPORT_ATTEMPTS``."""
     if batch is not None:
         batch = Batch.objects.select_for_update().get(
             pk=batch.pk
@@ -355,7 +358,7 @@ def _task_bulk_insert(
     spec_keys = tuple(cleaned[0])
     spec_values = itemgetter(*spec_keys)
     gold_overlap = settings.QUORUM_GOLD_OVERLAP
-    for _attempt in range(3):
+    for _attempt in range(MAX_IMPORT_ATTEMPTS):
         existing = _existing_tasks(client=client, is_test=is_test, unique_ids=list(seen))
         for uid, (task_id, project_id) in existing.items():
             if project_id != project.id:
