@@ -30,6 +30,7 @@ from annotation.api.serializers import (
 from annotation.models import Task
 from clients.api.access import LIVE_CONFIG, WRITE, caller_client, caller_is_test_mode
 from clients.api.pagination import NewestFirstCursor, paginated_response
+from core import gcpause
 
 
 def _parse(serializer_class, data):
@@ -158,6 +159,7 @@ class TaskBulkCreateView(APIView):
         summary="Create up to 10,000 tasks atomically; idempotent on unique_id",
         description="201 when at least one task was created; 200 when every item already existed (a replay).",
     )
+    @gcpause.paused()  # parsing and answering 10,000 items too: see core/gcpause.py
     def post(self, request):
         client = caller_client(request, WRITE)
         data = _parse(TaskBulkIn, request.data)
@@ -180,8 +182,7 @@ class TaskBulkCreateView(APIView):
             "created": created,
             "existing": len(results) - created,
             "tasks": [
-                {"task_id": str(r.task_id), "unique_id": r.unique_id, "created": r.created}
-                for r in results
+                {"task_id": str(r.task_id), "unique_id": r.unique_id, "created": r.created} for r in results
             ],
         }
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -24,6 +24,7 @@ from clients import events, outbound, webhooks
 from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.ids import uuid7_many
 from clients.models import Client, WebhookDelivery
+from core import gcpause
 from core.pgcopy import copy_rows
 from core.transactions import after_commit
 
@@ -172,6 +173,7 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
     }
 
 
+@gcpause.paused()  # bounded bulk work: see core/gcpause.py
 def task_bulk_create(
     *,
     client: Client,
