@@ -33,11 +33,11 @@ directory and are appended at the end, so memory stays at one chunk of tasks.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 
 from annotation.exports import geometry
+from annotation.exports.common import encode
 
 EXTENSION = "json"
 CONTENT_TYPE = "application/json"
@@ -46,7 +46,7 @@ KEYPOINT_CATEGORY = "keypoints"
 
 
 def _dump(value) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str).encode()
+    return encode(value).encode()
 
 
 def category_table(project_params: dict) -> tuple[list[dict], dict[str, int], dict | None]:
@@ -117,11 +117,12 @@ def image_annotations(
         else:
             ctx.count("shapes_not_in_coco")
             continue
+        upright_box = kind == "box" and not shape.get("rotation")
         ann = {
-            "category_id": ids[label], "bbox": list(geometry.envelope(polygon)), "area": area,
-            "segmentation": [_flat(polygon)], "iscrowd": 0, "score": _score(shape, score),
+            "category_id": ids[label], "bbox": None if upright_box else list(geometry.envelope(polygon)),
+            "area": area, "segmentation": [_flat(polygon)], "iscrowd": 0, "score": _score(shape, score),
         }  # fmt: skip
-        if kind == "box" and not shape.get("rotation"):
+        if upright_box:
             ann["bbox"] = [
                 float(shape["left"]),
                 float(shape["top"]),
@@ -180,11 +181,11 @@ def write(ctx, tasks, out, workdir) -> int:
                 ctx.count("unfused_tasks")
                 continue
             confidence = task["confidence"] if task["confidence"] is not None else ctx.confidence_default
-            for ann in image_annotations(
-                shapes, ids=ids, keypoint=keypoint, score=float(confidence), ctx=ctx
-            ):
-                ann_id += 1
-                spill.write((b"," if ann_id > 1 else b"") + _dump({"id": ann_id, "image_id": n, **ann}))
+            anns = image_annotations(shapes, ids=ids, keypoint=keypoint, score=float(confidence), ctx=ctx)
+            if anns:  # one encoder call per image: its annotations as a JSON array, brackets dropped
+                numbered = [{"id": ann_id + i, "image_id": n, **ann} for i, ann in enumerate(anns, 1)]
+                spill.write((b"," if ann_id else b"") + _dump(numbered)[1:-1])
+                ann_id += len(anns)
         out.write(b'],"annotations":[')
         spill.seek(0)
         shutil.copyfileobj(spill, out)

@@ -7,12 +7,16 @@ from typing import Any
 
 # Characters that some line readers (Python's str.splitlines, JavaScript before ES2019) take for a
 # line break. JSON may escape any character, so they are written escaped: one record, one line.
-_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+# One encoder for every record (``json.dumps`` with options builds a new one per call).
+encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str).encode
 
 
 def json_line(record: Any) -> bytes:
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
-    return (text.translate(_LINE_BREAKS) + "\n").encode()
+    text = encode(record)
+    return (text.translate(LINE_BREAKS) + "\n").encode()
 
 
 def single_answer(response: Any) -> dict | None:

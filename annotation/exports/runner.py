@@ -41,6 +41,7 @@ def build(job: ExportJob, *, attempt: int, chunk_size: int | None = None) -> Bui
         chunk_size=chunk_size or settings.QUORUM_EXPORT_CHUNK_SIZE,
         include_answers=ctx.include_answers,
         anon_salt=job.anon_salt,
+        raw_json=getattr(writer, "RAW_JSON", False),
     )
     with tempfile.TemporaryDirectory(prefix="quorum-export-") as tmp:
         workdir = Path(tmp)
