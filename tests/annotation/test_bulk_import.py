@@ -342,3 +342,25 @@ def test_copy_text_refuses_values_it_cannot_write():
     with pytest.raises(TypeError):
         pgcopy.text_row([object()])
     assert pgcopy.text_row([True, None, 3, "a\tb"]) == "t\t\\N\t3\ta\\tb"
+
+
+def test_the_unique_id_lookup_probes_the_unique_index_per_id(client_a):
+    """However stale the statistics (thousands of rows written since the last ANALYZE), each id
+    is one probe of the unique index, not a filter over every task of the client."""
+    project = ProjectFactory(client=client_a)
+    services.task_bulk_create(
+        client=client_a,
+        actor=None,
+        project=project,
+        items=[{"params": {"attachment": "a"}, "unique_id": f"s{i}"} for i in range(3000)],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN " + task_services.EXISTING_SQL, [[f"s{i}" for i in range(500)], client_a.id, False]
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Scan using task_client_unique_id_uniq" in plan, plan
+    assert "unique_id)::text = u.uid" in plan, plan
+    assert "Filter" not in plan, plan
+    found = task_services._existing_tasks(client=client_a, is_test=False, unique_ids=["s7", "s2999", "nope"])
+    assert set(found) == {"s7", "s2999"}
