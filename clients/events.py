@@ -52,7 +52,9 @@ def build(
     )
 
 
-def record_many(*, actor: Any, entity_type: str, entity_ids: Iterable, kind: str, client_id=None, at=None) -> int:
+def record_many(
+    *, actor: Any, entity_type: str, entity_ids: Iterable, kind: str, client_id=None, at=None
+) -> int:
     """One event per id (no before/after), written with COPY: for bulk operations (a bulk import
     records ``task.created`` for each of up to 10,000 tasks). Returns how many were written."""
     return copy_rows(
