@@ -122,7 +122,12 @@ def export_get_for_client(*, client: Client, project_id, export_id, is_test: boo
 
 
 def annotator_for_user(*, user: User) -> Annotator:
-    annotator = Annotator.objects.filter(user=user).first() if isinstance(user, User) else None
+    annotator = None
+    if isinstance(user, User):
+        try:
+            annotator = user.annotator  # loaded with the token (clients.auth): no query then
+        except Annotator.DoesNotExist:
+            annotator = None
     if annotator is None:
         raise PermissionDenied(
             "This endpoint is for annotators; your account has no annotator profile.", code="not_an_annotator"

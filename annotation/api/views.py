@@ -275,12 +275,12 @@ class WorkSubmitView(APIView):
     def post(self, request, assignment_id):
         annotator = selectors.annotator_for_user(user=request.user)
         data = _parse(SubmitIn, request.data)
-        submission = services.assignment_submit(annotator=annotator, assignment_id=assignment_id, **data)
+        done = services.assignment_submit(annotator=annotator, assignment_id=assignment_id, **data)
         return Response(
             {
-                "submission_id": submission.id,
-                "assignment_id": submission.assignment_id,
-                "task_status": submission.task.status,
+                "submission_id": done.submission_id,
+                "assignment_id": done.assignment_id,
+                "task_status": done.task_status,
             }
         )
 
