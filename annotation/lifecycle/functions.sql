@@ -111,37 +111,40 @@ BEGIN
         RETURN;
     END IF;
 
+    -- Eligible projects in serving order that have a task for this annotator: one statement, whose
+    -- EXISTS probe (no locks, no writes) is evaluated project by project only as far as the loop
+    -- reads, so a claim normally stops at the first project with work. Gold is due at the
+    -- project's ratio of this annotator's claims; the served counters read here are current (only
+    -- this annotator's claims move them, serialized by the annotator row lock taken first).
     FOR p IN
-        SELECT pr.id, pr.client_id, pr.lease_seconds, pr.instructions, pr.gold_ratio, pr.serving_order,
-               coalesce(w.served_total, 0) AS served_total, coalesce(w.served_gold, 0) AS served_gold
-          FROM annotation_project pr
-          JOIN clients_client c ON c.id = pr.client_id
-          LEFT JOIN annotation_projectworker w ON w.project_id = pr.id AND w.annotator_id = p_annotator
-         WHERE pr.status = 'active' AND c.is_active
-           AND (p_project IS NULL OR pr.id = p_project)
-           AND coalesce(w.status, 'active') = 'active'
-           AND NOT EXISTS (
-               SELECT 1 FROM annotation_project_required_qualifications rq
-                WHERE rq.project_id = pr.id
+        SELECT e.*, e.gold_ratio > 0 AND e.served_gold < e.gold_ratio * (e.served_total + 1) AS gold_due
+          FROM (
+            SELECT pr.id, pr.client_id, pr.lease_seconds, pr.instructions, pr.gold_ratio, pr.serving_order,
+                   pr.priority, pr.created_at,
+                   coalesce(w.served_total, 0) AS served_total, coalesce(w.served_gold, 0) AS served_gold
+              FROM annotation_project pr
+              JOIN clients_client c ON c.id = pr.client_id
+              LEFT JOIN annotation_projectworker w ON w.project_id = pr.id AND w.annotator_id = p_annotator
+             WHERE pr.status = 'active' AND c.is_active
+               AND (p_project IS NULL OR pr.id = p_project)
+               AND coalesce(w.status, 'active') = 'active'
+               AND NOT EXISTS (
+                   SELECT 1 FROM annotation_project_required_qualifications rq
+                    WHERE rq.project_id = pr.id
+                      AND NOT EXISTS (
+                          SELECT 1 FROM annotation_annotatorqualification q
+                           WHERE q.annotator_id = p_annotator AND q.qualification_id = rq.qualification_id
+                             AND q.revoked_at IS NULL))
+          ) e
+         WHERE EXISTS (
+               SELECT 1 FROM annotation_task t
+                WHERE t.project_id = e.id AND t.status = 'pending' AND t.released AND t.slots_taken < t.overlap
+                  AND (NOT t.is_gold OR (e.gold_ratio > 0 AND e.served_gold < e.gold_ratio * (e.served_total + 1)))
                   AND NOT EXISTS (
-                      SELECT 1 FROM annotation_annotatorqualification q
-                       WHERE q.annotator_id = p_annotator AND q.qualification_id = rq.qualification_id
-                         AND q.revoked_at IS NULL))
-         ORDER BY pr.priority DESC, pr.created_at
+                      SELECT 1 FROM annotation_assignment a WHERE a.task_id = t.id AND a.annotator_id = p_annotator))
+         ORDER BY e.priority DESC, e.created_at
     LOOP
-        -- Gold at the project's ratio of this annotator's claims. The counters read above are
-        -- current: only this annotator's claims move them, and they are serialized by the
-        -- annotator row lock taken first.
-        v_gold := p.gold_ratio > 0 AND p.served_gold < p.gold_ratio * (p.served_total + 1);
-        -- The probe: is there a task here for this annotator? (no locks, no writes)
-        IF NOT EXISTS (
-            SELECT 1 FROM annotation_task t
-             WHERE t.project_id = p.id AND t.status = 'pending' AND t.released AND t.slots_taken < t.overlap
-               AND (v_gold OR NOT t.is_gold)
-               AND NOT EXISTS (SELECT 1 FROM annotation_assignment a WHERE a.task_id = t.id AND a.annotator_id = p_annotator)
-        ) THEN
-            CONTINUE;
-        END IF;
+        v_gold := p.gold_due;
 
         -- The standing gate: lock (or create) the annotator's row in the project. A removal locks
         -- the same row, so it either committed before (we see its status) or waits for us (and then

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
 
     operations = [
         # annotation/lifecycle/functions.sql: the claim, the submit, ledger postings (PL/pgSQL).
-        FUNCTIONS.installs("bea04d57a5269a0d67aa770f4c1ee4c50bb9d439f9cf97dbf34a27b7758ef82c"),
+        FUNCTIONS.installs("dd785c7f6c46d28ccfabe1d73d41e1734bd7d008570e58379e3355878d095ed7"),
         migrations.AddField(
             model_name='project',
             name='serving_order',

@@ -34,7 +34,7 @@ def test_a_key_revoked_elsewhere_is_refused_within_the_cache_bound(client_a, clo
     assert api.get("/api/v1/projects").status_code == 200
 
     # Another process revokes it: this process is not told, only the row changes.
-    ApiKey.objects.filter(pk=issued.api_key.pk).update(revoked_at=timezone.now())
+    ApiKey.objects.filter(pk=issued.obj.pk).update(revoked_at=timezone.now())
     clock.now += 4.9
     assert api.get("/api/v1/projects").status_code == 200  # still remembered: inside the bound
     clock.now += 0.2
@@ -48,7 +48,7 @@ def test_the_revoking_process_refuses_the_key_at_once(client_a, clock, django_ca
     api = api_for_key(issued.key)
     assert api.get("/api/v1/projects").status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
-        client_services.api_key_revoke(client=client_a, api_key_id=issued.api_key.pk)
+        client_services.api_key_revoke(client=client_a, api_key_id=issued.obj.pk)
     assert api.get("/api/v1/projects").status_code == 401  # no time has passed on the clock
 
 
@@ -64,5 +64,5 @@ def test_zero_turns_the_cache_off(client_a, clock, settings):
     issued = client_services.api_key_create(client=client_a, name="pipeline")
     api = api_for_key(issued.key)
     assert api.get("/api/v1/projects").status_code == 200
-    ApiKey.objects.filter(pk=issued.api_key.pk).update(revoked_at=timezone.now())
+    ApiKey.objects.filter(pk=issued.obj.pk).update(revoked_at=timezone.now())
     assert api.get("/api/v1/projects").status_code == 401
