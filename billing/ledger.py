@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Sum
-from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from billing.models import Account, LedgerEntry, LedgerTransaction
@@ -138,7 +137,7 @@ def _insert(
     dims: Dimensions,
     reverses: LedgerTransaction | None,
 ) -> tuple[LedgerTransaction, bool]:
-    now = timezone.now()
+    now = LedgerTransaction._meta.get_field("created_at").get_default()  # timezone.now(); tests move it
     with connection.cursor() as cursor:
         cursor.execute(
             POST_SQL,

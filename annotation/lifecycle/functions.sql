@@ -117,7 +117,7 @@ BEGIN
     -- project's ratio of this annotator's claims; the served counters read here are current (only
     -- this annotator's claims move them, serialized by the annotator row lock taken first).
     FOR p IN
-        SELECT e.*, e.gold_ratio > 0 AND e.served_gold < e.gold_ratio * (e.served_total + 1) AS gold_due
+        SELECT e.*, e.gold_ratio > 0 AND e.served_gold < e.gold_ratio * (e.served_total + 1) AS gold_due, probe.id AS probe
           FROM (
             SELECT pr.id, pr.client_id, pr.lease_seconds, pr.instructions, pr.gold_ratio, pr.serving_order,
                    pr.priority, pr.created_at,
@@ -136,12 +136,18 @@ BEGIN
                            WHERE q.annotator_id = p_annotator AND q.qualification_id = rq.qualification_id
                              AND q.revoked_at IS NULL))
           ) e
-         WHERE EXISTS (
-               SELECT 1 FROM annotation_task t
+          -- LATERAL ... ORDER BY ... LIMIT 1 (in task_open_queue_idx order) rather than EXISTS: a
+          -- semi join may be planned as a hash anti join over all of the annotator's assignments,
+          -- which grows with their history; this walks the partial index and probes
+          -- UNIQUE(task, annotator) per candidate, and stops at the first.
+          CROSS JOIN LATERAL (
+               SELECT t.id FROM annotation_task t
                 WHERE t.project_id = e.id AND t.status = 'pending' AND t.released AND t.slots_taken < t.overlap
                   AND (NOT t.is_gold OR (e.gold_ratio > 0 AND e.served_gold < e.gold_ratio * (e.served_total + 1)))
                   AND NOT EXISTS (
-                      SELECT 1 FROM annotation_assignment a WHERE a.task_id = t.id AND a.annotator_id = p_annotator))
+                      SELECT 1 FROM annotation_assignment a WHERE a.task_id = t.id AND a.annotator_id = p_annotator)
+                ORDER BY t.priority DESC, t.slots_taken, t.created_at
+                LIMIT 1) probe
          ORDER BY e.priority DESC, e.created_at
     LOOP
         v_gold := p.gold_due;

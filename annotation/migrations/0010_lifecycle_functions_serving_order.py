@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
 
     operations = [
         # annotation/lifecycle/functions.sql: the claim, the submit, ledger postings (PL/pgSQL).
-        FUNCTIONS.installs("dd785c7f6c46d28ccfabe1d73d41e1734bd7d008570e58379e3355878d095ed7"),
+        FUNCTIONS.installs("185ac8efa7d1f0780a40ce56dd3600bbc496180914d532bdbc2d0d77547f3221"),
         migrations.AddField(
             model_name='project',
             name='serving_order',
