@@ -30,6 +30,7 @@ QUALITY_FIELDS = {
     "review_share": "a number between 0 and 1",
     "min_answer_ms": "an integer between 0 and 3600000 (0: no minimum)",
     "fraud_flag_limit": "an integer between 0 and 1000 (0: never suspend)",
+    "show_hypothesis": "true or false",
 }
 
 PROJECT_EDITABLE = {
@@ -54,7 +55,7 @@ def _check_quality(values: dict) -> None:
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if field == "consensus_method":
             return value in Project.Consensus.values
-        if field == "review_enabled":
+        if field in ("review_enabled", "show_hypothesis"):
             return isinstance(value, bool)
         if field in ("gold_min_answers",):
             return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1000

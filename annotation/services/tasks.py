@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation import assignment as engine
-from annotation import tasktypes
+from annotation import prelabels, tasktypes
 from annotation.models import Assignment, Batch, Project, Task
 from annotation.payloads import task_payload
 from annotation.services import consensus
@@ -57,6 +57,7 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
         "priority",
         "tags",
         "gold_answer",
+        "hypothesis",
     }
     if unknown:
         fail(sorted(unknown)[0], "unknown field")
@@ -128,6 +129,7 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
         "instruction": instruction,
         "is_gold": gold_answer is not None,
         "gold_answer": gold_answer,
+        "hypothesis": prelabels.clean_item_hypothesis(index, project.task_type, effective, item),
     }
 
 
