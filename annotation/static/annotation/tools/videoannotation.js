@@ -48,6 +48,7 @@
     const state = { frame: 0, tracks: [], selected: -1, drag: null, draft: null, images: {}, cursor: null, corner: null };
     let width = params.attachment_width || 0, height = params.attachment_height || 0;
     let counter = 0;
+    let video = null, fps = 0, seekToken = 0;
 
     const frameBar = el("div", { class: "qw-toolbar", role: "toolbar", "aria-label": "Frames and tracks" });
     const labelBar = el("div", { class: "qw-labels", role: "radiogroup", "aria-label": "Label for new tracks (keys 1–9)" });
@@ -88,7 +89,6 @@
     view.fit(0, 0, width || 1000, height || 750);
 
     // --- frames: images, or one video file decoded here -----------------------------------------
-    let video = null, fps = 0, seekToken = 0;
     function sized(w, h) {
       if (!width) { width = w; height = h; view.fit(0, 0, width, height); }
     }
@@ -105,21 +105,31 @@
       video.addEventListener("error", function () { status.textContent = "The video could not be loaded or decoded by this browser."; });
       video.src = params.attachment;
     }
+    /** Show frame ``index`` of the video file: seek to the middle of its time slot; once the seek is
+     * done (``seeked``: the element holds the new frame) draw it, and draw again when the frame is
+     * presented (``requestVideoFrameCallback`` with its media time in that slot). */
     function show(index) {
-      if (!isFile) return;
-      if (!fps) return;  // shown once the metadata is in
+      if (!isFile || !fps) return;  // shown once the metadata is in
       const token = ++seekToken;
       const target = Math.min((index + 0.5) / fps, Math.max(0, video.duration - 0.001));
-      let done = false;
-      function presented() {
-        if (done || token !== seekToken) return;
-        done = true;
-        root.dataset.frameLoaded = String(index);
+      function inSlot(time) { return Math.floor(time * fps + 1e-6) === index; }
+      function ready() {
+        if (token !== seekToken) return;
         draw();
+        root.dataset.frameLoaded = String(index);
       }
-      if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(function () { presented(); });
-      video.addEventListener("seeked", function onSeeked() { video.removeEventListener("seeked", onSeeked); if (!video.requestVideoFrameCallback) presented(); else setTimeout(presented, 50); });
-      if (Math.abs(video.currentTime - target) < 1e-6) { presented(); return; }
+      if (video.requestVideoFrameCallback) {
+        const watch = function (now, metadata) {
+          if (token !== seekToken) return;
+          if (inSlot(metadata.mediaTime)) draw(); else video.requestVideoFrameCallback(watch);
+        };
+        video.requestVideoFrameCallback(watch);
+      }
+      if (!video.seeking && Math.abs(video.currentTime - target) < 1e-6) { ready(); return; }
+      video.addEventListener("seeked", function onSeeked() {
+        video.removeEventListener("seeked", onSeeked);
+        ready();
+      });
       video.currentTime = target;
     }
     function image(index) {
