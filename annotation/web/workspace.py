@@ -49,6 +49,37 @@ LEASE_MESSAGES = {
 COMMON_SHORTCUTS = [("Enter", "submit the answer (Ctrl+Enter inside a text box)"), ("S", "skip the task")]
 TOOL_SHORTCUTS = {
     "imageannotation": [
+        ("V / B / P / L / O / E / C", "select, box, polygon, line, point, ellipse, cuboid"),
+        ("1–9", "pick a label (in select mode: relabel the selected shape)"),
+        ("Arrow keys (Shift: ×10)", "drawing: move the crosshair; select: nudge the shape or handle"),
+        ("Space", "place a point at the crosshair (box: 2, cuboid: 3)"),
+        ("[ / ]", "select the previous / next shape"),
+        ("H / Shift+H", "next / previous handle of the selected shape (resize, vertices)"),
+        ("R / Shift+R", "rotate the selected box ±5° (when rotation is allowed)"),
+        ("Ctrl+Z, Ctrl+Shift+Z", "undo, redo"),
+        ("Delete or Backspace", "remove the selected shape"),
+        ("Enter or double-click", "finish a polygon or line"),
+        ("Escape", "cancel the shape being drawn, let go of the handle, deselect"),
+        ("Wheel, + / −, space-drag", "zoom, pan"),
+        ("F", "fit the image"),
+    ],
+    "lidarannotation": ["canvas.js", "lidarannotation.js"],
+    "comparison": ["canvas.js", "comparison.js"],
+    "textcollection": ["canvas.js", "textcollection.js"],
+    "namedentityrecognition": ["canvas.js", "namedentityrecognition.js"],
+    "categorization": ["canvas.js", "categorization.js"],
+    "videoannotation": ["canvas.js", "videoannotation.js"],  # frame images, or one video file
+}
+LEASE_CODES = {"lease_expired", "stale_claim", "lease_lost", "task_not_pending"}
+LEASE_MESSAGES = {
+    "lease_expired": "Your lease on this task expired, so it may have gone to another annotator. Your answer was not saved.",
+    "stale_claim": "This task was claimed again since you opened it (your lease had run out). Your answer was not saved.",
+    "lease_lost": "This task is no longer yours to answer (it was submitted, skipped or expired).",
+    "task_not_pending": "The client closed this task while you were working on it.",
+}
+COMMON_SHORTCUTS = [("Enter", "submit the answer (Ctrl+Enter inside a text box)"), ("S", "skip the task")]
+TOOL_SHORTCUTS = {
+    "imageannotation": [
         ("V / B / P / L / O / E", "select, box, polygon, line, point, ellipse"),
         ("1–9", "pick a label (in select mode: relabel the selected shape)"),
         ("Delete or Backspace", "remove the selected shape"),
@@ -74,13 +105,15 @@ TOOL_SHORTCUTS = {
     "namedentityrecognition": [("1–9", "label the selected text")],
     "categorization": [("1–9", "pick a category")],
     "videoannotation": [
-        ("[ / ]", "previous / next frame"),
+        ("[ / ] (Shift: 10)", "previous / next frame"),
         ("1–9", "pick a label (relabels the selected track)"),
         ("N", "start a new track (then draw)"),
-        ("C", "copy the track's box from the previous frame"),
-        ("Delete or Backspace", "remove the track's box on this frame"),
-        ("Wheel, + / −", "zoom"),
-        ("Space-drag, arrow keys", "pan"),
+        ("Arrow keys (Shift: ×10)", "nudge the track's box here (a keyframe), or move the crosshair"),
+        ("Space", "place a corner at the crosshair (two make a box)"),
+        ("C", "copy the track's previous keyframe to this frame"),
+        ("H", "the object is hidden from this frame to its next keyframe"),
+        ("Delete or Backspace", "remove the track's keyframe on this frame"),
+        ("Wheel, + / −, space-drag", "zoom, pan"),
     ],
     "textcollection": [],
 }

@@ -68,7 +68,7 @@
       "aria-label": readOnly ? "The " + name + " drawn over the image." : "The image. Draw with the mouse, or with the keyboard: arrow keys move the crosshair, Space places a point, Enter finishes. In select mode [ and ] pick a shape, arrows nudge it, H picks a handle to resize." });
     const stage = el("div", { class: "qw-stage" }, [canvas]);
     const status = el("p", { class: "qw-status", "aria-live": "polite" });
-    const attrBox = el("section", { class: "qw-attributes", "aria-label": "Attributes of the selected shape" });
+    const attrBox = el("section", { class: "qw-attributes", "aria-label": "Attributes of the selected shape", hidden: true });
     const list = el("ol", { class: "qw-shapes", "aria-label": readOnly ? "Shapes of the " + name : "Shapes drawn" });
     root.replaceChildren(toolbar, labelBar, stage, status, attrBox, el("h3", { text: "Shapes" }), list);
     if (readOnly) { toolbar.hidden = true; labelBar.hidden = true; }
@@ -330,7 +330,8 @@
     }
     function shapeText(s) {
       const [x0, y0, x1, y1] = extent(s);
-      let text = s.type + " · " + s.label + " · " + Math.round(x1 - x0) + "×" + Math.round(y1 - y0);
+      const [w, h] = s.type === "box" ? [s.width, s.height] : [x1 - x0, y1 - y0];
+      let text = s.type + " · " + s.label + " · " + Math.round(w) + "×" + Math.round(h);
       if (s.type === "box" && s.rotation) text += " · " + Math.round(s.rotation * 180 / Math.PI) + "°";
       const attrs = Object.entries(s.attributes || {}).map(([k, v]) => k + ": " + (Array.isArray(v) ? v.join("/") : v));
       if (attrs.length) text += " · " + attrs.join(", ");
