@@ -160,7 +160,9 @@ def test_the_hypothesis_is_never_an_answer_in_consensus_and_its_kept_share_is_re
     task = Task.objects.get()
     assert task.status == Task.Status.COMPLETED
     assert [a["uuid"] for a in task.response["annotations"]] == ["m1"]  # the model's second box is not in it
-    assert [answer for _, answer in consensus_service.round_answers(task)] == [kept_one]  # the annotator's only
+    assert [answer for _, answer in consensus_service.round_answers(task)] == [
+        kept_one
+    ]  # the annotator's only
     figures = api_a.get(f"/api/v1/projects/{project}/quality").json()["prelabels"]
     # F1 of the answer against the hypothesis: 1 of 2 boxes kept (IoU 0.96 ≥ 0.5) → P 1, R 0.5
     assert figures == {
