@@ -33,7 +33,7 @@ def test_a_reviewer_rejects_an_answer(page):
     AnnotatorFactory(user=make_user("reviewer@example.test"), is_reviewer=True)
 
     login(page, "reviewer@example.test")
-    page.get_by_role("link", name="Review").click()
+    page.get_by_role("link", name="Review", exact=True).click()
     page.get_by_role("button", name="Start reviewing").click()
     expect(page).to_have_url(re.compile(r"/work/review/[0-9a-f-]+/$"))
     expect(page.get_by_role("img", name="The answer 1 drawn over the image.")).to_be_visible()

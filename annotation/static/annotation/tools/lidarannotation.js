@@ -297,7 +297,7 @@
     }
 
     /** Cuboids to start from (a model's pre-labels or an answer under review). */
-    function load(answer, message) {
+    function loadAnswer(answer, message) {
       state.cuboids = ((answer && answer.annotations) || []).filter((a) => a && a.center && a.size && a.frame < frames.length).map((a) => ({
         uuid: a.uuid || Quorum.uuid(), label: labels.includes(a.label) ? a.label : labels[0], frame: a.frame,
         center: { x: +a.center.x, y: +a.center.y, z: +a.center.z }, size: { x: +a.size.x, y: +a.size.y, z: +a.size.z }, yaw: +a.yaw || 0,
@@ -309,7 +309,7 @@
 
     window.addEventListener("resize", function () { resize(); view.fit.apply(null, view.fitBox); });
     goFrame(0);
-    if (ctx && ctx.initial) load(ctx.initial);
-    return { getAnswer: getAnswer, onKey: onKey, view: view, load: load };
+    if (ctx && ctx.initial) loadAnswer(ctx.initial);
+    return { getAnswer: getAnswer, onKey: onKey, view: view, load: loadAnswer };
   };
 })();
