@@ -1,7 +1,7 @@
 """Reads for the annotator and reviewer workspace: the work an annotator may choose from, the
 reviews waiting for a reviewer, and a task's review history.
 
-Available work uses the claim's own eligibility statement (``assignment.ELIGIBLE_SQL``: active
+Available work uses the eligibility statement kept to the claim's rules (``lifecycle.leases.ELIGIBLE_SQL``: active
 project of an active client, every required qualification held and not revoked, not removed or
 suspended there), in the claim's serving order, so the list shows exactly the projects a claim
 may serve and in the order ``next`` tries them.
@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotation import assignment as engine
+from annotation.lifecycle import leases
 from annotation.models import Annotator, Domain, Project, ProjectWorker, Review, Submission, Task, TaskType
 from annotation.quality_selectors import pseudonym
 from billing import selectors as billing_selectors
@@ -76,7 +76,7 @@ def available_projects(*, annotator: Annotator, now: datetime | None = None) -> 
     serve."""
     now = now or timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(engine.ELIGIBLE_SQL.format(only=""), {"annotator_id": annotator.pk})
+        cursor.execute(leases.ELIGIBLE_SQL.format(only=""), {"annotator_id": annotator.pk})
         eligible = [row[0] for row in cursor.fetchall()]
         if not eligible:
             return []

@@ -48,6 +48,12 @@ class ProjectQualitySettings(serializers.Serializer):
     required_qualifications = serializers.ListField(
         child=serializers.UUIDField(), required=False, max_length=50
     )
+    serving_order = serializers.ChoiceField(
+        choices=Project.ServingOrder.choices,
+        required=False,
+        help_text="started_first (default): tasks with an answer or a lease are finished before new ones are "
+        "opened; breadth_first: every task gets its first answer before any gets its second.",
+    )
     show_hypothesis = serializers.BooleanField(
         required=False,
         help_text="Annotators start from the task's hypothesis (pre-labels) when true (default).",
@@ -127,6 +133,7 @@ class ProjectOut(serializers.ModelSerializer):
             "fraud_flag_limit",
             "required_qualifications",
             "show_hypothesis",
+            "serving_order",
         ]
 
 

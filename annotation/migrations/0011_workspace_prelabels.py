@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0009_workforce_quality'),
+        ('annotation', '0010_lifecycle_functions_serving_order'),
     ]
 
     operations = [
