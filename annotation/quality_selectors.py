@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Avg, Count, Q
 
-from annotation import quality
+from annotation import prelabels, quality
 from annotation.models import (
     Annotator,
     AnnotatorQualification,
@@ -157,7 +157,39 @@ def project_quality(*, project: Project, reveal_annotators: bool = False) -> dic
             .values_list("status", "n")
         ),
         "agreement": project_agreement(project),
+        "prelabels": prelabels_kept(project=project),
         "annotators": [_worker_row(w, reveal=reveal_annotators, answers=answers) for w in workers],
+    }
+
+
+def prelabels_kept(*, project: Project) -> dict[str, Any]:
+    """How much of the pre-labels (``Task.hypothesis``) the final answers kept, over the project's
+    most recent completed tasks that had one: the mean of the task type's F1 of the response
+    against the hypothesis (IoU-matched for shapes, 3D IoU for cuboids, track IoU for video,
+    exact spans for NER; ``prelabels.kept``), and how many were delivered unchanged (F1 = 1)."""
+    rows = (
+        Task.objects.filter(
+            project=project,
+            status=Task.Status.COMPLETED,
+            is_test=False,
+            is_gold=False,
+            hypothesis__isnull=False,
+        )
+        .order_by("-completed_at")
+        .values_list("task_type", "params", "response", "hypothesis")[:AGREEMENT_SAMPLE]
+    )
+    scores = [
+        s
+        for s in (
+            prelabels.kept(kind, params, response, hypothesis) for kind, params, response, hypothesis in rows
+        )
+        if s is not None
+    ]
+    return {
+        "tasks": len(scores),
+        "kept_f1": sum(scores) / len(scores) if scores else None,
+        "unchanged": sum(1 for s in scores if s >= 1.0 - 1e-9),
+        "shown_to_annotators": project.show_hypothesis,
     }
 
 

@@ -361,6 +361,9 @@ QUORUM_PAYOUT_MINIMUM = env_int(
 QUORUM_FAIR_PAY_FLOOR_PER_HOUR = env_int("QUORUM_FAIR_PAY_FLOOR_PER_HOUR", 1500)
 # Idempotency-Key records are kept this long; an older key starts a new operation (IETF draft -07).
 QUORUM_IDEMPOTENCY_TTL_HOURS = env_int("QUORUM_IDEMPOTENCY_TTL_HOURS", 24)
+# Annotator workspace: the task page warns this many seconds before its lease runs out (at most
+# half the lease), with one click to extend it.
+QUORUM_LEASE_WARNING_SECONDS = env_int("QUORUM_LEASE_WARNING_SECONDS", 120)
 
 LOGGING = {
     "version": 1,

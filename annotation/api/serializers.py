@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils import html
 
+from annotation import prelabels
 from annotation.models import Assignment, Batch, Domain, Project, TaskType
 from annotation.payloads import task_payload
 
@@ -55,6 +56,10 @@ class ProjectQualitySettings(serializers.Serializer):
         required=False,
         help_text="started_first (default): tasks with an answer or a lease are finished before new ones are "
         "opened; breadth_first: every task gets its first answer before any gets its second.",
+    )
+    show_hypothesis = serializers.BooleanField(
+        required=False,
+        help_text="Annotators start from the task's hypothesis (pre-labels) when true (default).",
     )
 
 
@@ -130,6 +135,7 @@ class ProjectOut(serializers.ModelSerializer):
             "min_answer_ms",
             "fraud_flag_limit",
             "required_qualifications",
+            "show_hypothesis",
             "serving_order",
         ]
 
@@ -163,6 +169,12 @@ class TaskSpec(serializers.Serializer):
         required=False,
         help_text="Makes this a gold task: its known answer (valid for the task type). Served at the project's "
         "gold ratio, never charged, never completed.",
+    )
+    hypothesis = serializers.DictField(
+        required=False,
+        help_text="Pre-labels (image, video, LiDAR and NER tasks): a model's annotations in the task type's answer "
+        "shape, checked like an answer; the annotator starts from them when the project's show_hypothesis is on. "
+        "Never counted as an answer.",
     )
 
 
@@ -258,6 +270,9 @@ class WorkTaskOut(serializers.Serializer):
     instruction = serializers.CharField()
     instructions = serializers.CharField(help_text="The project's instructions.")
     params = serializers.DictField()
+    hypothesis = serializers.DictField(
+        allow_null=True, help_text="Pre-labels to start from (when the project shows them), else null."
+    )
 
 
 class AssignmentOut(serializers.ModelSerializer):
@@ -275,6 +290,7 @@ class AssignmentOut(serializers.ModelSerializer):
             "instruction": obj.task.instruction,
             "instructions": obj.project.instructions,
             "params": obj.task.params,
+            "hypothesis": prelabels.hypothesis_for_assignment(obj),
         }
 
 

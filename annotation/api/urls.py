@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.api import exports, quality, views
+from annotation.api import exports, quality, views, work
 
 urlpatterns = [
     path("projects", views.ProjectListView.as_view(), name="project-list"),
@@ -55,6 +55,7 @@ urlpatterns = [
     ),
     path("review/next", quality.ReviewNextView.as_view(), name="review-next"),
     path("review/<str:review_id>/verdict", quality.ReviewVerdictView.as_view(), name="review-verdict"),
+    path("work/projects", work.WorkProjectsView.as_view(), name="work-projects"),
     path("work/next", views.WorkNextView.as_view(), name="work-next"),
     path("work/assignments/<str:assignment_id>/submit", views.WorkSubmitView.as_view(), name="work-submit"),
     path("work/assignments/<str:assignment_id>/skip", views.WorkSkipView.as_view(), name="work-skip"),

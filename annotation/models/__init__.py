@@ -92,6 +92,9 @@ class Project(models.Model):
     required_qualifications = models.ManyToManyField(
         "annotation.Qualification", blank=True, related_name="projects"
     )
+    # Pre-labels (``Task.hypothesis``): drawn as the annotator's starting state when true; when
+    # false annotators start from nothing (the hypothesis is still kept and measured).
+    show_hypothesis = models.BooleanField(default=True, db_default=True)
     lease_seconds = models.PositiveIntegerField(default=900)
     priority = models.SmallIntegerField(default=0)
     serving_order = models.CharField(
@@ -197,6 +200,9 @@ class Task(models.Model):
     # measure them; it never completes and is never charged; its answers are the platform's cost.
     is_gold = models.BooleanField(default=False)
     gold_answer = models.JSONField(null=True, blank=True)
+    # A model's pre-labels in the task type's answer shape (``annotation.prelabels``): the
+    # annotator's starting state, never an answer (no Submission, never in consensus).
+    hypothesis = models.JSONField(null=True, blank=True)
     # Waiting for a reviewer's verdict (``Review``): all answers are in, but it must not complete.
     in_review = models.BooleanField(default=False, db_default=False)
     # Client audit rejections send a completed task back for rework: each round has its own answers

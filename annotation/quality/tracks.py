@@ -46,11 +46,19 @@ def score_tracks(
 def fuse(members: Sequence[dict]) -> dict:
     base = members[matching.medoid(members, track_similarity)]
     per_member = [_boxes(m) for m in members]
+    interpolated = [{int(f["frame"]) for f in m["frames"] if f.get("interpolated")} for m in members]
     frames = []
     for frame in sorted({f for boxes in per_member for f in boxes}):
         here = [boxes[frame] for boxes in per_member if frame in boxes]
         if len(here) * 2 >= len(members):
-            frames.append({"frame": frame} | {k: mean([b[i] for b in here]) for i, k in enumerate(BOX)})
+            box = {"frame": frame} | {k: mean([b[i] for b in here]) for i, k in enumerate(BOX)}
+            if all(
+                frame in marked
+                for boxes, marked in zip(per_member, interpolated, strict=True)
+                if frame in boxes
+            ):
+                box["interpolated"] = True  # every annotator's box here was interpolated
+            frames.append(box)
     return {"track_id": base["track_id"], "label": base["label"], "frames": frames}
 
 

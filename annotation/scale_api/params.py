@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time
 
 from django.utils.dateparse import parse_date, parse_datetime
 
+from annotation import prelabels
 from clients.errors import ValidationFailed
 
 MAX_PAGE = 100
@@ -120,7 +121,9 @@ def string(body: dict, name: str, *, required: bool = False) -> str | None:
 
 
 # Top-level keys of a Scale create body that are not type-specific; every other key is a param.
-GENERAL_KEYS = frozenset({"instruction", "callback_url", "metadata", "unique_id", "tags", "priority"})
+GENERAL_KEYS = frozenset(
+    {"instruction", "callback_url", "metadata", "unique_id", "tags", "priority", "hypothesis"}
+)
 TARGET_KEYS = frozenset({"project", "batch", "params"})
 
 
@@ -134,4 +137,7 @@ def task_item(body: dict) -> dict:
     if nested is not None and not isinstance(nested, dict):
         raise fail("params", "must be an object")
     params = {**(nested or {}), **{k: v for k, v in body.items() if k not in GENERAL_KEYS | TARGET_KEYS}}
-    return {**{k: body[k] for k in GENERAL_KEYS if body.get(k) is not None}, "params": params}
+    item = {**{k: body[k] for k in GENERAL_KEYS if body.get(k) is not None}, "params": params}
+    if "hypothesis" in item:  # Scale's pre-labels: the response shape, checked like an answer
+        item["hypothesis"] = prelabels.from_scale(item["hypothesis"])
+    return item

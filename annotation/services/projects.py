@@ -32,6 +32,7 @@ QUALITY_FIELDS = {
     "min_answer_ms": "an integer between 0 and 3600000 (0: no minimum)",
     "fraud_flag_limit": "an integer between 0 and 1000 (0: never suspend)",
     "serving_order": "one of " + ", ".join(Project.ServingOrder.values),
+    "show_hypothesis": "true or false",
 }
 
 PROJECT_EDITABLE = {
@@ -58,7 +59,7 @@ def _check_quality(values: dict) -> None:
             return value in Project.Consensus.values
         if field == "serving_order":
             return value in Project.ServingOrder.values
-        if field == "review_enabled":
+        if field in ("review_enabled", "show_hypothesis"):
             return isinstance(value, bool)
         if field in ("gold_min_answers",):
             return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1000

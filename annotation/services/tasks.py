@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from annotation import tasktypes
+from annotation import prelabels, tasktypes
 from annotation.lifecycle.complete import (  # noqa: F401 - the public surface stays here
     billing_work,
 )
@@ -98,6 +98,7 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
         "priority",
         "tags",
         "gold_answer",
+        "hypothesis",
     }
     if unknown:
         fail(sorted(unknown)[0], "unknown field")
@@ -169,6 +170,7 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
         "instruction": instruction,
         "is_gold": gold_answer is not None,
         "gold_answer": gold_answer,
+        "hypothesis": prelabels.clean_item_hypothesis(index, project.task_type, effective, item),
     }
 
 

@@ -3,9 +3,10 @@
 Params: either ``frames: [url]`` (at least one) or ``attachment`` (a video URL) with
 ``frame_count``; ``labels: [str]``; optional ``attachment_width`` / ``attachment_height``.
 
-Answer ``{"annotations": [{track_id, label, frames: [{frame, left, top, width, height}]}]}``:
-``track_id`` unique in the answer, ``frame`` an index below the frame count, each frame at most
-once per track, boxes with positive size.
+Answer ``{"annotations": [{track_id, label, frames: [{frame, left, top, width, height,
+interpolated?}]}]}``: ``track_id`` unique in the answer, ``frame`` an index below the frame count,
+each frame at most once per track, boxes with positive size; ``interpolated: true`` marks a box the
+tool filled in between two keyframes by linear interpolation (the others are keyframes).
 
 Gold: soft F1 per label over matched tracks (mean per-frame box IoU of a matched pair).
 Consensus: tracks matched across annotators (mean per-frame IoU ≥ 0.5), fused frame by frame.
@@ -71,6 +72,8 @@ ANSWER = {
                                 "top": COORD,
                                 "width": POSITIVE,
                                 "height": POSITIVE,
+                                # Filled in between two keyframes by linear interpolation.
+                                "interpolated": {"type": "boolean"},
                             },
                         },
                     },

@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotation import selectors, services, storage
+from annotation import selectors, services, storage, work_selectors
 from annotation.exports import FORMATS
 from annotation.models import ExportJob, Task
 from annotation.web import charts, drawing, portal_selectors, uploads
@@ -394,6 +394,7 @@ def task_detail(request, client, project_id, task_id):
             "params_text": json.dumps(task.params, ensure_ascii=False, indent=1)[:5000],
             "submissions": submissions,
             "audits": selectors.task_audits_by_task(task_ids=[task.id]).get(task.id, []),
+            "reviews": work_selectors.review_history(task=task, viewer="client"),
             "form": form,
             "can_write": request.web_membership.can("write"),
             "can_audit": task.status == Task.Status.COMPLETED,

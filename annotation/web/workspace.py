@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
@@ -20,7 +21,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation import quality_selectors, selectors, services
+from annotation import prelabels, quality_selectors, selectors, services, work_selectors
 from annotation.models import Assignment, TaskType
 from billing import selectors as billing_selectors
 from clients.errors import Conflict, DomainError, TooManyRequests, ValidationFailed
@@ -36,7 +37,38 @@ TOOLS = {
     "textcollection": ["canvas.js", "textcollection.js"],
     "namedentityrecognition": ["canvas.js", "namedentityrecognition.js"],
     "categorization": ["canvas.js", "categorization.js"],
-    "videoannotation": ["canvas.js", "videoannotation.js"],  # frames given as images; not a video file
+    "videoannotation": ["canvas.js", "videoannotation.js"],  # frame images, or one video file
+}
+LEASE_CODES = {"lease_expired", "stale_claim", "lease_lost", "task_not_pending"}
+LEASE_MESSAGES = {
+    "lease_expired": "Your lease on this task expired, so it may have gone to another annotator. Your answer was not saved.",
+    "stale_claim": "This task was claimed again since you opened it (your lease had run out). Your answer was not saved.",
+    "lease_lost": "This task is no longer yours to answer (it was submitted, skipped or expired).",
+    "task_not_pending": "The client closed this task while you were working on it.",
+}
+COMMON_SHORTCUTS = [("Enter", "submit the answer (Ctrl+Enter inside a text box)"), ("S", "skip the task")]
+TOOL_SHORTCUTS = {
+    "imageannotation": [
+        ("V / B / P / L / O / E / C", "select, box, polygon, line, point, ellipse, cuboid"),
+        ("1–9", "pick a label (in select mode: relabel the selected shape)"),
+        ("Arrow keys (Shift: ×10)", "drawing: move the crosshair; select: nudge the shape or handle"),
+        ("Space", "place a point at the crosshair (box: 2, cuboid: 3)"),
+        ("[ / ]", "select the previous / next shape"),
+        ("H / Shift+H", "next / previous handle of the selected shape (resize, vertices)"),
+        ("R / Shift+R", "rotate the selected box ±5° (when rotation is allowed)"),
+        ("Ctrl+Z, Ctrl+Shift+Z", "undo, redo"),
+        ("Delete or Backspace", "remove the selected shape"),
+        ("Enter or double-click", "finish a polygon or line"),
+        ("Escape", "cancel the shape being drawn, let go of the handle, deselect"),
+        ("Wheel, + / −, space-drag", "zoom, pan"),
+        ("F", "fit the image"),
+    ],
+    "lidarannotation": ["canvas.js", "lidarannotation.js"],
+    "comparison": ["canvas.js", "comparison.js"],
+    "textcollection": ["canvas.js", "textcollection.js"],
+    "namedentityrecognition": ["canvas.js", "namedentityrecognition.js"],
+    "categorization": ["canvas.js", "categorization.js"],
+    "videoannotation": ["canvas.js", "videoannotation.js"],  # frame images, or one video file
 }
 LEASE_CODES = {"lease_expired", "stale_claim", "lease_lost", "task_not_pending"}
 LEASE_MESSAGES = {
@@ -73,22 +105,25 @@ TOOL_SHORTCUTS = {
     "namedentityrecognition": [("1–9", "label the selected text")],
     "categorization": [("1–9", "pick a category")],
     "videoannotation": [
-        ("[ / ]", "previous / next frame"),
+        ("[ / ] (Shift: 10)", "previous / next frame"),
         ("1–9", "pick a label (relabels the selected track)"),
         ("N", "start a new track (then draw)"),
-        ("C", "copy the track's box from the previous frame"),
-        ("Delete or Backspace", "remove the track's box on this frame"),
-        ("Wheel, + / −", "zoom"),
-        ("Space-drag, arrow keys", "pan"),
+        ("Arrow keys (Shift: ×10)", "nudge the track's box here (a keyframe), or move the crosshair"),
+        ("Space", "place a corner at the crosshair (two make a box)"),
+        ("C", "copy the track's previous keyframe to this frame"),
+        ("H", "the object is hidden from this frame to its next keyframe"),
+        ("Delete or Backspace", "remove the track's keyframe on this frame"),
+        ("Wheel, + / −, space-drag", "zoom, pan"),
     ],
     "textcollection": [],
 }
 
 
 def has_browser_tool(task_type: str, params: dict) -> bool:
-    """A video given as one file (``attachment`` + ``frame_count``) has no frame images to draw on."""
+    """Every task type has its tool; a video is given as frame images or as one file
+    (``attachment`` + ``frame_count``, decoded in the browser)."""
     if task_type == "videoannotation":
-        return bool(params.get("frames"))
+        return bool(params.get("frames") or (params.get("attachment") and params.get("frame_count")))
     return task_type in TOOLS
 
 
@@ -103,6 +138,12 @@ def tool_context(task_type: str, data: dict, *, api_hint: str = "") -> dict:
         "api_hint": api_hint,
         "scripts": [f"annotation/tools/{name}" for name in TOOLS.get(task_type, [])] if has_tool else [],
     }
+
+
+def lease_warning_seconds(lease_seconds: int) -> int:
+    """How long before the lease runs out the page warns (``QUORUM_LEASE_WARNING_SECONDS``, at
+    most half the lease)."""
+    return max(5, min(settings.QUORUM_LEASE_WARNING_SECONDS, lease_seconds // 2))
 
 
 def _percent(value: float | None) -> float | None:
@@ -142,30 +183,84 @@ def _json_body(request: HttpRequest) -> dict:
     return body
 
 
+# The project the annotator chose on the work page (kept in the session until they choose "any"):
+# ``next`` claims only there; without a choice the platform's serving order applies.
+CHOSEN_PROJECT = "workspace_project"
+
+
 def _next_url(request: HttpRequest, annotator) -> str:
-    """Claim the next task (or resume the live lease) and answer its page; the queue page with a
-    message when there is none."""
+    """Claim the next task (or resume the live lease) in the chosen project, if any, and answer its
+    page; the work page with a message when there is none."""
+    chosen = request.session.get(CHOSEN_PROJECT)
     try:
-        claim = services.assignment_claim(annotator=annotator, resume=True)
+        claim = services.assignment_claim(annotator=annotator, project_id=chosen, resume=True)
     except TooManyRequests as exc:
         messages.error(request, exc.message)
         return reverse("workspace-home")
     if claim is None:
-        messages.info(request, "No task is available for you right now. Try again in a few minutes.")
+        if chosen:
+            messages.info(
+                request,
+                "No task is waiting for you in the project you chose. Choose another below, "
+                "or let Quorum choose for you.",
+            )
+        else:
+            messages.info(request, "No task is available for you right now. Try again in a few minutes.")
         return reverse("workspace-home")
     return reverse("workspace-assignment", args=[claim.assignment.pk])
+
+
+def _money(amount: int, currency: str) -> str:
+    return f"{amount / 100:,.2f} {currency}"
+
+
+def _work_row(row: dict, chosen: str | None) -> dict:
+    """``work_selectors.available_projects``'s row, worded for the page."""
+    pay = _money(row["pay_per_answer"], row["currency"])
+    if row["pay_per_answer_min"] != row["pay_per_answer"]:
+        pay = f"{_money(row['pay_per_answer_min'], row['currency'])} – {pay}"
+    standing = row["standing"]
+    if standing["status"] == "new":
+        standing_text = "New to you"
+    else:
+        parts = [f"{standing['answers']} accepted"]
+        if standing["gold_accuracy"] is not None:
+            parts.append(f"gold accuracy {_percent(standing['gold_accuracy'])} %")
+        if standing["agreement"] is not None:
+            parts.append(f"agreement {_percent(standing['agreement'])} %")
+        standing_text = "In good standing: " + ", ".join(parts)
+    waiting = row["tasks_waiting"]
+    return row | {
+        "pay_text": pay,
+        "standing_text": standing_text,
+        "waiting_text": f"{waiting}+" if row["tasks_waiting_capped"] else str(waiting),
+        "chosen": chosen == row["project"],
+        "lease_minutes": max(1, round(row["lease_seconds"] / 60)),
+    }
 
 
 @require_GET
 @annotator_page
 def home(request, annotator):
     live = selectors.live_assignments_for_annotator(annotator=annotator)
+    chosen = request.session.get(CHOSEN_PROJECT)
+    work = (
+        [_work_row(r, chosen) for r in work_selectors.available_projects(annotator=annotator)]
+        if annotator.status == annotator.Status.ACTIVE
+        else []
+    )
+    if chosen and not any(w["chosen"] for w in work):
+        chosen = None  # no longer open to them: the platform's order applies again
+        request.session.pop(CHOSEN_PROJECT, None)
     return render(
         request,
         "workspace/home.html",
         {
             "annotator": annotator,
             "live": live,
+            "work": work,
+            "chosen": next((w for w in work if w["chosen"]), None),
+            "reviews": work_selectors.reviews_waiting(reviewer=annotator) if annotator.is_reviewer else None,
             "shortcuts": COMMON_SHORTCUTS,
         },
     )
@@ -174,6 +269,16 @@ def home(request, annotator):
 @require_POST
 @annotator_page
 def next_task(request, annotator):
+    """Start working: in the project the form names (remembered for the next tasks), in any
+    project (``project=any`` forgets the choice), or as chosen before."""
+    choice = request.POST.get("project")
+    if choice == "any":
+        request.session.pop(CHOSEN_PROJECT, None)
+    elif choice:
+        if not any(r["project"] == choice for r in work_selectors.available_projects(annotator=annotator)):
+            messages.error(request, "That project is not open to you any more; choose another.")
+            return redirect("workspace-home")
+        request.session[CHOSEN_PROJECT] = choice
     return redirect(_next_url(request, annotator))
 
 
@@ -195,6 +300,10 @@ def assignment_page(request, annotator, assignment_id):
         "params": task.params,
         "lease_seconds": assignment.project.lease_seconds,
         "leased_until": assignment.leased_until.isoformat(),
+        "server_now": now.isoformat(),
+        "lease_warning_seconds": lease_warning_seconds(assignment.project.lease_seconds),
+        "initial": prelabels.workspace_hypothesis(task=task, project=assignment.project),
+        "initial_source": "hypothesis",
         "urls": {
             "submit": reverse("workspace-submit", args=[assignment.pk]),
             "heartbeat": reverse("workspace-heartbeat", args=[assignment.pk]),

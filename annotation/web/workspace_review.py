@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotation import quality_selectors, selectors, services, tasktypes
+from annotation import quality_selectors, selectors, services, tasktypes, work_selectors
 from annotation.models import TaskType
 from annotation.services import workforce
 from annotation.web import drawing
@@ -49,7 +49,11 @@ def _reviewer_only(annotator) -> None:
 @annotator_page
 def review_home(request, annotator):
     _reviewer_only(annotator)
-    return render(request, "workspace/review_home.html", {"annotator": annotator})
+    return render(
+        request,
+        "workspace/review_home.html",
+        {"annotator": annotator, "reviews": work_selectors.reviews_waiting(reviewer=annotator)},
+    )
 
 
 @require_POST
@@ -62,37 +66,60 @@ def review_next(request, annotator):
     return redirect("workspace-review-item", review_id=review.pk)
 
 
-def _review_context(review, *, form: dict | None = None, error: str = "") -> dict:
+# Task types whose tool can draw an answer read-only beside the others (canvas and span tools); the
+# form tools (categorization, comparison, text collection) show each answer as text instead.
+DRAWN_SIDE_BY_SIDE = {"imageannotation", "videoannotation", "lidarannotation", "namedentityrecognition"}
+
+
+def _review_context(review, *, reviewer, form: dict | None = None, error: str = "") -> dict:
     task = review.task
+    drawn = task.task_type in DRAWN_SIDE_BY_SIDE
     answers = [
         {
             **a,
             "caption": f"Answer {a['number']}",
-            "overlay": drawing.overlay(task.params, a["answer"]),
+            "script_id": f"review-answer-{a['number']}",
+            "overlay": None if drawn else drawing.overlay(task.params, a["answer"]),
             "text": json.dumps(a["answer"], indent=2, ensure_ascii=False),
         }
         for a in services.review_answers(review=review)
     ]
-    # The fix starts from the first answer (a valid answer; the consensus carries extra keys such as confidence).
+    # The JSON fallback starts from the first answer (a valid answer; the consensus carries extra
+    # keys such as confidence). The tool starts from the consensus: it keeps only the keys it knows.
     start = answers[0]["answer"] if answers else review.response
     form = form or {
         "verdict": "",
         "comment": "",
         "corrected_answer": json.dumps(start, indent=2, ensure_ascii=False),
     }
+    data = {
+        "task_type": task.task_type,
+        "params": task.params,
+        "initial": review.response,
+        "initial_source": "consensus",
+        "submit_fields": {"verdict": "fix"},
+        "submit_inputs": {"comment": "comment"},
+        "urls": {"submit": reverse("workspace-review-fix", args=[review.pk])},
+    }
     return {
         "review": review,
         "task": task,
         "answers": answers,
+        "drawn": drawn,
         "verdicts": VERDICTS,
         "form": form,
         "error": error,
         "params_text": json.dumps(task.params, indent=2, ensure_ascii=False),
         "consensus": {
-            "overlay": drawing.overlay(task.params, review.response),
+            "answer": review.response,
+            "overlay": None if drawn else drawing.overlay(task.params, review.response),
             "text": json.dumps(review.response, indent=2, ensure_ascii=False),
         },
+        "history": work_selectors.review_history(task=task, viewer="reviewer", reviewer=reviewer),
         "instructions": task.project.instructions,
+        **tool_context(task.task_type, data),
+        "shortcuts": [("Enter", "record the fix (the answer in the editor)")]
+        + TOOL_SHORTCUTS.get(task.task_type, []),
     }
 
 
@@ -102,7 +129,7 @@ def review_item(request, annotator, review_id):
     _reviewer_only(annotator)
     review = selectors.review_get_for_reviewer(reviewer=annotator, review_id=review_id)
     if request.method == "GET":
-        return render(request, "workspace/review_item.html", _review_context(review))
+        return render(request, "workspace/review_item.html", _review_context(review, reviewer=annotator))
     form = {key: request.POST.get(key, "") for key in ("verdict", "comment", "corrected_answer")}
     corrected = None
     try:
@@ -129,11 +156,37 @@ def review_item(request, annotator, review_id):
         return render(
             request,
             "workspace/review_item.html",
-            _review_context(review, form=form, error=exc.message),
+            _review_context(review, reviewer=annotator, form=form, error=exc.message),
             status=400,
         )
     messages.success(request, f"Verdict recorded: {form['verdict']}.")
     return redirect("workspace-review")
+
+
+@require_POST
+@annotator_page
+def review_fix(request, annotator, review_id):
+    """The fix made with the task type's tool: JSON in (``answer``, ``comment``), JSON out (where to
+    go next, or the error with the service's status, shown next to the tool with the work kept)."""
+    try:
+        _reviewer_only(annotator)
+        try:
+            body = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValidationFailed("The request body is not valid JSON.", code="invalid_json") from exc
+        if not isinstance(body, dict):
+            raise ValidationFailed("The request body must be a JSON object.", code="invalid_json")
+        services.review_decide(
+            reviewer=annotator,
+            review_id=review_id,
+            verdict="fix",
+            corrected_answer=body.get("answer"),
+            comment=body.get("comment") or "",
+        )
+    except DomainError as exc:
+        return JsonResponse(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    messages.success(request, "Verdict recorded: fix.")
+    return JsonResponse({"decided": True, "next_url": reverse("workspace-review")})
 
 
 # --- qualifications -------------------------------------------------------------------------------
@@ -237,6 +290,7 @@ urlpatterns = [
     path("review/", review_home, name="workspace-review"),
     path("review/next", review_next, name="workspace-review-next"),
     path("review/<str:review_id>/", review_item, name="workspace-review-item"),
+    path("review/<str:review_id>/fix", review_fix, name="workspace-review-fix"),
     path("qualifications/", qualification_list, name="workspace-qualifications"),
     path(
         "qualifications/<str:qualification_id>/start",

@@ -167,7 +167,7 @@ def test_a_submit_after_the_lease_expired_shows_the_message_and_a_way_on(page):
     expect(message).to_be_visible()
     expect(message).to_contain_text("Your lease on this task expired")
     expect(page.get_by_role("button", name="Get the next task")).to_be_focused()
-    expect(page.get_by_role("button", name="Submit (Enter)")).to_be_disabled()
+    expect(page.get_by_role("button", name="Submit (lease ended)")).to_be_disabled()
     screenshot(page, "lease-expired")
     assert not Submission.objects.exists()
 

@@ -33,14 +33,14 @@ def test_a_reviewer_rejects_an_answer(page):
     AnnotatorFactory(user=make_user("reviewer@example.test"), is_reviewer=True)
 
     login(page, "reviewer@example.test")
-    page.get_by_role("link", name="Review").click()
+    page.get_by_role("link", name="Review", exact=True).click()
     page.get_by_role("button", name="Start reviewing").click()
     expect(page).to_have_url(re.compile(r"/work/review/[0-9a-f-]+/$"))
-    expect(page.get_by_role("img", name="Answer 1: 1 shape")).to_be_visible()
-    page.get_by_label("Reject: the answers are wrong; the task goes back to the queue").check()
+    expect(page.get_by_role("img", name="The answer 1 drawn over the image.")).to_be_visible()
+    expect(page.get_by_role("list", name="Shapes of the answer 1")).to_contain_text("box · pedestrian")
     page.get_by_label("Comment for the record (optional)").fill("That is a car, not a pedestrian.")
     screenshot(page, "review")
-    page.get_by_role("button", name="Record verdict").click()
+    page.get_by_role("button", name="Reject the answers (back to the queue)").click()
 
     expect(page.get_by_text("Verdict recorded: reject.")).to_be_visible()
     review = Review.objects.get()

@@ -5,7 +5,7 @@ answers) and every refusal as a readable message that changes nothing."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -126,6 +126,7 @@ def test_start_working_serves_the_task_with_its_tool_and_no_client_data(client, 
     data = json.loads(
         page.split('<script id="assignment-data" type="application/json">')[1].split("</script>")[0]
     )
+    assert datetime.fromisoformat(data.pop("server_now")) >= assignment.claimed_at
     assert data == {
         "assignment_id": str(assignment.pk),
         "claim_version": assignment.claim_version,
@@ -133,6 +134,9 @@ def test_start_working_serves_the_task_with_its_tool_and_no_client_data(client, 
         "params": box_task.params,
         "lease_seconds": 600,
         "leased_until": assignment.leased_until.isoformat(),
+        "lease_warning_seconds": 120,
+        "initial": None,
+        "initial_source": "hypothesis",
         "urls": {
             "submit": f"/work/a/{assignment.pk}/submit",
             "heartbeat": f"/work/a/{assignment.pk}/heartbeat",
@@ -182,7 +186,7 @@ def test_another_annotators_assignment_is_not_found(client, box_task):
     assert not Submission.objects.exists()
 
 
-def test_a_video_file_task_says_the_browser_cannot_label_it_yet(client):
+def test_a_video_file_task_is_labeled_in_the_browser(client):
     project = ProjectFactory(task_type="videoannotation", params={"labels": ["car"]})
     TaskFactory(
         project=project, params={"labels": ["car"], "attachment": "/media/clip.mp4", "frame_count": 30}
@@ -192,9 +196,9 @@ def test_a_video_file_task_says_the_browser_cannot_label_it_yet(client):
     assignment = start(client)
     page = client.get(f"/work/a/{assignment.pk}/").content.decode()
 
-    assert "Video Annotation tasks are not supported in the browser yet" in page
-    assert f"/api/v1/work/assignments/{assignment.pk}/submit" in page
-    assert "workspace.js" not in page
+    assert "not supported in the browser" not in page
+    assert "annotation/tools/videoannotation.js" in page and "annotation/workspace.js" in page
+    assert '"attachment": "/media/clip.mp4"' in page and '"frame_count": 30' in page
 
 
 # --- submit, heartbeat, skip, release -------------------------------------------------------------

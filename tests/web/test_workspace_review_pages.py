@@ -103,7 +103,15 @@ def test_a_reviewer_sees_the_task_and_the_anonymised_answer_drawn_over_the_image
     page = client.get(f"/work/review/{review.pk}/").content.decode()
 
     assert "Answer 1" in page and "Provisional consensus" in page
-    assert '<svg class="answer-overlay"' in page and 'data-label="car"' in page
+    # each answer and the consensus are drawn read-only by the image tool, from their JSON
+    assert (
+        'data-readonly-answer="review-answer-1"' in page and 'data-readonly-answer="review-consensus"' in page
+    )
+    answer = json.loads(
+        page.split('<script id="review-answer-1" type="application/json">')[1].split("</script>")[0]
+    )
+    assert answer["annotations"][0]["label"] == "car"
+    assert "annotation/tools/imageannotation.js" in page
     for secret in ("worker-secret@example.test", "Zebracorp Secret Vehicles", "Project Nightjar"):
         assert secret not in page
 

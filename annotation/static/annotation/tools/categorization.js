@@ -26,7 +26,15 @@
       if (multiple) { if (picked.has(c)) picked.delete(c); else picked.add(c); } else { picked.clear(); picked.add(c); }
       for (const b of group.querySelectorAll("button")) b.setAttribute("aria-checked", String(picked.has(b.dataset.category)));
     }
+    function load(answer) {
+      picked.clear();
+      const c = answer && answer.category;
+      for (const x of Array.isArray(c) ? c : [c]) if (categories.includes(x)) picked.add(x);
+      for (const b of group.querySelectorAll("button")) b.setAttribute("aria-checked", String(picked.has(b.dataset.category)));
+    }
+    if (ctx && ctx.initial) load(ctx.initial);
     return {
+      load: load,
       getAnswer: function () {
         if (!picked.size) throw new Error("Pick a category first.");
         const chosen = categories.filter((c) => picked.has(c));

@@ -19,6 +19,12 @@
     const letter = (i) => String.fromCharCode(65 + i);
     let tool;
     if (pairwise) tool = mountPairwise(); else tool = mountRanking();
+    const setAnswer = tool.load;
+    tool.load = function (answer) {  // an answer to start from (a reviewer's fix)
+      if (!answer) return;
+      setAnswer(answer);
+      justification.value = answer.justification || "";
+    };
     root.append(el("div", { class: "qw-field" }, [
       el("label", { for: "justification", text: "Justification" + (params.require_justification ? " (required)" : " (optional)") }),
       justification,
@@ -56,6 +62,10 @@
       }
       root.append(columns, choice, strength);
       return {
+        load: function (answer) {
+          responses.forEach(function (r, i) { document.getElementById("choice-" + i).checked = r.id === answer.choice; });
+          for (let s = 1; s <= scale; s++) document.getElementById("strength-" + s).checked = s === answer.strength;
+        },
         getAnswer: function () {
           const picked = root.querySelector("input[name=choice]:checked");
           const level = root.querySelector("input[name=strength]:checked");
@@ -133,10 +143,17 @@
       }
       render();
       return {
+        load: function (answer) {
+          const ranking = (answer && answer.ranking) || [];
+          if (ranking.length !== order.length || !ranking.every((id) => byId[id])) return;
+          order.splice(0, order.length, ...ranking);
+          render();
+        },
         getAnswer: function () { return withJustification({ ranking: order.slice() }); },
         onKey: function () { return false; },
       };
     }
+    if (ctx && ctx.initial) tool.load(ctx.initial);
     return tool;
   };
 })();

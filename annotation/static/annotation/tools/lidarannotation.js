@@ -96,9 +96,10 @@
     );
 
     const inputs = {};
+    const mountNumber = (Quorum.lidarMounts = (Quorum.lidarMounts || 0) + 1);  // unique ids for read-only copies
     for (const [key, text, step] of [["cx", "Centre x (m)", "0.1"], ["cy", "Centre y (m)", "0.1"], ["cz", "Centre z (m)", "0.1"],
       ["length", "Length (m)", "0.1"], ["width", "Width (m)", "0.1"], ["height", "Height (m)", "0.1"], ["yaw", "Yaw (degrees)", "1"]]) {
-      const id = "lidar-" + key;
+      const id = "lidar-" + key + (mountNumber > 1 ? "-" + mountNumber : "");
       inputs[key] = el("input", { id: id, type: "number", step: step, name: key });
       inputs[key].addEventListener("input", fromFields);
       fields.append(el("div", { class: "qw-field" }, [el("label", { for: id, text: text }), inputs[key]]));
@@ -295,8 +296,20 @@
       };
     }
 
+    /** Cuboids to start from (a model's pre-labels or an answer under review). */
+    function loadAnswer(answer, message) {
+      state.cuboids = ((answer && answer.annotations) || []).filter((a) => a && a.center && a.size && a.frame < frames.length).map((a) => ({
+        uuid: a.uuid || Quorum.uuid(), label: labels.includes(a.label) ? a.label : labels[0], frame: a.frame,
+        center: { x: +a.center.x, y: +a.center.y, z: +a.center.z }, size: { x: +a.size.x, y: +a.size.y, z: +a.size.z }, yaw: +a.yaw || 0,
+      }));
+      state.selected = -1;
+      refresh();
+      if (message) status.textContent = message;
+    }
+
     window.addEventListener("resize", function () { resize(); view.fit.apply(null, view.fitBox); });
     goFrame(0);
-    return { getAnswer: getAnswer, onKey: onKey, view: view };
+    if (ctx && ctx.initial) loadAnswer(ctx.initial);
+    return { getAnswer: getAnswer, onKey: onKey, view: view, load: loadAnswer };
   };
 })();

@@ -77,10 +77,28 @@
       }));
       root.dataset.spans = String(spans.length);
     }
-    render();
-
     const codePoints = (i) => Array.from(text.slice(0, i)).length;
+    /** Offsets in code points (the answer's) to UTF-16 units (the browser's). */
+    const units = (() => {
+      const out = [0];
+      for (const ch of text) out.push(out[out.length - 1] + ch.length);
+      return (cp) => out[Math.max(0, Math.min(cp, out.length - 1))];
+    })();
+    function load(answer, message) {
+      spans.splice(0, spans.length);
+      for (const a of (answer && answer.annotations) || []) {
+        if (labels.includes(a.label) && a.end > a.start) spans.push({ start: units(a.start), end: units(a.end), label: a.label });
+      }
+      spans.sort((a, b) => a.start - b.start || a.end - b.end);
+      if (message) status.textContent = message;
+      render();
+    }
+    if (ctx && ctx.initial) {
+      load(ctx.initial, ctx.initialSource === "hypothesis" && (ctx.initial.annotations || []).length
+        ? "Starting from the client's model pre-labels: correct, remove or add spans." : "");
+    } else render();
     return {
+      load: load,
       getAnswer: function () {
         return { annotations: spans.map((s) => ({ start: codePoints(s.start), end: codePoints(s.end), label: s.label })) };
       },
