@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from annotation import quality, tasktypes
 from annotation.models import ConfusionCount, Project, Review, Submission, Task, TaskType
-from annotation.services import workforce
+from annotation.services import taxonomy_consensus, workforce
 from clients import events
 from clients.errors import ValidationFailed
 
@@ -28,7 +28,9 @@ PRIOR_WEIGHT = 4.0
 
 
 def is_single_choice(task_type: str, params: dict) -> bool:
-    return task_type == TaskType.CATEGORIZATION and not params.get("allow_multiple")
+    return (
+        task_type == TaskType.CATEGORIZATION and not params.get("allow_multiple") and "categories" in params
+    )
 
 
 def round_answers(task: Task) -> list[tuple[Any, dict]]:
@@ -57,6 +59,8 @@ def task_consensus(task: Task, project: Project, answers: list[tuple[Any, dict]]
     method is the task type's own (``tasktypes.aggregate``: majority vote, geometry fusion,
     Borda / Bradley-Terry, span vote, per-field votes)."""
     params = task.params
+    if taxonomy_consensus.is_taxonomy_task(task.task_type, params):
+        return taxonomy_consensus.task_consensus(task, project, answers)
     if project.consensus_method == Project.Consensus.DAWID_SKENE and is_single_choice(task.task_type, params):
         classes = params["categories"]
         confusion = stored_confusions(
@@ -93,6 +97,7 @@ def agreement_record(
         delta.consensus_score += float(score)
         if single and "category" in response:
             pairs.append((annotator_id, response["category"], answer["category"]))
+    pairs += taxonomy_consensus.confusion_pairs(task, answers, response)
     workforce.workers_apply(project=project, deltas=deltas, now=now)
     workforce.confusion_add(project_id=project.pk, pairs=pairs)
 
@@ -191,6 +196,10 @@ def project_consensus_recompute(*, project: Project, actor: Any, method: str | N
     single = [t for t in tasks if is_single_choice(t.task_type, t.params) and by_task[t.pk]]
     if method == Project.Consensus.DAWID_SKENE and single:
         results, iterations = _dawid_skene_batch(project, single, by_task)
+    taxonomy_results, taxonomy_iterations = taxonomy_consensus.recompute(
+        project=project, tasks=tasks, by_task=by_task, method=method
+    )
+    results, iterations = {**results, **taxonomy_results}, iterations or taxonomy_iterations
     for task in tasks:
         if task.pk not in results and by_task[task.pk]:
             if method == Project.Consensus.MAJORITY and is_single_choice(task.task_type, task.params):

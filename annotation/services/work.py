@@ -11,7 +11,7 @@ from django.utils import timezone
 from annotation import assignment as engine
 from annotation import tasktypes
 from annotation.models import Annotator, Assignment, Submission, Task
-from annotation.services import consensus, workforce
+from annotation.services import consensus, taxonomy_consensus, workforce
 from annotation.services.tasks import _complete_if_ready, billing_work
 from billing import services as billing
 from clients import events
@@ -127,6 +127,9 @@ def assignment_submit(
                 project_id=project.pk,
                 pairs=[(annotator.pk, task.gold_answer["category"], answer["category"])],
             )
+        taxonomy_consensus.gold_confusion_add(
+            project_id=project.pk, annotator_id=annotator.pk, task=task, answer=answer
+        )
     if flagged or gold_score is not None:
         workforce.workers_apply(project=project, deltas={annotator.pk: delta}, now=now)
     if not task.is_test and not flagged:
