@@ -22,7 +22,17 @@
 
   function mountTaxonomies(root, params, attachment) {
     const taxonomies = params.taxonomies;
-    const keys = Object.keys(taxonomies);
+    // Stored params lose the order keys were sent in (jsonb sorts them), so show each question
+    // right after the one its condition depends on.
+    const keys = [];
+    (function place(parent) {
+      for (const key of Object.keys(taxonomies)) {
+        const cond = taxonomies[key].condition;
+        const on = cond && taxonomies[cond.taxonomy] && cond.taxonomy !== key ? cond.taxonomy : null;
+        if (on === parent && !keys.includes(key)) { keys.push(key); place(key); }
+      }
+    })(null);
+    for (const key of Object.keys(taxonomies)) if (!keys.includes(key)) keys.push(key);
     const form = el("div", { class: "qw-form" });
     root.replaceChildren(el("section", { class: "qw-attachments", "aria-label": "Item" }, [attachment]), form);
     const sections = {};
