@@ -292,8 +292,52 @@ def post_json(url: str, body: bytes, headers: dict[str, str]) -> OutboundResult:
     return last_failure
 
 
+def get(url: str, *, max_bytes: int, headers: dict[str, str] | None = None) -> tuple[OutboundResult, bytes]:
+    """GET ``url`` through the same guard as ``post_json`` (resolved once, every address checked,
+    connected to the checked address, no redirects, the overall timeout) and return the result
+    with at most ``max_bytes`` of the body: for checks on client-supplied files (an attachment's
+    first bytes), never to download a whole file. Never raises on network errors."""
+    started = time.monotonic()
+    deadline = started + float(settings.QUORUM_OUTBOUND_TIMEOUT_SECONDS)
+    try:
+        target = resolve(parse_url(url))
+    except ValidationFailed as exc:
+        kind = "dns_error" if (exc.details or {}).get("reason") == "dns" else exc.code
+        return _failure(kind, exc.message, started), b""
+    request_headers = {k: v for k, v in (headers or {}).items() if k.lower() != "host"}
+    request_headers["Host"] = target.host_header
+    body_out: list[bytes] = []
+    result = _failure("connection_failed", "no address", started)
+    for address in target.addresses:
+        result = _post_to_address(
+            target,
+            ipaddress.ip_address(address),
+            None,
+            request_headers,
+            started,
+            deadline,
+            method="GET",
+            cap=max_bytes,
+            sink=body_out,
+        )
+        if result.status_code is not None or not result.error.startswith("connection_failed"):
+            break
+        if time.monotonic() >= deadline:
+            break
+    return result, b"".join(body_out)
+
+
 def _post_to_address(
-    target: ParsedTarget, ip: IPAddress, body: bytes, headers: dict[str, str], started: float, deadline: float
+    target: ParsedTarget,
+    ip: IPAddress,
+    body: bytes | None,
+    headers: dict[str, str],
+    started: float,
+    deadline: float,
+    *,
+    method: str = "POST",
+    cap: int | None = None,
+    sink: list[bytes] | None = None,
 ) -> OutboundResult:
     remaining = max(deadline - time.monotonic(), 0.001)
     watchdog = _Watchdog(deadline)
@@ -316,7 +360,7 @@ def _post_to_address(
     response = None
     try:
         response = pool.urlopen(
-            "POST",
+            method,
             target.path,
             body=body,
             headers=headers,
@@ -329,7 +373,11 @@ def _post_to_address(
         )
         status = response.status
         retry_after = _retry_after_seconds(response.headers.get("retry-after"))
-        data, truncated = _read_capped(response, int(settings.QUORUM_OUTBOUND_MAX_RESPONSE_BYTES))
+        data, truncated = _read_capped(
+            response, int(settings.QUORUM_OUTBOUND_MAX_RESPONSE_BYTES if cap is None else cap)
+        )
+        if sink is not None:
+            sink.append(data)
         return OutboundResult(
             status_code=status,
             error="",
