@@ -120,6 +120,10 @@ class Batch(models.Model):
         STAGING = "staging"
         IN_PROGRESS = "in_progress"
         COMPLETED = "completed"
+        # Scale's v2 batch states (annotation/services/batch_control.py): paused = its pending tasks
+        # are not served until resumed; cancelled = its pending tasks were canceled, for good.
+        PAUSED = "paused"
+        CANCELLED = "cancelled"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="batches")

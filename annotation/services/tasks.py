@@ -138,8 +138,8 @@ def task_bulk_create(
         raise Conflict("The project is archived.", code="project_archived")
     if batch is not None and (batch.client_id != client.id or batch.project_id != project.id):
         raise NotFound("Batch not found in this project.")
-    if batch is not None and batch.status == Batch.Status.COMPLETED:
-        raise Conflict("The batch is completed; add tasks to a new batch.", code="batch_completed")
+    if batch is not None and batch.status in (Batch.Status.COMPLETED, Batch.Status.CANCELLED):
+        raise Conflict(f"The batch is {batch.status}; add tasks to a new batch.", code="batch_completed")
     if not items:
         raise ValidationFailed("tasks: at least one task is required", code="invalid_task")
     if len(items) > settings.QUORUM_BULK_CREATE_MAX:
