@@ -421,6 +421,7 @@ class ExportJob(models.Model):
         ]
 
 
+from annotation.models.imports import ScaleImport  # noqa: E402 - refers to Task
 from annotation.models.workforce import (  # noqa: E402 - defined after the models they refer to
     AnnotatorQualification,
     ConfusionCount,
@@ -448,6 +449,7 @@ __all__ = [
     "QualificationAttempt",
     "QualificationQuestion",
     "Review",
+    "ScaleImport",
     "Submission",
     "Task",
     "TaskAudit",
