@@ -127,7 +127,10 @@ def batch_cancel(*, client: Client, actor: Any, batch_id) -> tuple[Batch, int]:
         batch_size=2000,
     )
     seen = {a.pk for a in leases}
-    leases += [a for a in live.select_for_update(skip_locked=True, of=("self",)) if a.pk not in seen]
+    # By id: the tasks are no longer pending here. A claim that took a slot before the tasks were
+    # locked has committed by now (the task lock waited for it) and is caught by this second pass.
+    late = Assignment.objects.filter(task_id__in=ids, status=Assignment.Status.ACTIVE).order_by("pk")
+    leases += [a for a in late.select_for_update(skip_locked=True, of=("self",)) if a.pk not in seen]
     for assignment in leases:
         assignment.project = batch.project
         engine.end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=actor)
