@@ -341,6 +341,7 @@ DATA_TABLES = [
     "annotation_projectworker",
     "annotation_submission",
     "annotation_assignment",
+    "annotation_scaleimport",
     "annotation_task",
     "clients_event",
 ]
