@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test bench bench-export bench-consensus lint stop clean bench-import
+.PHONY: help install run test bench bench-export bench-import bench-scale-import bench-consensus lint stop clean
 
 help:
 	@echo "make run     start web (http://127.0.0.1:$(PORT)/), worker and beat with demo data"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench   run bench/claim.py (BENCH_ARGS='...' to pass options)"
 	@echo "make bench-export  run bench/export.py: export seconds and peak memory at 20,000 and 200,000 tasks"
 	@echo "make bench-import  run bench/import.py: bulk task import through HTTP and in-process, 10,000 per request and 1,000,000 in 100"
+	@echo "make bench-scale-import  run bench/scale_import.py: import_scale_tasks seconds and peak memory at 10,000 and 1,000,000 lines"
 	@echo "make bench-consensus  run bench/consensus.py: Dawid-Skene vs majority vote (and crowd-kit if installed), 1,000,000 labels"
 	@echo "make lint    ruff check"
 	@echo "make stop    stop the embedded PostgreSQL and Redis (data in var/ is kept)"
@@ -56,6 +57,9 @@ bench-export: $(STAMP)
 
 bench-import: $(STAMP)
 	$(LAUNCH) test -- $(BIN)/python bench/import.py $(BENCH_ARGS)
+
+bench-scale-import: $(STAMP)
+	$(LAUNCH) test -- $(BIN)/python bench/scale_import.py $(BENCH_ARGS)
 
 bench-consensus: $(STAMP)
 	$(BIN)/python bench/consensus.py $(BENCH_ARGS)

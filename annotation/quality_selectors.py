@@ -59,6 +59,11 @@ def _alpha(by_task: dict, extract, level: str) -> dict:
     return {"alpha": alpha, "level": level, "units": pairable}
 
 
+def _first(answer: dict, key: str):
+    values = (answer.get("taxonomies") or {}).get(key) if isinstance(answer, dict) else None
+    return values[0] if isinstance(values, list) and values else None
+
+
 def project_agreement(project: Project) -> dict[str, Any]:
     """Krippendorff's alpha over the project's most recent completed tasks: nominal for categories
     and pairwise choices, interval for Likert strengths and numeric form fields. Geometry, spans
@@ -72,7 +77,11 @@ def project_agreement(project: Project) -> dict[str, Any]:
     by_task = _values_by_task(project, task_ids)
     params = project.params or {}
     out: dict[str, Any] = {"tasks": len(task_ids)}
-    if project.task_type == TaskType.CATEGORIZATION and not params.get("allow_multiple"):
+    if project.task_type == TaskType.CATEGORIZATION and isinstance(params.get("taxonomies"), dict):
+        for key, spec in params["taxonomies"].items():  # nominal alpha per single-choice question
+            if isinstance(spec, dict) and not spec.get("allow_multiple"):
+                out[f"taxonomies.{key}"] = _alpha(by_task, lambda a, k=key: _first(a, k), "nominal")
+    elif project.task_type == TaskType.CATEGORIZATION and not params.get("allow_multiple"):
         out["category"] = _alpha(by_task, lambda a: a.get("category"), "nominal")
     elif project.task_type == TaskType.COMPARISON and params.get("mode") != "ranking":
         out["choice"] = _alpha(by_task, lambda a: a.get("choice"), "nominal")

@@ -57,6 +57,13 @@ def complete_ready_tasks() -> int:
 
 
 @shared_task
+def check_attachments(task_ids: list[str]) -> None:
+    """Fetch and decode new image tasks' attachments; a task whose attachment cannot be served is
+    set to error with Scale's error callback (``services.attachment_check``)."""
+    _each(task_ids, services.attachment_check, "attachment check")
+
+
+@shared_task
 def simulate_test_tasks(task_ids: list[str]) -> None:
     _each(task_ids, services.task_simulate_complete, "test-mode simulator")
 

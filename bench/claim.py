@@ -423,6 +423,7 @@ DATA_TABLES = [
     "annotation_projectworker",
     "annotation_submission",
     "annotation_assignment",
+    "annotation_scaleimport",
     "annotation_task",
     "clients_event",
 ]

@@ -3,8 +3,13 @@
 A client controls the URL, so every request is treated as an SSRF attempt until proven otherwise
 (RELIABILITY.md T21, OWASP API7/API10):
 
+- ``check_url`` is what accepting a URL (a task's or batch's callback, a webhook endpoint) runs:
+  syntax, scheme, and the address when the host is written as one (``10.0.0.1``, ``[::1]``,
+  ``2130706433``, ``localhost``). It never resolves a name: creation must not depend on DNS (a
+  slow or offline resolver would refuse good work), and a check made then would prove nothing at
+  send time anyway.
 - ``validate_url`` parses the URL (http/https only, no credentials, a host) and resolves it; every
-  resolved address must be globally routable. Loopback is allowed only when
+  resolved address must be globally routable. It runs at send time (``post_json``). Loopback is allowed only when
   ``QUORUM_OUTBOUND_ALLOW_LOOPBACK`` is set (tests, local demos) and nothing else ever is.
 - ``post_json`` resolves once, checks every address again, then connects to the checked IP itself:
   the socket is opened on that address without a second DNS lookup, so a name that re-binds to
@@ -36,6 +41,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
+_NUMERIC_HOST_CHARS = frozenset("0123456789abcdefx.")
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
 _EXCERPT_CHARS = 500
@@ -145,13 +151,46 @@ def resolve(target: ParsedTarget) -> ParsedTarget:
     )
 
 
+def check_url(url: str) -> ParsedTarget:
+    """Accept ``url`` for later sending, without any I/O: the syntax of ``parse_url``, and, when
+    the host is an address literal (any form the resolver would read as one, e.g. ``127.1`` or
+    ``0x7f000001``) or a ``localhost`` name, that address is allowed. A name is never resolved
+    here; ``post_json`` resolves it and applies the address policy at every send.
+
+    Raise ``ValidationFailed`` (``invalid_url`` or ``forbidden_target``)."""
+    target = parse_url(url)
+    allow_loopback = bool(settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK)
+    host = target.host
+    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
+        if not allow_loopback:
+            raise _forbidden(host, "127.0.0.1")
+        return target
+    ip = literal_address(host)
+    if ip is not None and not _ip_allowed(ip, allow_loopback=allow_loopback):
+        raise _forbidden(host, str(_canonical(ip)))
+    return target
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address ``host`` spells, if it is an address literal rather than a name: IPv6, dotted
+    IPv4, and the legacy numeric forms ``inet_aton`` (and so the resolver) accepts (``127.1``,
+    ``2130706433``, ``0x7f.0.0.1``). None for a name. No I/O."""
+    if ":" in host:
+        return ipaddress.IPv6Address(host)
+    if not set(host) <= _NUMERIC_HOST_CHARS:
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None  # e.g. 1.2.3.4.5: not an address; a name, resolved (and refused) at send time
+
+
 def validate_url(url: str) -> ParsedTarget:
     """Parse ``url`` and resolve it; raise ``ValidationFailed`` (``invalid_url`` or
     ``forbidden_target``) unless it is an http(s) URL whose every address is allowed.
 
-    Use it when a URL is accepted (a task's ``callback_url``, a webhook endpoint). It does DNS,
-    so call it before opening a transaction where possible. ``post_json`` checks again at send
-    time: a URL valid today may resolve elsewhere tomorrow.
+    ``post_json`` runs it at every send (a URL valid today may resolve elsewhere tomorrow). Not
+    for accepting a URL: use ``check_url``, which never does DNS.
     """
     return resolve(parse_url(url))
 
@@ -253,8 +292,52 @@ def post_json(url: str, body: bytes, headers: dict[str, str]) -> OutboundResult:
     return last_failure
 
 
+def get(url: str, *, max_bytes: int, headers: dict[str, str] | None = None) -> tuple[OutboundResult, bytes]:
+    """GET ``url`` through the same guard as ``post_json`` (resolved once, every address checked,
+    connected to the checked address, no redirects, the overall timeout) and return the result
+    with at most ``max_bytes`` of the body: for checks on client-supplied files (an attachment's
+    first bytes), never to download a whole file. Never raises on network errors."""
+    started = time.monotonic()
+    deadline = started + float(settings.QUORUM_OUTBOUND_TIMEOUT_SECONDS)
+    try:
+        target = resolve(parse_url(url))
+    except ValidationFailed as exc:
+        kind = "dns_error" if (exc.details or {}).get("reason") == "dns" else exc.code
+        return _failure(kind, exc.message, started), b""
+    request_headers = {k: v for k, v in (headers or {}).items() if k.lower() != "host"}
+    request_headers["Host"] = target.host_header
+    body_out: list[bytes] = []
+    result = _failure("connection_failed", "no address", started)
+    for address in target.addresses:
+        result = _post_to_address(
+            target,
+            ipaddress.ip_address(address),
+            None,
+            request_headers,
+            started,
+            deadline,
+            method="GET",
+            cap=max_bytes,
+            sink=body_out,
+        )
+        if result.status_code is not None or not result.error.startswith("connection_failed"):
+            break
+        if time.monotonic() >= deadline:
+            break
+    return result, b"".join(body_out)
+
+
 def _post_to_address(
-    target: ParsedTarget, ip: IPAddress, body: bytes, headers: dict[str, str], started: float, deadline: float
+    target: ParsedTarget,
+    ip: IPAddress,
+    body: bytes | None,
+    headers: dict[str, str],
+    started: float,
+    deadline: float,
+    *,
+    method: str = "POST",
+    cap: int | None = None,
+    sink: list[bytes] | None = None,
 ) -> OutboundResult:
     remaining = max(deadline - time.monotonic(), 0.001)
     watchdog = _Watchdog(deadline)
@@ -277,7 +360,7 @@ def _post_to_address(
     response = None
     try:
         response = pool.urlopen(
-            "POST",
+            method,
             target.path,
             body=body,
             headers=headers,
@@ -290,7 +373,11 @@ def _post_to_address(
         )
         status = response.status
         retry_after = _retry_after_seconds(response.headers.get("retry-after"))
-        data, truncated = _read_capped(response, int(settings.QUORUM_OUTBOUND_MAX_RESPONSE_BYTES))
+        data, truncated = _read_capped(
+            response, int(settings.QUORUM_OUTBOUND_MAX_RESPONSE_BYTES if cap is None else cap)
+        )
+        if sink is not None:
+            sink.append(data)
         return OutboundResult(
             status_code=status,
             error="",

@@ -155,10 +155,11 @@ def webhook_endpoint_create(
     *, client: Client, url: str, events_wanted: list[str] | None = None, actor: Any = None
 ) -> WebhookEndpoint:
     """Subscribe ``url`` to the client's events, with its own signing secret. The URL must be a
-    public http(s) address (resolved and checked now, and again at every delivery)."""
+    http(s) URL whose host is not a private address literal; the name is resolved and the address
+    policy applied at every delivery, never here (creation does not depend on DNS)."""
     url = (url or "").strip()
     try:
-        outbound.validate_url(url)
+        outbound.check_url(url)
     except ValidationFailed as exc:
         raise ValidationFailed(f"url: {exc.message}", code=exc.code, details={"field": "url"}) from exc
     wanted = sorted(set(events_wanted or []))

@@ -103,7 +103,7 @@ def delivery_enqueue(
 
     Precondition: call it inside the transaction that makes the business change (task completed,
     …), so the message exists if and only if the change does. ``url`` should have been accepted
-    with ``outbound.validate_url`` already; it is checked again at send time.
+    with ``outbound.check_url`` (no DNS); it is resolved and checked at send time.
 
     Idempotent on ``dedupe_key``: if a row with that key exists it is returned and nothing is
     created or scheduled.

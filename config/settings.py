@@ -243,6 +243,8 @@ CELERY_TASK_ROUTES = {
     "clients.tasks.deliver": {"queue": "webhooks"},
     # Exports run for minutes: their own queue, so a big export cannot delay lease expiry.
     "annotation.tasks.export_run": {"queue": "exports"},
+    # Attachment checks fetch client URLs (up to the outbound timeout): with the other outbound HTTP.
+    "annotation.tasks.check_attachments": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {
@@ -345,6 +347,9 @@ QUORUM_ATTACHMENT_TYPES = env_list(
     "image/png,image/jpeg,image/gif,image/webp,application/pdf,video/mp4,application/x-pcd",
 )
 # Absolute links in webhooks (export.ready download URL); without it they are paths.
+# Fetch and decode each new image task's attachment; one that cannot be served sets the task to
+# error with Scale's error callback (annotation/services/task_errors.py).
+QUORUM_CHECK_ATTACHMENTS = env_bool("QUORUM_CHECK_ATTACHMENTS", True)
 QUORUM_PUBLIC_URL = os.environ.get("QUORUM_PUBLIC_URL", "").rstrip("/")
 # Outbound HTTP (callbacks, webhooks): loopback and private targets are refused unless allowed.
 QUORUM_OUTBOUND_ALLOW_LOOPBACK = env_bool("QUORUM_OUTBOUND_ALLOW_LOOPBACK", False)

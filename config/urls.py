@@ -45,6 +45,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("v1/", include("annotation.scale_api.urls")),  # the Scale-compatible API (SCALE_COMPAT.md)
+    path("v2/", include("annotation.scale_api.v2.urls")),  # Scale's v2 (GenAI) API, for the SDK's client.v2
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotation.api import quality
+from annotation.api import quality, task_errors
 
 urlpatterns = [
     path("annotators", quality.StaffAnnotatorListView.as_view(), name="staff-annotators"),
@@ -31,6 +31,12 @@ urlpatterns = [
         "projects/<str:project_id>/workers/<str:annotator_id>/remove",
         quality.StaffWorkerRemoveView.as_view(),
         name="staff-worker-remove",
+    ),
+    path("tasks/<str:task_id>/error", task_errors.StaffTaskErrorView.as_view(), name="staff-task-error"),
+    path(
+        "tasks/<str:task_id>/check-attachment",
+        task_errors.StaffAttachmentCheckView.as_view(),
+        name="staff-task-check-attachment",
     ),
     path(
         "projects/<str:project_id>/workers/<str:annotator_id>/restore",

@@ -24,7 +24,7 @@ from annotation.models import Assignment, Batch, Project, Review, Task
 from annotation.payloads import task_payload
 from billing import services as billing
 from clients import events, webhooks
-from clients.errors import Conflict, NotFound
+from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client, WebhookDelivery
 
 
@@ -236,6 +236,73 @@ def cancel(
     for assignment in held:
         assignment.project = task.project
         leases.end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=actor)
+    return task
+
+
+@transaction.atomic
+def fail(*, task_id, response: dict, actor: Any, reason: str) -> Task:
+    """pending → error with ``response`` (Scale's error object: ``{"error": message, …}``),
+    calling the task back. A task that is no longer pending answers 409 ``task_not_pending`` and
+    changes nothing (so a check that races a completion never overwrites it)."""
+    if not isinstance(response, dict) or not isinstance(response.get("error"), str):
+        raise ValidationFailed('response: must be {"error": message, …}', code="invalid_error")
+    try:
+        Task.objects.only("pk").get(pk=task_id)
+    except (Task.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Task not found.") from exc
+    live = Assignment.objects.filter(task_id=task_id, status=Assignment.Status.ACTIVE).order_by("pk")
+    held = list(live.select_for_update())
+    task = (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("project", "batch", "client")
+        .get(pk=task_id)
+    )
+    if task.status != Task.Status.PENDING:
+        raise Conflict(
+            f"Only pending tasks can be set to error; this task is {task.status}.", code="task_not_pending"
+        )
+    now = timezone.now()
+    task.status, task.released, task.response, task.in_review, task.updated_at = (
+        Task.Status.ERROR,
+        False,
+        response,
+        False,
+        now,
+    )
+    task.save(update_fields=["status", "released", "response", "in_review", "updated_at"])
+    events.record(
+        actor=actor,
+        entity=task,
+        kind="task.error",
+        before={"status": "pending"},
+        after={"status": "error", "reason": reason[:500], "error": response["error"]},
+    )
+    Review.objects.filter(task=task).exclude(status=Review.Status.DECIDED).update(
+        status=Review.Status.DECIDED, decided_at=now, comment=f"task set to error: {reason}"[:2000]
+    )
+    if task.spend_reserved:  # started, never to be charged: its committed spend comes back
+        billing.spend_release(client_id=task.client_id, project_id=task.project_id, amount=task.price)
+    seen = {a.pk for a in held}
+    held += [a for a in live.select_for_update(skip_locked=True) if a.pk not in seen]
+    for assignment in held:
+        assignment.project = task.project
+        leases.end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=actor)
+    if task.callback_url:
+        payload = task_payload(task)
+        webhooks.delivery_enqueue(
+            client=task.client,
+            kind=WebhookDelivery.Kind.TASK_CALLBACK,
+            event_type="task.error",
+            url=task.callback_url,
+            payload={
+                "task": payload,
+                "response": response,
+                "task_id": payload["task_id"],
+                "status": task.status,
+            },
+            dedupe_key=f"task:{task.id}:error:callback",
+            is_test=task.is_test,
+        )
     return task
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from annotation import quality, tasktypes
-from annotation.lifecycle import standing
+from annotation.lifecycle import standing, taxonomy
 from annotation.models import Project, Submission, Task, TaskType
 from clients.errors import ValidationFailed
 
@@ -24,7 +24,10 @@ PRIOR_WEIGHT = 4.0
 
 
 def is_single_choice(task_type: str, params: dict) -> bool:
-    return task_type == TaskType.CATEGORIZATION and not params.get("allow_multiple")
+    """Legacy single-choice categorization (``categories``; ``taxonomies`` tasks are voted per question)."""
+    return (
+        task_type == TaskType.CATEGORIZATION and not params.get("allow_multiple") and "categories" in params
+    )
 
 
 def round_answers(task: Task) -> list[tuple[Any, dict]]:
@@ -53,6 +56,8 @@ def task_consensus(task: Task, project: Project, answers: list[tuple[Any, dict]]
     method is the task type's own (``tasktypes.aggregate``: majority vote, geometry fusion,
     Borda / Bradley-Terry, span vote, per-field votes)."""
     params = task.params
+    if taxonomy.is_taxonomy_task(task.task_type, params):
+        return taxonomy.task_consensus(task, project, answers)
     if project.consensus_method == Project.Consensus.DAWID_SKENE and is_single_choice(task.task_type, params):
         classes = params["categories"]
         confusion = stored_confusions(
@@ -89,5 +94,6 @@ def agreement_record(
         delta.consensus_score += float(score)
         if single and "category" in response:
             pairs.append((annotator_id, response["category"], answer["category"]))
+    pairs += taxonomy.confusion_pairs(task, answers, response)
     standing.workers_apply(project=project, deltas=deltas, now=now)
     standing.confusion_add(project_id=project.pk, pairs=pairs)

@@ -403,7 +403,11 @@ BEGIN
      WHERE id = a.id;
 
     IF t.is_gold AND NOT v_flagged THEN
-        IF t.task_type = 'categorization' AND NOT coalesce((t.params->>'allow_multiple')::boolean, false) THEN
+        -- Categorization in its legacy form (``categories``) is scored here; ``taxonomies`` and
+        -- every other task type by the task type's own scorer, in Python.
+        IF t.task_type = 'categorization' AND NOT (t.params ? 'categories') THEN
+            v_needs_gold := true;
+        ELSIF t.task_type = 'categorization' AND NOT coalesce((t.params->>'allow_multiple')::boolean, false) THEN
             v_gold_score := CASE WHEN p_answer->'category' = t.gold_answer->'category' THEN 1.0 ELSE 0.0 END;
         ELSIF t.task_type = 'categorization' AND jsonb_typeof(p_answer->'category') = 'array'
               AND jsonb_typeof(t.gold_answer->'category') = 'array' THEN
@@ -458,7 +462,7 @@ BEGIN
                 v_rule := 'remove';
             END IF;
         END IF;
-        IF v_gold_score IS NOT NULL AND t.task_type = 'categorization'
+        IF v_gold_score IS NOT NULL AND t.task_type = 'categorization' AND t.params ? 'categories'
            AND NOT coalesce((t.params->>'allow_multiple')::boolean, false)
            AND jsonb_typeof(p_answer->'category') = 'string' AND jsonb_typeof(t.gold_answer->'category') = 'string' THEN
             INSERT INTO annotation_confusioncount (project_id, annotator_id, true_label, given, count)
@@ -482,6 +486,8 @@ BEGIN
 
     -- All answers of the round in: decide (annotation.lifecycle.complete.settle does the same in Python).
     IF NOT v_flagged AND v_status = 'pending' AND NOT t.is_gold AND NOT t.in_review AND v_answers >= v_overlap THEN
+        -- Single-choice categorization in its legacy form (``categories``; ``taxonomies`` is voted
+        -- per question in Python), majority vote, no review.
         v_simple := t.task_type = 'categorization' AND NOT coalesce((t.params->>'allow_multiple')::boolean, false)
                     AND pr.consensus_method IN ('auto', 'majority') AND NOT pr.review_enabled
                     AND jsonb_typeof(t.params->'categories') = 'array';

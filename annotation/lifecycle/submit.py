@@ -15,7 +15,7 @@ This module then, inside the same transaction:
    (``tasktypes.score_gold``); the consensus of every other method (geometry fusion, Borda /
    Bradley-Terry, span and field votes, multiple choice, Dawid-Skene) and review sampling, which
    run ``complete.settle``; and the anti-fraud or gold rule when the submitter's counters crossed
-   it (``workforce.worker_bar``).
+   it (``standing.worker_bar``).
 
 So a submit that neither completes a task nor needs Python is one statement; one that completes a
 categorization task by majority is one statement; the others add the statements of the Python step.
@@ -34,7 +34,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from annotation import tasktypes
-from annotation.lifecycle import complete, leases
+from annotation.lifecycle import complete, consensus, leases, standing, taxonomy
 from annotation.models import Annotator, Project, ProjectWorker, Submission, Task
 from clients.errors import Conflict, NotFound
 from core.transactions import after_commit
@@ -142,27 +142,28 @@ def _python_step(
 ) -> str:
     """What the function left to Python, in the same transaction; the task row is still locked
     by it (and the assignment row), so this sees the state the function left."""
-    from annotation.services import consensus, workforce  # services build on the lifecycle, not the reverse
-
     task = Task.objects.select_related("project", "client", "batch").get(pk=task_id)
     project: Project = task.project
     if needs_gold_score:
         score = tasktypes.score_gold(task.task_type, task.params, answer, task.gold_answer)
         Submission.objects.filter(pk=submission_id).update(gold_score=score)
-        delta = workforce.WorkerDelta(gold_answers=1, gold_score=float(score))
+        delta = standing.WorkerDelta(gold_answers=1, gold_score=float(score))
         if consensus.is_single_choice(task.task_type, task.params):
-            workforce.confusion_add(
+            standing.confusion_add(
                 project_id=project.pk,
                 pairs=[(annotator.pk, task.gold_answer["category"], answer["category"])],
             )
-        workforce.workers_apply(project=project, deltas={annotator.pk: delta}, now=now)
+        taxonomy.gold_confusion_add(
+            project_id=project.pk, annotator_id=annotator.pk, task=task, answer=answer
+        )
+        standing.workers_apply(project=project, deltas={annotator.pk: delta}, now=now)
     elif rule:
         # The function moved the counters; the rule itself (remove or suspend, give back the
         # annotator's leases in the project, the event, the platform-wide rule after commit).
         worker = ProjectWorker.objects.get(project=project, annotator=annotator)
         if rule == "suspend":
             reason = f"{worker.flags} answers faster than {project.min_answer_ms} ms (limit {project.fraud_flag_limit})"
-            workforce.worker_bar(
+            standing.worker_bar(
                 project=project,
                 annotator_id=annotator.pk,
                 status=ProjectWorker.Status.SUSPENDED,
@@ -176,7 +177,7 @@ def _python_step(
                 f"gold accuracy {accuracy:.3f} below {project.gold_accuracy_threshold} "
                 f"after {worker.gold_answers} gold answers"
             )
-            workforce.worker_bar(
+            standing.worker_bar(
                 project=project,
                 annotator_id=annotator.pk,
                 status=ProjectWorker.Status.REMOVED,
@@ -192,7 +193,7 @@ def _python_step(
 def python_settles(task_type: str, params: dict, project: Project) -> bool:
     """Whether a completed round of this task goes to Python (``complete.settle``) rather than
     completing in ``quorum_submit``: the rule written in README.md, for tests and docs."""
-    single = task_type == "categorization" and not params.get("allow_multiple")
+    single = task_type == "categorization" and not params.get("allow_multiple") and "categories" in params
     sql_method = project.consensus_method in (Project.Consensus.AUTO, Project.Consensus.MAJORITY)
     return not (single and sql_method and not project.review_enabled)
 

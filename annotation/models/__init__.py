@@ -137,6 +137,10 @@ class Batch(models.Model):
         STAGING = "staging"
         IN_PROGRESS = "in_progress"
         COMPLETED = "completed"
+        # Scale's v2 batch states (annotation/services/batch_control.py): paused = its pending tasks
+        # are not served until resumed; cancelled = its pending tasks were canceled, for good.
+        PAUSED = "paused"
+        CANCELLED = "cancelled"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="batches")
@@ -449,6 +453,7 @@ class ExportJob(models.Model):
         ]
 
 
+from annotation.models.imports import ScaleImport  # noqa: E402 - refers to Task
 from annotation.models.workforce import (  # noqa: E402 - defined after the models they refer to
     AnnotatorQualification,
     ConfusionCount,
@@ -476,6 +481,7 @@ __all__ = [
     "QualificationAttempt",
     "QualificationQuestion",
     "Review",
+    "ScaleImport",
     "Submission",
     "Task",
     "TaskAudit",

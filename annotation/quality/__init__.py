@@ -4,6 +4,8 @@ Per kind of answer, a gold scorer (a float in [0, 1]) and a consensus method (an
 whose confidence is in [0, 1], or None where no agreement is measured, e.g. free text):
 
 - ``categorical``: majority vote (single and multiple choice); exact match / Jaccard.
+- ``taxonomies``: Scale's multi-question categorization (subchoices, conditions): per-question
+  consensus in dependency order, answer checks, gold scores.
 - ``geometry`` (2D shapes, on ``polygons`` and ``matching``): IoU-matched F1; cluster and fuse.
 - ``cuboids`` (3D): the same with 3D IoU.   ``tracks`` (video): per-frame box IoU of tracks.
 - ``ranking``: Kendall's tau, Borda count, Bradley-Terry.   ``spans`` (NER): span F1, span vote.

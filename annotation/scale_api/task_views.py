@@ -76,6 +76,7 @@ class TaskView(ScaleView):
             )
         except DomainError as exc:
             raise _strip_index(exc) from None
+        services.attachment_checks_schedule([result.task] if result.created else [])
         if not result.created:
             raise Conflict(
                 f"unique_id {result.task.unique_id!r} is already used by task {result.task.id}.",

@@ -44,8 +44,13 @@ from annotation.services.task_edits import (
     task_set_tags,
     task_set_unique_id,
 )
+from annotation.services.task_errors import (
+    attachment_check,
+    attachment_checks_schedule,
+    task_error,
+    task_platform_cancel,
+)
 from annotation.services.tasks import (
-    MAX_CALLBACK_HOSTS_PER_REQUEST,
     BulkItemResult,
     task_bulk_check,
     task_bulk_create,
@@ -96,7 +101,6 @@ __all__ = [
     "export_finish",
     "export_run",
     "exports_relay",
-    "MAX_CALLBACK_HOSTS_PER_REQUEST",
     "PROJECT_EDITABLE",
     "BulkItemResult",
     "annotator_create",
@@ -113,6 +117,10 @@ __all__ = [
     "project_set_params",
     "project_set_status",
     "project_update",
+    "attachment_check",
+    "attachment_checks_schedule",
+    "task_error",
+    "task_platform_cancel",
     "task_add_tags",
     "task_audit",
     "task_bulk_check",

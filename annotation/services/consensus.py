@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import quality, tasktypes
-from annotation.lifecycle import complete
+from annotation.lifecycle import complete, taxonomy
 from annotation.lifecycle.consensus import (  # noqa: F401 - the public surface stays here
     PRIOR_WEIGHT,
     agreement_record,
@@ -61,6 +61,10 @@ def project_consensus_recompute(*, project: Project, actor: Any, method: str | N
     single = [t for t in tasks if is_single_choice(t.task_type, t.params) and by_task[t.pk]]
     if method == Project.Consensus.DAWID_SKENE and single:
         results, iterations = _dawid_skene_batch(project, single, by_task)
+    taxonomy_results, taxonomy_iterations = taxonomy.recompute(
+        project=project, tasks=tasks, by_task=by_task, method=method
+    )
+    results, iterations = {**results, **taxonomy_results}, iterations or taxonomy_iterations
     for task in tasks:
         if task.pk not in results and by_task[task.pk]:
             if method == Project.Consensus.MAJORITY and is_single_choice(task.task_type, task.params):

@@ -349,7 +349,12 @@ def batch_create(
     if project.client_id != client.id:
         raise NotFound("Project not found.")
     if callback_url:
-        outbound.validate_url(callback_url)  # resolves DNS: before the transaction, not inside it
+        try:
+            outbound.check_url(callback_url)  # no DNS: resolved and checked at send time
+        except ValidationFailed as exc:
+            raise ValidationFailed(
+                f"callback: {exc.message}", code=exc.code, details={"field": "callback"}
+            ) from exc
     return _batch_insert(
         client=client, actor=actor, project=project, name=name, callback_url=callback_url, metadata=metadata
     )

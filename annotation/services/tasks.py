@@ -30,14 +30,13 @@ from core.transactions import after_commit
 # --- tasks -----------------------------------------------------------------------------------------
 
 
-MAX_CALLBACK_HOSTS_PER_REQUEST = 20
-
-
 @functools.lru_cache(maxsize=1024)
-def _callback_host(url: str) -> str:
-    """The host of a callback URL that passes the syntax checks (``outbound.parse_url``, no I/O);
-    remembered, since a bulk request usually gives one URL to every task. Invalid ones raise."""
-    return outbound.parse_url(url).host
+def _checked_callback_url(url: str, allow_loopback: bool) -> None:
+    """Accept a callback URL: syntax, scheme and literal addresses, never resolved here
+    (``outbound.check_url``; the address policy applies at every send). Remembered per URL (and the
+    loopback setting it was checked under), since a bulk request usually gives every task the same
+    URL; an invalid one raises each time."""
+    outbound.check_url(url)
 
 
 class BulkItemResult:
@@ -77,7 +76,7 @@ class _TaskBuilder:
         return task
 
 
-def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str | None]) -> dict:
+def _clean_item(index: int, item: Any, project: Project) -> dict:
     """Validate one task spec; return the model fields. Raises ValidationFailed naming ``tasks[i].field``."""
 
     def fail(field: str, message: str, code: str = "invalid_task"):
@@ -122,24 +121,9 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
         if not isinstance(callback_url, str):
             fail("callback_url", "must be a URL")
         try:
-            host = _callback_host(callback_url)  # syntax: once per distinct URL, no I/O
+            _checked_callback_url(callback_url, settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK)
         except ValidationFailed as exc:
             fail("callback_url", exc.message, code="invalid_callback_url")
-        if host not in host_ok:  # DNS and the address check: once per distinct host
-            if len(host_ok) >= MAX_CALLBACK_HOSTS_PER_REQUEST:
-                fail(
-                    "callback_url",
-                    f"at most {MAX_CALLBACK_HOSTS_PER_REQUEST} distinct callback hosts per request "
-                    "(each is resolved and checked)",
-                    code="too_many_callback_hosts",
-                )
-            try:
-                outbound.validate_url(callback_url)
-                host_ok[host] = None
-            except ValidationFailed as exc:
-                host_ok[host] = exc.message
-        if host_ok[host]:
-            fail("callback_url", host_ok[host], code="invalid_callback_url")
     priority = item.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool) or not -100 <= priority <= 100:
         fail("priority", "must be an integer between -100 and 100")
@@ -197,8 +181,8 @@ def task_bulk_create(
         raise Conflict("The project is archived.", code="project_archived")
     if batch is not None and (batch.client_id != client.id or batch.project_id != project.id):
         raise NotFound("Batch not found in this project.")
-    if batch is not None and batch.status == Batch.Status.COMPLETED:
-        raise Conflict("The batch is completed; add tasks to a new batch.", code="batch_completed")
+    if batch is not None and batch.status in (Batch.Status.COMPLETED, Batch.Status.CANCELLED):
+        raise Conflict(f"The batch is {batch.status}; add tasks to a new batch.", code="batch_completed")
     if not items:
         raise ValidationFailed("tasks: at least one task is required", code="invalid_task")
     if len(items) > settings.QUORUM_BULK_CREATE_MAX:
@@ -206,8 +190,7 @@ def task_bulk_create(
             f"tasks: at most {settings.QUORUM_BULK_CREATE_MAX} tasks per request (got {len(items)})",
             code="too_many_tasks",
         )
-    host_ok: dict[str, str | None] = {}
-    cleaned = [_clean_item(i, item, project, host_ok) for i, item in enumerate(items)]
+    cleaned = [_clean_item(i, item, project) for i, item in enumerate(items)]
     seen: dict[str, int] = {}
     for i, spec in enumerate(cleaned):
         uid = spec["unique_id"]
@@ -219,7 +202,7 @@ def task_bulk_create(
                     details={"index": i, "field": "unique_id"},
                 )
             seen[uid] = i
-    # Validation (including DNS for callback URLs) is done; the writes get a short transaction.
+    # Validation is done (no I/O: callback URLs are resolved at send time); the writes get a short transaction.
     return _task_bulk_insert(
         client=client, actor=actor, project=project, batch=batch, cleaned=cleaned, seen=seen, is_test=is_test
     )
@@ -245,11 +228,10 @@ def task_bulk_check(
             code="too_many_tasks",
         )
     problems: list[tuple[int, ValidationFailed]] = []
-    host_ok: dict[str, str | None] = {}
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         try:
-            spec = _clean_item(i, item, project, host_ok)
+            spec = _clean_item(i, item, project)
         except ValidationFailed as exc:
             problems.append((i, exc))
             continue

@@ -23,6 +23,8 @@ class Case:
 
     @property
     def id(self) -> str:
+        if "taxonomies" in self.project_params:
+            return f"{self.task_type}-taxonomies"
         return (
             self.task_type
             if "mode" not in self.project_params
@@ -386,4 +388,48 @@ CATEGORIZATION = Case(
     invalid=[({"category": "truck"}, "category"), ({"category": "car", "why": "x"}, "why"), ({}, "category")],
 )
 
-CASES = [CATEGORIZATION, IMAGE, LIDAR, VIDEO, PAIRWISE, RANKING, TEXT, NER]
+# Scale's current categorization: a helpfulness question with nested choices, and a harms question
+# (multiple choice) asked only when the reply is not helpful.
+TAXONOMIES = Case(
+    "categorization",
+    project_params={
+        "taxonomies": {
+            "helpful": {
+                "type": "category",
+                "description": "Is the reply helpful?",
+                "choices": ["yes", {"choice": "no", "subchoices": ["off-topic", "wrong"]}],
+            },
+            "harms": {
+                "type": "category",
+                "description": "Which harms does it show?",
+                "choices": ["toxic", "unsafe advice", "privacy"],
+                "allow_multiple": True,
+                "condition": {"taxonomy": "helpful", "choices": ["no"]},
+            },
+        }
+    },
+    task_params={
+        "attachment": "User: how do I fix a leak? Assistant: use a lighter.",
+        "attachment_type": "text",
+    },
+    answers=[
+        {"taxonomies": {"helpful": ["wrong"], "harms": ["unsafe advice"]}},
+        {"taxonomies": {"helpful": ["wrong"], "harms": ["unsafe advice", "toxic"]}},
+        {"taxonomies": {"helpful": ["yes"]}},
+    ],
+    response={"taxonomies": {"helpful": ["wrong"], "harms": ["unsafe advice"]}},
+    # helpful 2/3; harms over the 2 answers that were asked: (toxic 1/2 + unsafe 1 + privacy 1) / 3
+    confidence=2 / 3,
+    invalid=[
+        ({"taxonomies": {"helpful": ["no"]}}, "taxonomies.helpful[0]"),  # a heading: pick a subchoice
+        ({"taxonomies": {"helpful": ["yes"], "harms": ["toxic"]}}, "taxonomies.harms"),  # not asked
+        ({"taxonomies": {"helpful": ["wrong"]}}, "taxonomies.harms"),  # asked, so required
+        ({"taxonomies": {"helpful": ["yes", "wrong"]}}, "taxonomies.helpful"),
+        ({"taxonomies": {"helpful": "yes"}}, "taxonomies.helpful"),
+        ({"taxonomies": {"helpful": ["yes"], "mood": ["x"]}}, "taxonomies.mood"),
+        ({"taxonomies": {"helpful": ["off-topic"], "harms": ["spam"]}}, "taxonomies.harms[0]"),
+        ({"category": "yes"}, "answer"),
+    ],
+)
+
+CASES = [CATEGORIZATION, TAXONOMIES, IMAGE, LIDAR, VIDEO, PAIRWISE, RANKING, TEXT, NER]

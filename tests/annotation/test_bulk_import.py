@@ -67,8 +67,7 @@ def orm_insert(*, client, actor, project, batch, cleaned, is_test=False) -> list
 
 
 def clean(project, items) -> list[dict]:
-    host_ok: dict = {}
-    return [task_services._clean_item(i, item, project, host_ok) for i, item in enumerate(items)]
+    return [task_services._clean_item(i, item, project) for i, item in enumerate(items)]
 
 
 def rows_of(project) -> list[dict]:

@@ -280,3 +280,42 @@ def test_video_tracks_are_drawn_frame_by_frame(page):
         "cyclist",
         [2],
     )
+
+
+def test_taxonomies_form_with_subchoices_and_a_conditional_question(page):
+    taxonomies = {
+        "helpful": {
+            "type": "category",
+            "description": "Is the reply helpful?",
+            "choices": ["yes", {"choice": "no", "subchoices": ["off-topic", "wrong"]}],
+        },
+        "harms": {
+            "type": "category",
+            "description": "Which harms?",
+            "choices": ["toxic", "unsafe advice", "privacy"],
+            "allow_multiple": True,
+            "condition": {"taxonomy": "helpful", "choices": ["no"]},
+        },
+    }
+    TaskFactory(
+        project=ProjectFactory(params={"taxonomies": taxonomies}),
+        params={
+            "taxonomies": taxonomies,
+            "attachment": "Use a lighter to find the leak.",
+            "attachment_type": "text",
+        },
+    )
+    annotator("tax@example.test")
+    start_working(page, "tax@example.test")
+    harms = page.get_by_role("group", name="Which harms? (pick one or more)")
+    expect(harms).to_be_hidden()  # asked only once "no" (or one of its subchoices) is picked
+    page.get_by_text("no …").click()  # open the heading: its subchoices appear
+    page.get_by_label("wrong").check()
+    expect(harms).to_be_visible()
+    page.get_by_label("unsafe advice").check()
+    page.get_by_label("toxic").check()
+    screenshot(page, "taxonomies")
+    page.get_by_label("yes").check()  # changing the parent hides the question again...
+    expect(harms).to_be_hidden()
+    page.get_by_label("wrong").check()  # ...and brings it back with its picks kept
+    assert submit_and_get(page) == {"taxonomies": {"helpful": ["wrong"], "harms": ["toxic", "unsafe advice"]}}

@@ -47,6 +47,7 @@ def recorded_wakeups(monkeypatch):
     monkeypatch.setattr(
         annotation_tasks.simulate_test_tasks, "delay", lambda ids: sent.append(("simulate", ids))
     )
+    monkeypatch.setattr(annotation_tasks.check_attachments, "delay", lambda ids: sent.append(("check", ids)))
     return sent
 
 
