@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Sum
 from django.utils import timezone
 
+from annotation.lifecycle import leases
 from annotation.models import Assignment, Batch, Review, Task
 from billing import services as billing
 from clients import events
@@ -37,7 +38,7 @@ def cancel_batch_tasks(*, batch: Batch, actor: Any) -> int:
     live = Assignment.objects.filter(task__in=pending.values("pk"), status=Assignment.Status.ACTIVE).order_by(
         "pk"
     )
-    leases = list(live.select_for_update(of=("self",)))
+    held = list(live.select_for_update(of=("self",)))
     ids = list(pending.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
     # Started tasks' committed spend comes back, per project (a batch has one project).
     reserved = (
@@ -66,12 +67,12 @@ def cancel_batch_tasks(*, batch: Batch, actor: Any) -> int:
         ],
         batch_size=2000,
     )
-    seen = {a.pk for a in leases}
+    seen = {a.pk for a in held}
     # By id: the tasks are no longer pending here. A claim that took a slot before the tasks were
     # locked has committed by now (the task lock waited for it) and is caught by this second pass.
     late = Assignment.objects.filter(task_id__in=ids, status=Assignment.Status.ACTIVE).order_by("pk")
-    leases += [a for a in late.select_for_update(skip_locked=True, of=("self",)) if a.pk not in seen]
-    for assignment in leases:
+    held += [a for a in late.select_for_update(skip_locked=True, of=("self",)) if a.pk not in seen]
+    for assignment in held:
         assignment.project = batch.project
         leases.end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=actor)
     return len(ids)

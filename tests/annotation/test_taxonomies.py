@@ -14,9 +14,10 @@ import pytest
 
 from annotation import quality_selectors, services, tasktypes
 from annotation.exports import csvfile
+from annotation.lifecycle import taxonomy as taxonomy_consensus
+from annotation.lifecycle.taxonomy import label_for
 from annotation.models import ConfusionCount, Task
-from annotation.services import taxonomy_consensus, workforce
-from annotation.services.taxonomy_consensus import label_for
+from annotation.services import workforce
 from clients.errors import ValidationFailed
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory
 from tests.annotation.tasktype_cases import TAXONOMIES
