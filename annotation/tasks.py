@@ -10,6 +10,7 @@ from django.db.models import F
 
 from annotation import services
 from annotation.models import Task
+from core.wakeup import wake
 
 logger = logging.getLogger(__name__)
 
@@ -88,5 +89,5 @@ def relay_exports() -> int:
     """Beat, every 30 s: the relay for exports (lost wake-ups, attempts whose worker died)."""
     ids = services.exports_relay(limit=100)
     for export_id in ids:
-        export_run.delay(str(export_id))
+        wake(export_run, str(export_id))
     return len(ids)

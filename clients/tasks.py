@@ -8,6 +8,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from clients import webhooks
+from core.wakeup import wake
 
 
 @shared_task(name="clients.tasks.deliver", ignore_result=True)
@@ -22,5 +23,5 @@ def dispatch_due_deliveries() -> int:
     wake-up lost in the broker is sent again from the row."""
     due = webhooks.deliveries_dispatch(limit=500)
     for delivery_id in due:
-        deliver.delay(str(delivery_id))
+        wake(deliver, str(delivery_id))
     return len(due)

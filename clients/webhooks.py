@@ -40,6 +40,7 @@ from clients import outbound
 from clients.errors import Conflict, ValidationFailed
 from clients.models import Client, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from core.transactions import after_commit
+from core.wakeup import wake
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def endpoint_event_enqueue(
 def _wake_worker(delivery_id: uuid.UUID) -> None:
     from clients import tasks  # tasks imports this module
 
-    tasks.deliver.delay(str(delivery_id))
+    wake(tasks.deliver, str(delivery_id))
 
 
 # -- selectors ------------------------------------------------------------------------------------

@@ -376,3 +376,8 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# --- Reliability and abuse limits (issue 13) --------------------------------------------------
+# Wake-ups (Celery messages naming a committed row) are hints the relays repeat: one immediate
+# publish retry (a stale pooled connection after a Redis restart), then give up (core/wakeup.py).
+QUORUM_WAKEUP_PUBLISH_RETRIES = env_int("QUORUM_WAKEUP_PUBLISH_RETRIES", 1)

@@ -23,6 +23,7 @@ from clients import events, outbound, webhooks
 from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client, Event, WebhookDelivery
 from core.transactions import after_commit
+from core.wakeup import wake
 
 # --- tasks -----------------------------------------------------------------------------------------
 
@@ -338,7 +339,7 @@ def _task_bulk_insert(
 
         ids = [str(t.id) for t in new_tasks]
         # after COMMIT: a broker outage must not fail a committed request; the beat relay simulates them.
-        after_commit(celery_tasks.simulate_test_tasks.delay, ids)
+        after_commit(wake, celery_tasks.simulate_test_tasks, ids)
     created_iter = iter(new_tasks)
     results = []
     for spec in cleaned:
