@@ -10,7 +10,6 @@ from django.db.models import F
 
 from annotation import services
 from annotation.models import Task
-from core.wakeup import wake
 
 logger = logging.getLogger(__name__)
 
@@ -89,5 +88,5 @@ def relay_exports() -> int:
     """Beat, every 30 s: the relay for exports (lost wake-ups, attempts whose worker died)."""
     ids = services.exports_relay(limit=100)
     for export_id in ids:
-        wake(export_run, str(export_id))
+        export_run.delay(str(export_id))
     return len(ids)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from celery import shared_task
 
 from clients import webhooks
-from core.wakeup import wake
 
 
 @shared_task(name="clients.tasks.deliver", ignore_result=True)
@@ -23,5 +22,5 @@ def dispatch_due_deliveries() -> int:
     wake-up lost in the broker is sent again from the row."""
     due = webhooks.deliveries_dispatch(limit=500)
     for delivery_id in due:
-        wake(deliver, str(delivery_id))
+        deliver.delay(str(delivery_id))
     return len(due)

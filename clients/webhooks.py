@@ -40,7 +40,6 @@ from clients import outbound
 from clients.errors import Conflict, ValidationFailed
 from clients.models import Client, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from core.transactions import after_commit
-from core.wakeup import wake
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +174,7 @@ def endpoint_event_enqueue(
 def _wake_worker(delivery_id: uuid.UUID) -> None:
     from clients import tasks  # tasks imports this module
 
-    wake(tasks.deliver, str(delivery_id))
+    tasks.deliver.delay(str(delivery_id))
 
 
 # -- selectors ------------------------------------------------------------------------------------

@@ -378,6 +378,25 @@ if PRODUCTION:
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # --- Reliability and abuse limits (issue 13) --------------------------------------------------
-# Wake-ups (Celery messages naming a committed row) are hints the relays repeat: one immediate
-# publish retry (a stale pooled connection after a Redis restart), then give up (core/wakeup.py).
-QUORUM_WAKEUP_PUBLISH_RETRIES = env_int("QUORUM_WAKEUP_PUBLISH_RETRIES", 1)
+# Every message this app publishes is a wake-up naming a committed row, which a periodic relay
+# sends again if it is lost (the webhook dispatcher, the export relay, the test-mode and completion
+# relays). So publishing retries once at once (a pooled connection that went stale when Redis
+# restarted) and then gives up, instead of Celery's default three retries 0.2 s apart: a request
+# that queues a wake-up while the broker is down pays one refused connection, not ~0.6 s.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": env_int("QUORUM_WAKEUP_PUBLISH_RETRIES", 1),
+    "interval_start": 0,
+    "interval_step": 0,
+    "interval_max": 0,
+}
+# Size caps (clients/limits.py): a refusal is a 400 too_large naming the field, its size and the cap.
+QUORUM_MAX_PROJECT_PARAMS_BYTES = env_int("QUORUM_MAX_PROJECT_PARAMS_BYTES", 256 * 1024)
+QUORUM_MAX_TASK_PARAMS_BYTES = env_int("QUORUM_MAX_TASK_PARAMS_BYTES", 256 * 1024)
+QUORUM_MAX_METADATA_BYTES = env_int("QUORUM_MAX_METADATA_BYTES", 64 * 1024)
+QUORUM_MAX_ANSWER_BYTES = env_int("QUORUM_MAX_ANSWER_BYTES", 256 * 1024)
+QUORUM_MAX_TEXT_CHARS = env_int("QUORUM_MAX_TEXT_CHARS", 64 * 1024)  # instruction, instructions
+QUORUM_MAX_TAGS = env_int("QUORUM_MAX_TAGS", 100)
+QUORUM_MAX_TAG_CHARS = env_int("QUORUM_MAX_TAG_CHARS", 200)
+# Project params are copied into every task: the effective params one bulk request may store,
+# summed over its tasks. By default what one request body may carry.
+QUORUM_MAX_BULK_PARAMS_BYTES = env_int("QUORUM_MAX_BULK_PARAMS_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)

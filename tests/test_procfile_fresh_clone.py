@@ -43,7 +43,7 @@ def test_procfile_processes_start_and_stay_up_from_a_fresh_clone(tmp_path):
     port = _free_port()
     prefix = f"{settings.REDIS_KEY_PREFIX}procfile-{uuid.uuid4().hex[:8]}:"
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("QUORUM_MEDIA_ROOT", "CELERY_BROKER_URL"))},
+        **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "DJANGO_ENV": "test",
         "DATABASE_URL": database_url_for(connection.settings_dict["NAME"]),
@@ -59,14 +59,18 @@ def test_procfile_processes_start_and_stay_up_from_a_fresh_clone(tmp_path):
     assert set(procs.procs) == {"web", "worker", "webhooks", "exports", "beat"}
     try:
         procs.start_all()
-        assert wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz") or procs.dead(), timeout=START_TIMEOUT)
+        assert wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{port}/healthz") or procs.dead(), timeout=START_TIMEOUT
+        )
         for name in ("worker", "webhooks", "exports"):
             assert procs.wait_log(name, r"ready\.", timeout=START_TIMEOUT) or procs.dead(), name
         assert procs.wait_log("beat", r"Sending due task", timeout=START_TIMEOUT) or procs.dead()
         logs = {name: proc.log()[-3000:] for name, proc in procs.procs.items()}
         assert procs.dead() == [], logs
         assert http_ok(f"http://127.0.0.1:{port}/healthz"), logs["web"]
-        assert (clone / "var" / "celerybeat-schedule").exists() or any((clone / "var").glob("celerybeat-schedule*"))
+        assert (clone / "var" / "celerybeat-schedule").exists() or any(
+            (clone / "var").glob("celerybeat-schedule*")
+        )
     finally:
         procs.stop_all()
         r = redis.Redis.from_url(settings.REDIS_URL)

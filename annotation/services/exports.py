@@ -33,7 +33,6 @@ from clients import events, webhooks
 from clients.errors import NotFound, ValidationFailed
 from clients.models import Client
 from core.transactions import after_commit
-from core.wakeup import wake
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +159,7 @@ def export_create(
 def _wake_worker(export_id) -> None:
     from annotation import tasks  # tasks imports services
 
-    wake(tasks.export_run, str(export_id))
+    tasks.export_run.delay(str(export_id))
 
 
 def _lease() -> timedelta:

@@ -19,11 +19,10 @@ from annotation.payloads import task_payload
 from annotation.services import consensus
 from billing import selectors as billing_selectors
 from billing import services as billing
-from clients import events, outbound, webhooks
+from clients import events, limits, outbound, webhooks
 from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client, Event, WebhookDelivery
 from core.transactions import after_commit
-from core.wakeup import wake
 
 # --- tasks -----------------------------------------------------------------------------------------
 
@@ -49,6 +48,7 @@ def _clean_item(index: int, item: Any, project: Project, host_ok: dict[str, str 
         raise ValidationFailed(
             f"tasks[{index}]: must be an object", code="invalid_task", details={"index": index}
         )
+    limits.check_task_item(index, item)
     unknown = set(item) - {
         "params",
         "instruction",
@@ -165,6 +165,7 @@ def task_bulk_create(
         )
     host_ok: dict[str, str | None] = {}
     cleaned = [_clean_item(i, item, project, host_ok) for i, item in enumerate(items)]
+    limits.check_bulk_params(spec["params"] for spec in cleaned)
     seen: dict[str, int] = {}
     for i, spec in enumerate(cleaned):
         uid = spec["unique_id"]
@@ -339,7 +340,7 @@ def _task_bulk_insert(
 
         ids = [str(t.id) for t in new_tasks]
         # after COMMIT: a broker outage must not fail a committed request; the beat relay simulates them.
-        after_commit(wake, celery_tasks.simulate_test_tasks, ids)
+        after_commit(celery_tasks.simulate_test_tasks.delay, ids)
     created_iter = iter(new_tasks)
     results = []
     for spec in cleaned:

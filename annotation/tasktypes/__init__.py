@@ -25,6 +25,7 @@ from annotation.tasktypes import (
     videoannotation,
 )
 from annotation.tasktypes._common import TaskTypeSpec, validate
+from clients import limits
 from clients.errors import ValidationFailed
 
 TASK_TYPES: dict[str, TaskTypeSpec] = {
@@ -106,6 +107,7 @@ def check_answer(task_type: str, params: dict, answer: Any) -> None:
         raise ValidationFailed(
             "answer: must be an object", code="invalid_answer", details={"field": "answer"}
         )
+    limits.check_answer(answer)
     spec_for(task_type).check_answer(params, answer)
 
 
