@@ -400,3 +400,5 @@ QUORUM_MAX_TAG_CHARS = env_int("QUORUM_MAX_TAG_CHARS", 200)
 # Project params are copied into every task: the effective params one bulk request may store,
 # summed over its tasks. By default what one request body may carry.
 QUORUM_MAX_BULK_PARAMS_BYTES = env_int("QUORUM_MAX_BULK_PARAMS_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
+# Uploaded images are decoded before they are accepted: the largest image, in pixels.
+QUORUM_ATTACHMENT_MAX_PIXELS = env_int("QUORUM_ATTACHMENT_MAX_PIXELS", 50_000_000)

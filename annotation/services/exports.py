@@ -365,9 +365,13 @@ def attachment_upload(
         )  # fmt: skip
     if size == 0:
         raise ValidationFailed("file: is empty", code="empty_file", details={"field": "file"})
-    upload.seek(0)
-    sniffed = storage.sniff(upload.read(storage.SNIFF_BYTES))
+    sniffed = storage.identify(upload)
     allowed = settings.QUORUM_ATTACHMENT_TYPES
+    if sniffed is not None and sniffed.problem and sniffed.content_type in allowed:
+        raise ValidationFailed(
+            f"file: starts like {sniffed.content_type} but {sniffed.problem}", code="unsupported_media_type",
+            status_code=415, details={"field": "file", "accepted": allowed},
+        )  # fmt: skip
     if sniffed is None or sniffed.content_type not in allowed:
         found = sniffed.content_type if sniffed else "unrecognised content"
         raise ValidationFailed(
