@@ -402,3 +402,7 @@ QUORUM_MAX_TAG_CHARS = env_int("QUORUM_MAX_TAG_CHARS", 200)
 QUORUM_MAX_BULK_PARAMS_BYTES = env_int("QUORUM_MAX_BULK_PARAMS_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
 # Uploaded images are decoded before they are accepted: the largest image, in pixels.
 QUORUM_ATTACHMENT_MAX_PIXELS = env_int("QUORUM_ATTACHMENT_MAX_PIXELS", 50_000_000)
+# PostgreSQL unreachable: requests answer 503 with this Retry-After (config/health.py); a connection
+# attempt gives up after DB_CONNECT_TIMEOUT seconds instead of the driver's default (none).
+QUORUM_DB_RETRY_AFTER_SECONDS = env_int("QUORUM_DB_RETRY_AFTER_SECONDS", 5)
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))

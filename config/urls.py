@@ -11,7 +11,7 @@ from billing.web import urls as billing_web_urls
 from clients.api import views as client_views
 from clients.web import auth as web_auth
 from clients.web import urls as clients_web_urls
-from config import views
+from config import health, views
 
 # Pages (server-rendered): the client portal and the operators' dashboards; the annotator
 # workspace lives under /work/.
@@ -37,6 +37,7 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),  # PostgreSQL and broker, separately (config/health.py)
     path("login/", web_auth.SignInView.as_view(), name="login"),
     path("logout/", web_auth.SignOutView.as_view(), name="logout"),
     path("portal/", include(portal_pages)),
