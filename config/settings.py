@@ -244,6 +244,7 @@ CELERY_TASK_ROUTES = {
     # Exports run for minutes: their own queue, so a big export cannot delay lease expiry.
     "annotation.tasks.export_run": {"queue": "exports"},
 }
+QUORUM_EXPORT_RELAY_SECONDS = env_int("QUORUM_EXPORT_RELAY_SECONDS", 15)  # the export relay's period
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {
         "task": "annotation.tasks.expire_leases",
@@ -271,7 +272,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.prune_idempotency_keys",
         "schedule": crontab(minute=17),
     },
-    "relay-exports": {"task": "annotation.tasks.relay_exports", "schedule": timedelta(seconds=30)},
+    "relay-exports": {
+        "task": "annotation.tasks.relay_exports",
+        "schedule": timedelta(seconds=QUORUM_EXPORT_RELAY_SECONDS),
+    },
 }
 
 REST_FRAMEWORK = {
@@ -406,3 +410,9 @@ QUORUM_ATTACHMENT_MAX_PIXELS = env_int("QUORUM_ATTACHMENT_MAX_PIXELS", 50_000_00
 # attempt gives up after DB_CONNECT_TIMEOUT seconds instead of the driver's default (none).
 QUORUM_DB_RETRY_AFTER_SECONDS = env_int("QUORUM_DB_RETRY_AFTER_SECONDS", 5)
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
+# Export jobs: a short lease renewed by a heartbeat while the file is built, so the relay (every
+# QUORUM_EXPORT_RELAY_SECONDS) re-queues the job of a killed worker within about 45 s; attempts'
+# temporary folders live under QUORUM_EXPORT_TMP_DIR (default: the system's temporary directory).
+QUORUM_EXPORT_LEASE_SECONDS = env_int("QUORUM_EXPORT_LEASE_SECONDS", 30)
+QUORUM_EXPORT_HEARTBEAT_SECONDS = env_int("QUORUM_EXPORT_HEARTBEAT_SECONDS", 10)
+QUORUM_EXPORT_TMP_DIR = os.environ.get("QUORUM_EXPORT_TMP_DIR", "")

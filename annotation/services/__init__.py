@@ -15,7 +15,9 @@ from annotation.services.exports import (
     export_download_name,
     export_fail,
     export_finish,
+    export_heartbeat,
     export_run,
+    exports_clean_workdirs,
     exports_relay,
 )
 from annotation.services.projects import (
@@ -92,7 +94,9 @@ __all__ = [
     "export_download_name",
     "export_fail",
     "export_finish",
+    "export_heartbeat",
     "export_run",
+    "exports_clean_workdirs",
     "exports_relay",
     "MAX_CALLBACK_HOSTS_PER_REQUEST",
     "PROJECT_EDITABLE",
