@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "clients",
     "billing",
     "annotation",
+    "axes",  # sign-in lockout (clients/web/auth.py); its counts live in PostgreSQL
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -85,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "clients.web.errors.DomainErrorPageMiddleware",  # domain errors on pages → a readable error page
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY)
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -292,6 +296,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.CredentialRateThrottle"],  # 429 + Retry-After
 }
 
 SPECTACULAR_SETTINGS = {
@@ -416,3 +421,47 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNEC
 QUORUM_EXPORT_LEASE_SECONDS = env_int("QUORUM_EXPORT_LEASE_SECONDS", 30)
 QUORUM_EXPORT_HEARTBEAT_SECONDS = env_int("QUORUM_EXPORT_HEARTBEAT_SECONDS", 10)
 QUORUM_EXPORT_TMP_DIR = os.environ.get("QUORUM_EXPORT_TMP_DIR", "")
+
+# Sign-in lockout (django-axes, counts in PostgreSQL): after QUORUM_LOGIN_FAILURE_LIMIT failed
+# sign-ins for one email from one address, that pair is locked for QUORUM_LOGIN_COOLOFF_MINUTES
+# (the right password too); a success resets the count. /login/ and /admin/login/ alike.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("QUORUM_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("QUORUM_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # no lock-out of a person by a stranger elsewhere
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"  # the sign-in forms' field (it holds the email) and the credentials key
+AXES_CLIENT_IP_CALLABLE = "config.throttling.client_ip"  # the same client address as the API's limits
+AXES_LOCKOUT_CALLABLE = "clients.web.auth.locked_out"  # 429, Retry-After, the form with the email kept
+AXES_VERBOSE = False
+# API rate limits per API key / personal token / signed-in user, and per address when anonymous
+# (config/throttling.py): "N/s", "N/min" or "N/hour"; "off" disables. Counted in Redis; when Redis
+# is unreachable requests are allowed (fail open) and a warning is logged.
+QUORUM_API_RATE = os.environ.get("QUORUM_API_RATE", "1200/min")
+QUORUM_API_ANON_RATE = os.environ.get("QUORUM_API_ANON_RATE", "120/min")
+QUORUM_THROTTLE_NAMESPACE = os.environ.get("QUORUM_THROTTLE_NAMESPACE", "v1")  # tests use one per test
+
+# Content-Security-Policy on every response (django-csp): scripts only from this site (no inline
+# scripts, no javascript: URLs, no eval), nothing may frame the pages, forms post only here. Images,
+# video and the LiDAR tool's point clouds come from wherever clients host their attachments (http or
+# https), so img-src, media-src and connect-src allow those schemes. Inline style attributes are
+# allowed (the pages' progress bars and charts use them). The Redoc page relaxes script-src
+# (config/urls.py); Swagger UI is served as split HTML + script, which needs no exception.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", "https:", "http:"],
+        "media-src": ["'self'", "blob:", "https:", "http:"],
+        "connect-src": ["'self'", "https:", "http:"],
+        "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
