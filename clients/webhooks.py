@@ -184,7 +184,15 @@ def endpoint_event_enqueue(
 def _wake_worker(delivery_id: uuid.UUID) -> None:
     from clients import tasks  # tasks imports this module
 
-    tasks.deliver.delay(str(delivery_id))
+    try:
+        tasks.deliver.delay(str(delivery_id))
+    except Exception:
+        # The broker is unreachable: mark the row undispatched, so the dispatcher's next run (every
+        # 5 s, once the broker is back) sends it rather than waiting out DISPATCH_AGAIN_AFTER.
+        WebhookDelivery.objects.filter(id=delivery_id, status=WebhookDelivery.Status.PENDING).update(
+            dispatched_at=None
+        )
+        raise
 
 
 # -- selectors ------------------------------------------------------------------------------------

@@ -168,7 +168,11 @@ def export_create(
 def _wake_worker(export_id) -> None:
     from annotation import tasks  # tasks imports services
 
-    tasks.export_run.delay(str(export_id))
+    try:
+        tasks.export_run.delay(str(export_id))
+    except Exception:  # the broker is unreachable: the relay's next run sends it (not a minute later)
+        ExportJob.objects.filter(id=export_id, status=ExportJob.Status.QUEUED).update(dispatched_at=None)
+        raise
 
 
 def _lease() -> timedelta:
