@@ -98,9 +98,16 @@ def check_project(values: dict) -> None:
 
 def check_task_item(index: int, item: Any) -> None:
     """One task spec of a bulk request (also a Scale ``create_task``): its own ``params``,
-    ``metadata``, ``instruction``, ``tags`` and ``gold_answer``."""
+    ``metadata``, ``instruction``, ``tags`` and ``gold_answer`` (and that the objects are objects:
+    ``[]`` used to pass as ``{}``)."""
     if not isinstance(item, dict):
         return
+    for field in ("params", "metadata", "gold_answer"):  # an empty list must not pass as {}
+        if item.get(field) is not None and not isinstance(item[field], dict):
+            raise ValidationFailed(
+                f"tasks[{index}].{field}: must be an object", code="invalid_task",
+                details={"index": index, "field": field},
+            )  # fmt: skip
     if item.get("params") is not None:
         check_json(item["params"], field="params", setting="QUORUM_MAX_TASK_PARAMS_BYTES", index=index)
     if item.get("metadata") is not None:

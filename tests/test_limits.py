@@ -124,3 +124,15 @@ def test_an_answer_over_the_cap_is_refused_and_the_lease_stays(client_a, setting
     _error(response, "answer:", "QUORUM_MAX_ANSWER_BYTES")
     task.refresh_from_db()
     assert task.answers_received == 0
+
+
+@pytest.mark.parametrize("field", ["params", "metadata"])
+def test_an_empty_list_is_not_taken_for_an_object(api_a, client_a, field):
+    project = ProjectFactory(client=client_a)
+    item = {"params": {"attachment": ATTACHMENT}, field: []}
+    response = api_a.post("/api/v1/tasks/bulk", {"project": str(project.id), "tasks": [item]}, format="json")
+    assert (
+        response.status_code == 400
+        and response.json()["error"]["message"] == f"tasks[0].{field}: must be an object"
+    )
+    assert not Task.objects.filter(project=project).exists()
