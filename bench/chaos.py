@@ -18,7 +18,9 @@ Faults and figures (the names printed are the keys of ``figures`` in the JSON re
   duplicate (task, annotator) pairs and 5xx must be 0.
 - ``redis_outage``: Redis stopped (30 s; 5 s in --quick) under claim/submit load: 5xx must be 0
   (committed work answers its result); every callback arrives once Redis is back (lost 0);
-  seconds from Redis back to the last callback.
+  seconds from Redis back to the last callback. Redis runs without persistence, so the restart
+  loses every queued and unacknowledged message (the worst case): those wake-ups come back through
+  the dispatcher after ``QUORUM_WEBHOOK_REDISPATCH_SECONDS`` (60 s; the short tier sets 10 s).
 - ``pg_restart``: PostgreSQL fast stop and immediate restart under load: completed tasks not
   charged exactly once (0), the ledger's sum (0), unbalanced transactions (0), seconds from the
   restart until submits succeed again, and the 503s answered meanwhile.
@@ -332,6 +334,8 @@ class Stack:
             "CELERY_CONCURRENCY": "2",
             "WEBHOOK_CONCURRENCY": "4",
             "EXPORT_CONCURRENCY": "1",
+            # The short tier re-dispatches a webhook wake-up lost with the broker after 10 s, not 60.
+            **({"QUORUM_WEBHOOK_REDISPATCH_SECONDS": "10"} if args.quick else {}),
         }
         self.procs = ProcessSet(
             procfile=ROOT / "Procfile", cwd=self.workdir, env=self.env, log_dir=self.root / "logs"
@@ -588,7 +592,7 @@ class Load:
 
 
 def phase_contention(stack: Stack, world: World, quick: bool) -> None:
-    n = 60 if quick else 200
+    n = 30 if quick else 200
     project = world.project(overlap=3)
     world.tasks(project, n)
     started = time.monotonic()
@@ -883,6 +887,8 @@ def phase_ssrf(stack: Stack, world: World, quick: bool) -> None:
         )  # fmt: skip
         refused_api += 400 <= r.status_code < 500
         server_errors += r.status_code >= 500
+        if quick:
+            continue  # the short tier checks the task callback_url only
         b = world.call(
             "POST",
             "/api/v1/batches",
@@ -907,16 +913,13 @@ def phase_ssrf(stack: Stack, world: World, quick: bool) -> None:
     redirect = outbound.post_json(Redirector(f"http://127.0.0.1:{canary.port}/").url, b"{}", {})
     time.sleep(0.5)  # let a connection that should not happen arrive before counting
     figure("ssrf.payloads", len(payloads))
-    figure(
-        "ssrf.refused_by_api",
-        f"{refused_api}/{2 * len(payloads)}",
-        "task callback_url and batch callback_url",
-    )
+    tried = len(payloads) * (1 if quick else 2)
+    figure("ssrf.refused_by_api", f"{refused_api}/{tried}", "task callback_url (and batch callback_url)")
     figure("ssrf.api_5xx", server_errors)
     figure("ssrf.refused_at_send", f"{refused_send}/{len(payloads)}")
     figure("ssrf.redirect_followed", redirect.status_code != 302)
     figure("ssrf.canary_connections", canary.connections)
-    figure("ssrf.accepted", 2 * len(payloads) - refused_api)
+    figure("ssrf.accepted", tried - refused_api)
 
 
 def hostile_corpus(project: str, task: str, batch: str) -> list[tuple[str, str, object, dict]]:
@@ -1061,7 +1064,7 @@ def phase_brute_force(stack: Stack, world: World, quick: bool) -> None:
         token = session.cookies.get("csrftoken")
         evaluated = locked = 0
         started = time.monotonic()
-        attempts = 30 if quick else 60
+        attempts = 12 if quick else 60
         for _ in range(attempts):
             r = session.post(
                 stack.base + path, timeout=60,

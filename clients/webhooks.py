@@ -188,7 +188,7 @@ def _wake_worker(delivery_id: uuid.UUID) -> None:
         tasks.deliver.delay(str(delivery_id))
     except Exception:
         # The broker is unreachable: mark the row undispatched, so the dispatcher's next run (every
-        # 5 s, once the broker is back) sends it rather than waiting out DISPATCH_AGAIN_AFTER.
+        # 5 s, once the broker is back) sends it rather than waiting out QUORUM_WEBHOOK_REDISPATCH_SECONDS.
         WebhookDelivery.objects.filter(id=delivery_id, status=WebhookDelivery.Status.PENDING).update(
             dispatched_at=None
         )
@@ -198,7 +198,10 @@ def _wake_worker(delivery_id: uuid.UUID) -> None:
 # -- selectors ------------------------------------------------------------------------------------
 
 
-DISPATCH_AGAIN_AFTER = timedelta(seconds=60)
+def _dispatch_again_after() -> timedelta:
+    """A dispatched wake-up not consumed within this long (lost with a broker restart) is sent again."""
+    return timedelta(seconds=settings.QUORUM_WEBHOOK_REDISPATCH_SECONDS)
+
 
 DISPATCH_SQL = """
 WITH due AS (
@@ -216,12 +219,13 @@ UPDATE clients_webhookdelivery d SET dispatched_at = %(now)s FROM due WHERE d.id
 @transaction.atomic
 def deliveries_dispatch(*, limit: int = 500) -> list[uuid.UUID]:
     """Mark due deliveries as dispatched and return their ids, for the dispatcher to wake a worker
-    for each. A row whose wake-up was sent less than a minute ago and not consumed yet (an attempt
-    clears ``dispatched_at``) is left alone, so a slow queue is not flooded with duplicates; after
-    a minute it is sent again, which is the relay for a wake-up lost in the broker."""
+    for each. A row whose wake-up was sent less than ``QUORUM_WEBHOOK_REDISPATCH_SECONDS`` (60) ago
+    and not consumed yet (an attempt clears ``dispatched_at``) is left alone, so a slow queue is not
+    flooded with duplicates; after that it is sent again, which is the relay for a wake-up lost in
+    the broker."""
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(DISPATCH_SQL, {"now": now, "stale": now - DISPATCH_AGAIN_AFTER, "limit": limit})
+        cursor.execute(DISPATCH_SQL, {"now": now, "stale": now - _dispatch_again_after(), "limit": limit})
         return [row[0] for row in cursor.fetchall()]
 
 

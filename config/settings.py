@@ -465,3 +465,6 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+# A webhook wake-up dispatched but not consumed within this many seconds (lost in a broker restart,
+# with the worker's unacknowledged messages) is dispatched again by the 5-second dispatcher.
+QUORUM_WEBHOOK_REDISPATCH_SECONDS = env_int("QUORUM_WEBHOOK_REDISPATCH_SECONDS", 60)
