@@ -130,6 +130,21 @@ def annotator_for_user(*, user: User) -> Annotator:
     return annotator
 
 
+def annotator_ref_for_user(*, user: User) -> Annotator:
+    """The caller's annotator for the work endpoints, without a query when the token lookup loaded it
+    (``clients.auth`` keeps it for ``QUORUM_AUTH_CACHE_SECONDS``). Only its id and user are to be
+    trusted: the claim and the fenced writes read the annotator's state under their own row locks.
+    Everything else uses ``annotator_for_user`` (a fresh read)."""
+    if isinstance(user, User):
+        try:
+            cached = user.annotator  # loaded with the token: no query then
+        except Annotator.DoesNotExist:
+            cached = None
+        if cached is not None:
+            return Annotator(pk=cached.pk, user_id=user.pk)
+    return annotator_for_user(user=user)
+
+
 def assignment_get_for_annotator(*, annotator: Annotator, assignment_id) -> Assignment:
     """One of the annotator's own assignments with its task and project (someone else's: 404)."""
     qs = Assignment.objects.filter(annotator=annotator).select_related("task", "project")

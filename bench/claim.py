@@ -4,28 +4,33 @@ Run it through the launcher, which exports ``DATABASE_URL`` for the local server
 
     make bench                                        # sizes 10,000 and 1,000,000; 8 and 32 annotators
     make bench BENCH_ARGS='--quick'                   # smoke run, about a minute
-    make bench BENCH_ARGS='--sizes 10000,1000000 --workers 2,4,8'
+    make bench BENCH_ARGS='--serving'                 # also serving order: started_first vs breadth_first
 
 What it does (README.md beside this file says how to read the output):
 
 1. Uses its own database (``quorum_bench`` on the server of ``DATABASE_URL``; ``--fresh`` drops
    and recreates it), migrated with ``manage.py migrate``. Never the dev or the test database.
-2. Per size N: one client, one categorization project (overlap 1, price 0), ``max(concurrency)``
-   active annotators, N tasks of which ``--open`` (default 10,000, the same for every size) are
-   pending and the rest completed, each with a submitted assignment and an accepted submission
-   spread round-robin over the annotators. So at 1,000,000 tasks the finished tasks and every
-   annotator's history are large, and only the history differs between sizes. Built with
-   ``INSERT … SELECT generate_series`` in one transaction, then ``VACUUM (ANALYZE)``.
-3. Prints ``EXPLAIN (ANALYZE, BUFFERS)`` of one claim (``CLAIM_SQL``, rolled back) and the SQL
-   one claim and one submit run through the API (``CaptureQueriesContext``, in-process).
-4. Per concurrency K: the raw loop (K threads, one psycopg connection each, the same
-   ``CLAIM_SQL`` plus the same rows written as the app, see ``raw_cycle``), then the HTTP path
-   (gunicorn with ``--workers`` sync workers on 127.0.0.1, K threads each with a keep-alive
-   ``requests.Session``: ``POST /api/v1/work/next`` then ``POST …/submit``). Each measurement
-   runs ``--warmup`` + ``--duration`` seconds (or until 95 % of the open backlog is used), and
-   the touched tasks are reset (rows deleted, tasks back to pending, ``VACUUM``) before the next.
+2. Per size N: one client, one categorization project (overlap 3, priced 10 / paid 3 per answer,
+   the quality rules on: gold at 10 % of claims from 200 gold tasks, the gold rule and dynamic
+   overlap armed; ``--no-quality``, ``--price 0 --pay 0`` turn them off), ``max(concurrency)``
+   active annotators, N tasks of which ``--open`` (default 10,000) are pending and the rest
+   completed, each with a submitted assignment and an accepted submission spread over the
+   annotators: at 1,000,000 tasks the finished tasks and every annotator's history are large, and
+   only the history differs between sizes. Built with ``INSERT … SELECT generate_series``.
+3. Prints the plans of the statements inside one ``quorum_claim`` (``auto_explain``, rolled back),
+   the server time and buffers of the claim alone, and the SQL one API claim and one API submit
+   run (``CaptureQueriesContext``, in-process).
+4. Per concurrency K: the raw loop (K threads, one psycopg connection each, autocommit and
+   client-side binding as Django runs; each cycle authenticates as the app does — key hash, a
+   per-process cache, the token read on a miss — then calls ``quorum_claim`` and, in a
+   transaction with the answer's validation, ``quorum_submit``: the same statements the app runs),
+   then the HTTP path (gunicorn on 127.0.0.1, K threads each with a keep-alive
+   ``requests.Session``: ``POST /api/v1/work/next`` then ``POST …/submit``). Both run
+   ``--warmup`` + ``--duration`` seconds on the same backlog (reset between), and stop early only
+   if it runs out ("drained").
 5. Prints a table (cycles/s, p50/p99 of cycle, claim and submit, HTTP/raw ratio, CPU split),
-   the flatness of claim latency across sizes, and writes ``bench/results/claim-<time>.json``.
+   the flatness of claim latency across sizes, and writes ``bench/results/claim-<time>.json``
+   with the command and the commit.
 
 It only talks to 127.0.0.1 (or a local unix socket) and stops by itself.
 """
@@ -49,7 +54,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -68,6 +73,26 @@ CLIENT_SLUG = "bench-claim"
 PROJECT_NAME = "bench-claim"
 ANNOTATOR_EMAIL = "bench-annotator-{:03d}@bench.invalid"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def git_commit() -> str:
+    """The commit the bench ran at (with ``+dirty`` when the work tree had changes)."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def _auth_cache_seconds() -> float:
+    from django.conf import settings
+
+    return float(settings.QUORUM_AUTH_CACHE_SECONDS)
 
 
 def log(msg: str = "") -> None:
@@ -111,14 +136,48 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--price",
         type=int,
-        default=0,
-        help="task price in minor units: >0 adds the budget reservation at claim and the charge at completion (default 0)",
+        default=10,
+        help="task price in minor units: the budget reservation at the first claim and the charge at completion; "
+        "0 turns both off (default 10)",
     )
     p.add_argument(
         "--pay",
         type=int,
-        default=0,
-        help="annotator pay per answer: >0 adds the payable posting at submit (default 0)",
+        default=3,
+        help="annotator pay per answer: the payable posting at every submit; 0 turns it off (default 3)",
+    )
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=3,
+        help="answers per task: every third submit completes a task (default 3)",
+    )
+    p.add_argument(
+        "--no-quality",
+        dest="quality",
+        action="store_false",
+        help="turn the quality rules off (gold, the gold rule, dynamic overlap)",
+    )
+    p.add_argument(
+        "--gold",
+        type=int,
+        default=200,
+        help="gold tasks in the project, served at a ratio of 0.1 (default 200; none with --no-quality)",
+    )
+    p.add_argument(
+        "--worker-class", default="sync", help="gunicorn worker class: sync or gthread (default sync)"
+    )
+    p.add_argument(
+        "--threads", type=int, default=1, help="gunicorn threads per worker, for gthread (default 1)"
+    )
+    p.add_argument(
+        "--serving",
+        action="store_true",
+        help="also measure serving order: time to the first completed task and completion latency, "
+        "started_first vs breadth_first, on a fresh batch",
+    )
+    p.add_argument(
+        "--serving-tasks", type=int, default=5000, help="tasks of the serving-order batch (default 5000)"
     )
     p.add_argument(
         "--quick", action="store_true", help="smoke run: sizes 2000,20000, open 2000, concurrency 8, 4 s"
@@ -142,6 +201,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     a.duration = a.duration if a.duration is not None else (4.0 if quick else 15.0)
     a.warmup = a.warmup if a.warmup is not None else (1.0 if quick else 2.0)
     a.open = min(a.open or (2000 if quick else 10000), min(a.sizes))
+    if not a.quality:
+        a.gold = 0
     a.sizes = sorted(set(a.sizes))
     if a.open < max(a.concurrency) * 4:
         p.error("--open must be at least 4 x the largest concurrency")
@@ -292,7 +353,26 @@ def open_bench_database(
     return bench_url, admin_url, env
 
 
-def make_fixtures(n_annotators: int) -> Fixtures:
+def quality_settings(overlap: int, quality: bool) -> dict:
+    """The project's quality rules: gold served at 10 % of each annotator's claims and scored, the
+    gold rule armed (accuracy below 0.5 after 5 gold answers removes an annotator; every bench
+    answer is right, so nobody is removed), dynamic overlap armed (confidence below 0.5 adds an
+    answer; the bench's answers agree, so it never fires), agreement and confusion counted on
+    every completion. ``quality`` False: all off."""
+    return {
+        "overlap": overlap,
+        "max_overlap": overlap + (1 if quality else 0),
+        "gold_ratio": 0.1 if quality else 0.0,
+        "gold_min_answers": 5,
+        "gold_accuracy_threshold": 0.5 if quality else 0.0,
+        "confidence_threshold": 0.5 if quality else 0.0,
+        "min_answer_ms": 0,
+        "review_enabled": False,
+        "consensus_method": "auto",
+    }
+
+
+def make_fixtures(n_annotators: int, overlap: int = 1, quality: bool = False) -> Fixtures:
     """Client, project and annotators through the app's own services (a handful of rows)."""
     from annotation import services as work
     from annotation.models import Annotator, Project
@@ -312,6 +392,8 @@ def make_fixtures(n_annotators: int) -> Fixtures:
         overlap=1,
         price_per_task=0,
     )
+    # The settings of this run (tasks keep their own price, pay and overlap: see load_data).
+    Project.objects.filter(pk=project.pk).update(**quality_settings(overlap, quality))
     annotators, tokens = [], []
     for i in range(n_annotators):
         email = ANNOTATOR_EMAIL.format(i)
@@ -356,7 +438,14 @@ BILLING_TABLES = [
 
 
 def load_data(
-    conn: psycopg.Connection, fx: Fixtures, size: int, n_open: int, price: int = 0, pay: int = 0
+    conn: psycopg.Connection,
+    fx: Fixtures,
+    size: int,
+    n_open: int,
+    price: int = 0,
+    pay: int = 0,
+    overlap: int = 1,
+    gold: int = 0,
 ) -> dict:
     """Make the bench project hold ``size`` tasks, ``n_open`` of them pending; reuse when already so."""
     shape = {
@@ -367,6 +456,8 @@ def load_data(
     }
     if price or pay:
         shape["price"], shape["pay"] = price, pay
+    if overlap != 1 or gold:
+        shape["overlap"], shape["gold"] = overlap, gold
     conn.execute(META_DDL)
     row = conn.execute("SELECT shape, loaded_at FROM bench_meta WHERE id = 1").fetchone()
     if row and row[0] == shape:
@@ -389,6 +480,8 @@ def load_data(
         "annotators": fx.annotator_ids,
         "na": len(fx.annotator_ids),
         "categories": json.dumps(CATEGORIES),
+        "overlap": overlap,
+        "gold": gold,
     }
     with conn.transaction():
         conn.execute(f"TRUNCATE {', '.join(DATA_TABLES + BILLING_TABLES)}")
@@ -412,7 +505,8 @@ def load_data(
                    jsonb_build_object('attachment', 'https://example.com/img/' || g || '.jpg', 'attachment_type', 'image',
                                       'categories', %(categories)s::jsonb),
                    '{{}}', '[]', NULL, '', 0, %(price)s, %(pay)s, g <= %(h)s,
-                   CASE WHEN g <= %(h)s THEN 'completed' ELSE 'pending' END, true, false, 1,
+                   CASE WHEN g <= %(h)s THEN 'completed' ELSE 'pending' END, true, false,
+                   CASE WHEN g <= %(h)s THEN 1 ELSE %(overlap)s END,
                    (g <= %(h)s)::int, (g <= %(h)s)::int, (g <= %(h)s)::int,
                    CASE WHEN g <= %(h)s THEN '{{"category": "dog"}}'::jsonb END,
                    CASE WHEN g <= %(h)s THEN 1.0 END, false, NULL, ca,
@@ -443,6 +537,24 @@ def load_data(
                        ca + interval '90 seconds', {annotator}, {_uuid_sql("ca + interval '60 seconds'", "a02")},
                        {_uuid_sql("ca", "a01")}
                   FROM ({hseries}) s
+                """,
+                p,
+            )
+        if gold:
+            # Gold tasks: served at the project's gold ratio to many annotators, never completed.
+            conn.execute(
+                f"""
+                INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id, callback_url,
+                    priority, price, pay, spend_reserved, status, released, is_test, overlap, slots_taken,
+                    answers_received, claim_seq, response, confidence, is_gold, gold_answer, created_at, updated_at,
+                    completed_at, batch_id, client_id, project_id)
+                SELECT {_uuid_sql("ca", "a04")}, 'categorization', '',
+                       jsonb_build_object('attachment', 'https://example.com/gold/' || g || '.jpg',
+                                          'attachment_type', 'image', 'categories', %(categories)s::jsonb),
+                       '{{}}', '[]', NULL, '', 0, 0, %(pay)s, false, 'pending', true, false, 10000, 0, 0, 0, NULL,
+                       NULL, true, '{{"category": "dog"}}', ca, ca, NULL, NULL, %(client)s, %(project)s
+                  FROM (SELECT g, %(loaded)s::timestamptz - interval '2 hours' + g * interval '1 second' AS ca
+                          FROM generate_series(1, %(gold)s::bigint) g) s
                 """,
                 p,
             )
@@ -482,13 +594,19 @@ def reset(conn: psycopg.Connection, loaded_at: datetime) -> float:
             """
             UPDATE annotation_task t
                SET status = 'pending', slots_taken = 0, answers_received = 0, claim_seq = 0, response = NULL,
-                   confidence = NULL, completed_at = NULL, updated_at = t.created_at, spend_reserved = false
-             WHERE t.id IN (SELECT task_id FROM annotation_assignment WHERE claimed_at >= %(mark)s)
+                   confidence = NULL, completed_at = NULL, updated_at = t.created_at, spend_reserved = false,
+                   overlap = CASE WHEN t.is_gold THEN 10000 ELSE p.overlap END
+              FROM annotation_project p
+             WHERE p.id = t.project_id
+               AND t.id IN (SELECT task_id FROM annotation_assignment WHERE claimed_at >= %(mark)s)
             """,
             m,
         )
         conn.execute("DELETE FROM annotation_assignment WHERE claimed_at >= %(mark)s", m)
         conn.execute("DELETE FROM clients_event WHERE created_at >= %(mark)s", m)
+        conn.execute("DELETE FROM annotation_projectworker")
+        conn.execute("DELETE FROM annotation_confusioncount")
+        conn.execute("DELETE FROM clients_webhookdelivery")
         conn.execute(f"TRUNCATE {', '.join(BILLING_TABLES)}")
         conn.execute("UPDATE billing_account SET balance = 0 WHERE balance <> 0")
     vacuum(conn)
@@ -521,150 +639,73 @@ def table_stats(conn: psycopg.Connection, fx: Fixtures) -> dict:
 
 # --- the raw loop ---------------------------------------------------------------------------------
 
-RAW_CLAIM = [
-    # Same rows as annotation.assignment.claim, minimum statements: annotator row lock (status),
-    # live-lease quota count, CLAIM_SQL, the assignment row, its event.
-    "SELECT status FROM annotation_annotator WHERE id = %(annotator)s FOR UPDATE",
-    "SELECT count(*) FROM annotation_assignment WHERE annotator_id = %(annotator)s AND status = 'active' AND leased_until > %(now)s",
-]
-RAW_INSERT_ASSIGNMENT = """
-INSERT INTO annotation_assignment (id, status, claim_version, leased_until, claimed_at, finished_at, annotator_id, project_id, task_id)
-VALUES (%(id)s, 'active', %(version)s, %(until)s, %(now)s, NULL, %(annotator)s, %(project)s, %(task)s)
+RAW_TOKEN = """
+SELECT t.key_hash, t.revoked_at, u.is_active, a.id
+  FROM clients_accesstoken t JOIN clients_user u ON u.id = t.user_id JOIN annotation_annotator a ON a.user_id = u.id
+ WHERE t.prefix = %s
 """
-RAW_EVENT = """
-INSERT INTO clients_event (created_at, actor, entity_type, entity_id, kind, before, after, client_id)
-VALUES (%(now)s, %(actor)s, %(etype)s, %(eid)s, %(kind)s, %(before)s, %(after)s, %(client)s)
-"""
-RAW_SUBMIT_ASSIGNMENT = """
-UPDATE annotation_assignment SET status = 'submitted', finished_at = %(now)s
- WHERE id = %(id)s AND annotator_id = %(annotator)s AND status = 'active' AND claim_version = %(version)s
-   AND leased_until > %(now)s
-RETURNING task_id, claimed_at
-"""
-RAW_INSERT_SUBMISSION = """
-INSERT INTO annotation_submission (id, answer, status, duration_ms, created_at, annotator_id, assignment_id, task_id)
-VALUES (%(sid)s, %(answer)s, 'accepted', %(ms)s, %(now)s, %(annotator)s, %(id)s, %(task)s)
-"""
-RAW_COMPLETE_TASK = """
-UPDATE annotation_task SET answers_received = answers_received + 1, status = 'completed', response = %(answer)s,
-       confidence = 1.0, completed_at = %(now)s, updated_at = %(now)s
- WHERE id = %(task)s AND status = 'pending'
-"""
+
+
+class RawAuth:
+    """What the app's authentication does per request (``clients.auth``): hash the presented key,
+    look it up in a per-process map kept ``QUORUM_AUTH_CACHE_SECONDS``, and on a miss read the token,
+    its user and annotator in one statement and compare the hash. The raw loop pays the same."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.cache: dict[str, tuple[float, object]] = {}
+        self.lock = threading.Lock()
+
+    def annotator(self, cur, key: str):
+        from clients import secrets as keys
+
+        digest = keys.hash_key(key)
+        with self.lock:
+            hit = self.cache.get(digest)
+        if hit is not None and time.monotonic() < hit[0]:
+            return hit[1]
+        _, prefix = keys.parse_key(key)
+        row = cur.execute(RAW_TOKEN, [prefix]).fetchone()
+        if row is None or not keys.matches(key, row[0]) or row[1] is not None or not row[2]:
+            raise RuntimeError("raw loop: token refused")
+        with self.lock:
+            self.cache[digest] = (time.monotonic() + self.seconds, row[3])
+        return row[3]
 
 
 def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None:
-    """One claim transaction and one submit transaction; returns their latencies, None when empty."""
-    from annotation.assignment import CLAIM_SQL, WORKER_SERVED_SQL, worker_gate
-    from annotation.services import workforce
-    from clients.ids import uuid7
+    """One claim and one submit, each authenticated, each one statement of the app's own functions:
+    the claim alone (its own transaction, as the app runs it), the submit in a transaction with the
+    answer's validation before COMMIT (``annotation.lifecycle.submit``). Returns their latencies,
+    None when nothing is claimable."""
+    from annotation import tasktypes
+    from annotation.lifecycle.leases import CLAIM_CALL_SQL
+    from annotation.lifecycle.submit import SUBMIT_CALL_SQL
 
     t0 = time.perf_counter()
-    now = datetime.now(UTC)
-    a = {
-        "annotator": ctx["annotator"],
-        "now": now,
-        "project_id": ctx["project"],
-        "annotator_id": ctx["annotator"],
-    }
     with conn.cursor() as cur:
-        for sql in RAW_CLAIM:
-            cur.execute(sql, a)
-        # the annotator's standing in the project (issue 3)
-        worker_id = worker_gate(cur, project_id=ctx["project"], annotator_id=ctx["annotator"], now=now)[0]
-        cur.execute(CLAIM_SQL, a)
-        row = cur.fetchone()
-        if row is None:
-            conn.rollback()
-            return None
-        task_id, seq = row[:2]
-        cur.execute(WORKER_SERVED_SQL, {"id": worker_id, "gold": 0})
-        aid = uuid7()
-        cur.execute(
-            RAW_INSERT_ASSIGNMENT,
-            {
-                **a,
-                "id": aid,
-                "version": seq,
-                "until": now + timedelta(seconds=900),
-                "project": ctx["project"],
-                "task": task_id,
-            },
-        )
-        cur.execute(
-            RAW_EVENT,
-            {
-                "now": now,
-                "actor": ctx["actor"],
-                "etype": "assignment",
-                "eid": aid,
-                "kind": "assignment.claimed",
-                "before": None,
-                "after": Jsonb({"task": str(task_id), "claim_version": seq}),
-                "client": ctx["client"],
-            },
-        )
-    conn.commit()
+        annotator = ctx["auth"].annotator(cur, ctx["token"])
+        row = cur.execute(
+            CLAIM_CALL_SQL,
+            [annotator, None, True, datetime.now(UTC), 3, ctx["actor"]],  # as the HTTP body {}
+        ).fetchone()
+    if row[0] == "none":
+        return None
+    if row[0] not in ("claimed", "resumed"):
+        raise RuntimeError(f"raw claim: {row[0]} {row[1]}")
+    assignment_id, claim_version = row[2], row[4]
     t1 = time.perf_counter()
-    now2 = datetime.now(UTC)
-    s = {"now": now2, "id": aid, "annotator": ctx["annotator"], "version": seq}
     with conn.cursor() as cur:
-        cur.execute(RAW_SUBMIT_ASSIGNMENT, s)
-        got = cur.fetchone()
-        if got is None:
-            conn.rollback()
-            raise RuntimeError("raw submit lost its lease")
-        ms = max(0, int((now2 - got[1]).total_seconds() * 1000))
-        answer = Jsonb(ANSWER)
-        cur.execute(RAW_INSERT_SUBMISSION, {**s, "sid": uuid7(), "answer": answer, "ms": ms, "task": task_id})
-        cur.execute(RAW_COMPLETE_TASK, {"now": now2, "answer": answer, "task": task_id})
-        # the answer's agreement with the consensus and the confusion counts (issue 3)
-        cur.execute(
-            workforce.WORKER_DELTA_SQL,
-            {
-                "gold_answers": 0,
-                "gold_score": 0.0,
-                "consensus_answers": 1,
-                "consensus_score": 1.0,
-                "flags": 0,
-                "now": now2,
-                "project_id": ctx["project"],
-                "annotator_id": ctx["annotator"],
-            },
-        )
-        label = ANSWER["category"]
-        cur.execute(
-            workforce.CONFUSION_SQL.format(values="(%s, %s, %s, %s, %s)"),
-            [ctx["project"], ctx["annotator"], label, label, 1.0],
-        )
-        cur.execute(
-            RAW_EVENT,
-            {
-                "now": now2,
-                "actor": ctx["actor"],
-                "etype": "assignment",
-                "eid": aid,
-                "kind": "assignment.submitted",
-                "before": Jsonb({"status": "active"}),
-                "after": Jsonb({"status": "submitted"}),
-                "client": ctx["client"],
-            },
-        )
-        cur.execute(
-            RAW_EVENT,
-            {
-                "now": now2,
-                "actor": "system:consensus",
-                "etype": "task",
-                "eid": task_id,
-                "kind": "task.completed",
-                "before": Jsonb({"status": "pending"}),
-                "after": Jsonb({"status": "completed", "confidence": 1.0}),
-                "client": ctx["client"],
-            },
-        )
-    conn.commit()
-    t2 = time.perf_counter()
-    return t1 - t0, t2 - t1
+        annotator = ctx["auth"].annotator(cur, ctx["token"])
+        with conn.transaction():
+            got = cur.execute(
+                SUBMIT_CALL_SQL,
+                [assignment_id, annotator, claim_version, Jsonb(ANSWER), datetime.now(UTC), ctx["actor"]],
+            ).fetchone()
+            if got[0] != "ok":
+                raise RuntimeError(f"raw submit: {got[0]} {got[1]}")
+            tasktypes.check_answer(got[4], got[5], ANSWER)
+    return t1 - t0, time.perf_counter() - t1
 
 
 # --- measurement machinery --------------------------------------------------------------------------
@@ -861,16 +902,22 @@ def measure(kind: str, workers_fn, k: int, run: Run, probe: CpuProbe) -> dict:
 
 
 def raw_workers(bench_url: str, fx: Fixtures):
+    from django.conf import settings
+
+    auth = RawAuth(float(settings.QUORUM_AUTH_CACHE_SECONDS))
+
     def work(i: int, rec: Recorder, run: Run, barrier: threading.Barrier) -> None:
         ctx = {
-            "annotator": fx.annotator_ids[i],
-            "project": fx.project_id,
-            "client": fx.client_id,
+            "token": fx.tokens[i],
+            "auth": auth,
             "actor": f"user:{fx.user_ids[i]}",
         }
-        # Client-side binding, as Django's PostgreSQL backend does by default.
+        # Client-side binding and autocommit, as Django's PostgreSQL backend runs by default.
         conn = psycopg.connect(
-            bench_url, cursor_factory=psycopg.ClientCursor, options="-c statement_timeout=30000"
+            bench_url,
+            cursor_factory=psycopg.ClientCursor,
+            autocommit=True,
+            options="-c statement_timeout=30000",
         )
         try:
             barrier.wait(timeout=120)
@@ -879,7 +926,6 @@ def raw_workers(bench_url: str, fx: Fixtures):
                 try:
                     got = raw_cycle(conn, ctx)
                 except psycopg.Error as exc:
-                    conn.rollback()
                     rec.error("raw", type(exc).__name__)
                     continue
                 if got is None:
@@ -893,7 +939,9 @@ def raw_workers(bench_url: str, fx: Fixtures):
     return work
 
 
-def http_workers(base: str, fx: Fixtures):
+def http_workers(base: str, fx: Fixtures, project=None):
+    next_body = json.dumps({"project": str(project)} if project else {}).encode()
+
     def work(i: int, rec: Recorder, run: Run, barrier: threading.Barrier) -> None:
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {fx.tokens[i]}"
@@ -907,7 +955,7 @@ def http_workers(base: str, fx: Fixtures):
         while run.take():
             t0 = time.perf_counter()
             try:
-                r = session.post(next_url, data=b"{}", timeout=30)
+                r = session.post(next_url, data=next_body, timeout=30)
                 t1 = time.perf_counter()
                 if r.status_code != 200:
                     rec.error("next", f"{r.status_code} {r.text[:120]}")
@@ -971,7 +1019,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict, workers: int):
+def gunicorn(env: dict, workers: int, worker_class: str = "sync", threads: int = 1):
     exe = Path(sys.executable).parent / "gunicorn"
     exe = str(exe) if exe.exists() else shutil.which("gunicorn")
     if not exe:
@@ -983,6 +1031,10 @@ def gunicorn(env: dict, workers: int):
         "config.wsgi",
         "--workers",
         str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
         "--bind",
         f"127.0.0.1:{port}",
         "--log-level",
@@ -1031,41 +1083,57 @@ def gunicorn(env: dict, workers: int):
 # --- explain and query count -------------------------------------------------------------------------
 
 
-def explain_claim(bench_url: str, fx: Fixtures) -> str:
-    from annotation.assignment import CLAIM_SQL
+def _claim_args(fx: Fixtures, i: int = 0) -> list:
+    return [fx.annotator_ids[i % len(fx.annotator_ids)], None, False, datetime.now(UTC), 3, "user:bench"]
 
-    params = {"project_id": fx.project_id, "annotator_id": fx.annotator_ids[0], "now": datetime.now(UTC)}
+
+def explain_claim(bench_url: str, fx: Fixtures) -> str:
+    """The plans of the statements inside one ``quorum_claim`` call (rolled back), as PostgreSQL's
+    ``auto_explain`` reports nested statements: the ones that read ``annotation_task``."""
+    from annotation.lifecycle.leases import CLAIM_CALL_SQL
+
+    notices: list[str] = []
     with psycopg.connect(bench_url, cursor_factory=psycopg.ClientCursor) as conn:
-        text = ""
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+        try:
+            conn.execute("LOAD 'auto_explain'")
+        except psycopg.Error as exc:
+            return f"(auto_explain is not available to this role: {exc})"
+        for setting in (
+            "log_min_duration = 0",
+            "log_analyze = on",
+            "log_buffers = on",
+            "log_nested_statements = on",
+        ):
+            conn.execute(f"SET auto_explain.{setting}")
+        conn.execute("SET client_min_messages = log")
+        conn.commit()
         for _ in range(2):  # the first one warms the cache; print the second
-            rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + CLAIM_SQL, params).fetchall()
-            conn.rollback()  # EXPLAIN ANALYZE really runs the UPDATE
-            text = "\n".join(r[0] for r in rows)
-    return text
+            notices.clear()
+            conn.execute(CLAIM_CALL_SQL, _claim_args(fx)).fetchone()
+            conn.rollback()  # the claim really runs: undo it
+    plans = [n for n in notices if "annotation_task" in n and "Query Text" in n]
+    return "\n\n".join(plans) or "\n\n".join(notices)
 
 
 def claim_sql_profile(bench_url: str, fx: Fixtures, n: int = 200) -> dict:
-    """``CLAIM_SQL`` alone, one connection, no concurrency, each run rolled back: the server-side
+    """``quorum_claim`` alone, one connection, no concurrency, each run rolled back: the server-side
     execution time and the buffers it touches (a count that machine noise does not change), and
     the client-side round trip of the plain statement."""
-    from annotation.assignment import CLAIM_SQL
+    from annotation.lifecycle.leases import CLAIM_CALL_SQL
 
     exec_ms, buffers, rtt = [], [], []
     with psycopg.connect(bench_url, cursor_factory=psycopg.ClientCursor) as conn:
         for i in range(n):
-            params = {
-                "project_id": fx.project_id,
-                "annotator_id": fx.annotator_ids[i % len(fx.annotator_ids)],
-                "now": datetime.now(UTC),
-            }
-            doc = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIM_SQL, params).fetchone()[0][
+            args = _claim_args(fx, i)
+            doc = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIM_CALL_SQL, args).fetchone()[
                 0
-            ]
+            ][0]
             conn.rollback()
             exec_ms.append(doc["Execution Time"])
             buffers.append(doc["Plan"]["Shared Hit Blocks"] + doc["Plan"]["Shared Read Blocks"])
             t0 = time.perf_counter()
-            conn.execute(CLAIM_SQL, params).fetchone()
+            conn.execute(CLAIM_CALL_SQL, args).fetchone()
             rtt.append(time.perf_counter() - t0)
             conn.rollback()
     return {
@@ -1206,7 +1274,7 @@ def flatness(results: list[dict], sizes: list[int]) -> list[dict]:
 def print_claim_sql(per_size: dict) -> None:
     sizes = sorted(per_size)
     log(
-        "\nCLAIM_SQL alone (one connection, rolled back; server execution time and buffers touched per claim):"
+        "\nquorum_claim alone (one connection, rolled back; server execution time and buffers touched per claim):"
     )
     log(f"{'tasks':>9} {'exec p50/p99 ms':>16} {'buffers p50/max':>16} {'round trip p50/p99 ms':>22}")
     for size in sizes:
@@ -1248,6 +1316,124 @@ def print_flatness(rows: list[dict]) -> None:
         )
 
 
+# --- serving order ----------------------------------------------------------------------------------
+
+SERVING_PROJECT = "bench-serving"
+
+
+def serving_batch(
+    conn: psycopg.Connection, fx: Fixtures, n: int, order: str, price: int, pay: int
+) -> uuid.UUID:
+    """A fresh batch of ``n`` pending tasks at overlap 3 in a project of its own, served in ``order``."""
+    from annotation import services as work
+    from annotation.models import Project
+
+    project = Project.objects.filter(
+        client_id=fx.client_id, name=SERVING_PROJECT
+    ).first() or work.project_create(
+        client=_client(fx),
+        actor=None,
+        name=SERVING_PROJECT,
+        task_type="categorization",
+        params={"categories": CATEGORIES},
+        overlap=3,
+        price_per_task=0,
+    )
+    Project.objects.filter(pk=project.pk).update(
+        serving_order=order, priority=10, **{**quality_settings(3, False), "overlap": 3, "max_overlap": 3}
+    )
+    from django.db import connection as django_conn
+
+    django_conn.close()
+    p = {"project": project.pk, "client": fx.client_id, "n": n, "price": price, "pay": pay,
+         "categories": json.dumps(CATEGORIES), "now": datetime.now(UTC)}  # fmt: skip
+    with conn.transaction():
+        for table in ("annotation_submission", "annotation_assignment"):
+            conn.execute(
+                f"DELETE FROM {table} WHERE task_id IN (SELECT id FROM annotation_task WHERE project_id = %(project)s)",
+                p,
+            )
+        conn.execute("DELETE FROM annotation_task WHERE project_id = %(project)s", p)
+        conn.execute(
+            f"""
+            INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id, callback_url,
+                priority, price, pay, spend_reserved, status, released, is_test, overlap, slots_taken, answers_received,
+                claim_seq, response, confidence, is_gold, gold_answer, created_at, updated_at, completed_at, batch_id,
+                client_id, project_id)
+            SELECT {_uuid_sql("ca", "a05")}, 'categorization', '',
+                   jsonb_build_object('attachment', 'https://example.com/s/' || g || '.jpg', 'categories', %(categories)s::jsonb),
+                   '{{}}', '[]', NULL, '', 0, %(price)s, %(pay)s, false, 'pending', true, false, 3, 0, 0, 0, NULL, NULL,
+                   false, NULL, ca, ca, NULL, NULL, %(client)s, %(project)s
+              FROM (SELECT g, %(now)s::timestamptz - interval '1 hour' + g * interval '1 millisecond' AS ca
+                      FROM generate_series(1, %(n)s::bigint) g) s
+            """,
+            p,
+        )
+    conn.execute("VACUUM (ANALYZE) annotation_task")
+    return project.pk
+
+
+def _client(fx: Fixtures):
+    from clients.models import Client
+
+    return Client.objects.get(pk=fx.client_id)
+
+
+def serving_figures(conn: psycopg.Connection, project_id) -> dict:
+    """From the rows the run left: answers, completed tasks, time from the batch's first claim to
+    its first completed task, and per task the time from its first claim to its completion."""
+    first_claim, answers = conn.execute(
+        """SELECT min(a.claimed_at), count(*) FILTER (WHERE a.status = 'submitted')
+             FROM annotation_assignment a WHERE a.project_id = %s""",
+        [project_id],
+    ).fetchone()
+    rows = conn.execute(
+        """SELECT extract(epoch FROM t.completed_at - min(a.claimed_at)),
+                  extract(epoch FROM t.completed_at - %s::timestamptz)
+             FROM annotation_task t JOIN annotation_assignment a ON a.task_id = t.id
+            WHERE t.project_id = %s AND t.status = 'completed'
+            GROUP BY t.id, t.completed_at""",
+        [first_claim, project_id],
+    ).fetchall()
+    started = conn.execute(
+        "SELECT count(*) FROM annotation_task WHERE project_id = %s AND status = 'pending' AND answers_received > 0",
+        [project_id],
+    ).fetchone()[0]
+    latency = [float(r[0]) for r in rows]
+    since_start = sorted(float(r[1]) for r in rows)
+    return {
+        "answers": answers,
+        "completed_tasks": len(rows),
+        "started_not_completed": started,
+        "first_completed_after_s": round(since_start[0], 2) if since_start else None,
+        "task_latency_s": {
+            q: (round(pct(latency, v), 2) if latency else None)
+            for q, v in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+        },  # fmt: skip
+    }
+
+
+def measure_serving(args, conn, fx: Fixtures, env: dict, admin_url: str) -> list[dict]:
+    out = []
+    k = min(args.concurrency)
+    for order in ("started_first", "breadth_first"):
+        project_id = serving_batch(conn, fx, args.serving_tasks, order, args.price, args.pay)
+        with gunicorn(env, args.workers[0], args.worker_class, args.threads) as (base, pid):
+            log(
+                f"-- serving order {order}: {args.serving_tasks:,} tasks at overlap 3, {k} annotators, {args.duration} s ..."
+            )
+            run = Run(0.0, args.duration, 10**9)
+            res = measure(
+                "http", http_workers(base, fx, project_id), k, run, CpuProbe(admin_url, args.db_name, pid)
+            )
+        figures = serving_figures(conn, project_id)
+        out.append({"order": order, "tasks": args.serving_tasks, "concurrency": k, "cycles_per_s": res["cycles_per_s"],
+                    "errors": res["errors"], **figures})  # fmt: skip
+        log(f"   {figures['answers']:,} answers, {figures['completed_tasks']:,} tasks completed, first after "
+            f"{figures['first_completed_after_s']} s, task latency p50/p90/p99 {figures['task_latency_s']} s")  # fmt: skip
+    return out
+
+
 # --- main ------------------------------------------------------------------------------------------
 
 
@@ -1266,9 +1452,13 @@ def main(argv: list[str]) -> int:
         "warmup_s": args.warmup,
         "workers": args.workers,
         "database": args.db_name,
-        "project_overlap": 1,
+        "project_overlap": args.overlap,
         "price_per_task": args.price,
         "pay_per_answer": args.pay,
+        "quality_rules": quality_settings(args.overlap, args.quality),
+        "gold_tasks": args.gold,
+        "gunicorn": f"{args.worker_class}, threads {args.threads}",
+        "auth_cache_seconds": _auth_cache_seconds(),
         "http_body_next": "{} (resume defaults to true)",
         "quick": args.quick,
     }
@@ -1279,17 +1469,19 @@ def main(argv: list[str]) -> int:
     for k, v in params.items():
         log(f"  {k}: {v}")
 
-    fx = make_fixtures(max(args.concurrency))
+    fx = make_fixtures(max(args.concurrency), args.overlap, args.quality)
     from django.db import connection as django_conn
 
     django_conn.close()
 
     results: list[dict] = []
     per_size: dict = {}
-    cap = int(args.open * 0.95) - max(args.concurrency)
+    # Both paths drain the same backlog for the same duration: neither stops before the clock
+    # unless the backlog runs out ("drained" in the results; make --open larger then).
+    cap = args.open * args.overlap + args.gold * 10_000
     for size in args.sizes:
         log(f"\n== {size:,} tasks ==")
-        load = load_data(conn, fx, size, args.open, args.price, args.pay)
+        load = load_data(conn, fx, size, args.open, args.price, args.pay, args.overlap, args.gold)
         loaded_at = load["loaded_at"]
         stats = table_stats(conn, fx)
         log("  " + ", ".join(f"{k}={v:,}" for k, v in stats.items()))
@@ -1297,7 +1489,7 @@ def main(argv: list[str]) -> int:
         log(f"\nEXPLAIN (ANALYZE, BUFFERS) of one claim at {size:,} tasks (rolled back):\n{plan}\n")
         sql_profile = claim_sql_profile(bench_url, fx)
         log(
-            f"CLAIM_SQL alone, {sql_profile['runs']} runs rolled back: "
+            f"quorum_claim alone, {sql_profile['runs']} runs rolled back: "
             + ", ".join(f"{k}={v}" for k, v in sql_profile.items() if k != "runs")
         )
         queries = count_queries(fx) if not args.skip_http else {}
@@ -1337,7 +1529,7 @@ def main(argv: list[str]) -> int:
                 reset(conn, loaded_at)
             if not args.skip_http:
                 for w in args.workers:
-                    with gunicorn(env, w) as (base, pid):
+                    with gunicorn(env, w, args.worker_class, args.threads) as (base, pid):
                         log(f"-- HTTP, gunicorn {w} workers, {k} annotators ...")
                         run = Run(args.warmup, args.duration, cap)
                         res = measure(
@@ -1375,6 +1567,7 @@ def main(argv: list[str]) -> int:
                             f"{floor.get('http_over_raw')}"
                         )
                     reset(conn, loaded_at)
+    serving = measure_serving(args, conn, fx, env, admin_url) if args.serving and not args.skip_http else []
     conn.close()
 
     flat = flatness(results, args.sizes)
@@ -1382,6 +1575,18 @@ def main(argv: list[str]) -> int:
     print_table(results)
     print_claim_sql(per_size)
     print_flatness(flat)
+    if serving:
+        log("\nServing order (a fresh batch at overlap 3; task latency = its first claim to its completion):")
+        for r in serving:
+            lat = r["task_latency_s"]
+            log(
+                f"  {r['order']:<14} {r['answers']:>7,} answers  {r['completed_tasks']:>6,} completed  "
+                f"{r['started_not_completed']:>6,} started, not done  first completed after {fmt(r['first_completed_after_s'], '.2f')} s  "
+                f"latency p50/p90/p99 {fmt(lat['p50'], '.2f')}/{fmt(lat['p90'], '.2f')}/{fmt(lat['p99'], '.2f')} s"
+            )
+    drained = [r for r in results if r.get("drained")]
+    if drained:
+        log(f"\nWARNING: {len(drained)} measurement(s) ran out of open work before the clock: raise --open")
     https = [r for r in results if r["path"] == "http" and r.get("http_over_raw") is not None]
     if https:
         worst = min(r["http_over_raw"] for r in https)
@@ -1404,6 +1609,9 @@ def main(argv: list[str]) -> int:
     path = args.json or RESULTS_DIR / f"claim-{started.strftime('%Y%m%d-%H%M%S')}.json"
     doc = {
         "benchmark": "bench/claim.py",
+        "command": "make bench BENCH_ARGS='" + " ".join(argv) + "'",
+        "commit": git_commit(),
+        "loadavg_at_end": os.getloadavg(),
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
         "argv": argv,
@@ -1412,6 +1620,7 @@ def main(argv: list[str]) -> int:
         "sizes": {str(k): v for k, v in per_size.items()},
         "results": results,
         "flatness": flat,
+        "serving_order": serving,
     }
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")

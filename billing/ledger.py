@@ -1,9 +1,12 @@
 """The ledger engine: the only code that writes ledger rows.
 
-``post(...)`` writes one balanced transaction, idempotently: the idempotency key is derived from
-the business event (e.g. ``task:<id>:charge``), so a retried Celery task, a re-run of a service
-or a double click posts once. PostgreSQL enforces the rest (append-only rows, balance at commit;
-see migration 0003).
+``post(...)`` writes one balanced transaction, idempotently, in one statement
+(``quorum_ledger_post`` in ``ledger.sql``: accounts created on first use, the transaction and its
+entries inserted, cached balances moved): the idempotency key is derived from the business event
+(e.g. ``task:<id>:charge``), so a retried Celery task, a re-run of a service or a double click
+posts once. PostgreSQL enforces the rest (append-only rows, balance at commit; see migration 0003).
+A leg names its account either as an ``Account`` row or as an ``AccountRef`` (kind, currency,
+client, user), which costs no lookup.
 """
 
 from __future__ import annotations
@@ -12,16 +15,27 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Sum
+from psycopg.types.json import Jsonb
 
 from billing.models import Account, LedgerEntry, LedgerTransaction
 from clients.errors import ValidationFailed
 
 
 @dataclass(frozen=True)
+class AccountRef:
+    """An account by its identity; ``post`` finds or creates it in the same statement."""
+
+    kind: str
+    currency: str
+    client_id: object = None
+    user_id: object = None
+
+
+@dataclass(frozen=True)
 class Leg:
-    account: Account
+    account: Account | AccountRef
     amount: int  # minor units; positive = debit, negative = credit
 
 
@@ -47,13 +61,7 @@ def _check_balanced(legs: Sequence[Leg]) -> None:
         raise ValidationFailed("Ledger entries must sum to zero per currency.", code="ledger_unbalanced")
 
 
-INSERT_TRANSACTION_SQL = """
-INSERT INTO billing_ledgertransaction (id, idempotency_key, kind, client_id, reference, description,
-                                       project_id, project_name, task_type, user_id, reverses_id, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id
-"""
+POST_SQL = "SELECT tx_id, created FROM quorum_ledger_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,19 @@ def post(
     )
 
 
-@transaction.atomic(savepoint=False)
+def _leg_json(leg: Leg) -> dict:
+    account = leg.account
+    if isinstance(account, Account):
+        return {"amount": leg.amount, "account": str(account.pk)}
+    return {
+        "amount": leg.amount,
+        "kind": account.kind,
+        "currency": account.currency,
+        "client": str(account.client_id) if account.client_id else None,
+        "user": str(account.user_id) if account.user_id else None,
+    }
+
+
 def _insert(
     *,
     idempotency_key: str,
@@ -117,60 +137,22 @@ def _insert(
     dims: Dimensions,
     reverses: LedgerTransaction | None,
 ) -> tuple[LedgerTransaction, bool]:
-    ltx = LedgerTransaction(
-        idempotency_key=idempotency_key,
-        kind=kind,
-        client_id=client_id,
-        reference=reference,
-        description=description,
-        project_id=dims.project_id,
-        project_name=dims.project_name[:200],
-        task_type=dims.task_type,
-        user_id=dims.user_id,
-        reverses=reverses,
-    )
+    now = LedgerTransaction._meta.get_field("created_at").get_default()  # timezone.now(); tests move it
     with connection.cursor() as cursor:
         cursor.execute(
-            INSERT_TRANSACTION_SQL,
-            [
-                ltx.id,
-                idempotency_key,
-                kind,
-                client_id,
-                reference,
-                description,
-                dims.project_id,
-                ltx.project_name,
-                dims.task_type,
-                dims.user_id,
-                reverses.pk if reverses else None,
-                ltx.created_at,
-            ],
-        )
-        inserted = cursor.fetchone() is not None
-        if not inserted:
-            return LedgerTransaction.objects.get(idempotency_key=idempotency_key), False
-        LedgerEntry.objects.bulk_create(
-            [
-                LedgerEntry(
-                    transaction=ltx,
-                    account=leg.account,
-                    amount=leg.amount,
-                    currency=leg.account.currency,
-                    created_at=ltx.created_at,
-                )
-                for leg in legs
-            ]
-        )
-        moves: dict = defaultdict(int)
-        for leg in legs:
-            if leg.account.kind in Account.CACHED_KINDS:
-                moves[leg.account.pk] += leg.amount
-        for account_id in sorted(moves):
-            cursor.execute(
-                "UPDATE billing_account SET balance = balance + %s WHERE id = %s",
-                [moves[account_id], account_id],
-            )
+            POST_SQL,
+            [idempotency_key, kind, client_id, reference, description, dims.project_id, dims.project_name[:200],
+             dims.task_type, dims.user_id, reverses.pk if reverses else None, now,
+             Jsonb([_leg_json(leg) for leg in legs])],
+        )  # fmt: skip
+        tx_id, created = cursor.fetchone()
+    if not created:
+        return LedgerTransaction.objects.get(pk=tx_id), False
+    ltx = LedgerTransaction(
+        id=tx_id, idempotency_key=idempotency_key, kind=kind, client_id=client_id, reference=reference,
+        description=description, project_id=dims.project_id, project_name=dims.project_name[:200],
+        task_type=dims.task_type, user_id=dims.user_id, reverses=reverses, created_at=now,
+    )  # fmt: skip
     ltx._state.adding = False
     return ltx, True
 

@@ -278,10 +278,8 @@ def charge_task_completion(
 
 @transaction.atomic(savepoint=False)
 def _post_charge(*, client: Client, task_id, amount: int, work: Work | None) -> LedgerTransaction:
-    receivable = ledger.account_get(
-        kind=Account.Kind.CLIENT_RECEIVABLE, currency=client.currency, client_id=client.id
-    )
-    revenue = ledger.account_get(kind=Account.Kind.PLATFORM_REVENUE, currency=client.currency)
+    receivable = ledger.AccountRef(Account.Kind.CLIENT_RECEIVABLE, client.currency, client_id=client.id)
+    revenue = ledger.AccountRef(Account.Kind.PLATFORM_REVENUE, client.currency)
     ltx, _ = ledger.post(
         idempotency_key=f"task:{task_id}:charge",
         kind=LedgerTransaction.Kind.TASK_CHARGE,
@@ -304,13 +302,10 @@ def answer_pay(
     rejection), so the pay is the platform's cost rather than cost of revenue."""
     if amount <= 0:
         return None
-    cost = ledger.account_get(
-        kind=Account.Kind.PLATFORM_COST if platform_cost else Account.Kind.LABOR_COST,
-        currency=client.currency,
+    cost = ledger.AccountRef(
+        Account.Kind.PLATFORM_COST if platform_cost else Account.Kind.LABOR_COST, client.currency
     )
-    payable = ledger.account_get(
-        kind=Account.Kind.ANNOTATOR_PAYABLE, currency=client.currency, user_id=user_id
-    )
+    payable = ledger.AccountRef(Account.Kind.ANNOTATOR_PAYABLE, client.currency, user_id=user_id)
     ltx, _ = ledger.post(
         idempotency_key=f"submission:{submission_id}:pay",
         kind=LedgerTransaction.Kind.ANSWER_PAY,

@@ -10,10 +10,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from clients import events, outbound
+from clients import auth, events, outbound
 from clients import secrets as keys
 from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import AccessToken, ApiKey, Client, Membership, User, WebhookEndpoint
+from core.transactions import after_commit
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, client: Client, api_key_id, actor: Any = None) -> ApiKey:
-    """Revoke a key: 401 from its next request on. Revoking twice answers 409."""
+    """Revoke a key: 401 from its next request on in this process, and within
+    ``QUORUM_AUTH_CACHE_SECONDS`` in every other (``clients.auth``). Revoking twice answers 409."""
     try:
         api_key = ApiKey.objects.select_for_update().get(client=client, id=api_key_id)
     except (ApiKey.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
@@ -123,6 +125,10 @@ def api_key_revoke(*, client: Client, api_key_id, actor: Any = None) -> ApiKey:
         raise Conflict("This API key is already revoked.", code="already_revoked")
     api_key.revoked_at = timezone.now()
     api_key.save(update_fields=["revoked_at"])
+    # This process forgets it at once (and again after COMMIT, in case a request of this process
+    # remembered it in between); every other process within QUORUM_AUTH_CACHE_SECONDS.
+    auth.forget(api_key.key_hash)
+    after_commit(auth.forget, api_key.key_hash)
     events.record(actor=actor, entity=api_key, kind="api_key.revoked", after={"prefix": api_key.prefix})
     return api_key
 

@@ -146,7 +146,7 @@ def delivery_enqueue(
         raise Conflict("dedupe_key is already used by another client.", code="dedupe_key_conflict")
     if created:
         # after COMMIT: a broker outage must not fail the caller's request; the dispatcher relays the row.
-        after_commit(_wake_worker, delivery.id)
+        after_commit(wake_worker, delivery.id)
     return delivery
 
 
@@ -181,7 +181,8 @@ def endpoint_event_enqueue(
     ]
 
 
-def _wake_worker(delivery_id: uuid.UUID) -> None:
+def wake_worker(delivery_id: uuid.UUID) -> None:
+    """Send a worker the wake-up for one outbox row (a hint: the dispatcher relays lost ones)."""
     from clients import tasks  # tasks imports this module
 
     try:

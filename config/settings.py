@@ -324,6 +324,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Quorum's own knobs.
+# Each process remembers what a valid API key or token resolved to for this many seconds, so most
+# requests authenticate without a query; a key revoked (or a user or client deactivated) in
+# another process is refused within this bound (at once in the revoking one). 0 turns it off.
+QUORUM_AUTH_CACHE_SECONDS = float(os.environ.get("QUORUM_AUTH_CACHE_SECONDS", "5"))
 QUORUM_DEFAULT_LEASE_SECONDS = env_int("QUORUM_DEFAULT_LEASE_SECONDS", 900)
 QUORUM_MAX_LIVE_LEASES = env_int("QUORUM_MAX_LIVE_LEASES", 3)
 QUORUM_BULK_CREATE_MAX = 10_000

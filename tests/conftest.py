@@ -31,6 +31,17 @@ def egress_guard():
     socket.socket.connect = _real_connect
 
 
+@pytest.fixture(autouse=True)
+def fresh_identity_cache():
+    """Each test starts with an empty authentication cache (clients.auth): keys and users of an
+    earlier test's rolled-back transaction must not be remembered."""
+    from clients import auth
+
+    auth.identities.clear()
+    yield
+    auth.identities.clear()
+
+
 @pytest.fixture
 def client_a(db):
     return ClientFactory(name="Acme Autonomy", slug="acme")

@@ -2,6 +2,7 @@
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,93 @@ def test_api_docs_are_served_without_any_outside_host(client):
     assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html
     asset = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert asset.status_code == 200
+
+
+# --- the lifecycle package alone writes the task lifecycle ------------------------------------------
+
+# Task columns that only annotation/lifecycle/ writes (state, counters, fencing, results), and the
+# models whose rows only it locks.
+LIFECYCLE_COLUMNS = {
+    "status", "slots_taken", "answers_received", "claim_seq", "overlap", "in_review", "rework_round",
+    "round_offset", "spend_reserved", "released", "response", "confidence", "completed_at",
+}  # fmt: skip
+LIFECYCLE_MODELS = {"Task", "Assignment"}
+RAW_WRITE = re.compile(
+    r"\b(UPDATE|DELETE\s+FROM)\s+annotation_(task|assignment)\b|FOR\s+(NO\s+KEY\s+)?UPDATE", re.I
+)
+
+
+def _model_root(node) -> str | None:
+    """``Task`` for ``Task.objects.filter(...).update`` and the like (walks the call chain)."""
+    while True:
+        if isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Attribute):
+            if node.attr == "objects" and isinstance(node.value, ast.Name):
+                return node.value.id
+            node = node.value
+        else:
+            return None
+
+
+def _lifecycle_violations(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            method, model = node.func.attr, _model_root(node.func.value)
+            if model in LIFECYCLE_MODELS and method == "select_for_update":
+                found.append(f"line {node.lineno}: locks {model} rows")
+            if model in LIFECYCLE_MODELS and method == "update":
+                written = {k.arg for k in node.keywords} & LIFECYCLE_COLUMNS
+                if model == "Assignment" or written:
+                    found.append(f"line {node.lineno}: {model}.update({', '.join(sorted(written))})")
+            if (
+                method == "save"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("task", "assignment")
+            ):
+                fields = next((k.value for k in node.keywords if k.arg == "update_fields"), None)
+                names = {e.value for e in getattr(fields, "elts", []) if isinstance(e, ast.Constant)}
+                if fields is None or names & LIFECYCLE_COLUMNS or node.func.value.id == "assignment":
+                    found.append(f"line {node.lineno}: {node.func.value.id}.save({', '.join(sorted(names))})")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and RAW_WRITE.search(node.value):
+            if re.search(r"annotation_(task|assignment)", node.value):
+                found.append(f"line {node.lineno}: SQL writes or locks annotation_task/annotation_assignment")
+    return found
+
+
+def test_only_the_lifecycle_package_writes_or_locks_tasks_and_assignments():
+    """annotation/lifecycle/ alone takes task and assignment row locks and moves their state and
+    counters (its README.md has the lock order); everything else calls it."""
+    violations = []
+    for app in ("annotation", "billing", "clients", "config", "core"):
+        for path in (ROOT / app).rglob("*.py"):
+            rel = path.relative_to(ROOT)
+            if rel.parts[:2] == ("annotation", "lifecycle") or "migrations" in rel.parts:
+                continue
+            violations += [f"{rel} {v}" for v in _lifecycle_violations(path.read_text())]
+    assert violations == []
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "Task.objects.filter(pk=1).update(slots_taken=F('slots_taken') - 1)",
+        "Task.objects.select_for_update().get(pk=1)",
+        "Assignment.objects.filter(pk=1).update(finished_at=now)",
+        "task.save(update_fields=['status'])",
+        "cursor.execute('UPDATE annotation_task SET overlap = overlap + 1 WHERE id = %s', [1])",
+        "cursor.execute('SELECT id FROM annotation_assignment WHERE id = %s FOR UPDATE', [1])",
+    ],
+)
+def test_the_lifecycle_check_can_fail(snippet):
+    assert _lifecycle_violations(snippet) != []
+
+
+def test_the_lifecycle_check_allows_other_writes():
+    assert (
+        _lifecycle_violations(
+            "Task.objects.filter(pk=1).update(metadata={})\ntask.save(update_fields=['tags'])"
+        )
+        == []
+    )

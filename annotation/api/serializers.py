@@ -47,6 +47,12 @@ class ProjectQualitySettings(serializers.Serializer):
     required_qualifications = serializers.ListField(
         child=serializers.UUIDField(), required=False, max_length=50
     )
+    serving_order = serializers.ChoiceField(
+        choices=Project.ServingOrder.choices,
+        required=False,
+        help_text="started_first (default): tasks with an answer or a lease are finished before new ones are "
+        "opened; breadth_first: every task gets its first answer before any gets its second.",
+    )
 
 
 class ProjectIn(ProjectQualitySettings):
@@ -121,6 +127,7 @@ class ProjectOut(serializers.ModelSerializer):
             "min_answer_ms",
             "fraud_flag_limit",
             "required_qualifications",
+            "serving_order",
         ]
 
 

@@ -255,7 +255,7 @@ class WorkNextView(APIView):
         ),
     )
     def post(self, request):
-        annotator = selectors.annotator_for_user(user=request.user)
+        annotator = selectors.annotator_ref_for_user(user=request.user)
         data = _parse(NextIn, request.data or {})
         claim = services.assignment_claim(
             annotator=annotator, project_id=data.get("project"), resume=data["resume"]
@@ -272,14 +272,14 @@ class WorkSubmitView(APIView):
         summary="Submit an answer under your live lease (409 if stale)",
     )
     def post(self, request, assignment_id):
-        annotator = selectors.annotator_for_user(user=request.user)
+        annotator = selectors.annotator_ref_for_user(user=request.user)
         data = _parse(SubmitIn, request.data)
-        submission = services.assignment_submit(annotator=annotator, assignment_id=assignment_id, **data)
+        done = services.assignment_submit(annotator=annotator, assignment_id=assignment_id, **data)
         return Response(
             {
-                "submission_id": submission.id,
-                "assignment_id": submission.assignment_id,
-                "task_status": submission.task.status,
+                "submission_id": done.submission_id,
+                "assignment_id": done.assignment_id,
+                "task_status": done.task_status,
             }
         )
 
@@ -288,7 +288,7 @@ def _lease_view(service, summary: str):
     class LeaseView(APIView):
         @extend_schema(request=ClaimIn, responses=AssignmentOut, summary=summary)
         def post(self, request, assignment_id):
-            annotator = selectors.annotator_for_user(user=request.user)
+            annotator = selectors.annotator_ref_for_user(user=request.user)
             data = _parse(ClaimIn, request.data)
             assignment = service(
                 annotator=annotator, assignment_id=assignment_id, **data

@@ -1,7 +1,8 @@
 """WORK: projects, batches, tasks, annotators, assignments, submissions and the event log.
 
-Counters on ``Task`` (``slots_taken``, ``answers_received``, ``claim_seq``) change only through
-``F()`` or compare-and-set updates in ``annotation.assignment`` / ``annotation.services``.
+A task's lifecycle columns (status, counters, locks) are written only by ``annotation.lifecycle``
+(``tests/test_architecture.py`` checks it), through ``F()``, compare-and-set updates or its
+PL/pgSQL functions.
 Invariant kept by those modules: ``slots_taken`` equals the number of the task's assignments that
 are ``active`` or ``submitted``, and never exceeds ``overlap``.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import ExpressionWrapper, F, Q
 from django.utils import timezone
 
 from clients.ids import uuid7
@@ -51,6 +52,16 @@ class Project(models.Model):
         MAJORITY = "majority"
         DAWID_SKENE = "dawid_skene"
 
+    class ServingOrder(models.TextChoices):
+        """Which open task an annotator is served next (``annotation.lifecycle``'s claim).
+        ``started_first``: tasks that already have an answer or a lease are finished before new ones
+        are opened (least-answered first among them), so results arrive from the first minutes;
+        ``breadth_first``: least-answered first over all tasks, so every task gets its first answer
+        before any gets its second."""
+
+        STARTED_FIRST = "started_first"
+        BREADTH_FIRST = "breadth_first"
+
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="projects")
     name = models.CharField(max_length=200)
@@ -83,6 +94,9 @@ class Project(models.Model):
     )
     lease_seconds = models.PositiveIntegerField(default=900)
     priority = models.SmallIntegerField(default=0)
+    serving_order = models.CharField(
+        max_length=20, choices=ServingOrder.choices, default=ServingOrder.STARTED_FIRST
+    )
     # Per-project overrides of the rate card (billing.RateCard), in minor units of the client's
     # currency: the price charged per completed live task and the pay per accepted answer. NULL =
     # use the client's (or the default) rate card for the task type. Tasks snapshot both figures
@@ -220,6 +234,18 @@ class Task(models.Model):
                 F("created_at"),
                 name="task_open_queue_idx",
                 condition=Q(status="pending", released=True, slots_taken__lt=F("overlap")),
+            ),
+            # The same open work in the started-first order (the default serving order): tasks with
+            # an answer or a lease first (``slots_taken = 0`` is false), least-answered first among
+            # them, then new tasks. Gold is left out (gold has its own index and huge overlaps).
+            models.Index(
+                F("project"),
+                F("priority").desc(),
+                ExpressionWrapper(Q(slots_taken=0), output_field=models.BooleanField()),
+                F("slots_taken"),
+                F("created_at"),
+                name="task_started_queue_idx",
+                condition=Q(status="pending", released=True, is_gold=False, slots_taken__lt=F("overlap")),
             ),
             # Gold tasks of one project, for the claims that should get one (gold_ratio).
             models.Index(

@@ -1,9 +1,9 @@
 """WORKFORCE: qualifications (tests made of gold questions), each annotator's standing and
 reliability per project, the confusion counts Dawid-Skene warm-starts from, and reviews.
 
-Lock order, on top of ``annotation.assignment``'s: annotator row → project worker row → task rows
+Lock order (``annotation/lifecycle/README.md``): annotator row → project worker row → task rows
 (claim); assignment row → task row → project worker rows in ascending annotator id (submit,
-review, expiry). See ``annotation/assignment.md``.
+review).
 """
 
 from __future__ import annotations

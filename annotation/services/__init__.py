@@ -1,9 +1,14 @@
-"""Writes for projects, batches, tasks and annotator work. Keyword-only, typed, atomic.
+"""Writes for projects, batches, tasks and annotator work. Keyword-only, typed, atomic. The task
+lifecycle's writes (claim, submit, completion, review, rework, cancel) live in ``annotation.lifecycle``
+and are re-exported here under their service names.
 
 Interfaces (API views, commands, Celery tasks) parse input, call one of these, and render.
 The package re-exports every public service, so callers write ``services.task_bulk_create``.
 """
 
+from annotation.lifecycle.complete import cancel as task_cancel
+from annotation.lifecycle.complete import simulate_complete as task_simulate_complete
+from annotation.lifecycle.complete import try_complete as task_try_complete
 from annotation.services.consensus import project_consensus_recompute
 from annotation.services.exports import (
     ExportCreated,
@@ -46,9 +51,6 @@ from annotation.services.tasks import (
     BulkItemResult,
     task_bulk_check,
     task_bulk_create,
-    task_cancel,
-    task_simulate_complete,
-    task_try_complete,
 )
 from annotation.services.work import (
     annotator_create,

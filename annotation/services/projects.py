@@ -10,7 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation import tasktypes
-from annotation.models import Batch, Project, ProjectParamVersion, Task
+from annotation.lifecycle import complete
+from annotation.models import Batch, Project, ProjectParamVersion
 from annotation.services import workforce
 from billing import services as billing
 from clients import events, limits, outbound
@@ -30,6 +31,7 @@ QUALITY_FIELDS = {
     "review_share": "a number between 0 and 1",
     "min_answer_ms": "an integer between 0 and 3600000 (0: no minimum)",
     "fraud_flag_limit": "an integer between 0 and 1000 (0: never suspend)",
+    "serving_order": "one of " + ", ".join(Project.ServingOrder.values),
 }
 
 PROJECT_EDITABLE = {
@@ -54,6 +56,8 @@ def _check_quality(values: dict) -> None:
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if field == "consensus_method":
             return value in Project.Consensus.values
+        if field == "serving_order":
+            return value in Project.ServingOrder.values
         if field == "review_enabled":
             return isinstance(value, bool)
         if field in ("gold_min_answers",):
@@ -382,9 +386,7 @@ def batch_finalize(*, client: Client, actor: Any, batch_id) -> Batch:
     now = timezone.now()
     batch.status, batch.finalized_at = Batch.Status.IN_PROGRESS, now
     batch.save(update_fields=["status", "finalized_at"])
-    Task.objects.filter(batch=batch, status=Task.Status.PENDING, is_test=False).update(
-        released=True, updated_at=now
-    )
+    complete.release_batch(batch=batch)
     events.record(
         actor=actor,
         entity=batch,

@@ -1,42 +1,31 @@
-"""Edits of an existing task that do not touch its work: metadata, tags, ``unique_id``, and the
-client's audit of a completed task (recorded, exposed and called back; what a rejection does to
-billing or rework is decided by the quality work, not here).
+"""Edits of an existing task by its client: metadata, tags, ``unique_id``, and the client's audit
+of a completed task (recorded, exposed, called back; a rejection of a live task sends it back for
+a rework round at the platform's cost: ``annotation.lifecycle.review.send_to_rework``).
 
-Each service locks the task row, changes it with ``save(update_fields=…)``, writes an event, and
-refuses bad input with a ``ValidationFailed`` that names the field before anything changes.
-A task of another client, or of the other mode (test / live), answers 404.
+Each service locks the task row (``lifecycle.review.lock_task``), changes it with
+``save(update_fields=…)``, writes an event, and refuses bad input with a ``ValidationFailed`` that
+names the field before anything changes. A task of another client, or of the other mode
+(test / live), answers 404.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
+from annotation.lifecycle.review import lock_task, send_to_rework
 from annotation.models import Task, TaskAudit
 from annotation.payloads import audit_payload, task_payload
 from clients import events, limits, webhooks
-from clients.errors import Conflict, NotFound, ValidationFailed
+from clients.errors import Conflict, ValidationFailed
 from clients.models import Client, WebhookDelivery
 
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 200
 MAX_UNIQUE_ID_LENGTH = 200
 MAX_COMMENT_LENGTH = 10_000
-
-
-def _lock_task(*, client: Client, task_id, is_test: bool) -> Task:
-    try:
-        return (
-            Task.objects.select_for_update(of=("self",))
-            .select_related("project", "batch", "client")
-            .get(client=client, is_test=is_test, pk=task_id)
-        )
-    except (Task.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
-        raise NotFound("Task not found.") from exc
 
 
 def _touch(task: Task, fields: list[str]) -> None:
@@ -55,7 +44,7 @@ def task_set_metadata(*, client: Client, actor: Any, task_id, metadata: Any, is_
             "metadata: must be an object", code="invalid_metadata", details={"field": "metadata"}
         )
     limits.check_metadata(metadata)
-    task = _lock_task(client=client, task_id=task_id, is_test=is_test)
+    task = lock_task(client=client, task_id=task_id, is_test=is_test)
     before = task.metadata
     task.metadata = metadata
     _touch(task, ["metadata"])
@@ -100,7 +89,7 @@ def _set_tags(task: Task, tags: list[str], *, actor: Any, kind: str) -> Task:
 def task_set_tags(*, client: Client, actor: Any, task_id, tags: Any, is_test: bool = False) -> Task:
     """Replace the task's tags."""
     cleaned = _clean_tags(tags)
-    task = _lock_task(client=client, task_id=task_id, is_test=is_test)
+    task = lock_task(client=client, task_id=task_id, is_test=is_test)
     return _set_tags(task, cleaned, actor=actor, kind="task.tags_set")
 
 
@@ -108,7 +97,7 @@ def task_set_tags(*, client: Client, actor: Any, task_id, tags: Any, is_test: bo
 def task_add_tags(*, client: Client, actor: Any, task_id, tags: Any, is_test: bool = False) -> Task:
     """Add tags; tags the task already has are ignored."""
     cleaned = _clean_tags(tags)
-    task = _lock_task(client=client, task_id=task_id, is_test=is_test)
+    task = lock_task(client=client, task_id=task_id, is_test=is_test)
     return _set_tags(task, list(dict.fromkeys([*task.tags, *cleaned])), actor=actor, kind="task.tags_added")
 
 
@@ -116,7 +105,7 @@ def task_add_tags(*, client: Client, actor: Any, task_id, tags: Any, is_test: bo
 def task_remove_tags(*, client: Client, actor: Any, task_id, tags: Any, is_test: bool = False) -> Task:
     """Remove tags; tags the task does not have are ignored."""
     cleaned = set(_clean_tags(tags))
-    task = _lock_task(client=client, task_id=task_id, is_test=is_test)
+    task = lock_task(client=client, task_id=task_id, is_test=is_test)
     return _set_tags(task, [t for t in task.tags if t not in cleaned], actor=actor, kind="task.tags_removed")
 
 
@@ -133,7 +122,7 @@ def task_set_unique_id(*, client: Client, actor: Any, task_id, unique_id: Any, i
             code="invalid_unique_id",
             details={"field": "unique_id"},
         )
-    task = _lock_task(client=client, task_id=task_id, is_test=is_test)
+    task = lock_task(client=client, task_id=task_id, is_test=is_test)
     if task.unique_id == unique_id:
         return task
     taken = (
@@ -172,7 +161,7 @@ def task_set_unique_id(*, client: Client, actor: Any, task_id, unique_id: Any, i
 @transaction.atomic
 def task_clear_unique_id(*, client: Client, actor: Any, task_id, is_test: bool = False) -> Task:
     """Remove the task's ``unique_id`` (so it can name a new task). Clearing none is a no-op."""
-    task = _lock_task(client=client, task_id=task_id, is_test=is_test)
+    task = lock_task(client=client, task_id=task_id, is_test=is_test)
     if task.unique_id is None:
         return task
     before = task.unique_id
@@ -189,28 +178,6 @@ def task_clear_unique_id(*, client: Client, actor: Any, task_id, is_test: bool =
 
 
 # --- audit -----------------------------------------------------------------------------------------
-
-
-def _send_to_rework(task: Task, *, actor: Any) -> None:
-    """Precondition: the completed task is locked (``_lock_task``)."""
-    now = timezone.now()
-    before = {"status": task.status, "overlap": task.overlap, "rework_round": task.rework_round}
-    slots = task.project.overlap
-    Task.objects.filter(pk=task.pk).update(
-        status=Task.Status.PENDING,
-        rework_round=F("rework_round") + 1,
-        round_offset=F("answers_received"),
-        overlap=F("slots_taken") + slots,
-        updated_at=now,
-    )
-    task.refresh_from_db(fields=["status", "rework_round", "round_offset", "overlap", "updated_at"])
-    events.record(
-        actor=actor,
-        entity=task,
-        kind="task.rework",
-        before=before,
-        after={"status": task.status, "overlap": task.overlap, "rework_round": task.rework_round},
-    )
 
 
 def task_callback_body(task: Task, *, audits: list[TaskAudit]) -> dict:
@@ -242,7 +209,7 @@ def task_audit(
             code="invalid_audit",
             details={"field": "comments"},
         )
-    task = _lock_task(client=client, task_id=task_id, is_test=is_test)
+    task = lock_task(client=client, task_id=task_id, is_test=is_test)
     if task.status != Task.Status.COMPLETED:
         raise ValidationFailed(
             f"Only completed tasks can be audited; this task is {task.status}.", code="task_not_completed"
@@ -262,7 +229,7 @@ def task_audit(
         after={"audit_id": str(audit.id), "audit_result": result},
     )
     if not accepted and not task.is_test:
-        _send_to_rework(task, actor=actor)
+        send_to_rework(task, actor=actor)
     if task.callback_url:
         audits = list(TaskAudit.objects.filter(task=task).order_by("created_at", "id"))
         webhooks.delivery_enqueue(

@@ -1,4 +1,5 @@
-"""Writes for tasks: bulk creation, cancel, completion (aggregate, charge, call back), test mode."""
+"""Writes for tasks: bulk creation; cancel, completion and the test-mode simulator come from the
+lifecycle (``annotation.lifecycle.complete``) under their service names."""
 
 from __future__ import annotations
 
@@ -8,20 +9,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation import assignment as engine
 from annotation import tasktypes
-from annotation.models import Assignment, Batch, Project, Task
-from annotation.payloads import task_payload
-from annotation.services import consensus
+from annotation.lifecycle.complete import (  # noqa: F401 - the public surface stays here
+    billing_work,
+)
+from annotation.models import Batch, Project, Task
 from billing import selectors as billing_selectors
-from billing import services as billing
-from clients import events, limits, outbound, webhooks
+from clients import events, limits, outbound
 from clients.errors import Conflict, NotFound, ValidationFailed
-from clients.models import Client, Event, WebhookDelivery
+from clients.models import Client, Event
 from core.transactions import after_commit
 
 # --- tasks -----------------------------------------------------------------------------------------
@@ -256,13 +255,6 @@ def task_rates(*, client: Client, project: Project, at: datetime) -> tuple[int, 
     return price, pay
 
 
-def billing_work(task: Task) -> billing.Work:
-    """What the ledger records about a task (``task.project`` loaded)."""
-    return billing.Work(
-        task_id=task.id, project_id=task.project_id, project_name=task.project.name, task_type=task.task_type
-    )
-
-
 @transaction.atomic
 def _task_bulk_insert(
     *,
@@ -350,156 +342,3 @@ def _task_bulk_insert(
         else:
             results.append(BulkItemResult(next(created_iter), created=True))
     return results
-
-
-@transaction.atomic
-def task_cancel(
-    *, client: Client, actor: Any, task_id, is_test: bool = False, clear_unique_id: bool = False
-) -> Task:
-    """pending → canceled, releasing any live lease on it. Any other status answers 409
-    ``task_not_pending`` and changes nothing.
-
-    Lock order as everywhere else: the task's active assignments (by pk), then the task. A claim
-    that slips in between cannot happen afterwards (the task row is locked, and the claim skips
-    locked rows); one that got in before the task lock is caught by the second, skip-locked pass.
-    """
-    try:
-        Task.objects.filter(client=client, is_test=is_test).only("pk").get(
-            pk=task_id
-        )  # another mode's task: 404
-    except (Task.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
-        raise NotFound("Task not found.") from exc
-    live = Assignment.objects.filter(task_id=task_id, status=Assignment.Status.ACTIVE).order_by("pk")
-    leases = list(live.select_for_update())
-    task = Task.objects.select_for_update(of=("self",)).select_related("project", "batch").get(pk=task_id)
-    if task.status != Task.Status.PENDING:
-        raise Conflict(
-            f"Only pending tasks can be canceled; this task is {task.status}.", code="task_not_pending"
-        )
-    now = timezone.now()
-    task.status, task.released, task.updated_at = Task.Status.CANCELED, False, now
-    fields = ["status", "released", "updated_at"]
-    if clear_unique_id:
-        task.unique_id = None
-        fields.append("unique_id")
-    task.save(update_fields=fields)
-    events.record(
-        actor=actor,
-        entity=task,
-        kind="task.canceled",
-        before={"status": "pending"},
-        after={"status": "canceled"},
-    )
-    if task.spend_reserved:  # started, never to be charged: its committed spend comes back
-        billing.spend_release(client_id=task.client_id, project_id=task.project_id, amount=task.price)
-    # Whoever holds a lease on it is let go at once (not left waiting for the lease to run out).
-    seen = {a.pk for a in leases}
-    leases += [a for a in live.select_for_update(skip_locked=True) if a.pk not in seen]
-    for assignment in leases:
-        assignment.project = task.project
-        engine.end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=actor)
-    return task
-
-
-def _complete(task: Task, *, response: dict, confidence: float | None, now: datetime, actor: Any) -> None:
-    """Mark a locked pending task completed, charge the client and queue its callback, atomically."""
-    task.status, task.response, task.confidence, task.completed_at, task.updated_at = (
-        Task.Status.COMPLETED,
-        response,
-        confidence,
-        now,
-        now,
-    )
-    task.save(update_fields=["status", "response", "confidence", "completed_at", "updated_at"])
-    events.record(
-        actor=actor,
-        entity=task,
-        kind="task.completed",
-        before={"status": "pending"},
-        after={"status": "completed", "confidence": confidence},
-    )
-    if not task.is_test:
-        billing.charge_task_completion(
-            client=task.client, task_id=task.id, amount=task.price, work=billing_work(task)
-        )
-    if task.callback_url:
-        payload = task_payload(task)
-        webhooks.delivery_enqueue(
-            client=task.client,
-            kind=WebhookDelivery.Kind.TASK_CALLBACK,
-            event_type="task.completed",
-            url=task.callback_url,
-            payload={
-                "task": payload,
-                "response": task.response,
-                "task_id": payload["task_id"],
-                "status": task.status,
-            },
-            # A rework round (client audit rejection) delivers again, with its own callback.
-            dedupe_key=f"task:{task.id}:completed:callback"
-            + (f":round{task.rework_round}" if task.rework_round else ""),
-            is_test=task.is_test,
-        )
-
-
-@transaction.atomic
-def task_try_complete(*, task_id, actor: Any = None, now: datetime | None = None) -> Task | None:
-    """Complete a pending task that has ``overlap`` accepted answers: aggregate, charge, call back.
-
-    Idempotent: a completed task (or one still short of answers) is left as it is, so running
-    this twice posts one ledger transaction and writes one callback row.
-    """
-    now = now or timezone.now()
-    try:
-        task = (
-            Task.objects.select_for_update(of=("self",))
-            .select_related("project", "client", "batch")
-            .get(pk=task_id)
-        )
-    except Task.DoesNotExist:
-        return None
-    _complete_if_ready(task, actor=actor, now=now)
-    return task
-
-
-def _complete_if_ready(task: Task, *, actor: Any, now: datetime) -> str | None:
-    """All answers of the round in: ask for one more, hold for review, or complete
-    (``consensus.settle``). Gold tasks never complete; a task waiting for review waits.
-    Precondition: ``task`` is locked by this transaction, its counters are current and
-    ``task.project`` is loaded."""
-    if (
-        task.status != Task.Status.PENDING
-        or task.is_gold
-        or task.in_review
-        or task.answers_received < task.overlap
-    ):
-        return None
-    return consensus.settle(task, actor=actor, now=now, complete=_complete)
-
-
-@transaction.atomic
-def task_simulate_complete(*, task_id) -> Task | None:
-    """Test mode: complete a sandbox task with a schema-valid answer, never charged, never shown
-    to a human. Idempotent."""
-    try:
-        task = (
-            Task.objects.select_for_update(of=("self",))
-            .select_related("project", "client", "batch")
-            .get(pk=task_id, is_test=True)
-        )
-    except Task.DoesNotExist:
-        return None
-    if task.status != Task.Status.PENDING:
-        return task
-    params = task.params  # fixed at creation: a later change of the project's params does not apply
-    answer = tasktypes.example_answer(task.task_type, params)
-    tasktypes.check_answer(task.task_type, params, answer)
-    result = tasktypes.aggregate(task.task_type, params, [answer] * task.overlap)
-    _complete(
-        task,
-        response=result.response,
-        confidence=result.confidence,
-        now=timezone.now(),
-        actor="system:simulator",
-    )
-    return task

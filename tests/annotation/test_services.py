@@ -107,12 +107,29 @@ def test_an_annotator_never_gets_the_same_task_twice(client_a):
 
 
 def test_claim_serves_breadth_first_then_age(client_a):
-    project = ProjectFactory(client=client_a, overlap=2)
+    project = ProjectFactory(client=client_a, overlap=2, serving_order="breadth_first")
     older, newer = TaskFactory(project=project), TaskFactory(project=project)
     Task.objects.filter(pk=newer.pk).update(created_at=older.created_at + timedelta(seconds=1))
     a1, a2 = AnnotatorFactory(), AnnotatorFactory()
     assert claim(a1).task_id == older.id
     assert claim(a2).task_id == newer.id  # fewest answers first, not the older half-done task
+
+
+def test_claim_serves_started_tasks_first_by_default(client_a):
+    """The default order finishes what was started: a task with an answer or a lease comes before a
+    new one (least-answered first among started tasks), then new tasks by priority and age."""
+    project = ProjectFactory(client=client_a, overlap=3)
+    assert project.serving_order == "started_first"
+    older, newer, newest = (TaskFactory(project=project) for _ in range(3))
+    for i, task in enumerate((older, newer, newest)):
+        Task.objects.filter(pk=task.pk).update(created_at=older.created_at + timedelta(seconds=i))
+    a1, a2, a3, a4 = (AnnotatorFactory() for _ in range(4))
+    assert claim(a1).task_id == older.id  # nothing started yet: the oldest
+    assert claim(a2).task_id == older.id  # the started task again, not the newer fresh one
+    submit(a1, Assignment.objects.get(annotator=a1))
+    assert claim(a3).task_id == older.id  # still started and open: its last slot
+    assert claim(a4).task_id == newer.id  # older is full: the next fresh task, by age
+    assert claim(a1).task_id == newer.id  # started (a4 holds it) before the untouched newest
 
 
 def test_higher_priority_project_is_served_first(client_a):

@@ -56,7 +56,7 @@ def test_without_the_row_lock_tag_additions_are_lost(client_a, monkeypatch):
         everyone_has_read.wait()  # every writer read the same tags before any writes
         real_touch(task, fields)
 
-    monkeypatch.setattr(task_edits, "_lock_task", unlocked)
+    monkeypatch.setattr(task_edits, "lock_task", unlocked)
     monkeypatch.setattr(task_edits, "_touch", touch_after_all_reads)
     assert add_tags_concurrently(client_a, task.id) == []
     assert len(Task.objects.get(pk=task.id).tags) == 1

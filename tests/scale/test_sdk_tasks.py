@@ -13,6 +13,7 @@ from scaleapi.exceptions import (
 )
 
 from annotation import services as annotation_services
+from annotation.lifecycle import complete as lifecycle_complete
 from annotation.models import Project, Task, TaskAudit
 from clients.models import Event
 from tests.scale.conftest import (
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def complete(task_id: str, category: str = "red") -> None:
     """Complete a live task as consensus would (the annotator loop itself is in test_sdk_work_loop)."""
     task = Task.objects.get(pk=task_id)
-    annotation_services.tasks._complete(
+    lifecycle_complete.complete(
         task, response={"category": category}, confidence=1.0, now=task.updated_at, actor=None
     )
 

@@ -1,8 +1,10 @@
-"""The assignment engine: who works on what, and the lease that fences them. See ``assignment.md``.
+"""Leases: the claim, the fence, heartbeat, skip and release, expiry, and giving leases back when a
+standing or an annotator changes. See README.md in this folder for the state machine and lock order.
 
-Every function here runs in one short transaction. Lock order, kept everywhere to rule out
-deadlocks: annotator row → task rows (claim); assignment row → task row (submit, skip, release,
-expiry). Two guards make double assignment impossible, each enough on its own for the slot cap:
+The claim is one statement: ``quorum_claim`` in ``functions.sql`` (the annotator row lock, resume,
+the live-lease quota, eligibility, the standing gate, gold at the project's ratio, the claim with
+``SKIP LOCKED`` and a compare-and-set, the budget reservation, the served counter, the lease row and
+its event). Two guards make double assignment impossible, each enough on its own for the slot cap:
 
 1. ``SELECT … FOR UPDATE SKIP LOCKED`` picks a task nobody else is claiming right now;
 2. the ``UPDATE … WHERE slots_taken < overlap`` compare-and-set re-checks the cap on the locked,
@@ -25,54 +27,17 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotation.models import Annotator, Assignment, Project, ProjectWorker, Task
-from billing import services as billing
+from annotation.models import Annotator, Assignment, Project, Task
 from clients import events
 from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests
 from clients.ids import uuid7
 from clients.models import Event
 
-_CLAIM_SQL = """
-WITH candidate AS (
-    SELECT t.id, t.spend_reserved AS was_reserved
-      FROM annotation_task t
-     WHERE t.project_id = %(project_id)s
-       AND t.status = 'pending'
-       AND t.released
-       AND t.slots_taken < t.overlap
-       AND {gold_filter}
-       AND NOT EXISTS (
-           SELECT 1 FROM annotation_assignment a
-            WHERE a.task_id = t.id AND a.annotator_id = %(annotator_id)s
-       )
-     ORDER BY {order}
-     LIMIT 1
-       FOR UPDATE OF t SKIP LOCKED
-)
-UPDATE annotation_task t
-   SET slots_taken = t.slots_taken + 1,
-       claim_seq = t.claim_seq + 1,
-       spend_reserved = true,
-       updated_at = %(now)s
-  FROM candidate
- WHERE t.id = candidate.id
-   AND t.slots_taken < t.overlap
-   AND t.status = 'pending'
-RETURNING t.id, t.claim_seq, t.task_type, t.instruction, t.params, t.price, candidate.was_reserved
-"""
-# Two statements rather than a parameter, so each keeps its own partial index in a prepared plan:
-# live work in serving order (task_open_queue_idx), and gold in breadth-first order (task_gold_queue_idx).
-CLAIM_SQL = _CLAIM_SQL.format(
-    gold_filter="NOT t.is_gold", order="t.priority DESC, t.slots_taken, t.created_at"
-)
-CLAIM_GOLD_SQL = _CLAIM_SQL.format(gold_filter="t.is_gold", order="t.slots_taken, t.created_at")
-
-# The annotator's standing in the project, created on the first claim: locks the row, so a removal
-# (``annotation.services.workforce``) and this claim are serialized, and returns the counters the
-# gold ratio reads. A removed or suspended worker gets no task of the project. An existing row is
-# only locked (FOR NO KEY UPDATE, no new row version: trying a project with an empty queue writes
-# nothing); a missing one is inserted. Returns no row only when a concurrent transaction inserted
-# it first: ``worker_gate`` then runs it again and finds that row.
+# The annotator's standing in the project, created on first use, locked: a removal
+# (``annotation.services.workforce.worker_bar``) and a claim are serialized on this row. An
+# existing row is only locked (FOR NO KEY UPDATE, no new row version); a missing one is inserted.
+# Returns no row only when a concurrent transaction inserted it first: ``worker_gate`` then runs
+# it again and finds that row. (``quorum_claim`` does the same in PL/pgSQL.)
 WORKER_GATE_SQL = """
 WITH existing AS (
     SELECT id, status, served_total, served_gold FROM annotation_projectworker
@@ -104,19 +69,10 @@ def worker_gate(cursor, *, project_id, annotator_id, now: datetime) -> tuple:
             return row
     raise RuntimeError(
         "the standing row was neither found nor created"
-    )  # unreachable: the second run sees the committed row
+    )  # the second run sees the committed row
 
 
-WORKER_SERVED_SQL = """
-UPDATE annotation_projectworker SET served_total = served_total + 1, served_gold = served_gold + %(gold)s WHERE id = %(id)s
-"""
-
-# The first claim of a task commits its price against the project's budget and the client's
-# credit (billing.spend_reserve). When there is no room, the claim is undone on the still-locked
-# task row — cheaper than a savepoint around every claim — and the project is passed over.
-UNDO_CLAIM_SQL = """
-UPDATE annotation_task SET slots_taken = slots_taken - 1, spend_reserved = false WHERE id = %s
-"""
+CLAIM_CALL_SQL = "SELECT * FROM quorum_claim(%s, %s, %s, %s, %s, %s)"
 
 
 @dataclass(frozen=True)
@@ -125,9 +81,9 @@ class Claim:
     resumed: bool  # True when the annotator's existing live lease was returned
 
 
-# Eligible projects in serving order (one statement, no ORM compile on the hot path): active, the
-# client active, every required qualification held and not revoked, and no standing row saying
-# the annotator was removed or suspended there.
+# Eligible projects in serving order, the same rules as ``quorum_claim``: active, the client
+# active, every required qualification held and not revoked, and no standing row saying the
+# annotator was removed or suspended there. For pages and listings (the claim does its own).
 ELIGIBLE_SQL = """
 SELECT p.id, p.lease_seconds, p.client_id, p.params, p.instructions, p.gold_ratio
   FROM annotation_project p
@@ -150,10 +106,8 @@ SELECT p.id, p.lease_seconds, p.client_id, p.params, p.instructions, p.gold_rati
 """
 
 
-def _eligible_projects(annotator: Annotator, project_id=None) -> list[Project]:
-    """Active projects in serving order whose required qualifications the annotator holds and from
-    which they were not removed or suspended (``ELIGIBLE_SQL``). Budgets are checked per claim
-    (``billing.spend_reserve``); the standing is re-checked under its row lock (``worker_gate``)."""
+def eligible_projects(annotator: Annotator, project_id=None) -> list[Project]:
+    """Active projects in serving order that the annotator may be served (``ELIGIBLE_SQL``)."""
     args = {"annotator_id": annotator.pk}
     if project_id is not None:
         try:
@@ -186,89 +140,66 @@ def live_leases(annotator: Annotator, now: datetime):
     )
 
 
-@transaction.atomic
+def _project_id(project_id) -> uuid.UUID | None:
+    if project_id is None or isinstance(project_id, uuid.UUID):
+        return project_id
+    try:
+        return uuid.UUID(str(project_id))
+    except ValueError:
+        return None
+
+
 def claim(
     *, annotator: Annotator, project_id=None, resume: bool = True, now: datetime | None = None
 ) -> Claim | None:
-    """Give ``annotator`` work: their live lease if ``resume`` and they have one, else a new claim.
+    """Give ``annotator`` work: their live lease if ``resume`` and they have one, else a new claim
+    (``quorum_claim``, one statement and so one transaction).
 
     Returns None when no eligible task is open. Raises 403 for an annotator who is not active and
     429 when the annotator already holds ``QUORUM_MAX_LIVE_LEASES`` live leases.
-    Precondition: none; this function takes the annotator row lock itself.
+    Precondition: none; the function takes the annotator row lock itself.
     """
     now = now or timezone.now()
-    locked = Annotator.objects.select_for_update(no_key=True).only("id", "status").get(pk=annotator.pk)
-    if locked.status != Annotator.Status.ACTIVE:
-        raise PermissionDenied(
-            f"Annotator is {locked.status}; only active annotators can claim work.",
-            code="annotator_not_active",
-        )
-    # One query serves both the resume and the quota: at most QUORUM_MAX_LIVE_LEASES rows.
+    if project_id is not None and _project_id(project_id) is None:
+        return None  # a malformed project id names no project: nothing to claim
     quota = settings.QUORUM_MAX_LIVE_LEASES
-    live = list(live_leases(annotator, now).select_related("task", "project").order_by("claimed_at")[:quota])
-    if resume:
-        current = next((a for a in live if project_id is None or str(a.project_id) == str(project_id)), None)
-        if current is not None:
-            return Claim(current, resumed=True)
-    if len(live) >= quota:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CLAIM_CALL_SQL,
+            [annotator.pk, _project_id(project_id), resume, now, quota, f"user:{annotator.user_id}"],
+        )
+        row = cursor.fetchone()
+    (outcome, detail, assignment_id, status, claim_version, leased_until, claimed_at, task_id, task_type,
+     instruction, params, instructions, claimed_project) = row  # fmt: skip
+    if outcome == "not_active":
+        raise PermissionDenied(
+            f"Annotator is {detail}; only active annotators can claim work.", code="annotator_not_active"
+        )
+    if outcome == "quota":
         raise TooManyRequests(
             f"You already hold {quota} live leases; submit, skip or release one first.",
             code="lease_quota_exceeded",
         )
-    with connection.cursor() as cursor:
-        for project in _eligible_projects(annotator, project_id):
-            args = {"project_id": project.id, "annotator_id": annotator.pk, "now": now}
-            worker_id, standing, served_total, served_gold = worker_gate(
-                cursor, project_id=project.id, annotator_id=annotator.pk, now=now
-            )
-            if standing != ProjectWorker.Status.ACTIVE:
-                continue  # removed or suspended since the filter above ran
-            # Gold at the project's ratio of this annotator's claims: the next claim is gold while
-            # gold served so far is short of the ratio. Gold looks like any other task to them.
-            row, gold = None, project.gold_ratio > 0 and served_gold < project.gold_ratio * (served_total + 1)
-            if gold:
-                cursor.execute(CLAIM_GOLD_SQL, args)
-                row = cursor.fetchone()
-                gold = row is not None
-            if row is None:
-                cursor.execute(CLAIM_SQL, args)
-                row = cursor.fetchone()
-            if row is None:
-                continue
-            task_id, claim_seq, task_type, instruction, params, price, was_reserved = row
-            if (
-                not was_reserved
-                and price > 0
-                and not billing.spend_reserve(
-                    client_id=project.client_id, project_id=project.id, amount=price
-                )
-            ):
-                cursor.execute(UNDO_CLAIM_SQL, [task_id])
-                continue  # over the project's budget or the client's funds plus credit: not served
-            cursor.execute(WORKER_SERVED_SQL, {"id": worker_id, "gold": int(gold)})
-            assignment = Assignment.objects.create(
-                task_id=task_id,
-                annotator_id=annotator.pk,
-                project_id=project.id,
-                claim_version=claim_seq,
-                leased_until=now + timedelta(seconds=project.lease_seconds),
-                claimed_at=now,
-            )
-            # What the annotator needs to see came back with the claim: no second read.
-            params = json.loads(params) if isinstance(params, str) else params
-            assignment.task = Task(
-                id=task_id, project_id=project.id, task_type=task_type, instruction=instruction, params=params
-            )
-            assignment.project = project
-            events.record(
-                actor=f"user:{annotator.user_id}",
-                entity=assignment,
-                kind="assignment.claimed",
-                after={"task": str(task_id), "claim_version": claim_seq},
-                client_id=project.client_id,
-            )
-            return Claim(assignment, resumed=False)
-    return None
+    if outcome == "none":
+        return None
+    params = json.loads(params) if isinstance(params, str) else params
+    assignment = Assignment(
+        id=assignment_id,
+        status=status,
+        claim_version=claim_version,
+        leased_until=leased_until,
+        claimed_at=claimed_at,
+        annotator_id=annotator.pk,
+        project_id=claimed_project,
+        task_id=task_id,
+    )
+    assignment._state.adding = False
+    # What the annotator needs to see came back with the claim: no second read.
+    assignment.task = Task(
+        id=task_id, project_id=claimed_project, task_type=task_type, instruction=instruction, params=params
+    )
+    assignment.project = Project(id=claimed_project, instructions=instructions)
+    return Claim(assignment, resumed=outcome == "resumed")
 
 
 def lock_live_assignment(
@@ -287,19 +218,31 @@ def lock_live_assignment(
         )
     except (Assignment.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
         raise NotFound("Assignment not found.") from exc
-    if assignment.status != Assignment.Status.ACTIVE:
-        raise Conflict(
-            f"This assignment is {assignment.status}; it can no longer be changed.", code="lease_lost"
-        )
-    if assignment.claim_version != claim_version:
+    fence_check(
+        status=assignment.status,
+        claim_version=assignment.claim_version,
+        expected_version=claim_version,
+        leased_until=assignment.leased_until,
+        task_status=assignment.task.status,
+        now=now,
+    )
+    return assignment
+
+
+def fence_check(
+    *, status: str, claim_version: int, expected_version: int, leased_until, task_status: str, now
+) -> None:
+    """The fence's four checks, in the order ``quorum_submit`` makes them (409, nothing changed)."""
+    if status != Assignment.Status.ACTIVE:
+        raise Conflict(f"This assignment is {status}; it can no longer be changed.", code="lease_lost")
+    if claim_version != expected_version:
         raise Conflict(
             "Stale claim: the task was claimed again since this lease was issued.", code="stale_claim"
         )
-    if assignment.leased_until <= now:
+    if leased_until <= now:
         raise Conflict("The lease expired; the task may have gone to someone else.", code="lease_expired")
-    if assignment.task.status != Task.Status.PENDING:
-        raise Conflict(f"The task is {assignment.task.status}.", code="task_not_pending")
-    return assignment
+    if task_status != Task.Status.PENDING:
+        raise Conflict(f"The task is {task_status}.", code="task_not_pending")
 
 
 def end_assignment(*, assignment: Assignment, status: str, now: datetime, actor) -> None:
@@ -318,6 +261,36 @@ def end_assignment(*, assignment: Assignment, status: str, now: datetime, actor)
             after={"status": status},
             client_id=assignment.project.client_id,
         )
+
+
+@transaction.atomic
+def give_back(*, annotator: Annotator, assignment_id, claim_version: int, status: str) -> Assignment:
+    """Skip (never to be served again) or release the task under a live lease."""
+    now = timezone.now()
+    assignment = lock_live_assignment(
+        annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, now=now
+    )
+    end_assignment(assignment=assignment, status=status, now=now, actor=f"user:{annotator.user_id}")
+    assignment.status = status
+    return assignment
+
+
+def release_live_leases(*, annotator_id, project_id=None, actor, now: datetime) -> int:
+    """Give back the annotator's live leases (in one project, or all). Leases being submitted right
+    now (row locked) are skipped rather than waited for: that submit finishes as it started.
+    Precondition: in a transaction (a suspension, removal or revocation)."""
+    leases = (
+        Assignment.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("project")
+        .filter(annotator_id=annotator_id, status=Assignment.Status.ACTIVE)
+    )
+    if project_id is not None:
+        leases = leases.filter(project_id=project_id)
+    released = 0
+    for assignment in leases.order_by("id"):
+        end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=actor)
+        released += 1
+    return released
 
 
 @transaction.atomic
