@@ -505,6 +505,7 @@ class Load:
         self.submits_ok = 0
         self.first_ok_after: dict[str, float] = {}
         self.errors: list[str] = []
+        self.submit_times: list[tuple[float, float]] = []  # (when, seconds) of each submit answered
         self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True) for t in tokens]
 
     def start(self) -> Load:
@@ -557,6 +558,7 @@ class Load:
                 "claim_version": assignment["claim_version"],
                 "answer": {"category": random.choice(["car", "bike"])},
             }
+            sent = time.monotonic()
             try:
                 s = session.post(
                     f"{base}/api/v1/work/assignments/{assignment['id']}/submit", json=body, timeout=60
@@ -566,6 +568,8 @@ class Load:
                 code = 0
                 self.errors.append(f"submit: {exc}")
             self._note("submit", code)
+            with self.lock:
+                self.submit_times.append((sent, time.monotonic() - sent))
             if code >= 500 or code == 0:
                 # Did the work commit anyway? (the failure: 500 on a committed submit)
                 try:
@@ -651,6 +655,17 @@ def phase_redis_outage(stack: Stack, world: World, quick: bool) -> None:
     got = receiver.task_ids()
     lost = len(completed - set(got))
     figure("redis_outage.seconds", round(back - stopped, 1))
+
+    def median_ms(low: float, high: float) -> float | str:
+        times = sorted(dt for at, dt in load.submit_times if low <= at < high)
+        return round(times[len(times) // 2] * 1000, 1) if times else "none"
+
+    figure(
+        "redis_outage.submit_ms_before",
+        median_ms(0, stopped),
+        "median; each submit queues a callback wake-up",
+    )
+    figure("redis_outage.submit_ms_during", median_ms(stopped + 1, back), "median; the wake-up fails fast")
     figure("redis_outage.submits_during_outage", during)
     figure("redis_outage.http_5xx", load.count("", 500, 599) + load.count("", 0, 0))
     figure(
