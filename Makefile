@@ -9,9 +9,10 @@ LAUNCH := $(BIN)/python -m config.devservices
 PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+CHAOS_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test bench bench-export bench-import bench-scale-import bench-consensus lint stop clean
+.PHONY: help install run test bench bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
 
 help:
 	@echo "make run     start web (http://127.0.0.1:$(PORT)/), worker and beat with demo data"
@@ -21,6 +22,7 @@ help:
 	@echo "make bench-import  run bench/import.py: bulk task import through HTTP and in-process, 10,000 per request and 1,000,000 in 100"
 	@echo "make bench-scale-import  run bench/scale_import.py: import_scale_tasks seconds and peak memory at 10,000 and 1,000,000 lines"
 	@echo "make bench-consensus  run bench/consensus.py: Dawid-Skene vs majority vote (and crowd-kit if installed), 1,000,000 labels"
+	@echo "make chaos   run bench/chaos.py: faults injected into the real processes on private PostgreSQL and Redis (CHAOS_ARGS=--quick: the short tier)"
 	@echo "make lint    ruff check"
 	@echo "make stop    stop the embedded PostgreSQL and Redis (data in var/ is kept)"
 	@echo "make clean   remove the virtualenv (data in var/ is kept)"
@@ -63,6 +65,10 @@ bench-scale-import: $(STAMP)
 
 bench-consensus: $(STAMP)
 	$(BIN)/python bench/consensus.py $(BENCH_ARGS)
+
+# Starts its own PostgreSQL and Redis (not the devservices ones): see bench/chaos.py.
+chaos: $(STAMP)
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

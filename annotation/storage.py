@@ -6,10 +6,11 @@ Code here only calls the storage API (``save``, ``open``, ``size``, ``url``, ``d
 backends run the same path.
 
 Uploads are accepted by what their bytes are, not by the name or the ``Content-Type`` the client
-sent: ``sniff`` reads the magic numbers of the allowed formats (settings
-``QUORUM_ATTACHMENT_TYPES``). For images it also reads the pixel size from the header, so the
-upload answer can be copied into ``attachment_width`` / ``attachment_height`` (COCO and YOLO
-exports need it).
+sent (settings ``QUORUM_ATTACHMENT_TYPES``): ``identify`` decodes images with Pillow (a PNG
+signature followed by HTML is not a PNG), reads the pixel size from the decoded image (so the
+upload answer can be copied into ``attachment_width`` / ``attachment_height``), and recognises PDF
+and MP4 with ``filetype``; a PCD point cloud is accepted when its header parses and the data it
+announces is there.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ import struct
 from dataclasses import dataclass
 from typing import IO
 
+import filetype
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from PIL import Image
 
-SNIFF_BYTES = 64 * 1024  # enough for a JPEG's size marker behind typical EXIF blocks
+HEAD_BYTES = 8192  # filetype needs the first 261 bytes; a PCD header fits in a few hundred
 
 EXTENSIONS = {
     "image/png": "png",
@@ -33,86 +37,107 @@ EXTENSIONS = {
     "video/mp4": "mp4",
     "application/x-pcd": "pcd",
 }
+# Pillow's format name for each image type it must decode as.
+PIL_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
 
 
 @dataclass(frozen=True)
 class Sniffed:
+    """What an upload is. ``problem`` is set when its bytes start like ``content_type`` but do not
+    decode as one (truncated, corrupt, or another file behind a signature)."""
+
     content_type: str
     width: int | None = None
     height: int | None = None
+    problem: str = ""
 
 
-def _png_size(head: bytes) -> tuple[int, int] | None:
-    if len(head) >= 24 and head[12:16] == b"IHDR":
-        return struct.unpack(">II", head[16:24])
+def identify(content: IO[bytes]) -> Sniffed | None:
+    """What a seekable file is, or None when it is none of the formats Quorum knows. Images are
+    decoded (up to ``QUORUM_ATTACHMENT_MAX_PIXELS``); the position is left at the start."""
+    content.seek(0)
+    head = content.read(HEAD_BYTES)
+    content.seek(0)
+    kind = filetype.guess_mime(head) if head else None
+    if kind in PIL_FORMATS:
+        return _decode_image(content, kind)
+    if kind in ("application/pdf", "video/mp4"):
+        return Sniffed(kind)
+    if head.startswith((b"# .PCD", b"VERSION")):
+        problem = _pcd_problem(content)
+        content.seek(0)
+        return Sniffed("application/x-pcd", problem=problem)
     return None
 
 
-def _gif_size(head: bytes) -> tuple[int, int] | None:
-    return struct.unpack("<HH", head[6:10]) if len(head) >= 10 else None
+def _decode_image(content: IO[bytes], kind: str) -> Sniffed:
+    try:
+        with Image.open(content) as image:
+            if image.format != PIL_FORMATS[kind]:
+                return Sniffed(kind, problem=f"it decodes as {image.format}, not {kind}")
+            width, height = image.size
+            if width * height > settings.QUORUM_ATTACHMENT_MAX_PIXELS:
+                return Sniffed(
+                    kind, problem=f"{width}x{height} pixels is over the {settings.QUORUM_ATTACHMENT_MAX_PIXELS:,}-pixel "
+                    "limit (QUORUM_ATTACHMENT_MAX_PIXELS)",
+                )  # fmt: skip
+            image.verify()  # the file's structure (chunk checksums, markers) up to its end
+        content.seek(0)
+        with Image.open(content) as image:
+            image.load()  # and the pixels themselves
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as exc:
+        return Sniffed(kind, problem=f"it does not decode as {kind} ({type(exc).__name__}: {exc})"[:300])
+    finally:
+        content.seek(0)
+    return Sniffed(kind, width, height)
 
 
-def _webp_size(head: bytes) -> tuple[int, int] | None:
-    chunk = head[12:16]
-    if chunk == b"VP8X" and len(head) >= 30:
-        w = int.from_bytes(head[24:27], "little") + 1
-        h = int.from_bytes(head[27:30], "little") + 1
-        return w, h
-    if chunk == b"VP8 " and len(head) >= 30 and head[23:26] == b"\x9d\x01\x2a":
-        w, h = struct.unpack("<HH", head[26:30])
-        return w & 0x3FFF, h & 0x3FFF
-    if chunk == b"VP8L" and len(head) >= 25 and head[20] == 0x2F:
-        bits = int.from_bytes(head[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    return None
+_PCD_SIZES = {"1", "2", "4", "8"}
 
 
-_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def _jpeg_size(head: bytes) -> tuple[int, int] | None:
-    i = 2
-    while i + 4 <= len(head):
-        if head[i] != 0xFF:
-            return None
-        marker = head[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
+def _pcd_problem(content: IO[bytes]) -> str:
+    """Why a file that starts like a PCD point cloud is not one ("" when it is): its header must
+    parse (the fields agree in number, the sizes and types are valid, WIDTH x HEIGHT = POINTS) and,
+    for uncompressed binary data, the file must hold every point."""
+    content.seek(0)
+    header: dict[str, list[str]] = {}
+    consumed = 0
+    for _ in range(20):
+        line = content.readline(512)
+        consumed += len(line)
+        text = line.decode("ascii", "replace").strip()
+        if not text or text.startswith("#"):
             continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
-            i += 2
-            continue
-        (length,) = struct.unpack(">H", head[i + 2 : i + 4])
-        if marker in _JPEG_SOF and i + 9 <= len(head):
-            h, w = struct.unpack(">HH", head[i + 5 : i + 9])
-            return w, h
-        i += 2 + length
-    return None
-
-
-def sniff(head: bytes) -> Sniffed | None:
-    """The content type of a file from its first bytes (and, for images, its pixel size), or
-    None when it is none of the formats Quorum knows."""
-    size = None
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        kind, size = "image/png", _png_size(head)
-    elif head.startswith(b"\xff\xd8\xff"):
-        kind, size = "image/jpeg", _jpeg_size(head)
-    elif head[:6] in (b"GIF87a", b"GIF89a"):
-        kind, size = "image/gif", _gif_size(head)
-    elif head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        kind, size = "image/webp", _webp_size(head)
-    elif head.startswith(b"%PDF-"):
-        kind = "application/pdf"
-    elif head[4:8] == b"ftyp":
-        kind = "video/mp4"
-    elif head.startswith(b"# .PCD") or head.startswith(b"VERSION"):
-        kind = "application/x-pcd"
-    else:
-        return None
-    if size is not None and (size[0] <= 0 or size[1] <= 0):
-        size = None
-    return Sniffed(kind, *(size or (None, None)))
+        key, *values = text.split()
+        header[key.upper()] = values
+        if key.upper() == "DATA":
+            break
+    try:
+        fields, sizes, types = header["FIELDS"], header["SIZE"], header["TYPE"]
+        counts = header.get("COUNT", ["1"] * len(fields))
+        width, height, points = int(header["WIDTH"][0]), int(header["HEIGHT"][0]), int(header["POINTS"][0])
+        data = header["DATA"][0].lower()
+    except (KeyError, IndexError, ValueError):
+        return "its PCD header lacks FIELDS, SIZE, TYPE, WIDTH, HEIGHT, POINTS or DATA"
+    if not (len(fields) == len(sizes) == len(types) == len(counts)) or not fields:
+        return "its PCD header's FIELDS, SIZE, TYPE and COUNT do not agree"
+    if (
+        not set(sizes) <= _PCD_SIZES
+        or not set(types) <= {"I", "U", "F"}
+        or not all(c.isdigit() for c in counts)
+    ):
+        return "its PCD header has an invalid SIZE, TYPE or COUNT"
+    if width * height != points or points < 0:
+        return "its PCD header's WIDTH x HEIGHT is not POINTS"
+    if data not in ("ascii", "binary", "binary_compressed"):
+        return "its PCD DATA must be ascii, binary or binary_compressed"
+    if data == "binary":
+        content.seek(0, 2)
+        available = content.tell() - consumed
+        needed = points * sum(int(s) * int(c) for s, c in zip(sizes, counts, strict=True))
+        if available < needed:
+            return f"its PCD data is truncated ({available} of {needed} bytes)"
+    return ""
 
 
 def attachment_name(*, client_id, project_id, content_type: str) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
+from django.db import connections
 from django.db.models import F
 
 from annotation import services
@@ -88,6 +90,17 @@ def export_run(export_id: str) -> str | None:
     ready, failed, or held by a live attempt is left alone. Returns the job's status."""
     job = services.export_run(export_id=export_id)
     return job.status if job else None
+
+
+@worker_ready.connect
+def clean_export_workdirs(**kwargs) -> None:
+    """A worker that starts removes the temporary export folders of attempts killed on its host."""
+    try:
+        services.exports_clean_workdirs()
+    except Exception:  # never stop a worker from starting
+        logger.exception("could not clean temporary export folders")
+    finally:
+        connections.close_all()
 
 
 @shared_task

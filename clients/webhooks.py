@@ -9,11 +9,18 @@ relays rows whose message was lost.
 One attempt is three steps, so no transaction stays open during the HTTP call:
 
 1. claim (short transaction): lock the row with ``SKIP LOCKED``, check it is pending and due,
-   bump ``attempts`` and push ``next_attempt_at`` past the request timeout (a lease: no other
-   worker finds it due while this one sends);
+   bump ``attempts``, push ``next_attempt_at`` past the request timeout (a lease: no other
+   worker finds it due while this one sends) and write the ``DeliveryAttempt`` log row, marked
+   in flight, before anything is sent;
 2. send (no transaction): sign and POST through ``clients.outbound``;
-3. record (short transaction): write the ``DeliveryAttempt`` log row and move the delivery on,
-   guarded by ``attempts`` so a late outcome never overwrites a newer attempt.
+3. record (short transaction): fill in the attempt's row and move the delivery on, guarded by
+   ``attempts`` so a late outcome never overwrites a newer attempt.
+
+The send has a hard overall deadline (``QUORUM_OUTBOUND_TIMEOUT_SECONDS``, enforced by a watchdog in
+``clients.outbound``), so the lease needs no heartbeat: it is that deadline plus a margin. A worker
+killed mid-send (``kill -9``) leaves its attempt row in flight; the delivery falls due again when the
+lease ends (about 45 s), and the next claim records the lost attempt as such (``LOST``), so every
+counted attempt has its row.
 
 Delivery is at least once: receivers de-duplicate on ``webhook-id`` (stable across retries).
 """
@@ -50,6 +57,9 @@ RETRY_JITTER = 0.10
 # A receiver's Retry-After is honoured up to a day, so it cannot park a message for ever.
 MAX_RETRY_AFTER_SECONDS = 86_400
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+# The error text of an attempt row between its claim and its outcome, and of one whose worker died.
+IN_FLIGHT = "in flight: sending"
+LOST = "lost: the worker stopped before the outcome was recorded (the receiver may have it)"
 
 
 # -- signing --------------------------------------------------------------------------------------
@@ -175,13 +185,24 @@ def wake_worker(delivery_id: uuid.UUID) -> None:
     """Send a worker the wake-up for one outbox row (a hint: the dispatcher relays lost ones)."""
     from clients import tasks  # tasks imports this module
 
-    tasks.deliver.delay(str(delivery_id))
+    try:
+        tasks.deliver.delay(str(delivery_id))
+    except Exception:
+        # The broker is unreachable: mark the row undispatched, so the dispatcher's next run (every
+        # 5 s, once the broker is back) sends it rather than waiting out QUORUM_WEBHOOK_REDISPATCH_SECONDS.
+        WebhookDelivery.objects.filter(id=delivery_id, status=WebhookDelivery.Status.PENDING).update(
+            dispatched_at=None
+        )
+        raise
 
 
 # -- selectors ------------------------------------------------------------------------------------
 
 
-DISPATCH_AGAIN_AFTER = timedelta(seconds=60)
+def _dispatch_again_after() -> timedelta:
+    """A dispatched wake-up not consumed within this long (lost with a broker restart) is sent again."""
+    return timedelta(seconds=settings.QUORUM_WEBHOOK_REDISPATCH_SECONDS)
+
 
 DISPATCH_SQL = """
 WITH due AS (
@@ -199,12 +220,13 @@ UPDATE clients_webhookdelivery d SET dispatched_at = %(now)s FROM due WHERE d.id
 @transaction.atomic
 def deliveries_dispatch(*, limit: int = 500) -> list[uuid.UUID]:
     """Mark due deliveries as dispatched and return their ids, for the dispatcher to wake a worker
-    for each. A row whose wake-up was sent less than a minute ago and not consumed yet (an attempt
-    clears ``dispatched_at``) is left alone, so a slow queue is not flooded with duplicates; after
-    a minute it is sent again, which is the relay for a wake-up lost in the broker."""
+    for each. A row whose wake-up was sent less than ``QUORUM_WEBHOOK_REDISPATCH_SECONDS`` (60) ago
+    and not consumed yet (an attempt clears ``dispatched_at``) is left alone, so a slow queue is not
+    flooded with duplicates; after that it is sent again, which is the relay for a wake-up lost in
+    the broker."""
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(DISPATCH_SQL, {"now": now, "stale": now - DISPATCH_AGAIN_AFTER, "limit": limit})
+        cursor.execute(DISPATCH_SQL, {"now": now, "stale": now - _dispatch_again_after(), "limit": limit})
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -215,6 +237,7 @@ def deliveries_dispatch(*, limit: int = 500) -> list[uuid.UUID]:
 class _Claim:
     delivery_id: uuid.UUID
     attempt: int  # the value of ``attempts`` this claim set: the fencing token for the record step
+    attempt_row_id: int  # the DeliveryAttempt row written at the claim, filled in by the record step
     endpoint_id: uuid.UUID | None
     url: str
     body: bytes
@@ -263,6 +286,8 @@ def _delivery_claim(*, delivery_id: uuid.UUID | str) -> _Claim | None:
     )
     if delivery is None:
         return None
+    # Due again while an attempt is in flight: that attempt's worker died (its lease ran out).
+    DeliveryAttempt.objects.filter(delivery_id=delivery.id, error=IN_FLIGHT).update(error=LOST)
     max_attempts = len(settings.QUORUM_WEBHOOK_RETRY_SCHEDULE) + 1
     if delivery.attempts >= max_attempts:  # the last attempt's worker died before recording it
         _delivery_fail(delivery, reason="retry schedule exhausted")
@@ -290,9 +315,11 @@ def _delivery_claim(*, delivery_id: uuid.UUID | str) -> _Claim | None:
     WebhookDelivery.objects.filter(id=delivery.id).update(
         attempts=F("attempts") + 1, next_attempt_at=now + lease, last_attempt_at=now, dispatched_at=None
     )
+    row = DeliveryAttempt.objects.create(delivery_id=delivery.id, attempted_at=now, error=IN_FLIGHT)
     return _Claim(
         delivery_id=delivery.id,
         attempt=delivery.attempts + 1,  # the row is locked: this is the value just written
+        attempt_row_id=row.id,
         endpoint_id=delivery.endpoint_id,
         url=delivery.url,
         body=body,
@@ -309,9 +336,7 @@ def _delivery_record(*, claim: _Claim, result: outbound.OutboundResult) -> None:
     error = result.error
     if status_code is not None and 300 <= status_code < 400:
         error = f"redirects are not followed ({status_code})"
-    DeliveryAttempt.objects.create(
-        delivery_id=claim.delivery_id,
-        attempted_at=now - timedelta(milliseconds=result.duration_ms),
+    DeliveryAttempt.objects.filter(id=claim.attempt_row_id).update(
         status_code=status_code,
         error=error[:500],
         duration_ms=result.duration_ms,

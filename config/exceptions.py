@@ -43,7 +43,8 @@ def api_exception_handler(exc, context):
     if response is None:
         return None  # a real server error: Django's 500 handling and logging apply
     if isinstance(exc, exceptions.ValidationError):
-        body = error_body("validation_error", _first_message(exc.detail), exc.detail)
+        code = getattr(exc, "error_code", "validation_error")  # core.strict.UnknownField: unknown_field
+        body = error_body(code, _first_message(exc.detail), exc.detail)
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code

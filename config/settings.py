@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "clients",
     "billing",
     "annotation",
+    "axes",  # sign-in lockout (clients/web/auth.py); its counts live in PostgreSQL
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -85,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "clients.web.errors.DomainErrorPageMiddleware",  # domain errors on pages → a readable error page
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY)
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -246,6 +250,7 @@ CELERY_TASK_ROUTES = {
     # Attachment checks fetch client URLs (up to the outbound timeout): with the other outbound HTTP.
     "annotation.tasks.check_attachments": {"queue": "webhooks"},
 }
+QUORUM_EXPORT_RELAY_SECONDS = env_int("QUORUM_EXPORT_RELAY_SECONDS", 15)  # the export relay's period
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {
         "task": "annotation.tasks.expire_leases",
@@ -273,7 +278,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.prune_idempotency_keys",
         "schedule": crontab(minute=17),
     },
-    "relay-exports": {"task": "annotation.tasks.relay_exports", "schedule": timedelta(seconds=30)},
+    "relay-exports": {
+        "task": "annotation.tasks.relay_exports",
+        "schedule": timedelta(seconds=QUORUM_EXPORT_RELAY_SECONDS),
+    },
 }
 
 REST_FRAMEWORK = {
@@ -290,6 +298,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.CredentialRateThrottle"],  # 429 + Retry-After
 }
 
 SPECTACULAR_SETTINGS = {
@@ -388,3 +397,86 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# --- Reliability and abuse limits (issue 13) --------------------------------------------------
+# Every message this app publishes is a wake-up naming a committed row, which a periodic relay
+# sends again if it is lost (the webhook dispatcher, the export relay, the test-mode and completion
+# relays). So publishing retries once at once (a pooled connection that went stale when Redis
+# restarted) and then gives up, instead of Celery's default three retries 0.2 s apart: a request
+# that queues a wake-up while the broker is down pays one refused connection, not ~0.6 s.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": env_int("QUORUM_WAKEUP_PUBLISH_RETRIES", 1),
+    "interval_start": 0,
+    "interval_step": 0,
+    "interval_max": 0,
+}
+# Size caps (clients/limits.py): a refusal is a 400 too_large naming the field, its size and the cap.
+QUORUM_MAX_PROJECT_PARAMS_BYTES = env_int("QUORUM_MAX_PROJECT_PARAMS_BYTES", 256 * 1024)
+QUORUM_MAX_TASK_PARAMS_BYTES = env_int("QUORUM_MAX_TASK_PARAMS_BYTES", 256 * 1024)
+QUORUM_MAX_METADATA_BYTES = env_int("QUORUM_MAX_METADATA_BYTES", 64 * 1024)
+QUORUM_MAX_ANSWER_BYTES = env_int("QUORUM_MAX_ANSWER_BYTES", 256 * 1024)
+QUORUM_MAX_TEXT_CHARS = env_int("QUORUM_MAX_TEXT_CHARS", 64 * 1024)  # instruction, instructions
+QUORUM_MAX_TAGS = env_int("QUORUM_MAX_TAGS", 100)
+QUORUM_MAX_TAG_CHARS = env_int("QUORUM_MAX_TAG_CHARS", 200)
+# Project params are copied into every task: the effective params one bulk request may store,
+# summed over its tasks. By default what one request body may carry.
+QUORUM_MAX_BULK_PARAMS_BYTES = env_int("QUORUM_MAX_BULK_PARAMS_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
+# Uploaded images are decoded before they are accepted: the largest image, in pixels.
+QUORUM_ATTACHMENT_MAX_PIXELS = env_int("QUORUM_ATTACHMENT_MAX_PIXELS", 50_000_000)
+# PostgreSQL unreachable: requests answer 503 with this Retry-After (config/health.py); a connection
+# attempt gives up after DB_CONNECT_TIMEOUT seconds instead of the driver's default (none).
+QUORUM_DB_RETRY_AFTER_SECONDS = env_int("QUORUM_DB_RETRY_AFTER_SECONDS", 5)
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
+# Export jobs: a short lease renewed by a heartbeat while the file is built, so the relay (every
+# QUORUM_EXPORT_RELAY_SECONDS) re-queues the job of a killed worker within about 45 s; attempts'
+# temporary folders live under QUORUM_EXPORT_TMP_DIR (default: the system's temporary directory).
+QUORUM_EXPORT_LEASE_SECONDS = env_int("QUORUM_EXPORT_LEASE_SECONDS", 30)
+QUORUM_EXPORT_HEARTBEAT_SECONDS = env_int("QUORUM_EXPORT_HEARTBEAT_SECONDS", 10)
+QUORUM_EXPORT_TMP_DIR = os.environ.get("QUORUM_EXPORT_TMP_DIR", "")
+
+# Sign-in lockout (django-axes, counts in PostgreSQL): after QUORUM_LOGIN_FAILURE_LIMIT failed
+# sign-ins for one email from one address, that pair is locked for QUORUM_LOGIN_COOLOFF_MINUTES
+# (the right password too); a success resets the count. /login/ and /admin/login/ alike.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("QUORUM_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("QUORUM_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # no lock-out of a person by a stranger elsewhere
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"  # the sign-in forms' field (it holds the email) and the credentials key
+AXES_CLIENT_IP_CALLABLE = "config.throttling.client_ip"  # the same client address as the API's limits
+AXES_LOCKOUT_CALLABLE = "clients.web.auth.locked_out"  # 429, Retry-After, the form with the email kept
+AXES_VERBOSE = False
+# API rate limits per API key / personal token / signed-in user, and per address when anonymous
+# (config/throttling.py): "N/s", "N/min" or "N/hour"; "off" disables. Counted in Redis; when Redis
+# is unreachable requests are allowed (fail open) and a warning is logged.
+QUORUM_API_RATE = os.environ.get("QUORUM_API_RATE", "1200/min")
+QUORUM_API_ANON_RATE = os.environ.get("QUORUM_API_ANON_RATE", "120/min")
+QUORUM_THROTTLE_NAMESPACE = os.environ.get("QUORUM_THROTTLE_NAMESPACE", "v1")  # tests use one per test
+
+# Content-Security-Policy on every response (django-csp): scripts only from this site (no inline
+# scripts, no javascript: URLs, no eval), nothing may frame the pages, forms post only here. Images,
+# video and the LiDAR tool's point clouds come from wherever clients host their attachments (http or
+# https), so img-src, media-src and connect-src allow those schemes. Inline style attributes are
+# allowed (the pages' progress bars and charts use them). The Redoc page relaxes script-src
+# (config/urls.py); Swagger UI is served as split HTML + script, which needs no exception.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", "https:", "http:"],
+        "media-src": ["'self'", "blob:", "https:", "http:"],
+        "connect-src": ["'self'", "https:", "http:"],
+        "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# A webhook wake-up dispatched but not consumed within this many seconds (lost in a broker restart,
+# with the worker's unacknowledged messages) is dispatched again by the 5-second dispatcher.
+QUORUM_WEBHOOK_REDISPATCH_SECONDS = env_int("QUORUM_WEBHOOK_REDISPATCH_SECONDS", 60)

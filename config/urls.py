@@ -1,8 +1,9 @@
+from csp.decorators import csp_update
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from annotation.web import ops_urls as annotation_ops_urls
 from annotation.web import portal_urls as annotation_portal_urls
@@ -11,7 +12,7 @@ from billing.web import urls as billing_web_urls
 from clients.api import views as client_views
 from clients.web import auth as web_auth
 from clients.web import urls as clients_web_urls
-from config import views
+from config import health, views
 
 # Pages (server-rendered): the client portal and the operators' dashboards; the annotator
 # workspace lives under /work/.
@@ -37,6 +38,7 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),  # PostgreSQL and broker, separately (config/health.py)
     path("login/", web_auth.SignInView.as_view(), name="login"),
     path("logout/", web_auth.SignOutView.as_view(), name="logout"),
     path("portal/", include(portal_pages)),
@@ -47,8 +49,16 @@ urlpatterns = [
     path("v1/", include("annotation.scale_api.urls")),  # the Scale-compatible API (SCALE_COMPAT.md)
     path("v2/", include("annotation.scale_api.v2.urls")),  # Scale's v2 (GenAI) API, for the SDK's client.v2
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Swagger UI as HTML plus a script from the same URL, so the Content-Security-Policy needs no exception.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    # Redoc starts from an inline script and runs a web worker from a blob: URL.
+    path(
+        "api/redoc/",
+        csp_update({"script-src": ["'unsafe-inline'"], "worker-src": ["blob:"]})(
+            SpectacularRedocView.as_view(url_name="schema")
+        ),
+        name="redoc",
+    ),
 ]
 
 if settings.QUORUM_STORAGE == "filesystem":

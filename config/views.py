@@ -6,6 +6,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 from clients.web.errors import error_page
+from config import health
 from config.exceptions import error_body
 
 API_PREFIXES = ("/api/", "/v1/")
@@ -56,6 +57,12 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    if health.current_exception_is_database_unavailable():  # 503 + Retry-After, not 500
+        if request.path.startswith("/v1/"):
+            return health.unavailable_api_response({"status_code": 503, "error": health.MESSAGE})
+        if request.path.startswith(API_PREFIXES):
+            return health.unavailable_api_response(error_body("database_unavailable", health.MESSAGE))
+        return health.unavailable_page()
     if request.path.startswith("/v1/"):
         return _scale_error(500, "Internal server error; it has been logged.")
     if request.path.startswith(API_PREFIXES):

@@ -4,6 +4,7 @@ Celery worker); ``make test`` picks the servers (see config/devservices.py)."""
 from __future__ import annotations
 
 import socket
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
@@ -67,3 +68,9 @@ def api_a(client_a):
 def api_b(client_b):
     issued = client_services.api_key_create(client=client_b, name="test key")
     return api_for_key(issued.key)
+
+
+@pytest.fixture(autouse=True)
+def throttle_namespace(settings):
+    """API rate-limit counters live in Redis across tests: each test counts in its own namespace."""
+    settings.QUORUM_THROTTLE_NAMESPACE = uuid.uuid4().hex[:12]

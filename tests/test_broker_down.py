@@ -78,15 +78,37 @@ def test_committed_requests_answer_their_result_while_the_broker_is_down(client_
         assert callbacks.count() == 2  # task.completed and task.audited
         assert receiver.requests == []
 
-        # The relays: the dispatcher re-sends the wake-ups of due rows; here the attempt runs inline.
-        WebhookDelivery.objects.filter(client=client_a).update(dispatched_at=None)
+        # The relays: the dispatcher's next run re-sends the wake-ups of due rows (a failed wake-up
+        # left its row undispatched, so no minute-long wait); here the attempt runs inline.
         due = webhooks.deliveries_dispatch()
         assert set(due) == set(callbacks.values_list("id", flat=True))
         for delivery_id in due:
             webhooks.delivery_attempt(delivery_id=delivery_id)
         assert receiver.wait_for(2, timeout=10)
         assert set(callbacks.values_list("status", flat=True)) == {WebhookDelivery.Status.DELIVERED}
-        ExportJob.objects.filter(project=project).update(dispatched_at=None)
         assert export_services.exports_relay() == list(
             ExportJob.objects.filter(project=project).values_list("id", flat=True)
         )
+
+
+def test_a_wake_up_gives_up_after_one_immediate_retry(dead_broker, monkeypatch):
+    """Wake-ups are hints the relays repeat, so publishing tries the broker twice (one retry for a
+    stale pooled connection) and gives up, instead of Celery's default three retries 0.2 s apart
+    (``CELERY_TASK_PUBLISH_RETRY_POLICY``)."""
+    from clients import tasks as client_tasks
+
+    port = int(celery_app.conf.broker_url.rsplit(":", 1)[1].split("/")[0])
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def counting_connect(self, address):
+        if isinstance(address, tuple) and address[1] == port:
+            attempts.append(address)
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", counting_connect)
+    with pytest.raises(Exception):  # noqa: B017 - kombu's OperationalError: the broker is unreachable
+        client_tasks.deliver.delay("00000000-0000-0000-0000-000000000000")
+    # Each publish try is two connection attempts (redis-py retries its connect once): 2 tries → 4.
+    # Celery's default policy (4 tries, 0.2 s apart) makes 8 and takes ~0.6 s.
+    assert 1 <= len(attempts) <= 4, attempts

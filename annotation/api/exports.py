@@ -18,6 +18,7 @@ from annotation.services.exports import download_path
 from clients.api.access import WRITE, caller_client, caller_is_test_mode
 from clients.api.pagination import NewestFirstCursor
 from clients.errors import Conflict, ValidationFailed
+from core import strict
 
 
 class ExportIn(serializers.Serializer):
@@ -83,11 +84,10 @@ class ExportListView(APIView):
     def post(self, request, project_id):
         client = caller_client(request, WRITE)
         project = selectors.project_get_for_client(client=client, project_id=project_id)
-        serializer = ExportIn(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = strict.validated(ExportIn, request.data)
         result = services.export_create(
-            client=client, actor=request.user, project=project, format=serializer.validated_data["format"],
-            options=serializer.validated_data.get("options"), is_test=caller_is_test_mode(request),
+            client=client, actor=request.user, project=project, format=data["format"],
+            options=data.get("options"), is_test=caller_is_test_mode(request),
             idempotency_key=request.headers.get("Idempotency-Key"),
         )  # fmt: skip
         body = ExportOut(result.job, context={"request": request}).data

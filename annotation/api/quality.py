@@ -14,12 +14,11 @@ from annotation.models import Annotator, Project, Qualification, Review
 from annotation.services import workforce
 from clients.api.access import WRITE, caller_client, caller_is_test_mode, caller_staff
 from clients.errors import PermissionDenied, ValidationFailed
+from core import strict
 
 
 def _parse(serializer_class, data):
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    return strict.validated(serializer_class, data)
 
 
 ANY = OpenApiTypes.OBJECT

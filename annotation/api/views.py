@@ -30,13 +30,11 @@ from annotation.api.serializers import (
 from annotation.models import Task
 from clients.api.access import LIVE_CONFIG, WRITE, caller_client, caller_is_test_mode
 from clients.api.pagination import NewestFirstCursor, paginated_response
-from core import gcpause
+from core import gcpause, strict
 
 
 def _parse(serializer_class, data):
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    return strict.validated(serializer_class, data)
 
 
 # --- projects ------------------------------------------------------------------------------------

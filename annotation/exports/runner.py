@@ -4,7 +4,9 @@ project); the job's state moves in ``annotation.services.exports`` before and af
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,29 @@ def storage_name(job: ExportJob, attempt: int) -> str:
     return f"exports/{job.client_id}/{job.id}/attempt-{attempt}.{FORMATS[job.format].EXTENSION}"
 
 
+# --- temporary files ---------------------------------------------------------------------------------
+# Each attempt writes under <QUORUM_EXPORT_TMP_DIR>/<job id>-attempt-<n>/ and removes it when it ends.
+# A worker killed mid-attempt (kill -9, the OOM killer, the hard time limit) cannot clean up, so the
+# next attempt on the host, and each worker at start, removes the folders of attempts that no longer
+# hold their job (``stale_workdirs``).
+
+
+def tmp_root() -> Path:
+    return Path(settings.QUORUM_EXPORT_TMP_DIR or tempfile.gettempdir()) / "quorum-exports"
+
+
+def workdir_for(job_id, attempt: int) -> Path:
+    return tmp_root() / f"{job_id}-attempt-{attempt}"
+
+
+def parse_workdir(path: Path) -> tuple[uuid.UUID, int] | None:
+    job_id, sep, attempt = path.name.rpartition("-attempt-")
+    try:
+        return (uuid.UUID(job_id), int(attempt)) if sep else None
+    except ValueError:
+        return None
+
+
 def build(job: ExportJob, *, attempt: int, chunk_size: int | None = None) -> Built:
     writer = FORMATS[job.format]
     ctx = source.ExportContext(
@@ -43,14 +68,18 @@ def build(job: ExportJob, *, attempt: int, chunk_size: int | None = None) -> Bui
         anon_salt=job.anon_salt,
         raw_json=getattr(writer, "RAW_JSON", False),
     )
-    with tempfile.TemporaryDirectory(prefix="quorum-export-") as tmp:
-        workdir = Path(tmp)
+    workdir = workdir_for(job.id, attempt)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    try:
         path = workdir / f"export.{writer.EXTENSION}"
         with open(path, "wb") as out:
             count = writer.write(ctx, source.iter_tasks(chunks), out, workdir)
         size = path.stat().st_size
         with open(path, "rb") as content:
             name = storage.save(storage_name(job, attempt), content)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     return Built(
         file_name=name, file_size=size, content_type=writer.CONTENT_TYPE, task_count=count, report=ctx.report
     )

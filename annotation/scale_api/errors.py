@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from clients.errors import DomainError
+from config import health
 from config.exceptions import _first_message
 
 logger = logging.getLogger(__name__)
@@ -57,5 +58,7 @@ def scale_exception_handler(exc, context):
             headers["WWW-Authenticate"] = 'Basic realm="quorum"'
             return error_response(401, _first_message(exc.detail), headers)
         return error_response(exc.status_code, _first_message(exc.detail), headers or None)
+    if health.database_unavailable(exc):  # the SDK retries 5xx; Retry-After says when
+        return error_response(503, health.MESSAGE, {"Retry-After": health.retry_after()})
     logger.exception("unhandled error in the Scale-compatible API", exc_info=exc)
     return error_response(500, "Internal server error; it has been logged.")

@@ -20,7 +20,9 @@ from annotation.services.exports import (
     export_download_name,
     export_fail,
     export_finish,
+    export_heartbeat,
     export_run,
+    exports_clean_workdirs,
     exports_relay,
 )
 from annotation.services.projects import (
@@ -99,7 +101,9 @@ __all__ = [
     "export_download_name",
     "export_fail",
     "export_finish",
+    "export_heartbeat",
     "export_run",
+    "exports_clean_workdirs",
     "exports_relay",
     "PROJECT_EDITABLE",
     "BulkItemResult",

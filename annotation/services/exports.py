@@ -8,6 +8,13 @@ queues the ``export.ready`` (or ``export.failed``) webhook in the same transacti
 
 Every step is safe to run twice: a claim only takes a queued job (or a running one whose lease ran
 out), and the outcome is written only by the attempt that holds the job (``attempts`` fences it).
+
+The lease is short (``QUORUM_EXPORT_LEASE_SECONDS``, 30 s) and a heartbeat thread renews it every
+``QUORUM_EXPORT_HEARTBEAT_SECONDS`` (10 s) while the file is built, however long that takes (up to
+the attempt's time limit). A worker killed mid-export stops renewing, so the relay (every
+``QUORUM_EXPORT_RELAY_SECONDS``, 15 s) re-queues the job within about 45 s; the killed attempt's
+temporary folder is removed by the next attempt on that host (or when a worker starts) and a partial
+file it may have stored is deleted when a later attempt finishes.
 """
 
 from __future__ import annotations
@@ -15,13 +22,16 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import shutil
+import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -38,7 +48,6 @@ logger = logging.getLogger(__name__)
 
 OPTION_KEYS = {"include_answers", "statuses", "batch", "source", "ranking_pairs"}
 DEFAULT_STATUSES = [Task.Status.COMPLETED.value]
-LEASE_MARGIN = timedelta(seconds=60)
 REDISPATCH_AFTER = timedelta(seconds=60)
 
 
@@ -159,11 +168,72 @@ def export_create(
 def _wake_worker(export_id) -> None:
     from annotation import tasks  # tasks imports services
 
-    tasks.export_run.delay(str(export_id))
+    try:
+        tasks.export_run.delay(str(export_id))
+    except Exception:  # the broker is unreachable: the relay's next run sends it (not a minute later)
+        ExportJob.objects.filter(id=export_id, status=ExportJob.Status.QUEUED).update(dispatched_at=None)
+        raise
 
 
 def _lease() -> timedelta:
-    return timedelta(seconds=settings.QUORUM_EXPORT_TIME_LIMIT) + LEASE_MARGIN
+    return timedelta(seconds=settings.QUORUM_EXPORT_LEASE_SECONDS)
+
+
+def export_heartbeat(*, export_id, attempt: int) -> bool:
+    """Renew the lease of the attempt that holds the job. False when it no longer holds it (the
+    relay re-queued it, or another attempt took it): its outcome will be discarded."""
+    return bool(
+        ExportJob.objects.filter(id=export_id, status=ExportJob.Status.RUNNING, attempts=attempt).update(
+            lease_until=timezone.now() + _lease()
+        )
+    )
+
+
+@contextmanager
+def _heartbeat(export_id, attempt: int):
+    """Renew the attempt's lease from a thread (its own database connection) while the body runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.QUORUM_EXPORT_HEARTBEAT_SECONDS):
+                try:
+                    if not export_heartbeat(export_id=export_id, attempt=attempt):
+                        logger.warning("export %s attempt %s lost its lease", export_id, attempt)
+                        return
+                except Exception:  # a database blip: try again at the next beat
+                    logger.exception("export %s attempt %s: heartbeat failed", export_id, attempt)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    thread = threading.Thread(target=beat, name=f"export-heartbeat-{export_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def exports_clean_workdirs() -> int:
+    """Remove this host's temporary export folders whose attempt no longer holds its job (its
+    worker was killed). Returns how many were removed."""
+    root = runner.tmp_root()
+    if not root.is_dir():
+        return 0
+    folders = {path: runner.parse_workdir(path) for path in root.iterdir() if path.is_dir()}
+    ids = {parsed[0] for parsed in folders.values() if parsed}
+    live = set(
+        ExportJob.objects.filter(
+            id__in=ids, status=ExportJob.Status.RUNNING, lease_until__gt=timezone.now()
+        ).values_list("id", "attempts")
+    )
+    removed = 0
+    for path, parsed in folders.items():
+        if parsed is None or parsed not in live:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 @transaction.atomic
@@ -279,8 +349,10 @@ def export_run(*, export_id, chunk_size: int | None = None) -> ExportJob | None:
     if claimed is None:
         return ExportJob.objects.filter(id=export_id).first()
     job, attempt = claimed
+    exports_clean_workdirs()  # folders left by attempts killed on this host
     try:
-        built = runner.build(job, attempt=attempt, chunk_size=chunk_size)
+        with _heartbeat(export_id, attempt):
+            built = runner.build(job, attempt=attempt, chunk_size=chunk_size)
     except Exception as exc:  # recorded on the job and sent as export.failed, not swallowed
         logger.exception("export %s attempt %s failed", export_id, attempt)
         export_fail(export_id=export_id, attempt=attempt, error=f"{type(exc).__name__}: {exc}")
@@ -290,6 +362,9 @@ def export_run(*, export_id, chunk_size: int | None = None) -> ExportJob | None:
             "export %s attempt %s finished after its lease; its file is discarded", export_id, attempt
         )
         storage.delete(built.file_name)
+    else:
+        for earlier in range(1, attempt):  # a killed attempt may have stored part of its file
+            storage.delete(runner.storage_name(job, earlier))
     return ExportJob.objects.filter(id=export_id).first()
 
 
@@ -365,9 +440,13 @@ def attachment_upload(
         )  # fmt: skip
     if size == 0:
         raise ValidationFailed("file: is empty", code="empty_file", details={"field": "file"})
-    upload.seek(0)
-    sniffed = storage.sniff(upload.read(storage.SNIFF_BYTES))
+    sniffed = storage.identify(upload)
     allowed = settings.QUORUM_ATTACHMENT_TYPES
+    if sniffed is not None and sniffed.problem and sniffed.content_type in allowed:
+        raise ValidationFailed(
+            f"file: starts like {sniffed.content_type} but {sniffed.problem}", code="unsupported_media_type",
+            status_code=415, details={"field": "file", "accepted": allowed},
+        )  # fmt: skip
     if sniffed is None or sniffed.content_type not in allowed:
         found = sniffed.content_type if sniffed else "unrecognised content"
         raise ValidationFailed(

@@ -14,7 +14,7 @@ from annotation.lifecycle import complete
 from annotation.models import Batch, Project, ProjectParamVersion
 from annotation.services import workforce
 from billing import services as billing
-from clients import events, outbound
+from clients import events, limits, outbound
 from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client
 
@@ -145,6 +145,7 @@ def project_create(
             "name: required, and must not contain '/'", code="invalid_name", details={"field": "name"}
         )
     params = params or {}
+    limits.check_project({"params": params, "instructions": instructions})
     tasktypes.check_project_params(task_type, params)
     max_overlap = max_overlap or overlap
     lease_seconds = lease_seconds or settings.QUORUM_DEFAULT_LEASE_SECONDS
@@ -210,6 +211,7 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
     unknown = set(changes) - PROJECT_EDITABLE
     if unknown:
         raise ValidationFailed(f"{sorted(unknown)[0]}: cannot be changed", code="invalid_field")
+    limits.check_project(changes)
     project = _project_for_update(client=client, project_id=project_id)
     changes = dict(changes)
     if "budget" in changes:  # kept by billing, not on the project row
@@ -348,6 +350,7 @@ def batch_create(
         )
     if project.client_id != client.id:
         raise NotFound("Project not found.")
+    limits.check_metadata(metadata or {})
     if callback_url:
         try:
             outbound.check_url(callback_url)  # no DNS: resolved and checked at send time
@@ -411,6 +414,7 @@ def batch_set_metadata(*, client: Client, actor: Any, batch_id, metadata: Any) -
         batch = Batch.objects.select_for_update().get(client=client, pk=batch_id)
     except (Batch.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
         raise NotFound("Batch not found.") from exc
+    limits.check_metadata(metadata)
     before = batch.metadata
     batch.metadata = metadata
     batch.save(update_fields=["metadata"])

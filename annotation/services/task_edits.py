@@ -18,7 +18,7 @@ from django.utils import timezone
 from annotation.lifecycle.review import lock_task, send_to_rework
 from annotation.models import Task, TaskAudit
 from annotation.payloads import audit_payload, task_payload
-from clients import events, webhooks
+from clients import events, limits, webhooks
 from clients.errors import Conflict, ValidationFailed
 from clients.models import Client, WebhookDelivery
 
@@ -43,6 +43,7 @@ def task_set_metadata(*, client: Client, actor: Any, task_id, metadata: Any, is_
         raise ValidationFailed(
             "metadata: must be an object", code="invalid_metadata", details={"field": "metadata"}
         )
+    limits.check_metadata(metadata)
     task = lock_task(client=client, task_id=task_id, is_test=is_test)
     before = task.metadata
     task.metadata = metadata

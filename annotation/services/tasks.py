@@ -19,7 +19,7 @@ from annotation.lifecycle.complete import (  # noqa: F401 - the public surface s
 )
 from annotation.models import Batch, Project, Task
 from billing import selectors as billing_selectors
-from clients import events, outbound
+from clients import events, limits, outbound
 from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.ids import uuid7_many
 from clients.models import Client
@@ -88,6 +88,7 @@ def _clean_item(index: int, item: Any, project: Project) -> dict:
         raise ValidationFailed(
             f"tasks[{index}]: must be an object", code="invalid_task", details={"index": index}
         )
+    limits.check_task_item(index, item)
     unknown = set(item) - {
         "params",
         "instruction",
@@ -191,6 +192,7 @@ def task_bulk_create(
             code="too_many_tasks",
         )
     cleaned = [_clean_item(i, item, project) for i, item in enumerate(items)]
+    limits.check_bulk_params(spec["params"] for spec in cleaned)
     seen: dict[str, int] = {}
     for i, spec in enumerate(cleaned):
         uid = spec["unique_id"]

@@ -40,7 +40,7 @@ from annotation.models import (
     QualificationQuestion,
     Task,
 )
-from clients import events
+from clients import events, limits
 from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
 from clients.models import Client, User
 
@@ -314,6 +314,7 @@ def qualification_create(
         raise ValidationFailed(
             "params: must be an object", code="invalid_params", details={"field": "params"}
         )
+    limits.check_project({"params": params, "instructions": instructions})
     tasktypes.check_project_params(task_type, params)
     if not isinstance(instructions, str):
         raise ValidationFailed(

@@ -16,6 +16,7 @@ from typing import Any
 
 from annotation import quality
 from annotation.tasktypes import (
+    attachments,
     categorization,
     comparison,
     imageannotation,
@@ -25,6 +26,7 @@ from annotation.tasktypes import (
     videoannotation,
 )
 from annotation.tasktypes._common import TaskTypeSpec, validate
+from clients import limits
 from clients.errors import ValidationFailed
 
 TASK_TYPES: dict[str, TaskTypeSpec] = {
@@ -82,6 +84,7 @@ def check_params(task_type: str, params: Any, *, prefix: str = "params") -> None
             f"{prefix}: must be an object", code="invalid_params", details={"field": prefix}
         )
     _validate(spec.params_schema, params, prefix=prefix)
+    attachments.check_attachment_urls(task_type, params, prefix=prefix)
     spec.check_complete_params(params)
     spec.check_params(params)
 
@@ -94,6 +97,7 @@ def check_project_params(task_type: str, params: Any) -> None:
             "params: must be an object", code="invalid_params", details={"field": "params"}
         )
     _validate({**spec.params_schema, "required": []}, params, prefix="params")
+    attachments.check_attachment_urls(task_type, params)
     spec.check_params(params)
 
 
@@ -106,6 +110,7 @@ def check_answer(task_type: str, params: dict, answer: Any) -> None:
         raise ValidationFailed(
             "answer: must be an object", code="invalid_answer", details={"field": "answer"}
         )
+    limits.check_answer(answer)
     spec_for(task_type).check_answer(params, answer)
 
 

@@ -21,6 +21,7 @@ from clients.api.access import ADMIN, caller_client, caller_staff
 from clients.auth import ClientPrincipal
 from clients.errors import NotFound, PermissionDenied, ValidationFailed
 from clients.models import Client
+from core import strict
 
 MAX = services.MAX_AMOUNT
 IDEMPOTENCY = OpenApiParameter(
@@ -33,9 +34,7 @@ IDEMPOTENCY = OpenApiParameter(
 
 
 def _parse(serializer_class, request):
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    return strict.validated(serializer_class, request.data)
 
 
 def _client(client_id) -> Client:

@@ -11,6 +11,7 @@ from clients import selectors, services
 from clients.api.access import ADMIN, caller_client, caller_is_test_mode
 from clients.api.pagination import NewestFirstCursor, paginated_response
 from clients.api.serializers import ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ClientCredentialsOut, DeliveryOut
+from core import strict
 
 
 class ApiKeyListView(APIView):
@@ -30,12 +31,9 @@ class ApiKeyListView(APIView):
     )
     def post(self, request):
         client = caller_client(request, ADMIN)
-        data = ApiKeyIn(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = strict.validated(ApiKeyIn, request.data)
         creator = None if getattr(request.user, "api_key", None) else request.user
-        issued = services.api_key_create(
-            client=client, created_by=creator, actor=request.user, **data.validated_data
-        )
+        issued = services.api_key_create(client=client, created_by=creator, actor=request.user, **data)
         body = ApiKeyOut(issued.obj).data | {"key": issued.key}
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -1,8 +1,19 @@
-"""Sign in and out with Django's own auth views; people sign in with their email (``User.USERNAME_FIELD``)."""
+"""Sign in and out with Django's own auth views; people sign in with their email (``User.USERNAME_FIELD``).
+
+Brute force: django-axes counts failed sign-ins (here and at ``/admin/login/``) per email and client
+address in PostgreSQL; after ``AXES_FAILURE_LIMIT`` failures that pair is locked out for
+``AXES_COOLOFF_TIME`` (the right password too), and ``locked_out`` answers 429 with ``Retry-After``:
+the sign-in form again, with the email kept and the reason shown (the admin gets the error page).
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.shortcuts import render
+
+from clients.web.errors import error_page
 
 
 class SignInView(auth_views.LoginView):
@@ -12,3 +23,22 @@ class SignInView(auth_views.LoginView):
 
 class SignOutView(auth_views.LogoutView):
     next_page = "login"
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' lockout response (``AXES_LOCKOUT_CALLABLE``)."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    message = (
+        f"Too many failed sign-ins for this account from your address. Try again in {max(1, seconds // 60)} "
+        "minutes, or ask an administrator to unlock it."
+    )
+    if request.path.startswith("/admin/"):
+        response = error_page(
+            request, status=429, title="Too many sign-in attempts", code="login_locked", message=message
+        )
+    else:
+        form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")[:254]})
+        context = {"form": form, "lockout": message, "next": request.POST.get("next", "")}
+        response = render(request, "web/login.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response

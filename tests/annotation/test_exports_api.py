@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zlib
@@ -314,31 +315,70 @@ def test_upload_needs_a_file_field_and_multipart(api_a, client_a):
     assert stored_files() == []
 
 
-def jpeg(width: int, height: int) -> bytes:
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
+def pillow_image(fmt: str, width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, format=fmt)
+    return out.getvalue()
+
+
+PCD_HEADER = (
+    b"# .PCD v0.7 - Point Cloud Data\nVERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\n"
+    b"WIDTH 2\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 2\nDATA "
+)
 
 
 @pytest.mark.parametrize(
-    ("head", "expected"),
+    ("data", "expected"),
     [
         (png(640, 480), storage.Sniffed("image/png", 640, 480)),
-        (jpeg(1920, 1080), storage.Sniffed("image/jpeg", 1920, 1080)),
-        (b"GIF89a" + struct.pack("<HH", 33, 44) + b"\x00" * 10, storage.Sniffed("image/gif", 33, 44)),
-        (
-            b"RIFF\x00\x00\x00\x00WEBPVP8X"
-            + b"\x00" * 8
-            + (99).to_bytes(3, "little")
-            + (49).to_bytes(3, "little"),
-            storage.Sniffed("image/webp", 100, 50),
-        ),
-        (b"%PDF-1.7\n", storage.Sniffed("application/pdf")),
-        (b"\x00\x00\x00\x18ftypmp42", storage.Sniffed("video/mp4")),
-        (b"# .PCD v0.7 - Point Cloud Data\n", storage.Sniffed("application/x-pcd")),
+        (pillow_image("JPEG", 192, 108), storage.Sniffed("image/jpeg", 192, 108)),
+        (pillow_image("GIF", 33, 44), storage.Sniffed("image/gif", 33, 44)),
+        (pillow_image("WEBP", 100, 50), storage.Sniffed("image/webp", 100, 50)),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", storage.Sniffed("application/pdf")),
+        (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom", storage.Sniffed("video/mp4")),
+        (PCD_HEADER + b"ascii\n0 0 0\n1 1 1\n", storage.Sniffed("application/x-pcd")),
+        (PCD_HEADER + b"binary\n" + b"\x00" * 24, storage.Sniffed("application/x-pcd")),
         (b"<svg/>", None),
-        (b"", None),
+        (b"MZ\x90\x00" + b"\x00" * 100, None),
     ],
 )
-def test_sniff_recognises_formats_and_image_sizes(head, expected):
-    assert storage.sniff(head) == expected
+def test_identify_decodes_formats_and_reads_image_sizes(data, expected):
+    assert storage.identify(io.BytesIO(data)) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>", "image/png"),  # a signature, then HTML
+        (png(64, 64)[:-30], "image/png"),  # truncated
+        (png(8, 8).replace(b"IDAT", b"IDAT\x00", 1), "image/png"),  # a corrupt chunk
+        (pillow_image("JPEG", 64, 64)[:200], "image/jpeg"),  # headers only, no pixels
+        (b"GIF89a" + b"\x10\x00\x10\x00" + b"\x00" * 10, "image/gif"),
+        (PCD_HEADER + b"binary\n" + b"\x00" * 10, "application/x-pcd"),  # fewer points than announced
+        (
+            b"# .PCD v0.7\nFIELDS x y\nSIZE 4\nTYPE F F\nWIDTH 1\nHEIGHT 1\nPOINTS 1\nDATA ascii\n",
+            "application/x-pcd",
+        ),
+    ],
+)
+def test_identify_refuses_bytes_that_only_start_like_a_format(data, kind):
+    found = storage.identify(io.BytesIO(data))
+    assert found is not None and found.content_type == kind and found.problem, found
+
+
+def test_a_png_signature_followed_by_html_is_refused_on_upload(api_a, client_a):
+    project = ProjectFactory(client=client_a)
+    data = b"\x89PNG\r\n\x1a\n" + b"<html><body><script>alert(document.cookie)</script></body></html>"
+    error = assert_error(upload(api_a, project.id, "x.png", data, "image/png"), 415, "unsupported_media_type")
+    assert "starts like image/png" in error["message"]
+    assert stored_files() == []
+
+
+def test_an_image_over_the_pixel_limit_is_refused(api_a, client_a, settings):
+    settings.QUORUM_ATTACHMENT_MAX_PIXELS = 100
+    project = ProjectFactory(client=client_a)
+    error = assert_error(upload(api_a, project.id, "x.png", png(11, 10)), 415, "unsupported_media_type")
+    assert "QUORUM_ATTACHMENT_MAX_PIXELS" in error["message"]
+    assert stored_files() == []

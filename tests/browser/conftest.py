@@ -75,8 +75,20 @@ def page(browser: Browser, live_server, transactional_db, request) -> Page:
     new_page = context.new_page()
     new_page.output_dir = _test_folder(request.node.name)
     new_page.output_dir.mkdir(parents=True, exist_ok=True)
+    # Every page is served with a Content-Security-Policy: a violation (an inline script or handler,
+    # a javascript: URL, eval) is a broken feature, so it fails the test that met it.
+    new_page.csp_violations = []
+    new_page.on(
+        "console",
+        lambda message: (
+            new_page.csp_violations.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield new_page
     context.close()
+    assert new_page.csp_violations == [], new_page.csp_violations
 
 
 def login(page: Page, email: str, password: str = PASSWORD) -> None:

@@ -16,3 +16,15 @@
     probe.src = image.getAttribute("href");
   });
 })();
+
+// A form whose action depends on the project picked in it (data-project-action holds "{project}"):
+// set when it is sent. A listener in this file, not an inline handler: the Content-Security-Policy
+// allows scripts from this site only.
+(function () {
+  "use strict";
+  document.querySelectorAll("form[data-project-action]").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      form.action = form.dataset.projectAction.replace("{project}", form.elements.project.value);
+    });
+  });
+})();

@@ -1,0 +1,99 @@
+"""API rate limits: per credential (API key, personal token, or signed-in user), counted in Redis.
+
+Every DRF view (the native ``/api/v1/`` and the Scale-compatible ``/v1/``) counts requests per
+credential in fixed one-period windows (``QUORUM_API_RATE``, default ``1200/min``: 20 requests a
+second sustained per key or token), and anonymous requests per client address
+(``QUORUM_API_ANON_RATE``, default ``120/min``; the address is the connecting one, or the one
+``NUM_PROXIES`` trusted proxies put in ``X-Forwarded-For``). Over the limit: 429 with
+``Retry-After`` (seconds to the end of the window) and the API's error body (native: code
+``throttled``; Scale: ``{"status_code": 429, …}``, which the SDK retries).
+
+One Redis round trip per request: ``INCR`` the window's key and ``EXPIRE … NX`` it in one pipeline,
+so concurrent requests never overshoot the limit (unlike DRF's read-modify-write history).
+
+**Redis down: fail open.** If the counter cannot be reached the request is allowed and a warning is
+logged. PostgreSQL holds all work and money; Redis carries only wake-ups and these counters, so a
+Redis outage must not become an API outage (claims and submits keep working, committed work keeps
+answering 200). Sign-in lockout does not depend on Redis: django-axes keeps its counts in
+PostgreSQL (``clients.web.auth``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+logger = logging.getLogger(__name__)
+
+PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+
+
+def parse_rate(rate: str | None) -> tuple[int, int] | None:
+    """``"1200/min"`` → (1200, 60); ``""``, ``"off"`` or None → None (no limit)."""
+    if not rate or rate.strip().lower() in ("off", "none", "0"):
+        return None
+    count, _, period = rate.strip().partition("/")
+    return int(count), PERIODS[period.strip().lower()]
+
+
+def client_ip(request) -> str | None:
+    """The client's address: ``REMOTE_ADDR``, or with ``NUM_PROXIES`` trusted proxies in front the
+    address the outermost of them saw (the same rule DRF's throttles use). Also axes' IP."""
+    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-min(proxies, len(hops))]
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _increment(key: str, period: int) -> int:
+    full = cache.make_and_validate_key(key)
+    client = cache._cache.get_client(full, write=True)  # redis-py client of Django's RedisCache
+    pipe = client.pipeline(transaction=False)
+    pipe.incr(full)
+    pipe.expire(full, period + 1, nx=True)
+    return int(pipe.execute()[0])
+
+
+class CredentialRateThrottle(BaseThrottle):
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    @staticmethod
+    def identity(request) -> tuple[str, str]:
+        """(who, the setting naming their rate)."""
+        auth = getattr(request, "auth", None)
+        user = getattr(request, "user", None)
+        if auth is not None and getattr(auth, "pk", None) is not None:
+            return f"{type(auth).__name__.lower()}:{auth.pk}", "QUORUM_API_RATE"
+        if user is not None and getattr(user, "is_authenticated", False):
+            return f"user:{user.pk}", "QUORUM_API_RATE"
+        return f"ip:{client_ip(request) or 'unknown'}", "QUORUM_API_ANON_RATE"
+
+    def allow_request(self, request, view) -> bool:
+        who, setting = self.identity(request)
+        rate = parse_rate(getattr(settings, setting))
+        if rate is None:
+            return True
+        limit, period = rate
+        now = time.time()
+        window = int(now // period)
+        key = f"throttle:{settings.QUORUM_THROTTLE_NAMESPACE}:{who}:{period}:{window}"
+        try:
+            count = _increment(key, period)
+        except Exception as exc:  # Redis unreachable: fail open (module docstring)
+            logger.warning("rate limit not checked (Redis unreachable: %s); request allowed", exc)
+            return True
+        if count <= limit:
+            return True
+        self._wait = max(1.0, (window + 1) * period - now)
+        return False
+
+    def wait(self) -> float | None:
+        return self._wait

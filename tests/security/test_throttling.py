@@ -1,0 +1,87 @@
+"""API rate limits per credential on Redis: 429 + Retry-After in the API's error shape, exact under
+concurrency, and failing open when Redis is unreachable."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from clients import services as client_services
+from config.throttling import CredentialRateThrottle
+from tests.conftest import api_for_key
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not(client_a, settings):
+    settings.QUORUM_API_RATE = "5/min"
+    busy = api_for_key(client_services.api_key_create(client=client_a, name="busy").key)
+    calm = api_for_key(client_services.api_key_create(client=client_a, name="calm").key)
+    assert [busy.get("/api/v1/projects").status_code for _ in range(5)] == [200] * 5
+    refused = busy.get("/api/v1/projects")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    error = refused.json()["error"]
+    assert error["code"] == "throttled" and "seconds" in error["message"]
+    assert calm.get("/api/v1/projects").status_code == 200
+
+
+def test_the_scale_api_answers_429_in_its_shape(client_a, settings):
+    settings.QUORUM_API_RATE = "2/min"
+    key = client_services.api_key_create(client=client_a, name="sdk").key
+    scale = api_for_key(key)
+    codes = [scale.get("/v1/projects").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    refused = scale.get("/v1/projects")
+    assert refused.json()["status_code"] == 429 and refused["Retry-After"]
+
+
+def test_anonymous_requests_are_limited_per_address(settings):
+    settings.QUORUM_API_ANON_RATE = "3/min"
+    from rest_framework.test import APIClient
+
+    anon = APIClient(REMOTE_ADDR="203.0.113.50")
+    codes = [anon.get("/api/schema/").status_code for _ in range(4)]
+    assert codes[:3] == [200] * 3 and codes[3] == 429
+    assert APIClient(REMOTE_ADDR="203.0.113.51").get("/api/schema/").status_code == 200
+
+
+def test_concurrent_requests_never_pass_the_limit(settings):
+    """16 threads × 10 requests against a limit of 40: exactly 40 allowed (INCR is atomic)."""
+    settings.QUORUM_API_RATE = "40/hour"
+    request = SimpleNamespace(auth=SimpleNamespace(pk="k-concurrency"), user=None, META={})
+    barrier = threading.Barrier(16)
+    allowed = []
+
+    def hammer():
+        barrier.wait(timeout=30)
+        for _ in range(10):
+            allowed.append(CredentialRateThrottle().allow_request(request, None))
+
+    threads = [threading.Thread(target=hammer) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(allowed) == 160 and sum(allowed) == 40
+
+
+def test_redis_down_fails_open(client_a, settings, caplog):
+    """The rule: when the counters cannot be reached the request is served (and a warning logged)."""
+    key = client_services.api_key_create(client=client_a, name="k").key
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.QUORUM_API_RATE = "1/min"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+    api = api_for_key(key)
+    assert [api.get("/api/v1/projects").status_code for _ in range(3)] == [200, 200, 200]
+    assert "rate limit not checked" in caplog.text
