@@ -15,6 +15,7 @@ announces is there.
 
 from __future__ import annotations
 
+import io
 import secrets
 import struct
 from dataclasses import dataclass
@@ -67,6 +68,25 @@ def identify(content: IO[bytes]) -> Sniffed | None:
         problem = _pcd_problem(content)
         content.seek(0)
         return Sniffed("application/x-pcd", problem=problem)
+    return None
+
+
+def identify_head(head: bytes) -> Sniffed | None:
+    """What a file is from its first ``HEAD_BYTES`` only (a remote attachment is never downloaded
+    whole): the type from its signature and, for an image, the pixel size from its header, which
+    Pillow reads without decoding pixels. ``width`` is None when the header does not parse."""
+    kind = filetype.guess_mime(head) if head else None
+    if kind in PIL_FORMATS:
+        try:
+            with Image.open(io.BytesIO(head)) as image:
+                if image.format != PIL_FORMATS[kind]:
+                    return Sniffed(kind, problem=f"it decodes as {image.format}, not {kind}")
+                width, height = image.size
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as exc:
+            return Sniffed(kind, problem=f"its header does not parse ({type(exc).__name__})")
+        return Sniffed(kind, width, height)
+    if kind is not None:
+        return Sniffed(kind)
     return None
 
 

@@ -160,7 +160,7 @@ def check_url(url: str) -> ParsedTarget:
     Raise ``ValidationFailed`` (``invalid_url`` or ``forbidden_target``)."""
     target = parse_url(url)
     allow_loopback = bool(settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK)
-    host = target.host
+    host = target.host.removesuffix(".")  # "127.0.0.1." and "localhost." are absolute forms of the same
     if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
         if not allow_loopback:
             raise _forbidden(host, "127.0.0.1")
@@ -177,6 +177,7 @@ def literal_address(host: str) -> IPAddress | None:
     ``2130706433``, ``0x7f.0.0.1``). None for a name. No I/O."""
     if ":" in host:
         return ipaddress.IPv6Address(host)
+    host = host.removesuffix(".")  # the resolver reads "127.0.0.1." as 127.0.0.1
     if not set(host) <= _NUMERIC_HOST_CHARS:
         return None
     try:

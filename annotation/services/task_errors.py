@@ -102,13 +102,13 @@ def _local_head(url: str) -> tuple[int, bytes]:
             if not name or not default_storage.exists(name):
                 return 404, b""
             with default_storage.open(name, "rb") as f:
-                return 200, f.read(storage.SNIFF_BYTES)
+                return 200, f.read(storage.HEAD_BYTES)
         if path.startswith(settings.STATIC_URL):
             found = finders.find(path[len(settings.STATIC_URL) :])
             if not found:
                 return 404, b""
             with open(found, "rb") as f:
-                return 200, f.read(storage.SNIFF_BYTES)
+                return 200, f.read(storage.HEAD_BYTES)
     except (OSError, ValueError, DjangoValidationError):
         return 404, b""
     return 404, b""
@@ -120,7 +120,7 @@ def _fetch_head(url: str) -> tuple[int | None, str, bytes]:
         status, head = _local_head(url)
         return status, "", head
     result, head = outbound.get(
-        url, max_bytes=storage.SNIFF_BYTES, headers={"user-agent": "Quorum-Check/1.0"}
+        url, max_bytes=storage.HEAD_BYTES, headers={"user-agent": "Quorum-Check/1.0"}
     )
     kind = result.error.split(":", 1)[0] if result.error else ""
     return result.status_code, kind, head
@@ -146,7 +146,7 @@ def attachment_check(*, task_id, actor: Any = "system:attachment-check") -> Atta
         return AttachmentOutcome("transient", f"HTTP {status}")
     if not 200 <= status < 300:
         return _fail(task, actor, DOWNLOAD_ERROR, {"url": url, "statusCode": status})
-    sniffed = storage.sniff(head)
+    sniffed = storage.identify_head(head)
     if sniffed is None or sniffed.content_type not in IMAGE_TYPES:
         message = "not an image Quorum can read (PNG, JPEG, GIF or WebP)"
         return _fail(task, actor, PROCESS_ERROR, {"url": url, "statusCode": status, "message": message})

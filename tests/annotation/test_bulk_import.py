@@ -216,13 +216,13 @@ def same_rows_and_events(client_a, data):
 def test_a_replay_creates_nothing_and_returns_the_same_tasks(client_a):
     project = BoxProjectFactory(client=client_a)
     batch = [
-        {"params": {"attachment": f"/a/{i}.png"}, "unique_id": f"u{i}", "metadata": {"i": i}}
+        {"params": {"attachment": f"/media/a/{i}.png"}, "unique_id": f"u{i}", "metadata": {"i": i}}
         for i in range(30)
     ]
     first = services.task_bulk_create(client=client_a, actor=None, project=project, items=batch)
     n_events = Event.objects.filter(kind="task.created").count()
     again = services.task_bulk_create(client=client_a, actor=None, project=project, items=batch[::-1] + [
-        {"params": {"attachment": "/a/new.png"}, "unique_id": "new"}
+        {"params": {"attachment": "/media/a/new.png"}, "unique_id": "new"}
     ])  # fmt: skip
     assert [r.created for r in again] == [False] * 30 + [True]
     assert [r.task_id for r in again[:30]] == [r.task_id for r in first][::-1]
@@ -282,8 +282,8 @@ def test_errors_are_the_same_with_and_without_the_compiled_validator(client_a, m
 
 def same_errors(client_a, monkeypatch, bad, gold, at):
     project = BoxProjectFactory(client=client_a)
-    batch = [{"params": {"attachment": f"/a/{i}.png"}} for i in range(4)]
-    batch[at] = {"params": {"attachment": "/a/x.png", **bad}}
+    batch = [{"params": {"attachment": f"/media/a/{i}.png"}} for i in range(4)]
+    batch[at] = {"params": {"attachment": "/media/a/x.png", **bad}}
     if gold is not None:
         batch[at]["gold_answer"] = gold
     fast = outcome(client_a, project, batch)
@@ -297,7 +297,7 @@ def same_errors(client_a, monkeypatch, bad, gold, at):
 
 def test_an_error_names_the_item_and_field_and_nothing_is_written(client_a):
     project = BoxProjectFactory(client=client_a)
-    batch = [{"params": {"attachment": f"/a/{i}.png"}, "unique_id": f"e{i}"} for i in range(5)]
+    batch = [{"params": {"attachment": f"/media/a/{i}.png"}, "unique_id": f"e{i}"} for i in range(5)]
     batch[3]["params"]["attachment_width"] = "wide"
     with pytest.raises(ValidationFailed) as err:
         services.task_bulk_create(client=client_a, actor=None, project=project, items=batch)

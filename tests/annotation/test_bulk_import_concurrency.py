@@ -29,7 +29,7 @@ TIMEOUT = 120
 
 
 def _items(n: int) -> list[dict]:
-    return [{"params": {"attachment": f"/frames/{i}.png"}, "unique_id": f"frame-{i}"} for i in range(n)]
+    return [{"params": {"attachment": f"/media/frames/{i}.png"}, "unique_id": f"frame-{i}"} for i in range(n)]
 
 
 def _run_at_once(calls) -> tuple[list, list[str]]:

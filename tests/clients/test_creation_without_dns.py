@@ -107,6 +107,8 @@ def test_creation_needs_no_resolver_and_a_private_target_is_still_refused_at_sen
         "http://127.1/cb",  # the resolver reads these legacy numeric forms as 127.0.0.1
         "http://2130706433/cb",
         "http://0x7f000001/cb",
+        "http://127.0.0.1./cb",  # an absolute (trailing-dot) form of the same address
+        "http://localhost./cb",
         "http://[::1]/cb",
         "http://[::ffff:10.0.0.1]/cb",
         "http://localhost:8000/cb",
