@@ -38,6 +38,8 @@ EXTENSIONS = {
     "video/mp4": "mp4",
     "application/x-pcd": "pcd",
 }
+# What Pillow raises on a file that does not decode.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError)
 # Pillow's format name for each image type it must decode as.
 PIL_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
 
@@ -82,7 +84,7 @@ def identify_head(head: bytes) -> Sniffed | None:
                 if image.format != PIL_FORMATS[kind]:
                     return Sniffed(kind, problem=f"it decodes as {image.format}, not {kind}")
                 width, height = image.size
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as exc:
+        except _DECODE_ERRORS as exc:
             return Sniffed(kind, problem=f"its header does not parse ({type(exc).__name__})")
         return Sniffed(kind, width, height)
     if kind is not None:
@@ -105,7 +107,7 @@ def _decode_image(content: IO[bytes], kind: str) -> Sniffed:
         content.seek(0)
         with Image.open(content) as image:
             image.load()  # and the pixels themselves
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as exc:
+    except _DECODE_ERRORS as exc:
         return Sniffed(kind, problem=f"it does not decode as {kind} ({type(exc).__name__}: {exc})"[:300])
     finally:
         content.seek(0)
