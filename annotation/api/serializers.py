@@ -275,7 +275,36 @@ class WorkTaskOut(serializers.Serializer):
     )
 
 
+_DATETIME = serializers.DateTimeField()
+
+
+def _datetime(value):
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def assignment_data(obj: Assignment) -> dict:
+    """``AssignmentOut``'s representation, built directly: the claim and every lease action answer
+    with it, and DRF's per-instance field copying cost more CPU than the claim's SQL."""
+    return {
+        "id": str(obj.id),
+        "status": obj.status,
+        "claim_version": obj.claim_version,
+        "leased_until": _datetime(obj.leased_until),
+        "claimed_at": _datetime(obj.claimed_at),
+        "task": {
+            "id": str(obj.task_id),
+            "type": obj.task.task_type,
+            "instruction": obj.task.instruction,
+            "instructions": obj.project.instructions,
+            "params": obj.task.params,
+            "hypothesis": prelabels.hypothesis_for_assignment(obj),
+        },
+    }
+
+
 class AssignmentOut(serializers.ModelSerializer):
+    """The schema of an assignment; the data comes from ``assignment_data``."""
+
     task = serializers.SerializerMethodField()
 
     class Meta:
@@ -283,15 +312,11 @@ class AssignmentOut(serializers.ModelSerializer):
         fields = ["id", "status", "claim_version", "leased_until", "claimed_at", "task"]
 
     @extend_schema_field(WorkTaskOut)
-    def get_task(self, obj):
-        return {
-            "id": str(obj.task_id),
-            "type": obj.task.task_type,
-            "instruction": obj.task.instruction,
-            "instructions": obj.project.instructions,
-            "params": obj.task.params,
-            "hypothesis": prelabels.hypothesis_for_assignment(obj),
-        }
+    def get_task(self, obj):  # for the schema: to_representation builds the whole object
+        return assignment_data(obj)["task"]
+
+    def to_representation(self, instance):
+        return assignment_data(instance)
 
 
 class NextOut(serializers.Serializer):

@@ -54,3 +54,12 @@ def test_no_template_has_an_inline_script_handler_or_javascript_url():
         for pattern in (INLINE_HANDLER, INLINE_SCRIPT, JAVASCRIPT_URL):
             offenders += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in pattern.finditer(text)]
     assert offenders == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/projects", "/v1/tasks", "/api/v1/nothing-here"])
+def test_json_answers_carry_the_data_only_policy(path):
+    response = Client().get(path)  # unauthenticated: an error body, JSON all the same
+    assert response["Content-Type"].startswith("application/json")
+    assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert "Content-Security-Policy-Report-Only" not in response
