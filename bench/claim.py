@@ -24,8 +24,8 @@ What it does (README.md beside this file says how to read the output):
    client-side binding as Django runs; each cycle authenticates as the app does — key hash, a
    per-process cache, the token read on a miss — then calls ``quorum_claim`` and, in a
    transaction with the answer's validation, ``quorum_submit``: the same statements the app runs),
-   then the HTTP path (gunicorn on 127.0.0.1, K threads each with a keep-alive
-   ``requests.Session``: ``POST /api/v1/work/next`` then ``POST …/submit``). Both run
+   then the HTTP path (gunicorn on 127.0.0.1, K threads each with its own keep-alive
+   ``http.client`` connection, ``LeanHTTP``: ``POST /api/v1/work/next`` then ``POST …/submit``). Both run
    ``--warmup`` + ``--duration`` seconds on the same backlog (reset between), and stop early only
    if it runs out ("drained").
 5. Prints a table (cycles/s, p50/p99 of cycle, claim and submit, HTTP/raw ratio, CPU split),
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import math
 import os
@@ -940,44 +941,77 @@ def raw_workers(bench_url: str, fx: Fixtures):
     return work
 
 
+class LeanHTTP:
+    """One keep-alive HTTP/1.1 connection from the standard library's ``http.client``: the load
+    generator runs on the same two cores as the servers it measures, and ``requests`` spends about
+    a millisecond of CPU per request of its own, which would be charged to the HTTP side. A worker
+    that closes the connection (gunicorn's sync worker does after every response) is reconnected for
+    the next request; a failed request is never retried (a POST may have been applied)."""
+
+    def __init__(self, base: str, headers: dict[str, str] | None = None) -> None:
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname, parts.port
+        self.headers = headers or {}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            self.conn.request(method, path, body=body, headers=self.headers)
+            response = self.conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        if response.will_close:
+            self.close()
+        return response.status, data
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+HTTP_ERRORS = (OSError, http.client.HTTPException)
+
+
 def http_workers(base: str, fx: Fixtures, project=None):
     next_body = json.dumps({"project": str(project)} if project else {}).encode()
 
     def work(i: int, rec: Recorder, run: Run, barrier: threading.Barrier) -> None:
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {fx.tokens[i]}"
-        session.headers["Content-Type"] = "application/json"
-        next_url = f"{base}/api/v1/work/next"
-        try:
-            session.get(f"{base}/healthz", timeout=30)  # open the keep-alive connection before the clock
-        except requests.RequestException:
-            pass
+        client = LeanHTTP(
+            base, {"Authorization": f"Bearer {fx.tokens[i]}", "Content-Type": "application/json"}
+        )
+        with contextlib.suppress(*HTTP_ERRORS):
+            client.request("GET", "/healthz")  # open the connection before the clock
         barrier.wait(timeout=120)
         while run.take():
             t0 = time.perf_counter()
             try:
-                r = session.post(next_url, data=next_body, timeout=30)
+                status, data = client.request("POST", "/api/v1/work/next", next_body)
                 t1 = time.perf_counter()
-                if r.status_code != 200:
-                    rec.error("next", f"{r.status_code} {r.text[:120]}")
+                if status != 200:
+                    rec.error("next", f"{status} {data[:120]!r}")
                     continue
-                assignment = r.json()["assignment"]
+                assignment = json.loads(data)["assignment"]
                 if assignment is None:
                     run.halt(drained=True)
                     break
-                body = json.dumps({"claim_version": assignment["claim_version"], "answer": ANSWER})
-                r = session.post(
-                    f"{base}/api/v1/work/assignments/{assignment['id']}/submit", data=body, timeout=30
+                body = json.dumps({"claim_version": assignment["claim_version"], "answer": ANSWER}).encode()
+                status, data = client.request(
+                    "POST", f"/api/v1/work/assignments/{assignment['id']}/submit", body
                 )
                 t2 = time.perf_counter()
-                if r.status_code != 200:
-                    rec.error("submit", f"{r.status_code} {r.text[:120]}")
+                if status != 200:
+                    rec.error("submit", f"{status} {data[:120]!r}")
                     continue
-            except requests.RequestException as exc:
+            except HTTP_ERRORS as exc:
                 rec.error("http", type(exc).__name__)
                 continue
             rec.cycles.append((t0, t2, t1 - t0, t2 - t1))
-        session.close()
+        client.close()
 
     return work
 
@@ -986,26 +1020,25 @@ def floor_workers(base: str):
     """The same gunicorn and client, two trivial requests per cycle: what the stack costs by itself."""
 
     def work(i: int, rec: Recorder, run: Run, barrier: threading.Barrier) -> None:
-        session = requests.Session()
-        url = f"{base}/healthz"
-        with contextlib.suppress(requests.RequestException):
-            session.get(url, timeout=30)
+        client = LeanHTTP(base)
+        with contextlib.suppress(*HTTP_ERRORS):
+            client.request("GET", "/healthz")
         barrier.wait(timeout=120)
         while run.take():
             t0 = time.perf_counter()
             try:
-                r1 = session.get(url, timeout=30)
+                s1, _ = client.request("GET", "/healthz")
                 t1 = time.perf_counter()
-                r2 = session.get(url, timeout=30)
+                s2, _ = client.request("GET", "/healthz")
                 t2 = time.perf_counter()
-            except requests.RequestException as exc:
+            except HTTP_ERRORS as exc:
                 rec.error("http", type(exc).__name__)
                 continue
-            if r1.status_code != 200 or r2.status_code != 200:
-                rec.error("healthz", str(r1.status_code))
+            if s1 != 200 or s2 != 200:
+                rec.error("healthz", str(s1))
                 continue
             rec.cycles.append((t0, t2, t1 - t0, t2 - t1))
-        session.close()
+        client.close()
 
     return work
 
@@ -1461,6 +1494,7 @@ def main(argv: list[str]) -> int:
         "gunicorn": f"{args.worker_class}, threads {args.threads}",
         "auth_cache_seconds": _auth_cache_seconds(),
         "http_body_next": "{} (resume defaults to true)",
+        "http_client": "http.client, one keep-alive connection per annotator (LeanHTTP)",
         "quick": args.quick,
     }
     log("\n== Hardware ==")
