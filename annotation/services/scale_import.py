@@ -240,6 +240,15 @@ def _write_chunk(
     )
     summary.existing += sum(1 for r, _, _ in kept if r.scale_id in before)
     kept = [k for k in kept if k[0].scale_id not in before]
+    # Claim the Scale ids first: a row a concurrent run holds waits for it and then conflicts, so it
+    # is counted as already imported (checking unique_id first would see that run's new task and
+    # call the line bad).
+    ids = {row.scale_id: uuid7() for row, _, _ in kept}
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_SQL, [client.id, now, list(ids), [str(v) for v in ids.values()]])
+        inserted = {r[0] for r in cursor.fetchall()}
+    summary.existing += sum(1 for r, _, _ in kept if r.scale_id not in inserted)
+    kept = [k for k in kept if k[0].scale_id in inserted]
     # unique_id: a live task of the client may already hold it
     wanted = [row.fields["unique_id"] for row, _, _ in kept if row.fields["unique_id"]]
     taken = (
@@ -251,26 +260,22 @@ def _write_chunk(
         if wanted
         else set()
     )
-    still = []
+    still, refused = [], []
     for row, project, batch in kept:
         uid = row.fields["unique_id"]
         if uid and uid in taken:
             summary.bad += 1
             on_bad(row.line, f"unique_id: {uid!r} already names another task of this client")
+            refused.append(row.scale_id)
             continue
         if uid:
             taken.add(uid)
         still.append((row, project, batch))
     kept = still
-    ids = {row.scale_id: uuid7() for row, _, _ in kept}
-    with connection.cursor() as cursor:
-        cursor.execute(INSERT_SQL, [client.id, now, list(ids), [str(v) for v in ids.values()]])
-        inserted = {r[0] for r in cursor.fetchall()}
+    if refused:  # not imported: a later run may try these lines again
+        ScaleImport.objects.filter(client=client, scale_task_id__in=refused).delete()
     tasks = []
     for row, project, batch in kept:
-        if row.scale_id not in inserted:
-            summary.existing += 1
-            continue
         f = row.fields
         created_at = f["created_at"] or now
         common = {
