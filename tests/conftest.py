@@ -16,7 +16,8 @@ _real_connect = socket.socket.connect
 
 
 def _guarded_connect(self, address):
-    """Egress guard (RELIABILITY.md): no test may open a connection outside loopback."""
+    """Egress guard (docs/reliability.md, "Tests that show it"): no test may open a connection
+    outside loopback."""
     if self.family in (socket.AF_INET, socket.AF_INET6):
         host = address[0]
         if not (host.startswith("127.") or host in ("::1", "localhost")):

@@ -1,4 +1,5 @@
-"""Project rules that are checked mechanically (DESIGN.md): call direction, migrations, settings."""
+"""Project rules that are checked mechanically (docs/architecture.md): call direction, migrations,
+settings."""
 
 import ast
 import os
@@ -114,8 +115,9 @@ def test_webhook_retries_span_about_a_day():
 
 
 def test_celery_visibility_timeout_covers_twice_the_longest_task():
-    """RELIABILITY.md T7 (celery#7651): a message is redelivered after the visibility timeout, so
-    it must exceed twice the hard time limit, and be set where kombu reads it."""
+    """docs/reliability.md, "a worker killed mid-task" (celery#7651): a message is redelivered
+    after the visibility timeout, so it must exceed twice the hard time limit, and be set where
+    kombu reads it."""
     from django.conf import settings
 
     assert (

@@ -1,4 +1,4 @@
-"""T8 / T10 (RELIABILITY.md): no task gets more than ``overlap`` live-or-submitted assignments, and
+"""docs/reliability.md (claim): no task gets more than ``overlap`` live-or-submitted assignments, and
 never the same annotator twice, when many annotators claim at once on real PostgreSQL connections.
 
 16 annotator threads (each with its own database connection) claim and submit through the

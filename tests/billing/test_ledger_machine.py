@@ -1,4 +1,4 @@
-"""T12 (RELIABILITY.md): a model-based test of the ledger with hypothesis's state machine.
+"""docs/reliability.md (the ledger's rules): a model-based test of the ledger with hypothesis's state machine.
 
 Random sequences of top-ups, completions (charges), acceptances (pay), rework (pay at the
 platform's cost), rejections (pay reversed), refunds, payments, funds applied, payouts and
