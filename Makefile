@@ -22,6 +22,7 @@ help:
 	@echo "make bench-import  run bench/import.py: bulk task import through HTTP and in-process, 10,000 per request and 1,000,000 in 100"
 	@echo "make bench-scale-import  run bench/scale_import.py: import_scale_tasks seconds and peak memory at 10,000 and 1,000,000 lines"
 	@echo "make bench-consensus  run bench/consensus.py: Dawid-Skene vs majority vote (and crowd-kit if installed), 1,000,000 labels"
+	@echo "make simulate  run bench/simulate.py: the quality simulation at full size over several seeds"
 	@echo "make chaos   run bench/chaos.py: faults injected into the real processes on private PostgreSQL and Redis (CHAOS_ARGS=--quick: the short tier)"
 	@echo "make check   ruff check and ruff format --check (what CI runs before the tests)"
 	@echo "make format  ruff format, then ruff check --fix"
@@ -64,6 +65,9 @@ bench-import: $(STAMP)
 
 bench-scale-import: $(STAMP)
 	$(LAUNCH) test -- $(BIN)/python bench/scale_import.py $(BENCH_ARGS)
+
+simulate: $(STAMP)
+	$(LAUNCH) test -- $(BIN)/python bench/simulate.py $(BENCH_ARGS)
 
 bench-consensus: $(STAMP)
 	$(BIN)/python bench/consensus.py $(BENCH_ARGS)
