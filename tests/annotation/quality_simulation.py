@@ -226,11 +226,11 @@ class Config:
 
 FULL = Config(live_tasks=2000, gold_tasks=60, honest=27, spammers=3, gold_ratio=0.1, max_honest_removed=4)
 CI = Config(
-    live_tasks=300,
+    live_tasks=450,
     gold_tasks=60,
     honest=9,
     spammers=1,
-    gold_ratio=0.2,
+    gold_ratio=0.15,
     max_honest_removed=2,
     confidence_threshold=0.9,
 )
