@@ -282,17 +282,18 @@ class Figures:
             f"Quality simulation (seed {self.seed}): {c.live_tasks} live tasks + {c.gold_tasks} gold, "
             f"{c.honest} honest annotators (accuracy {c.low}-{c.high}) + {c.spammers} spammers, 4 classes, "
             f"gold rule {c.gold_rule}",
-            f"{'run':<20} {'completed':>9} {'answers':>8} {'per task':>8} {'gold ans':>8} {'majority':>8} "
-            f"{'D-S batch':>9} {'D-S live':>8} {'spammers removed':>16} {'honest removed':>14} {'seconds':>7}",
+            f"{'run':<20} {'completed':>9} {'answers':>8} {'per task':>8} {'gold ans':>8} "
+            f"{'majority':>8} {'D-S batch':>9} {'D-S live':>8} {'spammers removed':>16} "
+            f"{'honest removed':>14} {'seconds':>7}",
         ]
         for r in (self.fixed, self.dynamic):
             honest_removed = [n for n in r.removed if n not in self.spammers]
             online = "" if r.online is None else f"{r.online:.4f}"
             caught = f"{len(self.spammers & set(r.removed))}/{len(self.spammers)}"
             lines.append(
-                f"{r.name:<20} {r.completed:>9} {r.answers:>8} {r.answers / c.live_tasks:>8.2f} {r.gold:>8} "
-                f"{r.majority:>8.4f} {r.dawid_skene:>9.4f} {online:>8} {caught:>16} {len(honest_removed):>14} "
-                f"{r.seconds:>7.1f}"
+                f"{r.name:<20} {r.completed:>9} {r.answers:>8} {r.answers / c.live_tasks:>8.2f} "
+                f"{r.gold:>8} {r.majority:>8.4f} {r.dawid_skene:>9.4f} {online:>8} {caught:>16} "
+                f"{len(honest_removed):>14} {r.seconds:>7.1f}"
             )
         for r in (self.fixed, self.dynamic):
             for who, reason in sorted(r.removed.items()):
