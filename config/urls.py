@@ -47,7 +47,7 @@ urlpatterns = [
     path("ops/", include(ops_pages)),
     path("work/", include("annotation.web.workspace_urls")),  # the annotator workspace
     path("admin/", admin.site.urls),
-    path("v1/", include("annotation.scale_api.urls")),  # the Scale-compatible API (SCALE_COMPAT.md)
+    path("v1/", include("annotation.scale_api.urls")),  # Scale-compatible: docs/scale-compatibility.md
     path("v2/", include("annotation.scale_api.v2.urls")),  # Scale's v2 (GenAI) API, for the SDK's client.v2
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI as HTML plus a script from the same URL, so the Content-Security-Policy needs no exception.
