@@ -49,6 +49,11 @@ def _work_until_dry(
                 served.append((annotator.pk, "PermissionDenied"))
                 return
             if claim is None:
+                # Null is momentary while another claimer holds the last open rows (SKIP LOCKED):
+                # like a client, poll again until the project has no pending task left.
+                if Task.objects.filter(project=project, status=Task.Status.PENDING).exists():
+                    time.sleep(0.01)  # a poll's pace, not an ordering: the loop ends on the state above
+                    continue
                 return
             a = claim.assignment
             served.append((annotator.pk, a.task_id))
