@@ -82,7 +82,14 @@ def identify_head(head: bytes) -> Sniffed | None:
                 if image.format != PIL_FORMATS[kind]:
                     return Sniffed(kind, problem=f"it decodes as {image.format}, not {kind}")
                 width, height = image.size
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as exc:
+        except (
+            OSError,
+            SyntaxError,
+            ValueError,
+            EOFError,
+            struct.error,
+            Image.DecompressionBombError,
+        ) as exc:
             return Sniffed(kind, problem=f"its header does not parse ({type(exc).__name__})")
         return Sniffed(kind, width, height)
     if kind is not None:

@@ -119,9 +119,7 @@ def _fetch_head(url: str) -> tuple[int | None, str, bytes]:
     if url.startswith("/"):
         status, head = _local_head(url)
         return status, "", head
-    result, head = outbound.get(
-        url, max_bytes=storage.HEAD_BYTES, headers={"user-agent": "Quorum-Check/1.0"}
-    )
+    result, head = outbound.get(url, max_bytes=storage.HEAD_BYTES, headers={"user-agent": "Quorum-Check/1.0"})
     kind = result.error.split(":", 1)[0] if result.error else ""
     return result.status_code, kind, head
 
