@@ -59,6 +59,15 @@ def complete_ready_tasks() -> int:
 
 
 @shared_task
+def relay_events() -> int:
+    """Beat, every 5 s: the endpoint relay (task events written in SQL, whose after-commit wake-up
+    was lost) and the batch-completion relay."""
+    relayed = services.events_relay(limit=500)
+    services.batches_complete_ready(limit=200)
+    return relayed
+
+
+@shared_task
 def check_attachments(task_ids: list[str]) -> None:
     """Fetch and decode new image tasks' attachments; a task whose attachment cannot be served is
     set to error with Scale's error callback (``services.attachment_check``)."""

@@ -151,6 +151,8 @@ class Batch(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finalized_at = models.DateTimeField(null=True, blank=True)
+    # When its last task finished (annotation.lifecycle.notify.batch_try_complete).
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client", "name"], name="batch_client_name_uniq")]

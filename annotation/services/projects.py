@@ -10,13 +10,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation import tasktypes
-from annotation.lifecycle import complete
+from annotation.lifecycle import complete, notify
 from annotation.models import Batch, Project, ProjectParamVersion
 from annotation.services import workforce
 from billing import services as billing
 from clients import events, limits, outbound
 from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client
+from core.transactions import after_commit
 
 # --- projects --------------------------------------------------------------------------------------
 
@@ -400,6 +401,8 @@ def batch_finalize(*, client: Client, actor: Any, batch_id) -> Batch:
         before={"status": "staging"},
         after={"status": "in_progress"},
     )
+    # Every task may have finished already (test mode, cancels): the batch then completes.
+    after_commit(notify.batch_try_complete, batch_id=batch.pk)
     return batch
 
 

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clients import selectors, services
+from clients import events, selectors, services
 from clients.errors import DomainError, NotFound
 from clients.models import ApiKey
 from clients.web.access import ADMIN, SESSION_CLIENT_KEY, client_page
@@ -30,7 +30,7 @@ class ApiKeyForm(forms.Form):
 class WebhookEndpointForm(forms.Form):
     url = forms.CharField(max_length=2000, label="URL", help_text="A public https address that accepts POST.")
     events = forms.MultipleChoiceField(
-        choices=[(e, e) for e in services.WEBHOOK_EVENTS],
+        choices=[(name, f"{name} — {about}") for name, about in events.WEBHOOK_EVENTS.items()],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every event.",
