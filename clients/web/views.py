@@ -34,6 +34,9 @@ class WebhookEndpointForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every event.",
+        error_messages={
+            "invalid_choice": "%(value)s is not an event you can subscribe to; tick events from the list."
+        },
     )
 
 
