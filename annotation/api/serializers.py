@@ -82,6 +82,17 @@ class ProjectIn(ProjectQualitySettings):
         allow_null=True,
         help_text="Price per completed task in minor units of the client's currency; null or absent: the rate card's.",
     )
+    pay_per_answer = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_PRICE,
+        required=False,
+        allow_null=True,
+        help_text=(
+            "Pay per accepted answer in minor units; null or absent: the rate card's. The price must "
+            "cover pay_per_answer × max_overlap and keep the platform's minimum margin (price_below_pay, "
+            "margin_below_minimum)."
+        ),
+    )
     budget = serializers.IntegerField(
         min_value=0,
         max_value=MAX_PRICE,
@@ -101,6 +112,9 @@ class ProjectPatch(ProjectQualitySettings):
     lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
     priority = serializers.IntegerField(min_value=-100, max_value=100, required=False)
     price_per_task = serializers.IntegerField(
+        min_value=0, max_value=MAX_PRICE, required=False, allow_null=True
+    )
+    pay_per_answer = serializers.IntegerField(
         min_value=0, max_value=MAX_PRICE, required=False, allow_null=True
     )
     budget = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False, allow_null=True)

@@ -13,6 +13,7 @@ from annotation import tasktypes
 from annotation.lifecycle import complete, notify
 from annotation.models import Batch, Project, ProjectParamVersion
 from annotation.services import workforce
+from billing import selectors as billing_selectors
 from billing import services as billing
 from clients import events, limits, outbound
 from clients.errors import Conflict, NotFound, ValidationFailed
@@ -112,6 +113,45 @@ def _check_project_numbers(
             )
 
 
+def project_prices(
+    *, client: Client, task_type: str, price_per_task: int | None, pay_per_answer: int | None, answers: int
+) -> tuple[billing.Margin, str]:
+    """The price per task and pay per answer a project's new tasks would get (its overrides, else
+    the rate card in force), and where they come from ("", or " (the rate card's price)" …)."""
+    rate = billing_selectors.rate_for(client=client, task_type=task_type, at=timezone.now())
+    from_card = [
+        name for name, override in (("price", price_per_task), ("pay", pay_per_answer)) if override is None
+    ]
+    source = f" (the rate card's {' and '.join(from_card)})" if from_card else ""
+    margin = billing.Margin(
+        price=rate.price_per_task if price_per_task is None else price_per_task,
+        pay=rate.pay_per_answer if pay_per_answer is None else pay_per_answer,
+        answers=answers,
+    )
+    return margin, source
+
+
+def _check_margin(
+    *,
+    client: Client,
+    task_type: str,
+    price_per_task: int | None,
+    pay_per_answer: int | None,
+    max_overlap: int,
+) -> None:
+    """Refuse a project whose tasks would pay more than they charge, or keep less than the
+    platform's minimum margin, at its max overlap (``billing.margin_check``)."""
+    margin, source = project_prices(
+        client=client,
+        task_type=task_type,
+        price_per_task=price_per_task,
+        pay_per_answer=pay_per_answer,
+        answers=max_overlap,
+    )
+    field = "price_per_task" if price_per_task is not None or pay_per_answer is None else "pay_per_answer"
+    billing.margin_check(price=margin.price, pay=margin.pay, answers=max_overlap, field=field, source=source)
+
+
 @transaction.atomic
 def project_create(
     *,
@@ -156,6 +196,13 @@ def project_create(
         lease_seconds=lease_seconds,
         price_per_task=price_per_task,
         pay_per_answer=pay_per_answer,
+    )
+    _check_margin(
+        client=client,
+        task_type=task_type,
+        price_per_task=price_per_task,
+        pay_per_answer=pay_per_answer,
+        max_overlap=max_overlap,
     )
     if Project.objects.filter(client=client, name=name).exists():
         raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name")
@@ -252,6 +299,14 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
         pay_per_answer=project.pay_per_answer,
     )
     project.max_overlap = max(project.max_overlap, project.overlap)
+    if changes.keys() & {"price_per_task", "pay_per_answer", "overlap", "max_overlap"}:
+        _check_margin(
+            client=client,
+            task_type=project.task_type,
+            price_per_task=project.price_per_task,
+            pay_per_answer=project.pay_per_answer,
+            max_overlap=project.max_overlap,
+        )
     project.save(update_fields=[*changes, "max_overlap", "updated_at"])
     events.record(
         actor=actor,

@@ -64,6 +64,22 @@ class ProjectCreateForm(forms.Form):
         label="Budget (optional)",
         help_text="In your currency, e.g. 250.00; tasks stop being served when it is spent.",
     )
+    price_per_task = forms.DecimalField(
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        max_digits=12,
+        label="Price per task (optional)",
+        help_text="In your currency, e.g. 0.40; leave empty for the rate card's (shown with each template).",
+    )
+    pay_per_answer = forms.DecimalField(
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        max_digits=12,
+        label="Pay per answer (optional)",
+        help_text="What each accepted answer pays its annotator; leave empty for the rate card's.",
+    )
 
     def clean_labels(self):
         raw = self.cleaned_data["labels"]
@@ -138,6 +154,8 @@ def project_new(request, client):
                     instructions=data["instructions"] or template.instructions,
                     overlap=data["overlap"] or template.overlap,
                     budget=None if budget is None else int(budget * 100),
+                    price_per_task=_minor(data.get("price_per_task")),
+                    pay_per_answer=_minor(data.get("pay_per_answer")),
                 )
             except DomainError as exc:
                 form_error(form, exc)
@@ -147,9 +165,31 @@ def project_new(request, client):
     return render(
         request,
         "portal/project_new.html",
-        {"form": form, "templates": TEMPLATES},
+        {
+            "form": form,
+            "template_rows": [(t, _template_price(client, t)) for t in TEMPLATES],
+            "currency": client.currency,
+        },
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _minor(amount) -> int | None:
+    """An amount typed in the currency (two decimals) as minor units; None stays None."""
+    return None if amount is None else int(amount * 100)
+
+
+def _template_price(client, template):
+    """The rate card's price per task and pay per answer for the template's task type, and the
+    platform's margin at the template's answers per task (``billing.Margin``)."""
+    margin, _ = services.project_prices(
+        client=client,
+        task_type=template.task_type,
+        price_per_task=None,
+        pay_per_answer=None,
+        answers=template.overlap,
+    )
+    return margin
 
 
 @require_GET

@@ -29,12 +29,31 @@ TITLES = {
 }
 
 
+def readable(message: str, field: str | None = None) -> str:
+    """A service message for a page. The API's messages start with the field they are about
+    (``verdict: must be one of …``): on that field's own error the prefix is dropped (``Must be
+    one of …``); elsewhere it becomes words (``Verdict: must be one of …`` reads as ``Verdict must
+    be one of …``)."""
+    name, sep, rest = message.partition(": ")
+    if (
+        not sep
+        or not name
+        or " " in name
+        or not name.replace("_", "").replace(".", "").replace("[", "").replace("]", "").isalnum()
+    ):
+        return message
+    if field is not None and name == field:
+        return rest[:1].upper() + rest[1:]
+    words = name.replace("_", " ").replace(".", " ")
+    return f"{words[:1].upper()}{words[1:]} {rest}" if rest[:1].islower() else message
+
+
 def form_error(form: forms.Form, error: DomainError) -> forms.Form:
     field = error.details.get("field") if isinstance(error.details, dict) else None
     if field in form.fields:
-        form.add_error(field, error.message)
+        form.add_error(field, readable(error.message, field))
     else:
-        form.add_error(None, error.message)
+        form.add_error(None, readable(error.message))
     return form
 
 
@@ -54,7 +73,7 @@ class DomainErrorPageMiddleware:
         if not isinstance(exception, DomainError) or request.path.startswith(API_PREFIXES):
             return None
         return error_page(
-            request, status=exception.status_code, message=exception.message, code=exception.code
+            request, status=exception.status_code, message=readable(exception.message), code=exception.code
         )
 
 
