@@ -104,7 +104,8 @@ def margin_check(
         "margin_percent": margin.percent,
         "min_margin_percent": minimum,
     }
-    figures = f"price per task {price}, pay per answer {pay} × {answers} answers = {margin.cost}{source}"
+    noun = "answer" if answers == 1 else "answers"
+    figures = f"price per task {price}, pay per answer {pay} × {answers} {noun} = {margin.cost}{source}"
     if margin.kept < 0:
         raise ValidationFailed(
             f"{field}: the price must cover the annotators' pay ({figures}); "

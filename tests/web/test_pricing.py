@@ -60,7 +60,7 @@ def test_a_project_created_without_a_price_takes_the_rate_card(api_a, client_a):
         (
             {"pay_per_answer": 20},
             "price_below_pay",
-            "price per task 15, pay per answer 20 × 1 answers = 20 (the rate card's price)",
+            "price per task 15, pay per answer 20 × 1 answer = 20 (the rate card's price)",
         ),
         ({"price_per_task": 0, "pay_per_answer": 1}, "price_below_pay", "price per task 0"),
     ],
