@@ -32,7 +32,7 @@ class TaskType(models.TextChoices):
 
 class Domain(models.TextChoices):
     AUTONOMOUS_DRIVING = "autonomous_driving"
-    GENERATIVE_AI = "generative_ai"
+    GENERATIVE_AI = "generative_ai", "Generative AI"
     OTHER = "other"
 
 

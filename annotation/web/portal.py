@@ -30,7 +30,7 @@ from annotation.web.domain_templates import BY_KEY, TEMPLATES
 from billing import selectors as billing_selectors
 from clients.errors import Conflict, DomainError, NotFound
 from clients.web.access import WRITE, client_page, page_membership
-from clients.web.errors import form_error
+from clients.web.errors import form_error, readable
 
 # --- forms -------------------------------------------------------------------------------------------
 
@@ -280,7 +280,7 @@ def project_status(request, client, project_id):
         except DomainError as exc:
             if exc.status_code == 404:
                 raise
-            messages.error(request, exc.message)
+            messages.error(request, readable(exc.message))
         else:
             messages.success(request, f"Project {project.name} {STATUS_CHANGES[target]}.")
     return redirect("portal-project", project_id=project_id)
@@ -334,25 +334,31 @@ def _upload(request, client, project, form) -> dict | None:
     except uploads.UnreadableFile as exc:
         form.add_error("file", str(exc))
         return {"rows": [], "created": 0}
-    problems = [(row.line, row.error) for row in rows if row.error]
-    readable = [row for row in rows if row.item is not None]
+    problems: dict[int, list[str]] = {}
+    for row in rows:
+        if row.error:
+            problems.setdefault(row.line, []).append(uploads.humanize(row.error))
+    parsed = [row for row in rows if row.item is not None]
+    lines = {index: row.line for index, row in enumerate(parsed)}
     try:
-        if readable:
+        if parsed:
             for index, error in services.task_bulk_check(
-                client=client, project=project, items=[row.item for row in readable]
+                client=client, project=project, items=[row.item for row in parsed]
             ):
-                problems.append((readable[index].line, _row_message(error.message)))
+                message = uploads.humanize(_row_message(error.message), lines=lines)
+                problems.setdefault(parsed[index].line, []).append(message)
     except DomainError as exc:
         form_error(form, exc)
         return {"rows": [], "created": 0}
     if problems:
-        problems.sort()
+        bad = len(problems)
         form.add_error(
             "file",
-            f"{len(problems)} of {len(rows)} rows have problems; nothing was created. Fix them and upload the file again.",
+            f"{bad} of {len(rows)} row{'' if len(rows) == 1 else 's'} {'has' if bad == 1 else 'have'} problems; "
+            "nothing was created. Fix them and upload the file again.",
         )
         return {
-            "rows": [{"line": line, "message": message} for line, message in problems],
+            "rows": [{"line": line, "messages": problems[line]} for line in sorted(problems)],
             "created": 0,
             "total": len(rows),
         }
@@ -480,7 +486,7 @@ def export_create(request, client, project_id):
             options=options,
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, readable(exc.message))
     else:
         messages.success(
             request, f"Export {result.job.format} queued; its download link appears here when it is ready."

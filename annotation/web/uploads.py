@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,3 +153,19 @@ def _object(value: str, name: str) -> dict:
     if not isinstance(parsed, dict):
         raise ValueError(f"{name}: must be a JSON object")
     return parsed
+
+
+# A Python list of strings (``['car', 'bus']``); index brackets (``box[0]``) are left alone.
+_LIST = re.compile(r"""\[((?:'[^']*'|"[^"]*")(?:, (?:'[^']*'|"[^"]*"))*)\]""")
+_QUOTED = re.compile(r"'([^']*)'")
+_ITEM = re.compile(r"\btasks\[(\d+)\]")
+
+
+def humanize(message: str, *, lines: dict[int, int] | None = None) -> str:
+    """A validation message for a person reading an upload report: Python list and string
+    reprs become plain text (``['car', 'bus']`` → ``car, bus``; ``'x'`` → ``“x”``) and another
+    item of the same request (``tasks[3]``) becomes its line in the file."""
+    if lines:
+        message = _ITEM.sub(lambda m: f"line {lines.get(int(m.group(1)), int(m.group(1)))}", message)
+    message = _LIST.sub(lambda m: ", ".join(part.strip("'\"") for part in m.group(1).split(", ")), message)
+    return _QUOTED.sub(lambda m: f"“{m.group(1)}”", message)

@@ -29,11 +29,15 @@ TITLES = {
 }
 
 
+# A message whose text after the field starts with one of these reads on as a sentence.
+_VERBS = frozenset({"must", "is", "are", "cannot", "can", "should", "required", "not", "already"})
+
+
 def readable(message: str, field: str | None = None) -> str:
     """A service message for a page. The API's messages start with the field they are about
     (``verdict: must be one of …``): on that field's own error the prefix is dropped (``Must be
-    one of …``); elsewhere it becomes words (``Verdict: must be one of …`` reads as ``Verdict must
-    be one of …``)."""
+    one of …``); elsewhere the field becomes words (``Verdict must be one of …``, or ``Price per
+    task: the price …`` when the text does not read on)."""
     name, sep, rest = message.partition(": ")
     if (
         not sep
@@ -45,7 +49,9 @@ def readable(message: str, field: str | None = None) -> str:
     if field is not None and name == field:
         return rest[:1].upper() + rest[1:]
     words = name.replace("_", " ").replace(".", " ")
-    return f"{words[:1].upper()}{words[1:]} {rest}" if rest[:1].islower() else message
+    words = words[:1].upper() + words[1:]
+    verb = rest.split(" ", 1)[0]
+    return f"{words} {rest}" if verb in _VERBS else f"{words}: {rest}"
 
 
 def form_error(form: forms.Form, error: DomainError) -> forms.Form:

@@ -15,7 +15,7 @@ from clients import events, selectors, services
 from clients.errors import DomainError, NotFound
 from clients.models import ApiKey
 from clients.web.access import ADMIN, SESSION_CLIENT_KEY, client_page
-from clients.web.errors import form_error
+from clients.web.errors import form_error, readable
 
 
 class ApiKeyForm(forms.Form):
@@ -98,7 +98,7 @@ def api_key_revoke(request, client, key_id):
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        messages.error(request, exc.message)
+        messages.error(request, readable(exc.message))
     else:
         messages.success(
             request, f"Key {api_key.name} ({api_key.prefix}) revoked: it is refused from now on."
@@ -158,7 +158,7 @@ def webhook_toggle(request, client, endpoint_id):
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        messages.error(request, exc.message)
+        messages.error(request, readable(exc.message))
     else:
         messages.success(request, f"Endpoint {endpoint.url} {'enabled' if enable else 'disabled'}.")
     return redirect("portal-webhooks")
