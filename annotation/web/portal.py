@@ -89,6 +89,35 @@ class ProjectCreateForm(forms.Form):
         return labels
 
 
+def _money_field(label: str, help_text: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        required=False, min_value=0, decimal_places=2, max_digits=12, label=label, help_text=help_text
+    )
+
+
+class ProjectSettingsForm(forms.Form):
+    """The project's settings a member may change; each applies to tasks created afterwards."""
+
+    instructions = forms.CharField(widget=forms.Textarea, required=False, strip=False, max_length=100_000)
+    overlap = forms.IntegerField(min_value=1, max_value=50, label="Answers per task")
+    max_overlap = forms.IntegerField(
+        min_value=1,
+        max_value=50,
+        label="Most answers per task",
+        help_text="With low agreement a task asks for more answers, up to this many.",
+    )
+    priority = forms.IntegerField(
+        min_value=-100, max_value=100, help_text="Higher is served first, among your projects (-100 to 100)."
+    )
+    price_per_task = _money_field("Price per task", "In your currency; empty: the rate card's.")
+    pay_per_answer = _money_field("Pay per answer", "Paid for each accepted answer; empty: the rate card's.")
+    budget = _money_field("Budget", "Cap on committed spend; empty: no budget.")
+
+
+def _in_units(minor: int | None):
+    return None if minor is None else f"{minor / 100:.2f}"
+
+
 class UploadForm(forms.Form):
     file = forms.FileField(label="Task file (CSV or JSON Lines)")
 
@@ -190,6 +219,78 @@ def _template_price(client, template):
         answers=template.overlap,
     )
     return margin
+
+
+SETTINGS_FIELDS = (
+    "instructions",
+    "overlap",
+    "max_overlap",
+    "priority",
+    "price_per_task",
+    "pay_per_answer",
+    "budget",
+)
+MONEY_FIELDS = ("price_per_task", "pay_per_answer", "budget")
+
+
+def _settings_now(project, budget) -> dict:
+    return {
+        "instructions": project.instructions,
+        "overlap": project.overlap,
+        "max_overlap": project.max_overlap,
+        "priority": project.priority,
+        "price_per_task": project.price_per_task,
+        "pay_per_answer": project.pay_per_answer,
+        "budget": budget,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@client_page()
+def project_settings(request, client, project_id):
+    """Members and up change a project's instructions, answers per task, priority, price, pay and
+    budget (``project_update``, as ``PATCH /api/v1/projects/{id}``). Only what changed is sent.
+    Answers per task, price and pay apply to tasks created afterwards (a task keeps what it was
+    created with); instructions, max overlap, priority and budget are read live, so apply at once."""
+    _write(request)
+    project = _project(client, project_id)
+    budgets = {b["project_id"]: b for b in billing_selectors.client_project_budgets(client=client)}
+    budget = (budgets.get(project.id) or {}).get("budget")
+    current = _settings_now(project, budget)
+    initial = {k: (_in_units(v) if k in MONEY_FIELDS else v) for k, v in current.items()}
+    form = ProjectSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        wanted = {k: (_minor(v) if k in MONEY_FIELDS else v) for k, v in form.cleaned_data.items()}
+        wanted["instructions"] = wanted["instructions"] or ""
+        changes = {k: v for k, v in wanted.items() if v != current[k]}
+        if not changes:
+            messages.info(request, "Nothing changed.")
+            return redirect("portal-project-settings", project_id=project.id)
+        try:
+            services.project_update(client=client, actor=request.user, project_id=project.id, changes=changes)
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            names = ", ".join(form.fields[k].label or k.replace("_", " ") for k in changes)
+            messages.success(
+                request,
+                f"Saved ({names.lower()}). New tasks take answers per task, price and pay from now on; "
+                "tasks already created keep theirs.",
+            )
+            return redirect("portal-project-settings", project_id=project.id)
+    margin, source = services.project_prices(
+        client=client,
+        task_type=project.task_type,
+        price_per_task=project.price_per_task,
+        pay_per_answer=project.pay_per_answer,
+        answers=project.max_overlap,
+    )
+    return render(
+        request,
+        "portal/project_settings.html",
+        {"project": project, "form": form, "margin": margin, "source": source, "currency": client.currency},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @require_GET
