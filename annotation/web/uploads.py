@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from clients.web.errors import plain
+
 TASK_COLUMNS = {"unique_id", "callback_url", "instruction", "priority", "tags", "metadata"}
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
@@ -155,9 +157,6 @@ def _object(value: str, name: str) -> dict:
     return parsed
 
 
-# A Python list of strings (``['car', 'bus']``); index brackets (``box[0]``) are left alone.
-_LIST = re.compile(r"""\[((?:'[^']*'|"[^"]*")(?:, (?:'[^']*'|"[^"]*"))*)\]""")
-_QUOTED = re.compile(r"'([^']*)'")
 _ITEM = re.compile(r"\btasks\[(\d+)\]")
 
 
@@ -167,5 +166,4 @@ def humanize(message: str, *, lines: dict[int, int] | None = None) -> str:
     item of the same request (``tasks[3]``) becomes its line in the file."""
     if lines:
         message = _ITEM.sub(lambda m: f"line {lines.get(int(m.group(1)), int(m.group(1)))}", message)
-    message = _LIST.sub(lambda m: ", ".join(part.strip("'\"") for part in m.group(1).split(", ")), message)
-    return _QUOTED.sub(lambda m: f"“{m.group(1)}”", message)
+    return plain(message)

@@ -12,6 +12,8 @@ Services raise ``clients.errors.DomainError``; the API renders it as JSON. On pa
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.shortcuts import render
 
@@ -30,14 +32,28 @@ TITLES = {
 
 
 # A message whose text after the field starts with one of these reads on as a sentence.
-_VERBS = frozenset({"must", "is", "are", "cannot", "can", "should", "required", "not", "already"})
+_VERBS = frozenset({"must", "is", "are", "cannot", "can", "should", "already"})
+# A Python list of strings (``['car', 'bus']``) and a quoted string (``'x'``) in a message; index
+# brackets (``box[0]``) are left alone.
+PY_LIST = re.compile(r"""\[((?:'[^']*'|"[^"]*")(?:, (?:'[^']*'|"[^"]*"))*)\]""")
+# Quotes that open after a non-word character and close before one: apostrophes (card's,
+# annotators') are not quotes.
+PY_QUOTED = re.compile(r"(?<!\w)'([^'\s][^']*?)'(?!\w)")
+
+
+def plain(message: str) -> str:
+    """Python reprs in a message as plain text: ``'x' is not one of ['car', 'bus']`` → ``“x” is not
+    one of car, bus``."""
+    message = PY_LIST.sub(lambda m: ", ".join(part.strip("'\"") for part in m.group(1).split(", ")), message)
+    return PY_QUOTED.sub(lambda m: f"“{m.group(1)}”", message)
 
 
 def readable(message: str, field: str | None = None) -> str:
     """A service message for a page. The API's messages start with the field they are about
     (``verdict: must be one of …``): on that field's own error the prefix is dropped (``Must be
     one of …``); elsewhere the field becomes words (``Verdict must be one of …``, or ``Price per
-    task: the price …`` when the text does not read on)."""
+    task: the price …`` when the text does not read on); Python reprs become plain text (``plain``)."""
+    message = plain(message)
     name, sep, rest = message.partition(": ")
     if (
         not sep

@@ -121,7 +121,7 @@ def test_a_refused_project_keeps_the_input_and_says_why(member_pages, client_a):
         "/portal/projects/new/", {"template": "genai-pairwise", "name": "Taken", "instructions": "Be kind"}
     )
     assert response.status_code == 400
-    assert "A project named &#x27;Taken&#x27; already exists." in text(response)
+    assert "A project named “Taken” already exists." in text(response)
     assert 'value="Taken"' in text(response) and "Be kind" in text(response)
     assert Project.objects.filter(client=client_a).count() == 1
 

@@ -141,6 +141,11 @@ def test_the_ops_queue_leaves_gold_out_of_open_answer_slots(client_a):
         ("period: expected a month as YYYY-MM", "period", "Expected a month as YYYY-MM"),
         ("The task is completed.", None, "The task is completed."),
         ("price_per_task: the price must cover", None, "Price per task: the price must cover"),
+        (
+            "price_per_task: the annotators' pay (the rate card's price) for 'x'",
+            "price_per_task",
+            "The annotators' pay (the rate card's price) for “x”",
+        ),
     ],
 )
 def test_api_field_prefixes_read_as_words_on_pages(message, field, shown):
