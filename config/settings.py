@@ -257,8 +257,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env_int("QUORUM_SWEEP_SECONDS", 15)),
     },
     "dispatch-webhooks": {"task": "clients.tasks.dispatch_due_deliveries", "schedule": timedelta(seconds=5)},
-    # Endpoint events written in SQL, and completed batches, whose after-commit wake-up was lost.
+    # Endpoint events written in SQL, and finished batches, whose after-commit wake-up was lost.
     "relay-events": {"task": "annotation.tasks.relay_events", "schedule": timedelta(seconds=5)},
+    "complete-ready-batches": {
+        "task": "annotation.tasks.complete_ready_batches",
+        "schedule": timedelta(seconds=30),
+    },
     "complete-ready-tasks": {
         "task": "annotation.tasks.complete_ready_tasks",
         "schedule": timedelta(seconds=60),

@@ -269,7 +269,9 @@ class Task(models.Model):
             ),
             models.Index(fields=["client", "-created_at"], name="task_client_created_idx"),
             models.Index(fields=["project", "status"], name="task_project_status_idx"),
-            models.Index(fields=["batch"], name="task_batch_idx"),
+            # A batch's tasks, and whether any is still pending (batch completion asks after every
+            # finished task of a batch: one index probe, however large the batch).
+            models.Index(fields=["batch", "status"], name="task_batch_status_idx"),
             # Exports walk one project's tasks in id order in chunks (keyset pagination).
             models.Index(fields=["project", "id"], name="task_project_id_idx"),
             # Tasks with all their answers but not yet completed (e.g. a crash between steps).
