@@ -1,11 +1,15 @@
 """Event.relay_pending: existing rows get False (nothing historical is fanned out to endpoints),
-then the column's default becomes True, so rows the SQL functions write are relayed."""
+then the column's default becomes True, so rows the SQL functions write are relayed. The relay's
+partial index is built concurrently: the event table is written by every state change."""
 
+from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
 from django.db.models import Q
 
 
 class Migration(migrations.Migration):
+    atomic = False
+
     dependencies = [("clients", "0002_event_client_protect")]
 
     operations = [
@@ -19,7 +23,7 @@ class Migration(migrations.Migration):
             name="relay_pending",
             field=models.BooleanField(default=False, db_default=True),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name="event",
             index=models.Index(
                 fields=["id"],
