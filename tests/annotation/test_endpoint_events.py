@@ -486,3 +486,32 @@ def test_the_catalogue_is_what_the_portal_offers_and_what_is_delivered():
     ]
     assert [value for value, _ in WebhookEndpointForm().fields["events"].choices] == names
     assert list(client_services.WEBHOOK_EVENTS) == names
+
+
+@pytest.mark.django_db
+def test_a_rework_round_is_a_new_completion_delivered_once_more(
+    client_a, woken, django_capture_on_commit_callbacks
+):
+    """Completed (in SQL), rejected by the client's audit, completed again by new annotators: each
+    completion is its own event, delivered once to the endpoint; the relays add nothing."""
+    every = WebhookEndpointFactory(client=client_a, events=["task.completed", "task.audited"])
+    project = categorization_project(client_a, in_sql=True)
+    task = TaskFactory(project=project)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer_all(project, task, [{"category": "car"}, {"category": "car"}])
+    services.task_audit(client=client_a, actor=None, task_id=task.pk, accepted=False, comments="redo")
+    task.refresh_from_db()
+    assert (task.status, task.rework_round) == ("pending", 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer_all(project, task, [{"category": "truck"}, {"category": "truck"}])
+    assert services.events_relay() == 0
+    kinds = list(
+        WebhookDelivery.objects.filter(endpoint=every)
+        .order_by("created_at")
+        .values_list("event_type", flat=True)
+    )
+    assert kinds == ["task.completed", "task.audited", "task.completed"]
+    last = WebhookDelivery.objects.filter(endpoint=every, event_type="task.completed").order_by(
+        "-created_at"
+    )[0]
+    assert last.payload["data"]["response"] == {"category": "truck"}
