@@ -97,6 +97,9 @@ class Project(models.Model):
     show_hypothesis = models.BooleanField(default=True, db_default=True)
     lease_seconds = models.PositiveIntegerField(default=900)
     priority = models.SmallIntegerField(default=0)
+    # When the client wants the work done: shown to the client and on the ops queue. It does not
+    # change the serving order (``priority`` does); null: none.
+    deadline = models.DateTimeField(null=True, blank=True)
     serving_order = models.CharField(
         max_length=20, choices=ServingOrder.choices, default=ServingOrder.STARTED_FIRST
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -45,6 +46,7 @@ PROJECT_EDITABLE = {
     "max_overlap",
     "lease_seconds",
     "priority",
+    "deadline",
     "price_per_task",
     "pay_per_answer",
     "domain",
@@ -113,6 +115,22 @@ def _check_project_numbers(
             )
 
 
+def _check_deadline(deadline: Any) -> None:
+    """A deadline is a timezone-aware moment in the future, or None (no deadline)."""
+    if deadline is None:
+        return
+    if not isinstance(deadline, datetime) or deadline.tzinfo is None:
+        raise ValidationFailed(
+            "deadline: must be a date and time with a time zone (ISO 8601), or null",
+            code="invalid_deadline",
+            details={"field": "deadline"},
+        )
+    if deadline <= timezone.now():
+        raise ValidationFailed(
+            "deadline: must be in the future", code="invalid_deadline", details={"field": "deadline"}
+        )
+
+
 def project_prices(
     *, client: Client, task_type: str, price_per_task: int | None, pay_per_answer: int | None, answers: int
 ) -> tuple[billing.Margin, str]:
@@ -166,6 +184,7 @@ def project_create(
     max_overlap: int | None = None,
     lease_seconds: int | None = None,
     priority: int = 0,
+    deadline: datetime | None = None,
     price_per_task: int | None = None,
     pay_per_answer: int | None = None,
     budget: int | None = None,
@@ -197,6 +216,7 @@ def project_create(
         price_per_task=price_per_task,
         pay_per_answer=pay_per_answer,
     )
+    _check_deadline(deadline)
     _check_margin(
         client=client,
         task_type=task_type,
@@ -219,6 +239,7 @@ def project_create(
                 max_overlap=max_overlap,
                 lease_seconds=lease_seconds,
                 priority=priority,
+                deadline=deadline,
                 price_per_task=price_per_task,
                 pay_per_answer=pay_per_answer,
                 **quality,
@@ -289,6 +310,8 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
         changes["name"] = name
     if "params" in changes:
         tasktypes.check_project_params(project.task_type, changes["params"])
+    if "deadline" in changes:
+        _check_deadline(changes["deadline"])
     for key, value in changes.items():
         setattr(project, key, value)
     _check_project_numbers(

@@ -18,7 +18,9 @@ def queue_depth(*, limit: int = 50) -> list[dict]:
     more answers."""
     rows = (
         Task.objects.filter(status=Task.Status.PENDING, is_test=False)
-        .values("project_id", "project__name", "project__client__name", "project__status")
+        .values(
+            "project_id", "project__name", "project__client__name", "project__status", "project__deadline"
+        )
         .annotate(
             pending=Count("id"),
             servable=Count("id", filter=Q(released=True, slots_taken__lt=F("overlap"))),

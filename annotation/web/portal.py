@@ -96,7 +96,7 @@ def _money_field(label: str, help_text: str) -> forms.DecimalField:
 
 
 class ProjectSettingsForm(forms.Form):
-    """The project's settings a member may change; each applies to tasks created afterwards."""
+    """The project's settings a member may change (the page says which apply to new tasks only)."""
 
     instructions = forms.CharField(widget=forms.Textarea, required=False, strip=False, max_length=100_000)
     overlap = forms.IntegerField(min_value=1, max_value=50, label="Answers per task")
@@ -108,6 +108,12 @@ class ProjectSettingsForm(forms.Form):
     )
     priority = forms.IntegerField(
         min_value=-100, max_value=100, help_text="Higher is served first, among your projects (-100 to 100)."
+    )
+    deadline = forms.DateTimeField(
+        required=False,
+        label="Deadline (optional)",
+        help_text="UTC, e.g. 2027-01-31 18:00. Shown here and to operators; priority decides what is served first.",
+        error_messages={"invalid": "Enter a date and time such as 2027-01-31 18:00."},
     )
     price_per_task = _money_field("Price per task", "In your currency; empty: the rate card's.")
     pay_per_answer = _money_field("Pay per answer", "Paid for each accepted answer; empty: the rate card's.")
@@ -221,16 +227,11 @@ def _template_price(client, template):
     return margin
 
 
-SETTINGS_FIELDS = (
-    "instructions",
-    "overlap",
-    "max_overlap",
-    "priority",
-    "price_per_task",
-    "pay_per_answer",
-    "budget",
-)
 MONEY_FIELDS = ("price_per_task", "pay_per_answer", "budget")
+
+
+def _to_second(moment):
+    return None if moment is None else moment.replace(microsecond=0)
 
 
 def _settings_now(project, budget) -> dict:
@@ -239,6 +240,7 @@ def _settings_now(project, budget) -> dict:
         "overlap": project.overlap,
         "max_overlap": project.max_overlap,
         "priority": project.priority,
+        "deadline": _to_second(project.deadline),
         "price_per_task": project.price_per_task,
         "pay_per_answer": project.pay_per_answer,
         "budget": budget,
@@ -262,6 +264,7 @@ def project_settings(request, client, project_id):
     if request.method == "POST" and form.is_valid():
         wanted = {k: (_minor(v) if k in MONEY_FIELDS else v) for k, v in form.cleaned_data.items()}
         wanted["instructions"] = wanted["instructions"] or ""
+        wanted["deadline"] = _to_second(wanted["deadline"])
         changes = {k: v for k, v in wanted.items() if v != current[k]}
         if not changes:
             messages.info(request, "Nothing changed.")

@@ -10,7 +10,7 @@ from annotation import services
 from annotation.models import Project, Task
 from billing.models import ProjectBudget
 from clients.models import Event
-from tests.annotation.factories import ProjectFactory
+from tests.annotation.factories import ProjectFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +25,7 @@ def form(project, **changes) -> dict:
         "overlap": project.overlap,
         "max_overlap": project.max_overlap,
         "priority": project.priority,
+        "deadline": "" if project.deadline is None else f"{project.deadline:%Y-%m-%d %H:%M:%S}",
         "price_per_task": "" if project.price_per_task is None else f"{project.price_per_task / 100:.2f}",
         "pay_per_answer": "" if project.pay_per_answer is None else f"{project.pay_per_answer / 100:.2f}",
         "budget": "",
@@ -109,3 +110,40 @@ def test_saving_unchanged_settings_changes_nothing(member_pages, client_a):
     )
     assert response.status_code == 302
     assert not Event.objects.filter(entity_id=project.id, kind="project.updated").exists()
+
+
+def test_a_deadline_is_set_shown_and_a_past_one_refused(member_pages, staff_pages, client_a):
+    project = ProjectFactory(client=client_a, price_per_task=40, pay_per_answer=10)
+    TaskFactory(project=project)
+    member = member_pages(client_a, "member")
+    url = f"/portal/projects/{project.id}/settings/"
+    past = member.post(url, form(project, deadline="2020-01-01 00:00"))
+    assert past.status_code == 400 and "Must be in the future" in text(past)
+    bad = member.post(url, form(project, deadline="soon"))
+    assert bad.status_code == 400 and "Enter a date and time such as 2027-01-31 18:00." in text(bad)
+    project.refresh_from_db()
+    assert project.deadline is None
+    assert member.post(url, form(project, deadline="2099-01-31 18:00")).status_code == 302
+    project.refresh_from_db()
+    assert project.deadline.isoformat() == "2099-01-31T18:00:00+00:00"
+    assert "due 2099-01-31 18:00 UTC" in text(member.get(f"/portal/projects/{project.id}/"))
+    assert "2099-01-31 18:00" in text(staff_pages.get("/ops/"))
+    # Saving again leaves the deadline (and everything else) as it is.
+    again = form(project, deadline="2099-01-31 18:00:00")
+    assert member.post(url, again).status_code == 302
+    assert Event.objects.filter(entity_id=project.id, kind="project.updated").count() == 1
+
+
+def test_the_api_sets_and_clears_a_deadline_and_refuses_bad_ones(api_a, client_a):
+    from tests.annotation.test_api import assert_error
+
+    project = ProjectFactory(client=client_a, price_per_task=40, pay_per_answer=10)
+    url = f"/api/v1/projects/{project.id}"
+    assert_error(
+        api_a.patch(url, {"deadline": "2020-01-01T00:00:00Z"}, format="json"), 400, "invalid_deadline"
+    )
+    assert_error(api_a.patch(url, {"deadline": "tomorrow"}, format="json"), 400, "validation_error")
+    done = api_a.patch(url, {"deadline": "2099-01-31T18:00:00Z"}, format="json")
+    assert done.status_code == 200 and done.json()["deadline"].startswith("2099-01-31T18:00:00")
+    cleared = api_a.patch(url, {"deadline": None}, format="json")
+    assert cleared.status_code == 200 and cleared.json()["deadline"] is None

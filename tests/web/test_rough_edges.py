@@ -150,3 +150,9 @@ def test_the_ops_queue_leaves_gold_out_of_open_answer_slots(client_a):
 )
 def test_api_field_prefixes_read_as_words_on_pages(message, field, shown):
     assert readable(message, field) == shown
+
+
+def test_the_ops_dashboard_answers_on_a_platform_without_ledger_accounts(staff_pages):
+    """No revenue or cost account yet (a fresh platform): the margin query's two empty id lists
+    are typed arrays, not text, so the page answers instead of a 500."""
+    assert staff_pages.get("/ops/").status_code == 200
