@@ -258,6 +258,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env_int("QUORUM_SWEEP_SECONDS", 15)),
     },
     "dispatch-webhooks": {"task": "clients.tasks.dispatch_due_deliveries", "schedule": timedelta(seconds=5)},
+    # Endpoint events written in SQL, and finished batches, whose after-commit wake-up was lost.
+    "relay-events": {"task": "annotation.tasks.relay_events", "schedule": timedelta(seconds=5)},
+    "complete-ready-batches": {
+        "task": "annotation.tasks.complete_ready_batches",
+        "schedule": timedelta(seconds=30),
+    },
     "complete-ready-tasks": {
         "task": "annotation.tasks.complete_ready_tasks",
         "schedule": timedelta(seconds=60),
@@ -372,6 +378,12 @@ QUORUM_WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 3600, 7200, 14400, 21600, 36000]
 QUORUM_PAYOUT_MINIMUM = env_int(
     "QUORUM_PAYOUT_MINIMUM", 1000
 )  # e.g. 10.00: smaller payables wait for the next period
+# The platform's minimum margin, in percent of the price: a project (or rate card) whose price per
+# task would leave less than this after paying every answer it may take (pay per answer × max
+# overlap) is refused. 0: only prices that pay annotators more than the client is charged are.
+QUORUM_MIN_MARGIN = env_int("QUORUM_MIN_MARGIN", 0)
+if not 0 <= QUORUM_MIN_MARGIN <= 99:
+    raise ImproperlyConfigured("QUORUM_MIN_MARGIN must be a whole percentage from 0 to 99")
 # The fair-pay floor that annotators' effective hourly earnings are flagged against (per hour).
 QUORUM_FAIR_PAY_FLOOR_PER_HOUR = env_int("QUORUM_FAIR_PAY_FLOOR_PER_HOUR", 1500)
 # Idempotency-Key records are kept this long; an older key starts a new operation (IETF draft -07).

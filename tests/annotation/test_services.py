@@ -59,7 +59,11 @@ def test_claim_takes_a_slot_and_submit_completes_charges_and_queues_the_callback
     assert delivery.payload["task_id"] == str(task.id)
     assert delivery.payload["status"] == "completed"
     assert delivery.payload["response"] == {"category": "car"}
-    assert len(callbacks) == 1  # the delivery wake-up, scheduled after commit
+    # After commit: the endpoint relay and batch check of a SQL completion, the delivery wake-up.
+    assert [c.__qualname__ for c in callbacks] == [
+        "after_commit(after_sql_completion)",
+        "after_commit(wake_delivery)",
+    ]
     kinds = list(
         Event.objects.filter(entity_id__in=[task.id, assignment.id])
         .values_list("kind", flat=True)
