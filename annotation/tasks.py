@@ -66,6 +66,14 @@ def relay_events() -> int:
 
 
 @shared_task
+def after_sql_completion(task_id: str) -> None:
+    """After a submit that completed its task in SQL: relay that task's events to the client's
+    endpoints and check its batch (``annotation.lifecycle.notify``). Idempotent; the beat relays
+    repeat both if this is lost."""
+    services.after_sql_completion(task_id=task_id)
+
+
+@shared_task
 def complete_ready_batches() -> int:
     """Beat, every 30 s: the batch-completion relay (finished batches whose after-commit check was
     lost). Returns how many batches it completed."""

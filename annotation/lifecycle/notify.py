@@ -6,7 +6,8 @@ client audit) fans the event out to the client's subscribed endpoints in the tra
 change (``task_event``): the deliveries exist if and only if the change does. ``quorum_submit``
 completes most tasks in SQL and writes the ``task.completed`` event row there; the database marks
 such rows ``relay_pending`` and the endpoint relay (``relay_events``) fans them out and clears the
-mark in one transaction. ``submit.submit`` wakes the relay for its task after COMMIT; the beat
+mark in one transaction. ``submit.submit`` queues the relay for its task after COMMIT (a worker
+runs it: ``wake_after_sql_completion``); the beat
 (``annotation.tasks.relay_events``) repeats it for a wake-up that was lost. Every fan-out is keyed
 by the event row (``event:<id>:<endpoint id>``), so each endpoint gets one delivery per event
 whichever path wrote it and however often the relay runs; a relay run skips the rows another
@@ -113,6 +114,16 @@ def relay_events(*, limit: int = 500, task_id=None) -> int:
             task_event(task, event=event)
     Event.objects.filter(pk__in=ids).update(relay_pending=False)
     return len(ids)
+
+
+def wake_after_sql_completion(task_id) -> None:
+    """After COMMIT of a submit that ``quorum_submit`` completed: queue ``after_sql_completion``
+    for a worker, so the annotator's request runs no statement after its one. Queued by name
+    (``annotation.tasks`` imports the services, which import this module). A lost wake-up is
+    covered by the beat relays (``relay_events`` every 5 s, ``complete_ready_batches`` every 30 s)."""
+    from celery import current_app
+
+    current_app.send_task("annotation.tasks.after_sql_completion", args=[str(task_id)])
 
 
 def after_sql_completion(task_id) -> None:

@@ -110,8 +110,8 @@ def submit(
         raise _conflict(outcome, detail)  # nothing was written
     if task_status == Task.Status.COMPLETED:
         # Completed in SQL: its task.completed event goes to the client's endpoints through the
-        # relay (notify.py), and its batch may be complete; after COMMIT, repeated by the beat.
-        after_commit(notify.after_sql_completion, task_id)
+        # relay (notify.py), and its batch may be complete: a worker does both, woken after COMMIT.
+        after_commit(notify.wake_after_sql_completion, task_id)
     params = json.loads(params) if isinstance(params, str) else params  # Django leaves jsonb undecoded
     # Raises ValidationFailed (400): the atomic block rolls back everything the function wrote.
     tasktypes.check_answer(task_type, params, answer)

@@ -10,6 +10,7 @@ Task completion is driven through both paths: ``quorum_submit`` (SQL, relayed af
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from django.db import connections
@@ -35,11 +36,17 @@ def loopback(settings):
     settings.QUORUM_OUTBOUND_TIMEOUT_SECONDS = 5.0
 
 
+WAKE_AFTER_SQL_COMPLETION = notify.wake_after_sql_completion  # before the fixture below replaces it
+
+
 @pytest.fixture(autouse=True)
 def woken(monkeypatch):
     """Wake-ups the enqueue sends after COMMIT (recorded: these tests never touch Redis)."""
     sent: list[str] = []
     monkeypatch.setattr(tasks.deliver, "delay", lambda delivery_id: sent.append(str(delivery_id)))
+    # A SQL completion queues the relay for a worker after COMMIT: here the worker runs it at once
+    # (the queueing itself: test_a_sql_completion_wakes_a_registered_worker_task).
+    monkeypatch.setattr(notify, "wake_after_sql_completion", notify.after_sql_completion)
     return sent
 
 
@@ -515,3 +522,18 @@ def test_a_rework_round_is_a_new_completion_delivered_once_more(
         "-created_at"
     )[0]
     assert last.payload["data"]["response"] == {"category": "truck"}
+
+
+def test_a_sql_completion_wakes_a_registered_worker_task(monkeypatch):
+    """The wake-up is queued by name: the name must be a task the workers run."""
+    from celery import current_app
+
+    from annotation import tasks as annotation_tasks
+    from config.celery import app
+
+    task_id = uuid.uuid4()
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args: sent.append((name, args)))
+    WAKE_AFTER_SQL_COMPLETION(task_id)
+    assert sent == [("annotation.tasks.after_sql_completion", [str(task_id)])]
+    assert sent[0][0] in app.tasks and annotation_tasks.after_sql_completion.name == sent[0][0]
