@@ -120,6 +120,19 @@ if _db["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgresql://…)")
 _db.setdefault("OPTIONS", {})
 _db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
+# DATABASE_URL may point at PgBouncer in transaction mode (docs/scaleout.md): DATABASE_POOLER=pgbouncer
+# then keeps every piece of state inside one transaction. No server-side cursors (a cursor outlives
+# its transaction in autocommit; QuerySet.iterator() reads client-side instead, and exports page by
+# keyset anyway), no prepared statements (psycopg prepares a query after 5 runs; the next
+# transaction may land on a server connection that never saw it), and no persistent connections
+# by default (the pooler keeps the server connections; DB_CONN_MAX_AGE still overrides).
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "none").strip().lower() or "none"
+if DATABASE_POOLER not in {"none", "pgbouncer"}:
+    raise ImproperlyConfigured("DATABASE_POOLER must be none or pgbouncer")
+if DATABASE_POOLER == "pgbouncer":
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
+    _db["OPTIONS"]["prepare_threshold"] = None
+    _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0)
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -252,6 +265,13 @@ CELERY_TASK_ROUTES = {
     "annotation.tasks.check_attachments": {"queue": "webhooks"},
 }
 QUORUM_EXPORT_RELAY_SECONDS = env_int("QUORUM_EXPORT_RELAY_SECONDS", 15)  # the export relay's period
+# Any number of beat processes may run: only the holder of a PostgreSQL session lock sends due tasks
+# (config/beat.py). The lock connection goes to PostgreSQL directly: behind a transaction-mode
+# pooler set QUORUM_SCHEDULER_DATABASE_URL (default DATABASE_URL). A follower tries the lock every
+# QUORUM_BEAT_LEADER_POLL_SECONDS, so it takes over within about that long once the leader is gone.
+CELERY_BEAT_SCHEDULER = "config.beat:LeaderScheduler"
+QUORUM_SCHEDULER_DATABASE_URL = os.environ.get("QUORUM_SCHEDULER_DATABASE_URL", "")
+QUORUM_BEAT_LEADER_POLL_SECONDS = float(os.environ.get("QUORUM_BEAT_LEADER_POLL_SECONDS", "5"))
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {
         "task": "annotation.tasks.expire_leases",
