@@ -16,6 +16,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from config.dbpool import for_transaction_pooler
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -121,18 +123,13 @@ if _db["ENGINE"] != "django.db.backends.postgresql":
 _db.setdefault("OPTIONS", {})
 _db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 # DATABASE_URL may point at PgBouncer in transaction mode (docs/scaleout.md): DATABASE_POOLER=pgbouncer
-# then keeps every piece of state inside one transaction. No server-side cursors (a cursor outlives
-# its transaction in autocommit; QuerySet.iterator() reads client-side instead, and exports page by
-# keyset anyway), no prepared statements (psycopg prepares a query after 5 runs; the next
-# transaction may land on a server connection that never saw it), and no persistent connections
-# by default (the pooler keeps the server connections; DB_CONN_MAX_AGE still overrides).
+# then keeps every piece of server state inside one transaction: no server-side cursors, no prepared
+# statements, CONN_MAX_AGE 0 unless DB_CONN_MAX_AGE is set (config/dbpool.py says why).
 DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "none").strip().lower() or "none"
 if DATABASE_POOLER not in {"none", "pgbouncer"}:
     raise ImproperlyConfigured("DATABASE_POOLER must be none or pgbouncer")
 if DATABASE_POOLER == "pgbouncer":
-    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
-    _db["OPTIONS"]["prepare_threshold"] = None
-    _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0)
+    _db = for_transaction_pooler(_db, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -91,7 +91,8 @@ def test_one_beat_sends_and_another_takes_over_when_it_dies(tmp_path):
         "QUORUM_REDIS_PREFIX": settings.REDIS_KEY_PREFIX,
         "BEAT_PROBE_QUEUE": queue,
     }
-    env.pop("QUORUM_SCHEDULER_DATABASE_URL", None)  # the lock on the test database itself
+    # The lock on the test database, directly (make test-pgbouncer sets QUORUM_SCHEDULER_DATABASE_URL
+    # to the server itself, DATABASE_URL to PgBouncer).
     client = redis.Redis.from_url(settings.REDIS_URL)
     beats = {name: Beat(name, env, tmp_path) for name in ("a", "b")}
 
