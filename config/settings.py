@@ -444,6 +444,9 @@ QUORUM_ATTACHMENT_MAX_PIXELS = env_int("QUORUM_ATTACHMENT_MAX_PIXELS", 50_000_00
 # PostgreSQL unreachable: requests answer 503 with this Retry-After (config/health.py); a connection
 # attempt gives up after DB_CONNECT_TIMEOUT seconds instead of the driver's default (none).
 QUORUM_DB_RETRY_AFTER_SECONDS = env_int("QUORUM_DB_RETRY_AFTER_SECONDS", 5)
+# /readyz answers 503 when PostgreSQL is unreachable; with this also when the broker is (default:
+# 200 "degraded", because every web node shares the broker and committed work still answers).
+QUORUM_READY_REQUIRES_BROKER = env_bool("QUORUM_READY_REQUIRES_BROKER", False)
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
 # Export jobs: a short lease renewed by a heartbeat while the file is built, so the relay (every
 # QUORUM_EXPORT_RELAY_SECONDS) re-queues the job of a killed worker within about 45 s; attempts'
