@@ -89,3 +89,37 @@ def test_a_repeated_query_is_never_prepared_on_one_server_connection(bouncer, po
             b.close()
     finally:
         a.close()
+
+
+def _database_settings(env_extra: dict) -> dict:
+    """The default database's settings in a fresh process (settings are read at start-up)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    show = (
+        "import json, django; django.setup(); from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(json.dumps([d.get('DISABLE_SERVER_SIDE_CURSORS', False), "
+        "d['OPTIONS'].get('prepare_threshold', 'unset'), d['CONN_MAX_AGE']]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_POOLER", "DB_CONN_MAX_AGE")}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env_extra})
+    result = subprocess.run(
+        [sys.executable, "-c", show],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.django_db(transaction=False)
+def test_database_pooler_pgbouncer_is_read_from_the_environment():
+    assert _database_settings({}) == [False, "unset", 60]
+    url = "postgresql://postgres@127.0.0.1:6432/quorum?prepare_threshold=5"
+    assert _database_settings({"DATABASE_POOLER": "pgbouncer", "DATABASE_URL": url}) == [True, None, 0]
+    assert _database_settings({"DATABASE_POOLER": "pgbouncer", "DB_CONN_MAX_AGE": "30"})[2] == 30
