@@ -23,6 +23,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
 from django.conf import settings
@@ -145,3 +146,35 @@ def test_beat_behind_a_transaction_pooler_needs_a_direct_scheduler_url(settings)
         scheduler_database_url()
     settings.QUORUM_SCHEDULER_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/quorum"
     assert scheduler_database_url() == "postgresql://postgres@127.0.0.1:5432/quorum"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_leader_cut_off_from_postgresql_steps_down_and_a_follower_leads(settings, tmp_path):
+    """The leader's session is terminated on the server (as a network cut or a failover would end
+    it): PostgreSQL releases the lock, the old leader notices at its next check and stops sending,
+    and the follower becomes the leader."""
+    from config.beat import LeaderScheduler
+    from config.celery import app
+
+    settings.QUORUM_SCHEDULER_DATABASE_URL = settings.QUORUM_SCHEDULER_DATABASE_URL or database_url_for(
+        connection.settings_dict["NAME"]
+    )
+    a = LeaderScheduler(app=app, schedule_filename=str(tmp_path / "a"))
+    b = LeaderScheduler(app=app, schedule_filename=str(tmp_path / "b"))
+    try:
+        assert a.holds_lock() and not b.holds_lock()
+        backend = a._lock_conn.info.backend_pid
+        with psycopg.connect(settings.QUORUM_SCHEDULER_DATABASE_URL, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+            assert wait_until(
+                lambda: (
+                    not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [backend]).fetchone()
+                ),
+                timeout=10,
+            )
+        assert not a.holds_lock()  # its check fails: no longer the leader
+        assert b.holds_lock()  # the lock was released with a's session
+        assert a.tick() == a.poll_seconds and not a.is_leader  # reconnected, b leads: a sends nothing
+    finally:
+        a.close()
+        b.close()
