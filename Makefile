@@ -12,7 +12,7 @@ BENCH_ARGS ?=
 CHAOS_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-pgbouncer bench bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
+.PHONY: help install run test test-pgbouncer check format simulate bench bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
 
 help:
 	@echo "make run     start web (http://127.0.0.1:$(PORT)/), worker and beat with demo data"
@@ -23,7 +23,10 @@ help:
 	@echo "make bench-import  run bench/import.py: bulk task import through HTTP and in-process, 10,000 per request and 1,000,000 in 100"
 	@echo "make bench-scale-import  run bench/scale_import.py: import_scale_tasks seconds and peak memory at 10,000 and 1,000,000 lines"
 	@echo "make bench-consensus  run bench/consensus.py: Dawid-Skene vs majority vote (and crowd-kit if installed), 1,000,000 labels"
+	@echo "make simulate  run bench/simulate.py: the quality simulation at full size over several seeds"
 	@echo "make chaos   run bench/chaos.py: faults injected into the real processes on private PostgreSQL and Redis (CHAOS_ARGS=--quick: the short tier)"
+	@echo "make check   ruff check and ruff format --check (what CI runs before the tests)"
+	@echo "make format  ruff format, then ruff check --fix"
 	@echo "make lint    ruff check"
 	@echo "make stop    stop the embedded PostgreSQL and Redis (data in var/ is kept)"
 	@echo "make clean   remove the virtualenv (data in var/ is kept)"
@@ -74,6 +77,9 @@ bench-import: $(STAMP)
 bench-scale-import: $(STAMP)
 	$(LAUNCH) test -- $(BIN)/python bench/scale_import.py $(BENCH_ARGS)
 
+simulate: $(STAMP)
+	$(LAUNCH) test -- $(BIN)/python bench/simulate.py $(BENCH_ARGS)
+
 bench-consensus: $(STAMP)
 	$(BIN)/python bench/consensus.py $(BENCH_ARGS)
 
@@ -83,6 +89,14 @@ chaos: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 stop:
 	@if [ -x $(BIN)/python ]; then $(LAUNCH) stop; else echo "no $(VENV): nothing was started"; fi

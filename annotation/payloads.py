@@ -1,6 +1,6 @@
 """The task object as clients see it: in API responses and in callbacks (one shape for both).
 
-Field names follow Scale's task object (SCALE_COMPAT.md §6) so migrated receivers keep working.
+Field names follow Scale's task object (docs/scale-compatibility.md §6) so migrated receivers keep working.
 """
 
 from __future__ import annotations

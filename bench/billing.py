@@ -7,7 +7,7 @@ Run it through the launcher, which exports ``DATABASE_URL`` for the local server
 
 What it does (README.md beside this file says how to read the output):
 
-1. Uses its own database (``quorum_bench_billing`` on the server of ``DATABASE_URL``; ``--fresh``
+1. Uses its own database (``quorum_bench_billing_<run name>`` on the server of ``DATABASE_URL``; ``--fresh``
    drops and recreates it), migrated with ``manage.py migrate``. Never the dev or test database.
 2. Loads ``--clients`` clients, ``--annotators`` annotator users and ``--entries`` ledger entries
    (half as many balanced two-leg transactions) spread evenly over the ``--months`` whole months
@@ -48,6 +48,7 @@ import psycopg  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 
 from bench.claim import hardware, log, open_bench_database  # noqa: E402
+from bench.provenance import bench_db_name  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
 TASK_TYPES = ["categorization", "imageannotation", "textcollection", "ranking", "cuboid"]
@@ -68,7 +69,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--entries", type=int, default=1_000_000, help="ledger entries (two per transaction)")
     p.add_argument("--months", type=int, default=12, help="whole months of history before the current month")
     p.add_argument("--annotators", type=int, default=500)
-    p.add_argument("--db-name", default="quorum_bench_billing")
+    p.add_argument("--db-name", default=bench_db_name("quorum_bench_billing"))
     p.add_argument("--fresh", action="store_true", help="drop and recreate the bench database first")
     p.add_argument(
         "--json", type=Path, default=None, help="result file (default bench/results/billing-<time>.json)"

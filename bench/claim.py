@@ -8,7 +8,7 @@ Run it through the launcher, which exports ``DATABASE_URL`` for the local server
 
 What it does (README.md beside this file says how to read the output):
 
-1. Uses its own database (``quorum_bench`` on the server of ``DATABASE_URL``; ``--fresh`` drops
+1. Uses its own database (``quorum_bench_<run name>`` on the server of ``DATABASE_URL``; ``--fresh`` drops
    and recreates it), migrated with ``manage.py migrate``. Never the dev or the test database.
 2. Per size N: one client, one categorization project (overlap 3, priced 10 / paid 3 per answer,
    the quality rules on: gold at 10 % of claims from 200 gold tasks, the gold rule and dynamic
@@ -66,6 +66,8 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 import requests  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
+
+from bench.provenance import bench_db_name  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
 CATEGORIES = ["cat", "dog", "bird", "other"]
@@ -184,7 +186,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--quick", action="store_true", help="smoke run: sizes 2000,20000, open 2000, concurrency 8, 4 s"
     )
     p.add_argument("--fresh", action="store_true", help="drop and recreate the bench database first")
-    p.add_argument("--db-name", default="quorum_bench", help="bench database name (default quorum_bench)")
+    p.add_argument(
+        "--db-name",
+        default=bench_db_name("quorum_bench"),
+        help="bench database name (default quorum_bench_<run name>)",
+    )
     p.add_argument(
         "--floor",
         action="store_true",

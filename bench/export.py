@@ -9,7 +9,7 @@ Run it through the launcher, which exports ``DATABASE_URL`` and ``REDIS_URL`` fo
 
 What it does (README.md beside this file says how to read the output):
 
-1. Uses its own database (``quorum_bench_export`` on the server of ``DATABASE_URL``; ``--fresh``
+1. Uses its own database (``quorum_bench_export_<run name>`` on the server of ``DATABASE_URL``; ``--fresh``
    drops it), migrated with ``manage.py migrate``. Never the dev or the test database.
 2. Per size N: one ``imageannotation`` project holding N completed tasks, each with an image
    size, a fused response of three boxes and a polygon, and one accepted submission (8
@@ -57,7 +57,7 @@ import psycopg  # noqa: E402
 import requests  # noqa: E402
 
 from bench.claim import _uuid_sql, children, gunicorn, hardware, log, open_bench_database  # noqa: E402
-from bench.provenance import cpu_seconds_of, provenance  # noqa: E402
+from bench.provenance import bench_db_name, cpu_seconds_of, provenance  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
 CLIENT_SLUG = "bench-export"
@@ -125,7 +125,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="tasks per keyset chunk (default: QUORUM_EXPORT_CHUNK_SIZE)",
     )
-    p.add_argument("--db-name", default="quorum_bench_export")
+    p.add_argument("--db-name", default=bench_db_name("quorum_bench_export"))
     p.add_argument("--fresh", action="store_true", help="drop and recreate the bench database first")
     p.add_argument("--no-trace", action="store_true", help="skip the tracemalloc runs")
     p.add_argument(

@@ -8,7 +8,7 @@ Run it through the launcher, which exports ``DATABASE_URL`` for the local server
 
 What it does (README.md beside this file says how to read the output):
 
-1. Uses its own database (``quorum_bench_import`` on the server of ``DATABASE_URL``; ``--fresh``
+1. Uses its own database (``quorum_bench_import_<run name>`` on the server of ``DATABASE_URL``; ``--fresh``
    drops and recreates it), migrated with ``manage.py migrate``. Never the dev or the test database.
    One client with a live API key and one ``imageannotation`` project (box and polygon labels,
    price 12, pay 3). Tasks and events are emptied at the start of every run.
@@ -56,7 +56,7 @@ import psycopg  # noqa: E402
 import requests  # noqa: E402
 
 from bench.claim import children, gunicorn, hardware, log, machine_cpu, open_bench_database  # noqa: E402
-from bench.provenance import cpu_seconds_of, provenance  # noqa: E402
+from bench.provenance import bench_db_name, cpu_seconds_of, provenance  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
 CLIENT_SLUG = "bench-import"
@@ -87,7 +87,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true", help="cProfile one more in-process request")
     p.add_argument("--no-callback", action="store_true", help="tasks without a callback_url")
     p.add_argument("--fresh", action="store_true", help="drop and recreate the bench database first")
-    p.add_argument("--db-name", default="quorum_bench_import")
+    p.add_argument("--db-name", default=bench_db_name("quorum_bench_import"))
     p.add_argument(
         "--json", type=Path, default=None, help="result file (default bench/results/import-<time>.json)"
     )

@@ -12,6 +12,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def bench_db_name(base: str) -> str:
+    """A bench's default database: ``<base>_<run name>`` under the launcher (which always exports
+    ``QUORUM_RUN_NAME``, per checkout by default), so two checkouts benchmarking on one server never
+    share (or ``--fresh``-drop) each other's database; ``base`` alone outside it."""
+    run = os.environ.get("QUORUM_RUN_NAME")
+    return f"{base}_{run}" if run else base
+
+
 def _git(*args: str) -> str | None:
     try:
         out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)

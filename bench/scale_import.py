@@ -8,7 +8,7 @@ Run it through the launcher, which exports ``DATABASE_URL`` for the local server
 
 What it does:
 
-1. Uses its own database (``quorum_bench_import`` on the server of ``DATABASE_URL``; ``--fresh``
+1. Uses its own database (``quorum_bench_scale_import_<run name>`` on the server of ``DATABASE_URL``; ``--fresh``
    drops it), migrated with ``manage.py migrate``. Never the dev or the test database.
 2. Per size N: writes N JSON lines as a Scale ``get_tasks`` loop writes them (``Task.as_dict()``):
    95 % completed categorization tasks (a ``taxonomies`` question and its response, metadata,
@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench.claim import hardware, log, open_bench_database  # noqa: E402
+from bench.provenance import bench_db_name  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
 TAXONOMIES = {
@@ -70,7 +71,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--sizes", type=int_list, default=[10_000, 1_000_000], help="lines per file (comma-separated)"
     )
     parser.add_argument("--fresh", action="store_true", help="drop and re-create the bench database first")
-    parser.add_argument("--db-name", default="quorum_bench_import")
+    parser.add_argument("--db-name", default=bench_db_name("quorum_bench_scale_import"))
     parser.add_argument("--no-rerun", action="store_true", help="skip the idempotent re-run")
     parser.add_argument(
         "--json", type=Path, default=None, help="result file (default bench/results/scale-import-<time>.json)"

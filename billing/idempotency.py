@@ -1,5 +1,5 @@
 """``Idempotency-Key`` for money endpoints (IETF draft-ietf-httpapi-idempotency-key-header-07,
-Stripe's semantics; RELIABILITY.md T14).
+Stripe's semantics; docs/reliability.md, "The rules" 5).
 
 - A money endpoint without the header answers 400 ``idempotency_key_required``.
 - Same key, same request (method, path, body) → the stored response, replayed with the header

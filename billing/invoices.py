@@ -1,4 +1,4 @@
-"""Monthly invoices, built from the ledger (DESIGN.md "Domain model", issue 4 item 4).
+"""Monthly invoices, built from the ledger (docs/architecture.md "Money", issue 4 item 4).
 
 An invoice is a document about ledger rows, never a source of money: its lines are the client's
 receivable entries of the period, grouped by project and task type, and its totals are their sums.

@@ -6,7 +6,7 @@ billing needs to know about the work as plain values. Every money movement goes 
 Celery task, a re-run of a service or a double click posts once. Writes are keyword-only and
 atomic; each records an audit event. Invoices live in ``billing/invoices.py``.
 
-Posting rules (debit positive; DESIGN.md "Ledger"):
+Posting rules (debit positive; docs/architecture.md "Money"):
 
 ==================  ======================================  ==================================
 event               debit                                   credit

@@ -3,7 +3,8 @@
 Secrets (API keys, personal access tokens) are stored as a public prefix plus a SHA-256 hash of
 the whole key; the key itself is shown once at creation. Outbound messages (task callbacks and
 webhook events) are rows here: written in the same transaction as the state change that causes
-them and delivered by ``clients.tasks`` from ``next_attempt_at`` (RELIABILITY.md, outbox).
+them and delivered by ``clients.tasks`` from ``next_attempt_at`` (docs/reliability.md,
+the webhook outbox).
 """
 
 from __future__ import annotations

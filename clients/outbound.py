@@ -1,7 +1,7 @@
 """Guarded outbound HTTP: the only code that sends requests to client-supplied URLs.
 
 A client controls the URL, so every request is treated as an SSRF attempt until proven otherwise
-(RELIABILITY.md T21, OWASP API7/API10):
+(docs/reliability.md, guarded outbound HTTP; OWASP API7/API10):
 
 - ``check_url`` is what accepting a URL (a task's or batch's callback, a webhook endpoint) runs:
   syntax, scheme, and the address when the host is written as one (``10.0.0.1``, ``[::1]``,

@@ -1,4 +1,5 @@
-"""The Celery application. Messages are wake-ups carrying database ids (see DESIGN.md)."""
+"""The Celery application. Messages are wake-ups carrying database ids (docs/architecture.md,
+"Messages leave through an outbox")."""
 
 import logging
 import os

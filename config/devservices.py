@@ -6,7 +6,7 @@ Usage::
     python -m config.devservices test -- COMMAND ARGS...   # make test, make bench
     python -m config.devservices stop                      # make stop: stop the embedded servers
 
-Settings only read URLs (DESIGN.md, "Processes and real components"); this launcher is what
+Settings only read URLs (docs/operations.md, "Settings"); this launcher is what
 decides them. It is never imported by settings. The rules:
 
 PostgreSQL (exported as ``DATABASE_URL``)

@@ -89,7 +89,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "clients.web.errors.DomainErrorPageMiddleware",  # domain errors on pages → a readable error page
-    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every page (CONTENT_SECURITY_POLICY)
+    "config.middleware.CSPMiddleware",  # django-csp's: a Content-Security-Policy on every page (CONTENT_SECURITY_POLICY)
     "config.middleware.JsonPolicyMiddleware",  # and a fixed, strict one on JSON (config/middleware.py)
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
@@ -113,7 +113,7 @@ TEMPLATES = [
     }
 ]
 
-# PostgreSQL is the only database engine (DESIGN.md). make run / make test set DATABASE_URL.
+# PostgreSQL is the only database engine (docs/architecture.md). make run / make test set DATABASE_URL.
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://127.0.0.1:5432/quorum")
 _db = dj_database_url.parse(
     DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
@@ -217,7 +217,7 @@ CACHES = {
     }
 }
 
-# Celery (RELIABILITY.md §c). Messages carry ids; durable state lives in PostgreSQL.
+# Celery (docs/reliability.md, "The rules"). Messages carry ids; durable state lives in PostgreSQL.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or _broker_url(REDIS_URL)
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 900)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -253,7 +253,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Deliveries wait on clients' servers (up to the outbound timeout): their own queue and worker,
-# so a slow receiver cannot starve lease expiry or completion (RELIABILITY.md §c).
+# so a slow receiver cannot starve lease expiry or completion (docs/operations.md).
 CELERY_TASK_ROUTES = {
     "clients.tasks.deliver": {"queue": "webhooks"},
     # Exports run for minutes: their own queue, so a big export cannot delay lease expiry.

@@ -36,6 +36,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # First: Django tries the patterns in order, and the annotators' work loop is most of the traffic.
+    path("api/v1/", include(api_v1)),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),  # PostgreSQL and broker, separately (config/health.py)
@@ -45,8 +47,7 @@ urlpatterns = [
     path("ops/", include(ops_pages)),
     path("work/", include("annotation.web.workspace_urls")),  # the annotator workspace
     path("admin/", admin.site.urls),
-    path("api/v1/", include(api_v1)),
-    path("v1/", include("annotation.scale_api.urls")),  # the Scale-compatible API (SCALE_COMPAT.md)
+    path("v1/", include("annotation.scale_api.urls")),  # Scale-compatible: docs/scale-compatibility.md
     path("v2/", include("annotation.scale_api.v2.urls")),  # Scale's v2 (GenAI) API, for the SDK's client.v2
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI as HTML plus a script from the same URL, so the Content-Security-Policy needs no exception.

@@ -39,7 +39,8 @@ def healthz(request):
 
 
 def _scale_error(status: int, message: str) -> JsonResponse:
-    """The Scale-compatible API's error shape (SCALE_COMPAT.md §3): a JSON object the SDK reads."""
+    """The Scale-compatible API's error shape (docs/scale-compatibility.md §3): a JSON object the
+    SDK reads."""
     return JsonResponse({"status_code": status, "error": message}, status=status)
 
 

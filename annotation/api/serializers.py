@@ -202,7 +202,7 @@ class TaskBulkIn(serializers.Serializer):
 
 
 class TaskOut(serializers.Serializer):
-    """Scale's task object (SCALE_COMPAT.md §6), plus Quorum's counters."""
+    """Scale's task object (docs/scale-compatibility.md §6), plus Quorum's counters."""
 
     task_id = serializers.UUIDField()
     type = serializers.CharField()

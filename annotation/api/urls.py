@@ -3,6 +3,9 @@ from django.urls import path
 from annotation.api import exports, quality, views, work
 
 urlpatterns = [
+    # First: the work loop is most of the traffic, and Django tries the patterns in order.
+    path("work/next", views.WorkNextView.as_view(), name="work-next"),
+    path("work/assignments/<str:assignment_id>/submit", views.WorkSubmitView.as_view(), name="work-submit"),
     path("projects", views.ProjectListView.as_view(), name="project-list"),
     path("projects/<str:project_id>", views.ProjectDetailView.as_view(), name="project-detail"),
     path("projects/<str:project_id>/pause", views.ProjectPauseView.as_view(), name="project-pause"),
@@ -56,8 +59,6 @@ urlpatterns = [
     path("review/next", quality.ReviewNextView.as_view(), name="review-next"),
     path("review/<str:review_id>/verdict", quality.ReviewVerdictView.as_view(), name="review-verdict"),
     path("work/projects", work.WorkProjectsView.as_view(), name="work-projects"),
-    path("work/next", views.WorkNextView.as_view(), name="work-next"),
-    path("work/assignments/<str:assignment_id>/submit", views.WorkSubmitView.as_view(), name="work-submit"),
     path("work/assignments/<str:assignment_id>/skip", views.WorkSkipView.as_view(), name="work-skip"),
     path(
         "work/assignments/<str:assignment_id>/release", views.WorkReleaseView.as_view(), name="work-release"

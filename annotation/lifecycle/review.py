@@ -218,7 +218,7 @@ def lock_task(*, client: Client, task_id, is_test: bool) -> Task:
 
 
 def send_to_rework(task: Task, *, actor: Any) -> None:
-    """Precondition: the completed task is locked (``_lock_task``)."""
+    """Precondition: the completed task is locked (``lock_task``)."""
     now = timezone.now()
     before = {"status": task.status, "overlap": task.overlap, "rework_round": task.rework_round}
     slots = task.project.overlap

@@ -33,7 +33,7 @@ def supported_task_types() -> list[str]:
 @extend_schema(exclude=True)
 class ScaleView(APIView):
     """Base of every ``/v1/`` view. Success is always 200 with a JSON body (the SDK treats 201
-    and 204 as errors). Left out of the native OpenAPI schema: SCALE_COMPAT.md documents it."""
+    and 204 as errors). Left out of the native OpenAPI schema: docs/scale-compatibility.md documents it."""
 
     authentication_classes = [ScaleKeyAuthentication]
     permission_classes = [IsAuthenticated]

@@ -1,4 +1,4 @@
-"""Scale-shaped objects: task (SCALE_COMPAT.md §6), batch (§5.4) and project (§5.5).
+"""Scale-shaped objects: task (docs/scale-compatibility.md §6), batch (§5.4) and project (§5.5).
 
 The task object is the native one (``annotation.payloads.task_payload``, already Scale's field
 names) with Scale's omissions: no ``tags`` key when there are none, no ``unique_id`` when unset,

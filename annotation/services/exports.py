@@ -1,6 +1,6 @@
 """Export jobs and uploaded attachments.
 
-An export job is its own outbox row (DESIGN.md): ``export_create`` writes it ``queued`` with an
+An export job is its own outbox row (docs/architecture.md): ``export_create`` writes it ``queued`` with an
 event and wakes a worker on commit; ``export_run`` (the Celery task) claims it, builds the file
 outside any transaction (``annotation.exports.runner``), and records the outcome, which also
 queues the ``export.ready`` (or ``export.failed``) webhook in the same transaction;

@@ -1,11 +1,16 @@
-"""Edits of an existing task by its client: metadata, tags, ``unique_id``, and the client's audit
-of a completed task (recorded, exposed, called back; a rejection of a live task sends it back for
-a rework round at the platform's cost: ``annotation.lifecycle.review.send_to_rework``).
+"""Edits of an existing task by its client: metadata, tags and ``unique_id``; and the client's
+audit of a completed task.
 
-Each service locks the task row (``lifecycle.review.lock_task``), changes it with
-``save(update_fields=…)``, writes an event, and refuses bad input with a ``ValidationFailed`` that
-names the field before anything changes. A task of another client, or of the other mode
-(test / live), answers 404.
+Every service refuses bad input with a ``ValidationFailed`` that names the field before anything
+changes, then locks the task row (``lifecycle.review.lock_task``; a task of another client, or
+of the other mode, test / live, answers 404) and writes an event.
+
+- Metadata, tags and ``unique_id`` change fields of the task (``save(update_fields=…)``).
+- An audit does not edit the task's fields here: it adds a ``TaskAudit`` row (exposed as the
+  task's ``audits``) and queues a callback to the task's ``callback_url``. A rejection
+  (``accepted: false``) of a live task also sends it back for a rework round at the platform's
+  cost, which the lifecycle does (``annotation.lifecycle.review.send_to_rework``: pending again
+  with new slots); a rejection of a test-mode task is only recorded and called back.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ Pure functions over the answer's JSON; coordinates stay in image pixels."""
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 PALETTE = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -31,6 +32,12 @@ def _points(vertices: list[dict]) -> str:
     return " ".join(f"{float(v['x']):g},{float(v['y']):g}" for v in vertices)
 
 
+def _degrees(radians) -> str:
+    """Answers give ``rotation`` in radians (Scale's convention, and the canvas tool's); SVG's
+    ``rotate()`` takes degrees."""
+    return f"{math.degrees(float(radians)):.6g}"
+
+
 def shape(annotation: dict) -> dict | None:
     """One annotation as ``{"tag", "attrs", "label", "colour"}``; None for an unknown kind."""
     kind = annotation.get("type")
@@ -43,7 +50,7 @@ def shape(annotation: dict) -> dict | None:
             attrs = {"x": left, "y": top, "width": width, "height": height}
             if annotation.get("rotation"):
                 attrs["transform"] = (
-                    f"rotate({float(annotation['rotation']):g} {left + width / 2:g} {top + height / 2:g})"
+                    f"rotate({_degrees(annotation['rotation'])} {left + width / 2:g} {top + height / 2:g})"
                 )
             return {"tag": "rect", "attrs": attrs, "label": label, "colour": colour, "anchor": (left, top)}
         if kind in ("polygon", "cuboid"):
@@ -77,7 +84,7 @@ def shape(annotation: dict) -> dict | None:
             x, y = float(annotation["x"]), float(annotation["y"])
             attrs = {"cx": x, "cy": y, "rx": float(annotation["rx"]), "ry": float(annotation["ry"])}
             if annotation.get("rotation"):
-                attrs["transform"] = f"rotate({float(annotation['rotation']):g} {x:g} {y:g})"
+                attrs["transform"] = f"rotate({_degrees(annotation['rotation'])} {x:g} {y:g})"
             return {
                 "tag": "ellipse",
                 "attrs": attrs,

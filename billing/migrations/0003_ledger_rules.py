@@ -1,4 +1,4 @@
-"""Ledger rules enforced by PostgreSQL itself (DESIGN.md, RELIABILITY.md §3):
+"""Ledger rules enforced by PostgreSQL itself (docs/reliability.md, "Mechanisms"):
 
 - ledger transactions and entries cannot be UPDATEd or DELETEd (a trigger raises);
 - at commit, every ledger transaction has at least two entries and its entries sum to zero per

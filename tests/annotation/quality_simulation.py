@@ -24,6 +24,7 @@ from datetime import timedelta
 from annotation.models import Annotator, Project, ProjectWorker, Submission, Task
 from annotation.services import consensus, projects, tasks, work
 from clients.models import Client, User
+from tests.clients.factories import ClientFactory
 
 CLASSES = ["cat", "dog", "bird", "fish"]
 ANSWER_SECONDS = 5  # each simulated answer takes this long (min_answer_ms stays 0: no anti-fraud flags)
@@ -61,10 +62,11 @@ def crowd(*, honest: int, spammers: int, low: float, high: float) -> list[Profil
     return people
 
 
-def annotators_create(profiles: Sequence[Profile]) -> list[Annotator]:
-    """Active annotators, created in bulk: the unusable password "!" skips argon2 (slow by design)."""
+def annotators_create(profiles: Sequence[Profile], *, tag: str = "") -> list[Annotator]:
+    """Active annotators, created in bulk: the unusable password "!" skips argon2 (slow by design).
+    ``tag`` keeps the e-mails of several crowds in one database apart."""
     users = User.objects.bulk_create(
-        [User(email=f"sim-{p.name}@example.test", name=p.name, password="!") for p in profiles]
+        [User(email=f"sim-{tag}{p.name}@example.test", name=p.name, password="!") for p in profiles]
     )
     return Annotator.objects.bulk_create([Annotator(user=u, status=Annotator.Status.ACTIVE) for u in users])
 
@@ -192,3 +194,171 @@ def removed(run: Run, annotators: Sequence[Annotator], profiles: Sequence[Profil
         "annotator_id", "reason"
     )
     return {by_id[annotator_id].name: reason for annotator_id, reason in rows}
+
+
+# --- the experiment: two runs over the same tasks and crowd -------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    """The size of one experiment. ``FULL`` is issue 3's; the test runs ``CI`` (see its docstring)."""
+
+    live_tasks: int
+    gold_tasks: int
+    honest: int
+    spammers: int
+    gold_ratio: float
+    max_honest_removed: int  # the bound the test allows on honest annotators removed by the gold rule
+    low: float = 0.55
+    high: float = 0.95
+    gold_min_answers: int = 10
+    gold_accuracy_threshold: float = 0.4
+    confidence_threshold: float = 0.95  # the dynamic run's
+
+    @property
+    def gold_rule(self) -> dict:
+        return {
+            "gold_ratio": self.gold_ratio,
+            "gold_min_answers": self.gold_min_answers,
+            "gold_accuracy_threshold": self.gold_accuracy_threshold,
+        }
+
+
+FULL = Config(live_tasks=2000, gold_tasks=60, honest=27, spammers=3, gold_ratio=0.1, max_honest_removed=4)
+CI = Config(
+    live_tasks=450,
+    gold_tasks=60,
+    honest=9,
+    spammers=1,
+    gold_ratio=0.15,
+    max_honest_removed=2,
+    confidence_threshold=0.9,
+)
+
+
+@dataclass
+class RunFigures:
+    name: str
+    completed: int
+    answers: int  # live answers
+    gold: int  # gold answers
+    majority: float  # accuracy of majority vote over the run's answers
+    dawid_skene: float  # accuracy of batch Dawid-Skene over the run's answers
+    online: float | None  # accuracy of the responses stored at completion (dynamic run only)
+    removed: dict  # profile name -> reason
+    seconds: float
+
+
+@dataclass
+class Figures:
+    config: Config
+    seed: int
+    spammers: set
+    fixed: RunFigures
+    dynamic: RunFigures
+
+    def failures(self) -> list[str]:
+        """What the test asserts, as messages; empty when every claim holds."""
+        c, f, d = self.config, self.fixed, self.dynamic
+        checks = [
+            (
+                f.completed == c.live_tasks and d.completed == c.live_tasks,
+                "every live task completed in both runs",
+            ),
+            (f.answers == 5 * c.live_tasks, "fixed overlap 5 took exactly 5 answers per task"),
+            (f.dawid_skene > f.majority, "Dawid-Skene beats majority vote on the same answers"),
+            (self.spammers <= set(f.removed), "the gold rule removed every spammer (fixed run)"),
+            (self.spammers <= set(d.removed), "the gold rule removed every spammer (dynamic run)"),
+            (len(set(f.removed) - self.spammers) <= c.max_honest_removed, "few honest removed (fixed run)"),
+            (len(set(d.removed) - self.spammers) <= c.max_honest_removed, "few honest removed (dynamic run)"),
+            (d.dawid_skene >= f.dawid_skene, "dynamic overlap reaches fixed overlap 5's accuracy"),
+            (d.answers <= 0.75 * f.answers, "dynamic overlap uses at least 25 % fewer answers"),
+        ]
+        return [message for ok, message in checks if not ok]
+
+    def table(self) -> str:
+        c = self.config
+        lines = [
+            f"Quality simulation (seed {self.seed}): {c.live_tasks} live tasks + {c.gold_tasks} gold, "
+            f"{c.honest} honest annotators (accuracy {c.low}-{c.high}) + {c.spammers} spammers, 4 classes, "
+            f"gold rule {c.gold_rule}",
+            f"{'run':<20} {'completed':>9} {'answers':>8} {'per task':>8} {'gold ans':>8} "
+            f"{'majority':>8} {'D-S batch':>9} {'D-S live':>8} {'spammers removed':>16} "
+            f"{'honest removed':>14} {'seconds':>7}",
+        ]
+        for r in (self.fixed, self.dynamic):
+            honest_removed = [n for n in r.removed if n not in self.spammers]
+            online = "" if r.online is None else f"{r.online:.4f}"
+            caught = f"{len(self.spammers & set(r.removed))}/{len(self.spammers)}"
+            lines.append(
+                f"{r.name:<20} {r.completed:>9} {r.answers:>8} {r.answers / c.live_tasks:>8.2f} "
+                f"{r.gold:>8} {r.majority:>8.4f} {r.dawid_skene:>9.4f} {online:>8} {caught:>16} "
+                f"{len(honest_removed):>14} {r.seconds:>7.1f}"
+            )
+        for r in (self.fixed, self.dynamic):
+            for who, reason in sorted(r.removed.items()):
+                kind = "spammer" if who in self.spammers else "honest"
+                lines.append(f"  {r.name}: removed {who} ({kind}): {reason}")
+        lines.append(f"dynamic / fixed answers: {self.dynamic.answers / self.fixed.answers:.3f}")
+        return "\n".join(lines)
+
+
+def experiment(config: Config, seed: int) -> Figures:
+    """Issue 3's experiment at ``config``'s size: run 1, fixed overlap 5 with majority vote; run 2,
+    dynamic overlap (3 to 7 answers, Dawid-Skene at submit time, threshold 0.95) on a fresh project
+    with the same tasks and the same crowd; each read back with both batch methods."""
+    profiles = crowd(honest=config.honest, spammers=config.spammers, low=config.low, high=config.high)
+    annotators = annotators_create(profiles, tag=f"{seed}-")
+    client = ClientFactory()
+    live_truth = truths_draw(seed=seed, n=config.live_tasks)
+    gold_truth = truths_draw(seed=seed + 1, n=config.gold_tasks)
+    spammers = {p.name for p in profiles if p.spammer}
+
+    fixed = project_with_tasks(
+        client=client,
+        name=f"fixed-overlap-5-{seed}",
+        live_truth=live_truth,
+        gold_truth=gold_truth,
+        overlap=5,
+        max_overlap=5,
+        consensus_method=Project.Consensus.MAJORITY,
+        **config.gold_rule,
+    )
+    drive(fixed, annotators=annotators, profiles=profiles, seed=seed)
+    fixed_figures = RunFigures(
+        name="fixed overlap 5",
+        completed=completed(fixed),
+        answers=live_answers(fixed),
+        gold=gold_answers(fixed),
+        majority=accuracy(fixed),  # the responses stored at completion: majority vote
+        dawid_skene=recompute(fixed, Project.Consensus.DAWID_SKENE),
+        online=None,
+        removed=removed(fixed, annotators, profiles),
+        seconds=fixed.seconds,
+    )
+
+    dynamic = project_with_tasks(
+        client=client,
+        name=f"dynamic-overlap-{seed}",
+        live_truth=live_truth,
+        gold_truth=gold_truth,
+        overlap=3,
+        max_overlap=7,
+        consensus_method=Project.Consensus.DAWID_SKENE,
+        confidence_threshold=config.confidence_threshold,
+        **config.gold_rule,
+    )
+    drive(dynamic, annotators=annotators, profiles=profiles, seed=seed)
+    online = accuracy(dynamic)  # the responses stored at completion: Dawid-Skene per task
+    dynamic_figures = RunFigures(
+        name="dynamic overlap 3-7",
+        completed=completed(dynamic),
+        answers=live_answers(dynamic),
+        gold=gold_answers(dynamic),
+        majority=recompute(dynamic, Project.Consensus.MAJORITY),
+        dawid_skene=recompute(dynamic, Project.Consensus.DAWID_SKENE),
+        online=online,
+        removed=removed(dynamic, annotators, profiles),
+        seconds=dynamic.seconds,
+    )
+    return Figures(config=config, seed=seed, spammers=spammers, fixed=fixed_figures, dynamic=dynamic_figures)

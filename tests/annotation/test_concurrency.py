@@ -1,4 +1,4 @@
-"""T8 / T10 (RELIABILITY.md): no task gets more than ``overlap`` live-or-submitted assignments, and
+"""docs/reliability.md (claim): no task gets more than ``overlap`` live-or-submitted assignments, and
 never the same annotator twice, when many annotators claim at once on real PostgreSQL connections.
 
 16 annotator threads (each with its own database connection) claim and submit through the
@@ -32,7 +32,10 @@ OVERLAP = 3
 PRICE = 7
 N_ANNOTATORS = 16
 MONITOR_INTERVAL = 0.05
-DEADLINE_SECONDS = 240  # a thread that is still busy then records a failure instead of hanging
+# A hang guard only, never a speed requirement: a thread still working after this long (a livelock,
+# a lost wake-up) records a failure instead of hanging the suite. The work itself takes well under a
+# minute on an idle 2-core machine; the guard is generous so a loaded machine cannot trip it.
+HANG_GUARD_SECONDS = 1500
 MAX_ERRORS_PER_THREAD = 20
 
 OVER_ASSIGNED_SQL = """
@@ -68,6 +71,7 @@ def _open_for(annotator: Annotator, project_id) -> bool:
     )
 
 
+@pytest.mark.timeout(HANG_GUARD_SECONDS + 300)  # above the threads' guard, so they report first
 def test_sixteen_annotators_never_over_assign_two_thousand_tasks():
     # given: 2,000 released tasks that each need 3 answers, and 16 active annotators
     # A price, so completions post ledger transactions concurrently too (accounts created on first
@@ -98,7 +102,7 @@ def test_sixteen_annotators_never_over_assign_two_thousand_tasks():
         failures = 0
         try:
             barrier.wait(timeout=60)
-            deadline = time.monotonic() + DEADLINE_SECONDS
+            deadline = time.monotonic() + HANG_GUARD_SECONDS
             while time.monotonic() < deadline and failures < MAX_ERRORS_PER_THREAD:
                 try:
                     claim = services.assignment_claim(annotator=annotator, resume=False)
@@ -118,7 +122,7 @@ def test_sixteen_annotators_never_over_assign_two_thousand_tasks():
                     failures += 1
                     errors.append(f"annotator {n}: {type(exc).__name__}: {exc}")
             if failures < MAX_ERRORS_PER_THREAD:
-                errors.append(f"annotator {n}: still working after {DEADLINE_SECONDS} s")
+                errors.append(f"annotator {n}: still working after {HANG_GUARD_SECONDS} s (hang guard)")
         except Exception:
             errors.append(f"annotator {n}: {traceback.format_exc()}")
         finally:

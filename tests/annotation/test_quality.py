@@ -1,7 +1,7 @@
 """Pure tests of the consensus functions (no database)."""
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annotation import quality
@@ -21,6 +21,7 @@ def test_majority_vote_tie_goes_to_the_choice_listed_first():
     assert result.confidence == 0.5
 
 
+@settings(deadline=None)  # timing belongs in bench/, and CI machines are shared
 @given(st.lists(st.sampled_from(CHOICES), min_size=1, max_size=15), st.randoms())
 def test_majority_vote_does_not_depend_on_answer_order(votes, rnd):
     shuffled = list(votes)
@@ -30,6 +31,7 @@ def test_majority_vote_does_not_depend_on_answer_order(votes, rnd):
     )
 
 
+@settings(deadline=None)  # timing belongs in bench/, and CI machines are shared
 @given(st.sampled_from(CHOICES), st.integers(min_value=1, max_value=9))
 def test_unanimous_votes_give_full_confidence(choice, n):
     result = quality.majority_vote([choice] * n, order=CHOICES, key="category")
@@ -45,6 +47,7 @@ def test_multi_choice_keeps_choices_chosen_by_more_than_half():
     assert result.confidence == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
 
 
+@settings(deadline=None)  # timing belongs in bench/, and CI machines are shared
 @given(st.lists(st.lists(st.sampled_from(CHOICES), unique=True), min_size=1, max_size=9), st.randoms())
 def test_multi_choice_does_not_depend_on_answer_order(votes, rnd):
     shuffled = list(votes)

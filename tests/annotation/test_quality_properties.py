@@ -64,7 +64,7 @@ def crowds(draw, *, min_answers=1):
 @given(crowds(min_answers=2))
 def test_dawid_skene_returns_the_answers_of_perfect_annotators(crowd):
     # two answers per task at least: an annotator seen only alone, on one task of a rare class,
-    # cannot be told from a random one, and the priors can then outweigh them (quality.md)
+    # cannot be told from a random one, and the priors can then outweigh them (annotation/quality.md)
     k, n_workers, truth, answered = crowd
     rows = [(t, w, truth[t]) for t, ws in enumerate(answered) for w in sorted(ws)]
     tasks, workers, labels = (np.array(x) for x in zip(*rows, strict=True))

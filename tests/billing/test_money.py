@@ -1,4 +1,5 @@
-"""Posting rules, rate cards, spend limits and payouts, through the services (DESIGN.md "Ledger")."""
+"""Posting rules, rate cards, spend limits and payouts, through the services (docs/architecture.md,
+"Money")."""
 
 from __future__ import annotations
 

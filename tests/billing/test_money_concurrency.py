@@ -1,4 +1,5 @@
-"""T14 / T15 (RELIABILITY.md): money under concurrency, on real PostgreSQL connections.
+"""docs/reliability.md (spend reservation, idempotency): money under concurrency, on real
+PostgreSQL connections.
 
 - 200 payout requests of 1.00 against a payable of 100.00 → exactly 100 succeed, balance 0.
 - A budget for 500 tasks with 800 annotators claiming at once → exactly 500 charged (and the same

@@ -87,15 +87,18 @@ def test_another_annotator_ranks_two_responses_by_drag_and_drop_and_submits(page
         {"id": "resp-b", "text": "The capital of France is Paris, on the Seine."},
     ]
     params = {"prompt": "What is the capital of France?", "responses": responses, "mode": "ranking"}
-    project = ProjectFactory(task_type="comparison", params={"mode": "ranking"}, lease_seconds=9)
+    project = ProjectFactory(task_type="comparison", params={"mode": "ranking"}, lease_seconds=600)
     TaskFactory(project=project, params=params)
     AnnotatorFactory()  # someone else, who never sees this page
     worker = annotator("ranker@example.test")
 
+    # The page's clock is Playwright's: the heartbeat is due when the test says so, not after some
+    # seconds of real time during which a slow machine could let a short lease run out.
+    page.clock.install()
     start_working(page, "ranker@example.test")
     assignment = Assignment.objects.get(annotator=worker)
     with page.expect_response(lambda r: r.url.endswith("/heartbeat") and r.status == 200):
-        pass  # the page keeps the lease alive on its own (every lease/3 seconds)
+        page.clock.run_for("03:20")  # a third of the lease: the page keeps the lease alive on its own
     assignment_after = Assignment.objects.get(pk=assignment.pk)
     assert assignment_after.leased_until > assignment.leased_until
 

@@ -1,4 +1,4 @@
-"""clients.outbound: the SSRF guard (RELIABILITY.md T21) and the guarded POST.
+"""clients.outbound: the SSRF guard (docs/reliability.md, guarded outbound HTTP) and the guarded POST.
 
 No test resolves a real name or leaves the machine: ``fake_dns`` answers names from a table and
 only numeric forms (and ``localhost``) reach the real resolver, with ``AI_NUMERICHOST``.

@@ -349,14 +349,23 @@ def test_a_410_fails_a_task_callback(client_a):
     assert (result.status, result.attempts, result.last_status_code) == ("failed", 1, 410)
 
 
-def test_the_schedule_is_exhausted_after_10_attempts(client_a):
+@pytest.mark.parametrize("jitter_edge", [0.9, 1.1])
+def test_the_schedule_is_exhausted_after_10_attempts(client_a, monkeypatch, jitter_edge):
+    # The jitter is pinned to one edge of its ±10 % range (the service draws it with
+    # random.uniform(0.9, 1.1)), so each retry time is known exactly: the time the attempt was
+    # recorded (between before and after) plus the scheduled delay times that edge. No slack for
+    # the send's duration is needed, however slow the machine.
+    low, high = 1 - webhooks.RETRY_JITTER, 1 + webhooks.RETRY_JITTER
+    assert (low, high) == pytest.approx((0.9, 1.1))
+    monkeypatch.setattr(webhooks.random, "uniform", lambda a, b: a if jitter_edge < 1 else b)
     with Receiver(default=Reply(status=503)) as receiver:
         delivery = enqueue_callback(client_a, receiver.url)
-        delays = []
+        windows = []
         for _ in range(10):
             make_due(delivery)
+            before = timezone.now()
             row = webhooks.delivery_attempt(delivery_id=delivery.id)
-            delays.append((row.next_attempt_at - row.last_attempt_at).total_seconds())
+            windows.append((before, row.next_attempt_at, timezone.now()))
         make_due(delivery)
         after_exhausted = webhooks.delivery_attempt(delivery_id=delivery.id)
         requests = receiver.requests
@@ -365,8 +374,24 @@ def test_the_schedule_is_exhausted_after_10_attempts(client_a):
     assert len(requests) == 10
     assert {r.headers["webhook-id"] for r in requests} == {delivery.message_id}
     assert {r.body for r in requests} == {PAYLOAD_BYTES}
-    for delay, scheduled in zip(delays[:9], SCHEDULE, strict=True):  # ±10 % jitter (+1 s of test slack)
-        assert scheduled * 0.9 <= delay <= scheduled * 1.1 + 1
+    for (before, next_attempt_at, after), scheduled in zip(windows[:9], SCHEDULE, strict=True):
+        delay = timedelta(seconds=scheduled * jitter_edge)
+        assert before + delay <= next_attempt_at <= after + delay
+
+
+def test_retry_delays_stay_within_the_jitter(settings):
+    settings.QUORUM_WEBHOOK_RETRY_SCHEDULE = SCHEDULE
+    for attempt, scheduled in enumerate(SCHEDULE, start=1):
+        delays = [
+            webhooks.retry_delay_seconds(attempt=attempt, status_code=503, retry_after_seconds=None)
+            for _ in range(200)
+        ]
+        assert all(scheduled * 0.9 <= d <= scheduled * 1.1 for d in delays)
+        assert len(set(delays)) > 1  # jittered, not a fixed delay
+    assert (
+        webhooks.retry_delay_seconds(attempt=len(SCHEDULE) + 1, status_code=503, retry_after_seconds=None)
+        is None
+    )
 
 
 @pytest.mark.parametrize("status", [429, 503])

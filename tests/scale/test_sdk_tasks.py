@@ -1,4 +1,4 @@
-"""The real ``scaleapi`` SDK against ``/v1/``: every task method of SCALE_COMPAT.md §5.1–§5.3."""
+"""The real ``scaleapi`` SDK against ``/v1/``: every task method of docs/scale-compatibility.md §5.1–§5.3."""
 
 from __future__ import annotations
 

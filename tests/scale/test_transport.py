@@ -1,4 +1,4 @@
-"""Transport rules of SCALE_COMPAT.md §3–§4 on the wire: auth, status codes, error bodies,
+"""Transport rules of docs/scale-compatibility.md §3–§4 on the wire: auth, status codes, error bodies,
 slashes, empty bodies, query encoding, and bad input that changes nothing."""
 
 from __future__ import annotations

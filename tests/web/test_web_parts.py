@@ -3,6 +3,7 @@ progress chart's geometry."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pytest
@@ -58,7 +59,7 @@ def test_an_answer_is_drawn_as_shapes_in_image_pixels():
             },
             {"type": "line", "label": "lane", "vertices": [{"x": 0, "y": 0}, {"x": 9, "y": 9}]},
             {"type": "point", "label": "head", "x": 7, "y": 8},
-            {"type": "ellipse", "label": "wheel", "x": 5, "y": 5, "rx": 2, "ry": 1, "rotation": 30},
+            {"type": "ellipse", "label": "wheel", "x": 5, "y": 5, "rx": 2, "ry": 1, "rotation": math.pi / 6},
             {"type": "box", "label": "broken"},
         ]
     }
@@ -70,7 +71,24 @@ def test_an_answer_is_drawn_as_shapes_in_image_pixels():
     assert [s["tag"] for s in out["shapes"]] == ["rect", "polygon", "polyline", "circle", "ellipse"]
     assert out["shapes"][0]["svg_attrs"] == 'x="1" y="2" width="3" height="4"'
     assert out["shapes"][1]["svg_attrs"] == 'points="0,0 5,0 5,5"'
-    assert 'transform="rotate(30 5 5)"' in out["shapes"][4]["svg_attrs"]
+    assert 'transform="rotate(30 5 5)"' in out["shapes"][4]["svg_attrs"]  # radians in, degrees out
+
+
+def test_a_rotated_box_turns_about_its_centre_by_its_rotation_in_radians():
+    box = {
+        "type": "box",
+        "label": "car",
+        "left": 10,
+        "top": 20,
+        "width": 40,
+        "height": 20,
+        "rotation": -math.pi / 2,
+    }
+    out = drawing.overlay(
+        {"attachment": "/media/a.jpg", "attachment_width": 100, "attachment_height": 50},
+        {"annotations": [box]},
+    )
+    assert 'transform="rotate(-90 30 30)"' in out["shapes"][0]["svg_attrs"]
 
 
 @pytest.mark.parametrize(
