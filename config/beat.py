@@ -20,8 +20,8 @@ between transactions). With ``DATABASE_POOLER=pgbouncer`` beat refuses to start 
 
 A new leader starts from its own schedule state (its local schedule file), as a restarted beat
 does: interval jobs that are overdue run at once, then every period. Every periodic job here is a
-relay or sweep that is safe to run twice (DESIGN.md), so a takeover may repeat one run; it does not
-skip one.
+relay, sweep or billing job that is safe to run twice (docs/reliability.md, rule 4; billing/tasks.py),
+so a takeover may repeat one run; it does not skip one.
 """
 
 from __future__ import annotations
