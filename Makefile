@@ -12,11 +12,12 @@ BENCH_ARGS ?=
 CHAOS_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check format simulate bench bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
+.PHONY: help install run test test-pgbouncer check format simulate bench bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
 
 help:
 	@echo "make run     start web (http://127.0.0.1:$(PORT)/), worker and beat with demo data"
 	@echo "make test    run the test suite (PYTEST_ARGS='-k claim' to narrow it)"
+	@echo "make test-pgbouncer  the session, lock and streaming tests through a private PgBouncer (transaction mode)"
 	@echo "make bench   run bench/claim.py (BENCH_ARGS='...' to pass options)"
 	@echo "make bench-export  run bench/export.py: export seconds and peak memory at 20,000 and 200,000 tasks"
 	@echo "make bench-import  run bench/import.py: bulk task import through HTTP and in-process, 10,000 per request and 1,000,000 in 100"
@@ -50,6 +51,16 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(LAUNCH) test -- $(BIN)/pytest $(PYTEST_ARGS)
+
+# The tests that exercise sessions, locks and streaming, through a private PgBouncer in transaction
+# mode (config/pgbouncer.py; needs the pgbouncer binary: apt-get install -y pgbouncer). --reuse-db:
+# the launcher drops the test database itself once PgBouncer has let go of it.
+PGBOUNCER_TESTS ?= tests/test_pgbouncer.py tests/test_beat_leader.py tests/e2e \
+	tests/annotation/test_concurrency.py tests/billing/test_money_concurrency.py \
+	tests/billing/test_money_api.py tests/annotation/test_exports_jobs.py \
+	--deselect tests/annotation/test_concurrency.py::test_sixteen_annotators_never_over_assign_two_thousand_tasks
+test-pgbouncer: $(STAMP)
+	$(LAUNCH) test -- $(BIN)/python -m config.pgbouncer -- $(BIN)/pytest --reuse-db $(PGBOUNCER_TESTS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(LAUNCH) test -- $(BIN)/python bench/claim.py $(BENCH_ARGS)

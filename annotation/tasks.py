@@ -59,6 +59,28 @@ def complete_ready_tasks() -> int:
 
 
 @shared_task
+def relay_events() -> int:
+    """Beat, every 5 s: the endpoint relay (task events written in SQL whose after-commit wake-up
+    was lost). Returns how many events it fanned out."""
+    return services.events_relay(limit=500)
+
+
+@shared_task
+def after_sql_completion(task_id: str) -> None:
+    """After a submit that completed its task in SQL: relay that task's events to the client's
+    endpoints and check its batch (``annotation.lifecycle.notify``). Idempotent; the beat relays
+    repeat both if this is lost."""
+    services.after_sql_completion(task_id=task_id)
+
+
+@shared_task
+def complete_ready_batches() -> int:
+    """Beat, every 30 s: the batch-completion relay (finished batches whose after-commit check was
+    lost). Returns how many batches it completed."""
+    return services.batches_complete_ready(limit=200)
+
+
+@shared_task
 def check_attachments(task_ids: list[str]) -> None:
     """Fetch and decode new image tasks' attachments; a task whose attachment cannot be served is
     set to error with Scale's error callback (``services.attachment_check``)."""

@@ -397,7 +397,8 @@ def make_fixtures(n_annotators: int, overlap: int = 1, quality: bool = False) ->
         params={"categories": CATEGORIES},
         instructions="Pick the animal.",
         overlap=1,
-        price_per_task=0,
+        price_per_task=0,  # the tasks carry the run's price and pay (load_data), not the rate card
+        pay_per_answer=0,
     )
     # The settings of this run (tasks keep their own price, pay and overlap: see load_data).
     Project.objects.filter(pk=project.pk).update(**quality_settings(overlap, quality))
@@ -1377,7 +1378,8 @@ def serving_batch(
         task_type="categorization",
         params={"categories": CATEGORIES},
         overlap=3,
-        price_per_task=0,
+        price_per_task=0,  # the tasks carry the run's price and pay (serving_batch)
+        pay_per_answer=0,
     )
     Project.objects.filter(pk=project.pk).update(
         serving_order=order, priority=10, **{**quality_settings(3, False), "overlap": 3, "max_overlap": 3}

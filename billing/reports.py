@@ -145,7 +145,7 @@ SELECT to_char(date_trunc('month', t.created_at AT TIME ZONE 'UTC'), 'YYYY-MM') 
   FROM billing_ledgerentry e
   JOIN billing_account a ON a.id = e.account_id
   JOIN billing_ledgertransaction t ON t.id = e.transaction_id
- WHERE e.account_id = ANY(%(revenue)s || %(cost)s) AND t.created_at >= %(start)s AND t.created_at < %(end)s
+ WHERE e.account_id = ANY(%(revenue)s::uuid[] || %(cost)s::uuid[]) AND t.created_at >= %(start)s AND t.created_at < %(end)s
  GROUP BY month
  ORDER BY month
 """

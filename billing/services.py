@@ -61,7 +61,66 @@ def _amount(value: Any, *, field: str, allow_zero: bool = False) -> int:
     return value
 
 
-# --- rate cards ----------------------------------------------------------------------------------
+# --- rate cards and margins ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Margin:
+    """What the platform keeps of one task's price after paying ``answers`` answers."""
+
+    price: int
+    pay: int
+    answers: int
+
+    @property
+    def cost(self) -> int:
+        return self.pay * self.answers
+
+    @property
+    def kept(self) -> int:
+        return self.price - self.cost
+
+    @property
+    def percent(self) -> int | None:
+        """The margin in whole percent of the price, rounded down; None for a free task."""
+        return None if self.price == 0 else (self.kept * 100) // self.price
+
+
+def margin_check(
+    *, price: int, pay: int, answers: int, field: str = "price_per_task", source: str = ""
+) -> Margin:
+    """Refuse a price per task that pays annotators more than the client is charged
+    (``price_below_pay``: price < pay × answers) or leaves less than ``QUORUM_MIN_MARGIN`` percent
+    of the price (``margin_below_minimum``). A task that costs and pays nothing passes. ``answers``
+    is the most answers one task may be paid for (a project's max overlap); ``source`` says where
+    the figures came from, for the message."""
+    margin = Margin(price=price, pay=pay, answers=answers)
+    minimum = settings.QUORUM_MIN_MARGIN
+    details = {
+        "field": field,
+        "price_per_task": price,
+        "pay_per_answer": pay,
+        "answers": answers,
+        "margin_percent": margin.percent,
+        "min_margin_percent": minimum,
+    }
+    noun = "answer" if answers == 1 else "answers"
+    figures = f"price per task {price}, pay per answer {pay} × {answers} {noun} = {margin.cost}{source}"
+    if margin.kept < 0:
+        raise ValidationFailed(
+            f"{field}: the price must cover the annotators' pay ({figures}); "
+            "raise the price or lower the pay or the overlap",
+            code="price_below_pay",
+            details=details,
+        )
+    if price > 0 and margin.kept * 100 < minimum * price:
+        raise ValidationFailed(
+            f"{field}: the margin would be {margin.percent}%, below the platform's minimum of "
+            f"{minimum}% ({figures})",
+            code="margin_below_minimum",
+            details=details,
+        )
+    return margin
 
 
 @transaction.atomic
@@ -79,6 +138,7 @@ def rate_card_set(
     stay: tasks created before ``effective_from`` keep the figures they were created with."""
     _amount(price_per_task, field="price_per_task", allow_zero=True)
     _amount(pay_per_answer, field="pay_per_answer", allow_zero=True)
+    margin_check(price=price_per_task, pay=pay_per_answer, answers=1, source=" for one answer")
     if (
         not isinstance(currency, str)
         or len(currency) != 3

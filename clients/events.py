@@ -1,4 +1,13 @@
-"""The event log: every state change writes a row (actor, kind, before, after) in its transaction."""
+"""The event log: every state change writes a row (actor, kind, before, after) in its transaction;
+and the catalogue of the events a client's webhook endpoints can subscribe to.
+
+Every subscribable event is delivered to each enabled endpoint subscribed to it (an empty
+``events`` list: every event) through the outbox (``clients.webhooks.endpoint_event_enqueue``),
+once per endpoint per event: the fan-out is written in the transaction of the change, except for
+events written by the SQL functions (``quorum_submit`` completes tasks): those rows are marked
+``relay_pending`` by the database and the endpoint relay (``annotation.lifecycle.notify``) fans
+them out after commit, or from the beat if that wake-up was lost.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,20 @@ from django.utils import timezone
 
 from clients.models import Event
 from core.pgcopy import copy_rows
+
+# What a client can subscribe to, and what the portal and README say about each. The one list:
+# the portal's endpoint form, the endpoint validation and the fan-outs read it.
+WEBHOOK_EVENTS: dict[str, str] = {
+    "task.completed": "A task is completed: its response is final (again after a rework round).",
+    "task.audited": "A client audit (accept or reject) of a completed task was recorded.",
+    "task.canceled": "A pending task was canceled (on its own or with its batch).",
+    "batch.completed": "Every task of a finalized batch is completed, canceled or in error.",
+    "export.ready": "An export file is ready to download.",
+    "export.failed": "An export job failed.",
+}
+
+# Events written by the SQL functions (``quorum_event``) that the endpoint relay fans out.
+RELAYED_EVENTS = ("task.completed",)
 
 
 def actor_label(actor: Any) -> str:

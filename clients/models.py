@@ -166,8 +166,9 @@ class WebhookDelivery(models.Model):
         FAILED = "failed"  # retries exhausted, or the target answered 410 Gone
 
     class Kind(models.TextChoices):
-        TASK_CALLBACK = "task_callback"
-        WEBHOOK = "webhook"
+        TASK_CALLBACK = "task_callback"  # to a task's callback_url (Scale's task callback)
+        BATCH_CALLBACK = "batch_callback"  # to a batch's callback_url when it completes
+        WEBHOOK = "webhook"  # an event to a client's webhook endpoint
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="deliveries")
@@ -227,6 +228,18 @@ class Event(models.Model):
     kind = models.CharField(max_length=40)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    # True on rows the SQL functions write (the database default: ``quorum_event`` does not name
+    # the column) until the endpoint relay has fanned a subscribable one out to the client's
+    # webhook endpoints; rows written from Python are False (they fan out in their own
+    # transaction). Only ``clients.events.RELAYED_EVENTS`` kinds are in the relay's index.
+    relay_pending = models.BooleanField(default=False, db_default=True)
 
     class Meta:
-        indexes = [models.Index(fields=["entity_type", "entity_id"], name="event_entity_idx")]
+        indexes = [
+            models.Index(fields=["entity_type", "entity_id"], name="event_entity_idx"),
+            models.Index(
+                fields=["id"],
+                name="event_relay_pending_idx",
+                condition=Q(relay_pending=True, kind__in=["task.completed"]),
+            ),
+        ]

@@ -146,8 +146,8 @@ def access_token_create(*, user: User, name: str = "personal access token", acto
     return IssuedKey(obj=token, key=key)
 
 
-# Events a webhook endpoint may subscribe to (an empty list: every event).
-WEBHOOK_EVENTS = ("task.completed", "task.audited", "export.ready", "export.failed")
+# Events a webhook endpoint may subscribe to (an empty list: every event): the catalogue's names.
+WEBHOOK_EVENTS = tuple(events.WEBHOOK_EVENTS)
 
 
 @transaction.atomic
@@ -162,6 +162,12 @@ def webhook_endpoint_create(
         outbound.check_url(url)
     except ValidationFailed as exc:
         raise ValidationFailed(f"url: {exc.message}", code=exc.code, details={"field": "url"}) from exc
+    if events_wanted is not None and (
+        not isinstance(events_wanted, list | tuple) or not all(isinstance(n, str) for n in events_wanted)
+    ):
+        raise ValidationFailed(
+            "events: must be a list of event names", code="invalid_events", details={"field": "events"}
+        )
     wanted = sorted(set(events_wanted or []))
     unknown = [name for name in wanted if name not in WEBHOOK_EVENTS]
     if unknown:

@@ -43,7 +43,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import EmptyWebhookSecretError
 
-from clients import outbound
+from clients import events, outbound
 from clients.errors import Conflict, ValidationFailed
 from clients.models import Client, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from core.transactions import after_commit
@@ -150,22 +150,42 @@ def delivery_enqueue(
     return delivery
 
 
+def _envelope(event_type: str, payload: dict, at: datetime | None = None) -> dict:
+    """The Standard Webhooks envelope ``{"type", "timestamp", "data"}`` of an endpoint event."""
+    return {
+        "type": event_type,
+        "timestamp": (at or timezone.now()).astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "data": payload,
+    }
+
+
+def subscribed_endpoints(*, client_id, event_type: str) -> list[WebhookEndpoint]:
+    """The client's enabled endpoints subscribed to ``event_type`` (an empty ``events`` list means
+    every event), by id."""
+    if event_type not in events.WEBHOOK_EVENTS:
+        raise ValueError(f"{event_type!r} is not in clients.events.WEBHOOK_EVENTS")
+    endpoints = WebhookEndpoint.objects.filter(client_id=client_id, enabled=True).order_by("id")
+    return [e for e in endpoints if not e.events or event_type in e.events]
+
+
 @transaction.atomic
 def endpoint_event_enqueue(
-    *, client: Client, event_type: str, payload: dict, dedupe_key: str
+    *,
+    client: Client,
+    event_type: str,
+    payload: dict,
+    dedupe_key: str,
+    is_test: bool = False,
+    at: datetime | None = None,
 ) -> list[WebhookDelivery]:
     """Fan ``event_type`` out to the client's enabled endpoints subscribed to it (an empty
-    ``events`` list means every event): one delivery per endpoint, keyed ``<dedupe_key>:<endpoint id>``.
+    ``events`` list means every event): one delivery per endpoint, keyed ``<dedupe_key>:<endpoint id>``,
+    so running it again for the same event (a relay's retry) adds nothing.
 
     The body is the Standard Webhooks envelope ``{"type", "timestamp", "data": payload}``.
     Precondition: as ``delivery_enqueue``, inside the transaction of the change.
     """
-    envelope = {
-        "type": event_type,
-        "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
-        "data": payload,
-    }
-    endpoints = WebhookEndpoint.objects.filter(client=client, enabled=True).order_by("id")
+    envelope = _envelope(event_type, payload, at)
     return [
         delivery_enqueue(
             client=client,
@@ -175,10 +195,42 @@ def endpoint_event_enqueue(
             payload=envelope,
             dedupe_key=f"{dedupe_key}:{endpoint.id}",
             endpoint=endpoint,
+            is_test=is_test,
         )
-        for endpoint in endpoints
-        if not endpoint.events or event_type in endpoint.events
+        for endpoint in subscribed_endpoints(client_id=client.id, event_type=event_type)
     ]
+
+
+def endpoint_events_enqueue_many(
+    *, client_id, event_type: str, items: list[tuple[str, dict]], is_test: bool = False
+) -> int:
+    """``endpoint_event_enqueue`` for many events of one type at once (a batch cancel): ``items``
+    are ``(dedupe_key, payload)``. Rows are inserted in bulk, a key already present is skipped, and
+    no wake-up is sent: the rows are left undispatched, so the dispatcher (every 5 s) sends them.
+    Precondition: inside the transaction of the change. Returns how many rows were offered."""
+    endpoints = subscribed_endpoints(client_id=client_id, event_type=event_type)
+    if not endpoints or not items:
+        return 0
+    now = timezone.now()
+    rows = [
+        WebhookDelivery(
+            client_id=client_id,
+            endpoint=endpoint,
+            kind=WebhookDelivery.Kind.WEBHOOK,
+            event_type=event_type,
+            url=endpoint.url,
+            payload=_envelope(event_type, payload, now),
+            dedupe_key=f"{dedupe_key}:{endpoint.id}",
+            message_id=new_message_id(),
+            is_test=is_test,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for dedupe_key, payload in items
+        for endpoint in endpoints
+    ]
+    WebhookDelivery.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    return len(rows)
 
 
 def wake_worker(delivery_id: uuid.UUID) -> None:
@@ -297,10 +349,8 @@ def _delivery_claim(*, delivery_id: uuid.UUID | str) -> _Claim | None:
         _delivery_fail(delivery, reason="endpoint disabled")
         return None
 
-    if delivery.kind == WebhookDelivery.Kind.TASK_CALLBACK:
-        secret = delivery.client.callback_signing_secret
-    else:
-        secret = endpoint.secret
+    is_callback = delivery.kind != WebhookDelivery.Kind.WEBHOOK  # a task's or a batch's callback_url
+    secret = delivery.client.callback_signing_secret if is_callback else endpoint.secret
     body = message_body(delivery.payload)
     try:
         signed = sign_headers(secret=secret, message_id=delivery.message_id, timestamp=now, body=body)
@@ -308,7 +358,7 @@ def _delivery_claim(*, delivery_id: uuid.UUID | str) -> _Claim | None:
         _delivery_fail(delivery, reason="the signing secret is missing or invalid")
         return None
     headers = {"content-type": "application/json", "user-agent": USER_AGENT, **signed}
-    if delivery.kind == WebhookDelivery.Kind.TASK_CALLBACK:
+    if is_callback:
         headers["scale-callback-auth"] = delivery.client.callback_auth_key
 
     lease = timedelta(seconds=float(settings.QUORUM_OUTBOUND_TIMEOUT_SECONDS) + LEASE_MARGIN_SECONDS)

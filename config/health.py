@@ -4,9 +4,10 @@
   ``SELECT 1``; unchanged, so the claim benchmark's HTTP floor keeps its meaning.
 - ``GET /readyz`` (readiness): PostgreSQL and the broker checked separately, each with a short
   timeout, e.g. ``{"status": "degraded", "postgresql": {"ok": true, "ms": 0.8},
-  "broker": {"ok": false, "error": "…"}}``. 200 while PostgreSQL answers (``ready``, or ``degraded``
-  when only the broker is down: committed work still answers, wake-ups wait for the relays), 503
-  when PostgreSQL does not: take the process out of rotation then, and alert on ``broker``.
+  "broker": {"ok": false, "error": "…"}}``. 503 (``unavailable``) when PostgreSQL does not answer:
+  take the process out of rotation then. When only the broker is down it answers 200 ``degraded``
+  by default (committed work still answers, wake-ups wait for the relays; alert on ``broker``), or
+  503 ``unavailable`` with ``QUORUM_READY_REQUIRES_BROKER=true``.
 - A request that fails because PostgreSQL is unreachable answers **503** with ``Retry-After``
   (``QUORUM_DB_RETRY_AFTER_SECONDS``): the native API ``{"error": {"code": "database_unavailable",
   …}}``, the Scale API ``{"status_code": 503, "error": …}`` (its SDK retries 5xx), pages a short
@@ -99,8 +100,9 @@ def check_broker() -> dict[str, Any]:
 def readyz(request):
     database = check_postgresql()
     broker = check_broker()
-    status = "ready" if database["ok"] and broker["ok"] else "degraded" if database["ok"] else "unavailable"
+    serving = database["ok"] and (broker["ok"] or not settings.QUORUM_READY_REQUIRES_BROKER)
+    status = "ready" if database["ok"] and broker["ok"] else "degraded" if serving else "unavailable"
     body = {"status": status, "postgresql": database, "broker": broker}
-    if not database["ok"]:
+    if not serving:
         return JsonResponse(body, status=503, headers={"Retry-After": retry_after()})
     return JsonResponse(body)

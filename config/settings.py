@@ -16,6 +16,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from config.dbpool import for_transaction_pooler
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -120,6 +122,14 @@ if _db["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgresql://…)")
 _db.setdefault("OPTIONS", {})
 _db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
+# DATABASE_URL may point at PgBouncer in transaction mode (docs/scaleout.md): DATABASE_POOLER=pgbouncer
+# then keeps every piece of server state inside one transaction: no server-side cursors, no prepared
+# statements, CONN_MAX_AGE 0 unless DB_CONN_MAX_AGE is set (config/dbpool.py says why).
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "none").strip().lower() or "none"
+if DATABASE_POOLER not in {"none", "pgbouncer"}:
+    raise ImproperlyConfigured("DATABASE_POOLER must be none or pgbouncer")
+if DATABASE_POOLER == "pgbouncer":
+    _db = for_transaction_pooler(_db, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -252,12 +262,25 @@ CELERY_TASK_ROUTES = {
     "annotation.tasks.check_attachments": {"queue": "webhooks"},
 }
 QUORUM_EXPORT_RELAY_SECONDS = env_int("QUORUM_EXPORT_RELAY_SECONDS", 15)  # the export relay's period
+# Any number of beat processes may run: only the holder of a PostgreSQL session lock sends due tasks
+# (config/beat.py). The lock connection goes to PostgreSQL directly: behind a transaction-mode
+# pooler set QUORUM_SCHEDULER_DATABASE_URL (default DATABASE_URL). A follower tries the lock every
+# QUORUM_BEAT_LEADER_POLL_SECONDS, so it takes over within about that long once the leader is gone.
+CELERY_BEAT_SCHEDULER = "config.beat:LeaderScheduler"
+QUORUM_SCHEDULER_DATABASE_URL = os.environ.get("QUORUM_SCHEDULER_DATABASE_URL", "")
+QUORUM_BEAT_LEADER_POLL_SECONDS = float(os.environ.get("QUORUM_BEAT_LEADER_POLL_SECONDS", "5"))
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {
         "task": "annotation.tasks.expire_leases",
         "schedule": timedelta(seconds=env_int("QUORUM_SWEEP_SECONDS", 15)),
     },
     "dispatch-webhooks": {"task": "clients.tasks.dispatch_due_deliveries", "schedule": timedelta(seconds=5)},
+    # Endpoint events written in SQL, and finished batches, whose after-commit wake-up was lost.
+    "relay-events": {"task": "annotation.tasks.relay_events", "schedule": timedelta(seconds=5)},
+    "complete-ready-batches": {
+        "task": "annotation.tasks.complete_ready_batches",
+        "schedule": timedelta(seconds=30),
+    },
     "complete-ready-tasks": {
         "task": "annotation.tasks.complete_ready_tasks",
         "schedule": timedelta(seconds=60),
@@ -372,6 +395,12 @@ QUORUM_WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 3600, 7200, 14400, 21600, 36000]
 QUORUM_PAYOUT_MINIMUM = env_int(
     "QUORUM_PAYOUT_MINIMUM", 1000
 )  # e.g. 10.00: smaller payables wait for the next period
+# The platform's minimum margin, in percent of the price: a project (or rate card) whose price per
+# task would leave less than this after paying every answer it may take (pay per answer × max
+# overlap) is refused. 0: only prices that pay annotators more than the client is charged are.
+QUORUM_MIN_MARGIN = env_int("QUORUM_MIN_MARGIN", 0)
+if not 0 <= QUORUM_MIN_MARGIN <= 99:
+    raise ImproperlyConfigured("QUORUM_MIN_MARGIN must be a whole percentage from 0 to 99")
 # The fair-pay floor that annotators' effective hourly earnings are flagged against (per hour).
 QUORUM_FAIR_PAY_FLOOR_PER_HOUR = env_int("QUORUM_FAIR_PAY_FLOOR_PER_HOUR", 1500)
 # Idempotency-Key records are kept this long; an older key starts a new operation (IETF draft -07).
@@ -427,6 +456,9 @@ QUORUM_ATTACHMENT_MAX_PIXELS = env_int("QUORUM_ATTACHMENT_MAX_PIXELS", 50_000_00
 # PostgreSQL unreachable: requests answer 503 with this Retry-After (config/health.py); a connection
 # attempt gives up after DB_CONNECT_TIMEOUT seconds instead of the driver's default (none).
 QUORUM_DB_RETRY_AFTER_SECONDS = env_int("QUORUM_DB_RETRY_AFTER_SECONDS", 5)
+# /readyz answers 503 when PostgreSQL is unreachable; with this also when the broker is (default:
+# 200 "degraded", because every web node shares the broker and committed work still answers).
+QUORUM_READY_REQUIRES_BROKER = env_bool("QUORUM_READY_REQUIRES_BROKER", False)
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
 # Export jobs: a short lease renewed by a heartbeat while the file is built, so the relay (every
 # QUORUM_EXPORT_RELAY_SECONDS) re-queues the job of a killed worker within about 45 s; attempts'

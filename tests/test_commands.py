@@ -288,9 +288,9 @@ def test_seed_demo_data_is_usable(db):
     assert (chat.task_type, chat.domain, chat.overlap) == ("categorization", "generative_ai", 3)
     # Prices and pay come from the demo's rate cards: the tasks keep the figures they were created with.
     assert {(t.price, t.pay) for t in Task.objects.filter(project=street)} == {(40, 12)}
-    assert {(t.price, t.pay) for t in Task.objects.filter(project=chat, is_gold=False)} == {(15, 4)}
+    assert {(t.price, t.pay) for t in Task.objects.filter(project=chat, is_gold=False)} == {(15, 3)}
     # Gold is never charged; the chat project runs the quality controls and requires the test.
-    assert {(t.price, t.pay) for t in Task.objects.filter(project=chat, is_gold=True)} == {(0, 4)}
+    assert {(t.price, t.pay) for t in Task.objects.filter(project=chat, is_gold=True)} == {(0, 3)}
     assert (chat.consensus_method, chat.gold_ratio, chat.review_enabled) == ("dawid_skene", 0.1, True)
     assert chat.required_qualifications.count() == 1
     assert billing_selectors.project_budget(client=street.client, project_id=street.id)["budget"] == 5_000

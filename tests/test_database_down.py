@@ -76,3 +76,12 @@ def test_readiness_reports_the_broker_separately(dead_broker):  # noqa: F811
 def test_readiness_when_everything_is_up():
     body = Client().get("/readyz").json()
     assert body["status"] == "ready" and body["postgresql"]["ok"] and body["broker"]["ok"]
+
+
+def test_readiness_fails_on_a_dead_broker_when_the_broker_is_required(dead_broker, settings):  # noqa: F811
+    settings.QUORUM_READY_REQUIRES_BROKER = True
+    ready = Client().get("/readyz")
+    assert ready.status_code == 503 and ready["Retry-After"]  # out of rotation until Redis is back
+    body = ready.json()
+    assert body["status"] == "unavailable"
+    assert body["postgresql"]["ok"] is True and body["broker"]["ok"] is False and body["broker"]["error"]

@@ -75,12 +75,28 @@ class ProjectIn(ProjectQualitySettings):
     max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
     priority = serializers.IntegerField(min_value=-100, max_value=100, default=0)
+    deadline = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the work should be done (ISO 8601, in the future); shown, not used for serving order.",
+    )
     price_per_task = serializers.IntegerField(
         min_value=0,
         max_value=MAX_PRICE,
         required=False,
         allow_null=True,
         help_text="Price per completed task in minor units of the client's currency; null or absent: the rate card's.",
+    )
+    pay_per_answer = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_PRICE,
+        required=False,
+        allow_null=True,
+        help_text=(
+            "Pay per accepted answer in minor units; null or absent: the rate card's. The price must "
+            "cover pay_per_answer × max_overlap and keep the platform's minimum margin (price_below_pay, "
+            "margin_below_minimum)."
+        ),
     )
     budget = serializers.IntegerField(
         min_value=0,
@@ -100,7 +116,11 @@ class ProjectPatch(ProjectQualitySettings):
     max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False)
     priority = serializers.IntegerField(min_value=-100, max_value=100, required=False)
+    deadline = serializers.DateTimeField(required=False, allow_null=True)
     price_per_task = serializers.IntegerField(
+        min_value=0, max_value=MAX_PRICE, required=False, allow_null=True
+    )
+    pay_per_answer = serializers.IntegerField(
         min_value=0, max_value=MAX_PRICE, required=False, allow_null=True
     )
     budget = serializers.IntegerField(min_value=0, max_value=MAX_PRICE, required=False, allow_null=True)
@@ -121,6 +141,7 @@ class ProjectOut(serializers.ModelSerializer):
             "consensus_method",
             "lease_seconds",
             "priority",
+            "deadline",
             "price_per_task",
             "pay_per_answer",
             "status",

@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Sum
 from django.utils import timezone
 
-from annotation.lifecycle import leases
+from annotation.lifecycle import leases, notify
 from annotation.models import Assignment, Batch, Review, Task
 from billing import services as billing
 from clients import events
@@ -52,7 +52,7 @@ def cancel_batch_tasks(*, batch: Batch, actor: Any) -> int:
     )
     if reserved:
         billing.spend_release(client_id=batch.client_id, project_id=batch.project_id, amount=reserved)
-    Event.objects.bulk_create(
+    written = Event.objects.bulk_create(
         [
             events.build(
                 actor=actor,
@@ -67,6 +67,13 @@ def cancel_batch_tasks(*, batch: Batch, actor: Any) -> int:
         ],
         batch_size=2000,
     )
+    # Each canceled task's task.canceled to the client's endpoints, in this transaction.
+    by_task = {event.entity_id: event for event in written}
+    for start in range(0, len(ids), 2000):
+        chunk = list(Task.objects.select_related("project", "batch").filter(pk__in=ids[start : start + 2000]))
+        notify.task_events_many(
+            client_id=batch.client_id, tasks=chunk, events_by_task=by_task, event_type="task.canceled"
+        )
     seen = {a.pk for a in held}
     # By id: the tasks are no longer pending here. A claim that took a slot before the tasks were
     # locked has committed by now (the task lock waited for it) and is caught by this second pass.

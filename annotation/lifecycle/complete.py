@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation import tasktypes
-from annotation.lifecycle import leases
+from annotation.lifecycle import leases, notify
 from annotation.lifecycle.consensus import _sampled, agreement_record, round_answers, task_consensus
 from annotation.models import Assignment, Batch, Project, Review, Task
 from annotation.payloads import task_payload
@@ -96,13 +96,15 @@ def complete(task: Task, *, response: dict, confidence: float | None, now: datet
         now,
     )
     task.save(update_fields=["status", "response", "confidence", "completed_at", "updated_at"])
-    events.record(
+    event = events.record(
         actor=actor,
         entity=task,
         kind="task.completed",
         before={"status": "pending"},
         after={"status": "completed", "confidence": confidence},
     )
+    notify.task_event(task, event=event)
+    notify.task_finished(task)
     if not task.is_test:
         billing.charge_task_completion(
             client=task.client, task_id=task.id, amount=task.price, work=billing_work(task)
@@ -221,13 +223,15 @@ def cancel(
         task.unique_id = None
         fields.append("unique_id")
     task.save(update_fields=fields)
-    events.record(
+    event = events.record(
         actor=actor,
         entity=task,
         kind="task.canceled",
         before={"status": "pending"},
         after={"status": "canceled"},
     )
+    notify.task_event(task, event=event)
+    notify.task_finished(task)
     if task.spend_reserved:  # started, never to be charged: its committed spend comes back
         billing.spend_release(client_id=task.client_id, project_id=task.project_id, amount=task.price)
     # Whoever holds a lease on it is let go at once (not left waiting for the lease to run out).
@@ -280,6 +284,7 @@ def fail(*, task_id, response: dict, actor: Any, reason: str) -> Task:
     Review.objects.filter(task=task).exclude(status=Review.Status.DECIDED).update(
         status=Review.Status.DECIDED, decided_at=now, comment=f"task set to error: {reason}"[:2000]
     )
+    notify.task_finished(task)
     if task.spend_reserved:  # started, never to be charged: its committed spend comes back
         billing.spend_release(client_id=task.client_id, project_id=task.project_id, amount=task.price)
     seen = {a.pk for a in held}

@@ -34,7 +34,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from annotation import tasktypes
-from annotation.lifecycle import complete, consensus, leases, standing, taxonomy
+from annotation.lifecycle import complete, consensus, leases, notify, standing, taxonomy
 from annotation.models import Annotator, Project, ProjectWorker, Submission, Task
 from clients.errors import Conflict, NotFound
 from core.transactions import after_commit
@@ -108,6 +108,10 @@ def submit(
          rule, deliveries) = cursor.fetchone()  # fmt: skip
     if outcome != "ok":
         raise _conflict(outcome, detail)  # nothing was written
+    if task_status == Task.Status.COMPLETED:
+        # Completed in SQL: its task.completed event goes to the client's endpoints through the
+        # relay (notify.py), and its batch may be complete: a worker does both, woken after COMMIT.
+        after_commit(notify.wake_after_sql_completion, task_id)
     params = json.loads(params) if isinstance(params, str) else params  # Django leaves jsonb undecoded
     # Raises ValidationFailed (400): the atomic block rolls back everything the function wrote.
     tasktypes.check_answer(task_type, params, answer)

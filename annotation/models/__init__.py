@@ -32,7 +32,7 @@ class TaskType(models.TextChoices):
 
 class Domain(models.TextChoices):
     AUTONOMOUS_DRIVING = "autonomous_driving"
-    GENERATIVE_AI = "generative_ai"
+    GENERATIVE_AI = "generative_ai", "Generative AI"
     OTHER = "other"
 
 
@@ -97,6 +97,9 @@ class Project(models.Model):
     show_hypothesis = models.BooleanField(default=True, db_default=True)
     lease_seconds = models.PositiveIntegerField(default=900)
     priority = models.SmallIntegerField(default=0)
+    # When the client wants the work done: shown to the client and on the ops queue. It does not
+    # change the serving order (``priority`` does); null: none.
+    deadline = models.DateTimeField(null=True, blank=True)
     serving_order = models.CharField(
         max_length=20, choices=ServingOrder.choices, default=ServingOrder.STARTED_FIRST
     )
@@ -151,6 +154,8 @@ class Batch(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finalized_at = models.DateTimeField(null=True, blank=True)
+    # When its last task finished (annotation.lifecycle.notify.batch_try_complete).
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client", "name"], name="batch_client_name_uniq")]
@@ -267,7 +272,9 @@ class Task(models.Model):
             ),
             models.Index(fields=["client", "-created_at"], name="task_client_created_idx"),
             models.Index(fields=["project", "status"], name="task_project_status_idx"),
-            models.Index(fields=["batch"], name="task_batch_idx"),
+            # A batch's tasks, and whether any is still pending (batch completion asks after every
+            # finished task of a batch: one index probe, however large the batch).
+            models.Index(fields=["batch", "status"], name="task_batch_status_idx"),
             # Exports walk one project's tasks in id order in chunks (keyset pagination).
             models.Index(fields=["project", "id"], name="task_project_id_idx"),
             # Tasks with all their answers but not yet completed (e.g. a crash between steps).

@@ -9,6 +9,8 @@ The package re-exports every public service, so callers write ``services.task_bu
 from annotation.lifecycle.complete import cancel as task_cancel
 from annotation.lifecycle.complete import simulate_complete as task_simulate_complete
 from annotation.lifecycle.complete import try_complete as task_try_complete
+from annotation.lifecycle.notify import after_sql_completion, batch_try_complete, batches_complete_ready
+from annotation.lifecycle.notify import relay_events as events_relay
 from annotation.services.consensus import project_consensus_recompute
 from annotation.services.exports import (
     ExportCreated,
@@ -31,6 +33,7 @@ from annotation.services.projects import (
     batch_finalize,
     batch_set_metadata,
     project_create,
+    project_prices,
     project_set_params,
     project_set_status,
     project_update,
@@ -105,6 +108,10 @@ __all__ = [
     "export_run",
     "exports_clean_workdirs",
     "exports_relay",
+    "events_relay",
+    "after_sql_completion",
+    "batch_try_complete",
+    "batches_complete_ready",
     "PROJECT_EDITABLE",
     "BulkItemResult",
     "annotator_create",
@@ -118,6 +125,7 @@ __all__ = [
     "batch_set_metadata",
     "leases_expire",
     "project_create",
+    "project_prices",
     "project_set_params",
     "project_set_status",
     "project_update",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -10,13 +11,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation import tasktypes
-from annotation.lifecycle import complete
+from annotation.lifecycle import complete, notify
 from annotation.models import Batch, Project, ProjectParamVersion
 from annotation.services import workforce
+from billing import selectors as billing_selectors
 from billing import services as billing
 from clients import events, limits, outbound
 from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client
+from core.transactions import after_commit
 
 # --- projects --------------------------------------------------------------------------------------
 
@@ -43,6 +46,7 @@ PROJECT_EDITABLE = {
     "max_overlap",
     "lease_seconds",
     "priority",
+    "deadline",
     "price_per_task",
     "pay_per_answer",
     "domain",
@@ -111,6 +115,61 @@ def _check_project_numbers(
             )
 
 
+def _check_deadline(deadline: Any) -> None:
+    """A deadline is a timezone-aware moment in the future, or None (no deadline)."""
+    if deadline is None:
+        return
+    if not isinstance(deadline, datetime) or deadline.tzinfo is None:
+        raise ValidationFailed(
+            "deadline: must be a date and time with a time zone (ISO 8601), or null",
+            code="invalid_deadline",
+            details={"field": "deadline"},
+        )
+    if deadline <= timezone.now():
+        raise ValidationFailed(
+            "deadline: must be in the future", code="invalid_deadline", details={"field": "deadline"}
+        )
+
+
+def project_prices(
+    *, client: Client, task_type: str, price_per_task: int | None, pay_per_answer: int | None, answers: int
+) -> tuple[billing.Margin, str]:
+    """The price per task and pay per answer a project's new tasks would get (its overrides, else
+    the rate card in force), and where they come from ("", or " (the rate card's price)" …)."""
+    rate = billing_selectors.rate_for(client=client, task_type=task_type, at=timezone.now())
+    from_card = [
+        name for name, override in (("price", price_per_task), ("pay", pay_per_answer)) if override is None
+    ]
+    source = f" (the rate card's {' and '.join(from_card)})" if from_card else ""
+    margin = billing.Margin(
+        price=rate.price_per_task if price_per_task is None else price_per_task,
+        pay=rate.pay_per_answer if pay_per_answer is None else pay_per_answer,
+        answers=answers,
+    )
+    return margin, source
+
+
+def _check_margin(
+    *,
+    client: Client,
+    task_type: str,
+    price_per_task: int | None,
+    pay_per_answer: int | None,
+    max_overlap: int,
+) -> None:
+    """Refuse a project whose tasks would pay more than they charge, or keep less than the
+    platform's minimum margin, at its max overlap (``billing.margin_check``)."""
+    margin, source = project_prices(
+        client=client,
+        task_type=task_type,
+        price_per_task=price_per_task,
+        pay_per_answer=pay_per_answer,
+        answers=max_overlap,
+    )
+    field = "price_per_task" if price_per_task is not None or pay_per_answer is None else "pay_per_answer"
+    billing.margin_check(price=margin.price, pay=margin.pay, answers=max_overlap, field=field, source=source)
+
+
 @transaction.atomic
 def project_create(
     *,
@@ -125,6 +184,7 @@ def project_create(
     max_overlap: int | None = None,
     lease_seconds: int | None = None,
     priority: int = 0,
+    deadline: datetime | None = None,
     price_per_task: int | None = None,
     pay_per_answer: int | None = None,
     budget: int | None = None,
@@ -156,6 +216,14 @@ def project_create(
         price_per_task=price_per_task,
         pay_per_answer=pay_per_answer,
     )
+    _check_deadline(deadline)
+    _check_margin(
+        client=client,
+        task_type=task_type,
+        price_per_task=price_per_task,
+        pay_per_answer=pay_per_answer,
+        max_overlap=max_overlap,
+    )
     if Project.objects.filter(client=client, name=name).exists():
         raise Conflict(f"A project named {name!r} already exists.", code="duplicate_project_name")
     try:
@@ -171,6 +239,7 @@ def project_create(
                 max_overlap=max_overlap,
                 lease_seconds=lease_seconds,
                 priority=priority,
+                deadline=deadline,
                 price_per_task=price_per_task,
                 pay_per_answer=pay_per_answer,
                 **quality,
@@ -241,6 +310,8 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
         changes["name"] = name
     if "params" in changes:
         tasktypes.check_project_params(project.task_type, changes["params"])
+    if "deadline" in changes:
+        _check_deadline(changes["deadline"])
     for key, value in changes.items():
         setattr(project, key, value)
     _check_project_numbers(
@@ -251,6 +322,14 @@ def project_update(*, client: Client, actor: Any, project_id, changes: dict) -> 
         pay_per_answer=project.pay_per_answer,
     )
     project.max_overlap = max(project.max_overlap, project.overlap)
+    if changes.keys() & {"price_per_task", "pay_per_answer", "overlap", "max_overlap"}:
+        _check_margin(
+            client=client,
+            task_type=project.task_type,
+            price_per_task=project.price_per_task,
+            pay_per_answer=project.pay_per_answer,
+            max_overlap=project.max_overlap,
+        )
     project.save(update_fields=[*changes, "max_overlap", "updated_at"])
     events.record(
         actor=actor,
@@ -400,6 +479,8 @@ def batch_finalize(*, client: Client, actor: Any, batch_id) -> Batch:
         before={"status": "staging"},
         after={"status": "in_progress"},
     )
+    # Every task may have finished already (test mode, cancels): the batch then completes.
+    after_commit(notify.batch_try_complete, batch_id=batch.pk)
     return batch
 
 

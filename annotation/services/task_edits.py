@@ -20,6 +20,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from annotation.lifecycle import notify
 from annotation.lifecycle.review import lock_task, send_to_rework
 from annotation.models import Task, TaskAudit
 from annotation.payloads import audit_payload, task_payload
@@ -227,7 +228,7 @@ def task_audit(
         audited_by=events.actor_label(actor),
     )
     result = "accepted" if accepted else "rejected"
-    events.record(
+    event = events.record(
         actor=actor,
         entity=task,
         kind="task.audited",
@@ -235,8 +236,16 @@ def task_audit(
     )
     if not accepted and not task.is_test:
         send_to_rework(task, actor=actor)
+    audits = list(TaskAudit.objects.filter(task=task).order_by("created_at", "id"))
+    notify.task_event(
+        task,
+        event=event,
+        extra={
+            "audits": [audit_payload(a) for a in audits],
+            "audit": {"audit_id": str(audit.id), **audit_payload(audit)},
+        },
+    )
     if task.callback_url:
-        audits = list(TaskAudit.objects.filter(task=task).order_by("created_at", "id"))
         webhooks.delivery_enqueue(
             client=task.client,
             kind=WebhookDelivery.Kind.TASK_CALLBACK,

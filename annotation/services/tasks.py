@@ -76,19 +76,40 @@ class _TaskBuilder:
         return task
 
 
-def _clean_item(index: int, item: Any, project: Project) -> dict:
-    """Validate one task spec; return the model fields. Raises ValidationFailed naming ``tasks[i].field``."""
+def _clean_item(index: int, item: Any, project: Project, problems: list | None = None) -> dict | None:
+    """Validate one task spec; return the model fields. Raises ValidationFailed naming ``tasks[i].field``.
+
+    With ``problems`` (a list), every problem of the item is appended there instead of raising at
+    the first, and None is returned if there was any (a file upload's report shows them all)."""
+    found: list[ValidationFailed] = []
 
     def fail(field: str, message: str, code: str = "invalid_task"):
-        raise ValidationFailed(
+        exc = ValidationFailed(
             f"tasks[{index}].{field}: {message}", code=code, details={"index": index, "field": field}
         )
+        if problems is None:
+            raise exc
+        found.append(exc)
+
+    def failed(exc: ValidationFailed) -> None:
+        if problems is None:
+            raise exc
+        found.append(exc)
 
     if not isinstance(item, dict):
-        raise ValidationFailed(
-            f"tasks[{index}]: must be an object", code="invalid_task", details={"index": index}
+        failed(
+            ValidationFailed(
+                f"tasks[{index}]: must be an object", code="invalid_task", details={"index": index}
+            )
         )
-    limits.check_task_item(index, item)
+        problems.extend(found)
+        return None
+    try:
+        limits.check_task_item(index, item)
+    except ValidationFailed as exc:
+        failed(exc)
+        problems.extend(found)  # a too-large item is not read further
+        return None
     unknown = set(item) - {
         "params",
         "instruction",
@@ -100,17 +121,24 @@ def _clean_item(index: int, item: Any, project: Project) -> dict:
         "gold_answer",
         "hypothesis",
     }
-    if unknown:
-        fail(sorted(unknown)[0], "unknown field")
+    for name in sorted(unknown):
+        fail(name, "unknown field")
     params = item.get("params") or {}
-    if not isinstance(params, dict):
+    params_ok = isinstance(params, dict)
+    if not params_ok:
         fail("params", "must be an object")
+        params = {}
     try:
         tasktypes.check_params(project.task_type, tasktypes.effective_params(project.params, params))
     except ValidationFailed as exc:
-        raise ValidationFailed(
-            f"tasks[{index}].{exc.message}", code=exc.code, details={"index": index, **(exc.details or {})}
-        ) from exc
+        params_ok = False
+        failed(
+            ValidationFailed(
+                f"tasks[{index}].{exc.message}",
+                code=exc.code,
+                details={"index": index, **(exc.details or {})},
+            )
+        )
     metadata = item.get("metadata") or {}
     if not isinstance(metadata, dict):
         fail("metadata", "must be an object")
@@ -121,10 +149,11 @@ def _clean_item(index: int, item: Any, project: Project) -> dict:
     if callback_url:
         if not isinstance(callback_url, str):
             fail("callback_url", "must be a URL")
-        try:
-            _checked_callback_url(callback_url, settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK)
-        except ValidationFailed as exc:
-            fail("callback_url", exc.message, code="invalid_callback_url")
+        else:
+            try:
+                _checked_callback_url(callback_url, settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK)
+            except ValidationFailed as exc:
+                fail("callback_url", exc.message, code="invalid_callback_url")
     priority = item.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool) or not -100 <= priority <= 100:
         fail("priority", "must be an integer between -100 and 100")
@@ -140,11 +169,19 @@ def _clean_item(index: int, item: Any, project: Project) -> dict:
     # A gold task: its known answer must be a valid answer. Gold is served at the project's gold
     # ratio, to many annotators, never completes and is never charged.
     gold_answer = item.get("gold_answer")
-    if gold_answer is not None:
+    if gold_answer is not None and params_ok:
         try:
             tasktypes.check_answer(project.task_type, effective, gold_answer)
         except ValidationFailed as exc:
             fail("gold_answer", exc.message, code="invalid_gold_answer")
+    if params_ok:
+        try:
+            hypothesis = prelabels.clean_item_hypothesis(index, project.task_type, effective, item)
+        except ValidationFailed as exc:
+            failed(exc)
+    if found:
+        problems.extend(found)
+        return None
     return {
         "params": effective,
         "metadata": metadata,
@@ -155,7 +192,7 @@ def _clean_item(index: int, item: Any, project: Project) -> dict:
         "instruction": instruction,
         "is_gold": gold_answer is not None,
         "gold_answer": gold_answer,
-        "hypothesis": prelabels.clean_item_hypothesis(index, project.task_type, effective, item),
+        "hypothesis": hypothesis,
     }
 
 
@@ -232,10 +269,10 @@ def task_bulk_check(
     problems: list[tuple[int, ValidationFailed]] = []
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
-        try:
-            spec = _clean_item(i, item, project)
-        except ValidationFailed as exc:
-            problems.append((i, exc))
+        found: list[ValidationFailed] = []
+        spec = _clean_item(i, item, project, problems=found)
+        if spec is None:  # every problem of the item, not only the first
+            problems.extend((i, exc) for exc in found)
             continue
         uid = spec["unique_id"]
         if uid is None:

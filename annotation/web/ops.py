@@ -17,6 +17,7 @@ from annotation.web import ops_selectors
 from billing import reports
 from clients.errors import DomainError
 from clients.web.access import staff_page
+from clients.web.errors import readable
 
 
 def _default_period(today: date) -> tuple[str, str]:
@@ -45,7 +46,7 @@ def dashboard(request):
         period = reports.period_parse(first=first, last=last)
         currency = reports.currency_parse(request.GET.get("currency"))
     except DomainError as exc:
-        context["error"] = exc.message
+        context["error"] = readable(exc.message)
         status = 400
     else:
         concentration = reports.concentration(period=period, currency=currency)

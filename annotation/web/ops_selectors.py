@@ -14,14 +14,19 @@ EXPIRY_WINDOWS = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1
 
 def queue_depth(*, limit: int = 50) -> list[dict]:
     """Projects with open work, deepest first: tasks waiting to be served (pending, released,
-    with a free slot), answer slots still open, and tasks waiting for more answers."""
+    with a free slot), answer slots still open on ordinary tasks (not gold), and tasks waiting for
+    more answers."""
     rows = (
         Task.objects.filter(status=Task.Status.PENDING, is_test=False)
-        .values("project_id", "project__name", "project__client__name", "project__status")
+        .values(
+            "project_id", "project__name", "project__client__name", "project__status", "project__deadline"
+        )
         .annotate(
             pending=Count("id"),
             servable=Count("id", filter=Q(released=True, slots_taken__lt=F("overlap"))),
-            open_slots=Sum(F("overlap") - F("slots_taken"), filter=Q(released=True)),
+            # Gold tasks are left out: their overlap is a large sentinel (every annotator may
+            # answer them), not answers the project still needs.
+            open_slots=Sum(F("overlap") - F("slots_taken"), filter=Q(released=True, is_gold=False)),
             unreleased=Count("id", filter=Q(released=False)),
         )
         .order_by("-servable", "-pending", "project_id")[:limit]

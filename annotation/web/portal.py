@@ -30,7 +30,7 @@ from annotation.web.domain_templates import BY_KEY, TEMPLATES
 from billing import selectors as billing_selectors
 from clients.errors import Conflict, DomainError, NotFound
 from clients.web.access import WRITE, client_page, page_membership
-from clients.web.errors import form_error
+from clients.web.errors import form_error, readable
 
 # --- forms -------------------------------------------------------------------------------------------
 
@@ -64,6 +64,22 @@ class ProjectCreateForm(forms.Form):
         label="Budget (optional)",
         help_text="In your currency, e.g. 250.00; tasks stop being served when it is spent.",
     )
+    price_per_task = forms.DecimalField(
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        max_digits=12,
+        label="Price per task (optional)",
+        help_text="In your currency, e.g. 0.40; leave empty for the rate card's (shown with each template).",
+    )
+    pay_per_answer = forms.DecimalField(
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        max_digits=12,
+        label="Pay per answer (optional)",
+        help_text="What each accepted answer pays its annotator; leave empty for the rate card's.",
+    )
 
     def clean_labels(self):
         raw = self.cleaned_data["labels"]
@@ -71,6 +87,41 @@ class ProjectCreateForm(forms.Form):
         if len(set(labels)) != len(labels):
             raise forms.ValidationError("Each label once, please.")
         return labels
+
+
+def _money_field(label: str, help_text: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        required=False, min_value=0, decimal_places=2, max_digits=12, label=label, help_text=help_text
+    )
+
+
+class ProjectSettingsForm(forms.Form):
+    """The project's settings a member may change (the page says which apply to new tasks only)."""
+
+    instructions = forms.CharField(widget=forms.Textarea, required=False, strip=False, max_length=100_000)
+    overlap = forms.IntegerField(min_value=1, max_value=50, label="Answers per task")
+    max_overlap = forms.IntegerField(
+        min_value=1,
+        max_value=50,
+        label="Most answers per task",
+        help_text="With low agreement a task asks for more answers, up to this many.",
+    )
+    priority = forms.IntegerField(
+        min_value=-100, max_value=100, help_text="Higher is served first, among your projects (-100 to 100)."
+    )
+    deadline = forms.DateTimeField(
+        required=False,
+        label="Deadline (optional)",
+        help_text="UTC, e.g. 2027-01-31 18:00. Shown here and to operators; priority decides what is served first.",
+        error_messages={"invalid": "Enter a date and time such as 2027-01-31 18:00."},
+    )
+    price_per_task = _money_field("Price per task", "In your currency; empty: the rate card's.")
+    pay_per_answer = _money_field("Pay per answer", "Paid for each accepted answer; empty: the rate card's.")
+    budget = _money_field("Budget", "Cap on committed spend; empty: no budget.")
+
+
+def _in_units(minor: int | None):
+    return None if minor is None else f"{minor / 100:.2f}"
 
 
 class UploadForm(forms.Form):
@@ -138,6 +189,8 @@ def project_new(request, client):
                     instructions=data["instructions"] or template.instructions,
                     overlap=data["overlap"] or template.overlap,
                     budget=None if budget is None else int(budget * 100),
+                    price_per_task=_minor(data.get("price_per_task")),
+                    pay_per_answer=_minor(data.get("pay_per_answer")),
                 )
             except DomainError as exc:
                 form_error(form, exc)
@@ -147,7 +200,98 @@ def project_new(request, client):
     return render(
         request,
         "portal/project_new.html",
-        {"form": form, "templates": TEMPLATES},
+        {
+            "form": form,
+            "template_rows": [(t, _template_price(client, t)) for t in TEMPLATES],
+            "currency": client.currency,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _minor(amount) -> int | None:
+    """An amount typed in the currency (two decimals) as minor units; None stays None."""
+    return None if amount is None else int(amount * 100)
+
+
+def _template_price(client, template):
+    """The rate card's price per task and pay per answer for the template's task type, and the
+    platform's margin at the template's answers per task (``billing.Margin``)."""
+    margin, _ = services.project_prices(
+        client=client,
+        task_type=template.task_type,
+        price_per_task=None,
+        pay_per_answer=None,
+        answers=template.overlap,
+    )
+    return margin
+
+
+MONEY_FIELDS = ("price_per_task", "pay_per_answer", "budget")
+
+
+def _to_second(moment):
+    return None if moment is None else moment.replace(microsecond=0)
+
+
+def _settings_now(project, budget) -> dict:
+    return {
+        "instructions": project.instructions,
+        "overlap": project.overlap,
+        "max_overlap": project.max_overlap,
+        "priority": project.priority,
+        "deadline": _to_second(project.deadline),
+        "price_per_task": project.price_per_task,
+        "pay_per_answer": project.pay_per_answer,
+        "budget": budget,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@client_page()
+def project_settings(request, client, project_id):
+    """Members and up change a project's instructions, answers per task, priority, price, pay and
+    budget (``project_update``, as ``PATCH /api/v1/projects/{id}``). Only what changed is sent.
+    Answers per task, price and pay apply to tasks created afterwards (a task keeps what it was
+    created with); instructions, max overlap, priority and budget are read live, so apply at once."""
+    _write(request)
+    project = _project(client, project_id)
+    budgets = {b["project_id"]: b for b in billing_selectors.client_project_budgets(client=client)}
+    budget = (budgets.get(project.id) or {}).get("budget")
+    current = _settings_now(project, budget)
+    initial = {k: (_in_units(v) if k in MONEY_FIELDS else v) for k, v in current.items()}
+    form = ProjectSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        wanted = {k: (_minor(v) if k in MONEY_FIELDS else v) for k, v in form.cleaned_data.items()}
+        wanted["instructions"] = wanted["instructions"] or ""
+        wanted["deadline"] = _to_second(wanted["deadline"])
+        changes = {k: v for k, v in wanted.items() if v != current[k]}
+        if not changes:
+            messages.info(request, "Nothing changed.")
+            return redirect("portal-project-settings", project_id=project.id)
+        try:
+            services.project_update(client=client, actor=request.user, project_id=project.id, changes=changes)
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            names = ", ".join(form.fields[k].label or k.replace("_", " ") for k in changes)
+            messages.success(
+                request,
+                f"Saved ({names.lower()}). New tasks take answers per task, price and pay from now on; "
+                "tasks already created keep theirs.",
+            )
+            return redirect("portal-project-settings", project_id=project.id)
+    margin, source = services.project_prices(
+        client=client,
+        task_type=project.task_type,
+        price_per_task=project.price_per_task,
+        pay_per_answer=project.pay_per_answer,
+        answers=project.max_overlap,
+    )
+    return render(
+        request,
+        "portal/project_settings.html",
+        {"project": project, "form": form, "margin": margin, "source": source, "currency": client.currency},
         status=400 if request.method == "POST" else 200,
     )
 
@@ -240,7 +384,7 @@ def project_status(request, client, project_id):
         except DomainError as exc:
             if exc.status_code == 404:
                 raise
-            messages.error(request, exc.message)
+            messages.error(request, readable(exc.message))
         else:
             messages.success(request, f"Project {project.name} {STATUS_CHANGES[target]}.")
     return redirect("portal-project", project_id=project_id)
@@ -294,25 +438,31 @@ def _upload(request, client, project, form) -> dict | None:
     except uploads.UnreadableFile as exc:
         form.add_error("file", str(exc))
         return {"rows": [], "created": 0}
-    problems = [(row.line, row.error) for row in rows if row.error]
-    readable = [row for row in rows if row.item is not None]
+    problems: dict[int, list[str]] = {}
+    for row in rows:
+        if row.error:
+            problems.setdefault(row.line, []).append(uploads.humanize(row.error))
+    parsed = [row for row in rows if row.item is not None]
+    lines = {index: row.line for index, row in enumerate(parsed)}
     try:
-        if readable:
+        if parsed:
             for index, error in services.task_bulk_check(
-                client=client, project=project, items=[row.item for row in readable]
+                client=client, project=project, items=[row.item for row in parsed]
             ):
-                problems.append((readable[index].line, _row_message(error.message)))
+                message = uploads.humanize(_row_message(error.message), lines=lines)
+                problems.setdefault(parsed[index].line, []).append(message)
     except DomainError as exc:
         form_error(form, exc)
         return {"rows": [], "created": 0}
     if problems:
-        problems.sort()
+        bad = len(problems)
         form.add_error(
             "file",
-            f"{len(problems)} of {len(rows)} rows have problems; nothing was created. Fix them and upload the file again.",
+            f"{bad} of {len(rows)} row{'' if len(rows) == 1 else 's'} {'has' if bad == 1 else 'have'} problems; "
+            "nothing was created. Fix them and upload the file again.",
         )
         return {
-            "rows": [{"line": line, "message": message} for line, message in problems],
+            "rows": [{"line": line, "messages": problems[line]} for line in sorted(problems)],
             "created": 0,
             "total": len(rows),
         }
@@ -440,7 +590,7 @@ def export_create(request, client, project_id):
             options=options,
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, readable(exc.message))
     else:
         messages.success(
             request, f"Export {result.job.format} queued; its download link appears here when it is ready."

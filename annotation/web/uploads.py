@@ -19,8 +19,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
+
+from clients.web.errors import plain
 
 TASK_COLUMNS = {"unique_id", "callback_url", "instruction", "priority", "tags", "metadata"}
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
@@ -152,3 +155,15 @@ def _object(value: str, name: str) -> dict:
     if not isinstance(parsed, dict):
         raise ValueError(f"{name}: must be a JSON object")
     return parsed
+
+
+_ITEM = re.compile(r"\btasks\[(\d+)\]")
+
+
+def humanize(message: str, *, lines: dict[int, int] | None = None) -> str:
+    """A validation message for a person reading an upload report: Python list and string
+    reprs become plain text (``['car', 'bus']`` → ``car, bus``; ``'x'`` → ``“x”``) and another
+    item of the same request (``tasks[3]``) becomes its line in the file."""
+    if lines:
+        message = _ITEM.sub(lambda m: f"line {lines.get(int(m.group(1)), int(m.group(1)))}", message)
+    return plain(message)

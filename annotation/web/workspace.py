@@ -25,6 +25,7 @@ from annotation import prelabels, quality_selectors, selectors, services, work_s
 from annotation.models import Assignment, TaskType
 from billing import selectors as billing_selectors
 from clients.errors import Conflict, DomainError, TooManyRequests, ValidationFailed
+from clients.web.errors import readable
 from config.exceptions import error_body
 
 # Static scripts of each task type's tool (annotation/static/annotation/tools/). A type without an
@@ -195,7 +196,7 @@ def _next_url(request: HttpRequest, annotator) -> str:
     try:
         claim = services.assignment_claim(annotator=annotator, project_id=chosen, resume=True)
     except TooManyRequests as exc:
-        messages.error(request, exc.message)
+        messages.error(request, readable(exc.message))
         return reverse("workspace-home")
     if claim is None:
         if chosen:

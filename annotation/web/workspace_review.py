@@ -26,6 +26,7 @@ from annotation.services import workforce
 from annotation.web import drawing
 from annotation.web.workspace import COMMON_SHORTCUTS, TOOL_SHORTCUTS, annotator_page, tool_context
 from clients.errors import Conflict, DomainError, PermissionDenied, TooManyRequests, ValidationFailed
+from clients.web.errors import readable
 from config.exceptions import error_body
 
 VERDICTS = [
@@ -150,13 +151,13 @@ def review_item(request, annotator, review_id):
             comment=form["comment"],
         )
     except Conflict as exc:
-        messages.error(request, exc.message)
+        messages.error(request, readable(exc.message))
         return redirect("workspace-review")
     except ValidationFailed as exc:
         return render(
             request,
             "workspace/review_item.html",
-            _review_context(review, reviewer=annotator, form=form, error=exc.message),
+            _review_context(review, reviewer=annotator, form=form, error=readable(exc.message)),
             status=400,
         )
     messages.success(request, f"Verdict recorded: {form['verdict']}.")
@@ -241,7 +242,7 @@ def qualification_start(request, annotator, qualification_id):
     try:
         attempt = services.qualification_attempt_start(annotator=annotator, qualification_id=qualification_id)
     except (Conflict, TooManyRequests) as exc:
-        messages.error(request, exc.message)
+        messages.error(request, readable(exc.message))
         return redirect("workspace-qualifications")
     return redirect("workspace-attempt", attempt_id=attempt.pk)
 

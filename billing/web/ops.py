@@ -14,7 +14,7 @@ from billing.models import Invoice
 from clients.errors import DomainError, NotFound
 from clients.models import Client
 from clients.web.access import staff_page
-from clients.web.errors import form_error
+from clients.web.errors import form_error, readable
 
 
 class GenerateForm(forms.Form):
@@ -74,7 +74,7 @@ def invoice_action(request, invoice_id, action):
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        messages.error(request, exc.message)
+        messages.error(request, readable(exc.message))
     else:
         messages.success(request, f"Invoice {invoice.number} {done}.")
     return redirect("ops-invoices")

@@ -12,6 +12,8 @@ Services raise ``clients.errors.DomainError``; the API renders it as JSON. On pa
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.shortcuts import render
 
@@ -29,12 +31,51 @@ TITLES = {
 }
 
 
+# A message whose text after the field starts with one of these reads on as a sentence.
+_VERBS = frozenset({"must", "is", "are", "cannot", "can", "should", "already"})
+# A Python list of strings (``['car', 'bus']``) and a quoted string (``'x'``) in a message; index
+# brackets (``box[0]``) are left alone.
+PY_LIST = re.compile(r"""\[((?:'[^']*'|"[^"]*")(?:, (?:'[^']*'|"[^"]*"))*)\]""")
+# Quotes that open after a non-word character and close before one: apostrophes (card's,
+# annotators') are not quotes.
+PY_QUOTED = re.compile(r"(?<!\w)'([^'\s][^']*?)'(?!\w)")
+
+
+def plain(message: str) -> str:
+    """Python reprs in a message as plain text: ``'x' is not one of ['car', 'bus']`` → ``“x” is not
+    one of car, bus``."""
+    message = PY_LIST.sub(lambda m: ", ".join(part.strip("'\"") for part in m.group(1).split(", ")), message)
+    return PY_QUOTED.sub(lambda m: f"“{m.group(1)}”", message)
+
+
+def readable(message: str, field: str | None = None) -> str:
+    """A service message for a page. The API's messages start with the field they are about
+    (``verdict: must be one of …``): on that field's own error the prefix is dropped (``Must be
+    one of …``); elsewhere the field becomes words (``Verdict must be one of …``, or ``Price per
+    task: the price …`` when the text does not read on); Python reprs become plain text (``plain``)."""
+    message = plain(message)
+    name, sep, rest = message.partition(": ")
+    if (
+        not sep
+        or not name
+        or " " in name
+        or not name.replace("_", "").replace(".", "").replace("[", "").replace("]", "").isalnum()
+    ):
+        return message
+    if field is not None and name == field:
+        return rest[:1].upper() + rest[1:]
+    words = name.replace("_", " ").replace(".", " ")
+    words = words[:1].upper() + words[1:]
+    verb = rest.split(" ", 1)[0]
+    return f"{words} {rest}" if verb in _VERBS else f"{words}: {rest}"
+
+
 def form_error(form: forms.Form, error: DomainError) -> forms.Form:
     field = error.details.get("field") if isinstance(error.details, dict) else None
     if field in form.fields:
-        form.add_error(field, error.message)
+        form.add_error(field, readable(error.message, field))
     else:
-        form.add_error(None, error.message)
+        form.add_error(None, readable(error.message))
     return form
 
 
@@ -54,7 +95,7 @@ class DomainErrorPageMiddleware:
         if not isinstance(exception, DomainError) or request.path.startswith(API_PREFIXES):
             return None
         return error_page(
-            request, status=exception.status_code, message=exception.message, code=exception.code
+            request, status=exception.status_code, message=readable(exception.message), code=exception.code
         )
 
 

@@ -11,11 +11,11 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clients import selectors, services
+from clients import events, selectors, services
 from clients.errors import DomainError, NotFound
 from clients.models import ApiKey
 from clients.web.access import ADMIN, SESSION_CLIENT_KEY, client_page
-from clients.web.errors import form_error
+from clients.web.errors import form_error, readable
 
 
 class ApiKeyForm(forms.Form):
@@ -30,10 +30,13 @@ class ApiKeyForm(forms.Form):
 class WebhookEndpointForm(forms.Form):
     url = forms.CharField(max_length=2000, label="URL", help_text="A public https address that accepts POST.")
     events = forms.MultipleChoiceField(
-        choices=[(e, e) for e in services.WEBHOOK_EVENTS],
+        choices=[(name, f"{name} — {about}") for name, about in events.WEBHOOK_EVENTS.items()],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every event.",
+        error_messages={
+            "invalid_choice": "%(value)s is not an event you can subscribe to; tick events from the list."
+        },
     )
 
 
@@ -95,7 +98,7 @@ def api_key_revoke(request, client, key_id):
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        messages.error(request, exc.message)
+        messages.error(request, readable(exc.message))
     else:
         messages.success(
             request, f"Key {api_key.name} ({api_key.prefix}) revoked: it is refused from now on."
@@ -155,7 +158,7 @@ def webhook_toggle(request, client, endpoint_id):
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        messages.error(request, exc.message)
+        messages.error(request, readable(exc.message))
     else:
         messages.success(request, f"Endpoint {endpoint.url} {'enabled' if enable else 'disabled'}.")
     return redirect("portal-webhooks")

@@ -155,7 +155,7 @@ def test_a_non_member_session_gets_403(client_a):
 def test_a_price_change_applies_to_new_tasks_only(client_a, api_a):
     from billing.models import LedgerEntry
 
-    project = ProjectFactory(client=client_a, price_per_task=25)
+    project = ProjectFactory(client=client_a, price_per_task=25, pay_per_answer=0)  # charges only
     old_task = bulk(api_a, project, "old").json()["tasks"][0]["task_id"]
     assert (
         api_a.patch(f"/api/v1/projects/{project.id}", {"price_per_task": 1000}, format="json").status_code

@@ -59,7 +59,12 @@ def test_claim_takes_a_slot_and_submit_completes_charges_and_queues_the_callback
     assert delivery.payload["task_id"] == str(task.id)
     assert delivery.payload["status"] == "completed"
     assert delivery.payload["response"] == {"category": "car"}
-    assert len(callbacks) == 1  # the delivery wake-up, scheduled after commit
+    # After commit, two wake-ups: a worker's endpoint relay and batch check of a SQL completion,
+    # and the delivery's. The request itself runs no statement after its one.
+    assert [c.__qualname__ for c in callbacks] == [
+        "after_commit(wake_after_sql_completion)",
+        "after_commit(wake_delivery)",
+    ]
     kinds = list(
         Event.objects.filter(entity_id__in=[task.id, assignment.id])
         .values_list("kind", flat=True)

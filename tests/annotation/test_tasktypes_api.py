@@ -29,6 +29,7 @@ def create_project(api, case, **extra):
         "params": case.project_params,
         "overlap": len(case.answers),
         "price_per_task": 30,
+        "pay_per_answer": 5,  # within the price at every overlap these cases use
         **extra,
     }
     created = api.post("/api/v1/projects", body, format="json")

@@ -92,6 +92,13 @@ def test_answers_are_drawn_over_the_image_and_the_client_rejects_one(page):
     page.get_by_role("link", name="street-01").click()
     page.get_by_label("Reject").check()
     page.get_by_label("Comments").fill("The box cuts the car's rear.")
+    # A rejection asks first (issue 14): dismissed, nothing is sent; accepted, it is recorded.
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Record audit").click()
+    assert asked and asked[0].startswith("Reject this task?")
+    assert not TaskAudit.objects.filter(task=task).exists()
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Record audit").click()
     expect(page.locator(".messages")).to_contain_text("Task rejected.")
     screenshot(page, "audited")

@@ -453,6 +453,7 @@ def test_the_lease_warning_offers_one_click_extension_and_expiry_disables_submit
     warning = page.locator("#lease-warning")
     expect(warning).to_be_visible()
     expect(warning).to_contain_text("Your lease on this task ends in 1 min")
+    expect(page.locator("#lease-clock")).to_contain_text(" left")
     screenshot(page, "lease-warning")
     before = Assignment.objects.get(annotator=worker).leased_until
     with page.expect_response(lambda r: r.url.endswith("/heartbeat") and r.status == 200):
@@ -467,6 +468,8 @@ def test_the_lease_warning_offers_one_click_extension_and_expiry_disables_submit
     expect(warning).to_be_visible()
     page.clock.fast_forward("01:35")
     expect(page.locator("#lease-message")).to_contain_text("Your lease on this task expired")
+    expect(page.locator(".qw-lease")).to_contain_text("Lease: expired")
+    expect(page.locator(".qw-lease")).not_to_contain_text("expired left")  # issue 14
     expect(page.get_by_role("button", name="Submit (lease ended)")).to_be_disabled()
     expect(page.get_by_role("button", name="Get the next task")).to_be_focused()
     expect(warning).to_be_hidden()

@@ -327,7 +327,9 @@ def test_a_410_fails_the_delivery_and_disables_the_endpoint(client_a):
     with Receiver(default=Reply(status=410)) as receiver:
         endpoint = WebhookEndpointFactory(client=client_a, url=receiver.url)
         [gone, waiting] = [
-            webhooks.endpoint_event_enqueue(client=client_a, event_type="e", payload={}, dedupe_key=key)[0]
+            webhooks.endpoint_event_enqueue(
+                client=client_a, event_type="export.ready", payload={}, dedupe_key=key
+            )[0]
             for key in ("k1", "k2")
         ]
         result = webhooks.delivery_attempt(delivery_id=gone.id)

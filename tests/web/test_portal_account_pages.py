@@ -82,6 +82,38 @@ def test_a_webhook_endpoint_is_added_and_its_delivery_log_shown(member_pages, cl
     assert PUBLIC_HOOK in body and "export.ready" in body and "not attempted yet" in body
 
 
+def test_the_webhook_form_offers_every_deliverable_event_and_refuses_others(member_pages, client_a):
+    from clients import events
+
+    admin = member_pages(client_a, "admin")
+    page = text(admin.get("/portal/webhooks/"))
+    for name, about in events.WEBHOOK_EVENTS.items():
+        assert f'value="{name}"' in page and about in page
+    response = admin.post(
+        "/portal/webhooks/", {"url": PUBLIC_HOOK, "events": ["task.completed", "task.nope"]}
+    )
+    assert response.status_code == 400
+    assert "task.nope is not an event you can subscribe to" in text(response)
+    assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("wanted", "message"),
+    [
+        (["task.nope"], "events: 'task.nope' is not one of task.completed, task.audited, task.canceled"),
+        ("task.completed", "events: must be a list of event names"),
+        ([1], "events: must be a list of event names"),
+    ],
+)
+def test_the_endpoint_service_refuses_unknown_events(client_a, wanted, message):
+    from clients.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        client_services.webhook_endpoint_create(client=client_a, url=PUBLIC_HOOK, events_wanted=wanted)
+    assert refused.value.code == "invalid_events" and refused.value.message.startswith(message)
+    assert not WebhookEndpoint.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [

@@ -121,7 +121,7 @@ def test_a_refused_project_keeps_the_input_and_says_why(member_pages, client_a):
         "/portal/projects/new/", {"template": "genai-pairwise", "name": "Taken", "instructions": "Be kind"}
     )
     assert response.status_code == 400
-    assert "A project named &#x27;Taken&#x27; already exists." in text(response)
+    assert "A project named “Taken” already exists." in text(response)
     assert 'value="Taken"' in text(response) and "Be kind" in text(response)
     assert Project.objects.filter(client=client_a).count() == 1
 
@@ -325,10 +325,7 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_created(member_pages, clie
     assert "4 of 5 rows have problems; nothing was created." in body
     assert '<td class="num">2</td><td>params.attachment: required</td>' in body
     assert '<td class="num">3</td><td>not valid JSON' in body
-    assert (
-        '<td class="num">4</td><td>unique_id: &#x27;ok-1&#x27; repeats tasks[0] in the same request</td>'
-        in body
-    )
+    assert '<td class="num">4</td><td>unique_id: “ok-1” repeats line 1 in the same request</td>' in body
     assert '<td class="num">5</td><td>priority: must be an integer between -100 and 100</td>' in body
     assert not Task.objects.exists()
 
@@ -426,7 +423,7 @@ def test_a_unique_id_of_another_project_is_a_bad_row_and_existing_ones_are_left(
         member, project, "t.csv", b"unique_id,attachment\ntaken,https://img.example.test/1.jpg\n"
     )
     assert refused.status_code == 400
-    assert "unique_id: &#x27;taken&#x27; already names a task of another project" in text(refused)
+    assert "unique_id: “taken” already names a task of another project" in text(refused)
     assert (
         upload(
             member, project, "t.csv", b"unique_id,attachment\nmine,https://img.example.test/1.jpg\n"

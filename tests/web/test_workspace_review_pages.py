@@ -162,14 +162,15 @@ def test_a_reviewer_fixes_the_answer(client, held_review):
 @pytest.mark.parametrize(
     ("form", "message"),
     [
-        ({"verdict": "maybe"}, "verdict: must be one of accept, fix, reject"),
-        ({"verdict": "fix", "corrected_answer": "{not json"}, "corrected_answer: not valid JSON"),
+        # The service's messages, in words (issue 14: no API field prefixes or Python reprs on pages).
+        ({"verdict": "maybe"}, "Verdict must be one of accept, fix, reject"),
+        ({"verdict": "fix", "corrected_answer": "{not json"}, "Corrected answer: not valid JSON"),
         (
             {
                 "verdict": "fix",
                 "corrected_answer": '{"annotations": [{"type": "box", "label": "giraffe", "left": 1, "top": 1, "width": 5, "height": 5}]}',
             },
-            "annotations[0].label: &#x27;giraffe&#x27; is not one of",
+            "Annotations[0] label: “giraffe” is not one of",
         ),
     ],
 )

@@ -90,7 +90,7 @@ CHAT_QUALIFICATION = "Chatbot answers — basics"
 APPLICANT_EMAIL = "applicant@quorum.local"
 # Default rate cards (USD, minor units): what a task costs the client and what each accepted
 # answer pays the annotator. Projects above take these; a project may override them.
-RATE_CARDS = [(TaskType.IMAGE_ANNOTATION, 40, 12), (TaskType.CATEGORIZATION, 15, 4)]
+RATE_CARDS = [(TaskType.IMAGE_ANNOTATION, 40, 12), (TaskType.CATEGORIZATION, 15, 3)]  # as billing 0006 seeds
 DEMO_TOPUP, DEMO_CREDIT_LIMIT = 10_000, 5_000  # 100.00 deposited, 50.00 of credit
 
 # Each prompt with two answers: one good, one unhelpful or harmful.

@@ -143,7 +143,7 @@
     function tickClock() {
       if (finished || !leasedUntil) return;
       const seconds = Math.max(0, Math.ceil((leasedUntil.getTime() - serverNow()) / 1000));
-      if (leaseClock) leaseClock.textContent = seconds > 0 ? formatSeconds(seconds) : "expired";
+      if (leaseClock) leaseClock.textContent = seconds > 0 ? formatSeconds(seconds) + " left" : "expired";
       if (seconds <= 0) {
         showLeaseLost("lease_expired", LEASE_CODES.lease_expired);
         return;

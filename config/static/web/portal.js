@@ -28,3 +28,21 @@
     });
   });
 })();
+
+// A form with data-confirm asks before it is sent (archive a project, reject a task): an
+// irreversible or costly action is never one click. data-confirm-when="name=value" asks only when
+// that field has that value (the audit form asks for a rejection, not for an acceptance).
+(function () {
+  "use strict";
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      var when = form.dataset.confirmWhen;
+      if (when) {
+        var parts = when.split("=");
+        var field = form.elements[parts[0]];
+        if (!field || field.value !== parts[1]) return;
+      }
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+})();
