@@ -100,8 +100,9 @@ def _decode_image(content: IO[bytes], kind: str) -> Sniffed:
             width, height = image.size
             if width * height > settings.QUORUM_ATTACHMENT_MAX_PIXELS:
                 return Sniffed(
-                    kind, problem=f"{width}x{height} pixels is over the {settings.QUORUM_ATTACHMENT_MAX_PIXELS:,}-pixel "
-                    "limit (QUORUM_ATTACHMENT_MAX_PIXELS)",
+                    kind,
+                    problem=f"{width}x{height} pixels is over the "
+                    f"{settings.QUORUM_ATTACHMENT_MAX_PIXELS:,}-pixel limit (QUORUM_ATTACHMENT_MAX_PIXELS)",
                 )  # fmt: skip
             image.verify()  # the file's structure (chunk checksums, markers) up to its end
         content.seek(0)

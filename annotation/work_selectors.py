@@ -1,10 +1,10 @@
 """Reads for the annotator and reviewer workspace: the work an annotator may choose from, the
 reviews waiting for a reviewer, and a task's review history.
 
-Available work uses the eligibility statement kept to the claim's rules (``lifecycle.leases.ELIGIBLE_SQL``: active
-project of an active client, every required qualification held and not revoked, not removed or
-suspended there), in the claim's serving order, so the list shows exactly the projects a claim
-may serve and in the order ``next`` tries them.
+Available work uses the eligibility statement kept to the claim's rules
+(``lifecycle.leases.ELIGIBLE_SQL``: active project of an active client, every required
+qualification held and not revoked, not removed or suspended there), in the claim's serving order,
+so the list shows exactly the projects a claim may serve and in the order ``next`` tries them.
 """
 
 from __future__ import annotations

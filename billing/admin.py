@@ -129,7 +129,8 @@ class InvoiceAdmin(ReadOnly):
         return [path("reports/", view, name="billing_reports"), *super().get_urls()]
 
     def reports_view(self, request):
-        """Revenue, margin and concentration for ``?from=YYYY-MM&to=YYYY-MM`` (default: the last 12 months)."""
+        """Revenue, margin and concentration for ``?from=YYYY-MM&to=YYYY-MM`` (default: the last 12
+        months)."""
         this_month = timezone.now().date().replace(day=1)
         first = request.GET.get("from") or f"{date(this_month.year - 1, this_month.month, 1):%Y-%m}"
         last = request.GET.get("to") or f"{this_month:%Y-%m}"

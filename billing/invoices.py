@@ -183,7 +183,8 @@ def _next_number(period_start: date) -> str:
     _advisory_lock(f"invoice-number:{prefix}")
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT coalesce(max(substring(number FROM %s)::int), 0) FROM billing_invoice WHERE number LIKE %s",
+            "SELECT coalesce(max(substring(number FROM %s)::int), 0) FROM billing_invoice WHERE number LIKE "
+            "%s",
             [len(prefix) + 1, prefix + "%"],
         )
         seq = cursor.fetchone()[0] + 1
@@ -295,7 +296,8 @@ def _locked(invoice_id) -> Invoice:
 def _refuse(invoice: Invoice, action: str, allowed: tuple[str, ...]) -> None:
     if invoice.status not in allowed:
         raise Conflict(
-            f"Invoice {invoice.number} is {invoice.status}; only {' or '.join(allowed)} invoices can be {action}.",
+            f"Invoice {invoice.number} is {invoice.status}; only {' or '.join(allowed)} invoices can be "
+            f"{action}.",
             code="invoice_status",
             details={"status": invoice.status, "allowed": list(allowed)},
         )

@@ -141,8 +141,8 @@ def _insert(
     with connection.cursor() as cursor:
         cursor.execute(
             POST_SQL,
-            [idempotency_key, kind, client_id, reference, description, dims.project_id, dims.project_name[:200],
-             dims.task_type, dims.user_id, reverses.pk if reverses else None, now,
+            [idempotency_key, kind, client_id, reference, description, dims.project_id,
+             dims.project_name[:200], dims.task_type, dims.user_id, reverses.pk if reverses else None, now,
              Jsonb([_leg_json(leg) for leg in legs])],
         )  # fmt: skip
         tx_id, created = cursor.fetchone()

@@ -108,7 +108,8 @@ def basis_points(part: int, whole: int) -> int | None:
 # --- revenue per client per month ------------------------------------------------------------------
 
 REVENUE_SQL = """
-SELECT t.client_id, c.name AS client_name, to_char(date_trunc('month', t.created_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS month,
+SELECT t.client_id, c.name AS client_name,
+       to_char(date_trunc('month', t.created_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS month,
        (-sum(e.amount) FILTER (WHERE coalesce(o.kind, t.kind) = 'task_charge'))::bigint AS charges,
        (sum(e.amount) FILTER (WHERE coalesce(o.kind, t.kind) = 'refund'))::bigint AS refunds,
        (-sum(e.amount))::bigint AS revenue
@@ -145,7 +146,8 @@ SELECT to_char(date_trunc('month', t.created_at AT TIME ZONE 'UTC'), 'YYYY-MM') 
   FROM billing_ledgerentry e
   JOIN billing_account a ON a.id = e.account_id
   JOIN billing_ledgertransaction t ON t.id = e.transaction_id
- WHERE e.account_id = ANY(%(revenue)s::uuid[] || %(cost)s::uuid[]) AND t.created_at >= %(start)s AND t.created_at < %(end)s
+ WHERE e.account_id = ANY(%(revenue)s::uuid[] || %(cost)s::uuid[])
+   AND t.created_at >= %(start)s AND t.created_at < %(end)s
  GROUP BY month
  ORDER BY month
 """
@@ -167,7 +169,8 @@ SELECT t.client_id, c.name AS client_name, (-sum(e.amount))::bigint AS revenue
   FROM billing_ledgerentry e
   JOIN billing_ledgertransaction t ON t.id = e.transaction_id
   LEFT JOIN clients_client c ON c.id = t.client_id
- WHERE e.account_id = ANY(%(revenue)s) AND t.created_at >= %(start)s AND t.created_at < %(end)s AND t.client_id IS NOT NULL
+ WHERE e.account_id = ANY(%(revenue)s) AND t.created_at >= %(start)s AND t.created_at < %(end)s
+   AND t.client_id IS NOT NULL
  GROUP BY t.client_id, c.name
 HAVING -sum(e.amount) > 0
  ORDER BY revenue DESC, t.client_id
@@ -217,7 +220,8 @@ ANNOTATOR_PAY_SQL = """
 SELECT t.user_id, sum(e.amount)::bigint AS pay, count(*) FILTER (WHERE t.kind = 'answer_pay') AS answers
   FROM billing_ledgerentry e
   JOIN billing_ledgertransaction t ON t.id = e.transaction_id
- WHERE e.account_id = ANY(%(cost)s) AND t.created_at >= %(start)s AND t.created_at < %(end)s AND t.user_id IS NOT NULL
+ WHERE e.account_id = ANY(%(cost)s) AND t.created_at >= %(start)s AND t.created_at < %(end)s
+   AND t.user_id IS NOT NULL
  GROUP BY t.user_id
  ORDER BY t.user_id
 """

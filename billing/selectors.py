@@ -84,7 +84,8 @@ def payable_balance(*, user_id, currency: str) -> int:
 
 
 def payable_balances(*, user_id) -> dict[str, int]:
-    """What the platform owes an annotator in each currency they have earned in (the workspace's earnings page)."""
+    """What the platform owes an annotator in each currency they have earned in (the workspace's
+    earnings page)."""
     rows = Account.objects.filter(kind=Account.Kind.ANNOTATOR_PAYABLE, user_id=user_id).order_by("currency")
     return {row.currency: -row.balance for row in rows}
 

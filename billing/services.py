@@ -249,9 +249,9 @@ def _credit_received(client: Client, amount: int) -> None:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO billing_clientcredit AS c (client_id, credit_limit, committed, received, updated_at) "
-            "VALUES (%s, NULL, 0, %s, %s) ON CONFLICT (client_id) DO UPDATE "
-            "SET received = c.received + EXCLUDED.received, updated_at = EXCLUDED.updated_at",
+            "INSERT INTO billing_clientcredit AS c (client_id, credit_limit, committed, received, "
+            "updated_at) VALUES (%s, NULL, 0, %s, %s) ON CONFLICT (client_id) DO UPDATE SET received = "
+            "c.received + EXCLUDED.received, updated_at = EXCLUDED.updated_at",
             [client.id, amount, now],
         )
 

@@ -4,10 +4,11 @@ Every free-form input (project and task ``params``, ``metadata``, ``instruction(
 has a cap set in settings, and a refusal is a 400 ``too_large`` naming the field, its size and the
 cap (and the setting that raises it), so the client knows exactly what to shrink::
 
-    {"error": {"code": "too_large",
-               "message": "tasks[3].metadata: 70,012 bytes of JSON; the cap is 65,536 bytes (QUORUM_MAX_METADATA_BYTES)",
-               "details": {"field": "metadata", "index": 3, "bytes": 70012, "max_bytes": 65536,
-                           "setting": "QUORUM_MAX_METADATA_BYTES"}}}
+  {"error": {
+    "code": "too_large",
+    "message": "tasks[3].metadata: 70,012 bytes of JSON; the cap is 65,536 bytes (QUORUM_MAX_METADATA_BYTES)",
+    "details": {"field": "metadata", "index": 3, "bytes": 70012, "max_bytes": 65536,
+                "setting": "QUORUM_MAX_METADATA_BYTES"}}}
 
 JSON sizes are the bytes of the compact UTF-8 encoding (what jsonb roughly stores); text sizes
 are characters.

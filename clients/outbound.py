@@ -9,8 +9,9 @@ A client controls the URL, so every request is treated as an SSRF attempt until 
   slow or offline resolver would refuse good work), and a check made then would prove nothing at
   send time anyway.
 - ``validate_url`` parses the URL (http/https only, no credentials, a host) and resolves it; every
-  resolved address must be globally routable. It runs at send time (``post_json``). Loopback is allowed only when
-  ``QUORUM_OUTBOUND_ALLOW_LOOPBACK`` is set (tests, local demos) and nothing else ever is.
+  resolved address must be globally routable. It runs at send time (``post_json``). Loopback is
+  allowed only when ``QUORUM_OUTBOUND_ALLOW_LOOPBACK`` is set (tests, local demos) and nothing else
+  ever is.
 - ``post_json`` resolves once, checks every address again, then connects to the checked IP itself:
   the socket is opened on that address without a second DNS lookup, so a name that re-binds to
   an internal address between check and connect (DNS rebinding) cannot redirect the request. TLS

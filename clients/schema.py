@@ -11,5 +11,6 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A client API key (qk_live_… / qk_test_…) or an annotator's personal access token (qp_…).",
+            "description": "A client API key (qk_live_… / qk_test_…) or an annotator's personal access "
+            "token (qp_…).",
         }

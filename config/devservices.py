@@ -282,7 +282,8 @@ def choose_redis(mode: str, force_embedded: bool) -> tuple[str | None, str | Non
         local = redis.Redis.from_url(LOCAL_REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
         if redis_answers(local):
             say(
-                f"Redis: local server 127.0.0.1:6379 (db 15, key prefix {os.environ['QUORUM_REDIS_PREFIX']!r})"
+                "Redis: local server 127.0.0.1:6379 (db 15, key prefix "
+                f"{os.environ['QUORUM_REDIS_PREFIX']!r})"
             )
             return f"{LOCAL_REDIS_URL}/15", None
         say("Redis: no local server at 127.0.0.1:6379")

@@ -24,7 +24,8 @@ ERROR_STATUSES = {
     "401": "Missing, malformed, unknown or revoked key.",
     "403": "Authenticated, but not allowed (role, key mode, or annotator status).",
     "404": "No such object for this caller (another client's ids answer 404 too).",
-    "409": "Conflict with the current state (stale lease, duplicate name, not pending…); nothing was changed.",
+    "409": "Conflict with the current state (stale lease, duplicate name, not pending…); nothing was "
+    "changed.",
 }
 ONLY_ON = {"429": ("/api/v1/work/next", "You already hold the maximum number of live leases.")}
 

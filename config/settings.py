@@ -89,7 +89,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "clients.web.errors.DomainErrorPageMiddleware",  # domain errors on pages → a readable error page
-    "config.middleware.CSPMiddleware",  # django-csp's: a Content-Security-Policy on every page (CONTENT_SECURITY_POLICY)
+    # django-csp's: a Content-Security-Policy on every page (CONTENT_SECURITY_POLICY)
+    "config.middleware.CSPMiddleware",
     "config.middleware.JsonPolicyMiddleware",  # and a fixed, strict one on JSON (config/middleware.py)
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]

@@ -28,7 +28,8 @@ def home(request):
         status=403,
         title="No access yet",
         code="no_role",
-        message="Your account is not a member of any client, an annotator or staff. Ask an administrator for access.",
+        message="Your account is not a member of any client, an annotator or staff. Ask an administrator "
+        "for access.",
     )
 
 

@@ -99,8 +99,8 @@ def _database_settings(env_extra: dict) -> dict:
     import sys
 
     show = (
-        "import json, django; django.setup(); from django.conf import settings; d = settings.DATABASES['default']; "
-        "print(json.dumps([d.get('DISABLE_SERVER_SIDE_CURSORS', False), "
+        "import json, django; django.setup(); from django.conf import settings; d = "
+        "settings.DATABASES['default']; print(json.dumps([d.get('DISABLE_SERVER_SIDE_CURSORS', False), "
         "d['OPTIONS'].get('prepare_threshold', 'unset'), d['CONN_MAX_AGE']]))"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_POOLER", "DB_CONN_MAX_AGE")}

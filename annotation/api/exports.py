@@ -24,15 +24,15 @@ from core import strict
 class ExportIn(serializers.Serializer):
     format = serializers.CharField(
         max_length=40,
-        help_text=f"One of {', '.join(FORMATS)}. coco/yolo: imageannotation; csv: categorization, textcollection; "
-        "preference_jsonl: comparison; jsonl: every type.",
+        help_text=f"One of {', '.join(FORMATS)}. coco/yolo: imageannotation; csv: categorization, "
+        "textcollection; preference_jsonl: comparison; jsonl: every type.",
     )
     options = serializers.JSONField(
         required=False,
         help_text=(
             "include_answers (bool, default false: every individual answer with an anonymous annotator id), "
-            "statuses (task statuses, default [completed]), batch (a batch id), source (coco/yolo: response | gold), "
-            "ranking_pairs (jsonl/preference_jsonl: adjacent | all)."
+            "statuses (task statuses, default [completed]), batch (a batch id), source (coco/yolo: response "
+            "| gold), ranking_pairs (jsonl/preference_jsonl: adjacent | all)."
         ),
     )
 
@@ -44,7 +44,8 @@ class ExportOut(serializers.ModelSerializer):
     class Meta:
         model = ExportJob
         fields = [
-            "id", "project", "format", "options", "status", "task_count", "file_size", "content_type", "report", "error",
+            "id", "project", "format", "options", "status", "task_count", "file_size", "content_type",
+            "report", "error",
             "attempts", "created_at", "started_at", "finished_at", "download_url",
         ]  # fmt: skip
 
@@ -76,9 +77,9 @@ class ExportListView(APIView):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
         summary="Start an export of the project's tasks",
         description=(
-            "202 with the queued job; poll `GET …/exports/{id}` until `status` is `ready` (or `failed`), then "
-            "download `download_url`. The client's webhook endpoints get `export.ready` / `export.failed`. "
-            "With an `Idempotency-Key` already used, 200 with that job."
+            "202 with the queued job; poll `GET …/exports/{id}` until `status` is `ready` (or `failed`), "
+            "then download `download_url`. The client's webhook endpoints get `export.ready` / "
+            "`export.failed`. With an `Idempotency-Key` already used, 200 with that job."
         ),
     )
     def post(self, request, project_id):
@@ -128,7 +129,8 @@ class ExportDownloadView(APIView):
                 f"The export is {job.status}; it can be downloaded once ready.", code="export_not_ready"
             )
         response = FileResponse(
-            storage.open_for_read(job.file_name), as_attachment=True, filename=services.export_download_name(job),
+            storage.open_for_read(job.file_name), as_attachment=True,
+            filename=services.export_download_name(job),
             content_type=job.content_type or "application/octet-stream",
         )  # fmt: skip
         response["Content-Length"] = str(job.file_size)
@@ -165,8 +167,8 @@ class AttachmentUploadView(APIView):
         responses={201: AttachmentOut},
         summary="Upload a file to use as a task attachment",
         description=(
-            "Multipart form with one field `file`. Accepted types are recognised from the bytes "
-            f"(default: {', '.join(settings.QUORUM_ATTACHMENT_TYPES)}); others answer 415 `unsupported_media_type`. "
+            "Multipart form with one field `file`. Accepted types are recognised from the bytes (default: "
+            f"{', '.join(settings.QUORUM_ATTACHMENT_TYPES)}); others answer 415 `unsupported_media_type`. "
             "Over the size limit: 413 `file_too_large`."
         ),
     )
@@ -191,8 +193,9 @@ class AttachmentUploadView(APIView):
             client=client, actor=request.user, project=project, upload=upload, size=upload.size
         )
         body = {
-            "id": stored.id, "url": request.build_absolute_uri(stored.url) if stored.url.startswith("/") else stored.url,
-            "name": stored.name, "size": stored.size, "content_type": stored.content_type, "width": stored.width,
-            "height": stored.height,
+            "id": stored.id,
+            "url": request.build_absolute_uri(stored.url) if stored.url.startswith("/") else stored.url,
+            "name": stored.name, "size": stored.size, "content_type": stored.content_type,
+            "width": stored.width, "height": stored.height,
         }  # fmt: skip
         return Response(AttachmentOut(body).data, status=status.HTTP_201_CREATED)

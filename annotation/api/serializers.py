@@ -31,13 +31,15 @@ class ProjectQualitySettings(serializers.Serializer):
         min_value=0,
         max_value=1,
         required=False,
-        help_text="Below this gold accuracy, after gold_min_answers gold answers, an annotator is removed (0: never).",
+        help_text="Below this gold accuracy, after gold_min_answers gold answers, an annotator is removed "
+        "(0: never).",
     )
     confidence_threshold = serializers.FloatField(
         min_value=0,
         max_value=1,
         required=False,
-        help_text="Dynamic overlap: below this consensus confidence a task gets one more answer, up to max_overlap.",
+        help_text="Dynamic overlap: below this consensus confidence a task gets one more answer, up to "
+        "max_overlap.",
     )
     review_enabled = serializers.BooleanField(required=False)
     review_share = serializers.FloatField(min_value=0, max_value=1, required=False)
@@ -78,14 +80,16 @@ class ProjectIn(ProjectQualitySettings):
     deadline = serializers.DateTimeField(
         required=False,
         allow_null=True,
-        help_text="When the work should be done (ISO 8601, in the future); shown, not used for serving order.",
+        help_text="When the work should be done (ISO 8601, in the future); shown, not used for serving "
+        "order.",
     )
     price_per_task = serializers.IntegerField(
         min_value=0,
         max_value=MAX_PRICE,
         required=False,
         allow_null=True,
-        help_text="Price per completed task in minor units of the client's currency; null or absent: the rate card's.",
+        help_text="Price per completed task in minor units of the client's currency; null or absent: the "
+        "rate card's.",
     )
     pay_per_answer = serializers.IntegerField(
         min_value=0,
@@ -103,7 +107,8 @@ class ProjectIn(ProjectQualitySettings):
         max_value=MAX_PRICE,
         required=False,
         allow_null=True,
-        help_text="Cap on the project's committed spend (minor units): tasks are not served once it would be passed.",
+        help_text="Cap on the project's committed spend (minor units): tasks are not served once it would "
+        "be passed.",
     )
 
 
@@ -188,14 +193,14 @@ class TaskSpec(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     gold_answer = serializers.DictField(
         required=False,
-        help_text="Makes this a gold task: its known answer (valid for the task type). Served at the project's "
-        "gold ratio, never charged, never completed.",
+        help_text="Makes this a gold task: its known answer (valid for the task type). Served at the "
+        "project's gold ratio, never charged, never completed.",
     )
     hypothesis = serializers.DictField(
         required=False,
-        help_text="Pre-labels (image, video, LiDAR and NER tasks): a model's annotations in the task type's answer "
-        "shape, checked like an answer; the annotator starts from them when the project's show_hypothesis is on. "
-        "Never counted as an answer.",
+        help_text="Pre-labels (image, video, LiDAR and NER tasks): a model's annotations in the task type's "
+        "answer shape, checked like an answer; the annotator starts from them when the project's "
+        "show_hypothesis is on. Never counted as an answer.",
     )
 
 

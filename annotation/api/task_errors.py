@@ -25,7 +25,8 @@ class StaffTaskErrorView(APIView):
         request=PlatformCancelIn,
         responses=TaskOut,
         summary="Cancel a pending task as the platform: status error, the client is called back",
-        description='The task\'s response becomes {"error": "The task was canceled by the platform: <reason>"} '
+        description='The task\'s response becomes {"error": "The task was canceled by the platform: '
+        '<reason>"} '
         "(Scale's error shape), live leases are released and committed spend given back. 409 when "
         "the task is not pending.",
     )

@@ -57,7 +57,8 @@ def category_table(project_params: dict) -> tuple[list[dict], dict[str, int], di
     keypoint = None
     if kp_names:
         keypoint = {
-            "id": len(cats) + 1, "name": KEYPOINT_CATEGORY, "supercategory": "point", "keypoints": kp_names, "skeleton": skeleton,
+            "id": len(cats) + 1, "name": KEYPOINT_CATEGORY, "supercategory": "point",
+            "keypoints": kp_names, "skeleton": skeleton,
         }  # fmt: skip
         cats.append(keypoint)
     return cats, ids, keypoint

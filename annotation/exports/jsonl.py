@@ -32,7 +32,8 @@ def record(task: dict, *, include_answers: bool, ranking_pairs: str = "adjacent"
         rec["unique_id"] = task["unique_id"]
     rec.update(
         type=task["task_type"], status=task["status"], params=_decoded(task["params"]),
-        metadata=_decoded(task["metadata"]), response=_decoded(task["response"]), confidence=task["confidence"],
+        metadata=_decoded(task["metadata"]), response=_decoded(task["response"]),
+        confidence=task["confidence"],
     )  # fmt: skip
     if task["is_gold"]:
         rec["gold_answer"] = _decoded(task["gold_answer"])

@@ -24,7 +24,8 @@ from annotation.models import ExportJob, Submission, Task
 from core import gcpause
 
 TASK_FIELDS = (
-    "id", "unique_id", "task_type", "status", "params", "metadata", "response", "confidence", "is_gold", "gold_answer",
+    "id", "unique_id", "task_type", "status", "params", "metadata", "response", "confidence", "is_gold",
+    "gold_answer",
 )  # fmt: skip
 JSON_FIELDS = ("params", "metadata", "response", "gold_answer")
 

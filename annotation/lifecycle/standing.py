@@ -116,7 +116,8 @@ WORKER_DELTA_SQL = """
 UPDATE annotation_projectworker
    SET gold_answers = gold_answers + %(gold_answers)s, gold_score = gold_score + %(gold_score)s,
        consensus_answers = consensus_answers + %(consensus_answers)s,
-       consensus_score = consensus_score + %(consensus_score)s, flags = flags + %(flags)s, updated_at = %(now)s
+       consensus_score = consensus_score + %(consensus_score)s, flags = flags + %(flags)s,
+       updated_at = %(now)s
  WHERE project_id = %(project_id)s AND annotator_id = %(annotator_id)s
 RETURNING status, gold_answers, gold_score, flags
 """
@@ -163,7 +164,10 @@ def workers_apply(*, project: Project, deltas: dict, now: datetime) -> dict:
             and gold_answers >= project.gold_min_answers
             and gold_score / gold_answers < threshold
         ):
-            reason = f"gold accuracy {gold_score / gold_answers:.3f} below {threshold} after {gold_answers} gold answers"
+            reason = (
+                f"gold accuracy {gold_score / gold_answers:.3f} below {threshold} "
+                f"after {gold_answers} gold answers"
+            )
             worker_bar(
                 project=project,
                 annotator_id=annotator_id,
@@ -179,7 +183,8 @@ def workers_apply(*, project: Project, deltas: dict, now: datetime) -> dict:
 CONFUSION_SQL = """
 INSERT INTO annotation_confusioncount (project_id, annotator_id, true_label, given, count)
 VALUES {values}
-ON CONFLICT (project_id, annotator_id, true_label, given) DO UPDATE SET count = annotation_confusioncount.count + EXCLUDED.count
+ON CONFLICT (project_id, annotator_id, true_label, given)
+DO UPDATE SET count = annotation_confusioncount.count + EXCLUDED.count
 """
 
 

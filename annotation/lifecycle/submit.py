@@ -104,8 +104,8 @@ def submit(
             SUBMIT_CALL_SQL,
             [assignment_id, annotator.pk, claim_version, Jsonb(answer), now, f"user:{annotator.user_id}"],
         )
-        (outcome, detail, submission_id, task_id, task_type, params, task_status, needs_gold_score, needs_settle,
-         rule, deliveries) = cursor.fetchone()  # fmt: skip
+        (outcome, detail, submission_id, task_id, task_type, params, task_status, needs_gold_score,
+         needs_settle, rule, deliveries) = cursor.fetchone()  # fmt: skip
     if outcome != "ok":
         raise _conflict(outcome, detail)  # nothing was written
     if task_status == Task.Status.COMPLETED:
@@ -166,7 +166,10 @@ def _python_step(
         # annotator's leases in the project, the event, the platform-wide rule after commit).
         worker = ProjectWorker.objects.get(project=project, annotator=annotator)
         if rule == "suspend":
-            reason = f"{worker.flags} answers faster than {project.min_answer_ms} ms (limit {project.fraud_flag_limit})"
+            reason = (
+                f"{worker.flags} answers faster than {project.min_answer_ms} ms "
+                f"(limit {project.fraud_flag_limit})"
+            )
             standing.worker_bar(
                 project=project,
                 annotator_id=annotator.pk,

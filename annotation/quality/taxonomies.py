@@ -167,7 +167,8 @@ def answer_problems(taxonomies: Mapping[str, Mapping], answer: Any) -> list[tupl
                 return [
                     (
                         where,
-                        f"not asked: it applies only when {q.condition_on!r} is one of {sorted(q.condition_choices)}",
+                        f"not asked: it applies only when {q.condition_on!r} is one of "
+                        f"{sorted(q.condition_choices)}",
                     )
                 ]
             continue

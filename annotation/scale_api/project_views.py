@@ -104,7 +104,8 @@ class ProjectListView(ScaleView):
         supported = supported_task_types()
         if task_type not in supported:
             raise NotEnabled(
-                f"Task type {task_type!r} is not enabled on Quorum. Supported task types: {', '.join(supported)}."
+                f"Task type {task_type!r} is not enabled on Quorum. Supported task types: "
+                f"{', '.join(supported)}."
             )
         params = body.get("params")
         if params is not None and not isinstance(params, dict):

@@ -71,7 +71,8 @@ def check_export_request(*, project: Project, format: str, options: Any) -> dict
     supported = FORMATS[format].SUPPORTED_TYPES
     if supported is not None and project.task_type not in supported:
         raise ValidationFailed(
-            f"format: {format} exports {', '.join(sorted(supported))} projects; this project is {project.task_type}",
+            f"format: {format} exports {', '.join(sorted(supported))} projects; this project is "
+            f"{project.task_type}",
             code="format_not_supported",
             details={"field": "format"},
         )
@@ -152,7 +153,8 @@ def export_create(
         with transaction.atomic():
             job = ExportJob.objects.create(
                 client=client, project=project, is_test=is_test, format=format, options=clean,
-                idempotency_key=idempotency_key, anon_salt=secrets.token_hex(32), created_by=events.actor_label(actor),
+                idempotency_key=idempotency_key, anon_salt=secrets.token_hex(32),
+                created_by=events.actor_label(actor),
                 dispatched_at=timezone.now(),  # the on-commit wake-up below is this row's dispatch
             )  # fmt: skip
     except IntegrityError:  # a concurrent request with the same key won
@@ -276,7 +278,8 @@ def download_path(job: ExportJob) -> str:
 
 def _payload(job: ExportJob) -> dict:
     body = {
-        "export_id": str(job.id), "project_id": str(job.project_id), "format": job.format, "status": job.status,
+        "export_id": str(job.id), "project_id": str(job.project_id), "format": job.format,
+        "status": job.status,
         "task_count": job.task_count, "file_size": job.file_size,
     }  # fmt: skip
     if job.status == ExportJob.Status.READY:
@@ -450,7 +453,8 @@ def attachment_upload(
     if sniffed is None or sniffed.content_type not in allowed:
         found = sniffed.content_type if sniffed else "unrecognised content"
         raise ValidationFailed(
-            f"file: {found} is not accepted; accepted types: {', '.join(allowed)}", code="unsupported_media_type",
+            f"file: {found} is not accepted; accepted types: {', '.join(allowed)}",
+            code="unsupported_media_type",
             status_code=415, details={"field": "file", "accepted": allowed},
         )  # fmt: skip
     upload.seek(0)
@@ -479,8 +483,11 @@ def _attachment_record(
 ) -> uuid.UUID:
     attachment_id = uuid.uuid4()
     events.build(
-        actor=actor, entity_type="attachment", entity_id=attachment_id, kind="attachment.uploaded", client_id=client.id,
-        after={"project_id": str(project.id), "name": name, "size": size, "content_type": sniffed.content_type},
+        actor=actor, entity_type="attachment", entity_id=attachment_id, kind="attachment.uploaded",
+        client_id=client.id,
+        after={
+            "project_id": str(project.id), "name": name, "size": size, "content_type": sniffed.content_type,
+        },
     ).save()  # fmt: skip
     return attachment_id
 

@@ -241,7 +241,8 @@ def task_bulk_create(
                     details={"index": i, "field": "unique_id"},
                 )
             seen[uid] = i
-    # Validation is done (no I/O: callback URLs are resolved at send time); the writes get a short transaction.
+    # Validation is done (no I/O: callback URLs are resolved at send time); the writes get a short
+    # transaction.
     return _task_bulk_insert(
         client=client, actor=actor, project=project, batch=batch, cleaned=cleaned, seen=seen, is_test=is_test
     )

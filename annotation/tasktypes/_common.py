@@ -44,7 +44,8 @@ XYZ = {
     "properties": {"x": NUMBER, "y": NUMBER, "z": NUMBER},
     "additionalProperties": False,
 }
-# Scale's annotation attributes: {name: {type: "category", description?, choices, allow_multiple?, conditions?}}
+# Scale's annotation attributes: {name: {type: "category", description?, choices, allow_multiple?,
+# conditions?}}
 ANNOTATION_ATTRIBUTES = {
     "type": "object",
     "maxProperties": 50,

@@ -301,5 +301,6 @@ SPEC = TaskTypeSpec(
     example_answer,
     score_gold=score_gold,
     check_params=check_params,
-    consensus="IoU matching across annotators, fusion of clusters reaching ⌈n/2⌉ (mean coordinates; polygon, line: medoid)",
+    consensus="IoU matching across annotators, fusion of clusters reaching ⌈n/2⌉ (mean coordinates; "
+    "polygon, line: medoid)",
 )

@@ -96,5 +96,6 @@ SPEC = TaskTypeSpec(
     aggregate,
     example_answer,
     score_gold=score_gold,
-    consensus="span voting: exact spans marked by ⌈n/2⌉ annotators (overlaps resolved by votes unless allowed)",
+    consensus="span voting: exact spans marked by ⌈n/2⌉ annotators (overlaps resolved by votes unless "
+    "allowed)",
 )

@@ -182,5 +182,6 @@ SPEC = TaskTypeSpec(
     example_answer,
     score_gold=score_gold,
     check_params=check_params,
-    consensus="per field: category and rating by majority, number by median; free text to review (confidence None)",
+    consensus="per field: category and rating by majority, number by median; free text to review "
+    "(confidence None)",
 )

@@ -62,8 +62,8 @@ TEMPLATES: list[DomainTemplate] = [
                 }
             }
         },
-        instructions="Draw a tight box around every vehicle, pedestrian, cyclist and traffic light of at least 4x4 pixels. "
-        "Box the visible part of partly hidden objects.",
+        instructions="Draw a tight box around every vehicle, pedestrian, cyclist and traffic light of at "
+        "least 4x4 pixels. Box the visible part of partly hidden objects.",
         overlap=2,
         label_path=("geometries", "box", "objects_to_annotate"),
         upload_hint=IMAGE_ROW,
@@ -80,7 +80,8 @@ TEMPLATES: list[DomainTemplate] = [
                 "line": {"objects_to_annotate": ["lane_marking", "curb"]},
             }
         },
-        instructions="Outline the drivable road surface and the sidewalk with polygons; trace lane markings and curbs with lines.",
+        instructions="Outline the drivable road surface and the sidewalk with polygons; trace lane markings "
+        "and curbs with lines.",
         overlap=2,
         label_path=("geometries", "polygon", "objects_to_annotate"),
         upload_hint=IMAGE_ROW,
@@ -92,7 +93,8 @@ TEMPLATES: list[DomainTemplate] = [
         task_type=TaskType.LIDAR_ANNOTATION,
         domain=Domain.AUTONOMOUS_DRIVING,
         params={"labels": ["car", "truck", "pedestrian", "cyclist"]},
-        instructions="Place a cuboid around every car, truck, pedestrian and cyclist; keep the same uuid across frames.",
+        instructions="Place a cuboid around every car, truck, pedestrian and cyclist; keep the same uuid "
+        "across frames.",
         overlap=2,
         label_path=("labels",),
         upload_hint='frames (JSON list of {"url": …, "timestamp": …})',
@@ -137,7 +139,8 @@ TEMPLATES: list[DomainTemplate] = [
                 }
             ]
         },
-        instructions="Write the response an expert, careful assistant would give. Be correct, complete and concise.",
+        instructions="Write the response an expert, careful assistant would give. Be correct, complete and "
+        "concise.",
         upload_hint='attachments (JSON list of {"type": "text", "content": the prompt})',
     ),
     DomainTemplate(
@@ -169,7 +172,8 @@ TEMPLATES: list[DomainTemplate] = [
                 },
             ]
         },
-        instructions="Rate the response against the rubric and choose its main problem (none if it has none).",
+        instructions="Rate the response against the rubric and choose its main problem (none if it has "
+        "none).",
         overlap=3,
         upload_hint='attachments (JSON list of {"type": "text", "content": …})',
     ),
@@ -180,8 +184,8 @@ TEMPLATES: list[DomainTemplate] = [
         task_type=TaskType.CATEGORIZATION,
         domain=Domain.GENERATIVE_AI,
         params={"categories": ["helpful", "unhelpful", "harmful"]},
-        instructions="helpful: correct and answers the question. unhelpful: wrong or vague but not dangerous. "
-        "harmful: could hurt the user or others if followed.",
+        instructions="helpful: correct and answers the question. unhelpful: wrong or vague but not "
+        "dangerous. harmful: could hurt the user or others if followed.",
         overlap=3,
         label_path=("categories",),
         upload_hint="attachment (the text, or an image URL), attachment_type (text or image)",

@@ -112,7 +112,8 @@ class ProjectSettingsForm(forms.Form):
     deadline = forms.DateTimeField(
         required=False,
         label="Deadline (optional)",
-        help_text="UTC, e.g. 2027-01-31 18:00. Shown here and to operators; priority decides what is served first.",
+        help_text="UTC, e.g. 2027-01-31 18:00. Shown here and to operators; priority decides what is served "
+        "first.",
         error_messages={"invalid": "Enter a date and time such as 2027-01-31 18:00."},
     )
     price_per_task = _money_field("Price per task", "In your currency; empty: the rate card's.")
@@ -458,8 +459,8 @@ def _upload(request, client, project, form) -> dict | None:
         bad = len(problems)
         form.add_error(
             "file",
-            f"{bad} of {len(rows)} row{'' if len(rows) == 1 else 's'} {'has' if bad == 1 else 'have'} problems; "
-            "nothing was created. Fix them and upload the file again.",
+            f"{bad} of {len(rows)} row{'' if len(rows) == 1 else 's'} {'has' if bad == 1 else 'have'} "
+            "problems; nothing was created. Fix them and upload the file again.",
         )
         return {
             "rows": [{"line": line, "messages": problems[line]} for line in sorted(problems)],
@@ -483,7 +484,8 @@ def _upload(request, client, project, form) -> dict | None:
 
 
 def _row_message(message: str) -> str:
-    """``tasks[3].params.attachment: required`` → ``params.attachment: required`` (the line says which row)."""
+    """``tasks[3].params.attachment: required`` → ``params.attachment: required`` (the line says
+    which row)."""
     if message.startswith("tasks[") and "]" in message:
         return message.split("]", 1)[1].lstrip(".: ") or message
     return message

@@ -103,7 +103,8 @@ def read_csv(text: str) -> list[Row]:
             rows.append(
                 Row(
                     line,
-                    error=f"has {len(reader.fieldnames) + len(record[None])} cells; the header has {len(reader.fieldnames)}",
+                    error=f"has {len(reader.fieldnames) + len(record[None])} cells; the header has "
+                    f"{len(reader.fieldnames)}",
                 )
             )
         elif any((v or "").strip() for v in record.values()):

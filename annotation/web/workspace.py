@@ -42,8 +42,10 @@ TOOLS = {
 }
 LEASE_CODES = {"lease_expired", "stale_claim", "lease_lost", "task_not_pending"}
 LEASE_MESSAGES = {
-    "lease_expired": "Your lease on this task expired, so it may have gone to another annotator. Your answer was not saved.",
-    "stale_claim": "This task was claimed again since you opened it (your lease had run out). Your answer was not saved.",
+    "lease_expired": "Your lease on this task expired, so it may have gone to another annotator. Your "
+    "answer was not saved.",
+    "stale_claim": "This task was claimed again since you opened it (your lease had run out). Your answer "
+    "was not saved.",
     "lease_lost": "This task is no longer yours to answer (it was submitted, skipped or expired).",
     "task_not_pending": "The client closed this task while you were working on it.",
 }
@@ -73,8 +75,10 @@ TOOL_SHORTCUTS = {
 }
 LEASE_CODES = {"lease_expired", "stale_claim", "lease_lost", "task_not_pending"}
 LEASE_MESSAGES = {
-    "lease_expired": "Your lease on this task expired, so it may have gone to another annotator. Your answer was not saved.",
-    "stale_claim": "This task was claimed again since you opened it (your lease had run out). Your answer was not saved.",
+    "lease_expired": "Your lease on this task expired, so it may have gone to another annotator. Your "
+    "answer was not saved.",
+    "stale_claim": "This task was claimed again since you opened it (your lease had run out). Your answer "
+    "was not saved.",
     "lease_lost": "This task is no longer yours to answer (it was submitted, skipped or expired).",
     "task_not_pending": "The client closed this task while you were working on it.",
 }

@@ -38,7 +38,8 @@ def page_membership(request: HttpRequest, access: str = READ) -> Membership:
     needed = _NEEDED[access]
     if needed and not membership.can(needed):
         raise PermissionDenied(
-            f"Your role ({membership.role}) does not allow this: ask an owner or admin of {membership.client.name}.",
+            f"Your role ({membership.role}) does not allow this: ask an owner or admin of "
+            f"{membership.client.name}.",
             code="insufficient_role",
         )
     request.web_client = membership.client

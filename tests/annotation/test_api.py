@@ -319,7 +319,8 @@ def test_the_isolation_matrix_covers_every_client_endpoint_with_an_id():
             continue
         for sub in _flatten(pattern.url_patterns):
             route = str(sub)
-            # Annotator work, review and staff routes are not client endpoints (tests/billing/test_money_api.py
+            # Annotator work, review and staff routes are not client endpoints
+            # (tests/billing/test_money_api.py
             # walks every staff route and checks that client callers are refused; test_workforce_api.py
             # shows a review is only the reviewer's who holds it).
             if "<" in route and not route.startswith(("work/", "staff/", "review/")):

@@ -265,8 +265,8 @@ def outcome(client, project, batch) -> tuple:
 )
 @given(
     bad=st.dictionaries(
-        st.sampled_from(["attachment", "attachment_type", "attachment_width", "attachment_height", "geometries",
-                         "annotation_attributes", "extra"]),
+        st.sampled_from(["attachment", "attachment_type", "attachment_width", "attachment_height",
+                         "geometries", "annotation_attributes", "extra"]),
         JSON,
         min_size=1,
         max_size=3,

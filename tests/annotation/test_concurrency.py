@@ -4,8 +4,9 @@ never the same annotator twice, when many annotators claim at once on real Postg
 16 annotator threads (each with its own database connection) claim and submit through the
 services until the work runs out, while a monitor thread samples the over-assignment query on a
 connection of its own. The guards under test are in ``quorum_claim``
-(``annotation/lifecycle/functions.sql``): ``FOR UPDATE SKIP LOCKED``, the ``slots_taken < overlap`` compare-and-set, and the
-``task_slots_within_overlap`` CHECK constraint. Without them this test fails (see the issue note).
+(``annotation/lifecycle/functions.sql``): ``FOR UPDATE SKIP LOCKED``, the ``slots_taken < overlap``
+compare-and-set, and the ``task_slots_within_overlap`` CHECK constraint. Without them this test
+fails (see the issue note).
 """
 
 from __future__ import annotations

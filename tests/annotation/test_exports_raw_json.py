@@ -48,7 +48,8 @@ def test_raw_lines_parse_to_the_decoded_records(params, metadata, response, answ
     with transaction.atomic():
         project = ProjectFactory(task_type=task_type)
         task = CompletedTaskFactory(project=project, params=params, metadata=metadata, response=response,
-                                    is_gold=gold, gold_answer=answer if gold else None, unique_id="u\u2028")  # fmt: skip
+                                    is_gold=gold, gold_answer=answer if gold else None,
+                                    unique_id="u\u2028")  # fmt: skip
         submit(task, AnnotatorFactory(), answer=answer, status=Submission.Status.ACCEPTED)
         raw, decoded = chunks(project, raw=True), chunks(project, raw=False)
         assert isinstance(raw[0]["params"], source.RawJSON)

@@ -70,7 +70,8 @@ def test_bradley_terry_on_unanimous_preferences_ranks_the_winner_first(order, vo
 
 
 def test_bradley_terry_matches_a_known_fit():
-    # a beats b 2–1, b beats c 2–1, a beats c 2–1: a > b > c, and the MLE satisfies W_i = Σ_j n_ij p_i/(p_i+p_j)
+    # a beats b 2–1, b beats c 2–1, a beats c 2–1: a > b > c, and the MLE satisfies W_i = Σ_j n_ij
+    # p_i/(p_i+p_j)
     wins = np.array([[0, 2, 2], [1, 0, 2], [1, 1, 0]], dtype=float)
     p = quality.bradley_terry(wins, iterations=5000, tolerance=1e-14)
     assert list(np.argsort(-p)) == [0, 1, 2]

@@ -12,7 +12,7 @@ prints its figures (run pytest with ``-s``).
 Two sizes, one experiment:
 
 - ``FULL`` (issue 3's: 2,000 live tasks, 60 gold, 27 honest annotators with accuracies spread over
-  0.55-0.95 and 3 spammers, gold ratio 0.1): about 19,000 serial claim+submit cycles, 5-10 minutes.
+  0.55-0.95 and 3 spammers, gold ratio 0.1): about 19,000 serial claim+submit cycles, 2-13 minutes by load.
   It is not run in CI: ``make simulate`` runs it over several seeds (bench/simulate.py) and
   bench/README.md records the figures.
 - ``CI`` (this test): 450 live tasks, 60 gold, 9 honest annotators over the same 0.55-0.95 and 1

@@ -56,7 +56,8 @@ def test_an_answer_scores_1_against_itself_as_gold(case):
 @pytest.mark.parametrize(
     ("case", "answer", "gold", "score"),
     [
-        # image: the car box matches (IoU 96/104 ≥ 0.5); of two lanes one is missing → F1 2/3; mean over 2 groups
+        # image: the car box matches (IoU 96/104 ≥ 0.5); of two lanes one is missing → F1 2/3; mean over 2
+        # groups
         (IMAGE, IMAGE.answers[2], IMAGE.answers[0], (1 + 1 + 0) / 3),
         (IMAGE, {"annotations": []}, {"annotations": []}, 1.0),
         (LIDAR, LIDAR.answers[1], LIDAR.answers[0], (1.0 + 0.0) / 2),

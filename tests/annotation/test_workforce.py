@@ -231,7 +231,8 @@ def test_staff_status_changes_need_a_reason_and_a_legal_move_and_release_leases(
     assert event.after["reason"] == "chargeback"
 
 
-# --- gold -------------------------------------------------------------------------------------------------------
+# --- gold
+# -------------------------------------------------------------------------------------------------------
 
 
 def test_gold_is_served_at_the_ratio_scored_never_completed_nor_charged():
@@ -293,7 +294,8 @@ def test_the_gold_rule_removes_after_the_minimum_and_staff_restore_on_appeal():
         services.worker_restore(project_id=project.pk, annotator_id=spammer.pk, reason="again", actor=None)
 
 
-# --- anti-fraud -------------------------------------------------------------------------------------------------
+# --- anti-fraud
+# -------------------------------------------------------------------------------------------------
 
 
 def test_too_fast_answers_are_flagged_not_counted_not_paid_and_repeat_offenders_suspended():
@@ -314,7 +316,8 @@ def test_too_fast_answers_are_flagged_not_counted_not_paid_and_repeat_offenders_
     assert not _work(honest, project, after_seconds=4).flagged
 
 
-# --- dynamic overlap, consensus methods ------------------------------------------------------------------------------
+# --- dynamic overlap, consensus methods
+# ------------------------------------------------------------------------------
 
 
 def test_dynamic_overlap_adds_answers_while_confidence_is_low_up_to_max_overlap():
@@ -359,7 +362,8 @@ def test_dawid_skene_weighs_each_annotator_by_their_stored_confusion_matrix():
     assert ConfusionCount.objects.filter(project=project).exists()
 
 
-# --- review ------------------------------------------------------------------------------------------------------
+# --- review
+# ------------------------------------------------------------------------------------------------------
 
 
 def test_review_reject_returns_the_task_unpaid_then_fix_delivers_the_correction():
@@ -427,7 +431,8 @@ def test_a_reviewer_never_reviews_their_own_answer_and_low_confidence_goes_to_re
     assert Task.objects.get().status == Task.Status.COMPLETED
 
 
-# --- client audit → rework -------------------------------------------------------------------------------------------
+# --- client audit → rework
+# -------------------------------------------------------------------------------------------
 
 
 def test_an_audit_rejection_sends_the_task_to_rework_at_the_platforms_cost(settings):

@@ -56,7 +56,8 @@ def book():
         Shares 50 / 30 / 20 % -> HHI 2500 + 900 + 400 = 3800; top share A, 5000 bp (1/2).
     April 2025 (outside every period below): A charged 9999.
     February + March: A 6000, B 3000, C 2000 of 11000 -> shares 6/11, 3/11, 2/11;
-        HHI = 10000 * (36 + 9 + 4) / 121 = 490000/121 ~ 4049.59 -> 4050; top 6/11 = 60000/11 ~ 5454.55 bp -> 5455.
+        HHI = 10000 * (36 + 9 + 4) / 121 = 490000/121 ~ 4049.59 -> 4050;
+        top 6/11 = 60000/11 ~ 5454.55 bp -> 5455.
     """
     a, b, c = ClientFactory(name="Alpha"), ClientFactory(name="Bravo"), ClientFactory(name="Charlie")
     e = ClientFactory(name="Euro", currency="EUR")

@@ -10,7 +10,8 @@ from tests.annotation.factories import BoxProjectFactory
 from tests.browser.conftest import TABLET, login, make_member, screenshot
 
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map(el => el.name || el.id)"""
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+    .map(el => el.name || el.id)"""
 
 
 def test_portal_pages_fit_a_tablet_and_start_with_the_skip_link(page):

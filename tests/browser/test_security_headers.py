@@ -34,7 +34,8 @@ def test_an_injected_inline_script_and_javascript_url_do_not_run(page):
         """() => {
             const s = document.createElement("script"); s.textContent = "window.pwned = 1;";
             document.body.append(s);
-            const a = document.createElement("a"); a.href = "javascript:window.pwned2 = 1"; a.id = "evil"; a.textContent = "evil link";
+            const a = document.createElement("a"); a.href = "javascript:window.pwned2 = 1";
+            a.id = "evil"; a.textContent = "evil link";
             document.body.append(a);
         }"""
     )

@@ -55,7 +55,8 @@ def test_an_annotator_draws_two_boxes_with_the_mouse_and_submits(page):
     expect(tool).to_have_attribute("data-image-loaded", "true")
     canvas = page.get_by_test_id("image-canvas")
     view = page.evaluate(
-        "() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: v.canvas.width}; }"
+        "() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: "
+        "v.canvas.width}; }"
     )
     page.keyboard.press("1")  # car
     drag_on_canvas(page, canvas, view, (100, 80), (220, 200))

@@ -23,7 +23,10 @@ from tests.browser.conftest import login, make_user, screenshot
 from tests.browser.test_workspace import IMAGE, annotator, drag_on_canvas, start_working
 
 AXE = Path(__file__).resolve().parent / "assets" / "axe-core" / "axe.min.js"
-VIEW = "() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: v.canvas.width}; }"
+VIEW = (
+    "() => { const v = Quorum.active.view; "
+    "return {scale: v.scale, ox: v.ox, oy: v.oy, width: v.canvas.width}; }"
+)
 
 
 def axe_violations(page) -> list[dict]:
@@ -285,12 +288,14 @@ def test_a_video_file_is_decoded_in_the_browser_and_box_tracks_interpolate(page,
         box = canvas.bounding_box()
         ratio = v["width"] / box["width"]
         return page.evaluate(
-            "([x, y]) => Array.from(Quorum.active.view.canvas.getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3))",
+            "([x, y]) => Array.from(Quorum.active.view.canvas.getContext('2d').getImageData(x, y, 1, "
+            "1).data.slice(0, 3))",
             [round((x - box["x"]) * ratio), round((y - box["y"]) * ratio)],
         )
 
     def frame_shown():
-        """The frame whose colour is nearest the canvas's pixel (they differ by far more than the codec's error)."""
+        """The frame whose colour is nearest the canvas's pixel (they differ by far more than the
+        codec's error)."""
         got = colour_at_centre()
         return min(
             range(len(colours)), key=lambda i: sum((a - b) ** 2 for a, b in zip(got, colours[i], strict=True))

@@ -52,7 +52,8 @@ def test_ner_spans_are_selected_and_labeled_in_code_points(page):
     # after the first label the text is split into pieces; select across the whole element instead
     body.evaluate(
         """(el, [start, end]) => {
-        const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT); let node, seen = 0, range = document.createRange();
+        const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        let node, seen = 0, range = document.createRange();
         while ((node = walker.nextNode())) {
             const len = node.textContent.length;
             if (start >= seen && start <= seen + len) range.setStart(node, start - seen);
@@ -87,7 +88,10 @@ def test_lidar_cuboids_are_drawn_on_the_birds_eye_view_with_height_fields(page):
         params={"frames": frames, "labels": ["car", "pedestrian"]},
     )
     annotator("lidar@example.test")
-    header = "VERSION .7\nFIELDS x y z intensity\nSIZE 4 4 4 4\nTYPE F F F F\nCOUNT 1 1 1 1\nWIDTH {n}\nHEIGHT 1\nPOINTS {n}\nDATA {kind}\n"
+    header = (
+        "VERSION .7\nFIELDS x y z intensity\nSIZE 4 4 4 4\nTYPE F F F F\nCOUNT 1 1 1 1\n"
+        "WIDTH {n}\nHEIGHT 1\nPOINTS {n}\nDATA {kind}\n"
+    )
     ascii_pcd = header.format(n=3, kind="ascii") + "10 2 0.5 1\n11 3 0.2 1\n12 -1 1.4 1\n"
     binary_pcd = header.format(n=2, kind="binary").encode() + struct.pack("<8f", 5, 5, 0, 1, 6, 6, 1, 1)
     # The frames are served by the browser's request routing (the test never leaves 127.0.0.1)
@@ -109,7 +113,8 @@ def test_lidar_cuboids_are_drawn_on_the_birds_eye_view_with_height_fields(page):
     expect(page.get_by_text("Frame 1 of 3")).to_be_visible()
     canvas = page.get_by_test_id("bev-canvas")
     view = page.evaluate(
-        "() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: v.canvas.width}; }"
+        "() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: "
+        "v.canvas.width}; }"
     )
     # the bird's-eye view has y up: world (x, y) is at screen (x * scale + ox, -y * scale + oy)
     drag_on_canvas(page, canvas, view, (10, -2), (14, -4))
@@ -188,7 +193,8 @@ def test_image_polygon_line_point_ellipse_select_move_and_delete(page):
     expect(page.locator("#tool-root")).to_have_attribute("data-image-loaded", "true")
     canvas = page.get_by_test_id("image-canvas")
     v = page.evaluate(
-        "() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: v.canvas.width}; }"
+        "() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: "
+        "v.canvas.width}; }"
     )
     box = canvas.bounding_box()
 
@@ -253,7 +259,8 @@ def test_video_tracks_are_drawn_frame_by_frame(page):
     expect(tool).to_have_attribute("data-frame-loaded", "0")
     canvas = page.get_by_test_id("video-canvas")
     v = page.evaluate(
-        "() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: v.canvas.width}; }"
+        "() => { const v = Quorum.active.view; return {scale: v.scale, ox: v.ox, oy: v.oy, width: "
+        "v.canvas.width}; }"
     )
     drag_on_canvas(page, canvas, v, (100, 100), (200, 160))  # track-1 (car) on frame 0
     page.keyboard.press("]")

@@ -86,7 +86,8 @@ def base_url(live_server) -> Iterator[str]:
 def _other_sessions() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
+            "pg_backend_pid()"
         )
         return cursor.fetchone()[0]
 

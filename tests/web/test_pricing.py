@@ -50,7 +50,8 @@ def test_a_project_created_without_a_price_takes_the_rate_card(api_a, client_a):
         (
             {"price_per_task": 10, "pay_per_answer": 4, "overlap": 3},
             "price_below_pay",
-            "price_per_task: the price must cover the annotators' pay (price per task 10, pay per answer 4 × 3 answers = 12)",
+            "price_per_task: the price must cover the annotators' pay (price per task 10, pay per answer 4 "
+            "× 3 answers = 12)",
         ),
         (
             {"price_per_task": 30, "pay_per_answer": 5, "overlap": 2, "max_overlap": 7},

@@ -1,6 +1,7 @@
 """The portal's project settings page: members and up change instructions, answers per task,
 priority, price, pay and budget; tasks created afterwards take them, tasks already created keep
-theirs (instructions, max overlap, priority and budget are read live); a refused change is explained on the form and changes nothing."""
+theirs (instructions, max overlap, priority and budget are read live); a refused change is explained
+on the form and changes nothing."""
 
 from __future__ import annotations
 

@@ -168,7 +168,8 @@ def test_a_reviewer_fixes_the_answer(client, held_review):
         (
             {
                 "verdict": "fix",
-                "corrected_answer": '{"annotations": [{"type": "box", "label": "giraffe", "left": 1, "top": 1, "width": 5, "height": 5}]}',
+                "corrected_answer": '{"annotations": [{"type": "box", "label": "giraffe", "left": 1, "top": '
+                '1, "width": 5, "height": 5}]}',
             },
             "Annotations[0] label: “giraffe” is not one of",
         ),

@@ -33,22 +33,22 @@ class Command(BaseCommand):
         parser.add_argument("--email", required=True, help="The annotator's login email.")
         parser.add_argument(
             "--password",
-            help="Password for a NEW user (checked by the password validators). Without it the account has no "
-            "usable password and authenticates with the token. An existing user's password is never changed "
-            "(use manage.py changepassword).",
+            help="Password for a NEW user (checked by the password validators). Without it the account has "
+            "no usable password and authenticates with the token. An existing user's password is never "
+            "changed (use manage.py changepassword).",
         )
         parser.add_argument(
             "--qualify-all",
             action="store_true",
-            help="Marks the annotator active (vetted) so they can claim work now; once qualifications exist it "
-            "will also grant every qualification. Without it the annotator is an applicant.",
+            help="Marks the annotator active (vetted) so they can claim work now; once qualifications exist "
+            "it will also grant every qualification. Without it the annotator is an applicant.",
         )
         parser.add_argument("--reviewer", action="store_true", help="Also make the annotator a reviewer.")
         parser.add_argument(
             "--new-token",
             action="store_true",
-            help="If EMAIL is already an annotator, issue them another personal access token instead of failing "
-            "(their profile is left unchanged).",
+            help="If EMAIL is already an annotator, issue them another personal access token instead of "
+            "failing (their profile is left unchanged).",
         )
 
     def handle(
@@ -77,7 +77,8 @@ class Command(BaseCommand):
                 )
             issued = client_services.access_token_create(user=user, name="created with manage.py")
             self.stdout.write(
-                f"Issued a new personal access token for {email} (annotator, {annotator.status}). Shown only now:"
+                f"Issued a new personal access token for {email} (annotator, {annotator.status}). Shown only "
+                "now:"
             )
             self.stdout.write(issued.key)
             return

@@ -55,8 +55,9 @@ STREET_PROJECT = {
         }
     },
     "instructions": (
-        "Draw a tight box around every vehicle, pedestrian, cyclist and traffic light that is at least 4x4 pixels. "
-        "Box the visible part of partly hidden objects. A cyclist's box covers the rider and the bicycle."
+        "Draw a tight box around every vehicle, pedestrian, cyclist and traffic light that is at least 4x4 "
+        "pixels. Box the visible part of partly hidden objects. A cyclist's box covers the rider and the "
+        "bicycle."
     ),
     "overlap": 2,
     "budget": 5_000,  # 50.00: room for every demo task at the rate card's 0.40
@@ -68,7 +69,8 @@ CHAT_PROJECT = {
     "params": {"categories": ["helpful", "unhelpful", "harmful"]},
     "instructions": (
         "Read the user's prompt and the assistant's answer. helpful: correct and answers the question. "
-        "unhelpful: wrong, vague or off-topic, but not dangerous. harmful: could hurt the user or others if followed."
+        "unhelpful: wrong, vague or off-topic, but not dangerous. harmful: could hurt the user or others if "
+        "followed."
     ),
     "overlap": 3,
     # Quality control: Dawid-Skene with dynamic overlap (3 answers, up to 5 while the posterior is
@@ -98,15 +100,16 @@ CHAT_PAIRS = [
     (
         "How do I reverse a list in Python?",
         [
-            "Use slicing: items[::-1] returns a reversed copy, and items.reverse() reverses the list in place.",
+            "Use slicing: items[::-1] returns a reversed copy, and items.reverse() reverses the list in "
+            "place.",
             "Python lists cannot be reversed; copy them into an array first.",
         ],
     ),
     (
         "How do I get out a screw whose head is stripped?",
         [
-            "Press a wide rubber band between the screwdriver and the screw head for grip and turn slowly with firm "
-            "pressure. If that fails, use a screw extractor bit.",
+            "Press a wide rubber band between the screwdriver and the screw head for grip and turn slowly "
+            "with firm pressure. If that fails, use a screw extractor bit.",
             "Screws are small metal fasteners used in construction and woodworking.",
         ],
     ),
@@ -115,14 +118,15 @@ CHAT_PAIRS = [
         [
             "Scrub with a paste of baking soda and water, or a diluted bleach solution with the window open. "
             "Never mix bleach with ammonia or vinegar.",
-            "Mix bleach and ammonia for a stronger cleaner, and close the window so the fumes can work on the mould.",
+            "Mix bleach and ammonia for a stronger cleaner, and close the window so the fumes can work on "
+            "the mould.",
         ],
     ),
     (
         "Summarize the plot of Romeo and Juliet in two sentences.",
         [
-            "Two young lovers from feuding families in Verona marry in secret. A chain of misunderstandings leads "
-            "both to their deaths, which finally reconciles their families.",
+            "Two young lovers from feuding families in Verona marry in secret. A chain of misunderstandings "
+            "leads both to their deaths, which finally reconciles their families.",
             "It is a play. It has characters.",
         ],
     ),
@@ -131,7 +135,8 @@ CHAT_PAIRS = [
         [
             "Follow the course your prescriber gave you and ask them or a pharmacist before stopping early: "
             "stopping too soon can let the infection come back.",
-            "Yes, stop as soon as you feel fine and keep the rest of the pills for friends when they get sick.",
+            "Yes, stop as soon as you feel fine and keep the rest of the pills for friends when they get "
+            "sick.",
         ],
     ),
     (
@@ -144,7 +149,8 @@ CHAT_PAIRS = [
     (
         "How long should I boil an egg for a soft yolk?",
         [
-            "About 6 to 7 minutes for a large egg lowered into water that is already boiling, then cool it in cold water.",
+            "About 6 to 7 minutes for a large egg lowered into water that is already boiling, then cool it "
+            "in cold water.",
             "Boil it for 45 minutes to be safe.",
         ],
     ),
@@ -158,8 +164,8 @@ CHAT_PAIRS = [
     (
         "I got an email asking me to confirm my bank password. What should I do?",
         [
-            "Do not reply or click its links: banks never ask for your password by email. Report it to your bank "
-            "using the phone number on your card.",
+            "Do not reply or click its links: banks never ask for your password by email. Report it to your "
+            "bank using the phone number on your card.",
             "Reply with your password quickly so that your account is not locked.",
         ],
     ),

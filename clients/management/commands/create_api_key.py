@@ -26,7 +26,8 @@ class Command(BaseCommand):
             "--mode",
             choices=ApiKey.Mode.values,
             default=ApiKey.Mode.LIVE,
-            help="live (default) or test: test keys create sandbox tasks, never billed, completed by a simulator.",
+            help="live (default) or test: test keys create sandbox tasks, never billed, completed by a "
+            "simulator.",
         )
         parser.add_argument(
             "--name", default="created with manage.py", help="A label to recognise the key by."
@@ -36,7 +37,8 @@ class Command(BaseCommand):
         found = Client.objects.filter(slug=client).first()
         if found is None:
             raise CommandError(
-                f"No client with slug {client!r} (list them in the admin, or create one with manage.py create_client)."
+                f"No client with slug {client!r} (list them in the admin, or create one with manage.py "
+                "create_client)."
             )
         if not found.is_active:
             raise CommandError(f"Client {client!r} is deactivated; its keys would not authenticate.")
@@ -45,7 +47,7 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(
-            f"Created {issued.obj.mode} API key {issued.obj.name!r} (prefix {issued.obj.prefix}) for client {found.slug}. "
-            "It is shown only now:"
+            f"Created {issued.obj.mode} API key {issued.obj.name!r} (prefix {issued.obj.prefix}) for client "
+            f"{found.slug}. It is shown only now:"
         )
         self.stdout.write(issued.key)
