@@ -127,6 +127,11 @@
       }
       if (!video.seeking && Math.abs(video.currentTime - target) < 1e-6) { ready(); return; }
       video.addEventListener("seeked", function onSeeked() {
+        if (token !== seekToken) { video.removeEventListener("seeked", onSeeked); return; }
+        // A seek still finishing from an earlier key press fires "seeked" too: the element then
+        // holds that earlier frame (and is already seeking again), so wait for the seek into this
+        // frame's slot.
+        if (video.seeking || !inSlot(video.currentTime)) return;
         video.removeEventListener("seeked", onSeeked);
         ready();
       });
