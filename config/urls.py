@@ -43,6 +43,16 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),  # PostgreSQL and broker, separately (config/health.py)
     path("login/", web_auth.SignInView.as_view(), name="login"),
     path("logout/", web_auth.SignOutView.as_view(), name="logout"),
+    path("password-reset/", web_auth.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", web_auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        web_auth.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/", web_auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"
+    ),
     path("portal/", include(portal_pages)),
     path("ops/", include(ops_pages)),
     path("work/", include("annotation.web.workspace_urls")),  # the annotator workspace
