@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
 from clients import auth, events, outbound
@@ -213,3 +217,26 @@ def webhook_endpoint_set_enabled(
         client_id=client.id,
     )
     return endpoint
+
+
+@transaction.atomic
+def client_owner_add(*, client: Client, email: str, actor: Any = None) -> tuple[User, bool]:
+    """Make the person with ``email`` an owner of ``client``, creating them (without a password:
+    they choose one through ``password_set_path``) when nobody has that address. Returns the user
+    and whether they were created."""
+    email = (email or "").strip().lower()
+    user = User.objects.filter(email=email).first()
+    created = user is None
+    if created:
+        user = user_create(email=email)
+    membership_create(user=user, client=client, role=Membership.Role.OWNER, actor=actor)
+    return user, created
+
+
+def password_set_path(user: User) -> str:
+    """The path of a one-time link where ``user`` chooses a password (Django's password-reset
+    confirm view and ``default_token_generator``: the token dies once the password changes, or after
+    ``PASSWORD_RESET_TIMEOUT``)."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
