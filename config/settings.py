@@ -171,6 +171,7 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
     else "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Quorum <no-reply@quorum.local>")
+QUORUM_INVITATION_DAYS = env_int("QUORUM_INVITATION_DAYS", 7)  # a team invitation's link expires after
 CSRF_FAILURE_VIEW = "clients.web.errors.csrf_failure"  # a readable page, not Django's debug text
 # Uploaded attachments and export files go through Django's storage API (annotation/storage.py):
 # the local filesystem under QUORUM_MEDIA_ROOT by default; S3-compatible object storage through

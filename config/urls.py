@@ -12,6 +12,7 @@ from billing.web import urls as billing_web_urls
 from clients.api import views as client_views
 from clients.web import auth as web_auth
 from clients.web import urls as clients_web_urls
+from clients.web import views as clients_web_views
 from config import health, views
 
 # Pages (server-rendered): the client portal and the operators' dashboards; the annotator
@@ -53,6 +54,7 @@ urlpatterns = [
     path(
         "password-reset/done/", web_auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"
     ),
+    path("invitations/<str:token>/", clients_web_views.invitation_accept, name="invitation-accept"),
     path("portal/", include(portal_pages)),
     path("ops/", include(ops_pages)),
     path("work/", include("annotation.web.workspace_urls")),  # the annotator workspace
