@@ -16,12 +16,12 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.text import slugify
 
 from clients import auth, events, outbound
 from clients import secrets as keys
-from clients.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from clients.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from clients.models import AccessToken, ApiKey, Client, Invitation, Membership, User, WebhookEndpoint
 from core.transactions import after_commit
 
@@ -436,3 +436,50 @@ def membership_remove(*, client: Client, membership_id, actor: Any = None) -> Me
     )
     membership.delete()
     return membership
+
+
+# --- self-service sign-up -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def signup_create(*, organisation: str, email: str, password: str) -> User:
+    """A new client organisation and its owner, who cannot sign in until the e-mailed link
+    (``signup_verify``) proves the address. Refused when the address already has an account."""
+    email = _clean_email(email)
+    if User.objects.filter(email=email).exists():
+        raise Conflict("email: an account with this email already exists", code="user_exists")
+    try:
+        client = client_create(name=organisation)
+    except DomainError as exc:
+        message = (
+            "an organisation with this name already exists" if exc.code == "client_exists" else exc.message
+        )
+        raise type(exc)(f"organisation: {message}", code=exc.code, details={"field": "organisation"}) from exc
+    user = User.objects.create_user(email=email, password=password, is_active=False)
+    membership_create(user=user, client=client, role=Membership.Role.OWNER, actor=user)
+    return user
+
+
+def signup_verify_path(user: User) -> str:
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    return reverse("signup-verify", kwargs={"uidb64": uid, "token": default_token_generator.make_token(user)})
+
+
+@transaction.atomic
+def signup_verify(*, uidb64: str, token: str) -> User:
+    """Activate the account behind a sign-up link. The token dies at the first sign-in (it is bound to
+    ``last_login``) and after ``PASSWORD_RESET_TIMEOUT``."""
+    try:
+        user = User.objects.select_for_update().get(pk=urlsafe_base64_decode(uidb64).decode())
+    except (User.DoesNotExist, ValueError, TypeError, UnicodeDecodeError, DjangoValidationError) as exc:
+        raise NotFound("This sign-up link is not valid.") from exc
+    if not default_token_generator.check_token(user, token):
+        raise Conflict(
+            "This sign-up link is invalid, already used or expired. Sign in, or reset your password.",
+            code="signup_link_invalid",
+        )
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        events.record(actor=user, entity=user, kind="user.verified", after={"email": user.email})
+    return user

@@ -172,6 +172,8 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Quorum <no-reply@quorum.local>")
 QUORUM_INVITATION_DAYS = env_int("QUORUM_INVITATION_DAYS", 7)  # a team invitation's link expires after
+# Self-service sign-up at /signup/ (an organisation and its owner, after e-mail verification).
+QUORUM_SIGNUP_ENABLED = env_bool("QUORUM_SIGNUP_ENABLED", not PRODUCTION)
 CSRF_FAILURE_VIEW = "clients.web.errors.csrf_failure"  # a readable page, not Django's debug text
 # Uploaded attachments and export files go through Django's storage API (annotation/storage.py):
 # the local filesystem under QUORUM_MEDIA_ROOT by default; S3-compatible object storage through

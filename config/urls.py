@@ -55,6 +55,8 @@ urlpatterns = [
         "password-reset/done/", web_auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"
     ),
     path("invitations/<str:token>/", clients_web_views.invitation_accept, name="invitation-accept"),
+    path("signup/", clients_web_views.signup, name="signup"),
+    path("signup/verify/<uidb64>/<token>/", clients_web_views.signup_verify, name="signup-verify"),
     path("portal/", include(portal_pages)),
     path("ops/", include(ops_pages)),
     path("work/", include("annotation.web.workspace_urls")),  # the annotator workspace

@@ -5,9 +5,11 @@ shown once, revoked) and webhook endpoints with their delivery log. Keys and web
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, password_validation
 from django.contrib.auth.decorators import login_required
+from django.core.mail import send_mail
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -296,3 +298,58 @@ def invitation_accept(request, token):
         {"invitation": invitation, "form": form, "existing": existing, "next": request.path},
         status=400 if request.method == "POST" else 200,
     )
+
+
+# --- self-service sign-up -------------------------------------------------------------------------------
+
+
+class SignupForm(AcceptForm):
+    organisation = forms.CharField(max_length=200, label="Organisation")
+    email = forms.CharField(max_length=254, label="Email")
+    field_order = ["organisation", "email", "new_password1", "new_password2"]
+
+    def clean(self):
+        self.email = (self.cleaned_data.get("email") or "").strip().lower()
+        return super().clean()
+
+
+def _signup_enabled():
+    if not settings.QUORUM_SIGNUP_ENABLED:
+        raise NotFound("Sign-up is switched off on this server: ask an existing owner for an invitation.")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    """A new organisation and its owner; the account works once the e-mailed link is opened."""
+    _signup_enabled()
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.signup_create(
+                organisation=form.cleaned_data["organisation"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["new_password1"],
+            )
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            link = request.build_absolute_uri(services.signup_verify_path(user))
+            send_mail(
+                "Confirm your Quorum sign-up",
+                f"Open this link to confirm {user.email} and start using Quorum (it works once):"
+                f"\n\n{link}\n\n"
+                "If you did not sign up, ignore this e-mail: the account stays locked.\n",
+                None,
+                [user.email],
+            )
+            return render(request, "web/signup_sent.html", {"email": user.email})
+    return render(request, "web/signup.html", {"form": form}, status=400 if request.method == "POST" else 200)
+
+
+@require_http_methods(["GET"])
+def signup_verify(request, uidb64, token):
+    _signup_enabled()
+    user = services.signup_verify(uidb64=uidb64, token=token)  # bad link: a readable error page
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(request, "Your e-mail is confirmed: welcome to Quorum.")
+    return redirect("/portal/")
