@@ -213,3 +213,16 @@ def test_another_clients_owner_is_refused(client_a, client_b, owner, pages):
     )
     assert Membership.objects.get(id=member.id).role == "viewer"
     assert Membership.objects.filter(id=owner.id).exists()
+
+
+@pytest.mark.parametrize(
+    "one, two, message", [(PASSWORD, PASSWORD + "x", b"differ"), ("123", "123", b"too short")]
+)
+def test_a_bad_password_on_the_accept_page_changes_nothing(client_a, owner_pages, one, two, message):
+    _invite(owner_pages)
+
+    page = PageClient().post(_accept_path(), {"new_password1": one, "new_password2": two})
+
+    assert page.status_code == 400 and message in page.content
+    assert not User.objects.filter(email="new@acme.example").exists()
+    assert Invitation.objects.get().accepted_at is None
