@@ -94,7 +94,7 @@ class Membership(models.Model):
 
     # What each role may do: "write" (work: projects, batches, tasks), "admin" (keys, credentials, billing).
     PERMISSIONS = {
-        Role.OWNER: {"write", "admin"},
+        Role.OWNER: {"write", "admin", "team"},  # "team": invite, change roles, remove members
         Role.ADMIN: {"write", "admin"},
         Role.MEMBER: {"write"},
         Role.VIEWER: set(),
@@ -102,6 +102,26 @@ class Membership(models.Model):
 
     def can(self, permission: str) -> bool:
         return permission in self.PERMISSIONS.get(self.role, set())
+
+
+class Invitation(models.Model):
+    """An owner's invitation of ``email`` to join ``client`` with ``role``: the accept link carries a
+    secret token of which only the SHA-256 hash is stored. Single use (``accepted_at``), and refused
+    after ``expires_at`` (``QUORUM_INVITATION_DAYS`` after creation)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def is_expired(self) -> bool:
+        return timezone.now() >= self.expires_at
 
 
 class ApiKey(models.Model):

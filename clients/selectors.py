@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from clients.errors import PermissionDenied
-from clients.models import ApiKey, Client, DeliveryAttempt, Membership, User, WebhookDelivery, WebhookEndpoint
+from clients.models import (
+    ApiKey,
+    Client,
+    DeliveryAttempt,
+    Invitation,
+    Membership,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 def membership_for_user(*, user: User, slug: str | None = None) -> Membership:
@@ -55,3 +65,16 @@ def delivery_log_for_client(*, client: Client, endpoint_id=None, limit: int = 50
     if endpoint_id is not None:
         qs = qs.filter(endpoint_id=endpoint_id)
     return list(qs[:limit])
+
+
+def membership_list_for_client(*, client: Client) -> QuerySet[Membership]:
+    return Membership.objects.filter(client=client).select_related("user").order_by("user__email")
+
+
+def invitation_pending_for_client(*, client: Client) -> QuerySet[Invitation]:
+    """Invitations neither accepted nor expired, newest first."""
+    return (
+        Invitation.objects.filter(client=client, accepted_at=None, expires_at__gt=timezone.now())
+        .select_related("invited_by")
+        .order_by("-created_at")
+    )

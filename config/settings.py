@@ -158,6 +158,22 @@ STATICFILES_DIRS = [BASE_DIR / "config" / "static"]  # the pages' shared CSS and
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+# E-mail (password reset, invitations): Django's backend. EMAIL_BACKEND wins when set; else SMTP
+# through EMAIL_HOST when that is set, else the console (printed by `make run`). Tests use locmem.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Quorum <no-reply@quorum.local>")
+QUORUM_INVITATION_DAYS = env_int("QUORUM_INVITATION_DAYS", 7)  # a team invitation's link expires after
+# Self-service sign-up at /signup/ (an organisation and its owner, after e-mail verification).
+QUORUM_SIGNUP_ENABLED = env_bool("QUORUM_SIGNUP_ENABLED", not PRODUCTION)
 CSRF_FAILURE_VIEW = "clients.web.errors.csrf_failure"  # a readable page, not Django's debug text
 # Uploaded attachments and export files go through Django's storage API (annotation/storage.py):
 # the local filesystem under QUORUM_MEDIA_ROOT by default; S3-compatible object storage through

@@ -12,6 +12,7 @@ from billing.web import urls as billing_web_urls
 from clients.api import views as client_views
 from clients.web import auth as web_auth
 from clients.web import urls as clients_web_urls
+from clients.web import views as clients_web_views
 from config import health, views
 
 # Pages (server-rendered): the client portal and the operators' dashboards; the annotator
@@ -43,6 +44,19 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),  # PostgreSQL and broker, separately (config/health.py)
     path("login/", web_auth.SignInView.as_view(), name="login"),
     path("logout/", web_auth.SignOutView.as_view(), name="logout"),
+    path("password-reset/", web_auth.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", web_auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        web_auth.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/", web_auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"
+    ),
+    path("invitations/<str:token>/", clients_web_views.invitation_accept, name="invitation-accept"),
+    path("signup/", clients_web_views.signup, name="signup"),
+    path("signup/verify/<uidb64>/<token>/", clients_web_views.signup_verify, name="signup-verify"),
     path("portal/", include(portal_pages)),
     path("ops/", include(ops_pages)),
     path("work/", include("annotation.web.workspace_urls")),  # the annotator workspace

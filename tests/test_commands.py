@@ -361,3 +361,54 @@ def test_demo_image_generator_writes_only_missing_files(tmp_path):
     assert again == ["street-02.png"]
     assert (tmp_path / "street-02.png").read_bytes() == _demo_images.street_scene_png(2)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+# --- create_client --owner-email --------------------------------------------------------------------
+
+
+def _link_path(output: str) -> str:
+    url = next(line for line in output.splitlines() if "/password-reset/" in line)
+    return url[url.index("/password-reset/") :]
+
+
+def test_create_client_with_a_new_owner_prints_a_one_time_password_link(db):
+    output = run("create_client", "Beta Labs", "--slug", "beta", "--owner-email", "Boss@Beta.example")
+
+    user = User.objects.get(email="boss@beta.example")
+    assert not user.has_usable_password()
+    membership = Membership.objects.get(user=user)
+    assert (membership.client.slug, membership.role) == ("beta", "owner")
+    assert "owner: boss@beta.example (new user, no password yet)" in output
+    assert "--password" not in output
+
+    browser = BrowserClient()
+    form = browser.get(_link_path(output), follow=True)
+    assert form.status_code == 200 and b"Choose a password" in form.content
+    done = browser.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "owner-pass-2026!x", "new_password2": "owner-pass-2026!x"},
+        follow=True,
+    )
+    assert b"Password set" in done.content
+    user.refresh_from_db()
+    assert user.check_password("owner-pass-2026!x")
+    # The link works once.
+    again = BrowserClient().get(_link_path(output), follow=True)
+    assert b"This link no longer works" in again.content
+
+
+def test_create_client_reuses_an_existing_user_as_owner(client_a):
+    existing = User.objects.create_user(email="pm@beta.example", password="already-set-2026!")
+
+    output = run("create_client", "Beta Labs", "--owner-email", "pm@beta.example")
+
+    assert User.objects.filter(email="pm@beta.example").count() == 1
+    assert Membership.objects.get(user=existing, client__slug="beta-labs").role == "owner"
+    assert "sign in with their password" in output and "/password-reset/" not in output
+
+
+def test_create_client_with_a_bad_owner_email_creates_nothing(db):
+    with pytest.raises(CommandError, match="valid email"):
+        run("create_client", "Beta Labs", "--owner-email", "not-an-address")
+
+    assert (Client.objects.count(), User.objects.count()) == (0, 0)

@@ -20,9 +20,9 @@ from clients.errors import PermissionDenied
 from clients.models import Membership
 from clients.selectors import membership_for_user
 
-READ, WRITE, ADMIN = "read", "write", "admin"
+READ, WRITE, ADMIN, TEAM = "read", "write", "admin", "team"
 SESSION_CLIENT_KEY = "web_client_slug"
-_NEEDED = {READ: None, WRITE: "write", ADMIN: "admin"}
+_NEEDED = {READ: None, WRITE: "write", ADMIN: "admin", TEAM: "team"}  # TEAM: owners only
 
 
 def page_membership(request: HttpRequest, access: str = READ) -> Membership:

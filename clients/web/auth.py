@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.shortcuts import render
+from django.urls import reverse_lazy
 
+from clients.models import User
 from clients.web.errors import error_page
 
 
@@ -42,3 +44,37 @@ def locked_out(request, original_response=None, credentials=None):
         response = render(request, "web/login.html", context, status=429)
     response["Retry-After"] = str(seconds)
     return response
+
+
+# --- password reset ---------------------------------------------------------------------------------
+# Django's own views and tokens (``default_token_generator``: the token is bound to the password hash
+# and last sign-in, so a link works once; ``PASSWORD_RESET_TIMEOUT`` bounds it). An unknown address
+# gets the same "check your e-mail" page as a known one.
+
+
+class PortalPasswordResetForm(PasswordResetForm):
+    def get_users(self, email):
+        """Active people with this e-mail, including those who never set a password (created by
+        ``create_client --owner-email`` or an invitation): the reset link is how they set one."""
+        return User.objects.filter(email__iexact=(email or "").strip(), is_active=True)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PortalPasswordResetForm
+    template_name = "web/password_reset_form.html"
+    email_template_name = "web/password_reset_email.txt"
+    subject_template_name = "web/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "web/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "web/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "web/password_reset_complete.html"

@@ -7,6 +7,7 @@ PORTAL_NAV = [
     ("/portal/exports/", "Exports"),
     ("/portal/api-keys/", "API keys"),
     ("/portal/webhooks/", "Webhooks"),
+    ("/portal/team/", "Team"),
     ("/portal/billing/", "Invoices & usage"),
 ]
 OPS_NAV = [("/ops/", "Dashboards"), ("/ops/invoices/", "Invoices"), ("/admin/", "Admin console")]

@@ -10,4 +10,7 @@ urlpatterns = [
     path("api-keys/<uuid:key_id>/revoke", views.api_key_revoke, name="portal-api-key-revoke"),
     path("webhooks/", views.webhooks, name="portal-webhooks"),
     path("webhooks/<uuid:endpoint_id>/enabled", views.webhook_toggle, name="portal-webhook-toggle"),
+    path("team/", views.team, name="portal-team"),
+    path("team/<uuid:membership_id>/role", views.team_role, name="portal-team-role"),
+    path("team/<uuid:membership_id>/remove", views.team_remove, name="portal-team-remove"),
 ]
