@@ -116,8 +116,12 @@ TEMPLATES = [
 
 # PostgreSQL is the only database engine (docs/architecture.md). make run / make test set DATABASE_URL.
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://127.0.0.1:5432/quorum")
+# DB_CONN_HEALTH_CHECKS (default on): check a persistent connection with a round trip at the start of
+# each request, so a request after a database restart reconnects instead of failing with a 503.
 _db = dj_database_url.parse(
-    DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+    DATABASE_URL,
+    conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+    conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
 )
 if _db["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgresql://…)")
