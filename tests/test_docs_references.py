@@ -80,8 +80,8 @@ def test_every_referenced_document_exists():
 def test_the_scan_finds_and_resolves_references(tmp_path):
     """The scanner itself: it must see the forms used in this repository, resolve the ones that
     exist (from the root or relative to the mentioning file) and report the ones that do not."""
-    assert references('see DESIGN.md ("Ledger") and docs/ops/x.md,\nor [a](../bench/README.md)') == [
-        (1, "DESIGN.md"),
+    assert references('see GONE.md ("Ledger") and docs/ops/x.md,\nor [a](../bench/README.md)') == [
+        (1, "GONE.md"),
         (1, "docs/ops/x.md"),
         (2, "../bench/README.md"),
     ]
@@ -95,16 +95,16 @@ def test_the_scan_finds_and_resolves_references(tmp_path):
     assert resolves("architecture.md", source)  # relative to docs/
     assert resolves("../bench/README.md", source)
     assert resolves("docs/reliability.md", ROOT / "config" / "settings.py")  # from the root
-    assert not resolves("DESIGN.md", ROOT / "config" / "settings.py")
+    assert not resolves("GONE.md", ROOT / "config" / "settings.py")
     assert not resolves("../../etc/passwd.md", source)  # outside the repository does not count
 
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "here.md").write_text("# here\n")
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "mod.py").write_text(
-        '"""Details in RELIABILITY.md and docs/nowhere.md;\nsee docs/here.md and ../docs/here.md."""\n'
+        '"""Details in ELSEWHERE.md and docs/nowhere.md;\nsee docs/here.md and ../docs/here.md."""\n'
     )
     assert dangling_references([tmp_path / "app" / "mod.py"], root=tmp_path) == [
-        "app/mod.py:1: RELIABILITY.md",
+        "app/mod.py:1: ELSEWHERE.md",
         "app/mod.py:1: docs/nowhere.md",
     ]
