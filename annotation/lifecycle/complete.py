@@ -109,24 +109,31 @@ def complete(task: Task, *, response: dict, confidence: float | None, now: datet
         billing.charge_task_completion(
             client=task.client, task_id=task.id, amount=task.price, work=billing_work(task)
         )
-    if task.callback_url:
-        payload = task_payload(task)
-        webhooks.delivery_enqueue(
-            client=task.client,
-            kind=WebhookDelivery.Kind.TASK_CALLBACK,
-            event_type="task.completed",
-            url=task.callback_url,
-            payload={
-                "task": payload,
-                "response": task.response,
-                "task_id": payload["task_id"],
-                "status": task.status,
-            },
-            # A rework round (client audit rejection) delivers again, with its own callback.
-            dedupe_key=f"task:{task.id}:completed:callback"
-            + (f":round{task.rework_round}" if task.rework_round else ""),
-            is_test=task.is_test,
-        )
+    _task_callback(
+        task,
+        event_type="task.completed",
+        response=task.response,
+        # A rework round (client audit rejection) delivers again, with its own callback.
+        dedupe_key=f"task:{task.id}:completed:callback"
+        + (f":round{task.rework_round}" if task.rework_round else ""),
+    )
+
+
+def _task_callback(task: Task, *, event_type: str, response, dedupe_key: str) -> None:
+    """Queue Scale's task callback (``{task, response, task_id, status}``) to the task's
+    ``callback_url``, if it has one, in the caller's transaction."""
+    if not task.callback_url:
+        return
+    payload = task_payload(task)
+    webhooks.delivery_enqueue(
+        client=task.client,
+        kind=WebhookDelivery.Kind.TASK_CALLBACK,
+        event_type=event_type,
+        url=task.callback_url,
+        payload={"task": payload, "response": response, "task_id": payload["task_id"], "status": task.status},
+        dedupe_key=dedupe_key,
+        is_test=task.is_test,
+    )
 
 
 @transaction.atomic
@@ -292,22 +299,9 @@ def fail(*, task_id, response: dict, actor: Any, reason: str) -> Task:
     for assignment in held:
         assignment.project = task.project
         leases.end_assignment(assignment=assignment, status=Assignment.Status.RELEASED, now=now, actor=actor)
-    if task.callback_url:
-        payload = task_payload(task)
-        webhooks.delivery_enqueue(
-            client=task.client,
-            kind=WebhookDelivery.Kind.TASK_CALLBACK,
-            event_type="task.error",
-            url=task.callback_url,
-            payload={
-                "task": payload,
-                "response": response,
-                "task_id": payload["task_id"],
-                "status": task.status,
-            },
-            dedupe_key=f"task:{task.id}:error:callback",
-            is_test=task.is_test,
-        )
+    _task_callback(
+        task, event_type="task.error", response=response, dedupe_key=f"task:{task.id}:error:callback"
+    )
     return task
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -201,6 +202,34 @@ def confusion_add(*, project_id, pairs: Sequence[tuple[Any, str, str]]) -> None:
     params = [v for key in keys for v in (project_id, key[0], key[1], key[2], float(counts[key]))]
     with connection.cursor() as cursor:
         cursor.execute(CONFUSION_SQL.format(values=values), params)
+
+
+def confusion_store_fitted(
+    *, project: Project, worker_index: dict, labels: Sequence[str], w_idx, l_idx, answer_posteriors
+) -> None:
+    """Store the soft counts of a Dawid-Skene fit as the annotators' confusion counts: for each
+    answer (annotator ``w_idx[i]`` gave label ``l_idx[i]``), its task's posterior over the true
+    labels is added to that annotator's (truth, given) counts. The caller deletes the rows these
+    replace. ``labels[k]`` names class k; ``worker_index`` maps annotator id to row."""
+    n = len(labels)
+    soft = np.zeros((len(worker_index), n, n))
+    np.add.at(soft, (np.asarray(w_idx), slice(None), np.asarray(l_idx)), answer_posteriors)
+    ConfusionCount.objects.bulk_create(
+        [
+            ConfusionCount(
+                project=project,
+                annotator_id=a,
+                true_label=labels[k],
+                given=labels[j],
+                count=float(soft[w, k, j]),
+            )
+            for a, w in worker_index.items()
+            for k in range(n)
+            for j in range(n)
+            if soft[w, k, j] > 1e-9
+        ],
+        batch_size=2000,
+    )
 
 
 def confusion_matrices(*, project_id, annotator_ids, classes: Sequence[str]) -> dict:

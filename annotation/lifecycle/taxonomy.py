@@ -176,22 +176,12 @@ def _fit_question(project: Project, key: str, tasks: list[Task], by_task: dict) 
         out[(task.pk, key)] = quality.Aggregate({key: leaves_by_task[task.pk][best]}, confidence)
     # This question's stored counts become the fitted soft counts (expected (truth, given) pairs).
     ConfusionCount.objects.filter(project=project, annotator_id__in=annotators, true_label__in=names).delete()
-    soft = np.zeros((len(annotators), len(classes), len(classes)))
-    np.add.at(soft, (w_idx, slice(None), l_idx), fit.posteriors[t_idx])
-    ConfusionCount.objects.bulk_create(
-        [
-            ConfusionCount(
-                project=project,
-                annotator_id=a,
-                true_label=names[k],
-                given=names[j],
-                count=float(soft[w, k, j]),
-            )
-            for a, w in worker_index.items()
-            for k in range(len(classes))
-            for j in range(len(classes))
-            if soft[w, k, j] > 1e-9
-        ],
-        batch_size=2000,
+    standing.confusion_store_fitted(
+        project=project,
+        worker_index=worker_index,
+        labels=names,
+        w_idx=w_idx,
+        l_idx=l_idx,
+        answer_posteriors=fit.posteriors[t_idx],
     )
     return out, int(fit.iterations)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import quality, tasktypes
-from annotation.lifecycle import complete, taxonomy
+from annotation.lifecycle import complete, standing, taxonomy
 from annotation.lifecycle.consensus import (  # noqa: F401 - the public surface stays here
     PRIOR_WEIGHT,
     agreement_record,
@@ -132,22 +132,12 @@ def _dawid_skene_batch(project: Project, tasks: list[Task], by_task: dict) -> tu
         results[task.pk] = quality.Aggregate({"category": task.params["categories"][best]}, confidence)
     # Replace the project's confusion counts with the fitted soft counts (expected (truth, given) pairs).
     ConfusionCount.objects.filter(project=project, annotator_id__in=annotators).delete()
-    soft = np.zeros((len(annotators), len(classes), len(classes)))
-    np.add.at(soft, (np.asarray(w_idx), slice(None), np.asarray(l_idx)), fit.posteriors[np.asarray(t_idx)])
-    ConfusionCount.objects.bulk_create(
-        [
-            ConfusionCount(
-                project=project,
-                annotator_id=a,
-                true_label=classes[k],
-                given=classes[j],
-                count=float(soft[w, k, j]),
-            )
-            for a, w in worker_index.items()
-            for k in range(len(classes))
-            for j in range(len(classes))
-            if soft[w, k, j] > 1e-9
-        ],
-        batch_size=2000,
+    standing.confusion_store_fitted(
+        project=project,
+        worker_index=worker_index,
+        labels=classes,
+        w_idx=w_idx,
+        l_idx=l_idx,
+        answer_posteriors=fit.posteriors[np.asarray(t_idx)],
     )
     return results, int(fit.iterations)
