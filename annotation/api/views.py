@@ -39,7 +39,7 @@ def _parse(serializer_class, data):
 
 # The work loop's two bodies in their common, valid forms are taken as they are; anything else
 # goes through the serializer, which accepts more spellings (``"3"`` for 3) and words the errors.
-# Both give the same validated data for what the fast path takes (tests/annotation/test_api.py).
+# Both give the same validated data for what the fast path takes (tests/annotation/test_work_parsing.py).
 
 
 def _parse_next(data) -> dict:
