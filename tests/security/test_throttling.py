@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -15,6 +16,17 @@ from config.throttling import CredentialRateThrottle
 from tests.conftest import api_for_key
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def one_window(monkeypatch):
+    """The counters are fixed windows (a minute, an hour) on the wall clock: requests that straddle a
+    window's end start a fresh count, so a test counting to a limit pins the limiter's clock to one
+    instant (CI once saw the fourth of four slow schema requests land in the next minute)."""
+    import config.throttling
+
+    now = time.time()
+    monkeypatch.setattr(config.throttling, "time", SimpleNamespace(time=lambda: now))
 
 
 def test_a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not(client_a, settings):
