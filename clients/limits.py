@@ -32,9 +32,13 @@ from django.conf import settings
 from clients.errors import ValidationFailed
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
 def json_bytes(value: Any) -> int:
     """Bytes of ``value`` as compact UTF-8 JSON."""
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8"))
+    text = _encode(value)
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def _refuse(field: str, size: int, cap: int, setting: str, unit: str, index: int | None) -> ValidationFailed:

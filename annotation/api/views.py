@@ -201,7 +201,7 @@ class TaskBulkCreateView(APIView):
             items=data["tasks"],
             is_test=caller_is_test_mode(request),
         )
-        services.attachment_checks_schedule([r.task for r in results if r.created])
+        services.attachment_checks_schedule([r for r in results if r.created])
         created = sum(r.created for r in results)
         body = {
             "created": created,

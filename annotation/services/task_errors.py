@@ -80,7 +80,8 @@ class AttachmentOutcome:
 
 
 def image_attachment(task: Task) -> str | None:
-    """The attachment URL the platform checks: the image of an image task, else None."""
+    """The attachment URL the platform checks: the image of an image task, else None. ``task`` is a
+    Task or anything with its ``task_type`` and ``params`` (a bulk import's ``BulkItemResult``)."""
     params = task.params or {}
     url = params.get("attachment")
     if not isinstance(url, str) or not url:
@@ -169,7 +170,8 @@ def _fail(task: Task, actor: Any, message: str, attachment: dict) -> AttachmentO
 
 def attachment_checks_schedule(tasks) -> int:
     """After COMMIT, queue the attachment check of the new tasks that have an image attachment
-    (``QUORUM_CHECK_ATTACHMENTS``, on by default). Returns how many were queued."""
+    (``QUORUM_CHECK_ATTACHMENTS``, on by default). Returns how many were queued. ``tasks``: Tasks,
+    or anything with their ``id``, ``task_type`` and ``params`` (``BulkItemResult``)."""
     if not settings.QUORUM_CHECK_ATTACHMENTS:
         return 0
     ids = [str(t.id) for t in tasks if image_attachment(t) is not None]

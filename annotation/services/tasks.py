@@ -50,6 +50,23 @@ class BulkItemResult:
         self.task_id, self.unique_id, self.created = task_id, unique_id, created
         self._build, self._task = build, None
 
+    # What the attachment check needs (``attachment_checks_schedule``), read from the written row
+    # without building a model instance (10,000 of them cost more CPU than the rest of the import).
+    @property
+    def id(self):
+        return self.task_id
+
+    @property
+    def task_type(self) -> str:
+        return self._build[0].common["task_type"] if self._build is not None else self.task.task_type
+
+    @property
+    def params(self) -> dict:
+        if self._build is not None:
+            builder, row = self._build
+            return row[builder.params_at]
+        return self.task.params
+
     @property
     def task(self) -> Task:
         if self._task is None:
@@ -69,6 +86,7 @@ class _TaskBuilder:
 
     def __init__(self, *, fields: tuple[str, ...], common: dict):
         self.fields, self.common = fields, common
+        self.params_at = fields.index("params")
 
     def __call__(self, row: tuple) -> Task:
         task = Task(**self.common, **dict(zip(self.fields, row, strict=True)))
