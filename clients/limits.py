@@ -31,7 +31,6 @@ from django.conf import settings
 
 from clients.errors import ValidationFailed
 
-
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
