@@ -66,10 +66,16 @@ def relay_events() -> int:
 
 
 @shared_task
+def after_sql_completions(task_ids: list[str]) -> None:
+    """After submits that completed their tasks in SQL: relay those tasks' events to the clients'
+    endpoints and check their batches (``annotation.lifecycle.notify``; one message per web process
+    per ``QUORUM_COMPLETION_WAKE_WINDOW``). Idempotent; the beat relays repeat both if this is lost."""
+    services.after_sql_completions(task_ids=task_ids)
+
+
+@shared_task
 def after_sql_completion(task_id: str) -> None:
-    """After a submit that completed its task in SQL: relay that task's events to the client's
-    endpoints and check its batch (``annotation.lifecycle.notify``). Idempotent; the beat relays
-    repeat both if this is lost."""
+    """The one-task form, kept for messages queued before an upgrade."""
     services.after_sql_completion(task_id=task_id)
 
 

@@ -116,8 +116,9 @@ TEMPLATES = [
 
 # PostgreSQL is the only database engine (docs/architecture.md). make run / make test set DATABASE_URL.
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://127.0.0.1:5432/quorum")
-# DB_CONN_HEALTH_CHECKS (default on): check a persistent connection with a round trip at the start of
-# each request, so a request after a database restart reconnects instead of failing with a 503.
+# DB_CONN_HEALTH_CHECKS (default on): check a persistent connection at the start of each request, so a
+# request after a database restart reconnects instead of failing with a 503 (a round trip only when the
+# server has sent something on the idle connection: core/postgresql/base.py).
 _db = dj_database_url.parse(
     DATABASE_URL,
     conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
@@ -125,6 +126,8 @@ _db = dj_database_url.parse(
 )
 if _db["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgresql://…)")
+# Django's backend with a health check that sends nothing on a quiet connection (core/postgresql/base.py).
+_db["ENGINE"] = "core.postgresql"
 _db.setdefault("OPTIONS", {})
 _db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 # DATABASE_URL may point at PgBouncer in transaction mode (docs/scaleout.md): DATABASE_POOLER=pgbouncer
@@ -375,6 +378,9 @@ SPECTACULAR_SETTINGS = {
 # requests authenticate without a query; a key revoked (or a user or client deactivated) in
 # another process is refused within this bound (at once in the revoking one). 0 turns it off.
 QUORUM_AUTH_CACHE_SECONDS = float(os.environ.get("QUORUM_AUTH_CACHE_SECONDS", "5"))
+# A web process sends one worker wake-up for the tasks its submits completed in SQL within this
+# many seconds (annotation/lifecycle/notify.py; 0 = one message per completion).
+QUORUM_COMPLETION_WAKE_WINDOW = float(os.environ.get("QUORUM_COMPLETION_WAKE_WINDOW", "0.1"))
 QUORUM_DEFAULT_LEASE_SECONDS = env_int("QUORUM_DEFAULT_LEASE_SECONDS", 900)
 QUORUM_MAX_LIVE_LEASES = env_int("QUORUM_MAX_LIVE_LEASES", 3)
 QUORUM_BULK_CREATE_MAX = 10_000

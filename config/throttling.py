@@ -8,8 +8,10 @@ second sustained per key or token), and anonymous requests per client address
 ``Retry-After`` (seconds to the end of the window) and the API's error body (native: code
 ``throttled``; Scale: ``{"status_code": 429, …}``, which the SDK retries).
 
-One Redis round trip per request: ``INCR`` the window's key and ``EXPIRE … NX`` it in one pipeline,
-so concurrent requests never overshoot the limit (unlike DRF's read-modify-write history).
+One Redis round trip per request: ``INCR`` the window's key (atomic, so concurrent requests never
+overshoot the limit, unlike DRF's read-modify-write history); the window's first request also
+sets the key's expiry (a second command, once per window). A process that dies between the two
+leaves one counter without expiry: its window has passed, so it is never read again.
 
 **Redis down: fail open.** If the counter cannot be reached the request is allowed and a warning is
 logged. PostgreSQL holds all work and money; Redis carries only wake-ups and these counters, so a
@@ -70,10 +72,10 @@ def _redis_client():
 def _increment(key: str, period: int) -> int:
     full = cache.make_and_validate_key(key)
     client = _redis_client()
-    pipe = client.pipeline(transaction=False)
-    pipe.incr(full)
-    pipe.expire(full, period + 1, nx=True)
-    return int(pipe.execute()[0])
+    count = int(client.incr(full))
+    if count == 1:  # the window's first request gives its key an expiry
+        client.expire(full, period + 1)
+    return count
 
 
 class CredentialRateThrottle(BaseThrottle):

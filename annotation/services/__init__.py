@@ -9,7 +9,12 @@ The package re-exports every public service, so callers write ``services.task_bu
 from annotation.lifecycle.complete import cancel as task_cancel
 from annotation.lifecycle.complete import simulate_complete as task_simulate_complete
 from annotation.lifecycle.complete import try_complete as task_try_complete
-from annotation.lifecycle.notify import after_sql_completion, batch_try_complete, batches_complete_ready
+from annotation.lifecycle.notify import (
+    after_sql_completion,
+    after_sql_completions,
+    batch_try_complete,
+    batches_complete_ready,
+)
 from annotation.lifecycle.notify import relay_events as events_relay
 from annotation.services.consensus import project_consensus_recompute
 from annotation.services.exports import (
@@ -110,6 +115,7 @@ __all__ = [
     "exports_relay",
     "events_relay",
     "after_sql_completion",
+    "after_sql_completions",
     "batch_try_complete",
     "batches_complete_ready",
     "PROJECT_EDITABLE",

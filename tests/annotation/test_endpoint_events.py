@@ -531,9 +531,11 @@ def test_a_sql_completion_wakes_a_registered_worker_task(monkeypatch):
     from annotation import tasks as annotation_tasks
     from config.celery import app
 
-    task_id = uuid.uuid4()
+    first, second = uuid.uuid4(), uuid.uuid4()
     sent = []
     monkeypatch.setattr(current_app, "send_task", lambda name, args: sent.append((name, args)))
-    WAKE_AFTER_SQL_COMPLETION(task_id)
-    assert sent == [("annotation.tasks.after_sql_completion", [str(task_id)])]
-    assert sent[0][0] in app.tasks and annotation_tasks.after_sql_completion.name == sent[0][0]
+    WAKE_AFTER_SQL_COMPLETION(first)
+    WAKE_AFTER_SQL_COMPLETION(second)
+    notify.sql_completions.flush()  # the end of the window: one message for both
+    assert sent == [("annotation.tasks.after_sql_completions", [[str(first), str(second)]])]
+    assert sent[0][0] in app.tasks and annotation_tasks.after_sql_completions.name == sent[0][0]

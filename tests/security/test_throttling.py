@@ -99,3 +99,15 @@ def test_redis_down_fails_open(client_a, settings, caplog):
     api = api_for_key(key)
     assert [api.get("/api/v1/projects").status_code for _ in range(3)] == [200, 200, 200]
     assert "rate limit not checked" in caplog.text
+
+
+def test_a_windows_counter_expires_after_its_window(settings):
+    """The first request of a window gives the counter an expiry (the counters never pile up)."""
+    from django.core.cache import cache
+
+    from config.throttling import _increment, _redis_client
+
+    settings.QUORUM_API_RATE = "10/min"
+    key = "throttle:test-expiry:who:60:1"
+    assert [_increment(key, 60) for _ in range(3)] == [1, 2, 3]
+    assert 0 < _redis_client().ttl(cache.make_and_validate_key(key)) <= 61
