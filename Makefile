@@ -12,6 +12,7 @@ BENCH_ARGS ?=
 CHAOS_ARGS ?=
 
 .DEFAULT_GOAL := help
+.PHONY: cluster cluster-check
 .PHONY: help install run test test-pgbouncer check format simulate bench bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
 
 help:
@@ -25,6 +26,8 @@ help:
 	@echo "make bench-consensus  run bench/consensus.py: Dawid-Skene vs majority vote (and crowd-kit if installed), 1,000,000 labels"
 	@echo "make simulate  run bench/simulate.py: the quality simulation at full size over several seeds"
 	@echo "make chaos   run bench/chaos.py: faults injected into the real processes on private PostgreSQL and Redis (CHAOS_ARGS=--quick: the short tier)"
+	@echo "make cluster  two web nodes behind HAProxy, two worker sets, two beats, PgBouncer, primary + replica (deploy/cluster.py)"
+	@echo "make cluster-check  the same, then the e2e loop and 16-annotator contention through it, invariants counted"
 	@echo "make check   ruff check and ruff format --check (what CI runs before the tests)"
 	@echo "make format  ruff format, then ruff check --fix"
 	@echo "make lint    ruff check"
@@ -86,6 +89,13 @@ bench-consensus: $(STAMP)
 # Starts its own PostgreSQL and Redis (not the devservices ones): see bench/chaos.py.
 chaos: $(STAMP)
 	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
+
+# Its own PostgreSQL (primary and replica), PgBouncer, Redis and HAProxy: see deploy/cluster.py.
+cluster: $(STAMP)
+	$(BIN)/python deploy/cluster.py $(CLUSTER_ARGS)
+
+cluster-check: $(STAMP)
+	$(BIN)/python deploy/cluster.py --check $(CLUSTER_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
