@@ -227,6 +227,10 @@ def snapshot(pg: StatsPostgres, admin_url: str, bench_url: str, db: str) -> dict
     }  # fmt: skip
 
 
+HISTORY = {
+    "annotation_assignment", "annotation_submission", "clients_event", "clients_webhookdelivery",
+    "billing_ledgertransaction", "billing_ledgerentry",
+}  # fmt: skip
 TABLE_KEYS = ("ins", "upd", "hot", "del", "dead", "autovacuums", "bytes")
 STATEMENTS_SQL = """
 SELECT s.toplevel, s.query, s.calls, s.total_exec_time, s.rows, s.shared_blks_hit, s.shared_blks_read,
@@ -325,6 +329,8 @@ def per_cycle(s0: dict, s1: dict, statements: list[dict], cycles: int, triggers:
         "wal_syncs": round(wal["sync"] / n, 3),
         "wal_sync_ms_mean": round(wal["sync_ms"] / wal["sync"], 3) if wal["sync"] else None,
         "table_bytes_grown": round(sum(t["bytes_grown"] for t in tables.values()), 1),
+        # The rows a cycle adds for good (history, events, ledger): what the disk keeps after vacuum.
+        "history_bytes_grown": round(sum(t["bytes_grown"] for n, t in tables.items() if n in HISTORY), 1),
         "top_level_not_work": sorted(
             ([s["class"], " ".join(s["query"].split())[:120], round(s["calls"] / n, 3)] for s in top
              if s["class"] not in ("claim", "submit", "transaction")),
@@ -493,7 +499,7 @@ def hot_row_probe(
 # --- the model -------------------------------------------------------------------------------------------
 
 
-def model_inputs(runs: list[dict], hot: list[dict]) -> dict:
+def model_inputs(runs: list[dict], hot: list[dict], claim_alone: dict) -> dict:
     """The per-cycle figures the model uses: the HTTP path (what production runs), the costlier of its
     concurrencies for each figure (the raw loop when --skip-http)."""
     rows = [r for r in runs if r["path"] == "http"] or runs
@@ -518,9 +524,12 @@ def model_inputs(runs: list[dict], hot: list[dict]) -> dict:
             lambda r: r["per_cycle"]["tables"]["annotation_assignment"]["dead_tuples_made"]
         ),
         "table_bytes_grown": worst(lambda r: r["per_cycle"]["table_bytes_grown"]),
+        "history_bytes_grown": worst(lambda r: r["per_cycle"]["history_bytes_grown"]),
         "claims_per_reservation": round(claims / reservations, 2) if reservations else None,
         "hot_row_interval_ms": one_row["interval_ms"],
-        "claim_exec_ms": worst(lambda r: r["per_cycle"]["claim_mean_ms"] or 0.0),
+        # The claim's server time alone (claim.py's claim_sql_profile: one connection, no
+        # contention, p99): what the reservation's row lock is held for besides the commit.
+        "claim_exec_ms": claim_alone["exec_ms_p99"],
     }
 
 
@@ -567,7 +576,7 @@ def model(inputs: dict, a: argparse.Namespace) -> dict:
             "pooled_server_connections": round(carried * hold_s / h, 1),
             "wal_mb_s": round(carried * inputs["wal_bytes"] / 1e6, 2),
             "dead_tuples_per_s": round(carried * dead),
-            "growth_gb_per_day": round(carried * inputs["table_bytes_grown"] * 86400 / 1e9, 1),
+            "growth_gb_per_day": round(carried * inputs["history_bytes_grown"] * 86400 / 1e9, 1),
             "clients_at_least": math.ceil(carried / hot_low) if hot_low else None,
         })  # fmt: skip
     # Autovacuum on the queue head: at default settings a table is vacuumed after 50 + 20 % of its rows
@@ -601,7 +610,8 @@ def print_model(m: dict) -> None:
         f"{i['pg_cpu_ms']} ms (backends {i['pg_backend_cpu_ms']}), web CPU {i['web_cpu_ms']} ms, WAL "
         f"{i['wal_bytes']:.0f} B, {i['round_trips']} round trips, server exec {i['exec_ms']} ms, "
         f"{i['completed_tasks_per_cycle']} tasks completed, dead tuples {i['dead_tuples_task']} "
-        f"(task) + {i['dead_tuples_assignment']} (assignment), tables grow {i['table_bytes_grown']:.0f} B."
+        f"(task) + {i['dead_tuples_assignment']} (assignment), tables grow {i['table_bytes_grown']:.0f} B "
+        f"({i['history_bytes_grown']:.0f} B of history kept after vacuum)."
     )
     log(
         f"Assumptions: {a['headroom']:.0%} of each limit used; {a['scaling']}; WAL {a['wal_mb_s']:.0f} MB/s; "
@@ -634,7 +644,7 @@ def print_model(m: dict) -> None:
             f"Hot row: one client's claims serialise on its credit row (one project's on its budget "
             f"row) every {i['claims_per_reservation']} claims: {hot[0]:,.0f}-{hot[1]:,.0f} cycles/s per "
             f"client at {a['headroom']:.0%} "
-            f"(row interval {i['hot_row_interval_ms']} ms, + claim {i['claim_exec_ms']} ms held)."
+            f"(row interval {i['hot_row_interval_ms']} ms, + claim alone p99 {i['claim_exec_ms']} ms held)."
         )
     if m["task_table_autovacuum_every_hours"]:
         log(
@@ -678,6 +688,8 @@ def main(argv: list[str]) -> int:
 
         django_conn.close()
         load = cb.load_data(conn, fx, args.size, args.open, args.price, args.pay, args.overlap, args.gold)
+        claim_alone = cb.claim_sql_profile(bench_url, fx, 100)  # rolled back
+        log(f"  quorum_claim alone (one connection, rolled back): {claim_alone}")
         conn.close()
         bench = Bench(args, pg, bench_url, admin_url, env, fx, load["loaded_at"])
         runs = []
@@ -695,7 +707,7 @@ def main(argv: list[str]) -> int:
                     f"{h['interval_ms']} ms apart, WAL fsync {h['wal_sync_ms_mean']} ms"
                 )
         print_runs(runs)
-        m = model(model_inputs(runs, hot), args)
+        m = model(model_inputs(runs, hot, claim_alone), args)
         print_model(m)
     finally:
         pg.stop()
@@ -720,6 +732,7 @@ def main(argv: list[str]) -> int:
         "load": {**load, "loaded_at": load["loaded_at"].isoformat()},
         "runs": runs,
         "hot_row": hot,
+        "claim_alone": claim_alone,
         "model": m,
     }
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
@@ -738,13 +751,12 @@ def _filesystem(path: Path) -> str:
 
 def print_runs(runs: list[dict]) -> None:
     log(
-        "\n== Per cycle (cycle = claim + submit; CPU in ms, WAL in bytes; "
-        "wall rates depend on the machine's load) =="
+        "\n== Per cycle (cycle = claim + submit; CPU in ms, WAL in bytes; wall rates depend on the "
+        "machine's load; others = cores busy with other work meanwhile) =="
     )
     head = (f"{'path':<5} {'K':>3} {'cycles':>6} {'cyc/s':>6} {'pg CPU':>7} {'backends':>8} {'web':>6} "
             f"{'exec':>6} {'trips':>5} {'work':>5} {'commits':>7} {'WAL B':>7} {'recs':>5} {'FPI':>5} "
-            f"{'hit':>6} {'dirtied':>7} "
-            f"{'grown B':>8}")  # fmt: skip
+            f"{'hit':>6} {'dirtied':>7} {'grown B':>8} {'others':>6}")  # fmt: skip
     log(head)
     log("-" * len(head))
     for r in runs:
@@ -755,7 +767,8 @@ def print_runs(runs: list[dict]) -> None:
             f"{cb.fmt(cpu['web_ms_per_cycle'], '.2f'):>6} {c['exec_ms']:>6.3f} {c['round_trips']:>5.2f} "
             f"{c['work_statements']:>5.2f} {c['xact_commit']:>7.2f} {c['wal_bytes']:>7.0f} "
             f"{c['wal_records']:>5.1f} {c['wal_fpi']:>5.2f} {c['buffers']['hit']:>6.1f} "
-            f"{c['buffers']['dirtied']:>7.2f} {c['table_bytes_grown']:>8.0f}"
+            f"{c['buffers']['dirtied']:>7.2f} {c['table_bytes_grown']:>8.0f} "
+            f"{cb.fmt(cpu['other_cores'], '.2f'):>6}"
         )
     for r in runs:
         log(
