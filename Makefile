@@ -13,13 +13,14 @@ CHAOS_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: cluster cluster-check
-.PHONY: help install run test test-pgbouncer check format simulate bench bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
+.PHONY: help install run test test-pgbouncer check format simulate bench bench-capacity bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
 
 help:
 	@echo "make run     start web (http://127.0.0.1:$(PORT)/), worker and beat with demo data"
 	@echo "make test    run the test suite (PYTEST_ARGS='-k claim' to narrow it)"
 	@echo "make test-pgbouncer  the session, lock and streaming tests through a private PgBouncer (transaction mode)"
 	@echo "make bench   run bench/claim.py (BENCH_ARGS='...' to pass options)"
+	@echo "make bench-capacity  run bench/capacity.py: PostgreSQL CPU, WAL, statements per cycle on a private cluster, and the capacity model"
 	@echo "make bench-export  run bench/export.py: export seconds and peak memory at 20,000 and 200,000 tasks"
 	@echo "make bench-import  run bench/import.py: bulk task import through HTTP and in-process, 10,000 per request and 1,000,000 in 100"
 	@echo "make bench-scale-import  run bench/scale_import.py: import_scale_tasks seconds and peak memory at 10,000 and 1,000,000 lines"
@@ -67,6 +68,10 @@ test-pgbouncer: $(STAMP)
 
 bench: $(STAMP)
 	$(LAUNCH) test -- $(BIN)/python bench/claim.py $(BENCH_ARGS)
+
+# Starts its own PostgreSQL (pg_stat_statements preloaded); Redis from the launcher: see bench/capacity.py.
+bench-capacity: $(STAMP)
+	$(LAUNCH) test -- $(BIN)/python bench/capacity.py $(BENCH_ARGS)
 
 bench-billing: $(STAMP)
 	$(LAUNCH) test -- $(BIN)/python bench/billing.py $(BENCH_ARGS)
