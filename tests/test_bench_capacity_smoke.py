@@ -48,12 +48,13 @@ def test_capacity_bench_smoke_run(tmp_path):
         assert tables["annotation_submission"]["inserted"] == 1.0, path  # one answer per submit
         assert tables["annotation_task"]["dead_tuples_made"] > 0 and c["table_bytes_grown"] > 0, path
         assert 0 < r["completed_tasks_per_cycle"] <= 1 / 3 + 0.05, path  # overlap 3
-    # Django checks its persistent connection at the start of every request (DB_CONN_HEALTH_CHECKS):
-    # two SELECT 1 per cycle on the HTTP path, none on the raw one; otherwise the same round trips.
-    health = runs["http"]["per_cycle"]["statement_calls"]["health"]
-    assert 2 * CYCLES <= health < 2 * CYCLES + 20
+    # Django checks its persistent connection at the start of every request (DB_CONN_HEALTH_CHECKS),
+    # with a SELECT 1 only when the server wrote on the idle connection (core/postgresql/base.py):
+    # on a healthy run next to none, so both paths make the same round trips.
+    health = runs["http"]["per_cycle"]["statement_calls"].get("health", 0)
+    assert health < CYCLES // 10, health
     assert "health" not in runs["raw"]["per_cycle"]["statement_calls"]
-    assert runs["raw"]["per_cycle"]["round_trips"] < runs["http"]["per_cycle"]["round_trips"]
+    assert runs["raw"]["per_cycle"]["round_trips"] <= runs["http"]["per_cycle"]["round_trips"]
     assert {h["rows"] for h in data["hot_row"]} >= {1, 4} and all(
         h["updates_per_s"] > 0 for h in data["hot_row"]
     )
