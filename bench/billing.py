@@ -99,17 +99,20 @@ CREATE TEMP TABLE bench_tx ON COMMIT DROP AS
 SELECT g,
        md5('tx' || g)::uuid AS id,
        CASE WHEN k < 46 THEN 'task_charge' WHEN k < 90 THEN 'answer_pay' WHEN k < 92 THEN 'gold_pay'
-            WHEN k < 95 THEN 'refund' WHEN k < 97 THEN 'topup' WHEN k < 99 THEN 'payment' ELSE 'payout' END AS kind,
+            WHEN k < 95 THEN 'refund' WHEN k < 97 THEN 'topup' WHEN k < 99 THEN 'payment'
+            ELSE 'payout' END AS kind,
        least(%(c)s, floor(power(%(c)s::float8, {_h(1)} / 2147483648.0)))::int AS client_no,
        1 + {_h(3)} %% %(a)s AS user_no,
        {_h(4)} %% 5 AS project_no,
-       %(start)s::timestamptz + (g - 1) * ((%(end)s::timestamptz - %(start)s::timestamptz) / %(n)s) AS created_at,
+       %(start)s::timestamptz
+         + (g - 1) * ((%(end)s::timestamptz - %(start)s::timestamptz) / %(n)s) AS created_at,
        {_h(5)} AS r
   FROM (SELECT g, {_h(6)} %% 100 AS k FROM generate_series(1, %(n)s::bigint) g) s
 """
 
-AMOUNT = """CASE kind WHEN 'task_charge' THEN 50 + r %% 4951 WHEN 'answer_pay' THEN 30 + r %% 2971 WHEN 'gold_pay' THEN 30 + r %% 971
-                 WHEN 'refund' THEN 10 + r %% 991 WHEN 'topup' THEN 10000 + r %% 990001 WHEN 'payment' THEN 1000 + r %% 99001
+AMOUNT = """CASE kind WHEN 'task_charge' THEN 50 + r %% 4951 WHEN 'answer_pay' THEN 30 + r %% 2971
+                 WHEN 'gold_pay' THEN 30 + r %% 971 WHEN 'refund' THEN 10 + r %% 991
+                 WHEN 'topup' THEN 10000 + r %% 990001 WHEN 'payment' THEN 1000 + r %% 99001
                  ELSE 1000 + r %% 19001 END"""
 
 # (debit account, credit account) per kind, from the bench_accounts mapping (see load()).
@@ -145,7 +148,8 @@ def load(conn: psycopg.Connection, args: argparse.Namespace, start: datetime, en
         "version": 2,
     }
     conn.execute(
-        "CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
+        "CREATE TABLE IF NOT EXISTS bench_meta "
+        "(id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
     )
     row = conn.execute("SELECT shape FROM bench_meta WHERE id = 2").fetchone()
     if row and row[0] == shape:
@@ -165,41 +169,51 @@ def load(conn: psycopg.Connection, args: argparse.Namespace, start: datetime, en
             # only; otherwise they run and the load is slower). Balance is checked below instead.
             conn.execute("SET LOCAL session_replication_role = replica")
         conn.execute(
-            "INSERT INTO clients_client (id, name, slug, currency, callback_auth_key, callback_signing_secret, is_active, created_at) "
-            "SELECT md5('client' || g)::uuid, 'Bench client ' || g, 'bench-billing-' || g, 'USD', md5('cb' || g), "
+            "INSERT INTO clients_client "
+            "(id, name, slug, currency, callback_auth_key, callback_signing_secret, is_active, created_at) "
+            "SELECT md5('client' || g)::uuid, 'Bench client ' || g, 'bench-billing-' || g, 'USD', "
+            "md5('cb' || g), "
             "'whsec_' || md5('ws' || g), true, %(start)s FROM generate_series(1, %(c)s) g",
             p,
         )
         conn.execute(
-            "INSERT INTO clients_user (id, password, last_login, is_superuser, email, name, is_active, is_staff, date_joined) "
-            "SELECT md5('user' || g)::uuid, '!', NULL, false, 'bench-billing-' || g || '@bench.invalid', '', true, false, %(start)s "
+            "INSERT INTO clients_user "
+            "(id, password, last_login, is_superuser, email, name, is_active, is_staff, date_joined) "
+            "SELECT md5('user' || g)::uuid, '!', NULL, false, 'bench-billing-' || g || '@bench.invalid', '', "
+            "true, false, %(start)s "
             "FROM generate_series(1, %(a)s) g",
             p,
         )
         conn.execute(
-            "CREATE TEMP TABLE bench_platform ON COMMIT DROP AS SELECT md5('platform' || k)::uuid AS id, k AS kind "
+            "CREATE TEMP TABLE bench_platform ON COMMIT DROP AS "
+            "SELECT md5('platform' || k)::uuid AS id, k AS kind "
             "FROM unnest(ARRAY['revenue', 'labor', 'platform_cost', 'cash']) k"
         )
         conn.execute(
             "INSERT INTO billing_account (id, kind, client_id, user_id, currency, balance, created_at) "
-            "SELECT id, CASE kind WHEN 'revenue' THEN 'platform_revenue' WHEN 'labor' THEN 'labor_cost' ELSE kind END, "
+            "SELECT id, "
+            "CASE kind WHEN 'revenue' THEN 'platform_revenue' WHEN 'labor' THEN 'labor_cost' ELSE kind END, "
             "NULL, NULL, 'USD', 0, %(start)s FROM bench_platform",
             p,
         )
         conn.execute(
-            "CREATE TEMP TABLE bench_clients ON COMMIT DROP AS SELECT g AS client_no, md5('client' || g)::uuid AS client_id, "
+            "CREATE TEMP TABLE bench_clients ON COMMIT DROP AS "
+            "SELECT g AS client_no, md5('client' || g)::uuid AS client_id, "
             "md5('rec' || g)::uuid AS rec, md5('funds' || g)::uuid AS funds FROM generate_series(1, %(c)s) g",
             p,
         )
         conn.execute(
-            "CREATE TEMP TABLE bench_users ON COMMIT DROP AS SELECT g AS user_no, md5('user' || g)::uuid AS user_id, "
+            "CREATE TEMP TABLE bench_users ON COMMIT DROP AS "
+            "SELECT g AS user_no, md5('user' || g)::uuid AS user_id, "
             "md5('payable' || g)::uuid AS payable FROM generate_series(1, %(a)s) g",
             p,
         )
         conn.execute(
             "INSERT INTO billing_account (id, kind, client_id, user_id, currency, balance, created_at) "
-            "SELECT rec, 'client_receivable', client_id, NULL::uuid, 'USD', 0, %(start)s FROM bench_clients UNION ALL "
-            "SELECT funds, 'client_funds', client_id, NULL::uuid, 'USD', 0, %(start)s FROM bench_clients UNION ALL "
+            "SELECT rec, 'client_receivable', client_id, NULL::uuid, 'USD', 0, %(start)s FROM bench_clients "
+            "UNION ALL "
+            "SELECT funds, 'client_funds', client_id, NULL::uuid, 'USD', 0, %(start)s FROM bench_clients "
+            "UNION ALL "
             "SELECT payable, 'annotator_payable', NULL::uuid, user_id, 'USD', 0, %(start)s FROM bench_users",
             p,
         )
@@ -207,14 +221,18 @@ def load(conn: psycopg.Connection, args: argparse.Namespace, start: datetime, en
         conn.execute("ANALYZE bench_tx, bench_clients, bench_users, bench_platform")
         conn.execute(
             """
-            INSERT INTO billing_ledgertransaction (id, idempotency_key, kind, client_id, reference, description, project_id,
-                project_name, task_type, user_id, reverses_id, created_at)
+            INSERT INTO billing_ledgertransaction (id, idempotency_key, kind, client_id, reference,
+                description, project_id, project_name, task_type, user_id, reverses_id, created_at)
             SELECT t.id, 'bench:' || t.g, CASE t.kind WHEN 'gold_pay' THEN 'answer_pay' ELSE t.kind END,
                    CASE WHEN t.kind = 'payout' THEN NULL ELSE c.client_id END, 'bench:' || t.g, '',
-                   CASE WHEN t.kind IN ('topup', 'payment', 'payout') THEN NULL ELSE md5('project' || t.client_no || ':' || t.project_no)::uuid END,
-                   CASE WHEN t.kind IN ('topup', 'payment', 'payout') THEN '' ELSE 'Project ' || t.client_no || '-' || t.project_no END,
-                   CASE WHEN t.kind IN ('topup', 'payment', 'payout') THEN '' ELSE (%(types)s::text[])[1 + t.project_no] END,
-                   CASE WHEN t.kind IN ('answer_pay', 'gold_pay', 'payout') THEN u.user_id END, NULL, t.created_at
+                   CASE WHEN t.kind IN ('topup', 'payment', 'payout') THEN NULL
+                        ELSE md5('project' || t.client_no || ':' || t.project_no)::uuid END,
+                   CASE WHEN t.kind IN ('topup', 'payment', 'payout') THEN ''
+                        ELSE 'Project ' || t.client_no || '-' || t.project_no END,
+                   CASE WHEN t.kind IN ('topup', 'payment', 'payout') THEN ''
+                        ELSE (%(types)s::text[])[1 + t.project_no] END,
+                   CASE WHEN t.kind IN ('answer_pay', 'gold_pay', 'payout') THEN u.user_id END,
+                   NULL, t.created_at
               FROM bench_tx t JOIN bench_clients c USING (client_no) JOIN bench_users u USING (user_no)
             """,
             {**p, "types": TASK_TYPES},
@@ -230,7 +248,8 @@ def load(conn: psycopg.Connection, args: argparse.Namespace, start: datetime, en
             )
         conn.execute(
             "UPDATE billing_account a SET balance = s.total FROM (SELECT account_id, sum(amount) AS total "
-            "FROM billing_ledgerentry GROUP BY account_id) s WHERE s.account_id = a.id AND a.kind IN ('annotator_payable', 'client_funds')"
+            "FROM billing_ledgerentry GROUP BY account_id) s "
+            "WHERE s.account_id = a.id AND a.kind IN ('annotator_payable', 'client_funds')"
         )
         conn.execute(
             "INSERT INTO bench_meta (id, shape, loaded_at) VALUES (2, %s, now()) "
@@ -240,8 +259,8 @@ def load(conn: psycopg.Connection, args: argparse.Namespace, start: datetime, en
     t_insert = time.perf_counter() - t0
     conn.execute(f"VACUUM (ANALYZE) {', '.join(BILLING_TABLES)}, clients_client, clients_user")
     unbalanced = conn.execute(
-        "SELECT count(*) FROM (SELECT transaction_id FROM billing_ledgerentry GROUP BY transaction_id HAVING sum(amount) <> 0 "
-        "OR count(*) < 2) x"
+        "SELECT count(*) FROM (SELECT transaction_id FROM billing_ledgerentry GROUP BY transaction_id "
+        "HAVING sum(amount) <> 0 OR count(*) < 2) x"
     ).fetchone()[0]
     seconds = time.perf_counter() - t0
     log(f"bench: loaded in {seconds:.1f} s (insert {t_insert:.1f} s); unbalanced transactions: {unbalanced}")
@@ -323,7 +342,8 @@ def invoice_figures(month: date) -> dict:
     _, rebuild = timed(run, traced=False)  # every draft rebuilt in place: the idempotent re-run
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT coalesce(sum(e.amount), 0) FROM billing_ledgerentry e JOIN billing_account a ON a.id = e.account_id "
+            "SELECT coalesce(sum(e.amount), 0) FROM billing_ledgerentry e "
+            "JOIN billing_account a ON a.id = e.account_id "
             "JOIN billing_ledgertransaction t ON t.id = e.transaction_id WHERE a.kind = 'client_receivable' "
             "AND t.kind IN ('task_charge', 'refund') AND t.created_at >= %s AND t.created_at < %s",
             [invoices.utc_midnight(month), invoices.utc_midnight(invoices.next_month(month))],
@@ -400,7 +420,8 @@ def main(argv: list[str]) -> int:
             zip(
                 ["clients", "transactions", "entries"],
                 conn.execute(
-                    "SELECT (SELECT count(*) FROM clients_client), (SELECT count(*) FROM billing_ledgertransaction), "
+                    "SELECT (SELECT count(*) FROM clients_client), "
+                    "(SELECT count(*) FROM billing_ledgertransaction), "
                     "(SELECT count(*) FROM billing_ledgerentry)"
                 ).fetchone(),
                 strict=True,
@@ -411,7 +432,8 @@ def main(argv: list[str]) -> int:
     log(f"\n== Monthly invoices for {last_month:%Y-%m} ==")
     inv = invoice_figures(last_month)
     log(
-        f"  {inv['invoices']:,} invoices, {inv['lines']:,} lines; totals equal the ledger: {inv['totals_equal_ledger']} "
+        f"  {inv['invoices']:,} invoices, {inv['lines']:,} lines; "
+        f"totals equal the ledger: {inv['totals_equal_ledger']} "
         f"({inv['invoice_total']:,} minor units)"
     )
     for key in ("plain", "tracemalloc", "rebuild_drafts"):
@@ -427,7 +449,8 @@ def main(argv: list[str]) -> int:
 
     hw["loadavg_at_end"] = os.getloadavg()
     log(
-        f"\n  load average at start {hw['loadavg_at_start']}, at end {hw['loadavg_at_end']} ({hw['cpus']} CPUs): "
+        f"\n  load average at start {hw['loadavg_at_start']}, at end {hw['loadavg_at_end']} "
+        f"({hw['cpus']} CPUs): "
         "a figure above the CPU count means other work shared the machine"
     )
     result = {

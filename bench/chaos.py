@@ -142,8 +142,8 @@ class Postgres:
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [*self.as_user, str(self.bindir / args[0]), *args[1:]], capture_output=True, text=True, check=check,
-            timeout=120,
+            [*self.as_user, str(self.bindir / args[0]), *args[1:]], capture_output=True, text=True,
+            check=check, timeout=120,
         )  # fmt: skip
 
     @property
@@ -155,13 +155,14 @@ class Postgres:
         conf = self.data / "postgresql.conf"
         with open(conf, "a") as f:
             f.write(
-                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.dir}'\n"
+                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.dir}'\n"
                 "max_connections = 120\nshared_buffers = 64MB\nfsync = on\nsynchronous_commit = on\n"
             )
         self.start()
         subprocess.run(
-            [*self.as_user, str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-             "quorum"], check=True, capture_output=True, timeout=60,
+            [*self.as_user, str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+             "-U", "postgres", "quorum"], check=True, capture_output=True, timeout=60,
         )  # fmt: skip
 
     def start(self) -> None:
@@ -397,8 +398,9 @@ class Stack:
         env = {k: v for k, v in self.env.items() if k != "QUORUM_OUTBOUND_ALLOW_LOOPBACK"}
         exe = str(Path(sys.executable).parent / "gunicorn")
         self.strict = subprocess.Popen(
-            [exe, "config.wsgi", "--bind", f"127.0.0.1:{self.strict_port}", "--workers", "1"], cwd=self.workdir,
-            env=env, stdout=open(self.root / "logs" / "web-strict.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            [exe, "config.wsgi", "--bind", f"127.0.0.1:{self.strict_port}", "--workers", "1"],
+            cwd=self.workdir, env=env,
+            stdout=open(self.root / "logs" / "web-strict.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
             start_new_session=True,
         )  # fmt: skip
         url = f"http://127.0.0.1:{self.strict_port}"
@@ -604,14 +606,16 @@ def phase_contention(stack: Stack, world: World, quick: bool) -> None:
     load.join(timeout=300)
     seconds = time.monotonic() - started
     over = stack.sql(
-        """SELECT count(*) FROM (SELECT a.task_id FROM annotation_assignment a JOIN annotation_task t ON t.id = a.task_id
+        """SELECT count(*) FROM (SELECT a.task_id FROM annotation_assignment a
+            JOIN annotation_task t ON t.id = a.task_id
             WHERE t.project_id = %s AND a.status IN ('active', 'submitted') GROUP BY a.task_id, t.overlap
             HAVING count(*) > t.overlap) x""",
         (project,),
     )[0][0]
     pairs = stack.sql(
-        """SELECT count(*) FROM (SELECT task_id, annotator_id FROM annotation_assignment a JOIN annotation_task t
-            ON t.id = a.task_id WHERE t.project_id = %s GROUP BY 1, 2 HAVING count(*) > 1) x""",
+        """SELECT count(*) FROM (SELECT task_id, annotator_id FROM annotation_assignment a
+            JOIN annotation_task t ON t.id = a.task_id
+            WHERE t.project_id = %s GROUP BY 1, 2 HAVING count(*) > 1) x""",
         (project,),
     )[0][0]
     completed = stack.sql(
@@ -707,7 +711,8 @@ def phase_pg_restart(stack: Stack, world: World, quick: bool) -> None:
     )[0][0]
     ledger_sum = stack.sql("SELECT coalesce(sum(amount), 0) FROM billing_ledgerentry")[0][0]
     unbalanced = stack.sql(
-        "SELECT count(*) FROM (SELECT transaction_id FROM billing_ledgerentry GROUP BY 1 HAVING sum(amount) <> 0) x"
+        "SELECT count(*) FROM (SELECT transaction_id FROM billing_ledgerentry "
+        "GROUP BY 1 HAVING sum(amount) <> 0) x"
     )[0][0]
     figure("pg_restart.down_seconds", round(restarted - stopped, 1))
     figure("pg_restart.completed_tasks", completed)
@@ -886,9 +891,10 @@ def ssrf_payloads(port: int) -> list[str]:
         out += [f"http://{host}:{port}/cb", f"https://{host}:{port}/cb", f"http://{host}/"]
     out += [
         f"http://user@127.0.0.1:{port}/", f"http://user:pass@127.0.0.1:{port}/", f"http://127.0.0.1:{port}#@x/",
-        f"http://x@127.0.0.1:{port}/", "file:///etc/passwd", "file://localhost/etc/passwd", f"gopher://127.0.0.1:{port}/_x",
-        f"dict://127.0.0.1:{port}/info", f"ftp://127.0.0.1:{port}/", f"ldap://127.0.0.1:{port}/", "javascript:alert(1)",
-        "data:text/plain,hi", f"//127.0.0.1:{port}/", f"http:/127.0.0.1:{port}/", f"http:\\\\127.0.0.1:{port}/",
+        f"http://x@127.0.0.1:{port}/", "file:///etc/passwd", "file://localhost/etc/passwd",
+        f"gopher://127.0.0.1:{port}/_x", f"dict://127.0.0.1:{port}/info", f"ftp://127.0.0.1:{port}/",
+        f"ldap://127.0.0.1:{port}/", "javascript:alert(1)", "data:text/plain,hi", f"//127.0.0.1:{port}/",
+        f"http:/127.0.0.1:{port}/", f"http:\\\\127.0.0.1:{port}/",
         f" http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/\r\nX: y", f"http://[::ffff:127.0.0.1]:{port}/",
         f"HTTP://127.0.0.1:{port}/", f"http://0x7f000001:{port}/", "http://169.254.169.254/latest/meta-data/",
 "http://127.0.0.1:6379/", "http://127.0.0.1:5432/",
@@ -906,7 +912,8 @@ def phase_ssrf(stack: Stack, world: World, quick: bool) -> None:
     for url in payloads:
         r = world.call(
             "POST", "/api/v1/tasks/bulk", world.live_key,
-            {"project": project, "tasks": [{"params": {"attachment": "https://images.example.com/a.jpg"}, "callback_url": url}]},
+            {"project": project,
+             "tasks": [{"params": {"attachment": "https://images.example.com/a.jpg"}, "callback_url": url}]},
             base=strict,
         )  # fmt: skip
         refused_api += 400 <= r.status_code < 500
@@ -952,13 +959,16 @@ def hostile_corpus(project: str, task: str, batch: str) -> list[tuple[str, str, 
     cases: list[tuple[str, str, object, dict]] = []
     proj_bodies = [
         {}, {"name": ""}, {"name": "a/b", "task_type": "categorization"}, {"name": "x", "task_type": "nope"},
-        {"name": "x", "task_type": "categorization", "overlapp": 5}, {"name": "x", "task_type": "categorization", "overlap": 0},
-        {"name": "x", "task_type": "categorization", "overlap": 10**9}, {"name": "x", "task_type": "categorization", "overlap": "three"},
+        {"name": "x", "task_type": "categorization", "overlapp": 5},
+        {"name": "x", "task_type": "categorization", "overlap": 0},
+        {"name": "x", "task_type": "categorization", "overlap": 10**9},
+        {"name": "x", "task_type": "categorization", "overlap": "three"},
         {"name": "x", "task_type": "categorization", "price_per_task": -1},
         {"name": "x", "task_type": "categorization", "price_per_task": 10**30},
         {"name": "x", "task_type": "categorization", "params": {"categories": ["a", "b"], "pad": big}},
         {"name": "x", "task_type": "categorization", "instructions": big},
-        {"name": "x", "task_type": "categorization", "params": []}, {"name": "x" * 5000, "task_type": "categorization"},
+        {"name": "x", "task_type": "categorization", "params": []},
+        {"name": "x" * 5000, "task_type": "categorization"},
         {"name": ["x"], "task_type": "categorization"}, {"name": None, "task_type": "categorization"},
         {"name": "x", "task_type": "imageannotation", "params": {"attachment": "javascript:alert(1)"}},
         {"name": "x", "task_type": "categorization", "lease_seconds": 1},
@@ -968,8 +978,9 @@ def hostile_corpus(project: str, task: str, batch: str) -> list[tuple[str, str, 
     ]  # fmt: skip
     cases += [("POST", "/api/v1/projects", body, {}) for body in proj_bodies]
     raw_bodies = [
-        b"{", b'{"name": NaN}', b'{"name": "\\u0000"}', b'{"overlap": 1e400}', b'{"name": "\\ud800"}', b"\xff\xfe",
-        b'{"a":' * 100000, b"[" * 100000, b'{"a":' * 5000 + b"1" + b"}" * 5000, b'{"name": "x", "name": "y", "task_type": 5}',
+        b"{", b'{"name": NaN}', b'{"name": "\\u0000"}', b'{"overlap": 1e400}', b'{"name": "\\ud800"}',
+        b"\xff\xfe", b'{"a":' * 100000, b"[" * 100000, b'{"a":' * 5000 + b"1" + b"}" * 5000,
+        b'{"name": "x", "name": "y", "task_type": 5}',
     ]  # fmt: skip
     cases += [("POST", "/api/v1/projects", raw, {"raw": True}) for raw in raw_bodies]
     cases += [
@@ -977,8 +988,8 @@ def hostile_corpus(project: str, task: str, batch: str) -> list[tuple[str, str, 
     ]
     cases += [("POST", "/api/v1/projects", b"<xml/>", {"raw": True, "ctype": "application/xml"})]
     cases += [("PATCH", f"/api/v1/projects/{project}", body, {}) for body in [
-        {"overlapp": 2}, {"overlap": -1}, {"params": {"pad": big}}, {"task_type": "comparison"}, {"id": str(uuid.uuid4())},
-        {"price_per_task": "free"}, {"instructions": big},
+        {"overlapp": 2}, {"overlap": -1}, {"params": {"pad": big}}, {"task_type": "comparison"},
+        {"id": str(uuid.uuid4())}, {"price_per_task": "free"}, {"instructions": big},
     ]]  # fmt: skip
     ok_params = {"attachment": "https://images.example.com/a.jpg"}
     item_bodies = [
@@ -989,8 +1000,8 @@ def hostile_corpus(project: str, task: str, batch: str) -> list[tuple[str, str, 
         {"params": ok_params, "callback_url": "file:///etc/passwd"}, {"params": ok_params, "colour": "red"},
         {"params": {"attachment": "data:text/html,<script>alert(1)</script>", "attachment_type": "website"}},
         {"params": {"attachment": "//evil.example.com/x", "attachment_type": "image"}},
-        {"params": ok_params, "gold_answer": {"category": "not-a-category"}}, {"params": ok_params, "metadata": []},
-        {"params": "x"}, [], "x", None,
+        {"params": ok_params, "gold_answer": {"category": "not-a-category"}},
+        {"params": ok_params, "metadata": []}, {"params": "x"}, [], "x", None,
     ]  # fmt: skip
     cases += [
         ("POST", "/api/v1/tasks/bulk", {"project": project, "tasks": [item]}, {}) for item in item_bodies
@@ -1000,32 +1011,42 @@ def hostile_corpus(project: str, task: str, batch: str) -> list[tuple[str, str, 
         ("POST", "/api/v1/tasks/bulk", {"project": project, "tasks": [{"params": ok_params}] * 10001}, {}),
         ("POST", "/api/v1/tasks/bulk", {"project": str(uuid.uuid4()), "tasks": [{"params": ok_params}]}, {}),
         ("POST", "/api/v1/tasks/bulk", {"project": "../../etc", "tasks": [{"params": ok_params}]}, {}),
-        ("POST", "/api/v1/tasks/bulk", {"project": project, "tasks": [{"params": ok_params, "unique_id": "d"}] * 2}, {}),
-        ("POST", "/api/v1/tasks/bulk", {"project": project, "tasks": [{"params": ok_params}], "extra": 1}, {}),
+        ("POST", "/api/v1/tasks/bulk",
+         {"project": project, "tasks": [{"params": ok_params, "unique_id": "d"}] * 2}, {}),
+        ("POST", "/api/v1/tasks/bulk",
+         {"project": project, "tasks": [{"params": ok_params}], "extra": 1}, {}),
         ("POST", "/api/v1/batches", {"project": project, "name": "b", "metadata": {"pad": big}}, {}),
         ("POST", "/api/v1/batches", {"project": project, "name": "b/../c"}, {}),
         ("POST", f"/api/v1/batches/{uuid.uuid4()}/finalize", None, {}),
         ("GET", "/api/v1/tasks/not-a-uuid", None, {}), ("GET", f"/api/v1/tasks/{uuid.uuid4()}", None, {}),
-        ("GET", "/api/v1/tasks?status=nope", None, {}), ("GET", "/api/v1/tasks?created_after=yesterday", None, {}),
-        ("GET", "/api/v1/tasks?limit=-1&cursor=%00%ff", None, {}), ("GET", "/api/v1/tasks?project=' OR 1=1 --", None, {}),
+        ("GET", "/api/v1/tasks?status=nope", None, {}),
+        ("GET", "/api/v1/tasks?created_after=yesterday", None, {}),
+        ("GET", "/api/v1/tasks?limit=-1&cursor=%00%ff", None, {}),
+        ("GET", "/api/v1/tasks?project=' OR 1=1 --", None, {}),
         ("POST", f"/api/v1/tasks/{task}/audit", {"accepted": "maybe"}, {}),
         ("POST", f"/api/v1/tasks/{task}/cancel", {"clear_unique_id": "perhaps"}, {}),
         ("POST", f"/api/v1/projects/{project}/exports", {"format": "pdf"}, {}),
-        ("POST", f"/api/v1/projects/{project}/exports", {"format": "jsonl", "options": {"statuses": ["x"]}}, {}),
-        ("POST", f"/api/v1/projects/{project}/exports", {"format": "jsonl", "options": {"batch": "../x"}}, {}),
+        ("POST", f"/api/v1/projects/{project}/exports",
+         {"format": "jsonl", "options": {"statuses": ["x"]}}, {}),
+        ("POST", f"/api/v1/projects/{project}/exports",
+         {"format": "jsonl", "options": {"batch": "../x"}}, {}),
         ("POST", f"/api/v1/projects/{project}/exports", {"format": "coco"}, {}),
         ("POST", "/api/v1/api-keys", {"name": "k", "mode": "god"}, {}),
         ("POST", "/api/v1/billing/payouts", {"amount": 10}, {}),
         ("POST", "/api/v1/staff/clients/x/topups", {"amount": 10**12}, {}),
         ("GET", "/api/v1/../../etc/passwd", None, {}), ("DELETE", f"/api/v1/projects/{project}", None, {}),
-        ("GET", "/api/v1/projects", None, {"auth": "Bearer qk_live_forged"}), ("GET", "/api/v1/projects", None, {"auth": "Basic Og=="}),
-        ("GET", "/api/v1/projects", None, {"auth": "Bearer " + "A" * 10000}), ("GET", "/api/v1/projects", None, {"auth": ""}),
-        ("POST", "/v1/task/categorization", {"project": "nope", "attachment": "https://a.example/x.jpg"}, {"scale": True}),
+        ("GET", "/api/v1/projects", None, {"auth": "Bearer qk_live_forged"}),
+        ("GET", "/api/v1/projects", None, {"auth": "Basic Og=="}),
+        ("GET", "/api/v1/projects", None, {"auth": "Bearer " + "A" * 10000}),
+        ("GET", "/api/v1/projects", None, {"auth": ""}),
+        ("POST", "/v1/task/categorization",
+         {"project": "nope", "attachment": "https://a.example/x.jpg"}, {"scale": True}),
         ("POST", "/v1/task/categorization", {"metadata": {"pad": big}}, {"scale": True}),
         ("POST", "/v1/task/teleport", {"project": "x"}, {"scale": True}),
         ("POST", f"/v1/task/{task}/setMetadata", [1, 2], {"scale": True}),
         ("POST", f"/v1/task/{task}/setMetadata", {"pad": big}, {"scale": True}),
-        ("GET", "/v1/tasks?limit=abc", None, {"scale": True}), ("GET", "/v1/tasks?start_time=never", None, {"scale": True}),
+        ("GET", "/v1/tasks?limit=abc", None, {"scale": True}),
+        ("GET", "/v1/tasks?start_time=never", None, {"scale": True}),
         ("POST", f"/v1/batches/{batch}/finalize", None, {"scale": True, "key": "test"}),
         ("POST", "/v1/projects", {"name": "a/b", "type": "categorization"}, {"scale": True}),
     ]  # fmt: skip
@@ -1047,8 +1068,9 @@ def phase_hostile(stack: Stack, world: World, quick: bool) -> None:
         for body in [{"claim_version": claim["claim_version"], "answer": {"category": "plane"}},
                      {"claim_version": claim["claim_version"], "answer": {"category": "car", "x": 1}},
                      {"claim_version": claim["claim_version"], "answer": {"category": "c" * 300_000}},
-                     {"claim_version": "one", "answer": {"category": "car"}}, {"claim_version": claim["claim_version"] + 7,
-                     "answer": {"category": "car"}}, {"claim_version": claim["claim_version"], "answer": [], "x": 1},
+                     {"claim_version": "one", "answer": {"category": "car"}},
+                     {"claim_version": claim["claim_version"] + 7, "answer": {"category": "car"}},
+                     {"claim_version": claim["claim_version"], "answer": [], "x": 1},
                      {"claim_version": claim["claim_version"]}]:  # fmt: skip
             cases.append(("POST", path, body, {"token": token}))
     counts_sql = """SELECT (SELECT count(*) FROM annotation_project), (SELECT count(*) FROM annotation_task),
@@ -1092,7 +1114,8 @@ def phase_brute_force(stack: Stack, world: World, quick: bool) -> None:
         for _ in range(attempts):
             r = session.post(
                 stack.base + path, timeout=60,
-                data={"username": world.victim.email, "password": "wrong-" + uuid.uuid4().hex, "csrfmiddlewaretoken": token},
+                data={"username": world.victim.email, "password": "wrong-" + uuid.uuid4().hex,
+                      "csrfmiddlewaretoken": token},
                 headers={"Referer": stack.base + path},
             )  # fmt: skip
             if r.status_code == 429:

@@ -244,7 +244,8 @@ def measure(name: str, fn, *, repeat: int) -> tuple[object, dict]:
     }
     log(
         f"  {name:<24} best {figures['seconds_best']:.3f} s, median {figures['seconds_median']:.3f} s "
-        f"(CPU {figures['cpu_seconds_best']:.3f} s), tracemalloc peak {figures['tracemalloc_peak_mb']} MB, RSS growth {figures['rss_growth_mb']} MB"
+        f"(CPU {figures['cpu_seconds_best']:.3f} s), tracemalloc peak {figures['tracemalloc_peak_mb']} MB, "
+        f"RSS growth {figures['rss_growth_mb']} MB"
     )
     return result, figures
 
@@ -291,7 +292,8 @@ def main(argv: list[str]) -> int:
         f"accuracy of the others uniform in {args.accuracy}"
     )
     log(
-        f"  mean annotator accuracy (answers right): {float((data['labels'] == truth[data['tasks']]).mean()):.4f}"
+        f"  mean annotator accuracy (answers right): "
+        f"{float((data['labels'] == truth[data['tasks']]).mean()):.4f}"
     )
 
     common = {
@@ -358,7 +360,8 @@ def main(argv: list[str]) -> int:
             f"{cpu_speedup:.1f}× less"
         )
         log(
-            f"  goal (≥ 2× faster, accuracy ≥ crowd-kit's − {ACCURACY_NOISE:.2%}): {'met' if met else 'NOT met'}"
+            f"  goal (≥ 2× faster, accuracy ≥ crowd-kit's − {ACCURACY_NOISE:.2%}): "
+            f"{'met' if met else 'NOT met'}"
         )
         comparison = {
             "speedup_best": round(speedup, 2),
@@ -371,7 +374,8 @@ def main(argv: list[str]) -> int:
 
     hw["loadavg_at_end"] = os.getloadavg()
     log(
-        f"\n  load average at start {hw['loadavg_at_start']}, at end {hw['loadavg_at_end']} ({hw['cpus']} CPUs): "
+        f"\n  load average at start {hw['loadavg_at_start']}, at end {hw['loadavg_at_end']} "
+        f"({hw['cpus']} CPUs): "
         "a figure above the CPU count means other work shared the machine"
     )
     params = {k: v for k, v in vars(args).items() if k != "json"}

@@ -2,9 +2,9 @@
 
 Run it through the launcher, which exports ``DATABASE_URL`` and ``REDIS_URL`` for the local servers::
 
-    make bench-export                                          # 10,000 and 1,000,000 tasks; coco, jsonl, jsonl with answers
+    make bench-export  # 10,000 and 1,000,000 tasks; coco, jsonl, jsonl with answers
     make bench-export BENCH_ARGS='--sizes 2000,20000 --formats coco,yolo'
-    make bench-export BENCH_ARGS='--paths worker'              # only the in-process runs (no gunicorn, no Celery)
+    make bench-export BENCH_ARGS='--paths worker'  # only the in-process runs (no gunicorn, no Celery)
     python -m config.devservices test -- .venv/bin/python bench/export.py --sizes 20000,200000
 
 What it does (README.md beside this file says how to read the output):
@@ -24,9 +24,9 @@ What it does (README.md beside this file says how to read the output):
 4. Path ``api`` (request to complete file): gunicorn on 127.0.0.1 and a real Celery exports worker
    (``celery -A config worker -Q exports``, as the Procfile starts it, on a Redis key prefix of
    its own); the client sends ``POST /api/v1/projects/{id}/exports``, polls the job every 10 ms
-   until it is ``ready`` (every 100 ms after the first 2 s), and downloads the file to the last byte. Timed from sending the POST to
-   the last byte; CPU seconds of the client, the web processes, the worker processes and the bench
-   database's PostgreSQL backends.
+   until it is ``ready`` (every 100 ms after the first 2 s), and downloads the file to the last byte.
+   Timed from sending the POST to the last byte; CPU seconds of the client, the web processes, the
+   worker processes and the bench database's PostgreSQL backends.
 5. Prints the hardware and a table, and writes ``bench/results/export-<time>.json`` (commit, command,
    load average, every figure).
 
@@ -189,7 +189,10 @@ def run_child(extra: list[str], env: dict) -> dict:
 
 # --- data ---------------------------------------------------------------------------------------------
 
-META_DDL = "CREATE TABLE IF NOT EXISTS bench_export_meta (size int PRIMARY KEY, project uuid NOT NULL, loaded_at timestamptz NOT NULL)"
+META_DDL = (
+    "CREATE TABLE IF NOT EXISTS bench_export_meta "
+    "(size int PRIMARY KEY, project uuid NOT NULL, loaded_at timestamptz NOT NULL)"
+)
 
 
 def fixtures() -> tuple:
@@ -239,7 +242,10 @@ def load(conn: psycopg.Connection, client, annotators: list, size: int, index: i
         "prefix": f"n{size}-frame-",
         "loaded": datetime.now(UTC).replace(microsecond=0),
     }
-    series = "SELECT g, %(loaded)s::timestamptz - (%(n)s - g) * interval '1 millisecond' AS ca FROM generate_series(1, %(n)s::bigint) g"
+    series = (
+        "SELECT g, %(loaded)s::timestamptz - (%(n)s - g) * interval '1 millisecond' AS ca "
+        "FROM generate_series(1, %(n)s::bigint) g"
+    )
     task_id = _uuid_sql("ca", f"{tag}e1")
     annotator = "(%(annotators)s::uuid[])[1 + (g - 1) %% %(na)s]"
     with conn.transaction():
@@ -250,30 +256,35 @@ def load(conn: psycopg.Connection, client, annotators: list, size: int, index: i
             pass
         conn.execute(
             f"""
-            INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id, callback_url, priority,
-                price, status, released, is_test, overlap, slots_taken, answers_received, claim_seq, response, confidence,
-                is_gold, gold_answer, created_at, updated_at, completed_at, batch_id, client_id, project_id)
+            INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id,
+                callback_url, priority, price, status, released, is_test, overlap, slots_taken,
+                answers_received, claim_seq, response, confidence, is_gold, gold_answer, created_at,
+                updated_at, completed_at, batch_id, client_id, project_id)
             SELECT {task_id}, 'imageannotation', '',
-                   %(params)s::jsonb || jsonb_build_object('attachment', 'https://img.example.com/frames/' || g || '.jpg',
+                   %(params)s::jsonb || jsonb_build_object('attachment',
+                                                          'https://img.example.com/frames/' || g || '.jpg',
                                                           'attachment_width', 1280, 'attachment_height', 720),
-                   jsonb_build_object('frame', g, 'camera', 'front'), '[]', %(prefix)s || g, '', 0, 0, 'completed', true, false,
-                   1, 1, 1, 1, %(response)s::jsonb, 1.0, false, NULL, ca, ca, ca, NULL, %(client)s, %(project)s
+                   jsonb_build_object('frame', g, 'camera', 'front'), '[]', %(prefix)s || g, '', 0, 0,
+                   'completed', true, false, 1, 1, 1, 1, %(response)s::jsonb, 1.0, false, NULL,
+                   ca, ca, ca, NULL, %(client)s, %(project)s
               FROM ({series}) s
             """,
             p,
         )
         conn.execute(
             f"""
-            INSERT INTO annotation_assignment (id, status, claim_version, leased_until, claimed_at, finished_at, annotator_id,
-                project_id, task_id)
-            SELECT {_uuid_sql("ca", f"{tag}e2")}, 'submitted', 1, ca, ca, ca, {annotator}, %(project)s, {task_id}
+            INSERT INTO annotation_assignment (id, status, claim_version, leased_until, claimed_at,
+                finished_at, annotator_id, project_id, task_id)
+            SELECT {_uuid_sql("ca", f"{tag}e2")}, 'submitted', 1, ca, ca, ca, {annotator},
+                   %(project)s, {task_id}
               FROM ({series}) s
             """,
             p,
         )
         conn.execute(
             f"""
-            INSERT INTO annotation_submission (id, answer, status, duration_ms, created_at, annotator_id, assignment_id, task_id)
+            INSERT INTO annotation_submission (id, answer, status, duration_ms, created_at, annotator_id,
+                assignment_id, task_id)
             SELECT {_uuid_sql("ca", f"{tag}e3")}, %(response)s::jsonb, 'accepted', 30000, ca, {annotator},
                    {_uuid_sql("ca", f"{tag}e2")}, {task_id}
               FROM ({series}) s
@@ -322,8 +333,9 @@ def mb(n: float | None) -> str:
 @contextlib.contextmanager
 def exports_worker(env: dict):
     """A Celery worker on the exports queue, as the Procfile starts it (one process doing the work)."""
-    cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "exports", "-n", "bench-exports@%h",
-           "--concurrency", "1", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"]  # fmt: skip
+    cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "exports",
+           "-n", "bench-exports@%h", "--concurrency", "1", "--without-gossip", "--without-mingle",
+           "--loglevel", "WARNING"]  # fmt: skip
     logf = tempfile.NamedTemporaryFile(prefix="bench-exports-worker-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
@@ -559,7 +571,8 @@ def main(argv: list[str]) -> int:
                 else ""
             )
             log(
-                f"  {name:<14} seconds x{b['seconds'] / a['seconds']:.1f}, CPU x{b['cpu_s'] / a['cpu_s']:.1f}, "
+                f"  {name:<14} seconds x{b['seconds'] / a['seconds']:.1f}, "
+                f"CPU x{b['cpu_s'] / a['cpu_s']:.1f}, "
                 f"max RSS x{b['maxrss_bytes'] / a['maxrss_bytes']:.2f}{traced}"
             )
     out = args.json or RESULTS_DIR / f"export-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"

@@ -2,9 +2,12 @@
 
 Run it through the launcher, which exports ``DATABASE_URL`` for the local server::
 
-    make bench-import                                     # 10,000-task requests, then 1,000,000 tasks in 100 requests
-    make bench-import BENCH_ARGS='--quick'                # 2,000-task requests, 100,000 tasks in 50 requests
-    make bench-import BENCH_ARGS='--total 0 --profile'    # only the single requests, plus a cProfile of the service
+    # 10,000-task requests, then 1,000,000 tasks in 100 requests
+    make bench-import
+    # 2,000-task requests, 100,000 tasks in 50 requests
+    make bench-import BENCH_ARGS='--quick'
+    # only the single requests, plus a cProfile of the service
+    make bench-import BENCH_ARGS='--total 0 --profile'
 
 What it does (README.md beside this file says how to read the output):
 
@@ -239,7 +242,8 @@ def profile_service(client, project, body: bytes, top: int = 25) -> list[dict]:
     log(f"  {'own s':>7} {'own %':>6} {'cum s':>7} {'calls':>9}  function")
     for r in rows[:top]:
         log(
-            f"  {r['own_s']:>7.3f} {r['own_pct']:>6.1f} {r['cumulative_s']:>7.3f} {r['calls']:>9,}  {r['function']}"
+            f"  {r['own_s']:>7.3f} {r['own_pct']:>6.1f} {r['cumulative_s']:>7.3f} {r['calls']:>9,}  "
+            f"{r['function']}"
         )
     cumulative = sorted(rows, key=lambda r: r["cumulative_s"], reverse=True)
     return {"total_s": round(total, 3), "by_own_time": rows[:top], "by_cumulative_time": cumulative[:top]}
@@ -309,7 +313,8 @@ def fmt_row(label: str, n: int, r: dict) -> str:
 
 
 HEADER = (
-    f"  {'run':<22} {'tasks':>8} {'wall s':>8} {'tasks/s':>10} {'client':>8} {'web':>8} {'pg':>8} {'other':>8}"
+    f"  {'run':<22} {'tasks':>8} {'wall s':>8} {'tasks/s':>10} "
+    f"{'client':>8} {'web':>8} {'pg':>8} {'other':>8}"
     "   (CPU seconds)"
 )
 
@@ -433,7 +438,8 @@ def main(argv: list[str]) -> int:
             log(
                 f"\n  {args.total:,} tasks: {s['request_wall_sum_s']:.1f} s in requests "
                 f"({s['tasks_per_s']:,} tasks/s); per request median {s['median_s']:.3f} s, "
-                f"first decile {s['first_decile_median_s']:.3f} s, last decile {s['last_decile_median_s']:.3f} s "
+                f"first decile {s['first_decile_median_s']:.3f} s, "
+                f"last decile {s['last_decile_median_s']:.3f} s "
                 f"(x{s['last_over_first_median']:.2f}); CPU client {total_cpu['client_cpu_s']:.1f} s, "
                 f"web {total_cpu['web_cpu_s']:.1f} s, PostgreSQL {total_cpu['pg_cpu_s']:.1f} s, "
                 f"other {total_cpu['other_cpu_s']:.1f} s"
@@ -446,7 +452,8 @@ def main(argv: list[str]) -> int:
     hs, ss = result["http_summary"], result["service_summary"]
     log(
         f"\n== Summary ==\n  {n:,} tasks per request: HTTP best {hs['best_s']:.3f} s "
-        f"({hs['tasks_per_s_best']:,} tasks/s), median {hs['median_s']:.3f} s ({hs['tasks_per_s_median']:,}); "
+        f"({hs['tasks_per_s_best']:,} tasks/s), median {hs['median_s']:.3f} s "
+        f"({hs['tasks_per_s_median']:,}); "
         f"in-process best {ss['best_s']:.3f} s ({ss['tasks_per_s_best']:,}), median {ss['median_s']:.3f} s "
         f"({ss['tasks_per_s_median']:,}); load average {meta['loadavg_at_start'][0]:.1f} -> "
         f"{result['loadavg_at_end'][0]:.1f}"

@@ -8,8 +8,8 @@ Run it through the launcher, which exports ``DATABASE_URL`` for the local server
 
 What it does:
 
-1. Uses its own database (``quorum_bench_scale_import_<run name>`` on the server of ``DATABASE_URL``; ``--fresh``
-   drops it), migrated with ``manage.py migrate``. Never the dev or the test database.
+1. Uses its own database (``quorum_bench_scale_import_<run name>`` on the server of ``DATABASE_URL``;
+   ``--fresh`` drops it), migrated with ``manage.py migrate``. Never the dev or the test database.
 2. Per size N: writes N JSON lines as a Scale ``get_tasks`` loop writes them (``Task.as_dict()``):
    95 % completed categorization tasks (a ``taxonomies`` question and its response, metadata,
    tags, a unique id, Scale timestamps) over 3 projects and one batch per project and 10,000 lines, 5 %
@@ -214,7 +214,8 @@ def main(argv: list[str]) -> int:
             results.append(row)
             log(
                 f"  {size:>9,} lines: {row['created']:,} created in {row['seconds']} s "
-                f"(CPU {row['cpu_seconds']} s, {row['tasks_per_s']:,} tasks/s), max RSS {mb(row['maxrss_bytes'])} MB"
+                f"(CPU {row['cpu_seconds']} s, {row['tasks_per_s']:,} tasks/s), "
+                f"max RSS {mb(row['maxrss_bytes'])} MB"
                 + (
                     f"; re-run {row['rerun_seconds']} s, RSS {mb(row['rerun_maxrss_bytes'])} MB"
                     if not args.no_rerun
@@ -228,17 +229,20 @@ def main(argv: list[str]) -> int:
 
     log("\n== Results ==")
     log(
-        f"{'lines':>9} {'created':>9} {'seconds':>8} {'CPU s':>7} {'tasks/s':>8} {'max RSS MB':>10} {'re-run s':>8}"
+        f"{'lines':>9} {'created':>9} {'seconds':>8} {'CPU s':>7} {'tasks/s':>8} "
+        f"{'max RSS MB':>10} {'re-run s':>8}"
     )
     for r in results:
         log(
-            f"{r['lines']:>9,} {r['created']:>9,} {r['seconds']:>8} {r['cpu_seconds']:>7} {r['tasks_per_s']:>8,} "
+            f"{r['lines']:>9,} {r['created']:>9,} {r['seconds']:>8} {r['cpu_seconds']:>7} "
+            f"{r['tasks_per_s']:>8,} "
             f"{mb(r['maxrss_bytes']):>10} {r.get('rerun_seconds', '-'):>8}"
         )
     if len(results) > 1:
         a, b = results[0], results[-1]
         log(
-            f"\nGrowth from {a['lines']:,} to {b['lines']:,} lines: seconds x{b['seconds'] / a['seconds']:.1f}, "
+            f"\nGrowth from {a['lines']:,} to {b['lines']:,} lines: "
+            f"seconds x{b['seconds'] / a['seconds']:.1f}, "
             f"max RSS x{b['maxrss_bytes'] / a['maxrss_bytes']:.2f}"
         )
     out = args.json or RESULTS_DIR / f"scale-import-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
