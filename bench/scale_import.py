@@ -2,8 +2,8 @@
 
 Run it through the launcher, which exports ``DATABASE_URL`` for the local server::
 
-    make bench-import                                   # 10,000 and 1,000,000 lines
-    make bench-import BENCH_ARGS='--sizes 2000,20000'
+    make bench-scale-import                                   # 10,000 and 1,000,000 lines
+    make bench-scale-import BENCH_ARGS='--sizes 2000,20000'
     python -m config.devservices test -- .venv/bin/python bench/scale_import.py --sizes 10000,1000000
 
 What it does:
