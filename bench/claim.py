@@ -140,8 +140,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--price",
         type=int,
         default=10,
-        help="task price in minor units: the budget reservation at the first claim and the charge at completion; "
-        "0 turns both off (default 10)",
+        help="task price in minor units: the budget reservation at the first claim and the charge at "
+        "completion; 0 turns both off (default 10)",
     )
     p.add_argument(
         "--pay",
@@ -225,7 +225,8 @@ def db_urls(base: str, name: str) -> tuple[str, str]:
     host = unquote(parts.hostname or "") if parts.hostname else ""
     if host not in {"127.0.0.1", "localhost", "::1"} and not host.startswith("/"):
         sys.exit(
-            f"bench: refusing to run against a non-local database host {host!r} (127.0.0.1 or a unix socket only)"
+            f"bench: refusing to run against a non-local database host {host!r} "
+            "(127.0.0.1 or a unix socket only)"
         )
     bench = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
     admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
@@ -326,7 +327,8 @@ def open_bench_database(
     base_url = os.environ.get("DATABASE_URL")
     if not base_url:
         sys.exit(
-            f"bench: DATABASE_URL is not set; run it as `make {make_target}` (python -m config.devservices test -- …)"
+            f"bench: DATABASE_URL is not set; run it as `make {make_target}` "
+            "(python -m config.devservices test -- …)"
         )
     bench_url, admin_url = db_urls(base_url, db_name)
     env = {
@@ -336,7 +338,8 @@ def open_bench_database(
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_DEBUG": "0",
         "LOG_LEVEL": "WARNING",
-        "QUORUM_API_RATE": "10000000/min",  # the rate limiter runs (one Redis INCR a request) but never refuses
+        # the rate limiter runs (one Redis INCR a request) but never refuses
+        "QUORUM_API_RATE": "10000000/min",
         **(extra_env or {}),
     }
     os.environ.update(
@@ -424,7 +427,10 @@ def _uuid_sql(ts: str, tag: str, g: str = "g") -> str:
     )
 
 
-META_DDL = "CREATE TABLE IF NOT EXISTS bench_meta (id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
+META_DDL = (
+    "CREATE TABLE IF NOT EXISTS bench_meta "
+    "(id int PRIMARY KEY, shape jsonb NOT NULL, loaded_at timestamptz NOT NULL)"
+)
 DATA_TABLES = [
     "annotation_taskaudit",
     "annotation_review",
@@ -507,12 +513,13 @@ def load_data(
         hseries = series.replace("generate_series(1, %(n)s::bigint)", "generate_series(1, %(h)s::bigint)")
         conn.execute(
             f"""
-            INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id, callback_url,
-                priority, price, pay, spend_reserved, status, released, is_test, overlap, slots_taken, answers_received, claim_seq, response,
-                confidence, is_gold, gold_answer, created_at, updated_at, completed_at, batch_id, client_id, project_id)
+            INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id,
+                callback_url, priority, price, pay, spend_reserved, status, released, is_test, overlap,
+                slots_taken, answers_received, claim_seq, response, confidence, is_gold, gold_answer,
+                created_at, updated_at, completed_at, batch_id, client_id, project_id)
             SELECT {_uuid_sql("ca", "a01")}, 'categorization', '',
-                   jsonb_build_object('attachment', 'https://example.com/img/' || g || '.jpg', 'attachment_type', 'image',
-                                      'categories', %(categories)s::jsonb),
+                   jsonb_build_object('attachment', 'https://example.com/img/' || g || '.jpg',
+                                      'attachment_type', 'image', 'categories', %(categories)s::jsonb),
                    '{{}}', '[]', NULL, '', 0, %(price)s, %(pay)s, g <= %(h)s,
                    CASE WHEN g <= %(h)s THEN 'completed' ELSE 'pending' END, true, false,
                    CASE WHEN g <= %(h)s THEN 1 ELSE %(overlap)s END,
@@ -530,10 +537,11 @@ def load_data(
             annotator = "(%(annotators)s::uuid[])[1 + (g - 1) %% %(na)s]"
             conn.execute(
                 f"""
-                INSERT INTO annotation_assignment (id, status, claim_version, leased_until, claimed_at, finished_at,
-                    annotator_id, project_id, task_id)
-                SELECT {_uuid_sql("ca + interval '60 seconds'", "a02")}, 'submitted', 1, ca + interval '960 seconds',
-                       ca + interval '60 seconds', ca + interval '90 seconds', {annotator}, %(project)s, {_uuid_sql("ca", "a01")}
+                INSERT INTO annotation_assignment (id, status, claim_version, leased_until, claimed_at,
+                    finished_at, annotator_id, project_id, task_id)
+                SELECT {_uuid_sql("ca + interval '60 seconds'", "a02")}, 'submitted', 1,
+                       ca + interval '960 seconds', ca + interval '60 seconds', ca + interval '90 seconds',
+                       {annotator}, %(project)s, {_uuid_sql("ca", "a01")}
                   FROM ({hseries}) s
                 """,
                 p,
@@ -542,9 +550,9 @@ def load_data(
                 f"""
                 INSERT INTO annotation_submission (id, answer, status, duration_ms, created_at, annotator_id,
                     assignment_id, task_id)
-                SELECT {_uuid_sql("ca + interval '90 seconds'", "a03")}, '{{"category": "dog"}}', 'accepted', 30000,
-                       ca + interval '90 seconds', {annotator}, {_uuid_sql("ca + interval '60 seconds'", "a02")},
-                       {_uuid_sql("ca", "a01")}
+                SELECT {_uuid_sql("ca + interval '90 seconds'", "a03")}, '{{"category": "dog"}}', 'accepted',
+                       30000, ca + interval '90 seconds', {annotator},
+                       {_uuid_sql("ca + interval '60 seconds'", "a02")}, {_uuid_sql("ca", "a01")}
                   FROM ({hseries}) s
                 """,
                 p,
@@ -553,15 +561,15 @@ def load_data(
             # Gold tasks: served at the project's gold ratio to many annotators, never completed.
             conn.execute(
                 f"""
-                INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id, callback_url,
-                    priority, price, pay, spend_reserved, status, released, is_test, overlap, slots_taken,
-                    answers_received, claim_seq, response, confidence, is_gold, gold_answer, created_at, updated_at,
-                    completed_at, batch_id, client_id, project_id)
+                INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id,
+                    callback_url, priority, price, pay, spend_reserved, status, released, is_test, overlap,
+                    slots_taken, answers_received, claim_seq, response, confidence, is_gold, gold_answer,
+                    created_at, updated_at, completed_at, batch_id, client_id, project_id)
                 SELECT {_uuid_sql("ca", "a04")}, 'categorization', '',
                        jsonb_build_object('attachment', 'https://example.com/gold/' || g || '.jpg',
                                           'attachment_type', 'image', 'categories', %(categories)s::jsonb),
-                       '{{}}', '[]', NULL, '', 0, 0, %(pay)s, false, 'pending', true, false, 10000, 0, 0, 0, NULL,
-                       NULL, true, '{{"category": "dog"}}', ca, ca, NULL, NULL, %(client)s, %(project)s
+                       '{{}}', '[]', NULL, '', 0, 0, %(pay)s, false, 'pending', true, false, 10000, 0, 0, 0,
+                       NULL, NULL, true, '{{"category": "dog"}}', ca, ca, NULL, NULL, %(client)s, %(project)s
                   FROM (SELECT g, %(loaded)s::timestamptz - interval '2 hours' + g * interval '1 second' AS ca
                           FROM generate_series(1, %(gold)s::bigint) g) s
                 """,
@@ -578,7 +586,8 @@ def load_data(
         conn.execute("CHECKPOINT")
     seconds = time.perf_counter() - t0
     log(
-        f"bench: loaded in {seconds:.1f} s (insert {t_insert:.1f} s, vacuum analyze + checkpoint {seconds - t_insert:.1f} s)"
+        f"bench: loaded in {seconds:.1f} s (insert {t_insert:.1f} s, "
+        f"vacuum analyze + checkpoint {seconds - t_insert:.1f} s)"
     )
     return {
         "reused": False,
@@ -650,7 +659,8 @@ def table_stats(conn: psycopg.Connection, fx: Fixtures) -> dict:
 
 RAW_TOKEN = """
 SELECT t.key_hash, t.revoked_at, u.is_active, a.id
-  FROM clients_accesstoken t JOIN clients_user u ON u.id = t.user_id JOIN annotation_annotator a ON a.user_id = u.id
+  FROM clients_accesstoken t JOIN clients_user u ON u.id = t.user_id
+  JOIN annotation_annotator a ON a.user_id = u.id
  WHERE t.prefix = %s
 """
 
@@ -1266,9 +1276,11 @@ def print_table(results: list[dict]) -> None:
             f"{fmt(r['claim_ms']['p50']):>7}/{fmt(r['claim_ms']['p99']):<7} "
             f"{fmt(r['submit_ms']['p50']):>7}/{fmt(r['submit_ms']['p99']):<7} "
             f"{fmt(r.get('http_over_raw'), '.2f'):>8}  "
-            f"{fmt(c['client_ms_per_cycle'], '.2f')}/{fmt(c['web_ms_per_cycle'], '.2f')}/{fmt(c['pg_ms_per_cycle'], '.2f')}/"
+            f"{fmt(c['client_ms_per_cycle'], '.2f')}/{fmt(c['web_ms_per_cycle'], '.2f')}/"
+            f"{fmt(c['pg_ms_per_cycle'], '.2f')}/"
             f"{fmt(c['other_ms_per_cycle'], '.2f'):<6} {fmt(c['machine_busy_pct'], '.0f'):>5}  "
-            f"{sum(r['errors'].values()) or ''}{' (stopped early: backlog cap)' if r['stopped_early'] else ''}"
+            f"{sum(r['errors'].values()) or ''}"
+            f"{' (stopped early: backlog cap)' if r['stopped_early'] else ''}"
         )
 
 
@@ -1315,14 +1327,16 @@ def flatness(results: list[dict], sizes: list[int]) -> list[dict]:
 def print_claim_sql(per_size: dict) -> None:
     sizes = sorted(per_size)
     log(
-        "\nquorum_claim alone (one connection, rolled back; server execution time and buffers touched per claim):"
+        "\nquorum_claim alone (one connection, rolled back; "
+        "server execution time and buffers touched per claim):"
     )
     log(f"{'tasks':>9} {'exec p50/p99 ms':>16} {'buffers p50/max':>16} {'round trip p50/p99 ms':>22}")
     for size in sizes:
         c = per_size[size].get("claim_sql")
         if c:
             log(
-                f"{size:>9,} {c['exec_ms_p50']:>7.3f}/{c['exec_ms_p99']:<8.3f} {c['buffers_p50']:>7}/{c['buffers_max']:<8} "
+                f"{size:>9,} {c['exec_ms_p50']:>7.3f}/{c['exec_ms_p99']:<8.3f} "
+                f"{c['buffers_p50']:>7}/{c['buffers_max']:<8} "
                 f"{c['roundtrip_ms_p50']:>10.3f}/{c['roundtrip_ms_p99']:<8.3f}"
             )
     for size in sizes:
@@ -1330,12 +1344,14 @@ def print_claim_sql(per_size: dict) -> None:
         if "next_select_buffers" in q:
             log(
                 f"{size:>9,} buffers per SELECT of the API path: next {q['next_select_buffers']} (sum "
-                f"{sum(q['next_select_buffers'])}), submit {q['submit_select_buffers']} (sum {sum(q['submit_select_buffers'])})"
+                f"{sum(q['next_select_buffers'])}), submit {q['submit_select_buffers']} "
+                f"(sum {sum(q['submit_select_buffers'])})"
             )
     if len(sizes) >= 2 and all(per_size[s].get("claim_sql") for s in (sizes[0], sizes[-1])):
         a, b = per_size[sizes[0]]["claim_sql"], per_size[sizes[-1]]["claim_sql"]
         log(
-            f"  ratio large/small: exec p50 {b['exec_ms_p50'] / a['exec_ms_p50']:.2f}, buffers p50 {b['buffers_p50'] / a['buffers_p50']:.2f}"
+            f"  ratio large/small: exec p50 {b['exec_ms_p50'] / a['exec_ms_p50']:.2f}, "
+            f"buffers p50 {b['buffers_p50'] / a['buffers_p50']:.2f}"
         )
 
 
@@ -1343,16 +1359,22 @@ def print_flatness(rows: list[dict]) -> None:
     if not rows:
         return
     log(
-        f"\nFlatness: claim latency at {rows[0]['large']:,} tasks vs {rows[0]['small']:,} tasks (ratio large/small; 1.0 = flat)"
+        f"\nFlatness: claim latency at {rows[0]['large']:,} tasks vs {rows[0]['small']:,} tasks "
+        "(ratio large/small; 1.0 = flat)"
     )
-    head = f"{'path':<10} {'K':>3} {'claim p50 ms small→large':>26} {'ratio':>6} {'claim p99 ms small→large':>26} {'ratio':>6} {'cyc/s ratio':>11}"
+    head = (
+        f"{'path':<10} {'K':>3} {'claim p50 ms small→large':>26} {'ratio':>6} "
+        f"{'claim p99 ms small→large':>26} {'ratio':>6} {'cyc/s ratio':>11}"
+    )
     log(head)
     log("-" * len(head))
     for r in rows:
         path = r["path"] if r["path"] == "raw" else f"http w{r['workers']}"
         log(
-            f"{path:<10} {r['concurrency']:>3} {fmt(r['claim_ms_p50_small']):>12} → {fmt(r['claim_ms_p50_large']):<11} "
-            f"{fmt(r['claim_ms_p50_ratio'], '.2f'):>6} {fmt(r['claim_ms_p99_small']):>12} → {fmt(r['claim_ms_p99_large']):<11} "
+            f"{path:<10} {r['concurrency']:>3} "
+            f"{fmt(r['claim_ms_p50_small']):>12} → {fmt(r['claim_ms_p50_large']):<11} "
+            f"{fmt(r['claim_ms_p50_ratio'], '.2f'):>6} "
+            f"{fmt(r['claim_ms_p99_small']):>12} → {fmt(r['claim_ms_p99_large']):<11} "
             f"{fmt(r['claim_ms_p99_ratio'], '.2f'):>6} {fmt(r['cycles_per_s_ratio'], '.2f'):>11}"
         )
 
@@ -1392,19 +1414,22 @@ def serving_batch(
     with conn.transaction():
         for table in ("annotation_submission", "annotation_assignment"):
             conn.execute(
-                f"DELETE FROM {table} WHERE task_id IN (SELECT id FROM annotation_task WHERE project_id = %(project)s)",
+                f"DELETE FROM {table} WHERE task_id IN "
+                "(SELECT id FROM annotation_task WHERE project_id = %(project)s)",
                 p,
             )
         conn.execute("DELETE FROM annotation_task WHERE project_id = %(project)s", p)
         conn.execute(
             f"""
-            INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id, callback_url,
-                priority, price, pay, spend_reserved, status, released, is_test, overlap, slots_taken, answers_received,
-                claim_seq, response, confidence, is_gold, gold_answer, created_at, updated_at, completed_at, batch_id,
-                client_id, project_id)
+            INSERT INTO annotation_task (id, task_type, instruction, params, metadata, tags, unique_id,
+                callback_url, priority, price, pay, spend_reserved, status, released, is_test, overlap,
+                slots_taken, answers_received, claim_seq, response, confidence, is_gold, gold_answer,
+                created_at, updated_at, completed_at, batch_id, client_id, project_id)
             SELECT {_uuid_sql("ca", "a05")}, 'categorization', '',
-                   jsonb_build_object('attachment', 'https://example.com/s/' || g || '.jpg', 'categories', %(categories)s::jsonb),
-                   '{{}}', '[]', NULL, '', 0, %(price)s, %(pay)s, false, 'pending', true, false, 3, 0, 0, 0, NULL, NULL,
+                   jsonb_build_object('attachment', 'https://example.com/s/' || g || '.jpg',
+                                      'categories', %(categories)s::jsonb),
+                   '{{}}', '[]', NULL, '', 0, %(price)s, %(pay)s, false, 'pending', true, false, 3, 0, 0, 0,
+                   NULL, NULL,
                    false, NULL, ca, ca, NULL, NULL, %(client)s, %(project)s
               FROM (SELECT g, %(now)s::timestamptz - interval '1 hour' + g * interval '1 millisecond' AS ca
                       FROM generate_series(1, %(n)s::bigint) g) s
@@ -1438,7 +1463,8 @@ def serving_figures(conn: psycopg.Connection, project_id) -> dict:
         [first_claim, project_id],
     ).fetchall()
     started = conn.execute(
-        "SELECT count(*) FROM annotation_task WHERE project_id = %s AND status = 'pending' AND answers_received > 0",
+        "SELECT count(*) FROM annotation_task "
+        "WHERE project_id = %s AND status = 'pending' AND answers_received > 0",
         [project_id],
     ).fetchone()[0]
     latency = [float(r[0]) for r in rows]
@@ -1462,17 +1488,19 @@ def measure_serving(args, conn, fx: Fixtures, env: dict, admin_url: str) -> list
         project_id = serving_batch(conn, fx, args.serving_tasks, order, args.price, args.pay)
         with gunicorn(env, args.workers[0], args.worker_class, args.threads) as (base, pid):
             log(
-                f"-- serving order {order}: {args.serving_tasks:,} tasks at overlap 3, {k} annotators, {args.duration} s ..."
+                f"-- serving order {order}: {args.serving_tasks:,} tasks at overlap 3, {k} annotators, "
+                f"{args.duration} s ..."
             )
             run = Run(0.0, args.duration, 10**9)
             res = measure(
                 "http", http_workers(base, fx, project_id), k, run, CpuProbe(admin_url, args.db_name, pid)
             )
         figures = serving_figures(conn, project_id)
-        out.append({"order": order, "tasks": args.serving_tasks, "concurrency": k, "cycles_per_s": res["cycles_per_s"],
-                    "errors": res["errors"], **figures})  # fmt: skip
+        out.append({"order": order, "tasks": args.serving_tasks, "concurrency": k,
+                    "cycles_per_s": res["cycles_per_s"], "errors": res["errors"], **figures})  # fmt: skip
         log(f"   {figures['answers']:,} answers, {figures['completed_tasks']:,} tasks completed, first after "
-            f"{figures['first_completed_after_s']} s, task latency p50/p90/p99 {figures['task_latency_s']} s")  # fmt: skip
+            f"{figures['first_completed_after_s']} s, "
+            f"task latency p50/p90/p99 {figures['task_latency_s']} s")  # fmt: skip
     return out
 
 
@@ -1541,7 +1569,8 @@ def main(argv: list[str]) -> int:
                 continue
             qs = queries[name]
             log(
-                f"SQL run by POST {'/api/v1/work/next' if name == 'next' else '…/submit'} ({len(qs)} statements; "
+                f"SQL run by POST {'/api/v1/work/next' if name == 'next' else '…/submit'} "
+                f"({len(qs)} statements; "
                 f"buffers per SELECT re-run: {queries[name + '_select_buffers']}):"
             )
             for q in qs:
@@ -1565,9 +1594,11 @@ def main(argv: list[str]) -> int:
                 raw.update(size=size, workers=None, claim_sql_after=claim_sql_profile(bench_url, fx, 20))
                 results.append(raw)
                 log(
-                    f"   {raw['cycles_per_s']} cycles/s, cycle p50 {raw['cycle_ms']['p50']} ms p99 {raw['cycle_ms']['p99']} ms"
+                    f"   {raw['cycles_per_s']} cycles/s, cycle p50 {raw['cycle_ms']['p50']} ms "
+                    f"p99 {raw['cycle_ms']['p99']} ms"
                     f"{'; errors ' + str(raw['errors']) if raw['errors'] else ''}; claim right after: "
-                    f"{raw['claim_sql_after']['buffers_p50']} buffers, {raw['claim_sql_after']['exec_ms_p50']} ms"
+                    f"{raw['claim_sql_after']['buffers_p50']} buffers, "
+                    f"{raw['claim_sql_after']['exec_ms_p50']} ms"
                 )
                 reset(conn, loaded_at)
             if not args.skip_http:
@@ -1583,7 +1614,8 @@ def main(argv: list[str]) -> int:
                         if args.floor:
                             reset(conn, loaded_at)
                             log(
-                                f"-- HTTP floor (2 x GET /healthz per cycle), gunicorn {w} workers, {k} clients ..."
+                                f"-- HTTP floor (2 x GET /healthz per cycle), gunicorn {w} workers, "
+                                f"{k} clients ..."
                             )
                             floor = measure(
                                 "floor",
@@ -1596,9 +1628,12 @@ def main(argv: list[str]) -> int:
                         res["http_over_raw"] = round(res["cycles_per_s"] / raw["cycles_per_s"], 2)
                     results.append(res)
                     log(
-                        f"   {res['cycles_per_s']} cycles/s, cycle p50 {res['cycle_ms']['p50']} ms p99 {res['cycle_ms']['p99']} ms"
-                        f", http/raw {res.get('http_over_raw')}{'; errors ' + str(res['errors']) if res['errors'] else ''}"
-                        f"; claim right after: {res['claim_sql_after']['buffers_p50']} buffers, {res['claim_sql_after']['exec_ms_p50']} ms"
+                        f"   {res['cycles_per_s']} cycles/s, cycle p50 {res['cycle_ms']['p50']} ms "
+                        f"p99 {res['cycle_ms']['p99']} ms"
+                        f", http/raw {res.get('http_over_raw')}"
+                        f"{'; errors ' + str(res['errors']) if res['errors'] else ''}"
+                        f"; claim right after: {res['claim_sql_after']['buffers_p50']} buffers, "
+                        f"{res['claim_sql_after']['exec_ms_p50']} ms"
                     )
                     if floor:
                         floor.update(size=size, workers=w)
@@ -1606,7 +1641,8 @@ def main(argv: list[str]) -> int:
                             floor["http_over_raw"] = round(floor["cycles_per_s"] / raw["cycles_per_s"], 2)
                         results.append(floor)
                         log(
-                            f"   floor {floor['cycles_per_s']} cycles/s, cycle p50 {floor['cycle_ms']['p50']} ms, floor/raw "
+                            f"   floor {floor['cycles_per_s']} cycles/s, "
+                            f"cycle p50 {floor['cycle_ms']['p50']} ms, floor/raw "
                             f"{floor.get('http_over_raw')}"
                         )
                     reset(conn, loaded_at)
@@ -1624,8 +1660,10 @@ def main(argv: list[str]) -> int:
             lat = r["task_latency_s"]
             log(
                 f"  {r['order']:<14} {r['answers']:>7,} answers  {r['completed_tasks']:>6,} completed  "
-                f"{r['started_not_completed']:>6,} started, not done  first completed after {fmt(r['first_completed_after_s'], '.2f')} s  "
-                f"latency p50/p90/p99 {fmt(lat['p50'], '.2f')}/{fmt(lat['p90'], '.2f')}/{fmt(lat['p99'], '.2f')} s"
+                f"{r['started_not_completed']:>6,} started, not done  "
+                f"first completed after {fmt(r['first_completed_after_s'], '.2f')} s  "
+                "latency p50/p90/p99 "
+                f"{fmt(lat['p50'], '.2f')}/{fmt(lat['p90'], '.2f')}/{fmt(lat['p99'], '.2f')} s"
             )
     drained = [r for r in results if r.get("drained")]
     if drained:
@@ -1637,7 +1675,8 @@ def main(argv: list[str]) -> int:
     if flat:
         worst_flat = max((r["claim_ms_p50_ratio"] or 0) for r in flat)
         log(
-            f"Goal flat claim latency: worst claim p50 ratio large/small {worst_flat:.2f} under load (noisy: see the "
+            f"Goal flat claim latency: worst claim p50 ratio large/small {worst_flat:.2f} under load "
+            "(noisy: see the "
             f"'other' CPU column)"
         )
     sizes_done = [s for s in args.sizes if per_size.get(s, {}).get("claim_sql")]
@@ -1645,7 +1684,8 @@ def main(argv: list[str]) -> int:
         a, b = per_size[sizes_done[0]]["claim_sql"], per_size[sizes_done[-1]]["claim_sql"]
         log(
             f"  noise-free: CLAIM_SQL buffers per claim {a['buffers_p50']} -> {b['buffers_p50']} "
-            f"({b['buffers_p50'] / a['buffers_p50']:.2f}x), server execution p50 {a['exec_ms_p50']} -> {b['exec_ms_p50']} ms"
+            f"({b['buffers_p50'] / a['buffers_p50']:.2f}x), "
+            f"server execution p50 {a['exec_ms_p50']} -> {b['exec_ms_p50']} ms"
         )
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
