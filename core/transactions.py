@@ -45,3 +45,40 @@ def after_commit(func: Callable[..., Any], *args: Any, using: str | None = None,
 
     hook.__qualname__ = f"after_commit({name})"
     transaction.on_commit(hook, using=using)
+
+
+# SQLSTATEs after which PostgreSQL has rolled the whole transaction back and running it again is
+# the documented remedy: deadlock_detected, serialization_failure.
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def retry_on_deadlock(func: Callable[..., Any], *, attempts: int = 3) -> Callable[..., Any]:
+    """``func`` (which runs its own transaction) run again when PostgreSQL aborted it as a deadlock
+    victim or a serialization failure, up to ``attempts`` times in all. Nothing of an aborted
+    attempt remains, so the retry is safe; each one is logged. Inside a caller's transaction
+    (``atomic``) there is no retry: that transaction is aborted as a whole and the error goes up."""
+    from functools import wraps
+
+    from django.db import OperationalError, connection
+
+    @wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if connection.in_atomic_block:
+            return func(*args, **kwargs)
+        for attempt in range(1, attempts + 1):
+            try:
+                return func(*args, **kwargs)
+            except OperationalError as exc:
+                state = getattr(exc.__cause__, "sqlstate", None)
+                if state not in RETRY_SQLSTATES or attempt == attempts:
+                    raise
+                logger.warning(
+                    "%s: transaction aborted by PostgreSQL (%s), attempt %d of %d; running it again",
+                    hook_name(func),
+                    state,
+                    attempt,
+                    attempts,
+                )
+        raise AssertionError("unreachable")
+
+    return run

@@ -12,6 +12,7 @@ from annotation.models import Annotator, Assignment
 from clients import events
 from clients.errors import Conflict
 from clients.models import User
+from core.transactions import retry_on_deadlock
 
 
 @transaction.atomic
@@ -41,14 +42,19 @@ def annotator_create(
     return annotator
 
 
+@retry_on_deadlock
 def assignment_claim(*, annotator: Annotator, project_id=None, resume: bool = True) -> leases.Claim | None:
+    """``annotation.lifecycle.leases.claim``, run again if PostgreSQL picks it as a deadlock victim
+    (``core.transactions.retry_on_deadlock``)."""
     return leases.claim(annotator=annotator, project_id=project_id, resume=resume)
 
 
+@retry_on_deadlock
 def assignment_submit(
     *, annotator: Annotator, assignment_id, claim_version: int, answer: Any, now=None
 ) -> submit.Submitted:
-    """Submit an answer under a live, current lease: ``annotation.lifecycle.submit.submit``."""
+    """Submit an answer under a live, current lease: ``annotation.lifecycle.submit.submit``, run
+    again if PostgreSQL picks it as a deadlock victim (the aborted attempt left nothing behind)."""
     return submit.submit(
         annotator=annotator, assignment_id=assignment_id, claim_version=claim_version, answer=answer, now=now
     )
