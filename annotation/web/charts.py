@@ -26,18 +26,22 @@ def daily_plot(
     ``marks`` (values to draw a horizontal line at) as ``mark_ys``."""
     count = len(days)
     top_value = max(top, *values, 1) if values else max(top, 1)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    half = top_value // 2 if isinstance(top_value, int) else top_value / 2
+    tick_values = sorted({0, half, top_value})
+    labels = [y_label(v) for v in tick_values]
+    # Room for the longest tick label (about 7 px a character at 11 px), at least the default.
+    left = max(LEFT, 10 + 7 * max(len(label) for label in labels))
+    plot_w, plot_h = WIDTH - left - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(i: int) -> float:
-        return LEFT + (plot_w * i / (count - 1) if count > 1 else 0)
+        return left + (plot_w * i / (count - 1) if count > 1 else 0)
 
     def y(v: float) -> float:
         return TOP + plot_h - plot_h * v / top_value
 
     line = " ".join(f"{round(x(i), 1)},{round(y(v), 1)}" for i, v in enumerate(values))
-    area = f"{LEFT},{TOP + plot_h} {line} {round(x(count - 1), 1)},{TOP + plot_h}"
-    half = top_value // 2 if isinstance(top_value, int) else top_value / 2
-    y_ticks = [{"value": y_label(v), "y": round(y(v), 1)} for v in sorted({0, half, top_value})]
+    area = f"{left},{TOP + plot_h} {line} {round(x(count - 1), 1)},{TOP + plot_h}"
+    y_ticks = [{"value": label, "y": round(y(v), 1)} for v, label in zip(tick_values, labels, strict=True)]
     anchors = {count - 1: "end"}
     if 0 < count // 2 < count - 1:
         anchors[count // 2] = "middle"
@@ -49,7 +53,7 @@ def daily_plot(
     return {
         "width": WIDTH,
         "height": HEIGHT,
-        "left": LEFT,
+        "left": left,
         "right": WIDTH - RIGHT,
         "top": TOP,
         "bottom": TOP + plot_h,

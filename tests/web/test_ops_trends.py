@@ -13,7 +13,9 @@ import pytest
 from django.utils import timezone
 
 from annotation import trends
+from annotation.web import charts
 from billing import services
+from billing.invoices import money_format
 from tests.annotation.factories import ProjectFactory, TaskFactory
 from tests.billing.clock import ledger_at, utc
 
@@ -178,3 +180,15 @@ def test_trends_are_for_staff_only(member_pages, client_a, known, url):
     response = member_pages(client_a, "owner").get(f"{url}?{MARCH}&client={client_a.pk}")
     assert response.status_code == 403
     assert "3000" not in response.content.decode() and "30.00" not in response.content.decode()
+
+
+def test_long_tick_labels_widen_the_plot_margin_so_they_are_not_cut():
+    plot = charts.daily_plot(
+        days=[date(2025, 3, 1), date(2025, 3, 2)],
+        values=[0, 123456],
+        y_label=lambda v: money_format(int(v), "USD"),
+    )
+    assert [t["value"] for t in plot["y_ticks"]] == ["0.00 USD", "617.28 USD", "1,234.56 USD"]
+    assert plot["left"] == 10 + 7 * len("1,234.56 USD")
+    assert tuple(map(float, plot["line"].split()[0].split(","))) == (plot["left"], plot["bottom"])
+    assert charts.daily_plot(days=[date(2025, 3, 1)], values=[3])["left"] == charts.LEFT
