@@ -44,13 +44,22 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 
 install: $(STAMP)
 
+# make run's logging: warnings and errors only from gunicorn, Celery and Django, no access log and no
+# Celery start-up banners, so the URLs and demo logins (printed once web answers) stay on screen.
+# make run RUN_LOG_LEVEL=INFO RUN_ACCESS_LOG=- RUN_CELERY_FLAGS= shows everything, as the Procfile
+# does by default.
+RUN_LOG_LEVEL ?= WARNING
+RUN_ACCESS_LOG ?= /dev/null
+RUN_CELERY_FLAGS ?= --quiet
+
 run: $(STAMP)
-	@$(LAUNCH) run -- sh -c '\
+	@LOG_LEVEL=$(RUN_LOG_LEVEL) CELERY_LOG_LEVEL=$(RUN_LOG_LEVEL) WEB_LOG_LEVEL=$(RUN_LOG_LEVEL) \
+	WEB_ACCESS_LOG=$(RUN_ACCESS_LOG) CELERY_FLAGS="$(RUN_CELERY_FLAGS)" $(LAUNCH) run -- sh -c '\
 		set -e; \
 		python manage.py migrate --noinput; \
-		python manage.py seed_demo --base-url http://127.0.0.1:$(PORT); \
-		echo "  OpenAPI:   http://127.0.0.1:$(PORT)/api/schema/"; \
-		echo; \
+		logins="$$(python manage.py seed_demo --base-url http://127.0.0.1:$(PORT))"; \
+		printf "%s\n  OpenAPI:   http://127.0.0.1:$(PORT)/api/schema/\n\n" "$$logins" \
+			| python -m config.devservices banner --port $(PORT) & \
 		exec honcho start -f Procfile -e /dev/null -p $(PORT)'
 
 test: $(STAMP)

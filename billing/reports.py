@@ -31,7 +31,8 @@ MAX_MONTHS = 120
 
 @dataclass(frozen=True)
 class Period:
-    """Whole UTC months ``[start, end)``."""
+    """UTC days ``[start, end)``: whole months for the monthly reports (``period_parse``), any
+    days for ``revenue_by_day``."""
 
     start: date
     end: date
@@ -134,6 +135,25 @@ def revenue_by_client_month(*, period: Period, currency: str) -> list[dict]:
         }
         for row in _rows(REVENUE_SQL, period.params(currency))
     ]
+
+
+# --- revenue per day (the operator trends) ---------------------------------------------------------
+
+REVENUE_BY_DAY_SQL = """
+SELECT (t.created_at AT TIME ZONE 'UTC')::date AS day, (-sum(e.amount))::bigint AS revenue
+  FROM billing_ledgerentry e
+  JOIN billing_ledgertransaction t ON t.id = e.transaction_id
+ WHERE e.account_id = ANY(%(revenue)s) AND t.created_at >= %(start)s AND t.created_at < %(end)s
+   AND (%(client)s::uuid IS NULL OR t.client_id = %(client)s::uuid)
+ GROUP BY day
+"""
+
+
+def revenue_by_day(*, period: Period, currency: str, client_id=None) -> dict[date, int]:
+    """Revenue (charges less refunds, as ``revenue_by_client_month``) per UTC day of ``period``
+    (any days, ``[start, end)``), of one client or all; days without ledger activity are absent."""
+    params = {**period.params(currency), "client": client_id}
+    return {row["day"]: row["revenue"] or 0 for row in _rows(REVENUE_BY_DAY_SQL, params)}
 
 
 # --- gross margin per month ------------------------------------------------------------------------

@@ -315,6 +315,61 @@ def invitation_create(
     return IssuedInvitation(obj=invitation, token=token)
 
 
+def _pending_invitation(client: Client, invitation_id) -> Invitation:
+    """The client's invitation, locked; refused when it has been used. Precondition: in a
+    transaction."""
+    try:
+        invitation = (
+            Invitation.objects.select_for_update()
+            .select_related("client")
+            .get(client=client, id=invitation_id)
+        )
+    except (Invitation.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Invitation not found.") from exc
+    if invitation.accepted_at is not None:
+        raise Conflict(
+            f"The invitation of {invitation.email} has already been accepted.", code="invitation_used"
+        )
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, client: Client, invitation_id, actor: Any = None) -> Invitation:
+    """Cancel a pending (or expired) invitation: the row goes, so its link stops working at once;
+    the event keeps who was invited, with what role, and who cancelled."""
+    invitation = _pending_invitation(client, invitation_id)
+    events.record(
+        actor=actor,
+        entity=invitation,
+        kind="invitation.revoked",
+        before={"email": invitation.email, "role": invitation.role},
+        client_id=client.id,
+    )
+    invitation.delete()
+    return invitation
+
+
+@transaction.atomic
+def invitation_resend(*, client: Client, invitation_id, actor: Any = None) -> IssuedInvitation:
+    """A fresh token (and a fresh expiry) for a pending or expired invitation: the link mailed
+    before stops working. Mail the new one with ``invitation_send`` once this has committed."""
+    invitation = _pending_invitation(client, invitation_id)
+    token = secrets.token_urlsafe(32)
+    before = {"expires_at": invitation.expires_at.isoformat()}
+    invitation.token_hash = keys.hash_key(token)
+    invitation.expires_at = timezone.now() + timedelta(days=settings.QUORUM_INVITATION_DAYS)
+    invitation.save(update_fields=["token_hash", "expires_at"])
+    events.record(
+        actor=actor,
+        entity=invitation,
+        kind="invitation.resent",
+        before=before,
+        after={"expires_at": invitation.expires_at.isoformat()},
+        client_id=client.id,
+    )
+    return IssuedInvitation(obj=invitation, token=token)
+
+
 def invitation_send(*, invitation: Invitation, accept_url: str) -> None:
     """Mail the accept link; call it once ``invitation_create`` has committed."""
     inviter = invitation.invited_by.email if invitation.invited_by else "An owner"

@@ -5,6 +5,7 @@ Usage::
     python -m config.devservices run  -- COMMAND ARGS...   # make run
     python -m config.devservices test -- COMMAND ARGS...   # make test, make bench
     python -m config.devservices stop                      # make stop: stop the embedded servers
+    python -m config.devservices banner --port 8000        # make run: print stdin once web listens
 
 Settings only read URLs (docs/operations.md, "Settings"); this launcher is what
 decides them. It is never imported by settings. The rules:
@@ -56,6 +57,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -298,13 +301,52 @@ def choose_redis(mode: str, force_embedded: bool) -> tuple[str | None, str | Non
 
 # --- entry point --------------------------------------------------------------------------
 
-USAGE = "usage: python -m config.devservices {run,test} -- COMMAND [ARGS...] | stop"
+USAGE = "usage: python -m config.devservices {run,test} -- COMMAND [ARGS...] | stop | banner --port PORT"
+BANNER_TIMEOUT = 180.0  # two shared cores: gunicorn and four Celery processes import Django at once
+
+
+def web_answers(url: str) -> bool:
+    """True when an HTTP server answers ``url`` (any status: it is listening)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def banner(*, port: int, text: str, out, timeout: float = BANNER_TIMEOUT, interval: float = 0.25) -> bool:
+    """``make run``: print ``text`` (the URLs and demo logins) once the web server answers on
+    ``port``, so they come after the processes' start-up lines instead of scrolling away under them.
+    Gives up silently when the process that started it (honcho) has gone (Ctrl-C before the server
+    came up); prints anyway, with a note, after ``timeout`` seconds. True when the server answered."""
+    parent = os.getppid()
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/healthz"
+    while not web_answers(url):
+        if os.getppid() != parent:
+            return False
+        if time.monotonic() >= deadline:
+            out.write(text)
+            out.write(
+                f"\n(quorum: nothing answered on port {port} within {timeout:.0f} s; see the logs above)\n"
+            )
+            out.flush()
+            return False
+        time.sleep(interval)
+    out.write(text)
+    out.flush()
+    return True
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["stop"]:
         stop_embedded_redis()
         stop_embedded_postgres()
+        return 0
+    if argv[:2] == ["banner", "--port"] and len(argv) == 3 and argv[2].isdigit():
+        banner(port=int(argv[2]), text=sys.stdin.read(), out=sys.stdout)
         return 0
     if len(argv) < 3 or argv[0] not in {"run", "test"} or argv[1] != "--":
         print(USAGE, file=sys.stderr)

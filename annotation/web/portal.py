@@ -89,42 +89,6 @@ class ProjectCreateForm(forms.Form):
         return labels
 
 
-def _money_field(label: str, help_text: str) -> forms.DecimalField:
-    return forms.DecimalField(
-        required=False, min_value=0, decimal_places=2, max_digits=12, label=label, help_text=help_text
-    )
-
-
-class ProjectSettingsForm(forms.Form):
-    """The project's settings a member may change (the page says which apply to new tasks only)."""
-
-    instructions = forms.CharField(widget=forms.Textarea, required=False, strip=False, max_length=100_000)
-    overlap = forms.IntegerField(min_value=1, max_value=50, label="Answers per task")
-    max_overlap = forms.IntegerField(
-        min_value=1,
-        max_value=50,
-        label="Most answers per task",
-        help_text="With low agreement a task asks for more answers, up to this many.",
-    )
-    priority = forms.IntegerField(
-        min_value=-100, max_value=100, help_text="Higher is served first, among your projects (-100 to 100)."
-    )
-    deadline = forms.DateTimeField(
-        required=False,
-        label="Deadline (optional)",
-        help_text="UTC, e.g. 2027-01-31 18:00. Shown here and to operators; priority decides what is served "
-        "first.",
-        error_messages={"invalid": "Enter a date and time such as 2027-01-31 18:00."},
-    )
-    price_per_task = _money_field("Price per task", "In your currency; empty: the rate card's.")
-    pay_per_answer = _money_field("Pay per answer", "Paid for each accepted answer; empty: the rate card's.")
-    budget = _money_field("Budget", "Cap on committed spend; empty: no budget.")
-
-
-def _in_units(minor: int | None):
-    return None if minor is None else f"{minor / 100:.2f}"
-
-
 class UploadForm(forms.Form):
     file = forms.FileField(label="Task file (CSV or JSON Lines)")
 
@@ -190,8 +154,8 @@ def project_new(request, client):
                     instructions=data["instructions"] or template.instructions,
                     overlap=data["overlap"] or template.overlap,
                     budget=None if budget is None else int(budget * 100),
-                    price_per_task=_minor(data.get("price_per_task")),
-                    pay_per_answer=_minor(data.get("pay_per_answer")),
+                    price_per_task=minor_units(data.get("price_per_task")),
+                    pay_per_answer=minor_units(data.get("pay_per_answer")),
                 )
             except DomainError as exc:
                 form_error(form, exc)
@@ -210,7 +174,7 @@ def project_new(request, client):
     )
 
 
-def _minor(amount) -> int | None:
+def minor_units(amount) -> int | None:
     """An amount typed in the currency (two decimals) as minor units; None stays None."""
     return None if amount is None else int(amount * 100)
 
@@ -226,75 +190,6 @@ def _template_price(client, template):
         answers=template.overlap,
     )
     return margin
-
-
-MONEY_FIELDS = ("price_per_task", "pay_per_answer", "budget")
-
-
-def _to_second(moment):
-    return None if moment is None else moment.replace(microsecond=0)
-
-
-def _settings_now(project, budget) -> dict:
-    return {
-        "instructions": project.instructions,
-        "overlap": project.overlap,
-        "max_overlap": project.max_overlap,
-        "priority": project.priority,
-        "deadline": _to_second(project.deadline),
-        "price_per_task": project.price_per_task,
-        "pay_per_answer": project.pay_per_answer,
-        "budget": budget,
-    }
-
-
-@require_http_methods(["GET", "POST"])
-@client_page()
-def project_settings(request, client, project_id):
-    """Members and up change a project's instructions, answers per task, priority, price, pay and
-    budget (``project_update``, as ``PATCH /api/v1/projects/{id}``). Only what changed is sent.
-    Answers per task, price and pay apply to tasks created afterwards (a task keeps what it was
-    created with); instructions, max overlap, priority and budget are read live, so apply at once."""
-    _write(request)
-    project = _project(client, project_id)
-    budgets = {b["project_id"]: b for b in billing_selectors.client_project_budgets(client=client)}
-    budget = (budgets.get(project.id) or {}).get("budget")
-    current = _settings_now(project, budget)
-    initial = {k: (_in_units(v) if k in MONEY_FIELDS else v) for k, v in current.items()}
-    form = ProjectSettingsForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        wanted = {k: (_minor(v) if k in MONEY_FIELDS else v) for k, v in form.cleaned_data.items()}
-        wanted["instructions"] = wanted["instructions"] or ""
-        wanted["deadline"] = _to_second(wanted["deadline"])
-        changes = {k: v for k, v in wanted.items() if v != current[k]}
-        if not changes:
-            messages.info(request, "Nothing changed.")
-            return redirect("portal-project-settings", project_id=project.id)
-        try:
-            services.project_update(client=client, actor=request.user, project_id=project.id, changes=changes)
-        except DomainError as exc:
-            form_error(form, exc)
-        else:
-            names = ", ".join(form.fields[k].label or k.replace("_", " ") for k in changes)
-            messages.success(
-                request,
-                f"Saved ({names.lower()}). New tasks take answers per task, price and pay from now on; "
-                "tasks already created keep theirs.",
-            )
-            return redirect("portal-project-settings", project_id=project.id)
-    margin, source = services.project_prices(
-        client=client,
-        task_type=project.task_type,
-        price_per_task=project.price_per_task,
-        pay_per_answer=project.pay_per_answer,
-        answers=project.max_overlap,
-    )
-    return render(
-        request,
-        "portal/project_settings.html",
-        {"project": project, "form": form, "margin": margin, "source": source, "currency": client.currency},
-        status=400 if request.method == "POST" else 200,
-    )
 
 
 @require_GET

@@ -5,6 +5,9 @@ getters, which answer 404). Annotators are shown to clients under their per-proj
 
 from __future__ import annotations
 
+import contextlib
+import json
+import uuid
 from datetime import date
 
 from django.core.paginator import Page, Paginator
@@ -12,8 +15,8 @@ from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import TruncDate
 
 from annotation import quality_selectors, selectors
-from annotation.models import ExportJob, Project, Submission, Task
-from clients.models import Client
+from annotation.models import ExportJob, Project, ProjectParamVersion, Submission, Task
+from clients.models import Client, Event, User
 
 TASKS_PER_PAGE = 25
 
@@ -109,3 +112,82 @@ def export_list_all_for_client(*, client: Client, limit: int = 100) -> list[Expo
         .select_related("project")
         .order_by("-created_at")[:limit]
     )
+
+
+HISTORY_LIMIT = 50
+TEXT_LIMIT = 300
+
+
+def _history_text(value) -> str:
+    if value is None or value == "":
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+
+
+def _actor_names(labels: set[str]) -> dict[str, str]:
+    """Event actor labels (``user:<id>``, ``apikey:<prefix>``, ``system``) as words: a user's
+    e-mail address, ``API key <prefix>…``, ``Quorum``."""
+    user_ids = []
+    for label in labels:
+        if label.startswith("user:"):
+            with contextlib.suppress(ValueError):
+                user_ids.append(uuid.UUID(label.partition(":")[2]))
+    emails = {
+        f"user:{pk}": email for pk, email in User.objects.filter(pk__in=user_ids).values_list("pk", "email")
+    }
+    names = {}
+    for label in labels:
+        kind, _, rest = label.partition(":")
+        if label in emails:
+            names[label] = emails[label]
+        elif kind == "apikey":
+            names[label] = f"API key {rest}…"
+        elif label == "system":
+            names[label] = "Quorum"
+        else:
+            names[label] = label
+    return names
+
+
+def project_history(*, project: Project) -> dict:
+    """Who changed the project's settings, what and when (its event rows, newest first, the last
+    50), and every version of its labels/params and instructions (newest first)."""
+    events = list(
+        Event.objects.filter(
+            entity_type="project",
+            entity_id=project.pk,
+            client_id=project.client_id,
+            kind__startswith="project.",
+        ).order_by("-id")[:HISTORY_LIMIT]
+    )
+    names = _actor_names({e.actor for e in events})
+    changes = []
+    for event in events:
+        before = event.before if isinstance(event.before, dict) else {}
+        after = event.after if isinstance(event.after, dict) else {}
+        changes.append(
+            {
+                "at": event.created_at,
+                "who": names[event.actor],
+                "kind": event.kind.partition(".")[2].replace("_", " "),
+                "fields": [
+                    {
+                        "name": field.replace("_", " "),
+                        "before": _history_text(before.get(field)) if field in before else "",
+                        "after": _history_text(after.get(field)),
+                    }
+                    for field in after
+                ],
+            }
+        )
+    versions = [
+        {
+            "version": v.version,
+            "at": v.created_at,
+            "params": json.dumps(v.params, indent=2, ensure_ascii=False),
+            "instructions": v.instructions,
+        }
+        for v in ProjectParamVersion.objects.filter(project=project).order_by("-version")
+    ]
+    return {"changes": changes, "versions": versions}

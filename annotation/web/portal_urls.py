@@ -4,14 +4,18 @@ to the URL resolver, which shows Django's debug page when DEBUG is on)."""
 
 from django.urls import path
 
-from annotation.web import portal
+from annotation.web import portal, portal_settings
 
 urlpatterns = [
     path("", portal.project_list, name="portal-projects"),
     path("projects/new/", portal.project_new, name="portal-project-new"),
     path("projects/<str:project_id>/", portal.project_detail, name="portal-project"),
     path("projects/<str:project_id>/status", portal.project_status, name="portal-project-status"),
-    path("projects/<str:project_id>/settings/", portal.project_settings, name="portal-project-settings"),
+    path(
+        "projects/<str:project_id>/settings/",
+        portal_settings.project_settings,
+        name="portal-project-settings",
+    ),
     path("projects/<str:project_id>/upload/", portal.project_upload, name="portal-project-upload"),
     path("projects/<str:project_id>/tasks/<str:task_id>/", portal.task_detail, name="portal-task"),
     path("projects/<str:project_id>/exports/", portal.export_create, name="portal-export-create"),

@@ -19,8 +19,13 @@ from clients.web.errors import error_page
 
 
 class SignInView(auth_views.LoginView):
+    """Links to /signup/ only while self-service sign-up is on (``QUORUM_SIGNUP_ENABLED``)."""
+
     template_name = "web/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "signup_enabled": settings.QUORUM_SIGNUP_ENABLED}
 
 
 class SignOutView(auth_views.LogoutView):
@@ -40,7 +45,12 @@ def locked_out(request, original_response=None, credentials=None):
         )
     else:
         form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")[:254]})
-        context = {"form": form, "lockout": message, "next": request.POST.get("next", "")}
+        context = {
+            "form": form,
+            "lockout": message,
+            "next": request.POST.get("next", ""),
+            "signup_enabled": settings.QUORUM_SIGNUP_ENABLED,
+        }
         response = render(request, "web/login.html", context, status=429)
     response["Retry-After"] = str(seconds)
     return response

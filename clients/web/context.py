@@ -10,7 +10,12 @@ PORTAL_NAV = [
     ("/portal/team/", "Team"),
     ("/portal/billing/", "Invoices & usage"),
 ]
-OPS_NAV = [("/ops/", "Dashboards"), ("/ops/invoices/", "Invoices"), ("/admin/", "Admin console")]
+OPS_NAV = [
+    ("/ops/", "Dashboards"),
+    ("/ops/trends/", "Trends"),
+    ("/ops/invoices/", "Invoices"),
+    ("/admin/", "Admin console"),
+]
 WORK_NAV = [("/work/", "Work")]
 
 

@@ -13,4 +13,14 @@ urlpatterns = [
     path("team/", views.team, name="portal-team"),
     path("team/<uuid:membership_id>/role", views.team_role, name="portal-team-role"),
     path("team/<uuid:membership_id>/remove", views.team_remove, name="portal-team-remove"),
+    path(
+        "team/invitations/<uuid:invitation_id>/revoke",
+        views.invitation_revoke,
+        name="portal-invitation-revoke",
+    ),
+    path(
+        "team/invitations/<uuid:invitation_id>/resend",
+        views.invitation_resend,
+        name="portal-invitation-resend",
+    ),
 ]

@@ -196,13 +196,7 @@ def team(request, client):
                 form_error(form, exc)
                 failed = True
             else:
-                url = request.build_absolute_uri(reverse("invitation-accept", args=[issued.token]))
-                try:
-                    services.invitation_send(invitation=issued.obj, accept_url=url)
-                except Exception:  # noqa: BLE001 - the invitation stands; say the mail failed
-                    messages.error(request, f"Invitation saved, but the e-mail to {issued.obj.email} failed.")
-                else:
-                    messages.success(request, f"Invitation sent to {issued.obj.email} ({issued.obj.role}).")
+                _mail_invitation(request, issued)
                 return redirect("portal-team")
         else:
             failed = True
@@ -249,6 +243,47 @@ def team_remove(request, client, membership_id):
         messages.error(request, readable(exc.message))
     else:
         messages.success(request, f"{membership.user.email} removed from {client.name}.")
+    return redirect("portal-team")
+
+
+def _mail_invitation(request, issued) -> None:
+    url = request.build_absolute_uri(reverse("invitation-accept", args=[issued.token]))
+    try:
+        services.invitation_send(invitation=issued.obj, accept_url=url)
+    except Exception:  # noqa: BLE001 - the invitation stands; say the mail failed
+        messages.error(request, f"Invitation saved, but the e-mail to {issued.obj.email} failed.")
+    else:
+        messages.success(request, f"Invitation sent to {issued.obj.email} ({issued.obj.role}).")
+
+
+@require_POST
+@client_page(TEAM)
+def invitation_revoke(request, client, invitation_id):
+    try:
+        invitation = services.invitation_revoke(
+            client=client, invitation_id=invitation_id, actor=request.user
+        )
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        messages.error(request, readable(exc.message))
+    else:
+        messages.success(request, f"Invitation of {invitation.email} cancelled: its link no longer works.")
+    return redirect("portal-team")
+
+
+@require_POST
+@client_page(TEAM)
+def invitation_resend(request, client, invitation_id):
+    """A new link by e-mail; the one sent before stops working."""
+    try:
+        issued = services.invitation_resend(client=client, invitation_id=invitation_id, actor=request.user)
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        messages.error(request, readable(exc.message))
+    else:
+        _mail_invitation(request, issued)
     return redirect("portal-team")
 
 

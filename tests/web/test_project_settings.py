@@ -5,10 +5,13 @@ on the form and changes nothing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from annotation import services
 from annotation.models import Project, Task
+from annotation.services.projects import QUALITY_FIELDS
 from billing.models import ProjectBudget
 from clients.models import Event
 from tests.annotation.factories import ProjectFactory, TaskFactory
@@ -30,6 +33,13 @@ def form(project, **changes) -> dict:
         "price_per_task": "" if project.price_per_task is None else f"{project.price_per_task / 100:.2f}",
         "pay_per_answer": "" if project.pay_per_answer is None else f"{project.pay_per_answer / 100:.2f}",
         "budget": "",
+        "params": json.dumps(project.params),
+        **{
+            field: getattr(project, field)
+            for field in QUALITY_FIELDS
+            if not isinstance(getattr(project, field), bool)
+        },
+        **{field: "on" for field in ("review_enabled", "show_hypothesis") if getattr(project, field)},
     }
     data.update(changes)
     return data
@@ -47,7 +57,7 @@ def test_settings_apply_to_new_tasks_and_the_page_says_so(member_pages, client_a
     old = bulk(client_a, project, "old")
     member = member_pages(client_a, "member")
     page = text(member.get(f"/portal/projects/{project.id}/settings/"))
-    assert "answers per task, price and pay apply to tasks created from now on" in page
+    assert "answers per task, labels and params, price and pay apply to tasks created from now on" in page
     response = member.post(
         f"/portal/projects/{project.id}/settings/",
         form(project, overlap="2", max_overlap="3", price_per_task="0.60", priority="5", budget="25.00",
@@ -60,7 +70,7 @@ def test_settings_apply_to_new_tasks_and_the_page_says_so(member_pages, client_a
     assert ProjectBudget.objects.get(project_id=project.id).limit == 2500
     assert Event.objects.filter(entity_id=project.id, kind="project.updated").count() == 1
     done = text(member.get(response["Location"]))
-    assert "New tasks take answers per task, price and pay from now on" in done
+    assert "New tasks take answers per task, labels and params, price and pay from now on" in done
     new = bulk(client_a, project, "new")
     old.refresh_from_db()
     assert (old.overlap, old.price) == (1, 40)

@@ -88,3 +88,12 @@ def test_signup_can_be_switched_off(db, settings):
 
     assert page.status_code == 404 and b"Sign-up is switched off" in page.content
     assert User.objects.count() == 0
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_sign_in_page_links_to_sign_up_only_when_it_is_on(db, settings, enabled):
+    settings.QUORUM_SIGNUP_ENABLED = enabled
+
+    body = PageClient().get("/login/").content.decode()
+
+    assert ('href="/signup/"' in body) is enabled
