@@ -18,6 +18,7 @@ from billing import reports
 from clients.errors import DomainError
 from clients.web.access import staff_page
 from clients.web.errors import readable
+from config.dbrouter import replica_view
 
 
 def _default_period(today: date) -> tuple[str, str]:
@@ -28,6 +29,7 @@ def _default_period(today: date) -> tuple[str, str]:
 
 @require_GET
 @staff_page
+@replica_view
 def dashboard(request):
     """``?from=YYYY-MM&to=YYYY-MM&currency=USD`` (default: the last 12 months, USD). A bad period or
     currency is shown above the money figures; the queue figures still show."""
