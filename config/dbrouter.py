@@ -41,7 +41,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.utils import Error as DbError  # OperationalError, InterfaceError, …
 
 logger = logging.getLogger("quorum.replica")
 
@@ -174,6 +175,9 @@ SELECT NOT pg_is_in_recovery() OR COALESCE(pg_last_wal_replay_lsn() >= %s::pg_ls
 """
 
 
+PROBE_SQL = "SELECT 1"
+
+
 def _replica_status(caught_up_to: str | None) -> tuple[bool, float]:
     """(replayed up to ``caught_up_to``, lag in seconds), from the replica's own connection."""
     with connections[REPLICA].cursor() as cursor:
@@ -199,7 +203,7 @@ def choose(*, caught_up_to: str | None = None, wait: float = 0.0) -> str | None:
     while True:
         try:
             replayed, lag = _replica_status(caught_up_to)
-        except DatabaseError as exc:
+        except DbError as exc:
             mark_down(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             return None
         if lag > settings.QUORUM_REPLICA_MAX_LAG_SECONDS:
@@ -229,8 +233,8 @@ def _replica_failed() -> bool:
     """After a database error inside a replica block: was it the replica? (It no longer answers.)"""
     try:
         with connections[REPLICA].cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
+            cursor.execute(PROBE_SQL)
+    except DbError:
         return True
     return False
 
@@ -243,7 +247,7 @@ def run_replica_reads(fn: Callable[[], T], *, caught_up_to: str | None = None, w
             return fn()
         try:
             return fn()
-        except DatabaseError as exc:
+        except DbError as exc:
             if not _replica_failed():
                 raise
             mark_down(f"failed during a read: {type(exc).__name__}")
