@@ -75,7 +75,11 @@ def wait_for_receive() -> None:
 
 
 @pytest.fixture(autouse=True)
-def replica() -> Iterator[None]:
+def replica(settings) -> Iterator[None]:
+    # The shared server's other databases write WAL too: a replica that has received a burst but
+    # not yet replayed it counts as behind by the age of its last replayed commit. Only the lag
+    # test sets a bound.
+    settings.QUORUM_REPLICA_MAX_LAG_SECONDS = 3600
     dbrouter.reset()
     wait_for_replay()  # the test database and the previous test's rows, replayed
     yield
@@ -129,8 +133,7 @@ def test_the_replica_is_a_streaming_standby_of_the_test_database():
         assert cursor.fetchone() == (True, connections["default"].settings_dict["NAME"])
 
 
-def test_reads_in_replica_reads_come_from_the_replica_and_lag_until_replayed(settings):
-    settings.QUORUM_REPLICA_MAX_LAG_SECONDS = 3600  # replay is paused on purpose below
+def test_reads_in_replica_reads_come_from_the_replica_and_lag_until_replayed():
     first = ClientFactory()
     wait_for_replay()
     with dbrouter.replica_reads() as alias:
@@ -285,25 +288,19 @@ def test_a_replica_lost_in_the_middle_of_a_read_is_retried_on_the_primary(caplog
 
 
 def test_a_replica_too_far_behind_is_not_read(settings):
-    ClientFactory()
-    wait_for_replay()
-    settings.QUORUM_REPLICA_MAX_LAG_SECONDS = 0
-    with dbrouter.replica_reads() as alias:
-        assert alias == "replica"  # all it received is replayed: no lag
     pause_replay()
     ClientFactory()
     wait_for_receive()  # received, not replayed: behind by the age of its last replayed commit
     with dbrouter.replica_reads() as alias:
-        assert alias == "default"
-    settings.QUORUM_REPLICA_MAX_LAG_SECONDS = 3600
+        assert alias == "replica"  # within QUORUM_REPLICA_MAX_LAG_SECONDS (an hour here)
+    settings.QUORUM_REPLICA_MAX_LAG_SECONDS = 0
     with dbrouter.replica_reads() as alias:
-        assert alias == "replica"
+        assert alias == "default"
 
 
 @pytest.mark.usefixtures("media_root")
 def test_an_export_reads_the_replica_once_it_has_replayed_what_the_primary_had(settings, client_a):
     settings.QUORUM_REPLICA_CATCH_UP_SECONDS = 0
-    settings.QUORUM_REPLICA_MAX_LAG_SECONDS = 3600
     project = ProjectFactory(client=client_a)
     for _ in range(3):
         CompletedTaskFactory(project=project, response={"category": "car"}, confidence=1.0)
