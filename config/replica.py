@@ -5,10 +5,11 @@ Usage (under the test launcher, which has already exported ``DATABASE_URL`` of t
     python -m config.devservices test -- python -m config.replica -- pytest tests/test_replica.py
 
 It copies the whole cluster of ``DATABASE_URL`` with ``pg_basebackup -R -X stream`` (the binaries of
-the server's major version: ``/usr/lib/postgresql/<major>/bin``, else ``PATH``) into a temporary
-folder, starts it as a hot standby on a free loopback port (as user ``postgres`` when run as root:
-PostgreSQL refuses to run as root), waits until it streams from the primary, then runs the command
-with:
+the server's major version: ``/usr/lib/postgresql/<major>/bin``, the embedded server's, else
+``PATH``) into a temporary folder, starts it as a hot standby on a free loopback port (when run as
+root, as the user the primary runs as: ``postgres``, or the owner of the embedded server's socket
+directory; PostgreSQL refuses to run as root), waits until it streams from the primary, then runs
+the command with:
 
 - ``DATABASE_REPLICA_URL`` pointing at it (settings then add the ``replica`` alias, a test mirror
   of ``default``: config/settings.py, config/dbrouter.py);
@@ -100,21 +101,40 @@ def _run(command: list[str], run_as: str | None, *, timeout: float) -> subproces
 
 
 def _bindir(major: int) -> Path:
-    for candidate in (Path(f"/usr/lib/postgresql/{major}/bin"),):
-        if (candidate / "pg_basebackup").is_file():
+    candidates = [Path(f"/usr/lib/postgresql/{major}/bin")]
+    with contextlib.suppress(ImportError):  # the embedded server's own binaries (config/devservices.py)
+        from pgserver import _commands
+
+        candidates.append(Path(_commands.POSTGRES_BIN_PATH))
+    for candidate in candidates:
+        if (candidate / "pg_basebackup").is_file() and _major(candidate) == major:
             return candidate
     found = shutil.which("pg_basebackup")
     if found:
         return Path(found).parent
     raise RuntimeError(
-        f"pg_basebackup for PostgreSQL {major} not found (looked in /usr/lib/postgresql/{major}/bin "
-        f"and PATH): install postgresql-{major}"
+        f"pg_basebackup for PostgreSQL {major} not found (looked in /usr/lib/postgresql/{major}/bin, "
+        f"the embedded server's and PATH): install postgresql-{major}"
     )
 
 
-def _run_as() -> str | None:
+def _major(bindir: Path) -> int | None:
+    try:
+        out = subprocess.run(
+            [str(bindir / "pg_basebackup"), "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+        return int(out.split()[-1].split(".")[0])
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return None
+
+
+def _run_as(host: str) -> str | None:
+    """As root: the user PostgreSQL runs as (the owner of an embedded server's socket directory,
+    else ``postgres``). pg_basebackup must reach that socket, and postgres refuses to run as root."""
     if os.geteuid() != 0:
         return None
+    if host.startswith("/") and Path(host).is_dir():
+        return Path(host).owner()
     try:
         pwd.getpwnam("postgres")
     except KeyError as exc:
@@ -131,7 +151,7 @@ def start(upstream_url: str, *, timeout: float = 60.0) -> Replica:
     if wal_level not in ("replica", "logical"):
         raise RuntimeError(f"the primary has wal_level={wal_level}: a streaming replica needs replica")
     bindir = _bindir(major)
-    run_as = _run_as()
+    run_as = _run_as(_server(upstream_url)[0])
     workdir = Path(tempfile.mkdtemp(prefix="quorum-replica-"))
     if run_as:
         shutil.chown(workdir, user=run_as, group=run_as)

@@ -12,7 +12,11 @@ where a test needs the replica to be behind.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -320,6 +324,39 @@ def test_an_export_reads_the_replica_once_it_has_replayed_what_the_primary_had(s
     CompletedTaskFactory(project=project, response={"category": "bus"}, confidence=1.0)
     count, task_reads = export()
     assert count == 4 and task_reads == []  # the replica is behind: read from the primary
+
+
+def _database_settings(env_extra: dict) -> dict:
+    """The databases and routers in a fresh process (settings are read at start-up)."""
+    show = (
+        "import json, django; django.setup(); from django.conf import settings; r = "
+        "settings.DATABASES.get('replica'); print(json.dumps([sorted(settings.DATABASES), "
+        "settings.DATABASE_ROUTERS, r and [r['PORT'], r['TEST']['MIRROR'], "
+        "r['OPTIONS']['connect_timeout']]]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_REPLICA_URL"}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env_extra})
+    result = subprocess.run(
+        [sys.executable, "-c", show],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.django_db(transaction=False)
+def test_database_replica_url_adds_the_replica_alias_and_the_router():
+    assert _database_settings({}) == [["default"], [], None]
+    url = "postgresql://postgres@127.0.0.1:6543/quorum"
+    assert _database_settings({"DATABASE_REPLICA_URL": url}) == [
+        ["default", "replica"],
+        ["config.dbrouter.ReplicaRouter"],
+        [6543, "default", 2],
+    ]
 
 
 @pytest.fixture
