@@ -304,7 +304,6 @@ def test_a_replica_too_far_behind_is_not_read(settings):
 
 @pytest.mark.usefixtures("media_root")
 def test_an_export_reads_the_replica_once_it_has_replayed_what_the_primary_had(settings, client_a):
-    settings.QUORUM_REPLICA_CATCH_UP_SECONDS = 0
     project = ProjectFactory(client=client_a)
     for _ in range(3):
         CompletedTaskFactory(project=project, response={"category": "car"}, confidence=1.0)
@@ -316,10 +315,12 @@ def test_an_export_reads_the_replica_once_it_has_replayed_what_the_primary_had(s
         assert done.status == "ready", done.error
         return done.task_count, [sql for sql in replica_queries.sql if "annotation_task" in sql]
 
-    wait_for_replay()
+    # the attempt's own writes (the job's claim) reach the replica within this generous guard
+    settings.QUORUM_REPLICA_CATCH_UP_SECONDS = REPLAY_TIMEOUT
     count, task_reads = export()
     assert count == 3 and task_reads  # caught up: the tasks were read from the replica
 
+    settings.QUORUM_REPLICA_CATCH_UP_SECONDS = 0
     pause_replay()
     CompletedTaskFactory(project=project, response={"category": "bus"}, confidence=1.0)
     count, task_reads = export()
