@@ -13,12 +13,13 @@ CHAOS_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: cluster cluster-check
-.PHONY: help install run test test-pgbouncer check format simulate bench bench-capacity bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
+.PHONY: help install run test test-pgbouncer test-replica check format simulate bench bench-capacity bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
 
 help:
 	@echo "make run     start web (http://127.0.0.1:$(PORT)/), worker and beat with demo data"
 	@echo "make test    run the test suite (PYTEST_ARGS='-k claim' to narrow it)"
 	@echo "make test-pgbouncer  the session, lock and streaming tests through a private PgBouncer (transaction mode)"
+	@echo "make test-replica  the read-replica tests against a private streaming replica (pg_basebackup)"
 	@echo "make bench   run bench/claim.py (BENCH_ARGS='...' to pass options)"
 	@echo "make bench-capacity  run bench/capacity.py: PostgreSQL CPU, WAL, statements per cycle on a private cluster, and the capacity model"
 	@echo "make bench-export  run bench/export.py: export seconds and peak memory at 20,000 and 200,000 tasks"
@@ -74,6 +75,12 @@ PGBOUNCER_TESTS ?= tests/test_pgbouncer.py tests/test_beat_leader.py tests/e2e \
 	--deselect tests/annotation/test_concurrency.py::test_sixteen_annotators_never_over_assign_two_thousand_tasks
 test-pgbouncer: $(STAMP)
 	$(LAUNCH) test -- $(BIN)/python -m config.pgbouncer -- $(BIN)/pytest --reuse-db $(PGBOUNCER_TESTS) $(PYTEST_ARGS)
+
+# The read-replica tests against a private streaming replica of the test PostgreSQL, made with
+# pg_basebackup -R on a free port (config/replica.py; the primary must allow replication from loopback).
+REPLICA_TESTS ?= tests/test_replica.py
+test-replica: $(STAMP)
+	$(LAUNCH) test -- $(BIN)/python -m config.replica -- $(BIN)/pytest $(REPLICA_TESTS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(LAUNCH) test -- $(BIN)/python bench/claim.py $(BENCH_ARGS)

@@ -92,6 +92,8 @@ MIDDLEWARE = [
     # django-csp's: a Content-Security-Policy on every page (CONTENT_SECURITY_POLICY)
     "config.middleware.CSPMiddleware",
     "config.middleware.JsonPolicyMiddleware",  # and a fixed, strict one on JSON (config/middleware.py)
+    # replica reads: knows the request, pins its caller to the primary after a write (config/dbrouter.py)
+    "config.dbrouter.ReadYourWritesMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
@@ -139,6 +141,33 @@ if DATABASE_POOLER not in {"none", "pgbouncer"}:
 if DATABASE_POOLER == "pgbouncer":
     _db = for_transaction_pooler(_db, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
 DATABASES = {"default": _db}
+# DATABASE_REPLICA_URL: a streaming replica for reads that may lag (exports, reports, quality, ops and
+# invoice pages). Nothing reads from it outside config.dbrouter.replica_reads(); writes, migrations and
+# everything that decides money or assignment stay on the primary (config/dbrouter.py, docs/scaleout.md).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "").strip()
+if DATABASE_REPLICA_URL:
+    _replica = dj_database_url.parse(
+        DATABASE_REPLICA_URL,
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60 if DATABASE_POOLER == "none" else 0),
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
+    )
+    if _replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must point at PostgreSQL (postgresql://…)")
+    _replica["ENGINE"] = _db["ENGINE"]  # the same backend as the primary (core/postgresql/base.py)
+    _replica.setdefault("OPTIONS", {})
+    # a replica that does not answer costs a page this long once, then is left alone for a while
+    _replica["OPTIONS"].setdefault("connect_timeout", env_int("QUORUM_REPLICA_CONNECT_TIMEOUT", 2))
+    _replica["TEST"] = {"MIRROR": "default"}  # tests: the same test database, replicated
+    DATABASES["replica"] = _replica
+    DATABASE_ROUTERS = ["config.dbrouter.ReplicaRouter"]
+# After a write request (not GET/HEAD/OPTIONS), that caller's reads stay on the primary this long.
+QUORUM_REPLICA_STICKY_SECONDS = env_int("QUORUM_REPLICA_STICKY_SECONDS", 10)
+# Replica reads go to the primary while the replica is further behind than this.
+QUORUM_REPLICA_MAX_LAG_SECONDS = env_int("QUORUM_REPLICA_MAX_LAG_SECONDS", 30)
+# After the replica failed, this process reads from the primary this long before trying it again.
+QUORUM_REPLICA_RETRY_SECONDS = env_int("QUORUM_REPLICA_RETRY_SECONDS", 30)
+# An export attempt waits up to this long for the replica to replay what the primary had at its start.
+QUORUM_REPLICA_CATCH_UP_SECONDS = env_int("QUORUM_REPLICA_CATCH_UP_SECONDS", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "clients.User"

@@ -14,6 +14,7 @@ from annotation.models import Annotator, Project, Qualification, Review
 from annotation.services import workforce
 from clients.api.access import WRITE, caller_client, caller_is_test_mode, caller_staff
 from clients.errors import PermissionDenied, ValidationFailed
+from config.dbrouter import replica_view
 from core import strict
 
 
@@ -318,6 +319,7 @@ class ProjectQualityView(APIView):
         summary="Quality figures: agreement (Krippendorff's alpha), review, "
         "per-annotator gold accuracy and agreement (pseudonymous)",
     )
+    @replica_view
     def get(self, request, project_id):
         project = selectors.project_get_for_client(client=caller_client(request), project_id=project_id)
         return Response(quality_selectors.project_quality(project=project))

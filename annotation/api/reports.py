@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from annotation import reports
 from billing import reports as billing_reports
 from clients.api.access import caller_staff
+from config.dbrouter import replica_view
 
 PARAMETERS = [
     OpenApiParameter("from", str, required=True, description="First month, YYYY-MM (UTC)."),
@@ -28,6 +29,7 @@ class AnnotatorPayReportView(APIView):
         responses=OpenApiTypes.OBJECT,
         summary="Staff: annotators' pay per active hour, flagged below the fair-pay floor",
     )
+    @replica_view
     def get(self, request):
         caller_staff(request)
         period = billing_reports.period_parse(

@@ -15,6 +15,7 @@ from django.conf import settings
 from annotation import storage
 from annotation.exports import FORMATS, source
 from annotation.models import ExportJob
+from config import dbrouter
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,19 @@ def parse_workdir(path: Path) -> tuple[uuid.UUID, int] | None:
 
 
 def build(job: ExportJob, *, attempt: int, chunk_size: int | None = None) -> Built:
+    """With a read replica configured the tasks are read from it once it has replayed everything
+    the primary had when this attempt began (else from the primary; config/dbrouter.py), so the
+    file holds every task written before the export ran, whichever server it was read from."""
+    if not dbrouter.configured():
+        return _build(job, attempt=attempt, chunk_size=chunk_size)
+    return dbrouter.run_replica_reads(
+        lambda: _build(job, attempt=attempt, chunk_size=chunk_size),
+        caught_up_to=dbrouter.primary_lsn(),
+        wait=settings.QUORUM_REPLICA_CATCH_UP_SECONDS,
+    )
+
+
+def _build(job: ExportJob, *, attempt: int, chunk_size: int | None) -> Built:
     writer = FORMATS[job.format]
     ctx = source.ExportContext(
         project_params=job.project.params or {}, task_type=job.project.task_type, options=job.options or {},

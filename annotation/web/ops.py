@@ -26,6 +26,7 @@ from clients.errors import DomainError, ValidationFailed
 from clients.models import Client
 from clients.web.access import staff_page
 from clients.web.errors import readable
+from config.dbrouter import replica_view
 
 
 def _default_period(today: date) -> tuple[str, str]:
@@ -36,6 +37,7 @@ def _default_period(today: date) -> tuple[str, str]:
 
 @require_GET
 @staff_page
+@replica_view
 def dashboard(request):
     """``?from=YYYY-MM&to=YYYY-MM&currency=USD`` (default: the last 12 months, USD). A bad period or
     currency is shown above the money figures; the queue figures still show."""

@@ -31,6 +31,7 @@ from billing import selectors as billing_selectors
 from clients.errors import Conflict, DomainError, NotFound
 from clients.web.access import WRITE, client_page, page_membership
 from clients.web.errors import form_error, readable
+from config.dbrouter import replica_view
 
 # --- forms -------------------------------------------------------------------------------------------
 
@@ -194,6 +195,7 @@ def _template_price(client, template):
 
 @require_GET
 @client_page()
+@replica_view
 def project_detail(request, client, project_id):
     project = _project(client, project_id)
     status = request.GET.get("status") or None

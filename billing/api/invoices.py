@@ -20,6 +20,7 @@ from billing.idempotency import idempotent
 from billing.models import Invoice, InvoiceLine
 from clients.api.access import ADMIN, caller_client, caller_staff
 from clients.api.pagination import NewestFirstCursor, paginated_response
+from config.dbrouter import replica_view
 
 
 class InvoiceLineOut(serializers.ModelSerializer):
@@ -82,6 +83,7 @@ class InvoiceListView(APIView):
     pagination_class = NewestFirstCursor
 
     @extend_schema(responses=InvoiceSummaryOut(many=True), summary="The client's invoices, newest first")
+    @replica_view
     def get(self, request):
         client = caller_client(request, ADMIN)
         return paginated_response(
@@ -94,6 +96,7 @@ class InvoiceListView(APIView):
 
 class InvoiceDetailView(APIView):
     @extend_schema(responses=InvoiceOut, summary="One invoice with its lines (minor units)")
+    @replica_view
     def get(self, request, invoice_id):
         invoice = invoices.invoice_get_for_client(client=caller_client(request, ADMIN), invoice_id=invoice_id)
         return Response(invoice_data(invoice))
@@ -103,6 +106,7 @@ class InvoiceCsvView(APIView):
     @extend_schema(
         responses={(200, "text/csv"): OpenApiTypes.STR}, summary="One invoice as CSV (one row per line)"
     )
+    @replica_view
     def get(self, request, invoice_id):
         invoice = invoices.invoice_get_for_client(client=caller_client(request, ADMIN), invoice_id=invoice_id)
         out = io.StringIO()
@@ -164,6 +168,7 @@ class InvoiceHtmlView(APIView):
     @extend_schema(
         responses={(200, "text/html"): OpenApiTypes.STR}, summary="One invoice as a printable HTML page"
     )
+    @replica_view
     def get(self, request, invoice_id):
         invoice = invoices.invoice_get_for_client(client=caller_client(request, ADMIN), invoice_id=invoice_id)
         settlement = invoices.invoice_settlement(invoice)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from billing import reports
 from clients.api.access import caller_staff
+from config.dbrouter import replica_view
 
 PARAMETERS = [
     OpenApiParameter("from", str, required=True, description="First month, YYYY-MM (UTC)."),
@@ -31,6 +32,7 @@ class RevenueReportView(APIView):
     @extend_schema(
         parameters=PARAMETERS, responses=OpenApiTypes.OBJECT, summary="Staff: revenue per client per month"
     )
+    @replica_view
     def get(self, request):
         period, currency = report_query(request)
         return Response(
@@ -48,6 +50,7 @@ class ConcentrationReportView(APIView):
         responses=OpenApiTypes.OBJECT,
         summary="Staff: client shares of revenue, the largest share and the Herfindahl-Hirschman index",
     )
+    @replica_view
     def get(self, request):
         period, currency = report_query(request)
         return Response(reports.concentration(period=period, currency=currency))
@@ -59,6 +62,7 @@ class MarginReportView(APIView):
         responses=OpenApiTypes.OBJECT,
         summary="Staff: gross margin per month (revenue, labor cost, platform cost, margin, basis points)",
     )
+    @replica_view
     def get(self, request):
         period, currency = report_query(request)
         return Response(

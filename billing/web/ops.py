@@ -15,6 +15,7 @@ from clients.errors import DomainError, NotFound
 from clients.models import Client
 from clients.web.access import staff_page
 from clients.web.errors import form_error, readable
+from config.dbrouter import replica_view
 
 
 class GenerateForm(forms.Form):
@@ -31,6 +32,7 @@ ACTIONS = {
 
 @require_http_methods(["GET", "POST"])
 @staff_page
+@replica_view
 def invoice_list(request):
     form = GenerateForm(
         request.POST or None,

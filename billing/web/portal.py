@@ -9,10 +9,12 @@ from django.views.decorators.http import require_GET
 from billing import invoices, selectors
 from billing.models import Invoice
 from clients.web.access import ADMIN, client_page
+from config.dbrouter import replica_view
 
 
 @require_GET
 @client_page(ADMIN)
+@replica_view
 def billing_overview(request, client):
     month = timezone.now().date().replace(day=1)
     usage = invoices.ledger_lines(client=client, period_start=month, period_end=invoices.next_month(month))
@@ -32,6 +34,7 @@ def billing_overview(request, client):
 
 @require_GET
 @client_page(ADMIN)
+@replica_view
 def invoice_detail(request, client, invoice_id):
     invoice = invoices.invoice_get_for_client(client=client, invoice_id=invoice_id)
     return render(
