@@ -16,9 +16,9 @@ from kombu import pools
 from annotation.models import ExportJob, Task
 from annotation.services import exports as export_services
 from clients import services as client_services
-from clients import webhooks
-from clients.models import WebhookDelivery
 from config.celery import app as celery_app
+from core import webhooks
+from core.models import WebhookDelivery
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory, TaskFactory
 from tests.clients.receiver import Receiver
 from tests.conftest import api_for_key
@@ -95,7 +95,7 @@ def test_a_wake_up_gives_up_after_one_immediate_retry(dead_broker, monkeypatch):
     """Wake-ups are hints the relays repeat, so publishing tries the broker twice (one retry for a
     stale pooled connection) and gives up, instead of Celery's default three retries 0.2 s apart
     (``CELERY_TASK_PUBLISH_RETRY_POLICY``)."""
-    from clients import tasks as client_tasks
+    from core import tasks as client_tasks
 
     port = int(celery_app.conf.broker_url.rsplit(":", 1)[1].split("/")[0])
     attempts = []

@@ -14,7 +14,7 @@ import numpy as np
 from annotation import quality, tasktypes
 from annotation.lifecycle import standing, taxonomy
 from annotation.models import Project, Submission, Task, TaskType
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 # The prior on a stored confusion matrix: PRIOR_WEIGHT pseudo-answers per row shaped like
 # ``quality.default_confusion`` (0.7 on the diagonal). An annotator seen a few times is pulled

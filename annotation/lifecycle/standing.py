@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from annotation.lifecycle import leases
 from annotation.models import Annotator, ConfusionCount, Project, ProjectWorker
-from clients import events
+from core import events
 from core.transactions import after_commit
 
 MAX_REASON = 300

@@ -23,8 +23,8 @@ from annotation.lifecycle.consensus import (  # noqa: F401 - the public surface 
     task_consensus,
 )
 from annotation.models import ConfusionCount, Project, Review, Submission, Task
-from clients import events
-from clients.errors import ValidationFailed
+from core import events
+from core.errors import ValidationFailed
 
 # --- batch recompute -----------------------------------------------------------------------------------
 

@@ -39,9 +39,9 @@ from django.utils import timezone
 from annotation import storage
 from annotation.exports import FORMATS, runner
 from annotation.models import Batch, ExportJob, Project, Task
-from clients import events, webhooks
-from clients.errors import NotFound, ValidationFailed
 from clients.models import Client
+from core import events, webhooks
+from core.errors import NotFound, ValidationFailed
 from core.transactions import after_commit
 
 logger = logging.getLogger(__name__)

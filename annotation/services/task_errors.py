@@ -35,8 +35,8 @@ from django.core.files.storage import default_storage
 from annotation import storage
 from annotation.lifecycle import complete
 from annotation.models import Task, TaskType
-from clients import outbound
-from clients.errors import Conflict, NotFound, ValidationFailed
+from core import outbound
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.transactions import after_commit
 
 logger = logging.getLogger(__name__)

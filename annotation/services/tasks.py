@@ -19,11 +19,10 @@ from annotation.lifecycle.complete import (  # noqa: F401 - the public surface s
 )
 from annotation.models import Batch, Project, Task
 from billing import selectors as billing_selectors
-from clients import events, limits, outbound
-from clients.errors import Conflict, NotFound, ValidationFailed
-from clients.ids import uuid7_many
 from clients.models import Client
-from core import gcpause
+from core import events, gcpause, limits, outbound
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.ids import uuid7_many
 from core.pgcopy import copy_rows
 from core.transactions import after_commit
 

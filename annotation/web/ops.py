@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET
 from annotation import reports as annotation_reports
 from annotation.web import ops_selectors
 from billing import reports
-from clients.errors import DomainError
 from clients.web.access import staff_page
 from clients.web.errors import readable
+from core.errors import DomainError
 
 
 def _default_period(today: date) -> tuple[str, str]:

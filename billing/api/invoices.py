@@ -19,7 +19,7 @@ from billing.api.money import IDEMPOTENCY, _client, _parse
 from billing.idempotency import idempotent
 from billing.models import Invoice, InvoiceLine
 from clients.api.access import ADMIN, caller_client, caller_staff
-from clients.api.pagination import NewestFirstCursor, paginated_response
+from core.pagination import NewestFirstCursor, paginated_response
 
 
 class InvoiceLineOut(serializers.ModelSerializer):

@@ -20,8 +20,8 @@ from annotation import services
 from annotation.lifecycle import complete, notify, submit
 from annotation.models import Batch, ExportJob, Task
 from annotation.services import batch_control, work
-from clients import events, tasks, webhooks
-from clients.models import Event, WebhookDelivery
+from core import events, tasks, webhooks
+from core.models import Event, WebhookDelivery
 from tests.annotation.export_factories import media_root  # noqa: F401 - a fixture
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory, TaskFactory
 from tests.clients.receiver import Receiver

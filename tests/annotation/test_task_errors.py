@@ -20,9 +20,9 @@ from annotation.services import task_errors
 from billing import services as billing
 from billing.models import ClientCredit, ProjectBudget
 from clients import services as client_services
-from clients import webhooks
-from clients.errors import Conflict, NotFound, ValidationFailed
-from clients.models import Event, WebhookDelivery
+from core import webhooks
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.models import Event, WebhookDelivery
 from tests.annotation.factories import AnnotatorFactory, BoxProjectFactory, ProjectFactory
 from tests.clients.factories import UserFactory
 from tests.clients.receiver import Receiver, Reply

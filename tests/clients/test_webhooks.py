@@ -1,4 +1,4 @@
-"""clients.webhooks and clients.tasks: signing (T17), the outbox, and delivery attempts (T18)."""
+"""core.webhooks and core.tasks: signing (T17), the outbox, and delivery attempts (T18)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from clients import secrets as keys
-from clients import tasks, webhooks
-from clients.errors import ValidationFailed
-from clients.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from clients.outbound import OutboundResult
+from core import tasks, webhooks
+from core.errors import ValidationFailed
+from core.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from core.outbound import OutboundResult
 from tests.clients.factories import ClientFactory
 from tests.clients.receiver import Receiver, Reply
 

@@ -20,7 +20,7 @@ from annotation import services as annotation_services
 from annotation.models import Assignment, Task
 from billing.models import Account, LedgerEntry, LedgerTransaction
 from clients import services as client_services
-from clients.models import Event, WebhookDelivery
+from core.models import Event, WebhookDelivery
 from tests.clients.receiver import Receiver
 from tests.e2e.conftest import wait_until
 
@@ -261,7 +261,7 @@ def test_lost_wake_ups_are_relayed_from_the_outbox_rows(celery_worker_process, m
     """The broker holds nothing that cannot be rebuilt: when every on-commit wake-up is lost
     (Redis down or the web process dying right after the commit), the dispatcher re-sends them
     from the delivery rows and the real worker delivers every callback once it does."""
-    from clients import tasks as client_tasks
+    from core import tasks as client_tasks
 
     client = client_services.client_create(name="Outbox Labs")
     api = bearer(client_services.api_key_create(client=client, name="e2e").key)

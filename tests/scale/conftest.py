@@ -4,7 +4,7 @@ The server is pytest-django's ``live_server`` (a thread of this process serving 
 database over HTTP on loopback), so data the test commits is what the SDK sees, and settings or
 patches made here apply to the server too. Broker wake-ups (callback deliveries, the test-mode
 simulator) are recorded instead of sent: these tests never touch Redis, and they run deliveries
-themselves with ``clients.webhooks.delivery_attempt``.
+themselves with ``core.webhooks.delivery_attempt``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from django.db import connection
 from annotation import services as annotation_services
 from annotation import tasks as annotation_tasks
 from clients import services as client_services
-from clients import tasks as client_tasks
 from clients.models import ApiKey, Client
+from core import tasks as client_tasks
 from tests.e2e.conftest import wait_until
 
 CATEGORIES = ["red", "blue", "green"]

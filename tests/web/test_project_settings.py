@@ -10,7 +10,7 @@ import pytest
 from annotation import services
 from annotation.models import Project, Task
 from billing.models import ProjectBudget
-from clients.models import Event
+from core.models import Event
 from tests.annotation.factories import ProjectFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
