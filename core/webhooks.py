@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import F
@@ -234,11 +235,10 @@ def endpoint_events_enqueue_many(
 
 
 def wake_worker(delivery_id: uuid.UUID) -> None:
-    """Send a worker the wake-up for one outbox row (a hint: the dispatcher relays lost ones)."""
-    from core import tasks  # tasks imports this module
-
+    """Send a worker the wake-up for one outbox row (a hint: the dispatcher relays lost ones).
+    Queued by name: ``core.tasks`` imports this module."""
     try:
-        tasks.deliver.delay(str(delivery_id))
+        current_app.send_task("core.tasks.deliver", args=[str(delivery_id)])
     except Exception:
         # The broker is unreachable: mark the row undispatched, so the dispatcher's next run (every
         # 5 s, once the broker is back) sends it rather than waiting out QUORUM_WEBHOOK_REDISPATCH_SECONDS.

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import current_app
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
@@ -121,8 +122,6 @@ def wake_after_sql_completion(task_id) -> None:
     for a worker, so the annotator's request runs no statement after its one. Queued by name
     (``annotation.tasks`` imports the services, which import this module). A lost wake-up is
     covered by the beat relays (``relay_events`` every 5 s, ``complete_ready_batches`` every 30 s)."""
-    from celery import current_app
-
     current_app.send_task("annotation.tasks.after_sql_completion", args=[str(task_id)])
 
 

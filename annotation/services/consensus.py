@@ -15,7 +15,6 @@ from django.utils import timezone
 from annotation import quality, tasktypes
 from annotation.lifecycle import complete, standing, taxonomy
 from annotation.lifecycle.consensus import (  # noqa: F401 - the public surface stays here
-    PRIOR_WEIGHT,
     agreement_record,
     is_single_choice,
     round_answers,

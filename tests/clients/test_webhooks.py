@@ -21,6 +21,7 @@ from core.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from core.outbound import OutboundResult
 from tests.clients.factories import ClientFactory
 from tests.clients.receiver import Receiver, Reply
+from tests.wakeups import intercept
 
 PAYLOAD = {"task_id": "t_1", "status": "completed", "response": {"label": "cat"}}
 PAYLOAD_BYTES = b'{"response":{"label":"cat"},"status":"completed","task_id":"t_1"}'
@@ -49,7 +50,7 @@ def outbound_settings(settings):
 def woken(monkeypatch):
     """Wake-ups sent to the broker (recorded here instead: these tests never touch Redis)."""
     sent: list[str] = []
-    monkeypatch.setattr(tasks.deliver, "delay", lambda delivery_id: sent.append(delivery_id))
+    intercept(monkeypatch, "core.tasks.deliver", lambda delivery_id: sent.append(delivery_id))
     return sent
 
 
