@@ -22,7 +22,7 @@ from annotation.models import (
     TaskAudit,
 )
 from annotation.services import workforce
-from clients.errors import DomainError
+from core.errors import DomainError
 
 
 def _each(modeladmin, request, queryset, call, done: str) -> None:

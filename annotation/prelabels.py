@@ -18,7 +18,7 @@ from typing import Any
 
 from annotation import tasktypes
 from annotation.models import Task
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 SUPPORTED = ("imageannotation", "videoannotation", "lidarannotation", "namedentityrecognition")
 

@@ -19,8 +19,9 @@ from annotation.models import (
     Task,
     TaskAudit,
 )
-from clients.errors import NotFound, PermissionDenied
-from clients.models import Client, User, WebhookDelivery
+from clients.models import Client, User
+from core.errors import NotFound, PermissionDenied
+from core.models import WebhookDelivery
 
 
 def _get(qs: QuerySet, pk, what: str):

@@ -21,7 +21,7 @@ from django.db import connection
 
 from billing import reports as billing_reports
 from billing.invoices import utc_midnight
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30

@@ -932,7 +932,7 @@ def phase_ssrf(stack: Stack, world: World, quick: bool) -> None:
     # Send time: the outbound guard itself, as a worker runs it, with the production rule.
     from django.conf import settings
 
-    from clients import outbound
+    from core import outbound
 
     settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK = False
     settings.QUORUM_OUTBOUND_TIMEOUT_SECONDS = 3.0

@@ -26,8 +26,8 @@ from billing.models import (
     ProjectBudget,
     RateCard,
 )
-from clients.errors import DomainError
 from clients.models import Client
+from core.errors import DomainError
 
 
 class ReadOnly(admin.ModelAdmin):

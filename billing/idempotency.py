@@ -33,8 +33,8 @@ from rest_framework.renderers import JSONRenderer
 
 from billing.models import IdempotencyRecord
 from clients.auth import ClientPrincipal
-from clients.errors import Conflict, DomainError, ValidationFailed
-from clients.ids import uuid7
+from core.errors import Conflict, DomainError, ValidationFailed
+from core.ids import uuid7
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255

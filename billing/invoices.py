@@ -31,9 +31,9 @@ from django.utils import timezone
 
 from billing import ledger, services
 from billing.models import Account, Invoice, InvoiceLine, LedgerEntry, LedgerTransaction
-from clients import events
-from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client
+from core import events
+from core.errors import Conflict, NotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from django.db.models import Sum
 from psycopg.types.json import Jsonb
 
 from billing.models import Account, LedgerEntry, LedgerTransaction
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 
 @dataclass(frozen=True)

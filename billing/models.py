@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from clients.ids import uuid7
 from clients.models import Client
+from core.ids import uuid7
 
 
 class Account(models.Model):

@@ -24,7 +24,7 @@ from django.db import connection
 
 from billing.invoices import month_start, next_month, previous_month, utc_midnight
 from billing.models import Account
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 MAX_MONTHS = 120
 

@@ -37,9 +37,9 @@ from django.utils import timezone
 
 from billing import ledger
 from billing.models import Account, ClientCredit, LedgerTransaction, Payout, ProjectBudget, RateCard
-from clients import events
-from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client
+from core import events
+from core.errors import Conflict, NotFound, ValidationFailed
 
 MAX_AMOUNT = 10**12  # minor units; far above any real figure, well inside bigint
 

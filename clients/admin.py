@@ -2,18 +2,9 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from clients import services
-from clients.errors import DomainError
-from clients.models import (
-    AccessToken,
-    ApiKey,
-    Client,
-    DeliveryAttempt,
-    Event,
-    Membership,
-    User,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from clients.models import AccessToken, ApiKey, Client, Membership, User
+from core.errors import DomainError
+from core.models import DeliveryAttempt, Event, WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(User)

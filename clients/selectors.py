@@ -5,17 +5,9 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from clients.errors import PermissionDenied
-from clients.models import (
-    ApiKey,
-    Client,
-    DeliveryAttempt,
-    Invitation,
-    Membership,
-    User,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from clients.models import ApiKey, Client, Invitation, Membership, User
+from core.errors import PermissionDenied
+from core.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 
 def membership_for_user(*, user: User, slug: str | None = None) -> Membership:

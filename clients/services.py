@@ -19,10 +19,12 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.text import slugify
 
-from clients import auth, events, outbound
+from clients import auth
 from clients import secrets as keys
-from clients.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
-from clients.models import AccessToken, ApiKey, Client, Invitation, Membership, User, WebhookEndpoint
+from clients.models import AccessToken, ApiKey, Client, Invitation, Membership, User
+from core import events, outbound
+from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from core.models import WebhookEndpoint
 from core.transactions import after_commit
 
 

@@ -12,7 +12,7 @@ directory; PostgreSQL refuses to run as root), waits until it streams from the p
 the command with:
 
 - ``DATABASE_REPLICA_URL`` pointing at it (settings then add the ``replica`` alias, a test mirror
-  of ``default``: config/settings.py, config/dbrouter.py);
+  of ``default``: config/settings.py, core/dbrouter.py);
 - ``DATABASE_TEST_NAME=test_<name>_replica``: pytest-django creates it on the primary after the
   replica exists, and streaming replication brings it to the replica too (tests wait for replay).
 

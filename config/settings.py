@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",  # the shared kernel: the outbox and the event log (core/models.py)
     "clients",
     "billing",
     "annotation",
@@ -92,8 +93,8 @@ MIDDLEWARE = [
     # django-csp's: a Content-Security-Policy on every page (CONTENT_SECURITY_POLICY)
     "config.middleware.CSPMiddleware",
     "config.middleware.JsonPolicyMiddleware",  # and a fixed, strict one on JSON (config/middleware.py)
-    # replica reads: knows the request, pins its caller to the primary after a write (config/dbrouter.py)
-    "config.dbrouter.ReadYourWritesMiddleware",
+    # replica reads: knows the request, pins its caller to the primary after a write (core/dbrouter.py)
+    "core.dbrouter.ReadYourWritesMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
@@ -142,8 +143,8 @@ if DATABASE_POOLER == "pgbouncer":
     _db = for_transaction_pooler(_db, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
 DATABASES = {"default": _db}
 # DATABASE_REPLICA_URL: a streaming replica for reads that may lag (exports, reports, quality, ops and
-# invoice pages). Nothing reads from it outside config.dbrouter.replica_reads(); writes, migrations and
-# everything that decides money or assignment stay on the primary (config/dbrouter.py, docs/scaleout.md).
+# invoice pages). Nothing reads from it outside core.dbrouter.replica_reads(); writes, migrations and
+# everything that decides money or assignment stay on the primary (core/dbrouter.py, docs/scaleout.md).
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "").strip()
 if DATABASE_REPLICA_URL:
     _replica = dj_database_url.parse(
@@ -159,7 +160,7 @@ if DATABASE_REPLICA_URL:
     _replica["OPTIONS"].setdefault("connect_timeout", env_int("QUORUM_REPLICA_CONNECT_TIMEOUT", 2))
     _replica["TEST"] = {"MIRROR": "default"}  # tests: the same test database, replicated
     DATABASES["replica"] = _replica
-    DATABASE_ROUTERS = ["config.dbrouter.ReplicaRouter"]
+    DATABASE_ROUTERS = ["core.dbrouter.ReplicaRouter"]
 # After a write request (not GET/HEAD/OPTIONS), that caller's reads stay on the primary this long.
 QUORUM_REPLICA_STICKY_SECONDS = env_int("QUORUM_REPLICA_STICKY_SECONDS", 10)
 # Replica reads go to the primary while the replica is further behind than this.
@@ -308,7 +309,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Deliveries wait on clients' servers (up to the outbound timeout): their own queue and worker,
 # so a slow receiver cannot starve lease expiry or completion (docs/operations.md).
 CELERY_TASK_ROUTES = {
-    "clients.tasks.deliver": {"queue": "webhooks"},
+    "core.tasks.deliver": {"queue": "webhooks"},
     # Exports run for minutes: their own queue, so a big export cannot delay lease expiry.
     "annotation.tasks.export_run": {"queue": "exports"},
     # Attachment checks fetch client URLs (up to the outbound timeout): with the other outbound HTTP.
@@ -327,7 +328,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "annotation.tasks.expire_leases",
         "schedule": timedelta(seconds=env_int("QUORUM_SWEEP_SECONDS", 15)),
     },
-    "dispatch-webhooks": {"task": "clients.tasks.dispatch_due_deliveries", "schedule": timedelta(seconds=5)},
+    "dispatch-webhooks": {"task": "core.tasks.dispatch_due_deliveries", "schedule": timedelta(seconds=5)},
     # Endpoint events written in SQL, and finished batches, whose after-commit wake-up was lost.
     "relay-events": {"task": "annotation.tasks.relay_events", "schedule": timedelta(seconds=5)},
     "complete-ready-batches": {
@@ -368,10 +369,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
@@ -496,7 +497,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0,
     "interval_max": 0,
 }
-# Size caps (clients/limits.py): a refusal is a 400 too_large naming the field, its size and the cap.
+# Size caps (core/limits.py): a refusal is a 400 too_large naming the field, its size and the cap.
 QUORUM_MAX_PROJECT_PARAMS_BYTES = env_int("QUORUM_MAX_PROJECT_PARAMS_BYTES", 256 * 1024)
 QUORUM_MAX_TASK_PARAMS_BYTES = env_int("QUORUM_MAX_TASK_PARAMS_BYTES", 256 * 1024)
 QUORUM_MAX_METADATA_BYTES = env_int("QUORUM_MAX_METADATA_BYTES", 64 * 1024)
@@ -509,7 +510,7 @@ QUORUM_MAX_TAG_CHARS = env_int("QUORUM_MAX_TAG_CHARS", 200)
 QUORUM_MAX_BULK_PARAMS_BYTES = env_int("QUORUM_MAX_BULK_PARAMS_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
 # Uploaded images are decoded before they are accepted: the largest image, in pixels.
 QUORUM_ATTACHMENT_MAX_PIXELS = env_int("QUORUM_ATTACHMENT_MAX_PIXELS", 50_000_000)
-# PostgreSQL unreachable: requests answer 503 with this Retry-After (config/health.py); a connection
+# PostgreSQL unreachable: requests answer 503 with this Retry-After (core/health.py); a connection
 # attempt gives up after DB_CONNECT_TIMEOUT seconds instead of the driver's default (none).
 QUORUM_DB_RETRY_AFTER_SECONDS = env_int("QUORUM_DB_RETRY_AFTER_SECONDS", 5)
 # /readyz answers 503 when PostgreSQL is unreachable; with this also when the broker is (default:

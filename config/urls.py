@@ -13,7 +13,7 @@ from clients.api import views as client_views
 from clients.web import auth as web_auth
 from clients.web import urls as clients_web_urls
 from clients.web import views as clients_web_views
-from config import health, views
+from config import views
 
 # Pages (server-rendered): the client portal and the operators' dashboards; the annotator
 # workspace lives under /work/.
@@ -41,7 +41,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),  # PostgreSQL and broker, separately (config/health.py)
+    path("readyz", views.readyz, name="readyz"),  # PostgreSQL and broker, separately
     path("login/", web_auth.SignInView.as_view(), name="login"),
     path("logout/", web_auth.SignOutView.as_view(), name="logout"),
     path("password-reset/", web_auth.PasswordResetView.as_view(), name="password_reset"),

@@ -1,13 +1,32 @@
-"""Wiring-level views: the home redirect by role, a health check, and error pages (JSON for the
-API, ``web/error.html`` for pages)."""
+"""Wiring-level views: the home redirect by role, the health probes, and error pages (JSON for the
+API, ``web/error.html`` for pages).
 
+- ``GET /healthz`` (liveness): the process serves requests and runs ``SELECT 1``; unchanged, so the
+  claim benchmark's HTTP floor keeps its meaning.
+- ``GET /readyz`` (readiness): PostgreSQL and the broker checked separately, each with a short
+  timeout, e.g. ``{"status": "degraded", "postgresql": {"ok": true, "ms": 0.8},
+  "broker": {"ok": false, "error": "…"}}``. 503 (``unavailable``) when PostgreSQL does not answer:
+  take the process out of rotation then. When only the broker is down it answers 200 ``degraded``
+  by default (committed work still answers, wake-ups wait for the relays; alert on ``broker``), or
+  503 ``unavailable`` with ``QUORUM_READY_REQUIRES_BROKER=true``.
+
+A request that fails because PostgreSQL is unreachable answers 503 (``core/health.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 from clients.web.errors import error_page
-from config import health
-from config.exceptions import error_body
+from config.celery import app
+from core import health
+from core.exceptions import error_body
 
 API_PREFIXES = ("/api/", "/v1/")
 
@@ -37,6 +56,45 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+# --- readiness ------------------------------------------------------------------------------------
+
+
+def check_postgresql() -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any failure is "not ready"; the reason goes to the operator
+        connection.close_if_unusable_or_obsolete()
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def check_broker() -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+            client = getattr(conn.default_channel, "client", None)
+            if client is not None:
+                client.ping()
+    except Exception as exc:  # any failure is "down"; the reason goes to the operator
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def readyz(request):
+    database = check_postgresql()
+    broker = check_broker()
+    serving = database["ok"] and (broker["ok"] or not settings.QUORUM_READY_REQUIRES_BROKER)
+    status = "ready" if database["ok"] and broker["ok"] else "degraded" if serving else "unavailable"
+    body = {"status": status, "postgresql": database, "broker": broker}
+    if not serving:
+        return JsonResponse(body, status=503, headers={"Retry-After": health.retry_after()})
+    return JsonResponse(body)
 
 
 def _scale_error(status: int, message: str) -> JsonResponse:

@@ -16,9 +16,9 @@ from kombu import pools
 from annotation.models import ExportJob, Task
 from annotation.services import exports as export_services
 from clients import services as client_services
-from clients import webhooks
-from clients.models import WebhookDelivery
 from config.celery import app as celery_app
+from core import webhooks
+from core.models import WebhookDelivery
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory, TaskFactory
 from tests.clients.receiver import Receiver
 from tests.conftest import api_for_key
@@ -94,9 +94,7 @@ def test_committed_requests_answer_their_result_while_the_broker_is_down(client_
 def test_a_wake_up_gives_up_after_one_immediate_retry(dead_broker, monkeypatch):
     """Wake-ups are hints the relays repeat, so publishing tries the broker twice (one retry for a
     stale pooled connection) and gives up, instead of Celery's default three retries 0.2 s apart
-    (``CELERY_TASK_PUBLISH_RETRY_POLICY``)."""
-    from clients import tasks as client_tasks
-
+    (``CELERY_TASK_PUBLISH_RETRY_POLICY``). Published as the services publish them: by name."""
     port = int(celery_app.conf.broker_url.rsplit(":", 1)[1].split("/")[0])
     attempts = []
     real_connect = socket.socket.connect
@@ -108,7 +106,7 @@ def test_a_wake_up_gives_up_after_one_immediate_retry(dead_broker, monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", counting_connect)
     with pytest.raises(Exception):  # noqa: B017 - kombu's OperationalError: the broker is unreachable
-        client_tasks.deliver.delay("00000000-0000-0000-0000-000000000000")
+        celery_app.send_task("core.tasks.deliver", args=["00000000-0000-0000-0000-000000000000"])
     # Each publish try is two connection attempts (redis-py retries its connect once): 2 tries → 4.
     # Celery's default policy (4 tries, 0.2 s apart) makes 8 and takes ~0.6 s.
     assert 1 <= len(attempts) <= 4, attempts

@@ -14,7 +14,8 @@ from django.test import Client as BrowserClient
 from annotation.management.commands import _demo_images
 from annotation.models import Annotator, AnnotatorQualification, Batch, Project, Qualification, Task
 from billing import selectors as billing_selectors
-from clients.models import AccessToken, ApiKey, Client, Event, Membership, User
+from clients.models import AccessToken, ApiKey, Client, Membership, User
+from core.models import Event
 from tests.annotation.factories import ProjectFactory, TaskFactory
 from tests.conftest import api_for_key
 

@@ -1,4 +1,4 @@
-"""The API's JSON parser (``config.parsers``) refuses what jsonb cannot store — U+0000 and lone
+"""The API's JSON parser (``core.parsers``) refuses what jsonb cannot store — U+0000 and lone
 surrogates in strings or keys — and skips its walk over every string when the text has no escape
 that could produce one. The property: refused exactly when some string or key holds one, whatever
 the escaping."""
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.exceptions import ParseError
 
-from config.parsers import StrictJSONParser
+from core.parsers import StrictJSONParser
 
 # Any code point, surrogates and U+0000 included, with both bad kinds drawn often.
 _chars = st.one_of(

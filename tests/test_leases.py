@@ -13,8 +13,8 @@ from django.utils import timezone
 from annotation import services, storage
 from annotation.exports import FORMATS, runner
 from annotation.models import ExportJob
-from clients import webhooks
-from clients.models import DeliveryAttempt, WebhookDelivery
+from core import webhooks
+from core.models import DeliveryAttempt, WebhookDelivery
 from tests.annotation.export_factories import CompletedTaskFactory, media_root  # noqa: F401 - a fixture
 from tests.annotation.factories import ProjectFactory
 from tests.clients.receiver import Receiver

@@ -1,4 +1,4 @@
-"""Reads that may lag go to a real streaming replica; money and assignment never do (config/dbrouter.py).
+"""Reads that may lag go to a real streaming replica; money and assignment never do (core/dbrouter.py).
 
 These run under ``make test-replica`` only: config/replica.py makes a replica of the test PostgreSQL
 with ``pg_basebackup -R`` and sets ``DATABASE_REPLICA_URL`` (tests/conftest.py leaves this file out of
@@ -28,8 +28,8 @@ from django.db import connections, router, transaction
 from annotation import services
 from clients import services as client_services
 from clients.models import Client
-from config import dbrouter
 from config.pgbouncer import free_port
+from core import dbrouter
 from tests.annotation.export_factories import CompletedTaskFactory, media_root  # noqa: F401 - fixture
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory
 from tests.clients.factories import ClientFactory
@@ -355,7 +355,7 @@ def test_database_replica_url_adds_the_replica_alias_and_the_router():
     url = "postgresql://postgres@127.0.0.1:6543/quorum"
     assert _database_settings({"DATABASE_REPLICA_URL": url}) == [
         ["default", "replica"],
-        ["config.dbrouter.ReplicaRouter"],
+        ["core.dbrouter.ReplicaRouter"],
         [6543, "default", 2],
     ]
 

@@ -16,9 +16,9 @@ from annotation.exports import FORMATS
 from annotation.models import ExportJob
 from annotation.services.exports import download_path
 from clients.api.access import WRITE, caller_client, caller_is_test_mode
-from clients.api.pagination import NewestFirstCursor
-from clients.errors import Conflict, ValidationFailed
 from core import strict
+from core.errors import Conflict, ValidationFailed
+from core.pagination import NewestFirstCursor
 
 
 class ExportIn(serializers.Serializer):

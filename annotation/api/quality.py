@@ -13,9 +13,9 @@ from annotation import quality_selectors, selectors, services
 from annotation.models import Annotator, Project, Qualification, Review
 from annotation.services import workforce
 from clients.api.access import WRITE, caller_client, caller_is_test_mode, caller_staff
-from clients.errors import PermissionDenied, ValidationFailed
-from config.dbrouter import replica_view
 from core import strict
+from core.dbrouter import replica_view
+from core.errors import PermissionDenied, ValidationFailed
 
 
 def _parse(serializer_class, data):

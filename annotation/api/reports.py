@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from annotation import reports
 from billing import reports as billing_reports
 from clients.api.access import caller_staff
-from config.dbrouter import replica_view
+from core.dbrouter import replica_view
 
 PARAMETERS = [
     OpenApiParameter("from", str, required=True, description="First month, YYYY-MM (UTC)."),

@@ -29,8 +29,8 @@ from annotation.api.serializers import (
 )
 from annotation.models import Task
 from clients.api.access import LIVE_CONFIG, WRITE, caller_client, caller_is_test_mode
-from clients.api.pagination import NewestFirstCursor, paginated_response
 from core import gcpause, strict
+from core.pagination import NewestFirstCursor, paginated_response
 
 
 def _parse(serializer_class, data):

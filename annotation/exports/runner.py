@@ -15,7 +15,7 @@ from django.conf import settings
 from annotation import storage
 from annotation.exports import FORMATS, source
 from annotation.models import ExportJob
-from config import dbrouter
+from core import dbrouter
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def parse_workdir(path: Path) -> tuple[uuid.UUID, int] | None:
 
 def build(job: ExportJob, *, attempt: int, chunk_size: int | None = None) -> Built:
     """With a read replica configured the tasks are read from it once it has replayed everything
-    the primary had when this attempt began (else from the primary; config/dbrouter.py), so the
+    the primary had when this attempt began (else from the primary; core/dbrouter.py), so the
     file holds every task written before the export ran, whichever server it was read from."""
     if not dbrouter.configured():
         return _build(job, attempt=attempt, chunk_size=chunk_size)

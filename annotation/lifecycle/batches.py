@@ -17,8 +17,8 @@ from django.utils import timezone
 from annotation.lifecycle import leases, notify
 from annotation.models import Assignment, Batch, Review, Task
 from billing import services as billing
-from clients import events
-from clients.models import Event
+from core import events
+from core.models import Event
 
 
 def hold_batch(*, batch: Batch) -> int:

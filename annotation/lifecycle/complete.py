@@ -23,9 +23,10 @@ from annotation.lifecycle.consensus import _sampled, agreement_record, round_ans
 from annotation.models import Assignment, Batch, Project, Review, Task
 from annotation.payloads import task_payload
 from billing import services as billing
-from clients import events, webhooks
-from clients.errors import Conflict, NotFound, ValidationFailed
-from clients.models import Client, WebhookDelivery
+from clients.models import Client
+from core import events, webhooks
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.models import WebhookDelivery
 
 
 def billing_work(task: Task) -> billing.Work:

@@ -13,14 +13,9 @@ import numpy as np
 
 from annotation import quality, tasktypes
 from annotation.lifecycle import standing, taxonomy
+from annotation.lifecycle.standing import PRIOR_WEIGHT
 from annotation.models import Project, Submission, Task, TaskType
-from clients.errors import ValidationFailed
-
-# The prior on a stored confusion matrix: PRIOR_WEIGHT pseudo-answers per row shaped like
-# ``quality.default_confusion`` (0.7 on the diagonal). An annotator seen a few times is pulled
-# towards "right 70 % of the time", like a newcomer, not towards uniform (which would make one
-# stored count weigh less than none), and never gets a 0/1 matrix.
-PRIOR_WEIGHT = 4.0
+from core.errors import ValidationFailed
 
 
 def is_single_choice(task_type: str, params: dict) -> bool:

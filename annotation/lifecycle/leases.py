@@ -28,10 +28,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation.models import Annotator, Assignment, Project, Task
-from clients import events
-from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests
-from clients.ids import uuid7
-from clients.models import Event
+from core import events
+from core.errors import Conflict, NotFound, PermissionDenied, TooManyRequests
+from core.ids import uuid7
+from core.models import Event
 
 # The annotator's standing in the project, created on first use, locked: a removal
 # (``annotation.services.workforce.worker_bar``) and a claim are serialized on this row. An

@@ -1,5 +1,5 @@
 """What the lifecycle tells clients besides a task's own callback: events to their webhook
-endpoints (``clients.events.WEBHOOK_EVENTS``) and the completion of a batch.
+endpoints (``core.events.WEBHOOK_EVENTS``) and the completion of a batch.
 
 Task events. A Python path (``complete.complete``, ``complete.cancel``, the batch cancel, the
 client audit) fans the event out to the client's subscribed endpoints in the transaction of the
@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
@@ -36,9 +37,9 @@ from django.utils import timezone
 
 from annotation.models import Batch, Task
 from annotation.payloads import iso, task_payload
-from clients import events, webhooks
-from clients.models import Event, WebhookDelivery
+from core import events, webhooks
 from core.coalesce import Coalescer
+from core.models import Event, WebhookDelivery
 from core.transactions import after_commit
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ SELECT id FROM clients_event
 
 @transaction.atomic
 def relay_events(*, limit: int = 500, task_id=None) -> int:
-    """Fan out events the SQL functions wrote (``clients.events.RELAYED_EVENTS``) and clear their
+    """Fan out events the SQL functions wrote (``core.events.RELAYED_EVENTS``) and clear their
     mark, in one transaction: a crash leaves both undone, a second run finds nothing (or rows
     another run holds, which it skips). ``task_id``: only that task's events (the after-commit
     wake-up of a submit). Returns how many events were relayed."""
@@ -119,8 +120,6 @@ def relay_events(*, limit: int = 500, task_id=None) -> int:
 
 
 def _send_sql_completions(task_ids: list[str]) -> None:
-    from celery import current_app
-
     current_app.send_task("annotation.tasks.after_sql_completions", args=[task_ids])
 
 

@@ -22,9 +22,9 @@ from annotation.lifecycle.complete import complete
 from annotation.lifecycle.consensus import agreement_record, round_answers
 from annotation.models import Annotator, Assignment, Review, Submission, Task
 from billing import services as billing
-from clients import events
-from clients.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from clients.models import Client
+from core import events
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 MAX_COMMENT = 2000
 

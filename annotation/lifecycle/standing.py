@@ -22,8 +22,15 @@ from django.utils import timezone
 
 from annotation.lifecycle import leases
 from annotation.models import Annotator, ConfusionCount, Project, ProjectWorker
-from clients import events
+from core import events
 from core.transactions import after_commit
+
+# The prior on a stored confusion matrix (legacy categorization and every taxonomy question):
+# PRIOR_WEIGHT pseudo-answers per row shaped like ``quality.default_confusion`` (0.7 on the
+# diagonal). An annotator seen a few times is pulled towards "right 70 % of the time", like a
+# newcomer, not towards uniform (which would make one stored count weigh less than none), and never
+# gets a 0/1 matrix.
+PRIOR_WEIGHT = 4.0
 
 MAX_REASON = 300
 

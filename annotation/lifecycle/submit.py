@@ -36,7 +36,7 @@ from psycopg.types.json import Jsonb
 from annotation import tasktypes
 from annotation.lifecycle import complete, consensus, leases, notify, standing, taxonomy
 from annotation.models import Annotator, Project, ProjectWorker, Submission, Task
-from clients.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound
 from core.transactions import after_commit
 
 SUBMIT_CALL_SQL = "SELECT * FROM quorum_submit(%s, %s, %s, %s, %s, %s)"

@@ -41,11 +41,9 @@ def label_for(key: str, label: str) -> str:
 
 
 def _stored(project_id, annotator_ids, question: tx.Question) -> dict:
-    from annotation.lifecycle.consensus import PRIOR_WEIGHT  # the same prior as the legacy form
-
     classes = [label_for(question.key, leaf) for leaf in question.leaves]
     counts = standing.confusion_matrices(project_id=project_id, annotator_ids=annotator_ids, classes=classes)
-    prior = PRIOR_WEIGHT * quality.default_confusion(len(classes))
+    prior = standing.PRIOR_WEIGHT * quality.default_confusion(len(classes))  # as the legacy form's
     return {
         a: quality.confusion_from_counts(np.asarray(m, dtype=float) + prior, 0.0) for a, m in counts.items()
     }

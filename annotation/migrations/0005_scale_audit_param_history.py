@@ -1,7 +1,7 @@
 """Task audits and project param history (the Scale-compatible API's ``audits`` and
 ``param_history``). Existing projects get their current params as version 0."""
 
-import clients.ids
+import core.ids
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='ProjectParamVersion',
             fields=[
-                ('id', models.UUIDField(default=clients.ids.uuid7, editable=False, primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=core.ids.uuid7, editable=False, primary_key=True, serialize=False)),
                 ('version', models.PositiveIntegerField()),
                 ('params', models.JSONField(blank=True, default=dict)),
                 ('instructions', models.TextField(blank=True)),
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='TaskAudit',
             fields=[
-                ('id', models.UUIDField(default=clients.ids.uuid7, editable=False, primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=core.ids.uuid7, editable=False, primary_key=True, serialize=False)),
                 ('accepted', models.BooleanField()),
                 ('comments', models.TextField(blank=True)),
                 ('audited_by', models.CharField(max_length=120)),

@@ -4,7 +4,7 @@ The task index is built CONCURRENTLY (so the migration does not block task write
 table), which needs a migration outside a transaction.
 """
 
-import clients.ids
+import core.ids
 import django.db.models.deletion
 import django.utils.timezone
 from django.contrib.postgres.operations import AddIndexConcurrently
@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='ExportJob',
             fields=[
-                ('id', models.UUIDField(default=clients.ids.uuid7, editable=False, primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=core.ids.uuid7, editable=False, primary_key=True, serialize=False)),
                 ('is_test', models.BooleanField(default=False)),
                 ('format', models.CharField(choices=[('coco', 'Coco'), ('yolo', 'Yolo'), ('jsonl', 'Jsonl'), ('preference_jsonl', 'Preference Jsonl'), ('csv', 'Csv')], max_length=20)),
                 ('options', models.JSONField(blank=True, default=dict)),

@@ -14,8 +14,8 @@ from django.db import models
 from django.db.models import ExpressionWrapper, F, Q
 from django.utils import timezone
 
-from clients.ids import uuid7
 from clients.models import Client
+from core.ids import uuid7
 
 
 class TaskType(models.TextChoices):

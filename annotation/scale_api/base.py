@@ -13,8 +13,8 @@ from annotation.models import TaskType
 from annotation.scale_api.auth import ScaleKeyAuthentication
 from annotation.scale_api.errors import scale_exception_handler
 from clients.api.access import READ, caller_client, caller_is_test_mode
-from clients.errors import DomainError, NotFound
-from config.parsers import StrictJSONParser
+from core.errors import DomainError, NotFound
+from core.parsers import StrictJSONParser
 
 
 def supported_task_types() -> list[str]:

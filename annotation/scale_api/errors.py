@@ -16,9 +16,9 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from clients.errors import DomainError
-from config import health
-from config.exceptions import _first_message
+from core import health
+from core.errors import DomainError
+from core.exceptions import first_message
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,8 @@ def scale_exception_handler(exc, context):
             headers["Retry-After"] = str(int(exc.wait))
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             headers["WWW-Authenticate"] = 'Basic realm="quorum"'
-            return error_response(401, _first_message(exc.detail), headers)
-        return error_response(exc.status_code, _first_message(exc.detail), headers or None)
+            return error_response(401, first_message(exc.detail), headers)
+        return error_response(exc.status_code, first_message(exc.detail), headers or None)
     if health.database_unavailable(exc):  # the SDK retries 5xx; Retry-After says when
         return error_response(503, health.MESSAGE, {"Retry-After": health.retry_after()})
     logger.exception("unhandled error in the Scale-compatible API", exc_info=exc)

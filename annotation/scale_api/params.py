@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time
 from django.utils.dateparse import parse_date, parse_datetime
 
 from annotation import prelabels
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 MAX_PAGE = 100
 

@@ -22,7 +22,7 @@ from annotation.scale_api.params import (
 )
 from annotation.scale_api.payloads import task_doc, task_docs
 from clients.api.access import WRITE
-from clients.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
 
 REVIEW_STATUSES = ("accepted", "fixed", "commented", "rejected", "pending")
 

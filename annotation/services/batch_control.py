@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from annotation.lifecycle import batches, complete, review
 from annotation.models import Batch, Task
-from clients import events
-from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client
+from core import events
+from core.errors import Conflict, NotFound, ValidationFailed
 
 
 def _lock_batch(client: Client, batch_id) -> Batch:

@@ -15,7 +15,6 @@ from django.utils import timezone
 from annotation import quality, tasktypes
 from annotation.lifecycle import complete, standing, taxonomy
 from annotation.lifecycle.consensus import (  # noqa: F401 - the public surface stays here
-    PRIOR_WEIGHT,
     agreement_record,
     is_single_choice,
     round_answers,
@@ -23,8 +22,8 @@ from annotation.lifecycle.consensus import (  # noqa: F401 - the public surface 
     task_consensus,
 )
 from annotation.models import ConfusionCount, Project, Review, Submission, Task
-from clients import events
-from clients.errors import ValidationFailed
+from core import events
+from core.errors import ValidationFailed
 
 # --- batch recompute -----------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
@@ -39,9 +40,9 @@ from django.utils import timezone
 from annotation import storage
 from annotation.exports import FORMATS, runner
 from annotation.models import Batch, ExportJob, Project, Task
-from clients import events, webhooks
-from clients.errors import NotFound, ValidationFailed
 from clients.models import Client
+from core import events, webhooks
+from core.errors import NotFound, ValidationFailed
 from core.transactions import after_commit
 
 logger = logging.getLogger(__name__)
@@ -168,10 +169,9 @@ def export_create(
 
 
 def _wake_worker(export_id) -> None:
-    from annotation import tasks  # tasks imports services
-
+    """Queued by name: ``annotation.tasks`` imports the services."""
     try:
-        tasks.export_run.delay(str(export_id))
+        current_app.send_task("annotation.tasks.export_run", args=[str(export_id)])
     except Exception:  # the broker is unreachable: the relay's next run sends it (not a minute later)
         ExportJob.objects.filter(id=export_id, status=ExportJob.Status.QUEUED).update(dispatched_at=None)
         raise

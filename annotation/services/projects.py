@@ -16,9 +16,9 @@ from annotation.models import Batch, Project, ProjectParamVersion
 from annotation.services import workforce
 from billing import selectors as billing_selectors
 from billing import services as billing
-from clients import events, limits, outbound
-from clients.errors import Conflict, NotFound, ValidationFailed
 from clients.models import Client
+from core import events, limits, outbound
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.transactions import after_commit
 
 # --- projects --------------------------------------------------------------------------------------

@@ -37,10 +37,10 @@ from annotation import tasktypes
 from annotation.models import Batch, Project, ScaleImport, Task
 from annotation.services.projects import project_create
 from annotation.services.tasks import task_rates
-from clients import events
-from clients.errors import DomainError, ValidationFailed
-from clients.ids import uuid7
 from clients.models import Client
+from core import events
+from core.errors import DomainError, ValidationFailed
+from core.ids import uuid7
 
 CHUNK = 1000
 

@@ -24,9 +24,10 @@ from annotation.lifecycle import notify
 from annotation.lifecycle.review import lock_task, send_to_rework
 from annotation.models import Task, TaskAudit
 from annotation.payloads import audit_payload, task_payload
-from clients import events, limits, webhooks
-from clients.errors import Conflict, ValidationFailed
-from clients.models import Client, WebhookDelivery
+from clients.models import Client
+from core import events, limits, webhooks
+from core.errors import Conflict, ValidationFailed
+from core.models import WebhookDelivery
 
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 200

@@ -27,6 +27,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -35,8 +36,8 @@ from django.core.files.storage import default_storage
 from annotation import storage
 from annotation.lifecycle import complete
 from annotation.models import Task, TaskType
-from clients import outbound
-from clients.errors import Conflict, NotFound, ValidationFailed
+from core import outbound
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.transactions import after_commit
 
 logger = logging.getLogger(__name__)
@@ -175,9 +176,8 @@ def attachment_checks_schedule(tasks) -> int:
     if not settings.QUORUM_CHECK_ATTACHMENTS:
         return 0
     ids = [str(t.id) for t in tasks if image_attachment(t) is not None]
-    if ids:
-        from annotation import tasks as celery_tasks  # tasks imports the services
-
-        for start in range(0, len(ids), 500):
-            after_commit(celery_tasks.check_attachments.delay, ids[start : start + 500])
+    for start in range(0, len(ids), 500):  # queued by name: annotation.tasks imports the services
+        after_commit(
+            current_app.send_task, "annotation.tasks.check_attachments", args=[ids[start : start + 500]]
+        )
     return len(ids)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -19,11 +20,10 @@ from annotation.lifecycle.complete import (  # noqa: F401 - the public surface s
 )
 from annotation.models import Batch, Project, Task
 from billing import selectors as billing_selectors
-from clients import events, limits, outbound
-from clients.errors import Conflict, NotFound, ValidationFailed
-from clients.ids import uuid7_many
 from clients.models import Client
-from core import gcpause
+from core import events, gcpause, limits, outbound
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.ids import uuid7_many
 from core.pgcopy import copy_rows
 from core.transactions import after_commit
 
@@ -453,11 +453,10 @@ def _task_bulk_insert(
         at=now,
     )
     if is_test and rows:
-        from annotation import tasks as celery_tasks
-
         ids = [str(row[0]) for row in rows]
         # after COMMIT: a broker outage must not fail a committed request; the beat relay simulates them.
-        after_commit(celery_tasks.simulate_test_tasks.delay, ids)
+        # Queued by name: annotation.tasks imports the services.
+        after_commit(current_app.send_task, "annotation.tasks.simulate_test_tasks", args=[ids])
     objects = {"client": client, "project": project, "batch": batch}
     shared = {k: v for k, v in common.items() if k not in ("client_id", "project_id", "batch_id")}
     build = _TaskBuilder(fields=(*_PER_TASK, *spec_keys), common={**shared, **objects})

@@ -9,9 +9,9 @@ from django.db import transaction
 
 from annotation.lifecycle import leases, submit
 from annotation.models import Annotator, Assignment
-from clients import events
-from clients.errors import Conflict
 from clients.models import User
+from core import events
+from core.errors import Conflict
 from core.transactions import retry_on_deadlock
 
 

@@ -40,9 +40,9 @@ from annotation.models import (
     QualificationQuestion,
     Task,
 )
-from clients import events, limits
-from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
 from clients.models import Client, User
+from core import events, limits
+from core.errors import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
 
 MAX_QUESTIONS = 200
 MAX_LIST = 50

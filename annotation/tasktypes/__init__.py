@@ -26,8 +26,8 @@ from annotation.tasktypes import (
     videoannotation,
 )
 from annotation.tasktypes._common import TaskTypeSpec, validate
-from clients import limits
-from clients.errors import ValidationFailed
+from core import limits
+from core.errors import ValidationFailed
 
 TASK_TYPES: dict[str, TaskTypeSpec] = {
     module.SPEC.name: module.SPEC

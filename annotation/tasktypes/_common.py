@@ -12,7 +12,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from annotation.quality import Aggregate
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 URL = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"^(https?://|/)"}
 NAME = {"type": "string", "minLength": 1, "maxLength": 200}

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 _BAD_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 

@@ -22,11 +22,11 @@ from annotation import trends as trend_reports
 from annotation.web import charts, ops_selectors
 from billing import reports
 from billing.invoices import money_format
-from clients.errors import DomainError, ValidationFailed
 from clients.models import Client
 from clients.web.access import staff_page
 from clients.web.errors import readable
-from config.dbrouter import replica_view
+from core.dbrouter import replica_view
+from core.errors import DomainError, ValidationFailed
 
 
 def _default_period(today: date) -> tuple[str, str]:

@@ -28,10 +28,10 @@ from annotation.models import ExportJob, Task
 from annotation.web import charts, drawing, portal_selectors, uploads
 from annotation.web.domain_templates import BY_KEY, TEMPLATES
 from billing import selectors as billing_selectors
-from clients.errors import Conflict, DomainError, NotFound
 from clients.web.access import WRITE, client_page, page_membership
 from clients.web.errors import form_error, readable
-from config.dbrouter import replica_view
+from core.dbrouter import replica_view
+from core.errors import Conflict, DomainError, NotFound
 
 # --- forms -------------------------------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ from django.db.models.functions import TruncDate
 
 from annotation import quality_selectors, selectors
 from annotation.models import ExportJob, Project, ProjectParamVersion, Submission, Task
-from clients.models import Client, Event, User
+from clients.models import Client, User
+from core.models import Event
 
 TASKS_PER_PAGE = 25
 

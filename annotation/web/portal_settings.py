@@ -23,9 +23,9 @@ from annotation.services.projects import QUALITY_FIELDS
 from annotation.web import portal_selectors
 from annotation.web.portal import minor_units
 from billing import selectors as billing_selectors
-from clients.errors import DomainError
 from clients.web.access import WRITE, client_page, page_membership
 from clients.web.errors import form_error, readable
+from core.errors import DomainError
 
 MONEY_FIELDS = ("price_per_task", "pay_per_answer", "budget")
 # Settings that tasks copy when they are created; the others are read live.

@@ -24,9 +24,9 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation import prelabels, quality_selectors, selectors, services, work_selectors
 from annotation.models import Assignment, TaskType
 from billing import selectors as billing_selectors
-from clients.errors import Conflict, DomainError, TooManyRequests, ValidationFailed
 from clients.web.errors import readable
-from config.exceptions import error_body
+from core.errors import Conflict, DomainError, TooManyRequests, ValidationFailed
+from core.exceptions import error_body
 
 # Static scripts of each task type's tool (annotation/static/annotation/tools/). A type without an
 # entry, or a task ``has_browser_tool`` refuses, has no browser tool: the page says so and offers

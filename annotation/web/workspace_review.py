@@ -25,9 +25,9 @@ from annotation.models import TaskType
 from annotation.services import workforce
 from annotation.web import drawing
 from annotation.web.workspace import COMMON_SHORTCUTS, TOOL_SHORTCUTS, annotator_page, tool_context
-from clients.errors import Conflict, DomainError, PermissionDenied, TooManyRequests, ValidationFailed
 from clients.web.errors import readable
-from config.exceptions import error_body
+from core.errors import Conflict, DomainError, PermissionDenied, TooManyRequests, ValidationFailed
+from core.exceptions import error_body
 
 VERDICTS = [
     ("accept", "Accept: the answer is right"),

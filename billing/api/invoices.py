@@ -19,8 +19,8 @@ from billing.api.money import IDEMPOTENCY, _client, _parse
 from billing.idempotency import idempotent
 from billing.models import Invoice, InvoiceLine
 from clients.api.access import ADMIN, caller_client, caller_staff
-from clients.api.pagination import NewestFirstCursor, paginated_response
-from config.dbrouter import replica_view
+from core.dbrouter import replica_view
+from core.pagination import NewestFirstCursor, paginated_response
 
 
 class InvoiceLineOut(serializers.ModelSerializer):

@@ -19,9 +19,9 @@ from billing.invoices import money_format
 from billing.models import Payout
 from clients.api.access import ADMIN, caller_client, caller_staff
 from clients.auth import ClientPrincipal
-from clients.errors import NotFound, PermissionDenied, ValidationFailed
 from clients.models import Client
 from core import strict
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 
 MAX = services.MAX_AMOUNT
 IDEMPOTENCY = OpenApiParameter(

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from billing import reports
 from clients.api.access import caller_staff
-from config.dbrouter import replica_view
+from core.dbrouter import replica_view
 
 PARAMETERS = [
     OpenApiParameter("from", str, required=True, description="First month, YYYY-MM (UTC)."),

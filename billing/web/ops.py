@@ -11,11 +11,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from billing import invoices
 from billing.models import Invoice
-from clients.errors import DomainError, NotFound
 from clients.models import Client
 from clients.web.access import staff_page
 from clients.web.errors import form_error, readable
-from config.dbrouter import replica_view
+from core.dbrouter import replica_view
+from core.errors import DomainError, NotFound
 
 
 class GenerateForm(forms.Form):

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from billing import invoices, selectors
 from billing.models import Invoice
 from clients.web.access import ADMIN, client_page
-from config.dbrouter import replica_view
+from core.dbrouter import replica_view
 
 
 @require_GET

@@ -13,9 +13,9 @@ from __future__ import annotations
 from rest_framework.request import Request
 
 from clients.auth import ClientPrincipal
-from clients.errors import PermissionDenied
 from clients.models import Client
 from clients.selectors import membership_for_user
+from core.errors import PermissionDenied
 
 READ, WRITE, LIVE_CONFIG, ADMIN = "read", "write", "live_config", "admin"
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from clients.models import ApiKey, Client, WebhookDelivery
+from clients.models import ApiKey, Client
+from core.models import WebhookDelivery
 
 
 class ApiKeyOut(serializers.ModelSerializer):

@@ -9,9 +9,9 @@ from rest_framework.views import APIView
 
 from clients import selectors, services
 from clients.api.access import ADMIN, caller_client, caller_is_test_mode
-from clients.api.pagination import NewestFirstCursor, paginated_response
 from clients.api.serializers import ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, ClientCredentialsOut, DeliveryOut
 from core import strict
+from core.pagination import NewestFirstCursor, paginated_response
 
 
 class ApiKeyListView(APIView):

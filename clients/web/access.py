@@ -5,7 +5,7 @@
   memberships picks one (kept in the session, ``/portal/client``).
 - staff pages: ``is_staff`` and active.
 
-A refusal raises ``clients.errors.PermissionDenied``; ``clients.web.errors`` renders it as a page.
+A refusal raises ``core.errors.PermissionDenied``; ``clients.web.errors`` renders it as a page.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest
 from django.shortcuts import redirect
 
-from clients.errors import PermissionDenied
 from clients.models import Membership
 from clients.selectors import membership_for_user
+from core.errors import PermissionDenied
 
 READ, WRITE, ADMIN, TEAM = "read", "write", "admin", "team"
 SESSION_CLIENT_KEY = "web_client_slug"

@@ -1,6 +1,6 @@
 """Readable errors on pages.
 
-Services raise ``clients.errors.DomainError``; the API renders it as JSON. On pages:
+Services raise ``core.errors.DomainError``; the API renders it as JSON. On pages:
 
 - ``form_error(form, error)``: a refused form submission is shown on the same form, with what the
   person typed kept. The error goes on the field it names (``details["field"]``) when the form has
@@ -17,7 +17,7 @@ import re
 from django import forms
 from django.shortcuts import render
 
-from clients.errors import DomainError
+from core.errors import DomainError
 
 API_PREFIXES = ("/api/", "/v1/")
 TITLES = {

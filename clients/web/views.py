@@ -15,11 +15,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clients import events, selectors, services
-from clients.errors import DomainError, NotFound
+from clients import selectors, services
 from clients.models import ApiKey, Membership, User
 from clients.web.access import ADMIN, READ, SESSION_CLIENT_KEY, TEAM, client_page, page_membership
 from clients.web.errors import form_error, readable
+from core import events
+from core.errors import DomainError, NotFound
 
 
 class ApiKeyForm(forms.Form):

@@ -13,7 +13,7 @@ terminated backend, an idle timeout) is readable while the client is idle: Postg
 
 What this does not see is a peer that vanished without closing (a host lost on the network):
 ``SELECT 1`` would wait out the TCP timeout there too; the request's own query fails instead and is
-answered as a database outage (``config.health``), and the next request reconnects.
+answered as a database outage (``core.health``), and the next request reconnects.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ from django.utils import timezone
 from annotation import services
 from annotation.models import Task
 from clients import services as client_services
-from clients.models import ApiKey, Event, Membership
+from clients.models import ApiKey, Membership
+from core.models import Event
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory, TaskFactory
 from tests.annotation.test_api import assert_error
 from tests.clients.factories import MembershipFactory

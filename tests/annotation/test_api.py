@@ -347,7 +347,7 @@ def _flatten(patterns, prefix=""):
 
 def _state():
     from annotation.models import Batch, Project
-    from clients.models import Event
+    from core.models import Event
 
     return (
         list(Project.objects.values_list("id", "status", "priority").order_by("id")),

@@ -13,7 +13,7 @@ from annotation.models import Assignment, Batch, Task
 from annotation.services import batch_control
 from billing import services as billing
 from billing.models import ClientCredit, ProjectBudget
-from clients.errors import Conflict, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory
 
 

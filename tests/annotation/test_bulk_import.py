@@ -23,10 +23,9 @@ from annotation import services
 from annotation.models import Batch, Task
 from annotation.services import tasks as task_services
 from annotation.tasktypes import _common
-from clients import events
-from clients.errors import ValidationFailed
-from clients.models import Event
-from core import pgcopy
+from core import events, pgcopy
+from core.errors import ValidationFailed
+from core.models import Event
 from tests.annotation.factories import BoxProjectFactory, ProjectFactory
 
 IGNORED = {"id", "project", "project_id", "created_at", "updated_at"}

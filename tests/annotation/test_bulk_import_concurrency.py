@@ -19,7 +19,7 @@ from django.db import connection
 
 from annotation import services
 from annotation.models import Task
-from clients.models import Event
+from core.models import Event
 from tests.annotation.factories import BoxProjectFactory
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]

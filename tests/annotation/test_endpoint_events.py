@@ -20,12 +20,13 @@ from annotation import services
 from annotation.lifecycle import complete, notify, submit
 from annotation.models import Batch, ExportJob, Task
 from annotation.services import batch_control, work
-from clients import events, tasks, webhooks
-from clients.models import Event, WebhookDelivery
+from core import events, webhooks
+from core.models import Event, WebhookDelivery
 from tests.annotation.export_factories import media_root  # noqa: F401 - a fixture
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory, TaskFactory
 from tests.clients.receiver import Receiver
 from tests.clients.test_webhooks import WebhookEndpointFactory
+from tests.wakeups import intercept
 
 CATEGORIES = ["car", "pedestrian", "cyclist", "truck"]
 
@@ -43,7 +44,7 @@ WAKE_AFTER_SQL_COMPLETION = notify.wake_after_sql_completion  # before the fixtu
 def woken(monkeypatch):
     """Wake-ups the enqueue sends after COMMIT (recorded: these tests never touch Redis)."""
     sent: list[str] = []
-    monkeypatch.setattr(tasks.deliver, "delay", lambda delivery_id: sent.append(str(delivery_id)))
+    intercept(monkeypatch, "core.tasks.deliver", lambda delivery_id: sent.append(str(delivery_id)))
     # A SQL completion queues the relay for a worker after COMMIT: here the worker runs it at once
     # (the queueing itself: test_a_sql_completion_wakes_a_registered_worker_task).
     monkeypatch.setattr(notify, "wake_after_sql_completion", notify.after_sql_completion)

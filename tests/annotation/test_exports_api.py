@@ -12,7 +12,7 @@ import pytest
 from annotation import services, storage
 from annotation.models import ExportJob
 from clients import services as client_services
-from clients.models import Event
+from core.models import Event
 from tests.annotation.export_factories import (  # noqa: F401 - media_root is a fixture
     CompletedTaskFactory,
     ImageProjectFactory,

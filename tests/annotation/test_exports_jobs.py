@@ -13,7 +13,7 @@ from annotation import services, storage
 from annotation import tasks as celery_tasks
 from annotation.exports import FORMATS, runner
 from annotation.models import ExportJob
-from clients.models import Event, WebhookDelivery
+from core.models import Event, WebhookDelivery
 from tests.annotation.export_factories import (  # noqa: F401 - media_root is a fixture
     CompletedTaskFactory,
     media_root,

@@ -21,7 +21,7 @@ from annotation.models import ConfusionCount, ProjectWorker, Task
 from annotation.payloads import task_payload
 from annotation.services import work
 from billing.models import LedgerEntry, LedgerTransaction
-from clients.models import Event, WebhookDelivery
+from core.models import Event, WebhookDelivery
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory, TaskFactory
 
 CATEGORIES = ["car", "pedestrian", "cyclist", "truck"]

@@ -41,7 +41,7 @@ Why these settings (both sizes):
 - Dynamic overlap: 3 answers to start, up to 7, Dawid-Skene at submit time (each answer weighed by
   its annotator's stored confusion counts), one more answer while the posterior of the winning
   class is below the threshold. Stored counts are pulled towards the default 0.7-diagonal matrix
-  by four pseudo-answers per row (``consensus.PRIOR_WEIGHT``), so a threshold means what it says
+  by four pseudo-answers per row (``standing.PRIOR_WEIGHT``), so a threshold means what it says
   from the first answers on.
 """
 

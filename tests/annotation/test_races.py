@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from annotation import services
 from annotation.models import Assignment, Submission
-from clients.errors import Conflict
+from core.errors import Conflict
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory, TaskFactory
 
 HANG_GUARD = 60  # seconds: only a hung test waits this long; a passing one never does

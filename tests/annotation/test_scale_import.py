@@ -14,7 +14,7 @@ from django.db import connection
 from annotation.models import Batch, Project, ScaleImport, Task
 from annotation.services.scale_import import import_scale_tasks
 from billing.models import LedgerTransaction
-from clients.models import Event, WebhookDelivery
+from core.models import Event, WebhookDelivery
 from tests.annotation.factories import ProjectFactory, TaskFactory
 from tests.clients.factories import ClientFactory
 

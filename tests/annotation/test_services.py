@@ -8,8 +8,8 @@ from django.utils import timezone
 from annotation import services
 from annotation.models import Assignment, Submission, Task
 from billing.models import LedgerEntry, LedgerTransaction
-from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
-from clients.models import Event, WebhookDelivery
+from core.errors import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
+from core.models import Event, WebhookDelivery
 from tests.annotation.factories import AnnotatorFactory, BoxProjectFactory, ProjectFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -611,7 +611,7 @@ def test_bulk_create_never_resolves_callback_hosts(client_a, settings, monkeypat
     accepted without a lookup; resolution and the address policy happen at send time."""
     import socket
 
-    from clients import outbound
+    from core import outbound
 
     settings.QUORUM_OUTBOUND_ALLOW_LOOPBACK = True
     lookups = []

@@ -7,9 +7,10 @@ from django.utils import timezone
 
 from annotation import selectors, services
 from annotation.models import ProjectParamVersion, Task, TaskAudit
-from clients.errors import Conflict, NotFound, ValidationFailed
-from clients.models import Event, WebhookDelivery
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.models import Event, WebhookDelivery
 from tests.annotation.factories import ProjectFactory, TaskFactory
+from tests.wakeups import intercept
 
 pytestmark = pytest.mark.django_db
 
@@ -78,9 +79,7 @@ def test_unique_id_is_unique_per_client_and_mode(client_a):
 def test_each_audit_queues_its_own_scale_shaped_callback(
     client_a, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from clients import tasks as client_tasks
-
-    monkeypatch.setattr(client_tasks.deliver, "delay", lambda delivery_id: None)
+    intercept(monkeypatch, "core.tasks.deliver", lambda delivery_id: None)
     task = completed_task(
         project=ProjectFactory(client=client_a), callback_url="https://hooks.example.com/cb"
     )

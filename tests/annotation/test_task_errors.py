@@ -14,19 +14,19 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from annotation import services
-from annotation import tasks as celery_tasks
 from annotation.models import Assignment, Task
 from annotation.services import task_errors
 from billing import services as billing
 from billing.models import ClientCredit, ProjectBudget
 from clients import services as client_services
-from clients import webhooks
-from clients.errors import Conflict, NotFound, ValidationFailed
-from clients.models import Event, WebhookDelivery
+from core import webhooks
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.models import Event, WebhookDelivery
 from tests.annotation.factories import AnnotatorFactory, BoxProjectFactory, ProjectFactory
 from tests.clients.factories import UserFactory
 from tests.clients.receiver import Receiver, Reply
 from tests.conftest import api_for_key
+from tests.wakeups import intercept
 
 pytestmark = pytest.mark.django_db
 
@@ -214,7 +214,7 @@ def test_new_image_tasks_are_checked_after_commit_through_the_api(
     api_a, client_a, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
     queued = []
-    monkeypatch.setattr(celery_tasks.check_attachments, "delay", lambda ids: queued.append(ids))
+    intercept(monkeypatch, "annotation.tasks.check_attachments", lambda ids: queued.append(ids))
     project = BoxProjectFactory(client=client_a)
     with django_capture_on_commit_callbacks(execute=True):
         created = api_a.post(

@@ -3,7 +3,7 @@
 import pytest
 
 from annotation import tasktypes
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 CAT = {"attachment": "Is the light red?", "attachment_type": "text", "categories": ["red", "green"]}
 BOX = {

@@ -3,7 +3,7 @@
 import pytest
 
 from annotation import tasktypes
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 from tests.annotation.tasktype_cases import CASES, IMAGE, LIDAR, NER, PAIRWISE, RANKING, TEXT, VIDEO
 
 INVALID = [

@@ -18,7 +18,7 @@ from annotation.lifecycle import taxonomy as taxonomy_consensus
 from annotation.lifecycle.taxonomy import label_for
 from annotation.models import ConfusionCount, Task
 from annotation.services import workforce
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory
 from tests.annotation.tasktype_cases import TAXONOMIES
 

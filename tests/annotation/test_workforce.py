@@ -23,8 +23,8 @@ from annotation.models import (
 )
 from annotation.services import workforce
 from billing.models import Account, LedgerEntry, LedgerTransaction
-from clients.errors import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
-from clients.models import Event, WebhookDelivery
+from core.errors import Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationFailed
+from core.models import Event, WebhookDelivery
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory
 from tests.clients.factories import ClientFactory, UserFactory
 

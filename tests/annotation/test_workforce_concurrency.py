@@ -18,7 +18,7 @@ from django.db import connection
 
 from annotation import services
 from annotation.models import Annotator, Assignment, ProjectWorker, Task
-from clients.errors import Conflict, PermissionDenied
+from core.errors import Conflict, PermissionDenied
 from tests.annotation.factories import ProjectFactory
 from tests.clients.factories import UserFactory
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from billing import invoices, services, tasks
 from billing.models import Account, IdempotencyRecord, Invoice, LedgerEntry, LedgerTransaction, Payout
 from clients import services as client_services
-from clients.errors import Conflict, ValidationFailed
-from clients.models import Event
+from core.errors import Conflict, ValidationFailed
+from core.models import Event
 from tests.billing.clock import ledger_at, utc
 from tests.clients.factories import ClientFactory, UserFactory
 from tests.conftest import api_for_key

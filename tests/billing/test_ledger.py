@@ -7,7 +7,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from billing import ledger, services
 from billing.models import Account, LedgerEntry, LedgerTransaction
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 
 def _accounts(client):

@@ -38,8 +38,8 @@ from hypothesis.stateful import (
 from billing import invoices, ledger
 from billing import services as billing
 from billing.models import Account, ClientCredit, LedgerEntry, LedgerTransaction
-from clients.errors import Conflict, ValidationFailed
 from clients.models import Client, User
+from core.errors import Conflict, ValidationFailed
 
 _currencies = (
     "".join(c) for c in itertools.product("QXZ", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")

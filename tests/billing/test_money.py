@@ -15,7 +15,7 @@ from annotation.models import Task
 from billing import selectors
 from billing import services as billing
 from billing.models import Account, ClientCredit, LedgerEntry, LedgerTransaction, Payout, ProjectBudget
-from clients.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory
 from tests.clients.factories import ClientFactory, UserFactory
 
@@ -349,7 +349,7 @@ def test_the_database_refuses_an_overdrawn_payable_even_past_the_service():
 
 def test_staff_add_rate_card_versions_and_set_credit_limits_in_the_admin_through_the_services(client):
     from billing.models import RateCard
-    from clients.models import Event
+    from core.models import Event
 
     staff = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(staff)

@@ -25,8 +25,8 @@ from annotation.models import Annotator, Task
 from billing import selectors
 from billing import services as billing
 from billing.models import ClientCredit, LedgerEntry, LedgerTransaction, Payout, ProjectBudget
-from clients.errors import Conflict
 from clients.models import User
+from core.errors import Conflict
 from tests.annotation.factories import ProjectFactory
 from tests.clients.factories import ClientFactory, UserFactory
 

@@ -12,7 +12,7 @@ from annotation import reports as annotation_reports
 from annotation.models import Assignment, Submission
 from billing import reports, services
 from clients import services as client_services
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 from tests.annotation.factories import AnnotatorFactory, TaskFactory
 from tests.billing.clock import ledger_at, utc
 from tests.clients.factories import ClientFactory, UserFactory

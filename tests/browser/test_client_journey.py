@@ -7,7 +7,7 @@ settings (labels, priority) → uploads a CSV → annotators complete the tasks 
 /ops/trends/.
 
 Deliveries are made by a real Celery worker process (``celery_worker_process``) on the test
-database. The test plays beat's webhook dispatcher (``clients.tasks.dispatch_due_deliveries``) in
+database. The test plays beat's webhook dispatcher (``core.tasks.dispatch_due_deliveries``) in
 its own process, as beat does every 5 s: a wake-up a task publishes from inside that worker goes
 to the shared queues, not to the worker's private ones (tests/e2e/conftest.py). Every wait is on a
 condition, with a generous bound against hangs.
@@ -28,8 +28,9 @@ from standardwebhooks import Webhook
 from annotation import services as annotation_services
 from annotation.models import Project, Task
 from clients import services as client_services
-from clients import tasks as client_tasks
-from clients.models import Membership, WebhookEndpoint
+from clients.models import Membership
+from core import tasks as client_tasks
+from core.models import WebhookEndpoint
 from tests.browser.conftest import LAPTOP, login, make_staff, screenshot
 from tests.clients.receiver import Receiver
 from tests.e2e.conftest import celery_worker_process, wait_until  # noqa: F401 - a fixture

@@ -15,10 +15,10 @@ import pytest
 
 from annotation import services
 from annotation.models import Batch, Task
-from clients import outbound, webhooks
 from clients import services as client_services
-from clients.errors import ValidationFailed
-from clients.models import WebhookDelivery, WebhookEndpoint
+from core import outbound, webhooks
+from core.errors import ValidationFailed
+from core.models import WebhookDelivery, WebhookEndpoint
 from tests.annotation.factories import ProjectFactory
 
 _real_getaddrinfo = socket.getaddrinfo

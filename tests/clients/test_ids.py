@@ -3,7 +3,7 @@
 import threading
 import uuid
 
-from clients.ids import uuid7
+from core.ids import uuid7
 
 
 def test_uuid7_layout_and_order_within_a_process():

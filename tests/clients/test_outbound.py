@@ -1,4 +1,4 @@
-"""clients.outbound: the SSRF guard (docs/reliability.md, guarded outbound HTTP) and the guarded POST.
+"""core.outbound: the SSRF guard (docs/reliability.md, guarded outbound HTTP) and the guarded POST.
 
 No test resolves a real name or leaves the machine: ``fake_dns`` answers names from a table and
 only numeric forms (and ``localhost``) reach the real resolver, with ``AI_NUMERICHOST``.
@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from clients import outbound
-from clients.errors import ValidationFailed
-from clients.outbound import OutboundResult, ParsedTarget
+from core import outbound
+from core.errors import ValidationFailed
+from core.outbound import OutboundResult, ParsedTarget
 from tests.clients.receiver import Receiver, Reply
 
 _real_getaddrinfo = socket.getaddrinfo

@@ -1,4 +1,4 @@
-"""clients.webhooks and clients.tasks: signing (T17), the outbox, and delivery attempts (T18)."""
+"""core.webhooks and core.tasks: signing (T17), the outbox, and delivery attempts (T18)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from clients import secrets as keys
-from clients import tasks, webhooks
-from clients.errors import ValidationFailed
-from clients.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from clients.outbound import OutboundResult
+from core import tasks, webhooks
+from core.errors import ValidationFailed
+from core.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from core.outbound import OutboundResult
 from tests.clients.factories import ClientFactory
 from tests.clients.receiver import Receiver, Reply
+from tests.wakeups import intercept
 
 PAYLOAD = {"task_id": "t_1", "status": "completed", "response": {"label": "cat"}}
 PAYLOAD_BYTES = b'{"response":{"label":"cat"},"status":"completed","task_id":"t_1"}'
@@ -49,7 +50,7 @@ def outbound_settings(settings):
 def woken(monkeypatch):
     """Wake-ups sent to the broker (recorded here instead: these tests never touch Redis)."""
     sent: list[str] = []
-    monkeypatch.setattr(tasks.deliver, "delay", lambda delivery_id: sent.append(delivery_id))
+    intercept(monkeypatch, "core.tasks.deliver", lambda delivery_id: sent.append(delivery_id))
     return sent
 
 

@@ -14,8 +14,8 @@ from standardwebhooks import Webhook
 
 from annotation import services as annotation_services
 from clients import services as client_services
-from clients import tasks as client_tasks
-from clients.models import WebhookDelivery
+from core import tasks as client_tasks
+from core.models import WebhookDelivery
 from tests.clients.receiver import Receiver
 from tests.clients.test_webhooks import WebhookEndpointFactory
 from tests.e2e.conftest import wait_until

@@ -4,7 +4,7 @@ The server is pytest-django's ``live_server`` (a thread of this process serving 
 database over HTTP on loopback), so data the test commits is what the SDK sees, and settings or
 patches made here apply to the server too. Broker wake-ups (callback deliveries, the test-mode
 simulator) are recorded instead of sent: these tests never touch Redis, and they run deliveries
-themselves with ``clients.webhooks.delivery_attempt``.
+themselves with ``core.webhooks.delivery_attempt``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ import scaleapi
 from django.db import connection
 
 from annotation import services as annotation_services
-from annotation import tasks as annotation_tasks
 from clients import services as client_services
-from clients import tasks as client_tasks
 from clients.models import ApiKey, Client
 from tests.e2e.conftest import wait_until
+from tests.wakeups import intercept
 
 CATEGORIES = ["red", "blue", "green"]
 BOX_GEOMETRIES = {"box": {"objects_to_annotate": ["car", "pedestrian"], "min_width": 2, "min_height": 2}}
@@ -41,13 +40,9 @@ class Tenant:
 def recorded_wakeups(monkeypatch):
     """Celery wake-ups that would go to Redis, recorded by name instead."""
     sent: list[tuple[str, object]] = []
-    monkeypatch.setattr(
-        client_tasks.deliver, "delay", lambda delivery_id: sent.append(("deliver", delivery_id))
-    )
-    monkeypatch.setattr(
-        annotation_tasks.simulate_test_tasks, "delay", lambda ids: sent.append(("simulate", ids))
-    )
-    monkeypatch.setattr(annotation_tasks.check_attachments, "delay", lambda ids: sent.append(("check", ids)))
+    intercept(monkeypatch, "core.tasks.deliver", lambda delivery_id: sent.append(("deliver", delivery_id)))
+    intercept(monkeypatch, "annotation.tasks.simulate_test_tasks", lambda ids: sent.append(("simulate", ids)))
+    intercept(monkeypatch, "annotation.tasks.check_attachments", lambda ids: sent.append(("check", ids)))
     return sent
 
 

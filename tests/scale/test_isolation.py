@@ -8,7 +8,7 @@ from scaleapi.exceptions import ScaleDuplicateResource, ScaleResourceNotFound
 
 from annotation import services as annotation_services
 from annotation.models import Batch, Project, Task, TaskAudit
-from clients.models import Event
+from core.models import Event
 from tests.scale.conftest import categorization_project, categorization_task
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -15,7 +15,7 @@ from scaleapi.exceptions import (
 from annotation import services as annotation_services
 from annotation.lifecycle import complete as lifecycle_complete
 from annotation.models import Project, Task, TaskAudit
-from clients.models import Event
+from core.models import Event
 from tests.scale.conftest import (
     BOX_GEOMETRIES,
     CATEGORIES,

@@ -10,7 +10,7 @@ import pytest
 import scaleapi
 from scaleapi.exceptions import ScaleInvalidRequest
 
-from clients import webhooks
+from core import webhooks
 from tests.clients.receiver import Receiver
 from tests.scale.conftest import new_annotator_token
 from tests.scale.test_sdk_work_loop import deliveries_of, native

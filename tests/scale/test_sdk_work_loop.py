@@ -9,8 +9,8 @@ import pytest
 import requests
 import scaleapi
 
-from clients import webhooks
-from clients.models import WebhookDelivery
+from core import webhooks
+from core.models import WebhookDelivery
 from tests.clients.receiver import Receiver, Reply
 from tests.scale.conftest import CATEGORIES, categorization_project, categorization_task, new_annotator_token
 

@@ -9,7 +9,7 @@ from scaleapi.exceptions import ScaleInternalError
 from annotation import selectors
 from annotation.models import Batch, Project, ProjectParamVersion, Task, TaskAudit
 from clients import services as client_services
-from clients.models import Event
+from core.models import Event
 from tests.scale.conftest import categorization_project, categorization_task, new_annotator_token
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -101,7 +101,7 @@ def test_run_payouts_from_the_list(admin_pages, client_a, settings):
 
 def test_vetting_asks_for_a_reason_then_calls_the_service(admin_pages):
     from annotation.models import Annotator
-    from clients.models import Event
+    from core.models import Event
     from tests.annotation.factories import AnnotatorFactory
 
     applicant = AnnotatorFactory(status=Annotator.Status.APPLICANT, user=NoPasswordUserFactory())

@@ -10,7 +10,8 @@ import pytest
 from billing import invoices, services
 from billing.models import Invoice
 from clients import services as client_services
-from clients.models import ApiKey, Event, WebhookEndpoint
+from clients.models import ApiKey
+from core.models import Event, WebhookEndpoint
 from tests.billing.clock import ledger_at, utc
 from tests.clients.test_webhooks import WebhookEndpointFactory
 
@@ -73,7 +74,7 @@ def test_a_webhook_endpoint_is_added_and_its_delivery_log_shown(member_pages, cl
     endpoint = WebhookEndpoint.objects.get(client=client_a)
     assert endpoint.events == ["export.ready"] and endpoint.secret.startswith("whsec_")
     assert Event.objects.filter(kind="webhook_endpoint.created", entity_id=endpoint.id).exists()
-    from clients import webhooks
+    from core import webhooks
 
     webhooks.endpoint_event_enqueue(
         client=client_a, event_type="export.ready", payload={"export_id": "x"}, dedupe_key="exp:x"
@@ -83,7 +84,7 @@ def test_a_webhook_endpoint_is_added_and_its_delivery_log_shown(member_pages, cl
 
 
 def test_the_webhook_form_offers_every_deliverable_event_and_refuses_others(member_pages, client_a):
-    from clients import events
+    from core import events
 
     admin = member_pages(client_a, "admin")
     page = text(admin.get("/portal/webhooks/"))
@@ -106,7 +107,7 @@ def test_the_webhook_form_offers_every_deliverable_event_and_refuses_others(memb
     ],
 )
 def test_the_endpoint_service_refuses_unknown_events(client_a, wanted, message):
-    from clients.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as refused:
         client_services.webhook_endpoint_create(client=client_a, url=PUBLIC_HOOK, events_wanted=wanted)

@@ -12,7 +12,7 @@ from annotation.models import Project, Task, TaskType
 from billing import selectors as billing_selectors
 from billing import services as billing
 from billing.models import RateCard
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 from tests.annotation.test_api import assert_error
 
 pytestmark = pytest.mark.django_db

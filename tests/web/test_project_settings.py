@@ -13,7 +13,7 @@ from annotation import services
 from annotation.models import Project, Task
 from annotation.services.projects import QUALITY_FIELDS
 from billing.models import ProjectBudget
-from clients.models import Event
+from core.models import Event
 from tests.annotation.factories import ProjectFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db

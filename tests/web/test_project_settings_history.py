@@ -10,7 +10,7 @@ import pytest
 
 from annotation import services
 from annotation.models import Project, ProjectParamVersion, Task
-from clients.models import Event
+from core.models import Event
 from tests.web.factories import MemberFactory
 from tests.web.test_project_settings import bulk, form, text
 

@@ -8,7 +8,8 @@ import pytest
 from django.core import mail
 from django.test import Client as PageClient
 
-from clients.models import Event, Invitation, Membership
+from clients.models import Invitation, Membership
+from core.models import Event
 from tests.web.factories import MemberFactory
 from tests.web.test_team import _accept_path, _invite, _set_password
 

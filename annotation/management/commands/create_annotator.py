@@ -16,8 +16,8 @@ from django.db import transaction
 from annotation import services
 from annotation.models import Annotator
 from clients import services as client_services
-from clients.errors import DomainError
 from clients.models import User
+from core.errors import DomainError
 
 ACTOR = "system:manage.py create_annotator"
 

@@ -24,8 +24,8 @@ from billing import selectors as billing_selectors
 from billing import services as billing
 from clients import selectors as client_selectors
 from clients import services as client_services
-from clients.errors import DomainError, NotFound
 from clients.models import ApiKey, Client, Membership, User
+from core.errors import DomainError, NotFound
 
 ACTOR = "system:seed_demo"
 DEMO_PASSWORD = "quorum-demo-2026"

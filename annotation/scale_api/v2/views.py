@@ -21,7 +21,7 @@ from annotation.scale_api.params import MAX_PAGE, body_object, fail, integer, ma
 from annotation.scale_api.v2.payloads import batch_v2, delivery_id, delivery_v2, project_v2, task_v2
 from annotation.services import batch_control
 from clients.api.access import LIVE_CONFIG, WRITE
-from clients.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound
 
 CHAT_TYPES = (TaskType.COMPARISON, TaskType.TEXT_COLLECTION)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from clients import services
-from clients.errors import DomainError
 from clients.models import ApiKey, Client
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from clients import services
-from clients.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

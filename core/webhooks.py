@@ -2,8 +2,8 @@
 
 A message (a Scale-style task callback or a webhook event) is a ``WebhookDelivery`` row written in
 the same transaction as the change that causes it (``delivery_enqueue``). Celery messages are only
-wake-ups: ``clients.tasks.deliver`` runs ``delivery_attempt``, and the beat job
-``clients.tasks.dispatch_due_deliveries`` re-sends wake-ups for every row that is due, which also
+wake-ups: ``core.tasks.deliver`` runs ``delivery_attempt``, and the beat job
+``core.tasks.dispatch_due_deliveries`` re-sends wake-ups for every row that is due, which also
 relays rows whose message was lost.
 
 One attempt is three steps, so no transaction stays open during the HTTP call:
@@ -12,12 +12,12 @@ One attempt is three steps, so no transaction stays open during the HTTP call:
    bump ``attempts``, push ``next_attempt_at`` past the request timeout (a lease: no other
    worker finds it due while this one sends) and write the ``DeliveryAttempt`` log row, marked
    in flight, before anything is sent;
-2. send (no transaction): sign and POST through ``clients.outbound``;
+2. send (no transaction): sign and POST through ``core.outbound``;
 3. record (short transaction): fill in the attempt's row and move the delivery on, guarded by
    ``attempts`` so a late outcome never overwrites a newer attempt.
 
 The send has a hard overall deadline (``QUORUM_OUTBOUND_TIMEOUT_SECONDS``, enforced by a watchdog in
-``clients.outbound``), so the lease needs no heartbeat: it is that deadline plus a margin. A worker
+``core.outbound``), so the lease needs no heartbeat: it is that deadline plus a margin. A worker
 killed mid-send (``kill -9``) leaves its attempt row in flight; the delivery falls due again when the
 lease ends (about 45 s), and the next claim records the lost attempt as such (``LOST``), so every
 counted attempt has its row.
@@ -36,16 +36,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import EmptyWebhookSecretError
 
-from clients import events, outbound
-from clients.errors import Conflict, ValidationFailed
-from clients.models import Client, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from core import events, outbound
+from core.errors import Conflict, ValidationFailed
+from core.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from core.transactions import after_commit
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def new_message_id() -> str:
 @transaction.atomic
 def delivery_enqueue(
     *,
-    client: Client,
+    client: models.Model,  # a clients.Client: the kernel names no app
     kind: str,
     event_type: str,
     url: str,
@@ -163,7 +164,7 @@ def subscribed_endpoints(*, client_id, event_type: str) -> list[WebhookEndpoint]
     """The client's enabled endpoints subscribed to ``event_type`` (an empty ``events`` list means
     every event), by id."""
     if event_type not in events.WEBHOOK_EVENTS:
-        raise ValueError(f"{event_type!r} is not in clients.events.WEBHOOK_EVENTS")
+        raise ValueError(f"{event_type!r} is not in core.events.WEBHOOK_EVENTS")
     endpoints = WebhookEndpoint.objects.filter(client_id=client_id, enabled=True).order_by("id")
     return [e for e in endpoints if not e.events or event_type in e.events]
 
@@ -171,7 +172,7 @@ def subscribed_endpoints(*, client_id, event_type: str) -> list[WebhookEndpoint]
 @transaction.atomic
 def endpoint_event_enqueue(
     *,
-    client: Client,
+    client: models.Model,  # a clients.Client: the kernel names no app
     event_type: str,
     payload: dict,
     dedupe_key: str,
@@ -234,11 +235,10 @@ def endpoint_events_enqueue_many(
 
 
 def wake_worker(delivery_id: uuid.UUID) -> None:
-    """Send a worker the wake-up for one outbox row (a hint: the dispatcher relays lost ones)."""
-    from clients import tasks  # tasks imports this module
-
+    """Send a worker the wake-up for one outbox row (a hint: the dispatcher relays lost ones).
+    Queued by name: ``core.tasks`` imports this module."""
     try:
-        tasks.deliver.delay(str(delivery_id))
+        current_app.send_task("core.tasks.deliver", args=[str(delivery_id)])
     except Exception:
         # The broker is unreachable: mark the row undispatched, so the dispatcher's next run (every
         # 5 s, once the broker is back) sends it rather than waiting out QUORUM_WEBHOOK_REDISPATCH_SECONDS.

@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 
-from clients.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 

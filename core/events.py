@@ -2,7 +2,7 @@
 and the catalogue of the events a client's webhook endpoints can subscribe to.
 
 Every subscribable event is delivered to each enabled endpoint subscribed to it (an empty
-``events`` list: every event) through the outbox (``clients.webhooks.endpoint_event_enqueue``),
+``events`` list: every event) through the outbox (``core.webhooks.endpoint_event_enqueue``),
 once per endpoint per event: the fan-out is written in the transaction of the change, except for
 events written by the SQL functions (``quorum_submit`` completes tasks): those rows are marked
 ``relay_pending`` by the database and the endpoint relay (``annotation.lifecycle.notify``) fans
@@ -16,7 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from clients.models import Event
+from core.models import Event
 from core.pgcopy import copy_rows
 
 # What a client can subscribe to, and what the portal and README say about each. The one list:

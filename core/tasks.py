@@ -1,4 +1,4 @@
-"""Celery tasks for outbound messages. Thin: they take ids and call ``clients.webhooks``.
+"""Celery tasks for outbound messages. Thin: they take ids and call ``core.webhooks``.
 
 Both are safe to run twice: ``delivery_attempt`` sends only when it claims a due attempt.
 """
@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from clients import webhooks
+from core import webhooks
 
 
-@shared_task(name="clients.tasks.deliver", ignore_result=True)
+@shared_task(name="core.tasks.deliver", ignore_result=True)
 def deliver(delivery_id: str) -> None:
     """Make one delivery attempt if the delivery is due (scheduled on commit, or by the dispatcher)."""
     webhooks.delivery_attempt(delivery_id=delivery_id)
 
 
-@shared_task(name="clients.tasks.dispatch_due_deliveries", ignore_result=True)
+@shared_task(name="core.tasks.dispatch_due_deliveries", ignore_result=True)
 def dispatch_due_deliveries() -> int:
     """Beat, every 5 s: wake a worker for every due delivery. This is also the outbox relay: a
     wake-up lost in the broker is sent again from the row."""

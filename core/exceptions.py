@@ -11,17 +11,17 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from clients.errors import DomainError
+from core.errors import DomainError
 
 
-def _first_message(detail) -> str:
+def first_message(detail) -> str:
     if isinstance(detail, dict):
         for key, value in detail.items():
-            inner = _first_message(value)
+            inner = first_message(value)
             return inner if key == "non_field_errors" else f"{key}: {inner}"
         return "Invalid request."
     if isinstance(detail, list):
-        return _first_message(detail[0]) if detail else "Invalid request."
+        return first_message(detail[0]) if detail else "Invalid request."
     return str(detail)
 
 
@@ -44,11 +44,11 @@ def api_exception_handler(exc, context):
         return None  # a real server error: Django's 500 handling and logging apply
     if isinstance(exc, exceptions.ValidationError):
         code = getattr(exc, "error_code", "validation_error")  # core.strict.UnknownField: unknown_field
-        body = error_body(code, _first_message(exc.detail), exc.detail)
+        body = error_body(code, first_message(exc.detail), exc.detail)
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code
-        body = error_body(code, _first_message(exc.detail))
+        body = error_body(code, first_message(exc.detail))
     else:  # pragma: no cover - DRF only returns responses for APIException subclasses
         body = error_body("error", str(exc))
     response.data = body

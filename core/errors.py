@@ -1,8 +1,6 @@
-"""Domain errors. Services raise these; ``config.exceptions`` renders them as JSON objects
-``{"error": {"code": ..., "message": ..., "details": ...}}`` with the HTTP status they carry.
-
-They live in ``clients`` because it is the bottom of the call graph: ``billing`` and
-``annotation`` may import it, never the other way round.
+"""Domain errors. Services raise these; ``core.exceptions`` renders them as JSON objects
+``{"error": {"code": ..., "message": ..., "details": ...}}`` with the HTTP status they carry (the
+Scale API and the pages render them in their own shapes).
 """
 
 from __future__ import annotations
