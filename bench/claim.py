@@ -174,6 +174,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--threads", type=int, default=1, help="gunicorn threads per worker, for gthread (default 1)"
     )
     p.add_argument(
+        "--server",
+        choices=("gunicorn", "granian"),
+        default="gunicorn",
+        help="web server for the HTTP path: gunicorn (the Procfile's) or granian (a comparison: "
+        "pip install granian; --workers processes, --threads blocking threads each)",
+    )
+    p.add_argument(
         "--serving",
         action="store_true",
         help="also measure serving order: time to the first completed task and completion latency, "
@@ -1070,11 +1077,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict, workers: int, worker_class: str = "sync", threads: int = 1):
-    exe = Path(sys.executable).parent / "gunicorn"
-    exe = str(exe) if exe.exists() else shutil.which("gunicorn")
+def gunicorn(env: dict, workers: int, worker_class: str = "sync", threads: int = 1, server: str = "gunicorn"):
+    """The web server on a free port (gunicorn as the Procfile runs it; ``server="granian"``: the
+    Rust WSGI server, for comparison), until the block ends: (base URL, master pid)."""
+    exe = Path(sys.executable).parent / server
+    exe = str(exe) if exe.exists() else shutil.which(server)
     if not exe:
-        sys.exit("bench: gunicorn not found (make install)")
+        sys.exit(f"bench: {server} not found (make install; granian: pip install granian)")
     port = free_port()
     logf = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
     cmd = [
@@ -1095,6 +1104,17 @@ def gunicorn(env: dict, workers: int, worker_class: str = "sync", threads: int =
         "--graceful-timeout",
         "5",
     ]
+    if server == "granian":
+        cmd = [exe, "--interface", "wsgi", "--workers", str(workers), "--blocking-threads", str(threads)]
+        cmd += [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "config.wsgi:application",
+        ]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -1486,7 +1506,7 @@ def measure_serving(args, conn, fx: Fixtures, env: dict, admin_url: str) -> list
     k = min(args.concurrency)
     for order in ("started_first", "breadth_first"):
         project_id = serving_batch(conn, fx, args.serving_tasks, order, args.price, args.pay)
-        with gunicorn(env, args.workers[0], args.worker_class, args.threads) as (base, pid):
+        with gunicorn(env, args.workers[0], args.worker_class, args.threads, args.server) as (base, pid):
             log(
                 f"-- serving order {order}: {args.serving_tasks:,} tasks at overlap 3, {k} annotators, "
                 f"{args.duration} s ..."
@@ -1528,6 +1548,7 @@ def main(argv: list[str]) -> int:
         "quality_rules": quality_settings(args.overlap, args.quality),
         "gold_tasks": args.gold,
         "gunicorn": f"{args.worker_class}, threads {args.threads}",
+        "server": args.server,
         "auth_cache_seconds": _auth_cache_seconds(),
         "http_body_next": "{} (resume defaults to true)",
         "http_client": "http.client, one keep-alive connection per annotator (LeanHTTP)",
@@ -1603,7 +1624,7 @@ def main(argv: list[str]) -> int:
                 reset(conn, loaded_at)
             if not args.skip_http:
                 for w in args.workers:
-                    with gunicorn(env, w, args.worker_class, args.threads) as (base, pid):
+                    with gunicorn(env, w, args.worker_class, args.threads, args.server) as (base, pid):
                         log(f"-- HTTP, gunicorn {w} workers, {k} annotators ...")
                         run = Run(args.warmup, args.duration, cap)
                         res = measure(
