@@ -378,7 +378,7 @@ class Bench:
                              cb.CpuProbe(self.admin_url, db, None))  # fmt: skip
         else:
             a = self.args
-            with cb.gunicorn(self.env, a.workers, a.worker_class, a.threads) as (base, pid):
+            with cb.web_server(self.env, a.workers, a.worker_class, a.threads) as (base, pid):
                 res = cb.measure(path, self._counting(cb.http_workers(base, self.fx), counted), k, run,
                                  cb.CpuProbe(self.admin_url, db, pid))  # fmt: skip
         wall = time.perf_counter() - s0["t"]

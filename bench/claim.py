@@ -1077,7 +1077,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict, workers: int, worker_class: str = "sync", threads: int = 1, server: str = "gunicorn"):
+def web_server(
+    env: dict, workers: int, worker_class: str = "sync", threads: int = 1, server: str = "gunicorn"
+):
     """The web server on a free port (gunicorn as the Procfile runs it; ``server="granian"``: the
     Rust WSGI server, for comparison), until the block ends: (base URL, master pid)."""
     exe = Path(sys.executable).parent / server
@@ -1506,7 +1508,7 @@ def measure_serving(args, conn, fx: Fixtures, env: dict, admin_url: str) -> list
     k = min(args.concurrency)
     for order in ("started_first", "breadth_first"):
         project_id = serving_batch(conn, fx, args.serving_tasks, order, args.price, args.pay)
-        with gunicorn(env, args.workers[0], args.worker_class, args.threads, args.server) as (base, pid):
+        with web_server(env, args.workers[0], args.worker_class, args.threads, args.server) as (base, pid):
             log(
                 f"-- serving order {order}: {args.serving_tasks:,} tasks at overlap 3, {k} annotators, "
                 f"{args.duration} s ..."
@@ -1624,7 +1626,7 @@ def main(argv: list[str]) -> int:
                 reset(conn, loaded_at)
             if not args.skip_http:
                 for w in args.workers:
-                    with gunicorn(env, w, args.worker_class, args.threads, args.server) as (base, pid):
+                    with web_server(env, w, args.worker_class, args.threads, args.server) as (base, pid):
                         log(f"-- HTTP, gunicorn {w} workers, {k} annotators ...")
                         run = Run(args.warmup, args.duration, cap)
                         res = measure(

@@ -56,7 +56,7 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 import requests  # noqa: E402
 
-from bench.claim import _uuid_sql, children, gunicorn, hardware, log, open_bench_database  # noqa: E402
+from bench.claim import _uuid_sql, children, hardware, log, open_bench_database, web_server  # noqa: E402
 from bench.provenance import bench_db_name, cpu_seconds_of, provenance  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -510,7 +510,7 @@ def main(argv: list[str]) -> int:
         with stack:
             api = None
             if "api" in args.paths:
-                base, web_pid = stack.enter_context(gunicorn(env, 2))
+                base, web_pid = stack.enter_context(web_server(env, 2))
                 worker = stack.enter_context(exports_worker(env))
                 session = requests.Session()
                 session.headers["Authorization"] = f"Bearer {api_key_for(client)}"

@@ -58,7 +58,7 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 import requests  # noqa: E402
 
-from bench.claim import children, gunicorn, hardware, log, machine_cpu, open_bench_database  # noqa: E402
+from bench.claim import children, hardware, log, machine_cpu, open_bench_database, web_server  # noqa: E402
 from bench.provenance import bench_db_name, cpu_seconds_of, provenance  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -350,7 +350,7 @@ def main(argv: list[str]) -> int:
         },
     }
     singles: list[dict] = []
-    with gunicorn(env, args.workers) as (base, gpid):
+    with web_server(env, args.workers) as (base, gpid):
         session = requests.Session()
         session.headers.update({"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
         session.get(f"{base}/healthz", timeout=30)

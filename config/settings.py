@@ -93,8 +93,6 @@ MIDDLEWARE = [
     # django-csp's: a Content-Security-Policy on every page (CONTENT_SECURITY_POLICY)
     "config.middleware.CSPMiddleware",
     "config.middleware.JsonPolicyMiddleware",  # and a fixed, strict one on JSON (config/middleware.py)
-    # replica reads: knows the request, pins its caller to the primary after a write (core/dbrouter.py)
-    "core.dbrouter.ReadYourWritesMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
@@ -161,6 +159,12 @@ if DATABASE_REPLICA_URL:
     _replica["TEST"] = {"MIRROR": "default"}  # tests: the same test database, replicated
     DATABASES["replica"] = _replica
     DATABASE_ROUTERS = ["core.dbrouter.ReplicaRouter"]
+    # Knows the request and pins its caller to the primary after a write (core/dbrouter.py); only with
+    # a replica, so a single-database deployment spends nothing on it per request. Before axes, which
+    # must stay last.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("axes.middleware.AxesMiddleware"), "core.dbrouter.ReadYourWritesMiddleware"
+    )
 # After a write request (not GET/HEAD/OPTIONS), that caller's reads stay on the primary this long.
 QUORUM_REPLICA_STICKY_SECONDS = env_int("QUORUM_REPLICA_STICKY_SECONDS", 10)
 # Replica reads go to the primary while the replica is further behind than this.

@@ -1,8 +1,8 @@
 """Coalesce wake-ups: many calls within a short window become one call with all their items.
 
 A wake-up such as "relay the events of these completed tasks" costs a broker message (a Celery
-``send_task`` is about half a millisecond of CPU); under load many requests of one process ask for
-one within milliseconds of each other. ``Coalescer.add(item)`` remembers the item and, if no send is
+``send_task`` builds and publishes a whole message); under load many requests of one process ask
+for one within milliseconds of each other. ``Coalescer.add(item)`` remembers the item and, if no send is
 pending, schedules one ``window`` seconds later on a background thread; that send calls
 ``send(items)`` once with everything gathered meanwhile.
 
@@ -29,7 +29,6 @@ _all: weakref.WeakSet[Coalescer] = weakref.WeakSet()
 class Coalescer:
     def __init__(self, send: Callable[[list], object], *, window: Callable[[], float] | float, name: str):
         self._send, self._window, self.name = send, window, name
-        self._lock = threading.Lock()
         self._reset()
         _all.add(self)
 

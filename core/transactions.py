@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -57,20 +58,18 @@ def retry_on_deadlock(func: Callable[..., Any], *, attempts: int = 3) -> Callabl
     victim or a serialization failure, up to ``attempts`` times in all. Nothing of an aborted
     attempt remains, so the retry is safe; each one is logged. Inside a caller's transaction
     (``atomic``) there is no retry: that transaction is aborted as a whole and the error goes up."""
-    from functools import wraps
-
-    from django.db import OperationalError, connection
 
     @wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
         if connection.in_atomic_block:
             return func(*args, **kwargs)
-        for attempt in range(1, attempts + 1):
+        attempt = 1
+        while True:
             try:
                 return func(*args, **kwargs)
             except OperationalError as exc:
                 state = getattr(exc.__cause__, "sqlstate", None)
-                if state not in RETRY_SQLSTATES or attempt == attempts:
+                if state not in RETRY_SQLSTATES or attempt >= attempts:
                     raise
                 logger.warning(
                     "%s: transaction aborted by PostgreSQL (%s), attempt %d of %d; running it again",
@@ -79,6 +78,6 @@ def retry_on_deadlock(func: Callable[..., Any], *, attempts: int = 3) -> Callabl
                     attempt,
                     attempts,
                 )
-        raise AssertionError("unreachable")
+                attempt += 1
 
     return run

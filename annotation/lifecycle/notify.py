@@ -124,7 +124,7 @@ def _send_sql_completions(task_ids: list[str]) -> None:
 
 
 # One message for the SQL completions of this process within QUORUM_COMPLETION_WAKE_WINDOW seconds
-# (core/coalesce.py): a broker message costs about half a millisecond of the web process's CPU.
+# (core/coalesce.py) instead of a broker message per completing submit.
 sql_completions = Coalescer(
     _send_sql_completions,
     window=lambda: settings.QUORUM_COMPLETION_WAKE_WINDOW,
