@@ -68,6 +68,7 @@ import requests  # noqa: E402 - after the path is set
 
 from bench.chaos import Load, Postgres, Receiver, Redis, World  # noqa: E402
 from bench.procs import ProcessSet, http_ok, wait_until  # noqa: E402
+from bench.provenance import provenance  # noqa: E402
 from config import pgbouncer  # noqa: E402
 from config.devservices import run_name  # noqa: E402
 
@@ -589,17 +590,6 @@ def crontab_due(schedule, start: float, end: float) -> int:
     return count
 
 
-def commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        )
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
-        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except OSError:
-        return "unknown"
-
-
 def serve(cluster: Cluster) -> None:
     """Seed demo data, print the URL, and stay up until Ctrl-C; report a process that exits."""
     print(cluster.manage("seed_demo", "--base-url", cluster.base), flush=True)
@@ -644,7 +634,7 @@ def main() -> int:
     args.observe = args.observe or (70.0 if args.quick else 150.0)
     signal.signal(signal.SIGTERM, interrupted)
     started_at = datetime.now(UTC)
-    load_before = os.getloadavg()
+    run_provenance = provenance("deploy/cluster.py", sys.argv[1:])  # commit, command, load at start
     cluster = Cluster(args)
     check = Check(cluster, args)
     try:
@@ -660,11 +650,10 @@ def main() -> int:
         say("stopped")
     wall = round(time.monotonic() - T0, 1)
     result = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "commit": commit(),
+        **run_provenance,
         "started": started_at.isoformat(),
         "wall_seconds": wall,
-        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "loadavg_at_end": os.getloadavg(),
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
