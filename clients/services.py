@@ -244,9 +244,15 @@ def password_set_path(user: User) -> str:
     """The path of a one-time link where ``user`` chooses a password (Django's password-reset
     confirm view and ``default_token_generator``: the token dies once the password changes, or after
     ``PASSWORD_RESET_TIMEOUT``)."""
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    return reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+    return reverse("password_reset_confirm", kwargs=_one_time_link_kwargs(user))
+
+
+def _one_time_link_kwargs(user: User) -> dict[str, str]:
+    """``uidb64`` and ``token`` of a one-time link for ``user`` (``default_token_generator``)."""
+    return {
+        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user),
+    }
 
 
 # --- team: invitations, roles, removal ----------------------------------------------------------------
@@ -518,8 +524,7 @@ def signup_create(*, organisation: str, email: str, password: str) -> User:
 
 
 def signup_verify_path(user: User) -> str:
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    return reverse("signup-verify", kwargs={"uidb64": uid, "token": default_token_generator.make_token(user)})
+    return reverse("signup-verify", kwargs=_one_time_link_kwargs(user))
 
 
 @transaction.atomic

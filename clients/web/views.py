@@ -45,6 +45,14 @@ class WebhookEndpointForm(forms.Form):
     )
 
 
+def _refused(request, error: DomainError) -> None:
+    """A refused button (a POST that redirects back): the reason as an error message on the page
+    it returns to. A missing object (404) stays an error page."""
+    if error.status_code == 404:
+        raise error
+    messages.error(request, readable(error.message))
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def choose_client(request):
@@ -101,9 +109,7 @@ def api_key_revoke(request, client, key_id):
     try:
         api_key = services.api_key_revoke(client=client, api_key_id=key_id, actor=request.user)
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        messages.error(request, readable(exc.message))
+        _refused(request, exc)
     else:
         messages.success(
             request, f"Key {api_key.name} ({api_key.prefix}) revoked: it is refused from now on."
@@ -115,26 +121,21 @@ def api_key_revoke(request, client, key_id):
 @client_page(ADMIN)
 def webhooks(request, client):
     form = WebhookEndpointForm(request.POST or None)
-    failed = False
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                endpoint = services.webhook_endpoint_create(
-                    client=client,
-                    url=form.cleaned_data["url"],
-                    events_wanted=form.cleaned_data["events"],
-                    actor=request.user,
-                )
-            except DomainError as exc:
-                form_error(form, exc)
-                failed = True
-            else:
-                messages.success(
-                    request, f"Endpoint {endpoint.url} added. Verify our signatures with its secret."
-                )
-                return redirect("portal-webhooks")
+    if request.method == "POST" and form.is_valid():
+        try:
+            endpoint = services.webhook_endpoint_create(
+                client=client,
+                url=form.cleaned_data["url"],
+                events_wanted=form.cleaned_data["events"],
+                actor=request.user,
+            )
+        except DomainError as exc:
+            form_error(form, exc)
         else:
-            failed = True
+            messages.success(
+                request, f"Endpoint {endpoint.url} added. Verify our signatures with its secret."
+            )
+            return redirect("portal-webhooks")
     endpoint_id = request.GET.get("endpoint") or None
     endpoints = list(selectors.webhook_endpoint_list_for_client(client=client))
     if endpoint_id is not None and not any(str(e.id) == endpoint_id for e in endpoints):
@@ -148,7 +149,7 @@ def webhooks(request, client):
             "endpoint_id": endpoint_id,
             "deliveries": selectors.delivery_log_for_client(client=client, endpoint_id=endpoint_id),
         },
-        status=400 if failed else 200,
+        status=400 if request.method == "POST" else 200,  # a POST that succeeded has redirected
     )
 
 
@@ -161,9 +162,7 @@ def webhook_toggle(request, client, endpoint_id):
             client=client, endpoint_id=endpoint_id, enabled=enable, actor=request.user
         )
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        messages.error(request, readable(exc.message))
+        _refused(request, exc)
     else:
         messages.success(request, f"Endpoint {endpoint.url} {'enabled' if enable else 'disabled'}.")
     return redirect("portal-webhooks")
@@ -182,7 +181,6 @@ class InvitationForm(forms.Form):
 def team(request, client):
     """Members and pending invitations; owners invite (POST), change roles and remove members."""
     form = InvitationForm(request.POST or None)
-    failed = False
     if request.method == "POST":
         page_membership(request, TEAM)
         if form.is_valid():
@@ -195,12 +193,9 @@ def team(request, client):
                 )
             except DomainError as exc:
                 form_error(form, exc)
-                failed = True
             else:
                 _mail_invitation(request, issued)
                 return redirect("portal-team")
-        else:
-            failed = True
     return render(
         request,
         "portal/team.html",
@@ -211,7 +206,7 @@ def team(request, client):
             "can_manage": request.web_membership.can("team"),
             "roles": Membership.Role.choices,
         },
-        status=400 if failed else 200,
+        status=400 if request.method == "POST" else 200,  # a POST that succeeded has redirected
     )
 
 
@@ -223,9 +218,7 @@ def team_role(request, client, membership_id):
             client=client, membership_id=membership_id, role=request.POST.get("role", ""), actor=request.user
         )
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        messages.error(request, readable(exc.message))
+        _refused(request, exc)
     else:
         messages.success(request, f"{membership.user.email} is now {membership.role}.")
     return redirect("portal-team")
@@ -239,9 +232,7 @@ def team_remove(request, client, membership_id):
             client=client, membership_id=membership_id, actor=request.user
         )
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        messages.error(request, readable(exc.message))
+        _refused(request, exc)
     else:
         messages.success(request, f"{membership.user.email} removed from {client.name}.")
     return redirect("portal-team")
@@ -265,9 +256,7 @@ def invitation_revoke(request, client, invitation_id):
             client=client, invitation_id=invitation_id, actor=request.user
         )
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        messages.error(request, readable(exc.message))
+        _refused(request, exc)
     else:
         messages.success(request, f"Invitation of {invitation.email} cancelled: its link no longer works.")
     return redirect("portal-team")
@@ -280,9 +269,7 @@ def invitation_resend(request, client, invitation_id):
     try:
         issued = services.invitation_resend(client=client, invitation_id=invitation_id, actor=request.user)
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        messages.error(request, readable(exc.message))
+        _refused(request, exc)
     else:
         _mail_invitation(request, issued)
     return redirect("portal-team")
