@@ -27,7 +27,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,14 +38,12 @@ from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 
+from config.launcher import free_port, read_upstream, run_command, say, server
+
 MISSING = (
     "pgbouncer is not installed (looked in PATH and /usr/sbin): install it, e.g. "
     "`apt-get install -y pgbouncer` (.ci/run does this)"
 )
-
-
-def say(message: str) -> None:
-    print(f"quorum: {message}", file=sys.stderr, flush=True)
 
 
 def binary() -> str:
@@ -54,12 +51,6 @@ def binary() -> str:
     if not found:
         raise RuntimeError(MISSING)
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -91,18 +82,10 @@ class PgBouncer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _server(upstream_url: str) -> tuple[str, int, str]:
-    parts = urlsplit(upstream_url)
-    host = unquote(parts.hostname or "127.0.0.1")
-    if parts.netloc.split("@")[-1].startswith("%2F"):  # a unix socket directory (the embedded server)
-        host = unquote(parts.netloc.split("@")[-1].split(":")[0])
-    return host, parts.port or 5432, parts.username or "postgres"
-
-
 def start(upstream_url: str, *, pool_size: int = 20, timeout: float = 20.0) -> PgBouncer:
     """Start a PgBouncer (transaction mode) in front of the server of ``upstream_url``."""
     exe = binary()
-    host, port, user = _server(upstream_url)
+    host, port, user = server(upstream_url)
     workdir = Path(tempfile.mkdtemp(prefix="quorum-pgbouncer-"))
     listen = free_port()
     (workdir / "userlist.txt").write_text(f'"{user}" ""\n')
@@ -181,12 +164,8 @@ def _drop_database(upstream_url: str, name: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] != "--":
-        print("usage: python -m config.pgbouncer -- COMMAND [ARGS...]", file=sys.stderr)
-        return 2
-    upstream = os.environ.get("DATABASE_URL")
+    upstream = read_upstream(argv, "config.pgbouncer")
     if not upstream:
-        say("DATABASE_URL is not set: run this under `python -m config.devservices test --`")
         return 2
     try:
         binary()
@@ -197,7 +176,7 @@ def main(argv: list[str]) -> int:
     test_name = f"test_{name}_pgbouncer"[:63]
     _drop_database(upstream, test_name)  # a fresh test database (pytest runs with --reuse-db)
     with running(upstream) as bouncer:
-        say(f"PgBouncer: transaction mode on 127.0.0.1:{bouncer.port} in front of {_server(upstream)[:2]}")
+        say(f"PgBouncer: transaction mode on 127.0.0.1:{bouncer.port} in front of {server(upstream)[:2]}")
         env = {
             **os.environ,
             "DATABASE_URL": bouncer.url(upstream),
@@ -205,10 +184,7 @@ def main(argv: list[str]) -> int:
             "QUORUM_SCHEDULER_DATABASE_URL": urlsplit(upstream)._replace(path="/" + test_name).geturl(),
             "DATABASE_TEST_NAME": test_name,
         }
-        try:
-            code = subprocess.call(argv[1:], env=env)
-        except KeyboardInterrupt:
-            code = 130
+        code = run_command(argv[1:], env)
     _drop_database(upstream, test_name)
     return code
 

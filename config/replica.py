@@ -41,7 +41,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 
-from config.pgbouncer import _server, free_port
+from config.launcher import free_port, read_upstream, run_command, say, server
 
 HOT_STANDBY_SETTINGS = (  # a hot standby must have at least the primary's values of these
     "max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions",
@@ -51,10 +51,6 @@ REPLICATION_HINT = (
     "the primary refused a replication connection: allow it in pg_hba.conf, e.g. "
     "`host replication postgres 127.0.0.1/32 trust` (.ci/run adds it), then reload PostgreSQL"
 )
-
-
-def say(message: str) -> None:
-    print(f"quorum: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -151,7 +147,7 @@ def start(upstream_url: str, *, timeout: float = 60.0) -> Replica:
     if wal_level not in ("replica", "logical"):
         raise RuntimeError(f"the primary has wal_level={wal_level}: a streaming replica needs replica")
     bindir = _bindir(major)
-    run_as = _run_as(_server(upstream_url)[0])
+    run_as = _run_as(server(upstream_url)[0])
     workdir = Path(tempfile.mkdtemp(prefix="quorum-replica-"))
     if run_as:
         shutil.chown(workdir, user=run_as, group=run_as)
@@ -170,7 +166,7 @@ def start(upstream_url: str, *, timeout: float = 60.0) -> Replica:
 
 
 def _basebackup(replica: Replica, upstream_url: str) -> None:
-    host, port, user = _server(upstream_url)
+    host, port, user = server(upstream_url)
     command = [
         str(replica.bindir / "pg_basebackup"), "-h", host, "-p", str(port), "-U", user, "-w",
         "-D", str(replica.datadir), "-R", "-X", "stream", "-c", "fast", "--no-sync",
@@ -240,12 +236,8 @@ def running(upstream_url: str, **kwargs) -> Iterator[Replica]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] != "--":
-        print("usage: python -m config.replica -- COMMAND [ARGS...]", file=sys.stderr)
-        return 2
-    upstream = os.environ.get("DATABASE_URL")
+    upstream = read_upstream(argv, "config.replica")
     if not upstream:
-        say("DATABASE_URL is not set: run this under `python -m config.devservices test --`")
         return 2
     name = unquote(urlsplit(upstream).path.lstrip("/"))
     began = time.monotonic()
@@ -256,7 +248,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         say(
-            f"replica: streaming from {_server(upstream)[:2]} on 127.0.0.1:{replica.port} "
+            f"replica: streaming from {server(upstream)[:2]} on 127.0.0.1:{replica.port} "
             f"(made in {time.monotonic() - began:.1f}s)"
         )
         env = {
@@ -264,10 +256,7 @@ def main(argv: list[str]) -> int:
             "DATABASE_REPLICA_URL": replica.url(upstream),
             "DATABASE_TEST_NAME": f"test_{name}_replica"[:63],
         }
-        try:
-            return subprocess.call(argv[1:], env=env)
-        except KeyboardInterrupt:
-            return 130
+        return run_command(argv[1:], env)
     finally:
         replica.stop()
 

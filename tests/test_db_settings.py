@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from django.conf import settings
 
+from tests.settings_probe import settings_value
+
 
 def _health_checks(value: str | None) -> bool:
-    env = {k: v for k, v in os.environ.items() if k != "DB_CONN_HEALTH_CHECKS"}
-    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    if value is not None:
-        env["DB_CONN_HEALTH_CHECKS"] = value
-    show = (
-        "import django; django.setup(); from django.conf import settings; "
-        "print(settings.DATABASES['default']['CONN_HEALTH_CHECKS'])"
+    env = {} if value is None else {"DB_CONN_HEALTH_CHECKS": value}
+    return settings_value(
+        "settings.DATABASES['default']['CONN_HEALTH_CHECKS']", env, unset=["DB_CONN_HEALTH_CHECKS"]
     )
-    result = subprocess.run(
-        [sys.executable, "-c", show],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip() == "True"
 
 
 @pytest.mark.parametrize(

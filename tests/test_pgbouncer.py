@@ -21,6 +21,7 @@ from config import pgbouncer
 from config.dbpool import for_transaction_pooler
 from tests.clients.factories import ClientFactory
 from tests.e2e.conftest import database_url_for
+from tests.settings_probe import settings_value
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,30 +92,14 @@ def test_a_repeated_query_is_never_prepared_on_one_server_connection(bouncer, po
         a.close()
 
 
-def _database_settings(env_extra: dict) -> dict:
+def _database_settings(env_extra: dict) -> list:
     """The default database's settings in a fresh process (settings are read at start-up)."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    show = (
-        "import json, django; django.setup(); from django.conf import settings; d = "
-        "settings.DATABASES['default']; print(json.dumps([d.get('DISABLE_SERVER_SIDE_CURSORS', False), "
-        "d['OPTIONS'].get('prepare_threshold', 'unset'), d['CONN_MAX_AGE']]))"
+    return settings_value(
+        "[(d := settings.DATABASES['default']).get('DISABLE_SERVER_SIDE_CURSORS', False), "
+        "d['OPTIONS'].get('prepare_threshold', 'unset'), d['CONN_MAX_AGE']]",
+        env_extra,
+        unset=["DATABASE_POOLER", "DB_CONN_MAX_AGE"],
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_POOLER", "DB_CONN_MAX_AGE")}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env_extra})
-    result = subprocess.run(
-        [sys.executable, "-c", show],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 @pytest.mark.django_db(transaction=False)

@@ -12,11 +12,7 @@ where a test needs the replica to be behind.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -28,13 +24,14 @@ from django.db import connections, router, transaction
 from annotation import services
 from clients import services as client_services
 from clients.models import Client
-from config.pgbouncer import free_port
+from config.launcher import free_port
 from core import dbrouter
 from tests.annotation.export_factories import CompletedTaskFactory, media_root  # noqa: F401 - fixture
 from tests.annotation.factories import AnnotatorFactory, ProjectFactory
 from tests.clients.factories import ClientFactory
 from tests.conftest import api_for_key
 from tests.e2e.conftest import wait_until
+from tests.settings_probe import settings_value
 from tests.web.factories import NoPasswordUserFactory
 
 if not dbrouter.configured():
@@ -58,24 +55,23 @@ def replica_admin() -> psycopg.Connection:
 
 def wait_for_replay() -> None:
     """Until the replica has replayed everything the primary has written so far."""
-    lsn = dbrouter.primary_lsn()
-    with replica_admin() as admin:
-        replayed = wait_until(
-            lambda: admin.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn]).fetchone()[0],
-            timeout=REPLAY_TIMEOUT,
-        )
-    assert replayed, f"the replica did not replay up to {lsn} within {REPLAY_TIMEOUT}s"
+    _wait_for_wal("pg_last_wal_replay_lsn", "replay")
 
 
 def wait_for_receive() -> None:
     """Until the replica has received (not necessarily replayed) the primary's WAL so far."""
+    _wait_for_wal("pg_last_wal_receive_lsn", "receive")
+
+
+def _wait_for_wal(position: str, verb: str) -> None:
+    """Until the replica's ``position()`` (an LSN function) reaches the primary's current LSN."""
     lsn = dbrouter.primary_lsn()
     with replica_admin() as admin:
-        received = wait_until(
-            lambda: admin.execute("SELECT pg_last_wal_receive_lsn() >= %s::pg_lsn", [lsn]).fetchone()[0],
+        reached = wait_until(
+            lambda: admin.execute(f"SELECT {position}() >= %s::pg_lsn", [lsn]).fetchone()[0],
             timeout=REPLAY_TIMEOUT,
         )
-    assert received, f"the replica did not receive up to {lsn} within {REPLAY_TIMEOUT}s"
+    assert reached, f"the replica did not {verb} up to {lsn} within {REPLAY_TIMEOUT}s"
 
 
 @pytest.fixture(autouse=True)
@@ -327,26 +323,14 @@ def test_an_export_reads_the_replica_once_it_has_replayed_what_the_primary_had(s
     assert count == 4 and task_reads == []  # the replica is behind: read from the primary
 
 
-def _database_settings(env_extra: dict) -> dict:
+def _database_settings(env_extra: dict) -> list:
     """The databases and routers in a fresh process (settings are read at start-up)."""
-    show = (
-        "import json, django; django.setup(); from django.conf import settings; r = "
-        "settings.DATABASES.get('replica'); print(json.dumps([sorted(settings.DATABASES), "
-        "settings.DATABASE_ROUTERS, r and [r['PORT'], r['TEST']['MIRROR'], "
-        "r['OPTIONS']['connect_timeout']]]))"
+    return settings_value(
+        "[sorted(settings.DATABASES), settings.DATABASE_ROUTERS, (r := settings.DATABASES.get('replica')) "
+        "and [r['PORT'], r['TEST']['MIRROR'], r['OPTIONS']['connect_timeout']]]",
+        env_extra,
+        unset=["DATABASE_REPLICA_URL"],
     )
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_REPLICA_URL"}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env_extra})
-    result = subprocess.run(
-        [sys.executable, "-c", show],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 @pytest.mark.django_db(transaction=False)
