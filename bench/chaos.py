@@ -71,6 +71,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402 - after the path is set
 
 from bench.procs import ProcessSet, http_ok, wait_until  # noqa: E402
+from config.launcher import free_port  # noqa: E402
 
 PHASES_FULL = [
     "lease_start",
@@ -101,12 +102,6 @@ def figure(name: str, value: object, note: str = "") -> None:
     if note:
         NOTES[name] = note
     print(f"{name}: {value}" + (f"  ({note})" if note else ""), flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- private servers ---------------------------------------------------------------------------------

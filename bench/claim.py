@@ -47,7 +47,6 @@ import platform
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -68,6 +67,7 @@ import requests  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 
 from bench.provenance import bench_db_name  # noqa: E402
+from config.launcher import free_port  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
 CATEGORIES = ["cat", "dog", "bird", "other"]
@@ -1068,12 +1068,6 @@ def floor_workers(base: str):
 
 
 # --- gunicorn --------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -52,7 +52,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -71,6 +70,7 @@ from bench.procs import ProcessSet, http_ok, wait_until  # noqa: E402
 from bench.provenance import provenance  # noqa: E402
 from config import pgbouncer  # noqa: E402
 from config.devservices import run_name  # noqa: E402
+from config.launcher import free_port  # noqa: E402
 
 INJECTIONS = ("over-assignment", "double-charge", "lost-callback", "double-beat")
 START_TIMEOUT = 180.0  # hang guards: two nodes importing Django on two shared cores
@@ -80,12 +80,6 @@ T0 = time.monotonic()
 
 def say(message: str) -> None:
     print(f"[{time.monotonic() - T0:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Replica(Postgres):
