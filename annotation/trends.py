@@ -20,7 +20,6 @@ from datetime import date, timedelta
 from django.db import connection
 
 from billing import reports as billing_reports
-from billing.invoices import utc_midnight
 from core.errors import ValidationFailed
 
 MAX_DAYS = 366
@@ -75,11 +74,6 @@ class DayRange:
         return billing_reports.Period(self.first, self.last + timedelta(days=1))
 
 
-def default_range(today: date) -> DayRange:
-    """The last 30 days, today included."""
-    return DayRange(today - timedelta(days=DEFAULT_DAYS - 1), today)
-
-
 def _day(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value.strip())
@@ -98,29 +92,26 @@ def range_parse(*, first: str | None, last: str | None, today: date) -> DayRange
     start = _day(first, "from") if first else end - timedelta(days=DEFAULT_DAYS - 1)
     if end < start:
         raise ValidationFailed("to: must not be before from", code="invalid_range", details={"field": "to"})
-    if (end - start).days + 1 > MAX_DAYS:
+    span = DayRange(start, end)
+    if span.days > MAX_DAYS:
         raise ValidationFailed(
             f"from/to: at most {MAX_DAYS} days at a time", code="invalid_range", details={"field": "from"}
         )
-    return DayRange(start, end)
+    return span
 
 
 def daily_trends(*, days: DayRange, currency: str, client_id=None) -> list[dict]:
     """One row per day of ``days``, zeros on days without activity: ``day``, ``completed``,
     ``median_seconds`` (None without completions), ``revenue`` (minor units of ``currency``) and
     ``queue_depth``."""
-    params = {
-        "first": days.first,
-        "last": days.last,
-        "start": utc_midnight(days.first),
-        "end": utc_midnight(days.last + timedelta(days=1)),
-        "client": client_id,
-    }
+    period = days.period()
+    start, end = period.bounds()
+    params = {"first": days.first, "last": days.last, "start": start, "end": end, "client": client_id}
     with connection.cursor() as cursor:
         cursor.execute(TASK_TRENDS_SQL, params)
         names = [col[0] for col in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    revenue = billing_reports.revenue_by_day(period=days.period(), currency=currency, client_id=client_id)
+    revenue = billing_reports.revenue_by_day(period=period, currency=currency, client_id=client_id)
     for row in rows:
         median = row["median_seconds"]
         row["median_seconds"] = None if median is None else round(float(median))

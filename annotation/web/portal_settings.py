@@ -159,8 +159,7 @@ def _settings_now(project, budget) -> dict:
 def project_settings(request, client, project_id):
     page_membership(request, WRITE)
     project = selectors.project_get_for_client(client=client, project_id=project_id)
-    budgets = {b["project_id"]: b for b in billing_selectors.client_project_budgets(client=client)}
-    budget = (budgets.get(project.id) or {}).get("budget")
+    budget = billing_selectors.project_budget(client=client, project_id=project.id)["budget"]
     current = _settings_now(project, budget)
     initial = {k: (_in_units(v) if k in MONEY_FIELDS else v) for k, v in current.items()}
     form = ProjectSettingsForm(request.POST or None, initial=initial)

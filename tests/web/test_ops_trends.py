@@ -91,14 +91,10 @@ def test_the_page_draws_four_charts_and_shows_the_days_figures(staff_pages, know
     assert [c["key"] for c in response.context["charts"]] == ["throughput", "latency", "revenue", "queue"]
     throughput = response.context["charts"][0]
     heights = [float(point.split(",")[1]) for point in throughput["line"].split()]
-    # 0, 3, 0, 1, 0 completions: the second day at the top of the plot, zero days on its floor
-    assert heights == [
-        throughput["bottom"],
-        throughput["top"],
-        throughput["bottom"],
-        round(throughput["bottom"] - (throughput["bottom"] - throughput["top"]) / 3, 1),
-        throughput["bottom"],
-    ]
+    # 0, 3, 0, 1, 0 completions: the second day at the top of the plot (y 12), zero days on its
+    # floor (y 188), one completion a third of the 176 px up
+    assert (throughput["top"], throughput["bottom"]) == (12, 188)
+    assert heights == [188.0, 12.0, 188.0, 129.3, 188.0]
     assert body.count("<polyline") == 4
     assert '<td>2025-03-02</td><td class="num">3</td><td class="num">1h 0m</td>' in body
     assert (
@@ -189,6 +185,6 @@ def test_long_tick_labels_widen_the_plot_margin_so_they_are_not_cut():
         y_label=lambda v: money_format(int(v), "USD"),
     )
     assert [t["value"] for t in plot["y_ticks"]] == ["0.00 USD", "617.28 USD", "1,234.56 USD"]
-    assert plot["left"] == 10 + 7 * len("1,234.56 USD")
-    assert tuple(map(float, plot["line"].split()[0].split(","))) == (plot["left"], plot["bottom"])
-    assert charts.daily_plot(days=[date(2025, 3, 1)], values=[3])["left"] == charts.LEFT
+    assert plot["left"] == 94  # 10 px + 7 px for each of the 12 characters of "1,234.56 USD"
+    assert tuple(map(float, plot["line"].split()[0].split(","))) == (94, 188)
+    assert charts.daily_plot(days=[date(2025, 3, 1)], values=[3])["left"] == 48
