@@ -24,7 +24,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 # The code (.dockerignore keeps out the virtualenv, var/, tests, benchmarks and docs).
 COPY . ./
 
-# Static files into var/static (STATIC_ROOT; whitenoise serves them from gunicorn). Settings need a
+# Static files into var/static (STATIC_ROOT; whitenoise serves them from the web process). Settings need a
 # secret key to import in production mode: a throwaway one, for this build step only.
 RUN DJANGO_SECRET_KEY=collectstatic-only-not-a-secret-collectstatic-only-not-a-secret \
     DJANGO_ALLOWED_HOSTS=localhost \
@@ -41,4 +41,4 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "deploy/healthcheck.py"]
 
 # The Procfile's web line, listening on every interface of the container instead of 127.0.0.1.
-CMD ["sh", "-c", "exec gunicorn config.wsgi --bind 0.0.0.0:${PORT:-8000} --worker-class gthread --workers ${WEB_CONCURRENCY:-2} --threads ${WEB_THREADS:-4} --log-level ${WEB_LOG_LEVEL:-info} --access-logfile ${WEB_ACCESS_LOG:--}"]
+CMD ["sh", "-c", "exec env GRANIAN_LOG_ACCESS_ENABLED=${WEB_ACCESS_LOG:-on} granian config.wsgi:application --interface wsgi --no-ws --host 0.0.0.0 --port ${PORT:-8000} --workers ${WEB_CONCURRENCY:-2} --blocking-threads ${WEB_THREADS:-4} --respawn-failed-workers --workers-kill-timeout ${WEB_DRAIN_SECONDS:-30} --log-level ${WEB_LOG_LEVEL:-info}"]

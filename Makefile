@@ -45,12 +45,12 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 
 install: $(STAMP)
 
-# make run's logging: warnings and errors only from gunicorn, Celery and Django, no access log and no
+# make run's logging: warnings and errors only from granian, Celery and Django, no access log and no
 # Celery start-up banners, so the URLs and demo logins (printed once web answers) stay on screen.
-# make run RUN_LOG_LEVEL=INFO RUN_ACCESS_LOG=- RUN_CELERY_FLAGS= shows everything, as the Procfile
+# make run RUN_LOG_LEVEL=INFO RUN_ACCESS_LOG=on RUN_CELERY_FLAGS= shows everything, as the Procfile
 # does by default.
 RUN_LOG_LEVEL ?= WARNING
-RUN_ACCESS_LOG ?= /dev/null
+RUN_ACCESS_LOG ?= off
 RUN_CELERY_FLAGS ?= --quiet
 
 run: $(STAMP)

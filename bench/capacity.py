@@ -9,7 +9,7 @@ folder, a free loopback port) with ``pg_stat_statements`` preloaded (``track = a
 statements inside ``quorum_claim``/``quorum_submit`` are counted too, marked ``toplevel = false``),
 ``track_io_timing`` and ``track_wal_io_timing`` on, ``fsync`` and ``synchronous_commit`` on. It loads
 bench/claim.py's data (priced, quality rules on, overlap 3) and runs bench/claim.py's two loops, by
-import: the raw loop (``raw_cycle``: the app's SQL functions on psycopg) and the HTTP loop (gunicorn as
+import: the raw loop (``raw_cycle``: the app's SQL functions on psycopg) and the HTTP loop (granian as
 the Procfile runs it), for a fixed number of cycles at each concurrency.
 
 Each run is one window: the data reset, the tables rewritten (``VACUUM FULL``, so freed space cannot
@@ -21,7 +21,7 @@ probe of the client backends), statements and round trips (``pg_stat_statements`
 statements, BEGIN and COMMIT included; ``xact_commit``), server execution time, buffers hit, read and
 dirtied, WAL bytes (``pg_current_wal_lsn()`` difference and ``pg_stat_wal``), WAL records and full-page
 images, rows inserted/updated/deleted and dead tuples made per table, and the bytes each table grew.
-The window includes the set-up of the clients' connections and gunicorn's readiness probes: a few
+The window includes the set-up of the clients' connections and the web server's readiness probes: a few
 dozen statements against thousands of cycles (the figures name them: ``health`` and ``setup``).
 
 Then a hot-row probe (K connections updating one row vs one row each: the serialised update rate a
@@ -108,9 +108,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     m.add_argument("--price", type=int, default=10, help="task price (default 10)")
     m.add_argument("--pay", type=int, default=3, help="pay per answer (default 3)")
     m.add_argument("--overlap", type=int, default=3, help="answers per task (default 3)")
-    m.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2, the Procfile's)")
-    m.add_argument("--threads", type=int, default=4, help="gunicorn threads (default 4, the Procfile's)")
-    m.add_argument("--worker-class", default="gthread", help="gunicorn worker class (default gthread)")
+    m.add_argument("--workers", type=int, default=2, help="web processes (default 2, the Procfile's)")
+    m.add_argument("--threads", type=int, default=4, help="threads per process (default 4, the Procfile's)")
+    m.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
+                   help="granian (the Procfile's) or gunicorn (gthread, the comparison)")  # fmt: skip
     m.add_argument("--hot-updates", type=int, default=None, help="updates per hot-row probe (default 3000)")
     m.add_argument("--skip-http", action="store_true", help="raw loop only (the model then uses it)")
     m.add_argument("--quick", action="store_true", help="300 cycles, 3,000 tasks, 8 annotators")
@@ -378,7 +379,7 @@ class Bench:
                              cb.CpuProbe(self.admin_url, db, None))  # fmt: skip
         else:
             a = self.args
-            with cb.web_server(self.env, a.workers, a.worker_class, a.threads) as (base, pid):
+            with cb.web_server(self.env, a.workers, "gthread", a.threads, a.server) as (base, pid):
                 res = cb.measure(path, self._counting(cb.http_workers(base, self.fx), counted), k, run,
                                  cb.CpuProbe(self.admin_url, db, pid))  # fmt: skip
         wall = time.perf_counter() - s0["t"]

@@ -7,7 +7,7 @@ figure per line.
 
 What it starts, all on loopback and all its own: a PostgreSQL cluster (``initdb``/``pg_ctl`` from
 ``/usr/lib/postgresql/*/bin``, run as the ``postgres`` user when started as root) in a temporary
-folder on a free port, a ``redis-server`` on a free port, and the Procfile's processes (gunicorn,
+folder on a free port, a ``redis-server`` on a free port, and the Procfile's processes (granian,
 the default, webhooks and exports Celery workers, beat), each in its own process group, from a
 temporary working folder (so beat's ``var/`` is its own). Callbacks go to a receiver in this
 process; SSRF payloads aim at a canary listener that counts connections.
@@ -70,7 +70,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402 - after the path is set
 
-from bench.procs import ProcessSet, http_ok, wait_until  # noqa: E402
+from bench.procs import ProcessSet, http_ok, read_procfile, wait_until  # noqa: E402
 from config.launcher import free_port  # noqa: E402
 
 PHASES_FULL = [
@@ -391,9 +391,9 @@ class Stack:
     def start_strict_web(self) -> str:
         """A second web process with the production outbound rule (loopback refused)."""
         env = {k: v for k, v in self.env.items() if k != "QUORUM_OUTBOUND_ALLOW_LOOPBACK"}
-        exe = str(Path(sys.executable).parent / "gunicorn")
+        env.update(PORT=str(self.strict_port), WEB_CONCURRENCY="1")
         self.strict = subprocess.Popen(
-            [exe, "config.wsgi", "--bind", f"127.0.0.1:{self.strict_port}", "--workers", "1"],
+            ["sh", "-c", "exec " + read_procfile(ROOT / "Procfile")["web"]],
             cwd=self.workdir, env=env,
             stdout=open(self.root / "logs" / "web-strict.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
             start_new_session=True,

@@ -24,7 +24,7 @@ What it does (README.md beside this file says how to read the output):
    client-side binding as Django runs; each cycle authenticates as the app does — key hash, a
    per-process cache, the token read on a miss — then calls ``quorum_claim`` and, in a
    transaction with the answer's validation, ``quorum_submit``: the same statements the app runs),
-   then the HTTP path (gunicorn on 127.0.0.1, K threads each with its own keep-alive
+   then the HTTP path (the Procfile's granian on 127.0.0.1, K threads each with its own keep-alive
    ``http.client`` connection, ``LeanHTTP``: ``POST /api/v1/work/next`` then ``POST …/submit``). Both run
    ``--warmup`` + ``--duration`` seconds on the same backlog (reset between), and stop early only
    if it runs out ("drained").
@@ -133,8 +133,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--workers",
         type=int_list,
-        default=[4],
-        help="gunicorn sync workers; a list runs the HTTP path once per value (default 4)",
+        default=[2],
+        help="web server worker processes; a list runs the HTTP path once per value (default 2, the "
+        "Procfile's)",
     )
     p.add_argument(
         "--price",
@@ -168,17 +169,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="gold tasks in the project, served at a ratio of 0.1 (default 200; none with --no-quality)",
     )
     p.add_argument(
-        "--worker-class", default="sync", help="gunicorn worker class: sync or gthread (default sync)"
+        "--worker-class",
+        default="gthread",
+        help="gunicorn worker class with --server gunicorn: sync or gthread (default gthread)",
     )
     p.add_argument(
-        "--threads", type=int, default=1, help="gunicorn threads per worker, for gthread (default 1)"
+        "--threads",
+        type=int,
+        default=4,
+        help="threads per worker process: granian's blocking threads, gunicorn gthread's threads "
+        "(default 4, the Procfile's)",
     )
     p.add_argument(
         "--server",
-        choices=("gunicorn", "granian"),
-        default="gunicorn",
-        help="web server for the HTTP path: gunicorn (the Procfile's) or granian (a comparison: "
-        "pip install granian; --workers processes, --threads blocking threads each)",
+        choices=("granian", "gunicorn"),
+        default="granian",
+        help="web server for the HTTP path: granian (the Procfile's) or gunicorn (the comparison; "
+        "requirements-dev.txt)",
     )
     p.add_argument(
         "--serving",
@@ -240,6 +247,15 @@ def db_urls(base: str, name: str) -> tuple[str, str]:
     return bench, admin
 
 
+def _version_of(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
 def hardware(conn: psycopg.Connection) -> dict:
     model = "?"
     with contextlib.suppress(OSError):
@@ -269,7 +285,7 @@ def hardware(conn: psycopg.Connection) -> dict:
         ).fetchall()
     )
     import django
-    import gunicorn
+    import granian
 
     return {
         "cpu_model": model,
@@ -281,7 +297,8 @@ def hardware(conn: psycopg.Connection) -> dict:
         "postgresql_settings": pg_settings,
         "python": platform.python_version(),
         "django": django.get_version(),
-        "gunicorn": gunicorn.__version__,
+        "granian": granian.__version__,
+        "gunicorn": _version_of("gunicorn"),
         "psycopg": psycopg.__version__,
         "requests": requests.__version__,
     }
@@ -830,11 +847,11 @@ def children(pid: int) -> list[int]:
 
 
 class CpuProbe:
-    """CPU seconds spent by: this process (load generator), gunicorn workers, PostgreSQL backends
+    """CPU seconds spent by: this process (load generator), the web server's processes, PostgreSQL backends
     of the bench database, and the whole machine (the rest is other work on the box)."""
 
-    def __init__(self, admin_url: str, db_name: str, gunicorn_pid: int | None):
-        self.admin_url, self.db_name, self.gunicorn_pid = admin_url, db_name, gunicorn_pid
+    def __init__(self, admin_url: str, db_name: str, web_pid: int | None):
+        self.admin_url, self.db_name, self.web_pid = admin_url, db_name, web_pid
 
     def _pids(self) -> tuple[list[int], list[int]]:
         with psycopg.connect(self.admin_url, autocommit=True) as c:
@@ -845,7 +862,7 @@ class CpuProbe:
                     [self.db_name],
                 ).fetchall()
             ]
-        web = children(self.gunicorn_pid) + [self.gunicorn_pid] if self.gunicorn_pid else []
+        web = children(self.web_pid) + [self.web_pid] if self.web_pid else []
         return pg, web
 
     def sample(self) -> dict:
@@ -1041,7 +1058,7 @@ def http_workers(base: str, fx: Fixtures, project=None):
 
 
 def floor_workers(base: str):
-    """The same gunicorn and client, two trivial requests per cycle: what the stack costs by itself."""
+    """The same web server and client, two trivial requests per cycle: what the stack costs by itself."""
 
     def work(i: int, rec: Recorder, run: Run, barrier: threading.Barrier) -> None:
         client = LeanHTTP(base)
@@ -1067,21 +1084,22 @@ def floor_workers(base: str):
     return work
 
 
-# --- gunicorn --------------------------------------------------------------------------------------
+# --- the web server --------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
 def web_server(
-    env: dict, workers: int, worker_class: str = "sync", threads: int = 1, server: str = "gunicorn"
+    env: dict, workers: int, worker_class: str = "gthread", threads: int = 1, server: str = "granian"
 ):
-    """The web server on a free port (gunicorn as the Procfile runs it; ``server="granian"``: the
-    Rust WSGI server, for comparison), until the block ends: (base URL, master pid)."""
+    """The web server on a free port until the block ends: (base URL, master pid). granian as the
+    Procfile runs it (``workers`` processes, ``threads`` blocking threads each); ``server="gunicorn"``
+    the comparison (``worker_class`` sync or gthread)."""
     exe = Path(sys.executable).parent / server
     exe = str(exe) if exe.exists() else shutil.which(server)
     if not exe:
-        sys.exit(f"bench: {server} not found (make install; granian: pip install granian)")
+        sys.exit(f"bench: {server} not found (make install)")
     port = free_port()
-    logf = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    logf = tempfile.NamedTemporaryFile(prefix=f"bench-{server}-", suffix=".log", delete=False)  # noqa: SIM115
     cmd = [
         exe,
         "config.wsgi",
@@ -1101,16 +1119,20 @@ def web_server(
         "5",
     ]
     if server == "granian":
-        cmd = [exe, "--interface", "wsgi", "--workers", str(workers), "--blocking-threads", str(threads)]
-        cmd += [
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "config.wsgi:application",
-        ]
+        # The Procfile's web line itself, through sh as honcho runs it, with its settings from the
+        # environment: what an operator runs is what is measured.
+        from bench.procs import read_procfile
+
+        env = {
+            **env,
+            "PATH": f"{Path(exe).parent}{os.pathsep}{env.get('PATH', os.defpath)}",
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(workers),
+            "WEB_THREADS": str(threads),
+            "WEB_LOG_LEVEL": "warning",
+            "WEB_ACCESS_LOG": "off",
+        }
+        cmd = ["sh", "-c", "exec " + read_procfile(ROOT / "Procfile")["web"]]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -1120,7 +1142,7 @@ def web_server(
         while True:
             if proc.poll() is not None:
                 sys.exit(
-                    f"bench: gunicorn exited ({proc.returncode}); log:\n{Path(logf.name).read_text()[-3000:]}"
+                    f"bench: {server} exited ({proc.returncode}); log:\n{Path(logf.name).read_text()[-3000:]}"
                 )
             with contextlib.suppress(requests.RequestException):
                 if (
@@ -1129,7 +1151,7 @@ def web_server(
                 ):
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not become ready in 60 s")
+                raise RuntimeError(f"{server} did not become ready in 60 s")
             time.sleep(0.2)
         yield base, proc.pid
     finally:
@@ -1144,7 +1166,7 @@ def web_server(
         text = Path(logf.name).read_text()
         Path(logf.name).unlink(missing_ok=True)
         if "Traceback" in text or "[ERROR]" in text:
-            log("bench: gunicorn log had errors:\n" + text[-3000:])
+            log(f"bench: {server} log had errors:\n" + text[-3000:])
 
 
 # --- explain and query count -------------------------------------------------------------------------
@@ -1543,8 +1565,9 @@ def main(argv: list[str]) -> int:
         "pay_per_answer": args.pay,
         "quality_rules": quality_settings(args.overlap, args.quality),
         "gold_tasks": args.gold,
-        "gunicorn": f"{args.worker_class}, threads {args.threads}",
         "server": args.server,
+        "threads": args.threads,
+        "worker_class": args.worker_class if args.server == "gunicorn" else None,
         "auth_cache_seconds": _auth_cache_seconds(),
         "http_body_next": "{} (resume defaults to true)",
         "http_client": "http.client, one keep-alive connection per annotator (LeanHTTP)",
@@ -1621,7 +1644,7 @@ def main(argv: list[str]) -> int:
             if not args.skip_http:
                 for w in args.workers:
                     with web_server(env, w, args.worker_class, args.threads, args.server) as (base, pid):
-                        log(f"-- HTTP, gunicorn {w} workers, {k} annotators ...")
+                        log(f"-- HTTP, {args.server} {w} workers, {k} annotators ...")
                         run = Run(args.warmup, args.duration, cap)
                         res = measure(
                             "http", http_workers(base, fx), k, run, CpuProbe(admin_url, args.db_name, pid)
@@ -1631,7 +1654,7 @@ def main(argv: list[str]) -> int:
                         if args.floor:
                             reset(conn, loaded_at)
                             log(
-                                f"-- HTTP floor (2 x GET /healthz per cycle), gunicorn {w} workers, "
+                                f"-- HTTP floor (2 x GET /healthz per cycle), {args.server} {w} workers, "
                                 f"{k} clients ..."
                             )
                             floor = measure(

@@ -4,7 +4,7 @@ Run it through the launcher, which exports ``DATABASE_URL`` and ``REDIS_URL`` fo
 
     make bench-export  # 10,000 and 1,000,000 tasks; coco, jsonl, jsonl with answers
     make bench-export BENCH_ARGS='--sizes 2000,20000 --formats coco,yolo'
-    make bench-export BENCH_ARGS='--paths worker'  # only the in-process runs (no gunicorn, no Celery)
+    make bench-export BENCH_ARGS='--paths worker'  # only the in-process runs (no web server, no Celery)
     python -m config.devservices test -- .venv/bin/python bench/export.py --sizes 20000,200000
 
 What it does (README.md beside this file says how to read the output):
@@ -21,9 +21,9 @@ What it does (README.md beside this file says how to read the output):
    the peak of Python allocations (slower, so its time is not reported). A child that only imports
    the app gives the baseline RSS.
    The child also reports its CPU seconds and those of its PostgreSQL backend.
-4. Path ``api`` (request to complete file): gunicorn on 127.0.0.1 and a real Celery exports worker
-   (``celery -A config worker -Q exports``, as the Procfile starts it, on a Redis key prefix of
-   its own); the client sends ``POST /api/v1/projects/{id}/exports``, polls the job every 10 ms
+4. Path ``api`` (request to complete file): the Procfile's granian on 127.0.0.1 and a real Celery exports
+   worker (``celery -A config worker -Q exports``, as the Procfile starts it, on a Redis key prefix
+   of its own); the client sends ``POST /api/v1/projects/{id}/exports``, polls the job every 10 ms
    until it is ``ready`` (every 100 ms after the first 2 s), and downloads the file to the last byte.
    Timed from sending the POST to the last byte; CPU seconds of the client, the web processes, the
    worker processes and the bench database's PostgreSQL backends.
@@ -112,7 +112,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--paths",
         default="worker,api",
-        help="worker: in a fresh process as the worker runs it; api: request to file through gunicorn "
+        help="worker: in a fresh process as the worker runs it; api: request to file through the web server "
         "and a Celery exports worker (default worker,api)",
     )
     p.add_argument("--repeat", type=int, default=1, help="timed runs per size, format and path (default 1)")
@@ -327,7 +327,7 @@ def mb(n: float | None) -> str:
     return "-" if n is None else f"{n / 1024 / 1024:.1f}"
 
 
-# --- api: request to file through gunicorn and a Celery exports worker ----------------------------------
+# --- api: request to file through granian and a Celery exports worker -----------------------------------
 
 
 @contextlib.contextmanager

@@ -17,16 +17,16 @@ What it does (README.md beside this file says how to read the output):
    price 12, pay 3). Tasks and events are emptied at the start of every run.
 2. **Single requests** (``--repeat`` times, default 5): one request of ``--request-size`` image tasks
    (default 10,000; each with an attachment URL, the image size, metadata, a ``unique_id`` and a
-   callback URL) sent as JSON by ``requests`` to gunicorn on 127.0.0.1 (``--workers`` sync
-   workers, as ``bench/claim.py`` starts it), timed from sending the request to having the whole
-   response; interleaved with the same work done in this process by
+   callback URL) sent as JSON by ``requests`` to the Procfile's granian on 127.0.0.1 (``--workers``
+   processes of one thread, as ``bench/claim.py`` starts it), timed from sending the request to having
+   the whole response; interleaved with the same work done in this process by
    ``annotation.services.task_bulk_create`` (the service alone: no HTTP, no JSON, no DRF). Then
    one replay of the last HTTP request (every task exists: nothing is created, 200).
 3. **A million tasks** (``--total``, default 1,000,000) in requests of ``--request-size`` through
    HTTP, one after the other, into the same project: the per-request time of the first and the
    last decile of requests shows whether a request gets slower as the table grows.
-4. For every request: wall seconds and the CPU seconds of this process (the client), the gunicorn
-   processes (web) and the PostgreSQL backends of the bench database; for in-process runs, this
+4. For every request: wall seconds and the CPU seconds of this process (the client), the web
+   server's processes and the PostgreSQL backends of the bench database; for in-process runs, this
    process and its own backend. The load average is recorded at each step: above the CPU count,
    other work shared the machine.
 5. ``--profile``: one more in-process request under cProfile; the top functions by own time.
@@ -85,7 +85,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--total", type=int, default=None, help="tasks of the long run, 0 to skip it (default 1000000)"
     )
-    p.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    p.add_argument("--workers", type=int, default=2, help="web server processes, one thread each (default 2)")
     p.add_argument("--quick", action="store_true", help="2,000-task requests, 3 repeats, 100,000 tasks")
     p.add_argument("--profile", action="store_true", help="cProfile one more in-process request")
     p.add_argument("--no-callback", action="store_true", help="tasks without a callback_url")
@@ -130,10 +130,10 @@ def payload(project_id: str, tag: str, n: int, callback: bool) -> bytes:
 
 
 class Probe:
-    """CPU seconds of this process, the gunicorn processes and the bench database's backends."""
+    """CPU seconds of this process, the web server's processes and the bench database's backends."""
 
-    def __init__(self, admin_url: str, db_name: str, gunicorn_pid: int | None = None):
-        self.admin_url, self.db_name, self.gunicorn_pid = admin_url, db_name, gunicorn_pid
+    def __init__(self, admin_url: str, db_name: str, web_pid: int | None = None):
+        self.admin_url, self.db_name, self.web_pid = admin_url, db_name, web_pid
 
     def _backends(self) -> list[int]:
         with psycopg.connect(self.admin_url, autocommit=True) as c:
@@ -146,7 +146,7 @@ class Probe:
             ]
 
     def sample(self) -> dict:
-        web = [*children(self.gunicorn_pid), self.gunicorn_pid] if self.gunicorn_pid else []
+        web = [*children(self.web_pid), self.web_pid] if self.web_pid else []
         ru = resource.getrusage(resource.RUSAGE_SELF)
         busy, total = machine_cpu()
         return {
@@ -335,7 +335,7 @@ def main(argv: list[str]) -> int:
     n, callback = args.request_size, not args.no_callback
     log(
         f"== Parameters ==\n  request size {n:,}, repeat {args.repeat}, total {args.total:,}, "
-        f"gunicorn workers {args.workers}, callback_url {'yes' if callback else 'no'}"
+        f"web workers {args.workers}, callback_url {'yes' if callback else 'no'}"
     )
     result: dict = {
         **meta,
@@ -355,7 +355,7 @@ def main(argv: list[str]) -> int:
         session.headers.update({"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
         session.get(f"{base}/healthz", timeout=30)
         http_probe, local_probe = Probe(admin_url, args.db_name, gpid), Probe(admin_url, args.db_name)
-        # Warm-up: each gunicorn worker and this process import, connect and compile once.
+        # Warm-up: each web worker and this process import, connect and compile once.
         for w in range(args.workers):
             http_request(session, base, payload(str(project.id), f"warm-h{w}", 50, callback), http_probe)
         service_request(client, project, payload(str(project.id), "warm-s", 50, callback), local_probe)

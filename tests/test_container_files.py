@@ -80,7 +80,7 @@ def test_every_procfile_process_is_a_compose_service_running_the_same_command():
         assert name in services, f"the Procfile's {name} has no service in compose.yaml"
         if name == "web":
             assert "command" not in services[name], "web runs the image's CMD"
-            assert shell_line(cmd) == line.replace("--bind 127.0.0.1:", "--bind 0.0.0.0:"), cmd
+            assert shell_line(cmd) == line.replace("--host 127.0.0.1 ", "--host 0.0.0.0 "), cmd
         else:
             assert shell_line(services[name]["command"]) == line, name
     assert services["migrate"]["restart"] == "no"

@@ -77,20 +77,20 @@ def test_make_run_logs_warnings_only_and_prints_the_logins_after_the_server_is_u
     dry = _dry_run()
     for setting in ("LOG_LEVEL=WARNING", "CELERY_LOG_LEVEL=WARNING", "WEB_LOG_LEVEL=WARNING"):
         assert re.search(rf"(^|\s){setting}\s", dry), setting
-    assert "WEB_ACCESS_LOG=/dev/null" in dry and 'CELERY_FLAGS="--quiet"' in dry
+    assert "WEB_ACCESS_LOG=off" in dry and 'CELERY_FLAGS="--quiet"' in dry
     # seed_demo's output is held, not printed: the banner step prints it once port 8123 answers.
     assert "| python -m config.devservices banner --port 8123 &" in dry
     assert dry.index("banner --port 8123") < dry.index("exec honcho start")
-    verbose = _dry_run("RUN_LOG_LEVEL=INFO", "RUN_ACCESS_LOG=-", "RUN_CELERY_FLAGS=")
+    verbose = _dry_run("RUN_LOG_LEVEL=INFO", "RUN_ACCESS_LOG=on", "RUN_CELERY_FLAGS=")
     assert (
-        "CELERY_LOG_LEVEL=INFO" in verbose and "WEB_ACCESS_LOG=-" in verbose and 'CELERY_FLAGS=""' in verbose
+        "CELERY_LOG_LEVEL=INFO" in verbose and "WEB_ACCESS_LOG=on" in verbose and 'CELERY_FLAGS=""' in verbose
     )
 
 
 def test_every_procfile_process_takes_its_log_level_from_the_environment_info_by_default():
     lines = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
     assert "--log-level ${WEB_LOG_LEVEL:-info}" in lines["web"]
-    assert "--access-logfile ${WEB_ACCESS_LOG:--}" in lines["web"]
+    assert "GRANIAN_LOG_ACCESS_ENABLED=${WEB_ACCESS_LOG:-on} " in lines["web"]
     for name in ("worker", "webhooks", "exports", "beat"):
         assert "--loglevel ${CELERY_LOG_LEVEL:-INFO}" in lines[name], name
         assert "celery -A config ${CELERY_FLAGS:-} " in lines[name], name
