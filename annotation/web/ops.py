@@ -6,8 +6,6 @@ and /ops/trends.csv gives the same figures as a file."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from datetime import date
 
@@ -22,6 +20,7 @@ from annotation import trends as trend_reports
 from annotation.web import charts, ops_selectors
 from billing import reports
 from billing.invoices import money_format
+from billing.web import downloads
 from clients.models import Client
 from clients.web.access import staff_page
 from clients.web.errors import readable
@@ -188,9 +187,9 @@ def trends_csv(request):
         return HttpResponse(readable(exc.message), status=400, content_type="text/plain; charset=utf-8")
     currency = query["currency"]
     rows = trend_reports.daily_trends(days=query["days"], currency=currency, client_id=query["client_id"])
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    days = query["days"]
+    return downloads.csv_response(
+        f"trends-{days.first}-{days.last}.csv",
         [
             "day",
             "tasks_completed",
@@ -199,21 +198,17 @@ def trends_csv(request):
             "revenue",
             "currency",
             "queue_depth",
-        ]
-    )
-    for r in rows:
-        writer.writerow(
+        ],
+        (
             [
                 f"{r['day']:%Y-%m-%d}",
                 r["completed"],
                 "" if r["median_seconds"] is None else r["median_seconds"],
                 r["revenue"],
-                money_format(r["revenue"], currency).split(" ")[0].replace(",", ""),
+                downloads.money_decimal(r["revenue"], currency),
                 currency,
                 r["queue_depth"],
             ]
-        )
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    days = query["days"]
-    response["Content-Disposition"] = f'attachment; filename="trends-{days.first}-{days.last}.csv"'
-    return response
+            for r in rows
+        ),
+    )
