@@ -139,6 +139,7 @@ def _trend_charts(rows: list[dict], currency: str) -> list[dict]:
 
 @require_GET
 @staff_page
+@replica_view
 def trends(request):
     """``?from=YYYY-MM-DD&to=YYYY-MM-DD&currency=USD&client=<id>`` (default: the last 30 days, USD,
     every client). A bad filter is shown on the page, with nothing drawn."""
@@ -178,6 +179,7 @@ def trends(request):
 
 @require_GET
 @staff_page
+@replica_view
 def trends_csv(request):
     """The trends' figures, one row per day: money in minor units and as a decimal, the median in
     seconds (empty on a day without completions). A bad filter: 400 with the reason as text."""
