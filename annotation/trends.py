@@ -17,10 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db import connection
-
 from billing import reports as billing_reports
 from core.errors import ValidationFailed
+from core.sqlrows import dict_rows
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -107,10 +106,7 @@ def daily_trends(*, days: DayRange, currency: str, client_id=None) -> list[dict]
     period = days.period()
     start, end = period.bounds()
     params = {"first": days.first, "last": days.last, "start": start, "end": end, "client": client_id}
-    with connection.cursor() as cursor:
-        cursor.execute(TASK_TRENDS_SQL, params)
-        names = [col[0] for col in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    rows = dict_rows(TASK_TRENDS_SQL, params)
     revenue = billing_reports.revenue_by_day(period=period, currency=currency, client_id=client_id)
     for row in rows:
         median = row["median_seconds"]

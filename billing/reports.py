@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
 
-from django.db import connection
-
 from billing.invoices import month_start, next_month, previous_month, utc_midnight
 from billing.models import Account
 from core.errors import ValidationFailed
+from core.sqlrows import dict_rows
 
 MAX_MONTHS = 120
 
@@ -90,13 +89,6 @@ def currency_parse(value: str | None) -> str:
     return currency
 
 
-def _rows(sql: str, params: dict) -> list[dict]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [col[0] for col in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def fraction_text(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
@@ -133,7 +125,7 @@ def revenue_by_client_month(*, period: Period, currency: str) -> list[dict]:
             "refunds": row["refunds"] or 0,
             "revenue": row["revenue"] or 0,
         }
-        for row in _rows(REVENUE_SQL, period.params(currency))
+        for row in dict_rows(REVENUE_SQL, period.params(currency))
     ]
 
 
@@ -153,7 +145,7 @@ def revenue_by_day(*, period: Period, currency: str, client_id=None) -> dict[dat
     """Revenue (charges less refunds, as ``revenue_by_client_month``) per UTC day of ``period``
     (any days, ``[start, end)``), of one client or all; days without ledger activity are absent."""
     params = {**period.params(currency), "client": client_id}
-    return {row["day"]: row["revenue"] or 0 for row in _rows(REVENUE_BY_DAY_SQL, params)}
+    return {row["day"]: row["revenue"] or 0 for row in dict_rows(REVENUE_BY_DAY_SQL, params)}
 
 
 # --- gross margin per month ------------------------------------------------------------------------
@@ -176,7 +168,7 @@ SELECT to_char(date_trunc('month', t.created_at AT TIME ZONE 'UTC'), 'YYYY-MM') 
 def margin_by_month(*, period: Period, currency: str) -> list[dict]:
     """One row per month with ledger activity: revenue, labor and platform cost, margin."""
     out = []
-    for row in _rows(MARGIN_SQL, period.params(currency)):
+    for row in dict_rows(MARGIN_SQL, period.params(currency)):
         margin = row["revenue"] - row["labor_cost"] - row["platform_cost"]
         out.append({**row, "margin": margin, "margin_bp": basis_points(margin, row["revenue"])})
     return out
@@ -207,7 +199,7 @@ def hhi(revenues: list[int]) -> Fraction:
 
 def concentration(*, period: Period, currency: str) -> dict:
     """Each client's share of revenue, the largest share and the HHI of the period."""
-    rows = _rows(CLIENT_REVENUE_SQL, period.params(currency))
+    rows = dict_rows(CLIENT_REVENUE_SQL, period.params(currency))
     total = sum(row["revenue"] for row in rows)
     clients = [
         {
@@ -252,5 +244,5 @@ def annotator_pay(*, period: Period, currency: str) -> dict:
     answers less the pay taken back from answers rejected afterwards (payouts are not earnings)."""
     return {
         row["user_id"]: {"pay": row["pay"], "answers": row["answers"]}
-        for row in _rows(ANNOTATOR_PAY_SQL, period.params(currency))
+        for row in dict_rows(ANNOTATOR_PAY_SQL, period.params(currency))
     }

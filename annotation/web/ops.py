@@ -6,8 +6,6 @@ and /ops/trends.csv gives the same figures as a file."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from datetime import date
 
@@ -22,6 +20,7 @@ from annotation import trends as trend_reports
 from annotation.web import charts, ops_selectors
 from billing import reports
 from billing.invoices import money_format
+from billing.web import downloads
 from clients.models import Client
 from clients.web.access import staff_page
 from clients.web.errors import readable
@@ -140,6 +139,7 @@ def _trend_charts(rows: list[dict], currency: str) -> list[dict]:
 
 @require_GET
 @staff_page
+@replica_view
 def trends(request):
     """``?from=YYYY-MM-DD&to=YYYY-MM-DD&currency=USD&client=<id>`` (default: the last 30 days, USD,
     every client). A bad filter is shown on the page, with nothing drawn."""
@@ -179,6 +179,7 @@ def trends(request):
 
 @require_GET
 @staff_page
+@replica_view
 def trends_csv(request):
     """The trends' figures, one row per day: money in minor units and as a decimal, the median in
     seconds (empty on a day without completions). A bad filter: 400 with the reason as text."""
@@ -188,9 +189,9 @@ def trends_csv(request):
         return HttpResponse(readable(exc.message), status=400, content_type="text/plain; charset=utf-8")
     currency = query["currency"]
     rows = trend_reports.daily_trends(days=query["days"], currency=currency, client_id=query["client_id"])
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    days = query["days"]
+    return downloads.csv_response(
+        f"trends-{days.first}-{days.last}.csv",
         [
             "day",
             "tasks_completed",
@@ -199,21 +200,17 @@ def trends_csv(request):
             "revenue",
             "currency",
             "queue_depth",
-        ]
-    )
-    for r in rows:
-        writer.writerow(
+        ],
+        (
             [
                 f"{r['day']:%Y-%m-%d}",
                 r["completed"],
                 "" if r["median_seconds"] is None else r["median_seconds"],
                 r["revenue"],
-                money_format(r["revenue"], currency).split(" ")[0].replace(",", ""),
+                downloads.money_decimal(r["revenue"], currency),
                 currency,
                 r["queue_depth"],
             ]
-        )
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    days = query["days"]
-    response["Content-Disposition"] = f'attachment; filename="trends-{days.first}-{days.last}.csv"'
-    return response
+            for r in rows
+        ),
+    )

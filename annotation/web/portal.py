@@ -29,7 +29,7 @@ from annotation.web import charts, drawing, portal_selectors, uploads
 from annotation.web.domain_templates import BY_KEY, TEMPLATES
 from billing import selectors as billing_selectors
 from clients.web.access import WRITE, client_page, page_membership
-from clients.web.errors import form_error, readable
+from clients.web.errors import form_error, readable, refused
 from core.dbrouter import replica_view
 from core.errors import Conflict, DomainError, NotFound
 
@@ -280,9 +280,7 @@ def project_status(request, client, project_id):
                 client=client, actor=request.user, project_id=project_id, status=target
             )
         except DomainError as exc:
-            if exc.status_code == 404:
-                raise
-            messages.error(request, readable(exc.message))
+            refused(request, exc)
         else:
             messages.success(request, f"Project {project.name} {STATUS_CHANGES[target]}.")
     return redirect("portal-project", project_id=project_id)

@@ -3,9 +3,6 @@ issue, mark paid and void. Issue and pay move money, so they need an ``Idempoten
 
 from __future__ import annotations
 
-import csv
-import io
-
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +15,7 @@ from billing import invoices
 from billing.api.money import IDEMPOTENCY, _client, _parse
 from billing.idempotency import idempotent
 from billing.models import Invoice, InvoiceLine
+from billing.web import downloads
 from clients.api.access import ADMIN, caller_client, caller_staff
 from core.dbrouter import replica_view
 from core.pagination import NewestFirstCursor, paginated_response
@@ -109,59 +107,33 @@ class InvoiceCsvView(APIView):
     @replica_view
     def get(self, request, invoice_id):
         invoice = invoices.invoice_get_for_client(client=caller_client(request, ADMIN), invoice_id=invoice_id)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
+        invoice_cells = [invoice.number, invoice.period_start, invoice.period_end, invoice.currency]
+        rows = [
             [
-                "invoice",
-                "period_start",
-                "period_end",
-                "currency",
-                "project_id",
-                "project_name",
-                "task_type",
-                "kind",
-                "quantity",
-                "amount_minor",
+                *invoice_cells,
+                line.project_id or "",
+                downloads.csv_safe(line.project_name),
+                line.task_type,
+                line.kind,
+                line.quantity,
+                line.amount,
             ]
-        )
-        for line in _lines(invoice):
-            writer.writerow(
-                [
-                    invoice.number,
-                    invoice.period_start,
-                    invoice.period_end,
-                    invoice.currency,
-                    line.project_id or "",
-                    _csv_safe(line.project_name),
-                    line.task_type,
-                    line.kind,
-                    line.quantity,
-                    line.amount,
-                ]
-            )
-        writer.writerow(
-            [
-                invoice.number,
-                invoice.period_start,
-                invoice.period_end,
-                invoice.currency,
-                "",
-                "",
-                "",
-                "total",
-                "",
-                invoice.total,
-            ]
-        )
-        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{invoice.number}.csv"'
-        return response
-
-
-def _csv_safe(text: str) -> str:
-    """A cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) is quoted with ``'``."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+            for line in _lines(invoice)
+        ]
+        rows.append([*invoice_cells, "", "", "", "total", "", invoice.total])
+        header = [
+            "invoice",
+            "period_start",
+            "period_end",
+            "currency",
+            "project_id",
+            "project_name",
+            "task_type",
+            "kind",
+            "quantity",
+            "amount_minor",
+        ]
+        return downloads.csv_response(f"{invoice.number}.csv", header, rows)
 
 
 class InvoiceHtmlView(APIView):

@@ -3,11 +3,8 @@ annotators request payouts. Each POST needs an ``Idempotency-Key``."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
-from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -15,8 +12,8 @@ from rest_framework.views import APIView
 
 from billing import selectors, services
 from billing.idempotency import HEADER, idempotent
-from billing.invoices import money_format
 from billing.models import Payout
+from billing.web import downloads
 from clients.api.access import ADMIN, caller_client, caller_staff
 from clients.auth import ClientPrincipal
 from clients.models import Client
@@ -285,9 +282,8 @@ class StaffPayoutCsvView(APIView):
         start, end = _day(request, "from"), _day(request, "to")
         if end <= start:
             raise ValidationFailed("to: must be after from", code="invalid_period", details={"field": "to"})
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
+        return downloads.csv_response(
+            f"payouts-{start}-{end}.csv",
             [
                 "payout_id",
                 "created_at",
@@ -299,26 +295,23 @@ class StaffPayoutCsvView(APIView):
                 "status",
                 "period_start",
                 "period_end",
-            ]
-        )
-        for p in selectors.payouts_between(start=start, end=end):
-            writer.writerow(
+            ],
+            (
                 [
                     p.id,
                     p.created_at.isoformat(),
                     p.user.email,
                     p.user_id,
                     p.amount,
-                    money_format(p.amount, p.currency).split(" ")[0].replace(",", ""),
+                    downloads.money_decimal(p.amount, p.currency),
                     p.currency,
                     p.status,
                     p.period_start or "",
                     p.period_end or "",
                 ]
-            )
-        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="payouts-{start}-{end}.csv"'
-        return response
+                for p in selectors.payouts_between(start=start, end=end)
+            ),
+        )
 
 
 def _day(request, name: str) -> date:

@@ -13,7 +13,7 @@ from billing import invoices
 from billing.models import Invoice
 from clients.models import Client
 from clients.web.access import staff_page
-from clients.web.errors import form_error, readable
+from clients.web.errors import form_error, refused
 from core.dbrouter import replica_view
 from core.errors import DomainError, NotFound
 
@@ -74,9 +74,7 @@ def invoice_action(request, invoice_id, action):
     try:
         invoice = service(invoice_id=invoice_id, actor=request.user)
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        messages.error(request, readable(exc.message))
+        refused(request, exc)
     else:
         messages.success(request, f"Invoice {invoice.number} {done}.")
     return redirect("ops-invoices")

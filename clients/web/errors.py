@@ -5,6 +5,8 @@ Services raise ``core.errors.DomainError``; the API renders it as JSON. On pages
 - ``form_error(form, error)``: a refused form submission is shown on the same form, with what the
   person typed kept. The error goes on the field it names (``details["field"]``) when the form has
   that field, else above the form.
+- ``refused(request, error)``: a refused button (a POST that redirects back) shows the reason as an
+  error message on the page it returns to; a missing object (404) stays an error page.
 - ``DomainErrorPageMiddleware``: any other domain error raised by a page view (a missing or other
   tenant's object → 404, a role that may not → 403, …) becomes ``web/error.html`` with the error's
   status and message, never a stack trace or a JSON body.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.contrib import messages
 from django.shortcuts import render
 
 from core.errors import DomainError
@@ -77,6 +80,14 @@ def form_error(form: forms.Form, error: DomainError) -> forms.Form:
     else:
         form.add_error(None, readable(error.message))
     return form
+
+
+def refused(request, error: DomainError) -> None:
+    """A refused button (a POST that redirects back): the reason as an error message on the page
+    it returns to. A missing object (404) stays an error page (re-raised for the middleware)."""
+    if error.status_code == 404:
+        raise error
+    messages.error(request, readable(error.message))
 
 
 def error_page(request, *, status: int, message: str, code: str = "", title: str | None = None):

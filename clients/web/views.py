@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clients import selectors, services
 from clients.models import ApiKey, Membership, User
 from clients.web.access import ADMIN, READ, SESSION_CLIENT_KEY, TEAM, client_page, page_membership
-from clients.web.errors import form_error, readable
+from clients.web.errors import form_error, refused
 from core import events
 from core.errors import DomainError, NotFound
 
@@ -43,14 +43,6 @@ class WebhookEndpointForm(forms.Form):
             "invalid_choice": "%(value)s is not an event you can subscribe to; tick events from the list."
         },
     )
-
-
-def _refused(request, error: DomainError) -> None:
-    """A refused button (a POST that redirects back): the reason as an error message on the page
-    it returns to. A missing object (404) stays an error page."""
-    if error.status_code == 404:
-        raise error
-    messages.error(request, readable(error.message))
 
 
 @login_required
@@ -109,7 +101,7 @@ def api_key_revoke(request, client, key_id):
     try:
         api_key = services.api_key_revoke(client=client, api_key_id=key_id, actor=request.user)
     except DomainError as exc:
-        _refused(request, exc)
+        refused(request, exc)
     else:
         messages.success(
             request, f"Key {api_key.name} ({api_key.prefix}) revoked: it is refused from now on."
@@ -162,7 +154,7 @@ def webhook_toggle(request, client, endpoint_id):
             client=client, endpoint_id=endpoint_id, enabled=enable, actor=request.user
         )
     except DomainError as exc:
-        _refused(request, exc)
+        refused(request, exc)
     else:
         messages.success(request, f"Endpoint {endpoint.url} {'enabled' if enable else 'disabled'}.")
     return redirect("portal-webhooks")
@@ -218,7 +210,7 @@ def team_role(request, client, membership_id):
             client=client, membership_id=membership_id, role=request.POST.get("role", ""), actor=request.user
         )
     except DomainError as exc:
-        _refused(request, exc)
+        refused(request, exc)
     else:
         messages.success(request, f"{membership.user.email} is now {membership.role}.")
     return redirect("portal-team")
@@ -232,7 +224,7 @@ def team_remove(request, client, membership_id):
             client=client, membership_id=membership_id, actor=request.user
         )
     except DomainError as exc:
-        _refused(request, exc)
+        refused(request, exc)
     else:
         messages.success(request, f"{membership.user.email} removed from {client.name}.")
     return redirect("portal-team")
@@ -256,7 +248,7 @@ def invitation_revoke(request, client, invitation_id):
             client=client, invitation_id=invitation_id, actor=request.user
         )
     except DomainError as exc:
-        _refused(request, exc)
+        refused(request, exc)
     else:
         messages.success(request, f"Invitation of {invitation.email} cancelled: its link no longer works.")
     return redirect("portal-team")
@@ -269,7 +261,7 @@ def invitation_resend(request, client, invitation_id):
     try:
         issued = services.invitation_resend(client=client, invitation_id=invitation_id, actor=request.user)
     except DomainError as exc:
-        _refused(request, exc)
+        refused(request, exc)
     else:
         _mail_invitation(request, issued)
     return redirect("portal-team")

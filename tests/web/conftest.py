@@ -33,6 +33,18 @@ def member_pages(pages):
 
 
 @pytest.fixture
+def owner(client_a):
+    """The owner membership of ``client_a`` (the Team pages' tests)."""
+    return MemberFactory(client=client_a, role="owner")
+
+
+@pytest.fixture
+def owner_pages(pages, owner):
+    """Signed in as ``owner``."""
+    return pages(owner.user)
+
+
+@pytest.fixture
 def staff_pages(pages, db):
     return pages(NoPasswordUserFactory(is_staff=True))
 

@@ -32,16 +32,6 @@ def _set_password(browser, path, one=PASSWORD, two=PASSWORD):
     return browser.post(path, {"new_password1": one, "new_password2": two}, follow=True)
 
 
-@pytest.fixture
-def owner(client_a):
-    return MemberFactory(client=client_a, role="owner")
-
-
-@pytest.fixture
-def owner_pages(pages, owner):
-    return pages(owner.user)
-
-
 def test_owner_invites_and_a_new_person_joins_with_a_password(client_a, owner_pages):
     _invite(owner_pages, "New@Acme.example", "admin")
 

@@ -17,16 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def owner(client_a):
-    return MemberFactory(client=client_a, role="owner")
-
-
-@pytest.fixture
-def owner_pages(pages, owner):
-    return pages(owner.user)
-
-
-@pytest.fixture
 def invited(owner_pages):
     """A pending invitation of new@acme.example and the path of its mailed link."""
     _invite(owner_pages)

@@ -1,5 +1,5 @@
 """The pure parts of the pages: task files read into bulk items, answers drawn as SVG shapes, the
-progress chart's geometry."""
+progress chart's geometry, a refused button's message."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import math
 from datetime import date
 
 import pytest
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.test import RequestFactory
 
 from annotation.web import charts, drawing, uploads
+from clients.web.errors import refused
+from core.errors import Conflict, NotFound
 
 
 def test_csv_columns_become_task_fields_and_params():
@@ -122,3 +126,14 @@ def test_completions_before_the_window_count_in_the_start():
         completed_by_day={date(2025, 1, 1): 4}, total=4, today=date(2026, 1, 30), days=30
     )
     assert chart["completed"] == 4 and chart["rows"] == [] and chart["total_y"] == chart["top"]
+
+
+def test_a_refused_button_shows_the_reason_and_a_missing_object_stays_an_error():
+    request = RequestFactory().post("/ops/invoices/x/issue")
+    request._messages = CookieStorage(request)
+    refused(request, Conflict("status: already issued", code="invalid_status"))
+    assert [(m.level_tag, m.message) for m in request._messages] == [("error", "Status already issued")]
+    missing = NotFound("No such invoice.")
+    with pytest.raises(NotFound) as raised:
+        refused(request, missing)
+    assert raised.value is missing
