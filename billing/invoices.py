@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.utils import timezone
 
 from billing import ledger, services
@@ -34,6 +34,7 @@ from billing.models import Account, Invoice, InvoiceLine, LedgerEntry, LedgerTra
 from clients.models import Client
 from core import events
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.sqlrows import dict_rows
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +124,8 @@ def ledger_lines(*, client: Client, period_start: date, period_end: date) -> lis
         "start": utc_midnight(period_start),
         "end": utc_midnight(period_end),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(LINES_SQL, params)
-        names = [col[0] for col in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    # Money that becomes an invoice: always the primary's ledger, never a replica's.
+    return dict_rows(LINES_SQL, params, using=DEFAULT_DB_ALIAS)
 
 
 def _settlement(invoice: Invoice, suffix: str) -> int:

@@ -21,7 +21,9 @@ the moment the block is entered (checked once per block, on the replica's own co
 Inside the block a read still goes to the primary while the default connection is in a transaction
 (``atomic()``): whatever locks, claims, posts money or checks a balance does so in a transaction, and
 sees only the primary even when a caller wrapped it in ``replica_reads()`` by mistake. Writes always go
-to the primary; migrations run only there. Raw SQL on ``django.db.connection`` is the primary's.
+to the primary; migrations run only there. Raw SQL on ``django.db.connection`` is the primary's; the
+read-only aggregates of the reports and trends go through ``core.sqlrows.dict_rows``, which follows
+the same rule (``read_alias``).
 
 ``replica_view`` wraps a read-only view (GET/HEAD only): it runs inside ``replica_reads()`` and, when
 the replica fails in the middle, runs the view again on the primary. ``run_replica_reads`` does the same
@@ -70,14 +72,20 @@ def clock() -> float:
     return time.time()
 
 
+def read_alias() -> str:
+    """The alias a read issued now goes to, by the rule above (for raw SQL read helpers such as
+    ``core.sqlrows.dict_rows``, which have no model for the router to see)."""
+    alias = _alias.get()
+    if alias is None or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        return DEFAULT_DB_ALIAS
+    return alias
+
+
 class ReplicaRouter:
     """Primary unless inside ``replica_reads()`` with a usable replica and no open transaction."""
 
     def db_for_read(self, model, **hints):
-        alias = _alias.get()
-        if alias is None or connections[DEFAULT_DB_ALIAS].in_atomic_block:
-            return DEFAULT_DB_ALIAS
-        return alias
+        return read_alias()
 
     def db_for_write(self, model, **hints):
         return DEFAULT_DB_ALIAS

@@ -200,16 +200,18 @@ def test_claim_submit_and_billing_never_touch_the_replica(client_a, api_a):
 def test_report_and_invoice_pages_read_from_the_replica(pages_for, client_a, api_a):
     staff = pages_for(NoPasswordUserFactory(is_staff=True))
     wait_for_replay()
-    for url in (
-        "/ops/?from=2025-01&to=2025-06",
-        "/ops/invoices/",
-        "/ops/trends/?from=2025-03-01&to=2025-03-05",
-        "/ops/trends.csv?from=2025-03-01&to=2025-03-05",
-    ):  # their ORM reads; raw SQL (the reports' aggregates) is the primary's (core/dbrouter.py)
+    for url, aggregate in (
+        ("/ops/?from=2025-01&to=2025-06", "billing_ledgerentry"),  # revenue, margin, pay
+        ("/ops/invoices/", None),
+        ("/ops/trends/?from=2025-03-01&to=2025-03-05", "generate_series"),  # the task trends
+        ("/ops/trends.csv?from=2025-03-01&to=2025-03-05", "generate_series"),
+    ):  # the ORM reads and the raw SQL aggregates (core.sqlrows.dict_rows follows the router)
         with on_replica() as replica_queries:
             response = staff.get(url)
         assert response.status_code == 200, url
         assert replica_queries.sql, f"{url} read nothing from the replica"
+        if aggregate:
+            assert any(aggregate in sql for sql in replica_queries.sql), f"{url}: aggregates on the primary"
     with on_replica() as replica_queries:
         assert api_a.get("/api/v1/billing/invoices").status_code == 200
     assert any("billing_invoice" in sql for sql in replica_queries.sql)
