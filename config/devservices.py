@@ -302,7 +302,7 @@ def choose_redis(mode: str, force_embedded: bool) -> tuple[str | None, str | Non
 # --- entry point --------------------------------------------------------------------------
 
 USAGE = "usage: python -m config.devservices {run,test} -- COMMAND [ARGS...] | stop | banner --port PORT"
-BANNER_TIMEOUT = 180.0  # two shared cores: gunicorn and four Celery processes import Django at once
+BANNER_TIMEOUT = 180.0  # two shared cores: granian and four Celery processes import Django at once
 
 
 def web_answers(url: str) -> bool:

@@ -13,7 +13,7 @@ the next start, kept after a stop for reading the logs):
   read replica made from it with ``pg_basebackup -R`` on another port (``Replica`` below);
 - PgBouncer in transaction mode in front of the primary (config/pgbouncer.py's ``start``);
 - a ``redis-server`` (bench/chaos.py's ``Redis``);
-- two nodes, each running every line of the Procfile from its own folder (bench/procs.py): gunicorn
+- two nodes, each running every line of the Procfile from its own folder (bench/procs.py): granian
   on its own port, the ``worker``, ``webhooks`` and ``exports`` Celery workers, and beat. The nodes
   reach PostgreSQL through PgBouncer (``DATABASE_POOLER=pgbouncer``); beat's leader lock goes to the
   primary directly (``QUORUM_SCHEDULER_DATABASE_URL``); ``DATABASE_REPLICA_URL`` names the replica;
