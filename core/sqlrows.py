@@ -1,8 +1,10 @@
-"""Rows of a raw SQL query as dicts (the reports' and trends' read-only aggregates)."""
+"""Rows of raw SQL: as dicts (the reports' and trends' read-only aggregates), or as model instances
+holding only the columns a statement returned (the work loop's claim)."""
 
 from __future__ import annotations
 
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import DEFERRED, Model
 
 from core.dbrouter import read_alias
 
@@ -15,3 +17,19 @@ def dict_rows(sql: str, params: dict | list | None = None, *, using: str | None 
         cursor.execute(sql, params)
         names = [col[0] for col in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def loaded(model: type[Model], **values) -> Model:
+    """An instance of ``model`` as if read from the database with only these columns (by attribute
+    name, e.g. ``task_id``): the others are deferred, so touching one reads it (a query) instead of
+    silently holding a default, and no field default is computed (``Model(**kwargs)`` calls every
+    other field's default: most of the CPU of building one). ``Model.from_db`` with the values in
+    the model's field order."""
+    fields = model._meta.concrete_fields
+    unknown = values.keys() - {f.attname for f in fields}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no column {sorted(unknown)}")
+    instance = model(*[values.get(f.attname, DEFERRED) for f in fields])
+    instance._state.adding = False
+    instance._state.db = DEFAULT_DB_ALIAS
+    return instance
