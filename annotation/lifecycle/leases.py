@@ -32,6 +32,7 @@ from core import events
 from core.errors import Conflict, NotFound, PermissionDenied, TooManyRequests
 from core.ids import uuid7
 from core.models import Event
+from core.sqlrows import loaded
 
 # The annotator's standing in the project, created on first use, locked: a removal
 # (``annotation.services.workforce.worker_bar``) and a claim are serialized on this row. An
@@ -183,7 +184,10 @@ def claim(
     if outcome == "none":
         return None
     params = json.loads(params) if isinstance(params, str) else params
-    assignment = Assignment(
+    # What the annotator needs to see came back with the claim: no second read. Only these columns
+    # are set; the others are deferred (``loaded``: read if touched, no defaults computed).
+    assignment = loaded(
+        Assignment,
         id=assignment_id,
         status=status,
         claim_version=claim_version,
@@ -193,12 +197,15 @@ def claim(
         project_id=claimed_project,
         task_id=task_id,
     )
-    assignment._state.adding = False
-    # What the annotator needs to see came back with the claim: no second read.
-    assignment.task = Task(
-        id=task_id, project_id=claimed_project, task_type=task_type, instruction=instruction, params=params
+    assignment.task = loaded(
+        Task,
+        id=task_id,
+        project_id=claimed_project,
+        task_type=task_type,
+        instruction=instruction,
+        params=params,
     )
-    assignment.project = Project(id=claimed_project, instructions=instructions)
+    assignment.project = loaded(Project, id=claimed_project, instructions=instructions)
     return Claim(assignment, resumed=outcome == "resumed")
 
 
