@@ -80,11 +80,8 @@ DECLARE
     v_standing text;
     v_ok boolean;
     v_assignment uuid;
-    -- The claim's wait for a task row is bounded (see "The task" below): half of deadlock_timeout,
-    -- at most 100 ms, so it gives up before a deadlock check would pick a victim.
+    -- The claim's wait for a task row (see "The task" below): 1 ms, the least lock_timeout.
     v_lock_timeout text := current_setting('lock_timeout');
-    v_task_wait text := greatest(1, least(100, floor(extract(epoch FROM current_setting('deadlock_timeout')::interval)
-                                                     * 500)))::integer || 'ms';
 BEGIN
     SELECT a.status INTO v_status FROM annotation_annotator a WHERE a.id = p_annotator FOR NO KEY UPDATE;
     IF v_status IS DISTINCT FROM 'active' THEN
@@ -187,10 +184,11 @@ BEGIN
         -- This claim holds its standing, so such a wait closed a cycle with completing submits
         -- (they lock task, then standings): submit 1 waiting for this standing, this claim waiting
         -- for submit 2's task, submit 2 waiting for a standing submit 1 holds (README.md, "Lock
-        -- order"). So the wait is bounded by lock_timeout: past it the claim fails with
-        -- lock_not_available (55P03), rolls back whole, and annotation.lifecycle.leases.claim runs
-        -- it again.
-        PERFORM set_config('lock_timeout', v_task_wait, true);
+        -- order"). So the task statements run under a lock_timeout of 1 ms: a claim caught in that
+        -- wait fails with lock_not_available (55P03) at once, rolls back whole (its standing too),
+        -- and annotation.lifecycle.leases.claim runs it again; the next snapshot sees the newest
+        -- version locked and skips it. Nothing else in these statements waits for a lock.
+        PERFORM set_config('lock_timeout', '1ms', true);
         v_task := NULL;
         IF v_gold THEN
             -- Gold, breadth first, on the partial index task_gold_queue_idx.

@@ -7,10 +7,10 @@ class Migration(migrations.Migration):
     dependencies = [("annotation", "0018_project_deadline")]
 
     operations = [
-        # functions.sql: quorum_claim bounds its wait for a task row with lock_timeout (SKIP LOCKED
+        # functions.sql: quorum_claim bounds its wait for a task row with lock_timeout, 1 ms (SKIP LOCKED
         # still waits on a row's update chain, and the claim holds its standing then: a claim /
         # completing submit / completing submit deadlock), and its budget step runs in a
         # subtransaction that a refusal rolls back (a project passed over keeps no budget or credit
         # row locked at the next standing gate). annotation/lifecycle/README.md, "Lock order".
-        FUNCTIONS.installs("f954aefa37a6a7fc6086843924b89e275b78f92e00e4a83b9caf88fe934db159"),
+        FUNCTIONS.installs("226d8c387e6e811bab53d39a53df77dc9d9ab9624899c1e7981f568fab8655d2"),
     ]
