@@ -8,7 +8,9 @@
 -- What each function does is what the Python services did statement by statement before; the
 -- Python docstrings of annotation/lifecycle/ say which function backs which service, and README.md
 -- in that folder gives the state machine and the lock order, which these functions keep:
---   claim:  annotator -> standing (ProjectWorker) -> task (SKIP LOCKED) -> budget rows
+--   claim:  annotator -> standing (ProjectWorker) -> task (SKIP LOCKED; a wait on an update
+--           chain bounded by lock_timeout) -> budget rows; a project passed over keeps no budget
+--           row locked (the budget step's subtransaction)
 --   submit: assignment -> task -> the submitter's standing -> ledger accounts (ascending id)
 --           -> standings of the round's annotators (ascending id) on completion
 -- Nothing here waits on a lock while holding a lock that a path taking them in the other order
@@ -78,6 +80,8 @@ DECLARE
     v_standing text;
     v_ok boolean;
     v_assignment uuid;
+    -- The claim's wait for a task row (see "The task" below): 1 ms, the least lock_timeout.
+    v_lock_timeout text := current_setting('lock_timeout');
 BEGIN
     SELECT a.status INTO v_status FROM annotation_annotator a WHERE a.id = p_annotator FOR NO KEY UPDATE;
     IF v_status IS DISTINCT FROM 'active' THEN
@@ -173,6 +177,18 @@ BEGIN
             CONTINUE;  -- removed or suspended since the project list was read
         END IF;
 
+        -- The task. SKIP LOCKED does not always skip: when the updater of a candidate row commits
+        -- while this statement is locking it, PostgreSQL locks the newer versions by following the
+        -- update chain, and there it waits (whatever the wait policy) for a transaction holding
+        -- the newest one: a submit of that task, which goes on to lock the standings of its round.
+        -- This claim holds its standing, so such a wait closed a cycle with completing submits
+        -- (they lock task, then standings): submit 1 waiting for this standing, this claim waiting
+        -- for submit 2's task, submit 2 waiting for a standing submit 1 holds (README.md, "Lock
+        -- order"). So the task statements run under a lock_timeout of 1 ms: a claim caught in that
+        -- wait fails with lock_not_available (55P03) at once, rolls back whole (its standing too),
+        -- and annotation.lifecycle.leases.claim runs it again; the next snapshot sees the newest
+        -- version locked and skips it. Nothing else in these statements waits for a lock.
+        PERFORM set_config('lock_timeout', '1ms', true);
         v_task := NULL;
         IF v_gold THEN
             -- Gold, breadth first, on the partial index task_gold_queue_idx.
@@ -222,6 +238,7 @@ BEGIN
              WHERE t.id = candidate.id AND t.slots_taken < t.overlap AND t.status = 'pending'
             RETURNING t.id, t.claim_seq, t.price, candidate.spend_reserved INTO v_task, v_seq, v_price, v_reserved;
         END IF;
+        PERFORM set_config('lock_timeout', v_lock_timeout, true);
         IF v_task IS NULL THEN
             CONTINUE;  -- every candidate was being claimed by someone else at this instant
         END IF;
@@ -229,26 +246,39 @@ BEGIN
         -- The first claim of a live task commits its price against the project's budget and the
         -- client's funds plus credit (billing.services.spend_reserve: the same two guarded upserts,
         -- project row first). No room: the claim is undone on the still-locked task row.
+        --
+        -- The two upserts run in a subtransaction (the BEGIN ... EXCEPTION block) that a refusal
+        -- rolls back. An upsert whose WHERE refuses still locks the conflicting row, and the loop
+        -- then takes the next project's standing gate: holding the budget or credit row there
+        -- inverts the lock order (standing -> budget rows) and deadlocks with a claim that holds
+        -- its standing in that project and waits for the credit row, and a completing submit
+        -- that holds this annotator's standing there and waits for that claim's (README.md, "Lock
+        -- order"). Rolling the subtransaction back releases both rows before the next project.
         IF NOT v_reserved AND v_price > 0 THEN
             v_ok := false;
-            INSERT INTO billing_projectbudget AS b (project_id, client_id, "limit", committed, updated_at)
-            VALUES (p.id, p.client_id, NULL, v_price, p_now)
-            ON CONFLICT (project_id) DO UPDATE
-               SET committed = b.committed + EXCLUDED.committed, updated_at = EXCLUDED.updated_at
-             WHERE b."limit" IS NULL OR b.committed + EXCLUDED.committed <= b."limit"
-            RETURNING true INTO v_ok;
-            IF v_ok THEN
-                v_ok := false;
-                INSERT INTO billing_clientcredit AS c (client_id, credit_limit, committed, received, updated_at)
-                VALUES (p.client_id, NULL, v_price, 0, p_now)
-                ON CONFLICT (client_id) DO UPDATE
-                   SET committed = c.committed + EXCLUDED.committed, updated_at = EXCLUDED.updated_at
-                 WHERE c.credit_limit IS NULL OR c.committed + EXCLUDED.committed <= c.received + c.credit_limit
+            BEGIN
+                INSERT INTO billing_projectbudget AS b (project_id, client_id, "limit", committed, updated_at)
+                VALUES (p.id, p.client_id, NULL, v_price, p_now)
+                ON CONFLICT (project_id) DO UPDATE
+                   SET committed = b.committed + EXCLUDED.committed, updated_at = EXCLUDED.updated_at
+                 WHERE b."limit" IS NULL OR b.committed + EXCLUDED.committed <= b."limit"
                 RETURNING true INTO v_ok;
-                IF NOT coalesce(v_ok, false) THEN
-                    UPDATE billing_projectbudget SET committed = committed - v_price WHERE billing_projectbudget.project_id = p.id;
+                IF v_ok THEN
+                    v_ok := false;
+                    INSERT INTO billing_clientcredit AS c (client_id, credit_limit, committed, received, updated_at)
+                    VALUES (p.client_id, NULL, v_price, 0, p_now)
+                    ON CONFLICT (client_id) DO UPDATE
+                       SET committed = c.committed + EXCLUDED.committed, updated_at = EXCLUDED.updated_at
+                     WHERE c.credit_limit IS NULL OR c.committed + EXCLUDED.committed <= c.received + c.credit_limit
+                    RETURNING true INTO v_ok;
                 END IF;
-            END IF;
+                IF NOT coalesce(v_ok, false) THEN
+                    -- No room: undo the budget step (the project's bump too) and release its row locks.
+                    RAISE EXCEPTION USING ERRCODE = 'QB001';
+                END IF;
+            EXCEPTION WHEN SQLSTATE 'QB001' THEN
+                v_ok := false;
+            END;
             IF NOT coalesce(v_ok, false) THEN
                 UPDATE annotation_task SET slots_taken = slots_taken - 1, spend_reserved = false WHERE id = v_task;
                 CONTINUE;  -- over the project's budget or the client's funds plus credit: not served

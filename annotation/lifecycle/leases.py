@@ -17,13 +17,14 @@ serializes one annotator's own concurrent claims so the live-lease quota holds.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -33,6 +34,8 @@ from core.errors import Conflict, NotFound, PermissionDenied, TooManyRequests
 from core.ids import uuid7
 from core.models import Event
 from core.sqlrows import loaded
+
+logger = logging.getLogger(__name__)
 
 # The annotator's standing in the project, created on first use, locked: a removal
 # (``annotation.services.workforce.worker_bar``) and a claim are serialized on this row. An
@@ -150,6 +153,29 @@ def _project_id(project_id) -> uuid.UUID | None:
         return None
 
 
+# quorum_claim bounds its wait for a task row with lock_timeout (functions.sql, "The task"): past it
+# the statement fails with lock_not_available and is rolled back whole. It is run again, up to this
+# many times in all, outside a caller's transaction.
+CLAIM_ATTEMPTS = 3
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _claim_call(args: list) -> tuple | None:
+    """``quorum_claim``'s row, or None when its task wait timed out on every attempt."""
+    for attempt in range(1, CLAIM_ATTEMPTS + 1):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(CLAIM_CALL_SQL, args)
+                return cursor.fetchone()
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE or connection.in_atomic_block:
+                raise
+            logger.info(
+                "quorum_claim gave up waiting for a task row (attempt %d of %d)", attempt, CLAIM_ATTEMPTS
+            )
+    return None
+
+
 def claim(
     *, annotator: Annotator, project_id=None, resume: bool = True, now: datetime | None = None
 ) -> Claim | None:
@@ -164,12 +190,11 @@ def claim(
     if project_id is not None and _project_id(project_id) is None:
         return None  # a malformed project id names no project: nothing to claim
     quota = settings.QUORUM_MAX_LIVE_LEASES
-    with connection.cursor() as cursor:
-        cursor.execute(
-            CLAIM_CALL_SQL,
-            [annotator.pk, _project_id(project_id), resume, now, quota, f"user:{annotator.user_id}"],
-        )
-        row = cursor.fetchone()
+    row = _claim_call(
+        [annotator.pk, _project_id(project_id), resume, now, quota, f"user:{annotator.user_id}"]
+    )
+    if row is None:
+        return None  # the task waits timed out every time: nothing claimable at this instant
     (outcome, detail, assignment_id, status, claim_version, leased_until, claimed_at, task_id, task_type,
      instruction, params, instructions, claimed_project) = row  # fmt: skip
     if outcome == "not_active":
