@@ -722,17 +722,23 @@ def raw_cycle(conn: psycopg.Connection, ctx: dict) -> tuple[float, float] | None
     answer's validation before COMMIT (``annotation.lifecycle.submit``). Returns their latencies,
     None when nothing is claimable."""
     from annotation import tasktypes
-    from annotation.lifecycle.leases import CLAIM_CALL_SQL
+    from annotation.lifecycle.leases import CLAIM_ATTEMPTS, CLAIM_CALL_SQL
     from annotation.lifecycle.submit import SUBMIT_CALL_SQL
 
     t0 = time.perf_counter()
     with conn.cursor() as cur:
         annotator = ctx["auth"].annotator(cur, ctx["token"])
-        row = cur.execute(
-            CLAIM_CALL_SQL,
-            [annotator, None, True, datetime.now(UTC), 3, ctx["actor"]],  # as the HTTP body {}
-        ).fetchone()
-    if row[0] == "none":
+        row = None
+        for _ in range(CLAIM_ATTEMPTS):  # as leases.claim: again when its task wait timed out
+            try:
+                row = cur.execute(
+                    CLAIM_CALL_SQL,
+                    [annotator, None, True, datetime.now(UTC), 3, ctx["actor"]],  # as the HTTP body {}
+                ).fetchone()
+                break
+            except psycopg.errors.LockNotAvailable:
+                continue
+    if row is None or row[0] == "none":
         return None
     if row[0] not in ("claimed", "resumed"):
         raise RuntimeError(f"raw claim: {row[0]} {row[1]}")
