@@ -17,7 +17,7 @@ CHAOS_ARGS ?=
 
 help:
 	@echo "make run     start web (http://127.0.0.1:$(PORT)/), worker and beat with demo data"
-	@echo "make test    run the test suite (PYTEST_ARGS='-k claim' to narrow it)"
+	@echo "make test    run the test suite on 2 workers (PYTEST_ARGS='-k claim' to narrow it, TEST_WORKERS=0 for one process)"
 	@echo "make test-pgbouncer  the session, lock and streaming tests through a private PgBouncer (transaction mode)"
 	@echo "make test-replica  the read-replica tests against a private streaming replica (pg_basebackup)"
 	@echo "make bench   run bench/claim.py (BENCH_ARGS='...' to pass options)"
@@ -63,8 +63,13 @@ run: $(STAMP)
 			| python -m config.devservices banner --port $(PORT) & \
 		exec honcho start -f Procfile -e /dev/null -p $(PORT)'
 
+# Two pytest-xdist workers (TEST_WORKERS=0: one process, no xdist), each with its own run name and so
+# its own test database, Redis prefix and media folder (tests/xdist_worker.py, config/devservices.py).
+# worksteal: an idle worker takes queued tests from a busy one, so the long ones do not leave one
+# worker idle at the end. `python -m pytest` puts the checkout on sys.path for -p tests.xdist_worker.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(LAUNCH) test -- $(BIN)/pytest $(PYTEST_ARGS)
+	$(LAUNCH) test -- $(BIN)/python -m pytest -p tests.xdist_worker -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The tests that exercise sessions, locks and streaming, through a private PgBouncer in transaction
 # mode (config/pgbouncer.py; needs the pgbouncer binary: apt-get install -y pgbouncer). --reuse-db:

@@ -37,7 +37,9 @@ so two checkouts never collide and one checkout reuses its own): the database ``
 (pytest-django then creates ``test_quorum_<run>``), the Redis key prefix ``<run>:`` on every key
 and queue (``QUORUM_REDIS_PREFIX``), the media folder (``QUORUM_MEDIA_ROOT``, under the system's
 temporary directory) and the benchmarks' smoke databases. Two checkouts can run ``make test`` on
-one machine at once.
+one machine at once. ``make test`` runs pytest-xdist workers (``-n 2``): each worker takes the run
+name ``<run>_<worker id>`` (``worker_run_name``; switched by tests/xdist_worker.py before Django
+reads its settings), so the workers of one run are isolated from each other the same way.
 
 ``DEVSERVICES_FORCE_EMBEDDED=1`` skips step 2 of both, to exercise the embedded servers on a
 machine that has local ones. Embedded servers keep running after the command and are reused next
@@ -127,6 +129,38 @@ def run_name() -> str:
     if not name.replace("_", "").isalnum() or not name.isascii() or len(name) > 40:
         raise SystemExit(f"QUORUM_RUN_NAME must be 1-40 letters, digits or underscores (got {name!r})")
     return name.lower()
+
+
+def run_environment(run: str) -> dict[str, str]:
+    """The per-run variables ``test`` mode derives from run name ``run`` (see the module docstring)."""
+    return {
+        "QUORUM_RUN_NAME": run,
+        "QUORUM_REDIS_PREFIX": f"{run}:",
+        "QUORUM_MEDIA_ROOT": str(Path(tempfile.gettempdir()) / f"quorum-test-media-{run}"),
+    }
+
+
+def worker_run_name(run: str, worker: str) -> str:
+    """The run name of pytest-xdist worker ``worker`` (``gw0``, ``gw1``…) of run ``run``: every
+    per-run resource of a worker is its own, as if it were a run of its own (pytest-django adds the
+    same ``_gw0`` suffix to the test database, so ``test_quorum_<run>_gw0`` still follows the rule)."""
+    if not worker.isalnum() or not worker.isascii():
+        raise SystemExit(f"unexpected pytest-xdist worker id {worker!r}")
+    return f"{run}_{worker}".lower()
+
+
+def adopt_worker_run_name(worker: str) -> str | None:
+    """In a pytest-xdist worker: switch this process to the worker's run name, replacing each
+    per-run variable that still holds the value derived from the parent run's name (one set by hand
+    is kept). Returns the worker's run name, or None outside ``make test`` (no run name)."""
+    run = os.environ.get("QUORUM_RUN_NAME")
+    if not run:
+        return None
+    derived, mine = run_environment(run), run_environment(worker_run_name(run, worker))
+    for key, value in mine.items():
+        if os.environ.get(key, derived[key]) == derived[key]:
+            os.environ[key] = value
+    return mine["QUORUM_RUN_NAME"]
 
 
 def local_postgres(db_name: str = DB_NAME) -> str | None:
@@ -359,10 +393,8 @@ def main(argv: list[str]) -> int:
         os.environ.setdefault("QUORUM_OUTBOUND_ALLOW_LOOPBACK", "1")
         run = run_name()
         os.environ["QUORUM_RUN_NAME"] = run
-        os.environ.setdefault("QUORUM_REDIS_PREFIX", f"{run}:")
-        os.environ.setdefault(
-            "QUORUM_MEDIA_ROOT", str(Path(tempfile.gettempdir()) / f"quorum-test-media-{run}")
-        )
+        for key, value in run_environment(run).items():
+            os.environ.setdefault(key, value)
     else:
         os.environ.setdefault("DJANGO_ENV", "development")
     load_dotenv(BASE_DIR / ".env")

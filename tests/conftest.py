@@ -37,6 +37,21 @@ def _guarded_connect(self, address):
     return _real_connect(self, address)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Tests marked ``long_run`` (a bench script's smoke run, the chaos tier: a minute or so each in
+    a subprocess, on databases and servers of their own) go first. ``make test`` runs two xdist
+    workers that steal queued tests from each other: started first, the long runs overlap the short
+    tests, and neither worker is left idle at the end waiting for one. After pytest-django's own
+    ordering (``trylast``); a stable sort, so the order of everything else is kept. They must not use
+    the test database: the order pytest-django gives the database tests (transactional ones last)
+    is kept only among those."""
+    for item in items:
+        if item.get_closest_marker("long_run") and item.get_closest_marker("django_db"):
+            raise pytest.UsageError(f"{item.nodeid}: a long_run test must not use the test database")
+    items.sort(key=lambda item: item.get_closest_marker("long_run") is None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def egress_guard():
     socket.socket.connect = _guarded_connect

@@ -11,7 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.long_run  # scheduled first: see tests/conftest.py
 CYCLES = 60
 
 
@@ -50,9 +53,12 @@ def test_capacity_bench_smoke_run(tmp_path):
         assert 0 < r["completed_tasks_per_cycle"] <= 1 / 3 + 0.05, path  # overlap 3
     # Django checks its persistent connection at the start of every request (DB_CONN_HEALTH_CHECKS),
     # with a SELECT 1 only when the server wrote on the idle connection (core/postgresql/base.py):
-    # on a healthy run next to none, so both paths make the same round trips.
+    # on a healthy run next to none, so both paths make the same round trips. A SELECT 1 per request
+    # would be 2 per cycle; what is counted instead is gunicorn's readiness probes (GET /healthz
+    # every 0.2 s until every worker is up, in the window: more of them on a busy machine, 6 seen
+    # with a second test worker running), so the bound is one per cycle, not a tenth.
     health = runs["http"]["per_cycle"]["statement_calls"].get("health", 0)
-    assert health < CYCLES // 10, health
+    assert health < CYCLES, health
     assert "health" not in runs["raw"]["per_cycle"]["statement_calls"]
     assert runs["raw"]["per_cycle"]["round_trips"] <= runs["http"]["per_cycle"]["round_trips"]
     assert {h["rows"] for h in data["hot_row"]} >= {1, 4} and all(

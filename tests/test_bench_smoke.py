@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.long_run  # scheduled first: see tests/conftest.py
 # Per test run (make test sets it), so two runs on one machine never drop each other's database.
 RUN = os.environ.get("QUORUM_RUN_NAME", "local")
 

@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.long_run  # scheduled first: see tests/conftest.py
 
 
 def test_the_quick_chaos_tier_holds_its_zero_figures(tmp_path):

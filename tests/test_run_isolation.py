@@ -41,3 +41,21 @@ def test_media_files_go_to_the_runs_own_folder(run_name):
     media = Path(settings.MEDIA_ROOT)
     assert media.name == f"quorum-test-media-{run_name}"
     assert not media.is_relative_to(Path(settings.BASE_DIR) / "var")
+
+
+def test_each_xdist_worker_is_a_run_of_its_own(monkeypatch):
+    """``make test`` runs two pytest-xdist workers: tests/xdist_worker.py gives each the run name
+    ``<run>_<worker id>`` before the settings are read, so the tests above hold for each worker, and
+    the two workers share none of their database, Redis keys, queues and media folder."""
+    from config import devservices
+
+    for key, value in devservices.run_environment("rtest").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("QUORUM_REDIS_PREFIX", "chosen-by-hand:")  # set by hand: kept as it is
+
+    assert devservices.adopt_worker_run_name("gw1") == "rtest_gw1"
+    assert os.environ["QUORUM_RUN_NAME"] == "rtest_gw1"
+    assert Path(os.environ["QUORUM_MEDIA_ROOT"]).name == "quorum-test-media-rtest_gw1"
+    assert os.environ["QUORUM_REDIS_PREFIX"] == "chosen-by-hand:"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    assert worker is None or settings.REDIS_KEY_PREFIX.endswith(f"_{worker}:")

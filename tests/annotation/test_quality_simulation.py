@@ -7,7 +7,7 @@ whose truth only the simulation knows.
 - dynamic overlap reaches the accuracy of fixed overlap 5 with at least 25 % fewer answers.
 
 The experiment and its answer model are in ``quality_simulation.py`` (``experiment``); the test
-prints its figures (run pytest with ``-s``).
+prints its figures (``make test TEST_WORKERS=0 PYTEST_ARGS='... -s'``: xdist workers do not show them).
 
 Two sizes, one experiment:
 

@@ -45,10 +45,15 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, interval: flo
         time.sleep(interval)
 
 
-def database_url_for(name: str) -> str:
-    """The project's ``DATABASE_URL`` with its database replaced by ``name`` (the test database)."""
+def database_url_for(name: str, application_name: str = "") -> str:
+    """The project's ``DATABASE_URL`` with its database replaced by ``name`` (the test database),
+    and the sessions named ``application_name`` (in ``pg_stat_activity``) when one is given."""
     parts = urlsplit(settings.DATABASE_URL)
-    return parts._replace(path="/" + quote(name, safe="")).geturl()
+    parts = parts._replace(path="/" + quote(name, safe=""))
+    if application_name:
+        query = "&".join(q for q in (parts.query, f"application_name={quote(application_name)}") if q)
+        parts = parts._replace(query=query)
+    return parts.geturl()
 
 
 @dataclass
@@ -86,10 +91,15 @@ def _stop(process: subprocess.Popen) -> None:
         pass
 
 
-def _other_sessions(db_name: str) -> int:
+def _sessions_named(db_name: str, application_name: str) -> int:
+    """Sessions on ``db_name`` named ``application_name``: the worker's, not the live server's (a
+    browser test's keep-alive connections hold a server thread and its session until the page's
+    context closes, after this fixture's teardown)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [db_name]
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s "
+            "AND pid <> pg_backend_pid()",
+            [db_name, application_name],
         )
         return cursor.fetchone()[0]
 
@@ -136,7 +146,7 @@ def celery_worker_process(transactional_db, tmp_path) -> Iterator[WorkerProcess]
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_ENV": "test",
-        "DATABASE_URL": database_url_for(db_name),
+        "DATABASE_URL": database_url_for(db_name, application_name=private.prefix),
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "QUORUM_OUTBOUND_ALLOW_LOOPBACK": "1",
@@ -171,6 +181,6 @@ def celery_worker_process(transactional_db, tmp_path) -> Iterator[WorkerProcess]
         # Shown by pytest only when the test fails (captured teardown output).
         print(f"----- Celery worker log (exit code {process.returncode}) -----\n{worker.log()}")
         # The database is flushed and later dropped: wait for the worker's sessions to go away.
-        wait_until(lambda: _other_sessions(db_name) == 0, timeout=10)
+        wait_until(lambda: _sessions_named(db_name, private.prefix) == 0, timeout=10)
         for queue in queues:
             _delete_queue(celery_app, queue)
