@@ -54,7 +54,7 @@ def test_capacity_bench_smoke_run(tmp_path):
     # Django checks its persistent connection at the start of every request (DB_CONN_HEALTH_CHECKS),
     # with a SELECT 1 only when the server wrote on the idle connection (core/postgresql/base.py):
     # on a healthy run next to none, so both paths make the same round trips. A SELECT 1 per request
-    # would be 2 per cycle; what is counted instead is gunicorn's readiness probes (GET /healthz
+    # would be 2 per cycle; what is counted instead is the web server's readiness probes (GET /healthz
     # every 0.2 s until every worker is up, in the window: more of them on a busy machine, 6 seen
     # with a second test worker running), so the bound is one per cycle, not a tenth.
     health = runs["http"]["per_cycle"]["statement_calls"].get("health", 0)

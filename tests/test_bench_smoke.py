@@ -54,7 +54,7 @@ def test_claim_bench_smoke_run(tmp_path):
 
 def test_export_bench_smoke_run(tmp_path):
     """bench/export.py loads its own rows with SQL, runs each export in a child process (worker
-    path) and through gunicorn and a real Celery exports worker (api path)."""
+    path) and through the web server and a real Celery exports worker (api path)."""
     out = tmp_path / "export.json"
     cmd = [
         sys.executable,
@@ -95,7 +95,7 @@ def test_export_bench_smoke_run(tmp_path):
 
 
 def test_import_bench_smoke_run(tmp_path):
-    """bench/import.py: single requests through gunicorn and in-process, a replay, and a long run."""
+    """bench/import.py: single requests through the web server and in-process, a replay, and a long run."""
     out = tmp_path / "import.json"
     cmd = [
         sys.executable,
