@@ -39,7 +39,7 @@ CREATE OR REPLACE FUNCTION quorum_task_payload(p_task uuid) RETURNS jsonb LANGUA
      WHERE t.id = p_task
 $$;
 
--- Write one event row (clients.events.record).
+-- Write one event row (core.events.record).
 CREATE OR REPLACE FUNCTION quorum_event(p_actor text, p_entity_type text, p_entity uuid, p_kind text, p_before jsonb,
                                         p_after jsonb, p_client uuid, p_now timestamptz)
 RETURNS void LANGUAGE sql AS $$

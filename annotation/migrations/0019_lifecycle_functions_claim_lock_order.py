@@ -12,5 +12,5 @@ class Migration(migrations.Migration):
         # completing submit / completing submit deadlock), and its budget step runs in a
         # subtransaction that a refusal rolls back (a project passed over keeps no budget or credit
         # row locked at the next standing gate). annotation/lifecycle/README.md, "Lock order".
-        FUNCTIONS.installs("226d8c387e6e811bab53d39a53df77dc9d9ab9624899c1e7981f568fab8655d2"),
+        FUNCTIONS.installs("5346f3abe01dabaf97de479f56e1ddbc3bb9afbccf074c77ec9921b1a4f05e5d"),
     ]
