@@ -52,6 +52,59 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("long_run") is None)
 
 
+# --- the rows the migrations seed, kept across transactional tests ---------------------------------
+# A transactional test (``transaction=True``, ``transactional_db``, ``live_server``) ends with a
+# flush that empties every table, the rows the migrations seeded too (the default rate cards,
+# billing 0006). pytest-django runs them after the other database tests, so in one process nothing
+# runs after a flush that needs those rows. With two xdist workers stealing work, a worker that has
+# run transactional tests can be handed plain database tests afterwards (stolen from the tail of the
+# other worker's queue) and would find the seeded rows gone. So the seeded rows are serialized
+# before the first flush of the run and saved again after every flush. Content types and
+# permissions are left out: the flush's post_migrate signal makes them again.
+_seeded: list[str] = []
+_REMADE_BY_FLUSH = {"contenttypes.ContentType", "auth.Permission"}
+
+
+def _flushes(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    transaction = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    names = getattr(item, "fixturenames", ())
+    return transaction or "transactional_db" in names or "live_server" in names
+
+
+def _seeded_rows() -> str:
+    from django.apps import apps
+    from django.core import serializers
+
+    models = [
+        m
+        for m in apps.get_models()
+        if m._meta.managed and not m._meta.proxy and m._meta.label not in _REMADE_BY_FLUSH
+    ]
+    return serializers.serialize("json", [obj for m in models for obj in m._default_manager.order_by("pk")])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    if _flushes(item) and not _seeded:
+        # Only database tests that roll back have run so far: the tables hold what the migrations put.
+        _seeded.append(_seeded_rows())
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield  # the fixtures' teardown, the flush among them (and, after the last test, the database's)
+    if _flushes(item) and _seeded and nextitem is not None:
+        from django.core import serializers
+        from django.db import transaction
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock(), transaction.atomic():
+            for obj in serializers.deserialize("json", _seeded[0]):
+                obj.save()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def egress_guard():
     socket.socket.connect = _guarded_connect
