@@ -349,7 +349,8 @@ class Stack:
                 for name in self.procs.dead():
                     code = self.procs.procs[name].process.returncode
                     self.exits.append(f"{name} exited ({code}) during {self.phase}")
-                    say(f"{name} exited by itself ({code}); restarting it")
+                    tail = "\n".join(self.procs.procs[name].log().splitlines()[-30:])
+                    say(f"{name} exited by itself ({code}); the end of its log:\n{tail}\nrestarting it")
                     self.procs.start(name)
             time.sleep(0.5)
 

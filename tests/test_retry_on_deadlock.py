@@ -66,9 +66,11 @@ def test_a_deadlock_victim_runs_again_and_its_first_attempt_left_nothing(two_row
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, n FROM retry_probe ORDER BY id")
         rows = cursor.fetchall()
-    # The first attempt was aborted (it kept nothing); the partner committed its two updates; the
-    # second attempt added one to each row.
-    assert len(attempts) == 2
+    # The first attempt was aborted (it kept nothing); the partner committed its two updates; one
+    # later attempt added one to each row. Usually the second; on a loaded machine the second has
+    # been aborted too (seen twice in full suites), which the bound of 3 allows: every aborted
+    # attempt left nothing, so the rows are the same either way.
+    assert 2 <= len(attempts) <= 3
     assert rows == [(1, 2), (2, 2)]
 
 

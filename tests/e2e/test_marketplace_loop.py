@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 
 N_TASKS = 50
 PRICE = 25
+PAY = 4  # per answer; set here, not left to the rate card (whose rows a flush may have removed)
 OVERLAP = 2
 CATEGORIES = ["car", "pedestrian", "cyclist"]
 CALLBACK_TIMEOUT = 60.0
@@ -55,6 +56,7 @@ def create_project(api: APIClient, *, name: str, overlap: int, price: int) -> st
             "params": {"categories": CATEGORIES},
             "overlap": overlap,
             "price_per_task": price,
+            "pay_per_answer": PAY,
         },
         format="json",
     )
@@ -176,7 +178,9 @@ def test_fifty_tasks_go_round_the_marketplace_loop(celery_worker_process):
     assert LedgerEntry.objects.aggregate(total=Sum("amount"))["total"] == 0
     charges = LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.TASK_CHARGE)
     assert charges.count() == N_TASKS
-    assert LedgerTransaction.objects.count() == N_TASKS
+    pay = LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.ANSWER_PAY)
+    assert pay.count() == N_TASKS * OVERLAP  # one posting per accepted answer
+    assert LedgerTransaction.objects.count() == N_TASKS + N_TASKS * OVERLAP  # nothing else
     assert set(charges.values_list("reference", flat=True)) == {f"task:{task_id}" for task_id in created_ids}
     unbalanced = LedgerEntry.objects.values("transaction").annotate(total=Sum("amount")).exclude(total=0)
     assert list(unbalanced) == []
@@ -184,6 +188,8 @@ def test_fifty_tasks_go_round_the_marketplace_loop(celery_worker_process):
         account__kind=Account.Kind.CLIENT_RECEIVABLE, account__client=client
     )
     assert receivable.aggregate(total=Sum("amount"))["total"] == N_TASKS * PRICE
+    payable = LedgerEntry.objects.filter(account__kind=Account.Kind.ANNOTATOR_PAYABLE)
+    assert payable.aggregate(total=Sum("amount"))["total"] == -N_TASKS * OVERLAP * PAY  # credit-normal
     response = api.get("/api/v1/billing/balance")
     assert response.status_code == 200
     balance = response.json()
