@@ -53,9 +53,12 @@ def after_commit(func: Callable[..., Any], *args: Any, using: str | None = None,
 RETRY_SQLSTATES = frozenset({"40P01", "40001"})
 
 
-def retry_on_deadlock(func: Callable[..., Any], *, attempts: int = 3) -> Callable[..., Any]:
+def retry_on_deadlock(
+    func: Callable[..., Any], *, attempts: int = 3, sqlstates: frozenset[str] = RETRY_SQLSTATES
+) -> Callable[..., Any]:
     """``func`` (which runs its own transaction) run again when PostgreSQL aborted it as a deadlock
-    victim or a serialization failure, up to ``attempts`` times in all. Nothing of an aborted
+    victim or a serialization failure (or another of ``sqlstates`` after which the whole statement
+    was rolled back, e.g. a lock_timeout), up to ``attempts`` times in all. Nothing of an aborted
     attempt remains, so the retry is safe; each one is logged. Inside a caller's transaction
     (``atomic``) there is no retry: that transaction is aborted as a whole and the error goes up."""
 
@@ -69,7 +72,7 @@ def retry_on_deadlock(func: Callable[..., Any], *, attempts: int = 3) -> Callabl
                 return func(*args, **kwargs)
             except OperationalError as exc:
                 state = getattr(exc.__cause__, "sqlstate", None)
-                if state not in RETRY_SQLSTATES or attempt >= attempts:
+                if state not in sqlstates or attempt >= attempts:
                     raise
                 logger.warning(
                     "%s: transaction aborted by PostgreSQL (%s), attempt %d of %d; running it again",

@@ -17,7 +17,6 @@ serializes one annotator's own concurrent claims so the live-lease quota holds.
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,8 +33,7 @@ from core.errors import Conflict, NotFound, PermissionDenied, TooManyRequests
 from core.ids import uuid7
 from core.models import Event
 from core.sqlrows import loaded
-
-logger = logging.getLogger(__name__)
+from core.transactions import retry_on_deadlock
 
 # The annotator's standing in the project, created on first use, locked: a removal
 # (``annotation.services.workforce.worker_bar``) and a claim are serialized on this row. An
@@ -160,20 +158,26 @@ CLAIM_ATTEMPTS = 3
 LOCK_NOT_AVAILABLE = "55P03"
 
 
+def _claim_once(args: list) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_CALL_SQL, args)
+        return cursor.fetchone()
+
+
+_claim_retrying = retry_on_deadlock(
+    _claim_once, attempts=CLAIM_ATTEMPTS, sqlstates=frozenset({LOCK_NOT_AVAILABLE})
+)
+
+
 def _claim_call(args: list) -> tuple | None:
-    """``quorum_claim``'s row, or None when its task wait timed out on every attempt."""
-    for attempt in range(1, CLAIM_ATTEMPTS + 1):
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(CLAIM_CALL_SQL, args)
-                return cursor.fetchone()
-        except OperationalError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE or connection.in_atomic_block:
-                raise
-            logger.info(
-                "quorum_claim gave up waiting for a task row (attempt %d of %d)", attempt, CLAIM_ATTEMPTS
-            )
-    return None
+    """``quorum_claim``'s row, or None when its task wait timed out on every attempt (inside a
+    caller's transaction the timeout goes up instead)."""
+    try:
+        return _claim_retrying(args)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE or connection.in_atomic_block:
+            raise
+        return None
 
 
 def claim(

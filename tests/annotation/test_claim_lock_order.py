@@ -185,14 +185,13 @@ def _annotator_with_work():
     return project, annotator
 
 
-def test_a_claim_whose_task_wait_timed_out_runs_again(monkeypatch):
-    project, annotator = _annotator_with_work()
+def _times_out(monkeypatch, timeouts: int) -> list:
+    """Make the first ``timeouts`` quorum_claim calls fail as PostgreSQL fails them when the claim's
+    lock_timeout runs out; the list counts the calls."""
     attempts = []
     real_cursor = connection.cursor
 
-    class TimesOutOnce:
-        """The first quorum_claim call fails as PostgreSQL fails it when lock_timeout runs out."""
-
+    class TimesOut:
         def __init__(self, inner):
             self.inner = inner
 
@@ -206,7 +205,7 @@ def test_a_claim_whose_task_wait_timed_out_runs_again(monkeypatch):
         def execute(self, sql, params=None):
             if sql == leases.CLAIM_CALL_SQL:
                 attempts.append(1)
-                if len(attempts) == 1:
+                if len(attempts) <= timeouts:
                     error = OperationalError("canceling statement due to lock timeout")
                     error.__cause__ = _LockTimeout()
                     raise error
@@ -215,10 +214,23 @@ def test_a_claim_whose_task_wait_timed_out_runs_again(monkeypatch):
         def fetchone(self):
             return self.inner.fetchone()
 
-    monkeypatch.setattr(leases.connection, "cursor", lambda: TimesOutOnce(real_cursor()))
+    monkeypatch.setattr(leases.connection, "cursor", lambda: TimesOut(real_cursor()))
+    return attempts
+
+
+def test_a_claim_whose_task_wait_timed_out_runs_again(monkeypatch):
+    project, annotator = _annotator_with_work()
+    attempts = _times_out(monkeypatch, 1)
     claim = leases.claim(annotator=annotator, project_id=project.pk, resume=False)
     assert len(attempts) == 2
     assert claim is not None and claim.assignment.project_id == project.pk
+
+
+def test_a_claim_whose_task_wait_timed_out_every_time_finds_nothing_now(monkeypatch):
+    project, annotator = _annotator_with_work()
+    attempts = _times_out(monkeypatch, leases.CLAIM_ATTEMPTS)
+    assert leases.claim(annotator=annotator, project_id=project.pk, resume=False) is None
+    assert len(attempts) == leases.CLAIM_ATTEMPTS  # the bound, then "nothing claimable now"
 
 
 def test_the_claims_lock_timeout_does_not_outlive_its_task_statement():
