@@ -12,6 +12,7 @@ from django.db.models import F
 
 from annotation import services
 from annotation.models import Task
+from annotation.services.task_errors import CHECK_CHUNK
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,16 @@ def check_attachments(task_ids: list[str]) -> None:
     """Fetch and decode new image tasks' attachments; a task whose attachment cannot be served is
     set to error with Scale's error callback (``services.attachment_check``)."""
     _each(task_ids, services.attachment_check, "attachment check")
+
+
+@shared_task
+def check_attachments_split(task_ids: list[str]) -> int:
+    """A large import's attachment checks (one message from its request), queued
+    ``CHECK_CHUNK`` tasks per message. Returns how many messages it queued."""
+    chunk = CHECK_CHUNK
+    for start in range(0, len(task_ids), chunk):
+        check_attachments.delay(task_ids[start : start + chunk])
+    return -(-len(task_ids) // chunk)
 
 
 @shared_task

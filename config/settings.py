@@ -318,6 +318,7 @@ CELERY_TASK_ROUTES = {
     "annotation.tasks.export_run": {"queue": "exports"},
     # Attachment checks fetch client URLs (up to the outbound timeout): with the other outbound HTTP.
     "annotation.tasks.check_attachments": {"queue": "webhooks"},
+    "annotation.tasks.check_attachments_split": {"queue": "webhooks"},
 }
 QUORUM_EXPORT_RELAY_SECONDS = env_int("QUORUM_EXPORT_RELAY_SECONDS", 15)  # the export relay's period
 # Any number of beat processes may run: only the holder of a PostgreSQL session lock sends due tasks

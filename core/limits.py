@@ -15,29 +15,27 @@ are characters.
 
 Project params are copied into every task created afterwards (the task keeps its effective
 params, as Scale's task object does), so a small request could store the project's params ten
-thousand times. ``check_bulk_params`` bounds that amplification: the effective params one bulk
+thousand times. ``BulkParamsTotal`` bounds that amplification: the effective params one bulk
 request stores, summed over its tasks, may not pass ``QUORUM_MAX_BULK_PARAMS_BYTES`` (by default
 the request-body cap, ``DATA_UPLOAD_MAX_MEMORY_SIZE``: a request stores at most what a request
-could carry). The check runs before anything is written.
+could carry). A request that passes it fails whole: nothing it wrote is committed.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 
 from core.errors import ValidationFailed
-
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+from core.jsontext import Encoded, compact_bytes
 
 
 def json_bytes(value: Any) -> int:
-    """Bytes of ``value`` as compact UTF-8 JSON."""
-    text = _encode(value)
-    return len(text) if text.isascii() else len(text.encode("utf-8"))
+    """Bytes of ``value`` as compact UTF-8 JSON (an ``Encoded`` value's own count)."""
+    if type(value) is Encoded:
+        return value.nbytes
+    return len(compact_bytes(value, str, allow_nan=True))
 
 
 def _refuse(field: str, size: int, cap: int, setting: str, unit: str, index: int | None) -> ValidationFailed:
@@ -58,6 +56,15 @@ def check_json(value: Any, *, field: str, setting: str, index: int | None = None
     if size > cap:
         raise _refuse(field, size, cap, setting, "bytes", index)
     return size
+
+
+def checked_json(value: Any, *, field: str, setting: str, index: int | None = None) -> Encoded:
+    """``check_json`` that keeps the encoding, for a caller that writes the value next."""
+    encoded = Encoded(value)  # no default=str: this text is written as it is
+    cap = getattr(settings, setting)
+    if encoded.nbytes > cap:
+        raise _refuse(field, encoded.nbytes, cap, setting, "bytes", index)
+    return encoded
 
 
 def check_text(
@@ -100,45 +107,57 @@ def check_project(values: dict) -> None:
         check_text(values["instructions"], field="instructions")
 
 
-def check_task_item(index: int, item: Any) -> None:
+def check_task_item(index: int, item: Any) -> dict[str, Encoded]:
     """One task spec of a bulk request (also a Scale ``create_task``): its own ``params``,
     ``metadata``, ``instruction``, ``tags`` and ``gold_answer`` (and that the objects are objects:
-    ``[]`` used to pass as ``{}``)."""
+    ``[]`` used to pass as ``{}``). Returns the JSON values it encoded to measure them, by field."""
     if not isinstance(item, dict):
-        return
+        return {}
     for field in ("params", "metadata", "gold_answer"):  # an empty list must not pass as {}
         if item.get(field) is not None and not isinstance(item[field], dict):
             raise ValidationFailed(
                 f"tasks[{index}].{field}: must be an object", code="invalid_task",
                 details={"index": index, "field": field},
             )  # fmt: skip
-    if item.get("params") is not None:
-        check_json(item["params"], field="params", setting="QUORUM_MAX_TASK_PARAMS_BYTES", index=index)
-    if item.get("metadata") is not None:
-        check_json(item["metadata"], field="metadata", setting="QUORUM_MAX_METADATA_BYTES", index=index)
+    encoded: dict[str, Encoded] = {}
+    for field, setting in (
+        ("params", "QUORUM_MAX_TASK_PARAMS_BYTES"),
+        ("metadata", "QUORUM_MAX_METADATA_BYTES"),
+    ):
+        if item.get(field) is not None:
+            encoded[field] = checked_json(item[field], field=field, setting=setting, index=index)
     check_text(item.get("instruction"), field="instruction", index=index)
     check_tags(item.get("tags"), index=index)
     if item.get("gold_answer") is not None:
-        check_json(item["gold_answer"], field="gold_answer", setting="QUORUM_MAX_ANSWER_BYTES", index=index)
+        encoded["gold_answer"] = checked_json(
+            item["gold_answer"], field="gold_answer", setting="QUORUM_MAX_ANSWER_BYTES", index=index
+        )
+    return encoded
 
 
-def check_bulk_params(effective_params: Iterable[Any]) -> None:
+class BulkParamsTotal:
     """The amplification cap: the effective params (project params overlaid by the task's) that
-    one request would store, summed over its tasks."""
-    cap = settings.QUORUM_MAX_BULK_PARAMS_BYTES
-    total = 0
-    count = 0
-    for params in effective_params:
-        total += json_bytes(params)
-        count += 1
-        if total > cap:
-            raise ValidationFailed(
+    one request would store, summed over its tasks, counted one task at a time (the import writes
+    while it reads): ``add`` each task's size; ``refusal`` is the error naming the first task that
+    passed the cap (None while none has)."""
+
+    __slots__ = ("cap", "count", "refusal", "total")
+
+    def __init__(self):
+        self.cap, self.total, self.count, self.refusal = settings.QUORUM_MAX_BULK_PARAMS_BYTES, 0, 0, None
+
+    def add(self, nbytes: int) -> None:
+        self.total += nbytes
+        self.count += 1
+        if self.total > self.cap and self.refusal is None:
+            cap, index = self.cap, self.count - 1
+            self.refusal = ValidationFailed(
                 f"tasks: the params these tasks would store (the project's params copied into each task, "
-                f"overlaid by the task's own) pass {cap:,} bytes by task {count - 1}; the cap per request "
+                f"overlaid by the task's own) pass {cap:,} bytes by task {index}; the cap per request "
                 f"is {cap:,} bytes (QUORUM_MAX_BULK_PARAMS_BYTES): send fewer tasks per request, or "
                 "smaller params",
                 code="too_large",
-                details={"field": "tasks", "index": count - 1, "max_bytes": cap,
+                details={"field": "tasks", "index": index, "max_bytes": cap,
                          "setting": "QUORUM_MAX_BULK_PARAMS_BYTES"},
             )  # fmt: skip
 

@@ -10,8 +10,10 @@ Columns come from the model's concrete fields, so a field added to the model lat
 with its value when the caller passes one (``common`` or the row), else with its default, once
 for the whole COPY (a callable default, such as ``uuid7`` or ``timezone.now``, is called per row).
 An auto-increment primary key is left to the database. JSON fields are written as compact JSON
-text (SQL NULL for ``None``, as Django writes them); every other value is passed to psycopg as it
-is (UUID, str, int, bool, datetime), so only plain field types belong in ``rows``.
+text (SQL NULL for ``None``, as Django writes them), or as the text of an ``Encoded`` value a
+caller has already encoded (a bulk import encodes each value once, to measure it and to write it);
+every other value is written as it is (UUID, str, int, bool, datetime), so only plain field types
+belong in ``rows``.
 
 Errors are Django's (``IntegrityError`` for a unique or check violation, ``OperationalError`` for a
 deadlock), so callers handle them as they would around the ORM.
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -30,12 +31,17 @@ from typing import Any
 from django.db import connection, models
 from django.db.models.fields import NOT_PROVIDED
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+from core.jsontext import Encoded, compact
 
 
 def json_text(value: Any) -> str | None:
-    """JSON text for a jsonb column; SQL NULL for None (Django's JSONField does the same)."""
-    return None if value is None else _dumps(value)
+    """JSON text for a jsonb column; SQL NULL for None (Django's JSONField does the same). An
+    ``Encoded`` value gives its text as it is."""
+    if value is None:
+        return None
+    if type(value) is Encoded:
+        return value.text
+    return compact(value)
 
 
 def _converter(field: models.Field) -> Callable[[Any], Any] | None:

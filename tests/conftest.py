@@ -59,7 +59,7 @@ def pytest_collection_modifyitems(items):
 # runs after a flush that needs those rows. With two xdist workers stealing work, a worker that has
 # run transactional tests can be handed plain database tests afterwards (stolen from the tail of the
 # other worker's queue) and would find the seeded rows gone. So the seeded rows are serialized
-# before the first flush of the run and saved again after every flush. Content types and
+# once the test database is migrated and saved again after every flush. Content types and
 # permissions are left out: the flush's post_migrate signal makes them again.
 _seeded: list[str] = []
 _REMADE_BY_FLUSH = {"contenttypes.ContentType", "auth.Permission"}
@@ -84,12 +84,13 @@ def _seeded_rows() -> str:
     return serializers.serialize("json", [obj for m in models for obj in m._default_manager.order_by("pk")])
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
-    if _flushes(item) and not _seeded:
-        # Only database tests that roll back have run so far: the tables hold what the migrations put.
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, then the snapshot of what the migrations put in the fresh test database.
+    (Taken here, not when the first flushing test runs: by then that test's own fixtures have
+    written rows, which every later flush would bring back.)"""
+    with django_db_blocker.unblock():
         _seeded.append(_seeded_rows())
-    yield
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from annotation.models import Project, Task
+from annotation.tasktypes import attachments
 from annotation.tasktypes.attachments import url_refusal
 from tests.annotation.factories import ProjectFactory
 
@@ -24,6 +27,8 @@ REFUSED = [
     "https://",
     "/etc/passwd",
     "relative/path.png",
+    "http://[",
+    "https://[::1/a.png",
 ]
 ACCEPTED = [
     "https://images.example.com/a.png",
@@ -89,3 +94,24 @@ def test_image_frames_and_text_collection_attachments(api_a, client_a):
     assert response.status_code == 400, response.content
     assert "params.attachments[0].content" in response.json()["error"]["message"]
     assert not Project.objects.filter(client=client_a).exists()
+
+
+# The fast path for plain http(s) URLs answers as the full check (``urlsplit``) does: for URLs built
+# from the parts that matter (scheme spellings, hosts with every allowed and some refused
+# characters, ports, what follows the host) and for any text at all.
+_HOSTS = st.text(alphabet="abcXYZ019.-_~@:[]%!", min_size=0, max_size=12)
+_URLS = st.builds(
+    "{}{}{}{}{}".format,
+    st.sampled_from(["http", "https", "HTTP", "hTtPs", "ftp", "http+x", ""]),
+    st.sampled_from(["://", ":/", ":", "//", ":///"]),
+    _HOSTS,
+    st.sampled_from(["", ":", ":80", ":x", ":99999"]),
+    st.sampled_from(["", "/", "/a.png", "?q=1", "#f", "a", "@b/", ":c/"]),
+)
+
+
+@given(st.one_of(_URLS, st.text(max_size=40)))
+def test_the_plain_http_fast_path_agrees_with_the_full_check(url):
+    if not url or attachments._BAD_CHARS.search(url):
+        return
+    assert url_refusal(url) == attachments._parsed_refusal(url)

@@ -24,6 +24,7 @@ from clients.models import Client
 from core import events, gcpause, limits, outbound
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.ids import uuid7_many
+from core.jsontext import Encoded
 from core.pgcopy import copy_rows
 from core.transactions import after_commit
 
@@ -64,7 +65,7 @@ class BulkItemResult:
     def params(self) -> dict:
         if self._build is not None:
             builder, row = self._build
-            return row[builder.params_at]
+            return row[builder.params_at].value  # the Encoded the COPY wrote
         return self.task.params
 
     @property
@@ -89,16 +90,29 @@ class _TaskBuilder:
         self.params_at = fields.index("params")
 
     def __call__(self, row: tuple) -> Task:
-        task = Task(**self.common, **dict(zip(self.fields, row, strict=True)))
+        values = {k: v.value if type(v) is Encoded else v for k, v in zip(self.fields, row, strict=True)}
+        task = Task(**self.common, **values)
         task._state.adding, task._state.db = False, "default"
         return task
 
 
-def _clean_item(index: int, item: Any, project: Project, problems: list | None = None) -> dict | None:
-    """Validate one task spec; return the model fields. Raises ValidationFailed naming ``tasks[i].field``.
+# The keys of a cleaned item (``_clean_item``), in the order the import's COPY writes them.
+SPEC_KEYS = (
+    "params", "metadata", "unique_id", "callback_url", "priority", "tags", "instruction", "is_gold",
+    "gold_answer", "hypothesis",
+)  # fmt: skip
+
+
+def _clean_item(
+    index: int, item: Any, project: Project, problems: list | None = None, *, encode: bool = False
+) -> dict | None:
+    """Validate one task spec; return the model fields (``SPEC_KEYS``). Raises ValidationFailed
+    naming ``tasks[i].field``.
 
     With ``problems`` (a list), every problem of the item is appended there instead of raising at
-    the first, and None is returned if there was any (a file upload's report shows them all)."""
+    the first, and None is returned if there was any (a file upload's report shows them all).
+    With ``encode``, ``params``, ``metadata`` and ``gold_answer`` come as ``core.jsontext.Encoded``
+    (value, JSON text and size): the texts the size caps measured are the ones the COPY writes."""
     found: list[ValidationFailed] = []
 
     def fail(field: str, message: str, code: str = "invalid_task"):
@@ -123,7 +137,7 @@ def _clean_item(index: int, item: Any, project: Project, problems: list | None =
         problems.extend(found)
         return None
     try:
-        limits.check_task_item(index, item)
+        encoded = limits.check_task_item(index, item)
     except ValidationFailed as exc:
         failed(exc)
         problems.extend(found)  # a too-large item is not read further
@@ -146,8 +160,11 @@ def _clean_item(index: int, item: Any, project: Project, problems: list | None =
     if not params_ok:
         fail("params", "must be an object")
         params = {}
+    # The task keeps its effective params (the project's label schema overlaid with its own), as
+    # Scale's task object does: a later change of the project's params cannot break open work.
+    effective = tasktypes.effective_params(project.params, params)
     try:
-        tasktypes.check_params(project.task_type, tasktypes.effective_params(project.params, params))
+        tasktypes.check_params(project.task_type, effective)
     except ValidationFailed as exc:
         params_ok = False
         failed(
@@ -181,9 +198,6 @@ def _clean_item(index: int, item: Any, project: Project, problems: list | None =
     instruction = item.get("instruction") or ""
     if not isinstance(instruction, str):
         fail("instruction", "must be a string")
-    # The task keeps its effective params (the project's label schema overlaid with its own), as
-    # Scale's task object does: a later change of the project's params cannot break open work.
-    effective = tasktypes.effective_params(project.params, params)
     # A gold task: its known answer must be a valid answer. Gold is served at the project's gold
     # ratio, to many annotators, never completes and is never charged.
     gold_answer = item.get("gold_answer")
@@ -200,7 +214,17 @@ def _clean_item(index: int, item: Any, project: Project, problems: list | None =
     if found:
         problems.extend(found)
         return None
-    return {
+    if encode:
+        # Without project params the effective params are the item's own: one encoding serves both.
+        own = encoded.get("params")
+        effective = (
+            Encoded.known(effective, own.text, own.nbytes)
+            if own is not None and not project.params
+            else Encoded(effective)
+        )
+        metadata = encoded.get("metadata", metadata)
+        gold_answer = encoded.get("gold_answer", gold_answer)
+    return {  # SPEC_KEYS
         "params": effective,
         "metadata": metadata,
         "unique_id": unique_id,
@@ -246,24 +270,39 @@ def task_bulk_create(
             f"tasks: at most {settings.QUORUM_BULK_CREATE_MAX} tasks per request (got {len(items)})",
             code="too_many_tasks",
         )
-    cleaned = [_clean_item(i, item, project) for i, item in enumerate(items)]
-    limits.check_bulk_params(spec["params"] for spec in cleaned)
-    seen: dict[str, int] = {}
-    for i, spec in enumerate(cleaned):
-        uid = spec["unique_id"]
-        if uid is not None:
-            if uid in seen:
-                raise ValidationFailed(
-                    f"tasks[{i}].unique_id: {uid!r} repeats tasks[{seen[uid]}] in the same request",
-                    code="duplicate_unique_id",
-                    details={"index": i, "field": "unique_id"},
-                )
-            seen[uid] = i
-    # Validation is done (no I/O: callback URLs are resolved at send time); the writes get a short
-    # transaction.
+    seen, duplicate = _request_unique_ids(items)
     return _task_bulk_insert(
-        client=client, actor=actor, project=project, batch=batch, cleaned=cleaned, seen=seen, is_test=is_test
+        client=client,
+        actor=actor,
+        project=project,
+        batch=batch,
+        items=items,
+        seen=seen,
+        duplicate=duplicate,
+        is_test=is_test,
     )
+
+
+def _request_unique_ids(items: Sequence[Any]) -> tuple[dict[str, int], ValidationFailed | None]:
+    """The request's ``unique_id`` values (``{unique_id: index of its first item}``), read ahead of
+    validation because the lookup of the existing ones comes before the first row is written, and
+    the error of the first repeated one (raised once every item has been validated). A value that
+    is not a valid ``unique_id`` is left to validation, which names it."""
+    seen: dict[str, int] = {}
+    duplicate = None
+    for i, item in enumerate(items):
+        uid = item.get("unique_id") if isinstance(item, dict) else None
+        if not isinstance(uid, str) or not 1 <= len(uid) <= 200:
+            continue
+        if uid not in seen:
+            seen[uid] = i
+        elif duplicate is None:
+            duplicate = ValidationFailed(
+                f"tasks[{i}].unique_id: {uid!r} repeats tasks[{seen[uid]}] in the same request",
+                code="duplicate_unique_id",
+                details={"index": i, "field": "unique_id"},
+            )
+    return seen, duplicate
 
 
 def task_bulk_check(
@@ -380,47 +419,81 @@ def _task_bulk_insert(
     actor: Any,
     project: Project,
     batch: Batch | None,
-    cleaned: list[dict],
+    items: Sequence[Any],
     seen: dict[str, int],
+    duplicate: ValidationFailed | None,
     is_test: bool,
 ) -> list[BulkItemResult]:
-    """Write the new tasks and their ``task.created`` events with COPY (``core.pgcopy``).
+    """Validate the items and write them, with their ``task.created`` events, with COPY
+    (``core.pgcopy``).
+
+    Validation and writing overlap: each item is validated as the COPY asks for its row, so
+    PostgreSQL inserts and indexes the rows already sent while Python validates the next ones (on
+    two cores, the two no longer add up). An invalid item raises in the middle of the COPY, which
+    ends it; the transaction rolls back and nothing is written, as when every item was validated
+    first. The errors keep their order: an item's own problem (the first bad item's), then the
+    request's (the params cap, a repeated ``unique_id``, a ``unique_id`` of another project),
+    raised once every item has been validated.
 
     The unique index on (client, mode, unique_id) is the arbiter: a concurrent request that writes
     one of these unique_ids first makes this COPY wait for its commit and then fail with a unique
     violation (or a deadlock, when two imports hold each other's rows); the COPY is rolled back to
-    its savepoint and the lookup runs again (now finding those tasks), up to ``MAX_IMPORT_ATTEMPTS``."""
+    its savepoint and the lookup runs again (now finding those tasks), up to ``MAX_IMPORT_ATTEMPTS``;
+    the items validated so far are not validated again."""
     if batch is not None:
         batch = Batch.objects.select_for_update().get(
             pk=batch.pk
         )  # a concurrent finalize must not miss these tasks
     released = not is_test and (batch is None or batch.status == Batch.Status.IN_PROGRESS)
-    spec_keys = tuple(cleaned[0])
-    spec_values = itemgetter(*spec_keys)
+    spec_values = itemgetter(*SPEC_KEYS)
     gold_overlap = settings.QUORUM_GOLD_OVERLAP
+    cleaned: list[dict] = []
+    bulk_params = limits.BulkParamsTotal()
+
+    def specs():
+        """Every item's cleaned spec in order: validated when first asked for, from ``cleaned``
+        on a later attempt. Then the request's own refusals, once every item is valid."""
+        for i, item in enumerate(items):
+            if i == len(cleaned):
+                spec = _clean_item(i, item, project, encode=True)
+                bulk_params.add(spec["params"].nbytes)
+                cleaned.append(spec)
+            yield cleaned[i]
+        if bulk_params.refusal is not None:
+            raise bulk_params.refusal
+        if duplicate is not None:
+            raise duplicate
+
     for _attempt in range(MAX_IMPORT_ATTEMPTS):
         existing = _existing_tasks(client=client, is_test=is_test, unique_ids=list(seen))
-        for uid, (task_id, project_id) in existing.items():
-            if project_id != project.id:
-                raise Conflict(
-                    f"tasks[{seen[uid]}].unique_id: {uid!r} already names a task of another project",
-                    code="unique_id_conflict",
-                    details={"index": seen[uid], "field": "unique_id", "task_id": str(task_id)},
-                )
         now = timezone.now()
         price, pay = task_rates(client=client, project=project, at=now)
-        # created_at grows by 1 µs per item so tasks are served in the order they were sent.
-        new = [spec for spec in cleaned if spec["unique_id"] is None or spec["unique_id"] not in existing]
-        rows = [
-            (
-                task_id,
-                now + timedelta(microseconds=i),
-                gold_overlap if spec["is_gold"] else project.overlap,
-                0 if spec["is_gold"] else price,
-                *spec_values(spec),
-            )
-            for i, (task_id, spec) in enumerate(zip(uuid7_many(len(new)), new, strict=True))
-        ]
+        new_ids = iter(uuid7_many(len(items)))
+        rows: list[tuple] = []
+
+        def new_rows(existing=existing, now=now, price=price, new_ids=new_ids, rows=rows):
+            for spec in specs():
+                uid = spec["unique_id"]
+                if uid is not None and uid in existing:
+                    continue
+                # created_at grows by 1 µs per item so tasks are served in the order they were sent.
+                row = (
+                    next(new_ids),
+                    now + timedelta(microseconds=len(rows)),
+                    gold_overlap if spec["is_gold"] else project.overlap,
+                    0 if spec["is_gold"] else price,
+                    *spec_values(spec),
+                )
+                rows.append(row)
+                yield row
+            for uid, (task_id, project_id) in existing.items():
+                if project_id != project.id:
+                    raise Conflict(
+                        f"tasks[{seen[uid]}].unique_id: {uid!r} already names a task of another project",
+                        code="unique_id_conflict",
+                        details={"index": seen[uid], "field": "unique_id", "task_id": str(task_id)},
+                    )
+
         common = {
             "client_id": client.id,
             "project_id": project.id,
@@ -433,8 +506,7 @@ def _task_bulk_insert(
         }
         try:
             with transaction.atomic():
-                if rows:
-                    copy_rows(Task, varying=(*_PER_TASK, *spec_keys), rows=rows, common=common)
+                copy_rows(Task, varying=(*_PER_TASK, *SPEC_KEYS), rows=new_rows(), common=common)
         except (IntegrityError, OperationalError) as exc:
             if not _retriable(exc):
                 raise
@@ -444,14 +516,15 @@ def _task_bulk_insert(
         raise Conflict(
             "Concurrent requests kept creating the same unique_id values; retry.", code="unique_id_race"
         )
-    events.record_many(
-        actor=actor,
-        entity_type="task",
-        entity_ids=(row[0] for row in rows),
-        kind="task.created",
-        client_id=client.id,
-        at=now,
-    )
+    if rows:
+        events.record_many(
+            actor=actor,
+            entity_type="task",
+            entity_ids=(row[0] for row in rows),
+            kind="task.created",
+            client_id=client.id,
+            at=now,
+        )
     if is_test and rows:
         ids = [str(row[0]) for row in rows]
         # after COMMIT: a broker outage must not fail a committed request; the beat relay simulates them.
@@ -459,7 +532,7 @@ def _task_bulk_insert(
         after_commit(current_app.send_task, "annotation.tasks.simulate_test_tasks", args=[ids])
     objects = {"client": client, "project": project, "batch": batch}
     shared = {k: v for k, v in common.items() if k not in ("client_id", "project_id", "batch_id")}
-    build = _TaskBuilder(fields=(*_PER_TASK, *spec_keys), common={**shared, **objects})
+    build = _TaskBuilder(fields=(*_PER_TASK, *SPEC_KEYS), common={**shared, **objects})
     created_iter = iter(rows)
     results = []
     for spec in cleaned:

@@ -24,7 +24,7 @@ from annotation.models import Batch, Task
 from annotation.services import tasks as task_services
 from annotation.tasktypes import _common
 from core import events, pgcopy
-from core.errors import ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.models import Event
 from tests.annotation.factories import BoxProjectFactory, ProjectFactory
 
@@ -311,7 +311,9 @@ def test_a_failing_copy_leaves_nothing_behind(client_a, monkeypatch):
     project = ProjectFactory(client=client_a)
     batch = [{"params": {"attachment": f"a{i}"}, "metadata": {"i": i}} for i in range(5)]
     real = pgcopy.json_text
-    monkeypatch.setattr(pgcopy, "json_text", lambda v: '{"broken": ' if v == {"i": 3} else real(v))
+    monkeypatch.setattr(  # the metadata comes encoded (core.jsontext.Encoded) from the size check
+        pgcopy, "json_text", lambda v: '{"broken": ' if getattr(v, "value", v) == {"i": 3} else real(v)
+    )
     with pytest.raises(Exception) as err:
         services.task_bulk_create(client=client_a, actor=None, project=project, items=batch)
     assert "json" in str(err.value).lower()
@@ -362,3 +364,49 @@ def test_the_unique_id_lookup_probes_the_unique_index_per_id(client_a):
     assert "Filter" not in plan, plan
     found = task_services._existing_tasks(client=client_a, is_test=False, unique_ids=["s7", "s2999", "nope"])
     assert set(found) == {"s7", "s2999"}
+
+
+# --- validation streamed into the COPY: the errors keep their order ---------------------------------------
+
+
+def _refusal(client, project, items):
+    events_before = Event.objects.filter(kind="task.created").count()
+    with pytest.raises((ValidationFailed, Conflict)) as err:
+        services.task_bulk_create(client=client, actor=None, project=project, items=items)
+    assert not Task.objects.filter(project=project).exists()
+    assert Event.objects.filter(kind="task.created").count() == events_before
+    return err.value
+
+
+def test_an_item_error_after_a_repeated_unique_id_is_the_one_answered(client_a):
+    """Items are validated while the COPY runs, but a repeated unique_id (found before the first
+    row) is still answered only once every item is valid, as when validation came first."""
+    project = BoxProjectFactory(client=client_a)
+    items = [{"params": {"attachment": f"/media/a/{i}.png"}, "unique_id": f"r{i}"} for i in range(6)]
+    items[1]["unique_id"] = "r0"
+    items[4]["params"]["attachment_width"] = "wide"
+    assert _refusal(client_a, project, items).details == {"index": 4, "field": "params.attachment_width"}
+    items[4]["params"]["attachment_width"] = 640
+    error = _refusal(client_a, project, items)
+    assert (error.code, error.details) == ("duplicate_unique_id", {"index": 1, "field": "unique_id"})
+
+
+def test_the_params_cap_and_another_projects_unique_id_wait_for_every_item(client_a, settings):
+    settings.QUORUM_MAX_BULK_PARAMS_BYTES = 300  # passed by the third item's params
+    project = BoxProjectFactory(client=client_a)
+    other = BoxProjectFactory(client=client_a)
+    services.task_bulk_create(
+        client=client_a, actor=None, project=other,
+        items=[{"params": {"attachment": "/media/o.png"}, "unique_id": "taken"}],
+    )  # fmt: skip
+    items = [{"params": {"attachment": f"/media/a/{i}.png"}, "unique_id": f"c{i}"} for i in range(5)]
+    items[0]["unique_id"] = "taken"
+    items[4]["priority"] = 1000
+    assert _refusal(client_a, project, items).details["field"] == "priority"
+    items[4]["priority"] = 0
+    error = _refusal(client_a, project, items)
+    assert error.code == "too_large" and error.details["index"] == 2
+    settings.QUORUM_MAX_BULK_PARAMS_BYTES = 100_000
+    error = _refusal(client_a, project, items)
+    assert (error.code, error.details["index"]) == ("unique_id_conflict", 0)
+    assert Task.objects.filter(project=other).count() == 1

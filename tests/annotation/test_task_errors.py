@@ -249,3 +249,30 @@ def test_the_command_checks_pending_image_tasks():
         call_command("check_attachments", "--project", str(task.project_id), stdout=out)
     assert "checked 1 tasks: 1 error" in out.getvalue()
     assert Task.objects.get(pk=task.pk).status == Task.Status.ERROR
+
+
+def test_a_large_import_sends_one_check_message_which_a_worker_splits(
+    api_a, client_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    from annotation import tasks as worker_tasks
+    from annotation.services.task_errors import CHECK_CHUNK
+
+    sent = []
+    intercept(monkeypatch, "annotation.tasks.check_attachments", lambda ids: sent.append(("check", ids)))
+    intercept(
+        monkeypatch, "annotation.tasks.check_attachments_split", lambda ids: sent.append(("split", ids))
+    )
+    project = BoxProjectFactory(client=client_a)
+    items = [
+        {"params": {"attachment": f"https://img.example.test/{i}.png"}} for i in range(CHECK_CHUNK * 2 + 1)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api_a.post(
+            "/api/v1/tasks/bulk", {"project": str(project.pk), "tasks": items}, format="json"
+        )
+    ids = [t["task_id"] for t in created.json()["tasks"]]
+    assert sent == [("split", ids)]
+    chunks = []
+    monkeypatch.setattr(worker_tasks.check_attachments, "delay", chunks.append)
+    assert worker_tasks.check_attachments_split(ids) == 3
+    assert chunks == [ids[:CHECK_CHUNK], ids[CHECK_CHUNK : 2 * CHECK_CHUNK], ids[2 * CHECK_CHUNK :]]
