@@ -41,7 +41,7 @@ def answer(negotiation, accept, query, renderer_classes, suffix):
 
 @pytest.mark.parametrize(
     ("accept", "query", "renderer_classes", "suffix"),
-    itertools.product(ACCEPTS, QUERIES, RENDERERS, SUFFIXES),
+    list(itertools.product(ACCEPTS, QUERIES, RENDERERS, SUFFIXES)),
 )
 def test_the_fast_path_gives_drf_s_answer(accept, query, renderer_classes, suffix):
     expected = answer(DefaultContentNegotiation(), accept, query, renderer_classes, suffix)
