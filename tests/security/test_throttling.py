@@ -105,9 +105,43 @@ def test_a_windows_counter_expires_after_its_window(settings):
     """The first request of a window gives the counter an expiry (the counters never pile up)."""
     from django.core.cache import cache
 
-    from config.throttling import _increment, _redis_client
+    from config.throttling import _increment
 
     settings.QUORUM_API_RATE = "10/min"
-    key = "throttle:test-expiry:who:60:1"
+    # this test's own key: Redis keeps counters across runs (a run a minute later would count on)
+    key = f"throttle:{settings.QUORUM_THROTTLE_NAMESPACE}:test-expiry:60:1"
     assert [_increment(key, 60) for _ in range(3)] == [1, 2, 3]
-    assert 0 < _redis_client().ttl(cache.make_and_validate_key(key)) <= 61
+    assert 0 < cache._cache.get_client(write=True).ttl(cache.make_and_validate_key(key)) <= 61
+
+
+def test_a_thread_counts_on_one_connection_of_its_own(monkeypatch, settings):
+    """The pool is not asked for a connection at every request (its lock and stale-reply poll cost
+    more CPU than the INCR): the thread keeps the one it took."""
+    from django.core.cache import cache
+
+    from config.throttling import _increment
+
+    _increment(f"throttle:{settings.QUORUM_THROTTLE_NAMESPACE}:warm:60:1", 60)
+    pool = cache._cache._get_connection_pool(True)
+    taken = []
+    real = pool.get_connection
+    monkeypatch.setattr(pool, "get_connection", lambda *a, **k: taken.append(1) or real(*a, **k))
+    key = f"throttle:{settings.QUORUM_THROTTLE_NAMESPACE}:who:60:1"
+    assert [_increment(key, 60) for _ in range(5)] == [1, 2, 3, 4, 5]
+    assert taken == []
+
+
+def test_a_connection_closed_by_redis_is_replaced_and_the_count_kept(settings):
+    """Redis restarted (here: the server closes this thread's connection): the next request counts on
+    a new connection instead of failing open."""
+    from django.core.cache import cache
+
+    from config.throttling import _held, _increment
+
+    key = f"throttle:{settings.QUORUM_THROTTLE_NAMESPACE}:who:60:1"
+    assert _increment(key, 60) == 1
+    held = _held.connection
+    client_id = _held.command("CLIENT", "ID")
+    cache._cache.get_client(write=True).client_kill_filter(_id=client_id)
+    assert _increment(key, 60) == 2
+    assert _held.connection is not held
