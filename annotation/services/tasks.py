@@ -433,8 +433,9 @@ def _task_bulk_insert(
     ends it; the transaction rolls back and nothing is written, as when every item was validated
     first (the rows PostgreSQL had already inserted stay as dead rows until autovacuum, as after
     any rolled-back insert: the price of the overlap, paid only by refused requests). The errors
-    keep their order: an item's own problem (the first bad item's), then the request's (the params cap, a repeated ``unique_id``, a ``unique_id`` of another project),
-    raised once every item has been validated.
+    keep their order: an item's own problem (the first bad item's), then the request's (the params
+    cap, a repeated ``unique_id``, a ``unique_id`` of another project), raised once every item has
+    been validated.
 
     The unique index on (client, mode, unique_id) is the arbiter: a concurrent request that writes
     one of these unique_ids first makes this COPY wait for its commit and then fail with a unique
