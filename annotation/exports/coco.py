@@ -37,7 +37,7 @@ import math
 import shutil
 
 from annotation.exports import geometry
-from annotation.exports.common import encode
+from core.jsontext import compact_bytes
 
 EXTENSION = "json"
 CONTENT_TYPE = "application/json"
@@ -46,7 +46,9 @@ KEYPOINT_CATEGORY = "keypoints"
 
 
 def _dump(value) -> bytes:
-    return encode(value).encode()
+    # orjson through core.jsontext (a fifth of a COCO export's CPU went to json's encoder): the
+    # same compact JSON; NaN and infinities still refused, other values as text (default=str).
+    return compact_bytes(value, str)
 
 
 def category_table(project_params: dict) -> tuple[list[dict], dict[str, int], dict | None]:
