@@ -60,9 +60,18 @@ def shapes(task: dict, source: str) -> list[dict] | None:
 
 
 def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    """A finite number as a float, else None (bools, strings, NaN, infinities, and integers too
+    large for a float: those raised OverflowError here once)."""
+    kind = type(value)  # JSON gives exact floats and ints: checked first, without isinstance
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is not int and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return None
-    return float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _rotate(
