@@ -19,28 +19,10 @@ differently (``1e16`` for ``1e+16``): the same number to every JSON reader, and 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
-
-# A run of 17 or more digits: a number orjson would read differently (an integer past 64 bits
-# becomes a float; a long decimal is rounded the same, but the rule stays simple). Digits inside a
-# string match too and only cost the slower parse.
-_LONG_DIGITS = re.compile(r"[0-9]{17}")
-
-
-def loads(text: str | bytes) -> Any:
-    """Parse JSON text as ``json.loads`` does, with orjson where the two agree: not for text with
-    a long run of digits (big integers stay exact), nor for what orjson refuses (``1e400``, which
-    ``json`` reads as infinity)."""
-    if _LONG_DIGITS.search(text if isinstance(text, str) else text.decode("utf-8", "replace")):
-        return json.loads(text)
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
 
 
 def compact_bytes(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.jsontext import Encoded, compact, compact_bytes, loads
+from core.jsontext import Encoded, compact, compact_bytes
 from core.limits import json_bytes
 
 JSON = st.recursive(
@@ -72,17 +72,3 @@ def test_encoded_carries_its_size_in_utf8_bytes():
     encoded = Encoded({"name": "Zoë ☃"})
     assert encoded.text == '{"name":"Zoë ☃"}'
     assert encoded.nbytes == len(encoded.text.encode()) and json_bytes(encoded) == encoded.nbytes
-
-
-@given(JSON)
-def test_loads_reads_what_json_reads(value):
-    text = reference(value)
-    assert loads(text) == json.loads(text)
-    assert loads(text.encode()) == json.loads(text)
-
-
-def test_loads_keeps_big_integers_exact_and_reads_what_orjson_refuses():
-    assert loads('{"n": 123456789012345678901234567890}') == {"n": 123456789012345678901234567890}
-    assert loads("[1e400]") == [math.inf]  # json reads it as infinity; orjson refuses it
-    with pytest.raises(ValueError):
-        loads('{"a": ')
