@@ -98,10 +98,9 @@ def check_attachments(task_ids: list[str]) -> None:
 def check_attachments_split(task_ids: list[str]) -> int:
     """A large import's attachment checks (one message from its request), queued
     ``CHECK_CHUNK`` tasks per message. Returns how many messages it queued."""
-    chunk = CHECK_CHUNK
-    for start in range(0, len(task_ids), chunk):
-        check_attachments.delay(task_ids[start : start + chunk])
-    return -(-len(task_ids) // chunk)
+    for start in range(0, len(task_ids), CHECK_CHUNK):
+        check_attachments.delay(task_ids[start : start + CHECK_CHUNK])
+    return -(-len(task_ids) // CHECK_CHUNK)
 
 
 @shared_task

@@ -7,19 +7,18 @@ policy from settings at every response) skips it without building a policy it wo
 keep the policy of ``CONTENT_SECURITY_POLICY``. ``JsonPolicyMiddleware`` sits after
 ``CSPMiddleware`` in ``MIDDLEWARE``, so it sees the response first.
 
-``ApiFastPathMiddleware``, first in ``MIDDLEWARE``, sends an API request that carries its own
-credentials in the ``Authorization`` header through a chain without the middleware that only pages
-need (``PAGE_ONLY``). Such a request is authenticated by its key alone: DRF never reaches session
-authentication for it (``BearerTokenAuthentication`` answers or refuses a ``Bearer`` header, and the
-Scale API has no session authentication at all), so a session, the session's user, CSRF (which DRF
-enforces only for session authentication), messages, sign-in lockout (django-axes acts on
-``authenticate()``, which keys never go through), static files and the pages' domain-error page (it
-leaves API paths alone) do nothing for it but cost CPU: about 130 µs of the roughly 2 ms a work-loop
-request costs. Everything else in ``MIDDLEWARE`` stays, in its order: the security headers, the
-slash and 404 handling, clickjacking, both policies above, and the read-your-writes pin when a
-replica is configured, so the responses are the same bytes (tests/security/test_api_fast_path.py
-compares them). Requests that may render the browsable API (an HTML ``Accept`` or a ``format=``
-query) and everything else take the whole chain.
+``ApiFastPathMiddleware``, first in ``MIDDLEWARE``, sends an API request that carries its own credentials in
+the ``Authorization`` header through a chain without the middleware that only pages need (``PAGE_ONLY``). Such
+a request is authenticated by its key alone: DRF never reaches session authentication for it
+(``BearerTokenAuthentication`` answers or refuses a ``Bearer`` header, and the Scale API has no session
+authentication at all), so a session, the session's user, CSRF (which DRF enforces only for session
+authentication), messages, sign-in lockout (django-axes acts on ``authenticate()``, which keys never go
+through), static files and the pages' domain-error page (it leaves API paths alone) do nothing for it but cost
+CPU on every request. Everything else in ``MIDDLEWARE`` stays, in its order: the security headers, the slash
+and 404 handling, clickjacking, both policies above, and the read-your-writes pin when a replica is
+configured, so the responses are the same bytes (tests/security/test_api_fast_path.py compares them). Requests
+that may render the browsable API (an HTML ``Accept`` or a ``format=`` query) and everything else take the
+whole chain.
 """
 
 from __future__ import annotations

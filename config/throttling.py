@@ -61,12 +61,12 @@ def client_ip(request) -> str | None:
 class _HeldConnection(threading.local):
     """This thread's own connection to the cache's Redis (the write pool's), taken once and kept.
 
-    ``client.incr`` takes a connection from the pool and gives it back at every call, under the
-    pool's lock and with a poll of the socket for a stale reply: ~70 µs of CPU per API request, more
-    than the round trip itself. A thread sends one command at a time, so a connection of its own
-    needs neither. It is given up after any error (a reply can be left half read), after a fork
-    and when the cache's pool is replaced; a connection that went stale (Redis restarted) is
-    replaced and the command sent once more, as redis-py's own retry would."""
+    ``client.incr`` takes a connection from the pool and gives it back at every call, under the pool's lock
+    and with a poll of the socket for a stale reply, which cost more CPU per API request than the round trip
+    itself in an in-process profile. A thread sends one command at a time, so a connection of its own needs
+    neither. It is given up after any error (a reply can be left half read), after a fork and when the cache's
+    pool is replaced; a connection that went stale (Redis restarted) is replaced and the command sent once
+    more, as redis-py's own retry would."""
 
     pool = None
     connection = None

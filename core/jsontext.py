@@ -3,8 +3,9 @@
 A bulk import encodes each task's ``params``, ``metadata`` and ``gold_answer`` to measure them
 against their size caps (``core.limits``) and again to write them (``core.pgcopy``); 10,000 tasks
 meant 60,000 encodings. ``Encoded`` carries a value with its text and byte size, so the second use
-reads the first one's result, and ``compact`` encodes with orjson (about ten times Python's ``json``
-on these small objects), falling back to ``json`` for what orjson refuses or words differently:
+reads the first one's result, and ``compact`` encodes with orjson (compiled, much cheaper than
+Python's ``json`` on these small objects), falling back to ``json`` for what orjson refuses or
+words differently:
 
 - integers beyond 64 bits and keys that are not strings (orjson raises; ``json`` writes them);
 - ``NaN`` and infinities, which orjson writes as ``null``: a ``null`` in orjson's text sends the
@@ -55,13 +56,6 @@ class Encoded:
     def __init__(self, value: Any, default: Callable[[Any], Any] | None = None):
         data = compact_bytes(value, default)  # refuses NaN: the text is written to jsonb
         self.value, self.text, self.nbytes = value, data.decode(), len(data)
-
-    @classmethod
-    def known(cls, value: Any, text: str, nbytes: int) -> Encoded:
-        """An ``Encoded`` for ``value`` whose text is already known (an equal value's)."""
-        encoded = cls.__new__(cls)
-        encoded.value, encoded.text, encoded.nbytes = value, text, nbytes
-        return encoded
 
     def __repr__(self) -> str:
         return f"Encoded({self.text[:60]!r}, {self.nbytes} bytes)"

@@ -32,9 +32,7 @@ from core.jsontext import Encoded, compact_bytes
 
 
 def json_bytes(value: Any) -> int:
-    """Bytes of ``value`` as compact UTF-8 JSON (an ``Encoded`` value's own count)."""
-    if type(value) is Encoded:
-        return value.nbytes
+    """Bytes of ``value`` as compact UTF-8 JSON."""
     return len(compact_bytes(value, str, allow_nan=True))
 
 
@@ -51,20 +49,22 @@ def _refuse(field: str, size: int, cap: int, setting: str, unit: str, index: int
 
 def check_json(value: Any, *, field: str, setting: str, index: int | None = None) -> int:
     """Refuse ``value`` when its JSON is over ``settings.<setting>`` bytes; return its size."""
-    cap = getattr(settings, setting)
     size = json_bytes(value)
-    if size > cap:
-        raise _refuse(field, size, cap, setting, "bytes", index)
+    _within_cap(size, field=field, setting=setting, index=index)
     return size
 
 
 def checked_json(value: Any, *, field: str, setting: str, index: int | None = None) -> Encoded:
     """``check_json`` that keeps the encoding, for a caller that writes the value next."""
     encoded = Encoded(value)  # no default=str: this text is written as it is
-    cap = getattr(settings, setting)
-    if encoded.nbytes > cap:
-        raise _refuse(field, encoded.nbytes, cap, setting, "bytes", index)
+    _within_cap(encoded.nbytes, field=field, setting=setting, index=index)
     return encoded
+
+
+def _within_cap(size: int, *, field: str, setting: str, index: int | None) -> None:
+    cap = getattr(settings, setting)
+    if size > cap:
+        raise _refuse(field, size, cap, setting, "bytes", index)
 
 
 def check_text(

@@ -46,7 +46,7 @@ KEYPOINT_CATEGORY = "keypoints"
 
 
 def _dump(value) -> bytes:
-    # orjson through core.jsontext (a fifth of a COCO export's CPU went to json's encoder): the
+    # orjson through core.jsontext (json's encoder was the largest single cost in a profile): the
     # same compact JSON; NaN and infinities still refused, other values as text (default=str).
     return compact_bytes(value, str)
 

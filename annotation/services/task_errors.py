@@ -180,7 +180,7 @@ def attachment_checks_schedule(tasks) -> int:
 
     One message per request: up to ``CHECK_CHUNK`` tasks go to ``check_attachments``, more to
     ``check_attachments_split``, whose worker queues them ``CHECK_CHUNK`` at a time (a 10,000-task
-    import sending its twenty messages itself spent ~45 ms of its request on them)."""
+    import sending its twenty messages itself spent a measurable part of its request on them)."""
     if not settings.QUORUM_CHECK_ATTACHMENTS:
         return 0
     ids = [str(t.id) for t in tasks if image_attachment(t) is not None]

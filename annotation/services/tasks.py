@@ -215,13 +215,9 @@ def _clean_item(
         problems.extend(found)
         return None
     if encode:
-        # Without project params the effective params are the item's own: one encoding serves both.
+        # Without project params the effective params equal the item's own: one encoding serves both.
         own = encoded.get("params")
-        effective = (
-            Encoded.known(effective, own.text, own.nbytes)
-            if own is not None and not project.params
-            else Encoded(effective)
-        )
+        effective = own if own is not None and not project.params else Encoded(effective)
         metadata = encoded.get("metadata", metadata)
         gold_answer = encoded.get("gold_answer", gold_answer)
     return {  # SPEC_KEYS
@@ -466,36 +462,38 @@ def _task_bulk_insert(
         if duplicate is not None:
             raise duplicate
 
+    def new_rows(existing: dict, now: datetime, price: int, rows: list[tuple]):
+        """The COPY rows of the items that ``existing`` does not name, appended to ``rows`` too.
+        Then a ``unique_id`` of another project is refused, once every item is valid."""
+        # Every existing unique_id names at least one item: an upper bound on the new ones.
+        new_ids = iter(uuid7_many(len(items) - len(existing)))
+        for spec in specs():
+            uid = spec["unique_id"]
+            if uid is not None and uid in existing:
+                continue
+            # created_at grows by 1 µs per item so tasks are served in the order they were sent.
+            row = (
+                next(new_ids),
+                now + timedelta(microseconds=len(rows)),
+                gold_overlap if spec["is_gold"] else project.overlap,
+                0 if spec["is_gold"] else price,
+                *spec_values(spec),
+            )
+            rows.append(row)
+            yield row
+        for uid, (task_id, project_id) in existing.items():
+            if project_id != project.id:
+                raise Conflict(
+                    f"tasks[{seen[uid]}].unique_id: {uid!r} already names a task of another project",
+                    code="unique_id_conflict",
+                    details={"index": seen[uid], "field": "unique_id", "task_id": str(task_id)},
+                )
+
     for _attempt in range(MAX_IMPORT_ATTEMPTS):
         existing = _existing_tasks(client=client, is_test=is_test, unique_ids=list(seen))
         now = timezone.now()
         price, pay = task_rates(client=client, project=project, at=now)
-        new_ids = iter(uuid7_many(len(items)))
         rows: list[tuple] = []
-
-        def new_rows(existing=existing, now=now, price=price, new_ids=new_ids, rows=rows):
-            for spec in specs():
-                uid = spec["unique_id"]
-                if uid is not None and uid in existing:
-                    continue
-                # created_at grows by 1 µs per item so tasks are served in the order they were sent.
-                row = (
-                    next(new_ids),
-                    now + timedelta(microseconds=len(rows)),
-                    gold_overlap if spec["is_gold"] else project.overlap,
-                    0 if spec["is_gold"] else price,
-                    *spec_values(spec),
-                )
-                rows.append(row)
-                yield row
-            for uid, (task_id, project_id) in existing.items():
-                if project_id != project.id:
-                    raise Conflict(
-                        f"tasks[{seen[uid]}].unique_id: {uid!r} already names a task of another project",
-                        code="unique_id_conflict",
-                        details={"index": seen[uid], "field": "unique_id", "task_id": str(task_id)},
-                    )
-
         common = {
             "client_id": client.id,
             "project_id": project.id,
@@ -508,7 +506,12 @@ def _task_bulk_insert(
         }
         try:
             with transaction.atomic():
-                copy_rows(Task, varying=(*_PER_TASK, *SPEC_KEYS), rows=new_rows(), common=common)
+                copy_rows(
+                    Task,
+                    varying=(*_PER_TASK, *SPEC_KEYS),
+                    rows=new_rows(existing, now, price, rows),
+                    common=common,
+                )
         except (IntegrityError, OperationalError) as exc:
             if not _retriable(exc):
                 raise

@@ -14,9 +14,10 @@ from tests.clients.factories import ClientFactory
 pytestmark = pytest.mark.django_db
 
 
-def _checked(**changes) -> None:
-    """Write ``changes`` to a fresh task and run the deferred constraint checks now."""
-    task = TaskFactory()
+def _checked(task=None, **changes) -> None:
+    """Write ``changes`` to ``task`` (a fresh one by default) and run the deferred constraint
+    checks now."""
+    task = task or TaskFactory()
     with transaction.atomic():
         Task.objects.filter(pk=task.pk).update(**changes)
         with connection.cursor() as cursor:
@@ -42,8 +43,5 @@ def test_a_task_of_a_missing_project_is_refused():
 def test_a_consistent_change_is_accepted():
     task = TaskFactory()
     project = ProjectFactory(client=task.client)
-    with transaction.atomic():
-        Task.objects.filter(pk=task.pk).update(project_id=project.pk)
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    _checked(task, project_id=project.pk)
     assert Task.objects.get(pk=task.pk).project_id == project.pk
