@@ -13,7 +13,7 @@ CHAOS_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: cluster cluster-check
-.PHONY: help install run test test-pgbouncer test-replica check format simulate bench bench-capacity bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
+.PHONY: help install run test test-pgbouncer test-replica check format simulate bench bench-cycle-cpu bench-capacity bench-export bench-import bench-scale-import bench-consensus chaos lint stop clean
 
 help:
 	@echo "make run     start web (http://127.0.0.1:$(PORT)/), worker and beat with demo data"
@@ -21,6 +21,7 @@ help:
 	@echo "make test-pgbouncer  the session, lock and streaming tests through a private PgBouncer (transaction mode)"
 	@echo "make test-replica  the read-replica tests against a private streaming replica (pg_basebackup)"
 	@echo "make bench   run bench/claim.py (BENCH_ARGS='...' to pass options)"
+	@echo "make bench-cycle-cpu  run bench/cycle_cpu.py: the web process's CPU (or, with --callgrind, instructions) per claim + submit cycle, in-process"
 	@echo "make bench-capacity  run bench/capacity.py: PostgreSQL CPU, WAL, statements per cycle on a private cluster, and the capacity model"
 	@echo "make bench-export  run bench/export.py: export seconds and peak memory at 20,000 and 200,000 tasks"
 	@echo "make bench-import  run bench/import.py: bulk task import through HTTP and in-process, 10,000 per request and 1,000,000 in 100"
@@ -89,6 +90,9 @@ test-replica: $(STAMP)
 
 bench: $(STAMP)
 	$(LAUNCH) test -- $(BIN)/python bench/claim.py $(BENCH_ARGS)
+
+bench-cycle-cpu: $(STAMP)
+	$(LAUNCH) test -- $(BIN)/python bench/cycle_cpu.py $(BENCH_ARGS)
 
 # Starts its own PostgreSQL (pg_stat_statements preloaded); Redis from the launcher: see bench/capacity.py.
 bench-capacity: $(STAMP)
