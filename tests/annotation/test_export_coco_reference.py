@@ -369,7 +369,7 @@ def as_text(task: dict) -> dict:
     return {**task, **raw, "answers": answers}
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     task_list=st.lists(tasks(), max_size=7),
     options=st.sampled_from([{}, {"include_answers": True}, {"source": "gold"}]),
