@@ -8,6 +8,7 @@ ry`` (+ ``rotation``), cuboid ``vertices`` (8 points). Pure functions, tested wi
 from __future__ import annotations
 
 import math
+from math import isfinite
 from typing import Any
 
 from annotation.exports.common import label_names, single_answer
@@ -15,6 +16,11 @@ from annotation.exports.common import label_names, single_answer
 # Geometries whose labels become object categories, in this order (points become keypoints).
 OBJECT_GEOMETRIES = ("box", "polygon", "line", "ellipse", "cuboid")
 ELLIPSE_SEGMENTS = 32
+# (cos, sin) of the ellipse's vertex angles, computed once rather than twice per ellipse vertex.
+UNIT_CIRCLE = tuple(
+    (math.cos(2 * math.pi * i / ELLIPSE_SEGMENTS), math.sin(2 * math.pi * i / ELLIPSE_SEGMENTS))
+    for i in range(ELLIPSE_SEGMENTS)
+)
 
 
 def categories(project_params: dict) -> list[str]:
@@ -49,7 +55,11 @@ def keypoint_schema(project_params: dict) -> tuple[list[str], list[list[int]]]:
 def shapes(task: dict, source: str) -> list[dict] | None:
     """The shapes to export for ``task``: from its aggregated response (``source="response"``)
     or its gold answer (``"gold"``). None when the response holds several unfused answers."""
-    value = task.get("gold_answer") if source == "gold" else task.get("response")
+    return answer_shapes(task.get("gold_answer") if source == "gold" else task.get("response"))
+
+
+def answer_shapes(value: Any) -> list[dict] | None:
+    """The shapes of a response or gold answer (``shapes``)."""
     if value is None:
         return []
     answer = single_answer(value)
@@ -61,17 +71,24 @@ def shapes(task: dict, source: str) -> list[dict] | None:
 
 def _num(value: Any) -> float | None:
     """A finite number as a float, else None (bools, strings, NaN, infinities, and integers too
-    large for a float: those raised OverflowError here once)."""
-    kind = type(value)  # JSON gives exact floats and ints: checked first, without isinstance
+    large for a float: those raised OverflowError here once). Every coordinate of an export goes
+    through here, so JSON's own types come first: a float needs only the finiteness check and an
+    int only the conversion (a float made from an int is finite, or the int overflows)."""
+    kind = type(value)
     if kind is float:
-        return value if math.isfinite(value) else None
-    if kind is not int and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return value if isfinite(value) else None
+    if kind is int:
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
         value = float(value)
     except OverflowError:
         return None
-    return value if math.isfinite(value) else None
+    return value if isfinite(value) else None
 
 
 def _rotate(
@@ -84,7 +101,8 @@ def _rotate(
 
 
 def box_corners(shape: dict) -> list[tuple[float, float]] | None:
-    left, top, width, height = (_num(shape.get(k)) for k in ("left", "top", "width", "height"))
+    left, top = _num(shape.get("left")), _num(shape.get("top"))
+    width, height = _num(shape.get("width")), _num(shape.get("height"))
     if None in (left, top, width, height) or width <= 0 or height <= 0:
         return None
     corners = [(left, top), (left + width, top), (left + width, top + height), (left, top + height)]
@@ -102,16 +120,10 @@ def vertices(shape: dict) -> list[tuple[float, float]] | None:
 
 
 def ellipse_polygon(shape: dict) -> list[tuple[float, float]] | None:
-    x, y, rx, ry = (_num(shape.get(k)) for k in ("x", "y", "rx", "ry"))
+    x, y, rx, ry = _num(shape.get("x")), _num(shape.get("y")), _num(shape.get("rx")), _num(shape.get("ry"))
     if None in (x, y, rx, ry) or rx <= 0 or ry <= 0:
         return None
-    points = [
-        (
-            x + rx * math.cos(2 * math.pi * i / ELLIPSE_SEGMENTS),
-            y + ry * math.sin(2 * math.pi * i / ELLIPSE_SEGMENTS),
-        )
-        for i in range(ELLIPSE_SEGMENTS)
-    ]
+    points = [(x + rx * c, y + ry * s) for c, s in UNIT_CIRCLE]
     return _rotate(points, x, y, _num(shape.get("rotation")) or 0.0)
 
 
