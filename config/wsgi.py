@@ -4,8 +4,8 @@ Once Django is set up and the URLconf (with every view, serializer and model it 
 ``gc.freeze()`` moves all those objects (about 141,000) out of the cyclic garbage collector's
 generations. They live as long as the process, yet every full collection walked them again: in
 3,000 claim + submit cycles in-process (``make bench-cycle-cpu``, with ``--gc-unfreeze`` for the
-state before), one full collection took 79 ms of CPU, a pause for every thread of the process;
-frozen, the three full collections of the same run took 1.8 ms each. Reference counting is
+state before), one full collection took 73 ms of CPU, a pause for every thread of the process;
+frozen, the three full collections of the same run took 2.2 ms each. Reference counting is
 unchanged, and objects made while serving requests are collected as before.
 """
 
