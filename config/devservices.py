@@ -36,7 +36,8 @@ one run name, ``QUORUM_RUN_NAME`` (default: ``r`` + 8 hex digits of a hash of th
 so two checkouts never collide and one checkout reuses its own): the database ``quorum_<run>``
 (pytest-django then creates ``test_quorum_<run>``), the Redis key prefix ``<run>:`` on every key
 and queue (``QUORUM_REDIS_PREFIX``), the media folder (``QUORUM_MEDIA_ROOT``, under the system's
-temporary directory) and the benchmarks' smoke databases. Two checkouts can run ``make test`` on
+temporary directory), the exports' temporary folders (``QUORUM_EXPORT_TMP_DIR``, beside it) and the
+benchmarks' smoke databases. Two checkouts can run ``make test`` on
 one machine at once. ``make test`` runs pytest-xdist workers (``-n 2``): each worker takes the run
 name ``<run>_<worker id>`` (``worker_run_name``; switched by tests/xdist_worker.py before Django
 reads its settings), so the workers of one run are isolated from each other the same way.
@@ -137,6 +138,9 @@ def run_environment(run: str) -> dict[str, str]:
         "QUORUM_RUN_NAME": run,
         "QUORUM_REDIS_PREFIX": f"{run}:",
         "QUORUM_MEDIA_ROOT": str(Path(tempfile.gettempdir()) / f"quorum-test-media-{run}"),
+        # An export attempt removes the folders there whose job its own database does not know to be
+        # running: a run (or xdist worker) with another database must not share them.
+        "QUORUM_EXPORT_TMP_DIR": str(Path(tempfile.gettempdir()) / f"quorum-test-exports-{run}"),
     }
 
 

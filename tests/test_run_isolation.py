@@ -43,10 +43,16 @@ def test_media_files_go_to_the_runs_own_folder(run_name):
     assert not media.is_relative_to(Path(settings.BASE_DIR) / "var")
 
 
+def test_export_attempts_write_under_the_runs_own_folder(run_name):
+    # An attempt removes the folders whose job its database does not hold as running
+    # (annotation.services.exports.exports_clean_workdirs): another run's are not its own.
+    assert Path(settings.QUORUM_EXPORT_TMP_DIR).name == f"quorum-test-exports-{run_name}"
+
+
 def test_each_xdist_worker_is_a_run_of_its_own(monkeypatch):
     """``make test`` runs two pytest-xdist workers: tests/xdist_worker.py gives each the run name
     ``<run>_<worker id>`` before the settings are read, so the tests above hold for each worker, and
-    the two workers share none of their database, Redis keys, queues and media folder."""
+    the two workers share none of their database, Redis keys, queues, media and export folders."""
     from config import devservices
 
     for key, value in devservices.run_environment("rtest").items():
@@ -56,6 +62,9 @@ def test_each_xdist_worker_is_a_run_of_its_own(monkeypatch):
     assert devservices.adopt_worker_run_name("gw1") == "rtest_gw1"
     assert os.environ["QUORUM_RUN_NAME"] == "rtest_gw1"
     assert Path(os.environ["QUORUM_MEDIA_ROOT"]).name == "quorum-test-media-rtest_gw1"
+    # An export attempt clears the folders there whose job its own database does not hold as
+    # running; shared between the workers (two test databases), one removed the other's files.
+    assert Path(os.environ["QUORUM_EXPORT_TMP_DIR"]).name == "quorum-test-exports-rtest_gw1"
     assert os.environ["QUORUM_REDIS_PREFIX"] == "chosen-by-hand:"
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     assert worker is None or settings.REDIS_KEY_PREFIX.endswith(f"_{worker}:")
