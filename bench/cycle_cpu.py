@@ -50,6 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import psycopg  # noqa: E402
+
+from bench import claim  # noqa: E402
+
 RESULTS_DIR = ROOT / "bench" / "results"
 SIZE, OVERLAP, PRICE, PAY, GOLD, ANNOTATORS = 10_000, 3, 10, 3, 200, 8
 
@@ -74,10 +78,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def setup(args: argparse.Namespace):
     """The bench database of bench/claim.py's 10,000-task run, reset; Django set up on it."""
-    import psycopg
-
-    from bench import claim
-
     os.environ["QUORUM_API_RATE"] = "10000000/min"  # counted in Redis, never refused
     os.environ["QUORUM_AUTH_CACHE_SECONDS"] = "3600"
     bench_url, _, _ = claim.open_bench_database(
@@ -143,24 +143,25 @@ def callgrind_toggle(on: bool) -> None:
     )
 
 
-def child(args: argparse.Namespace) -> None:
-    """Under valgrind: warm up, then count only the measured cycles."""
+def warmed_cycle(args: argparse.Namespace):
+    """The data reset, the application loaded (``--gc-unfreeze``: its start-up objects given back
+    to the collector), ``--warmup`` cycles run: the cycle to measure."""
     fx, answer = setup(args)
     cycle = make_cycle(fx, answer)
     if args.gc_unfreeze:
         gc.unfreeze()
     for _ in range(args.warmup):
         cycle()
+    return cycle
+
+
+def child(args: argparse.Namespace) -> None:
+    """Under valgrind: warm up, then count only the measured cycles."""
+    cycle = warmed_cycle(args)
     callgrind_toggle(True)
     for _ in range(args.cycles):
         cycle()
     callgrind_toggle(False)
-
-
-def git_commit() -> str:
-    from bench.claim import git_commit as commit
-
-    return commit()
 
 
 def main(argv: list[str]) -> int:
@@ -172,7 +173,7 @@ def main(argv: list[str]) -> int:
     result: dict = {
         "bench": "cycle_cpu",
         "command": " ".join([Path(sys.argv[0]).name, *argv]),
-        "commit": git_commit(),
+        "commit": claim.git_commit(),
         "started": started.isoformat(),
         "parameters": {
             "tasks": SIZE,
@@ -227,12 +228,7 @@ def main(argv: list[str]) -> int:
         per_cycle = instructions / args.cycles / 1e6
         print(f"{per_cycle:.3f} M instructions per claim + submit cycle ({args.cycles} cycles)")
     else:
-        fx, answer = setup(args)
-        cycle = make_cycle(fx, answer)
-        if args.gc_unfreeze:
-            gc.unfreeze()
-        for _ in range(args.warmup):
-            cycle()
+        cycle = warmed_cycle(args)
         collections, gc_cpu, started_at = [0, 0, 0], [0.0, 0.0, 0.0], [0.0]
 
         def on_gc(phase: str, info: dict) -> None:  # the collector's own CPU, per generation

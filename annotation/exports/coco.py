@@ -118,8 +118,8 @@ def _outline(points: list[tuple[float, float]]) -> tuple[list[float], list[float
 
 def _polygon(vertices, num) -> tuple[list[float], list[float], float] | None:
     """(bbox, flat segmentation, area) of a polygon's ``vertices``, None unless it has three
-    vertices at least, each ``{"x", "y"}`` with numbers (``geometry.vertices``, ``envelope`` and
-    ``polygon_area`` in one pass over flat coordinate lists)."""
+    vertices at least, each ``{"x", "y"}`` with numbers; the area by the shoelace formula, its
+    terms summed in vertex order, in one pass over flat coordinate lists."""
     flat: list[float] = []
     for vertex in vertices or []:
         if not isinstance(vertex, dict):
@@ -132,7 +132,7 @@ def _polygon(vertices, num) -> tuple[list[float], list[float], float] | None:
         return None
     xs, ys = flat[0::2], flat[1::2]
     left, top = min(xs), min(ys)
-    # polygon_area's terms x[i] * y[i+1] - x[i+1] * y[i], summed in the same order
+    # the shoelace terms x[i] * y[i+1] - x[i+1] * y[i], summed in vertex order
     terms = (
         x0 * y1 - x1 * y0 for x0, y0, x1, y1 in zip(xs, ys, xs[1:] + xs[:1], ys[1:] + ys[:1], strict=True)
     )
@@ -153,10 +153,10 @@ def image_annotations(
 
     An export converts every shape of every image (40,000 in the 10,000-task benchmark), so this
     is written flat: no helper call, generator or intermediate point list per shape where a plain
-    expression does. The arithmetic is ``geometry``'s, operation for operation (``box_corners``,
-    ``vertices``, ``polygon_area``, ``ellipse_polygon``, ``envelope``), so every float comes out
-    bit for bit as before; an upright box's corners are written out directly (its envelope is
-    the box itself, and rotating by 0 leaves the corners as they are)."""
+    expression does. The arithmetic is the straightforward version's operation for operation (kept
+    in tests/annotation/test_export_coco_reference.py, which holds the two to the same bytes), so
+    every float comes out bit for bit as before; an upright box's corners are written out directly
+    (its envelope is the box itself, and rotating by 0 leaves the corners as they are)."""
     num = geometry._num
     out: list[dict] = []
     instances: list[dict] = []  # keypoint instances: label -> (x, y)

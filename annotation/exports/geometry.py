@@ -109,16 +109,6 @@ def box_corners(shape: dict) -> list[tuple[float, float]] | None:
     return _rotate(corners, left + width / 2, top + height / 2, _num(shape.get("rotation")) or 0.0)
 
 
-def vertices(shape: dict) -> list[tuple[float, float]] | None:
-    out = []
-    for vertex in shape.get("vertices") or []:
-        x, y = (_num(vertex.get("x")), _num(vertex.get("y"))) if isinstance(vertex, dict) else (None, None)
-        if x is None or y is None:
-            return None
-        out.append((x, y))
-    return out
-
-
 def ellipse_polygon(shape: dict) -> list[tuple[float, float]] | None:
     x, y, rx, ry = _num(shape.get("x")), _num(shape.get("y")), _num(shape.get("rx")), _num(shape.get("ry"))
     if None in (x, y, rx, ry) or rx <= 0 or ry <= 0:
@@ -131,19 +121,6 @@ def envelope(points: list[tuple[float, float]]) -> tuple[float, float, float, fl
     """(left, top, width, height) of the axis-aligned box around ``points``."""
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
-
-
-def polygon_area(points: list[tuple[float, float]]) -> float:
-    n = len(points)
-    return (
-        abs(
-            sum(
-                points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1]
-                for i in range(n)
-            )
-        )
-        / 2
-    )
 
 
 def image_size(params: dict) -> tuple[int, int] | tuple[None, None]:
